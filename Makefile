@@ -1,0 +1,69 @@
+# ngx_http_moa_module: build, run and test on Debian 12.
+#
+#   make          build build/ngx_http_moa_module.so
+#   make run      run nginx with conf/demo.conf on 127.0.0.1:8080
+#   make test     run the whole test suite
+#
+# Every target installs the Debian packages it needs when they are missing.
+
+SHELL       := /bin/bash
+ROOT        := $(abspath .)
+BUILD       := $(ROOT)/build
+NGX_SRC     ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+MODULE      := $(BUILD)/ngx_http_moa_module.so
+JS_MODULE   := /usr/lib/nginx/modules/ngx_http_js_module.so
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+SRCS        := config $(wildcard ngx_http_moa_module/*.[ch])
+
+PKGS_BUILD  := make gcc nginx nginx-dev libcjson-dev libcurl4-openssl-dev
+PKGS_RUN    := $(PKGS_BUILD) libnginx-mod-http-js curl
+PKGS_TEST   := $(PKGS_RUN) perl libtest-base-perl libtest-longstring-perl \
+               liburi-perl libtext-diff-perl libjson-pp-perl nodejs npm
+
+# install the packages named in $(1) that are not installed yet, quietly
+define ensure_packages
+	@missing=""; \
+	for p in $(1); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "moa: installing Debian packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+endef
+
+.PHONY: all deps-build deps-run deps-test test run clean
+
+all: $(MODULE)
+
+deps-build:
+	$(call ensure_packages,$(PKGS_BUILD))
+
+deps-run:
+	$(call ensure_packages,$(PKGS_RUN))
+
+deps-test:
+	$(call ensure_packages,$(PKGS_TEST))
+
+# configure from a copy of nginx-dev's tree (configure writes a Makefile into
+# its current directory), with the flags the packaged nginx was built with
+$(BUILD)/Makefile: config | deps-build
+	@rm -rf $(BUILD)/nginx-src && mkdir -p $(BUILD) && \
+	cp -r $(NGX_SRC) $(BUILD)/nginx-src && \
+	cd $(BUILD)/nginx-src && \
+	. ./conf_flags && \
+	./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	    --builddir=$(BUILD) > $(BUILD)/configure.log 2>&1 \
+	|| { cat $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/Makefile $(SRCS)
+	@$(MAKE) -s -f $(BUILD)/Makefile -C $(BUILD)/nginx-src modules
+	@echo "moa: built $(MODULE)"
+
+clean:
+	rm -rf $(BUILD) t/servroot*

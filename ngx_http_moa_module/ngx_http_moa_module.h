@@ -1,0 +1,4 @@
+#ifndef _NGX_HTTP_MOA_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MOA_MODULE_H_INCLUDED_
+extern ngx_module_t  ngx_http_moa_module;
+#endif
