@@ -589,8 +589,16 @@ Out.prototype.attempt = function(what, fn) {
         return true;
 
     } catch (e) {
-        /* nginx already logged the socket error at info */
+        /* nginx already logged the socket error at info; njs then throws
+         * a stray value (undefined, a function), never an Error: an Error
+         * is a bug of ours, say so */
         this.dead = true;
+
+        if (e instanceof Error) {
+            this.r.error('mock: ' + what + ' failed: ' + e);
+            return false;
+        }
+
         this.r.warn('mock: ' + what + ' failed, connection gone: stage='
                     + this.info.stage + ' call=' + this.info.call);
         return false;
