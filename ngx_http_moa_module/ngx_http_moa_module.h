@@ -1,4 +1,213 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ */
+
+
 #ifndef _NGX_HTTP_MOA_MODULE_H_INCLUDED_
 #define _NGX_HTTP_MOA_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_prompt.h"
+
+
+#define NGX_HTTP_MOA_VERSION           "0.1.0"
+
+#define NGX_HTTP_MOA_PROPOSAL          0
+#define NGX_HTTP_MOA_CRITIQUE          1
+#define NGX_HTTP_MOA_SYNTHESIS         2
+#define NGX_HTTP_MOA_PASSTHROUGH       3
+
+#define NGX_HTTP_MOA_PHASE_BODY        0
+#define NGX_HTTP_MOA_PHASE_PROPOSALS   1
+#define NGX_HTTP_MOA_PHASE_CRITIQUE    2
+#define NGX_HTTP_MOA_PHASE_SYNTHESIS   3
+#define NGX_HTTP_MOA_PHASE_PASSTHROUGH 4
+#define NGX_HTTP_MOA_PHASE_DONE        5
+
+#define NGX_HTTP_MOA_FALLBACK_ERROR     0
+#define NGX_HTTP_MOA_FALLBACK_CANDIDATE 1
+
+/* unsent output above which a streamed reply stops taking provider input */
+#define NGX_HTTP_MOA_STREAM_BUSY_MAX   (64 * 1024)
+
+
+typedef struct {
+    ngx_str_t                   uri;
+    ngx_str_t                   model;         /* empty: the base model */
+    ngx_str_t                   temperature;   /* JSON number, or empty */
+} ngx_http_moa_target_t;
+
+
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   base;
+} ngx_http_moa_model_t;
+
+
+typedef struct {
+    ngx_array_t                 models;        /* every moa_model id */
+    ngx_int_t                   request_id;    /* $request_id index */
+    time_t                      created;       /* for moa_models */
+} ngx_http_moa_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   pass;
+    ngx_array_t                *models;        /* ngx_http_moa_model_t */
+    ngx_array_t                *proposer_list; /* ngx_http_moa_target_t */
+    ngx_http_moa_target_t      *critic;
+    ngx_http_moa_target_t      *aggregator;
+
+    ngx_uint_t                  proposers;
+    ngx_str_t                   proposer_temperature;
+    ngx_str_t                   critique_temperature;
+    ngx_int_t                   proposer_max_tokens;
+    ngx_int_t                   critic_max_tokens;
+    ngx_flag_t                  proposer_n;
+    ngx_flag_t                  critique;
+    ngx_flag_t                  passthrough;
+    size_t                      max_response_size;
+    ngx_msec_t                  stream_keepalive;
+    ngx_uint_t                  min_proposals;
+    ngx_msec_t                  proposal_timeout;
+    ngx_uint_t                  fallback;
+    ngx_flag_t                  pass_client_authorization;
+
+    ngx_str_t                   critique_prompt;
+    ngx_str_t                   synthesis_prompt;
+
+    ngx_flag_t                  models_list;   /* moa_models */
+} ngx_http_moa_loc_conf_t;
+
+
+typedef struct ngx_http_moa_ctx_s  ngx_http_moa_ctx_t;
+
+
+/* one upstream call: a subrequest to an internal location */
+typedef struct {
+    ngx_http_moa_ctx_t         *ctx;
+    ngx_http_request_t         *sr;
+    ngx_uint_t                  stage;
+    ngx_uint_t                  index;
+    ngx_str_t                   uri;
+    ngx_str_t                   body;
+
+    ngx_uint_t                  status;        /* provider or our 502/504 */
+    ngx_msec_t                  start;
+    ngx_msec_t                  elapsed;
+
+    ngx_http_moa_buf_t          reply;         /* captured reply body */
+    ngx_http_moa_reply_t        parsed;
+    ngx_http_moa_error_t        error;         /* why the call failed */
+    ngx_str_t                   retry_after;
+
+    ngx_http_moa_buf_t          body_buf;      /* owns body */
+    ngx_http_moa_sse_t          sse;           /* streamed synthesis */
+    ngx_http_moa_buf_t          spool;         /* stream input from file */
+    ngx_chain_t                *held;          /* input held back */
+
+    unsigned                    started:1;
+    unsigned                    done:1;
+    unsigned                    ok:1;
+    unsigned                    canceled:1;
+    unsigned                    stream:1;      /* output goes to client */
+    unsigned                    forward:1;     /* passthrough as is */
+    unsigned                    sse_reply:1;   /* reply is an SSE stream */
+    unsigned                    header:1;
+    unsigned                    too_big:1;
+    unsigned                    complete:1;
+} ngx_http_moa_call_t;
+
+
+struct ngx_http_moa_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_http_moa_loc_conf_t    *conf;
+    ngx_http_moa_model_t       *model;         /* NULL: passthrough */
+
+    ngx_str_t                   body;
+    ngx_http_moa_request_t      req;
+
+    ngx_uint_t                  phase;
+    ngx_http_moa_call_t        *calls;         /* proposals, then others */
+    ngx_uint_t                  nproposals;    /* proposal calls */
+    ngx_uint_t                  ncalls;        /* calls issued */
+    ngx_uint_t                  pending;       /* proposal calls running */
+    ngx_http_moa_call_t        *critique;
+    ngx_http_moa_call_t        *synthesis;
+    ngx_http_moa_call_t        *passthrough;
+
+    ngx_http_moa_candidate_t   *cands;
+    ngx_uint_t                  ncands;
+    ngx_uint_t                  expected;      /* candidates asked for */
+    ngx_http_moa_call_t        *fallback;      /* first good proposal */
+    ngx_int_t                   fallback_choice;
+
+    cJSON                      *usage;
+    ngx_http_moa_stream_t       stream;
+
+    ngx_event_t                 keepalive;
+    ngx_event_t                 deadline;
+
+    ngx_msec_t                  start;
+    ngx_msec_t                  stage_start;
+    ngx_msec_t                  proposal_time;
+    ngx_msec_t                  critique_time;
+    ngx_msec_t                  synthesis_time;
+
+    ngx_msec_t                  last_output;
+    ngx_http_moa_buf_t          scratch;       /* rewritten events */
+    ngx_chain_t                *free;
+    ngx_chain_t                *busy;
+
+    ngx_str_t                   error_body;    /* nginx error as JSON */
+
+    unsigned                    own_response:1;
+    unsigned                    rewrite_error:1;
+    unsigned                    header_sent:1;
+    unsigned                    sse_header:1;
+    unsigned                    finalized:1;
+    unsigned                    deadline_passed:1;
+    unsigned                    proposals_timed:1;
+    unsigned                    critique_timed:1;
+    unsigned                    synthesis_timed:1;
+};
+
+
 extern ngx_module_t  ngx_http_moa_module;
-#endif
+
+
+ngx_int_t ngx_http_moa_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
+void ngx_http_moa_wake(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call, ngx_uint_t background);
+void ngx_http_moa_call_cancel(ngx_http_moa_call_t *call);
+ngx_http_moa_call_t *ngx_http_moa_call_get(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_moa_filter_init(ngx_conf_t *cf);
+ngx_chain_t *ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx,
+    ngx_pool_t *pool, u_char *data, size_t len, ngx_uint_t last);
+ngx_int_t ngx_http_moa_send_buf(ngx_http_moa_ctx_t *ctx,
+    ngx_http_request_t *r, u_char *data, size_t len, ngx_uint_t last);
+ngx_int_t ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx,
+    ngx_http_request_t *sr, u_char *data, size_t len);
+ngx_int_t ngx_http_moa_send_sse_header(ngx_http_moa_ctx_t *ctx);
+ngx_int_t ngx_http_moa_add_header(ngx_http_request_t *r, char *key,
+    char *value);
+ngx_int_t ngx_http_moa_add_request_id(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
+
+ngx_str_t *ngx_http_moa_stage_name(ngx_uint_t stage);
+
+
+#endif /* _NGX_HTTP_MOA_MODULE_H_INCLUDED_ */

@@ -1,0 +1,725 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Header and body filters.  For the module's subrequests: capture a reply
+ * in memory, rewrite a streamed synthesis event by event, or forward a
+ * passthrough reply as is.  For the main request: turn an error page that
+ * nginx itself generates in a MoA location into an OpenAI error.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_moa_module.h"
+
+
+static ngx_int_t ngx_http_moa_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_moa_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_moa_error_header(ngx_http_request_t *r,
+    ngx_http_moa_ctx_t *ctx);
+static ngx_int_t ngx_http_moa_error_body(ngx_http_request_t *r,
+    ngx_http_moa_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_moa_forward_header(ngx_http_request_t *sr,
+    ngx_http_moa_call_t *call);
+static ngx_int_t ngx_http_moa_capture(ngx_http_request_t *r,
+    ngx_http_moa_call_t *call, ngx_chain_t *in);
+static ngx_int_t ngx_http_moa_stream(ngx_http_request_t *r,
+    ngx_http_moa_call_t *call, ngx_chain_t *in);
+static int ngx_http_moa_stream_event_handler(void *data, const char *event,
+    size_t len);
+static ngx_int_t ngx_http_moa_buf_data(ngx_http_request_t *r, ngx_buf_t *b,
+    ngx_http_moa_buf_t *to, size_t max);
+static size_t ngx_http_moa_busy_size(ngx_http_moa_ctx_t *ctx);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+ngx_int_t
+ngx_http_moa_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_moa_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_moa_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_is_sse(ngx_http_request_t *r)
+{
+    ngx_str_t  *ct;
+
+    ct = &r->headers_out.content_type;
+
+    return ct->len >= sizeof("text/event-stream") - 1
+           && ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
+                              sizeof("text/event-stream") - 1) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_moa_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_moa_ctx_t   *ctx;
+    ngx_http_moa_call_t  *call;
+
+    if (r == r->main) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
+
+        if (ctx && !ctx->own_response
+            && r->headers_out.status >= NGX_HTTP_BAD_REQUEST)
+        {
+            return ngx_http_moa_error_header(r, ctx);
+        }
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    call = ngx_http_moa_call_get(r);
+
+    if (call == NULL || call->header) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* nothing of a subrequest's header goes further */
+
+    call->header = 1;
+    r->header_sent = 1;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa %V call %ui header: status %ui",
+                   ngx_http_moa_stage_name(call->stage), call->index,
+                   r->headers_out.status);
+
+    if (call->forward) {
+        return ngx_http_moa_forward_header(r, call);
+    }
+
+    if (call->stream && r->headers_out.status == NGX_HTTP_OK
+        && ngx_http_moa_is_sse(r))
+    {
+        call->sse_reply = 1;
+        ngx_http_moa_sse_init(&call->sse, call->ctx->conf->max_response_size);
+
+        return ngx_http_moa_send_sse_header(call->ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_http_moa_ctx_t   *ctx;
+    ngx_http_moa_call_t  *call;
+
+    if (r == r->main) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
+
+        if (ctx && ctx->rewrite_error) {
+            return ngx_http_moa_error_body(r, ctx, in);
+        }
+
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    call = ngx_http_moa_call_get(r);
+
+    if (call == NULL || !call->header || call->forward) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (call->sse_reply) {
+        return ngx_http_moa_stream(r, call, in);
+    }
+
+    return ngx_http_moa_capture(r, call, in);
+}
+
+
+static ngx_int_t
+ngx_http_moa_error_header(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx)
+{
+    const char            *msg, *code;
+    ngx_http_moa_buf_t     json;
+    ngx_http_moa_error_t   err;
+
+    code = NULL;
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        msg = "The request body is too large (client_max_body_size).";
+        code = "request_too_large";
+        break;
+
+    case NGX_HTTP_NOT_ALLOWED:
+        msg = "Method not allowed: use POST.";
+        code = "method_not_allowed";
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        msg = "The request body was not received in time.";
+        break;
+
+    case NGX_HTTP_BAD_REQUEST:
+        msg = "The request could not be read.";
+        break;
+
+    case NGX_HTTP_LENGTH_REQUIRED:
+        msg = "A request body is required.";
+        break;
+
+    default:
+        msg = r->headers_out.status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+              ? "The server had an error while processing your request."
+              : "The request was rejected.";
+    }
+
+    ngx_http_moa_error_set(&err, (int) r->headers_out.status,
+                           r->headers_out.status
+                           >= NGX_HTTP_INTERNAL_SERVER_ERROR
+                           ? "server_error" : "invalid_request_error",
+                           code, NULL, "%s", msg);
+
+    ngx_memzero(&json, sizeof(ngx_http_moa_buf_t));
+    ngx_http_moa_error_json(&json, &err);
+
+    if (json.nomem) {
+        ngx_http_moa_buf_free(&json);
+        return NGX_ERROR;
+    }
+
+    ctx->error_body.data = ngx_pnalloc(r->pool, json.len);
+    if (ctx->error_body.data == NULL) {
+        ngx_http_moa_buf_free(&json);
+        return NGX_ERROR;
+    }
+
+    ctx->error_body.len = json.len;
+    ngx_memcpy(ctx->error_body.data, json.data, json.len);
+    ngx_http_moa_buf_free(&json);
+
+    ctx->rewrite_error = 1;
+
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+    r->headers_out.content_length_n = ctx->error_body.len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_moa_error_body(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
+    ngx_chain_t *in)
+{
+    ngx_buf_t    *b;
+    ngx_uint_t    last;
+    ngx_chain_t  *cl, out;
+
+    /* nginx's own page is dropped; ours goes with the last buffer */
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf) {
+            last = 1;
+        }
+
+        cl->buf->pos = cl->buf->last;
+    }
+
+    if (!last) {
+        return in ? NGX_OK : ngx_http_next_body_filter(r, in);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->error_body.data;
+    b->last = b->pos + ctx->error_body.len;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ctx->rewrite_error = 0;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_moa_send_sse_header(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    if (ctx->header_sent) {
+        return NGX_OK;
+    }
+
+    r = ctx->request;
+
+    ctx->header_sent = 1;
+    ctx->sse_header = 1;
+    ctx->own_response = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type_len = sizeof("text/event-stream") - 1;
+    ngx_str_set(&r->headers_out.content_type,
+                "text/event-stream; charset=utf-8");
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+
+    if (ngx_http_moa_add_header(r, "Cache-Control", "no-cache") != NGX_OK
+        || ngx_http_moa_add_header(r, "X-Accel-Buffering", "no") != NGX_OK
+        || ngx_http_moa_add_request_id(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_GZIP)
+    /* never compressed: every event must leave at once */
+    r->gzip_tested = 1;
+    r->gzip_ok = 0;
+#endif
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa stream header");
+
+    return ngx_http_send_header(r);
+}
+
+
+/* a passthrough reply: the provider's status and headers, as is */
+static ngx_int_t
+ngx_http_moa_forward_header(ngx_http_request_t *sr, ngx_http_moa_call_t *call)
+{
+    ngx_uint_t           i;
+    ngx_list_part_t     *part;
+    ngx_table_elt_t     *h, *ho;
+    ngx_http_request_t  *r;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = call->ctx;
+    r = ctx->request;
+
+    ctx->own_response = 1;
+    ctx->header_sent = 1;
+
+    r->headers_out.status = sr->headers_out.status;
+    r->headers_out.status_line.len = 0;
+    r->headers_out.content_type = sr->headers_out.content_type;
+    r->headers_out.content_type_len = sr->headers_out.content_type_len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = sr->headers_out.content_length_n;
+
+    part = &sr->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        ho = ngx_list_push(&r->headers_out.headers);
+        if (ho == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ho = h[i];
+#if (nginx_version >= 1023000)
+        ho->next = NULL;
+#endif
+    }
+
+    if (ngx_http_moa_is_sse(sr)) {
+#if (NGX_HTTP_GZIP)
+        r->gzip_tested = 1;
+        r->gzip_ok = 0;
+#endif
+    }
+
+    return ngx_http_send_header(r);
+}
+
+
+/* a reply kept in memory, up to moa_max_response_size */
+static ngx_int_t
+ngx_http_moa_capture(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+    ngx_chain_t *in)
+{
+    size_t        max;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    max = call->ctx->conf->max_response_size;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!call->too_big) {
+            if (ngx_http_moa_buf_data(r, b, &call->reply, max) != NGX_OK) {
+                call->too_big = 1;
+                ngx_http_moa_buf_free(&call->reply);
+            }
+        }
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_buf || b->last_in_chain) {
+            call->complete = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* appends a buffer's bytes (memory or file) to "to", within max */
+static ngx_int_t
+ngx_http_moa_buf_data(ngx_http_request_t *r, ngx_buf_t *b,
+    ngx_http_moa_buf_t *to, size_t max)
+{
+    off_t    size;
+    ssize_t  n;
+
+    if (ngx_buf_in_memory(b)) {
+        size = b->last - b->pos;
+
+    } else if (b->in_file) {
+        size = b->file_last - b->file_pos;
+
+    } else {
+        return NGX_OK;
+    }
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    if ((off_t) (max - to->len) < size
+        || ngx_http_moa_buf_reserve(to, (size_t) size) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_buf_in_memory(b)) {
+        ngx_memcpy(to->data + to->len, b->pos, (size_t) size);
+
+    } else {
+        n = ngx_read_file(b->file, (u_char *) to->data + to->len,
+                          (size_t) size, b->file_pos);
+
+        if (n != size) {
+            return NGX_DECLINED;
+        }
+    }
+
+    to->len += (size_t) size;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A streamed synthesis.  Input is copied and consumed at once unless more
+ * than NGX_HTTP_MOA_STREAM_BUSY_MAX of output is unsent: then it is held,
+ * so that the upstream stops reading and a slow client slows the provider.
+ */
+static ngx_int_t
+ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+    ngx_chain_t *in)
+{
+    int                  rc;
+    size_t               size;
+    ngx_int_t            rv;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl, *out;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = call->ctx;
+
+    if (in && ngx_chain_add_copy(r->pool, &call->held, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rv = NGX_OK;
+
+    if (in == NULL || ctx->busy) {
+        rv = ngx_http_next_body_filter(r, NULL);
+
+        if (rv == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        out = NULL;
+        ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                                (ngx_buf_tag_t) &ngx_http_moa_module);
+    }
+
+    while (call->held && ngx_http_moa_busy_size(ctx)
+                         <= NGX_HTTP_MOA_STREAM_BUSY_MAX)
+    {
+        cl = call->held;
+        b = cl->buf;
+        call->held = cl->next;
+
+        if (!ctx->stream.failed && !ctx->stream.done) {
+            ctx->scratch.len = 0;
+
+            if (ngx_buf_in_memory(b)) {
+                rc = ngx_http_moa_sse_feed(&call->sse, (char *) b->pos,
+                                           b->last - b->pos,
+                                           ngx_http_moa_stream_event_handler,
+                                           call);
+
+            } else if (b->in_file && b->file_last > b->file_pos) {
+                call->spool.len = 0;
+
+                if (ngx_http_moa_buf_data(r, b, &call->spool,
+                                          call->ctx->conf->max_response_size)
+                    != NGX_OK)
+                {
+                    rc = NGX_HTTP_MOA_SSE_TOO_BIG;
+
+                } else {
+                    rc = ngx_http_moa_sse_feed(&call->sse, call->spool.data,
+                                           call->spool.len,
+                                           ngx_http_moa_stream_event_handler,
+                                           call);
+                }
+
+            } else {
+                rc = 0;
+            }
+
+            if (rc != 0) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "moa synthesis stream failed: %s",
+                              rc == NGX_HTTP_MOA_SSE_TOO_BIG
+                              ? "event over moa_max_response_size"
+                              : rc < 0 ? "out of memory"
+                              : ctx->stream.error.len
+                              ? "the provider sent an error event"
+                              : "the provider sent a malformed event");
+                ctx->stream.failed = 1;
+            }
+
+            size = ctx->scratch.len;
+
+            if (size) {
+                out = ngx_http_moa_chain_buf(ctx, r->pool,
+                                             (u_char *) ctx->scratch.data,
+                                             size, 0);
+                if (out == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ctx->last_output = ngx_current_msec;
+
+                rv = ngx_http_next_body_filter(r, out);
+
+                if (rv == NGX_ERROR) {
+                    return NGX_ERROR;
+                }
+
+                ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy,
+                                        &out,
+                                        (ngx_buf_tag_t) &ngx_http_moa_module);
+            }
+        }
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_buf || b->last_in_chain) {
+            call->complete = 1;
+        }
+
+        ngx_free_chain(r->pool, cl);
+    }
+
+    return rv;
+}
+
+
+static int
+ngx_http_moa_stream_event_handler(void *data, const char *event, size_t len)
+{
+    ngx_http_moa_call_t  *call = data;
+
+    int                  rc;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = call->ctx;
+
+    if (len == 0 || ctx->stream.done) {
+        return 0;
+    }
+
+    rc = ngx_http_moa_stream_event(&ctx->stream, event, len,
+                                   (char *) ctx->model->id.data,
+                                   ctx->model->id.len, &ctx->scratch);
+
+    switch (rc) {
+
+    case NGX_HTTP_MOA_EVENT_OK:
+    case NGX_HTTP_MOA_EVENT_DONE:
+        return 0;
+
+    case NGX_HTTP_MOA_EVENT_ERROR:
+        return 1;
+
+    default:
+        return NGX_HTTP_MOA_SSE_NOMEM;
+    }
+}
+
+
+static size_t
+ngx_http_moa_busy_size(ngx_http_moa_ctx_t *ctx)
+{
+    size_t        size;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    for (cl = ctx->busy; cl; cl = cl->next) {
+        size += cl->buf->last - cl->buf->pos;
+    }
+
+    return size;
+}
+
+
+/* one of the module's own output buffers, recycled through ctx->free */
+ngx_chain_t *
+ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
+    u_char *data, size_t len, ngx_uint_t last)
+{
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chain_get_free_buf(pool, &ctx->free);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+
+    if (b->start == NULL || (size_t) (b->end - b->start) < len) {
+        size = ngx_max(len, 4096);
+
+        b->start = ngx_palloc(pool, size);
+        if (b->start == NULL) {
+            return NULL;
+        }
+
+        b->end = b->start + size;
+    }
+
+    b->pos = b->start;
+    b->last = ngx_cpymem(b->pos, data, len);
+    b->temporary = 1;
+    b->tag = (ngx_buf_tag_t) &ngx_http_moa_module;
+    b->flush = 1;
+    b->last_buf = last ? 1 : 0;
+    b->last_in_chain = 0;
+    b->sync = (len == 0) ? 1 : 0;
+
+    return cl;
+}
+
+
+ngx_int_t
+ngx_http_moa_send_buf(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *r,
+    u_char *data, size_t len, ngx_uint_t last)
+{
+    ngx_int_t     rc;
+    ngx_chain_t  *out;
+
+    out = ngx_http_moa_chain_buf(ctx, r->pool, data, len, last);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->last_output = ngx_current_msec;
+
+    rc = ngx_http_output_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_moa_module);
+
+    return rc;
+}
+
+
+/* output of the main request's own, while the synthesis call is active */
+ngx_int_t
+ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
+    u_char *data, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_chain_t  *out;
+
+    out = ngx_http_moa_chain_buf(ctx, sr->pool, data, len, 0);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->last_output = ngx_current_msec;
+
+    rc = ngx_http_next_body_filter(sr, out);
+
+    ngx_chain_update_chains(sr->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_moa_module);
+
+    return rc;
+}

@@ -1,0 +1,1750 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * The content handler and the stage machine: read the body, route by model,
+ * run proposals (in parallel), critique and synthesis as subrequests, and
+ * answer with one chat completion or one event stream.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_moa_module.h"
+
+
+static void ngx_http_moa_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_moa_read_body(ngx_http_request_t *r,
+    ngx_http_moa_ctx_t *ctx);
+static ngx_http_moa_model_t *ngx_http_moa_find_model(
+    ngx_http_moa_loc_conf_t *mlcf, const char *id);
+static ngx_int_t ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx);
+static ngx_int_t ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx);
+static ngx_int_t ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx);
+static ngx_int_t ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_advance(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx);
+static ngx_uint_t ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root,
+    ngx_int_t choice);
+static void ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_error_t *err);
+static void ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *calls, ngx_uint_t n, ngx_uint_t ok,
+    const char *what);
+static void ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_error_t *err, ngx_str_t *retry_after, ngx_uint_t no_retry);
+static void ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
+    u_char *data, size_t len);
+static void ngx_http_moa_finalize(ngx_http_moa_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx,
+    ngx_uint_t keepalive);
+static void ngx_http_moa_check_broken(ngx_http_request_t *r);
+static void ngx_http_moa_keepalive_handler(ngx_event_t *ev);
+static void ngx_http_moa_deadline_handler(ngx_event_t *ev);
+static void ngx_http_moa_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_moa_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_moa_ctx_t       *ctx;
+    ngx_http_moa_loc_conf_t  *mlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_moa_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_moa_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->conf = mlcf;
+    ctx->phase = NGX_HTTP_MOA_PHASE_BODY;
+
+    ctx->keepalive.handler = ngx_http_moa_keepalive_handler;
+    ctx->keepalive.data = ctx;
+    ctx->keepalive.log = r->connection->log;
+
+    ctx->deadline.handler = ngx_http_moa_deadline_handler;
+    ctx->deadline.data = ctx;
+    ctx->deadline.log = r->connection->log;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_moa_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
+
+    if (r->method != NGX_HTTP_POST) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (ngx_http_moa_add_header(r, "Allow", "POST") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "moa: method %V not allowed", &r->method_name);
+
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_moa_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_moa_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_moa_ctx_t    *ctx;
+    ngx_http_moa_error_t   err;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
+
+    if (ngx_http_moa_read_body(r, ctx) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_moa_request_parse(&ctx->req, (char *) ctx->body.data,
+                                   ctx->body.len, &err)
+        != 0)
+    {
+        goto invalid;
+    }
+
+    ctx->model = ngx_http_moa_find_model(ctx->conf, ctx->req.model);
+
+    if (ctx->model) {
+        if (ngx_http_moa_request_check_moa(&ctx->req, &err) != 0) {
+            goto invalid;
+        }
+
+    } else if (!ctx->conf->passthrough || ctx->conf->pass.len == 0) {
+        ngx_http_moa_error_set(&err, NGX_HTTP_NOT_FOUND,
+                               "invalid_request_error", "model_not_found",
+                               "model", "The model '%.128s' does not exist "
+                               "or you do not have access to it.",
+                               ctx->req.model);
+        goto invalid;
+    }
+
+    ctx->usage = cJSON_CreateObject();
+    if (ctx->usage == NULL) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_moa_stream_init(&ctx->stream, ctx->req.include_usage);
+
+    /* the content phase left an empty handler: the parent is woken here */
+
+    r->write_event_handler = ngx_http_moa_wake;
+    r->read_event_handler = ngx_http_moa_check_broken;
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->start = ngx_current_msec;
+    ctx->last_output = ctx->start;
+
+    if (ctx->model == NULL) {
+        ctx->phase = NGX_HTTP_MOA_PHASE_PASSTHROUGH;
+
+        if (ngx_http_moa_start_passthrough(ctx) != NGX_OK) {
+            ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    ctx->phase = NGX_HTTP_MOA_PHASE_PROPOSALS;
+
+    if (ngx_http_moa_start_proposals(ctx) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ctx->req.stream && ctx->conf->stream_keepalive) {
+        ngx_add_timer(&ctx->keepalive, ctx->conf->stream_keepalive);
+    }
+
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "moa: invalid request: %s", err.message);
+
+    ngx_http_moa_fail(ctx, &err, NULL, 0);
+}
+
+
+/* the client's body as one piece of memory; it may be in a temp file */
+static ngx_int_t
+ngx_http_moa_read_body(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx)
+{
+    off_t         len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
+        ctx->body.data = cl->buf->pos;
+        ctx->body.len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_in_memory(cl->buf) ? cl->buf->last - cl->buf->pos
+                                          : cl->buf->file_last
+                                            - cl->buf->file_pos;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->body.data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "moa: could not read the request body from "
+                          "\"%V\"", &b->file->name);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    ctx->body.len = p - ctx->body.data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa request body read from file, %uz bytes",
+                   ctx->body.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_moa_model_t *
+ngx_http_moa_find_model(ngx_http_moa_loc_conf_t *mlcf, const char *id)
+{
+    size_t                 len;
+    ngx_uint_t             i;
+    ngx_http_moa_model_t  *m;
+
+    if (mlcf->models == NULL) {
+        return NULL;
+    }
+
+    len = ngx_strlen(id);
+    m = mlcf->models->elts;
+
+    for (i = 0; i < mlcf->models->nelts; i++) {
+        if (m[i].id.len == len && ngx_strncmp(m[i].id.data, id, len) == 0) {
+            return &m[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_moa_call_body(ngx_http_moa_call_t *call)
+{
+    if (call->body_buf.nomem) {
+        return NGX_ERROR;
+    }
+
+    call->body.data = (u_char *) call->body_buf.data;
+    call->body.len = call->body_buf.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_uint_t                   i, n;
+    ngx_http_moa_call_t         *call;
+    ngx_http_moa_target_t       *t;
+    ngx_http_moa_loc_conf_t     *mlcf;
+    ngx_http_moa_call_params_t   cp;
+
+    mlcf = ctx->conf;
+
+    if (mlcf->proposer_list) {
+        n = mlcf->proposer_list->nelts;
+        ctx->expected = n;
+        t = mlcf->proposer_list->elts;
+
+    } else {
+        ctx->expected = mlcf->proposers;
+        n = mlcf->proposer_n ? 1 : mlcf->proposers;
+        t = NULL;
+    }
+
+    /* the proposals, then the critique and the synthesis */
+
+    ctx->calls = ngx_pcalloc(ctx->request->pool,
+                             (n + 2) * sizeof(ngx_http_moa_call_t));
+    if (ctx->calls == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->nproposals = n;
+    ctx->critique = &ctx->calls[n];
+    ctx->synthesis = &ctx->calls[n + 1];
+    ctx->stage_start = ngx_current_msec;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "moa proposals: %ui calls for %ui candidates",
+                   n, ctx->expected);
+
+    for (i = 0; i < n; i++) {
+        call = &ctx->calls[i];
+        call->stage = NGX_HTTP_MOA_PROPOSAL;
+        call->index = i;
+
+        ngx_memzero(&cp, sizeof(ngx_http_moa_call_params_t));
+
+        if (t && t[i].model.len) {
+            cp.model = (char *) t[i].model.data;
+            cp.model_len = t[i].model.len;
+
+        } else {
+            cp.model = (char *) ctx->model->base.data;
+            cp.model_len = ctx->model->base.len;
+        }
+
+        if (t && t[i].temperature.len) {
+            cp.temperature = (char *) t[i].temperature.data;
+            cp.temperature_len = t[i].temperature.len;
+
+        } else {
+            cp.temperature = (char *) mlcf->proposer_temperature.data;
+            cp.temperature_len = mlcf->proposer_temperature.len;
+        }
+
+        cp.max_tokens = mlcf->proposer_max_tokens;
+        cp.n = (t == NULL && mlcf->proposer_n) ? (int) mlcf->proposers : 0;
+        cp.index = (int) i;
+
+        call->uri = t ? t[i].uri : mlcf->pass;
+
+        if (ngx_http_moa_build_proposal(&call->body_buf, &ctx->req, &cp) != 0
+            || ngx_http_moa_call_body(call) != NGX_OK
+            || ngx_http_moa_call_start(ctx, call, 1) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->pending++;
+    }
+
+    if (mlcf->proposal_timeout) {
+        ngx_add_timer(&ctx->deadline, mlcf->proposal_timeout);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_int_t                    rc;
+    ngx_http_moa_buf_t           text;
+    ngx_http_moa_call_t         *call;
+    ngx_http_moa_target_t       *t;
+    ngx_http_moa_loc_conf_t     *mlcf;
+    ngx_http_moa_call_params_t   cp;
+
+    mlcf = ctx->conf;
+    t = mlcf->critic;
+    call = ctx->critique;
+
+    call->stage = NGX_HTTP_MOA_CRITIQUE;
+    call->uri = t ? t->uri : mlcf->pass;
+
+    ngx_memzero(&cp, sizeof(ngx_http_moa_call_params_t));
+
+    if (t && t->model.len) {
+        cp.model = (char *) t->model.data;
+        cp.model_len = t->model.len;
+
+    } else {
+        cp.model = (char *) ctx->model->base.data;
+        cp.model_len = ctx->model->base.len;
+    }
+
+    if (t && t->temperature.len) {
+        cp.temperature = (char *) t->temperature.data;
+        cp.temperature_len = t->temperature.len;
+
+    } else {
+        cp.temperature = (char *) mlcf->critique_temperature.data;
+        cp.temperature_len = mlcf->critique_temperature.len;
+    }
+
+    cp.max_tokens = mlcf->critic_max_tokens;
+
+    ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
+
+    rc = NGX_ERROR;
+
+    if (ngx_http_moa_prompt_render(&text, (char *) mlcf->critique_prompt.data,
+                                   mlcf->critique_prompt.len, ctx->cands,
+                                   (int) ctx->ncands, NULL, 0)
+        == 0
+        && ngx_http_moa_build_critique(&call->body_buf, &ctx->req, &cp,
+                                       text.data, text.len)
+           == 0
+        && ngx_http_moa_call_body(call) == NGX_OK)
+    {
+        rc = ngx_http_moa_call_start(ctx, call, 1);
+    }
+
+    ngx_http_moa_buf_free(&text);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->phase = NGX_HTTP_MOA_PHASE_CRITIQUE;
+    ctx->stage_start = ngx_current_msec;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "moa critique of %ui candidates", ctx->ncands);
+
+    return ngx_http_moa_progress(ctx, 0);
+}
+
+
+static ngx_int_t
+ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
+{
+    size_t                       len;
+    ngx_int_t                    rc;
+    const char                  *critiques;
+    const cJSON                 *msg;
+    ngx_http_moa_buf_t           text, crit;
+    ngx_http_moa_call_t         *call;
+    ngx_http_moa_target_t       *t;
+    ngx_http_moa_loc_conf_t     *mlcf;
+    ngx_http_moa_call_params_t   cp;
+
+    mlcf = ctx->conf;
+    t = mlcf->aggregator;
+    call = ctx->synthesis;
+
+    call->stage = NGX_HTTP_MOA_SYNTHESIS;
+    call->uri = t ? t->uri : mlcf->pass;
+    call->stream = ctx->req.stream;
+
+    ngx_memzero(&cp, sizeof(ngx_http_moa_call_params_t));
+
+    if (t && t->model.len) {
+        cp.model = (char *) t->model.data;
+        cp.model_len = t->model.len;
+
+    } else {
+        cp.model = (char *) ctx->model->base.data;
+        cp.model_len = ctx->model->base.len;
+    }
+
+    if (t && t->temperature.len) {
+        cp.temperature = (char *) t->temperature.data;
+        cp.temperature_len = t->temperature.len;
+    }
+
+    ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
+    ngx_memzero(&crit, sizeof(ngx_http_moa_buf_t));
+
+    critiques = NULL;
+    len = 0;
+
+    if (ctx->critique->ok) {
+        msg = ngx_http_moa_reply_message(&ctx->critique->parsed, 0);
+        ngx_http_moa_message_text(&crit, msg);
+
+        if (crit.nomem) {
+            ngx_http_moa_buf_free(&crit);
+            return NGX_ERROR;
+        }
+
+        critiques = crit.data;
+        len = crit.len;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_http_moa_prompt_render(&text,
+                                   (char *) mlcf->synthesis_prompt.data,
+                                   mlcf->synthesis_prompt.len, ctx->cands,
+                                   (int) ctx->ncands, critiques, len)
+        == 0
+        && ngx_http_moa_build_synthesis(&call->body_buf, &ctx->req, &cp,
+                                        text.data, text.len)
+           == 0
+        && ngx_http_moa_call_body(call) == NGX_OK)
+    {
+        /* streamed: a normal subrequest, its output flows in order */
+        rc = ngx_http_moa_call_start(ctx, call, !call->stream);
+    }
+
+    ngx_http_moa_buf_free(&text);
+    ngx_http_moa_buf_free(&crit);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->phase = NGX_HTTP_MOA_PHASE_SYNTHESIS;
+    ctx->stage_start = ngx_current_msec;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "moa synthesis of %ui candidates, critiques: %d",
+                   ctx->ncands, critiques != NULL);
+
+    return ngx_http_moa_progress(ctx, 0);
+}
+
+
+static ngx_int_t
+ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_moa_call_t  *call;
+
+    call = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_moa_call_t));
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->calls = call;
+    ctx->passthrough = call;
+
+    call->stage = NGX_HTTP_MOA_PASSTHROUGH;
+    call->uri = ctx->conf->pass;
+    call->body = ctx->body;
+    call->stream = ctx->req.stream;
+    call->forward = 1;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "moa passthrough of model \"%s\"", ctx->req.model);
+
+    return ngx_http_moa_call_start(ctx, call, 0);
+}
+
+
+/* the main request's write handler: woken per finished call */
+void
+ngx_http_moa_wake(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_event_t               *wev;
+    ngx_connection_t          *c;
+    ngx_http_moa_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
+    c = r->connection;
+    wev = c->write;
+
+    if (ctx == NULL || ctx->finalized) {
+        return;
+    }
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "moa: client timed out");
+        c->timedout = 1;
+        ngx_http_moa_finalize(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    if (c->buffered && c->data == r) {
+        rc = ngx_http_output_filter(r, NULL);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (c->buffered) {
+            clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+            if (!wev->delayed) {
+                ngx_add_timer(wev, clcf->send_timeout);
+            }
+
+            if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+                ngx_http_moa_finalize(ctx, NGX_ERROR);
+                return;
+            }
+
+        } else if (wev->timer_set) {
+            ngx_del_timer(wev);
+        }
+    }
+
+    ngx_http_moa_advance(ctx);
+}
+
+
+static void
+ngx_http_moa_advance(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_moa_call_t  *call;
+
+    switch (ctx->phase) {
+
+    case NGX_HTTP_MOA_PHASE_PROPOSALS:
+        if (ctx->pending == 0) {
+            ngx_http_moa_proposals_done(ctx);
+        }
+
+        return;
+
+    case NGX_HTTP_MOA_PHASE_CRITIQUE:
+        if (ctx->critique->done) {
+            ngx_http_moa_critique_done(ctx);
+        }
+
+        return;
+
+    case NGX_HTTP_MOA_PHASE_SYNTHESIS:
+        call = ctx->synthesis;
+
+        /* a normal subrequest is over once nginx marks it done */
+        if (call->done && (call->sr->background || call->sr->done)) {
+            ngx_http_moa_synthesis_done(ctx);
+        }
+
+        return;
+
+    case NGX_HTTP_MOA_PHASE_PASSTHROUGH:
+        call = ctx->passthrough;
+
+        if (call->done && call->sr->done) {
+            ngx_http_moa_passthrough_done(ctx);
+        }
+
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+/* usable candidates of the proposals that are in, in proposal order */
+static ngx_uint_t
+ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx)
+{
+    int                   j;
+    ngx_uint_t            i, n;
+    const cJSON          *msg;
+    ngx_http_moa_call_t  *call;
+
+    n = 0;
+
+    for (i = 0; i < ctx->nproposals; i++) {
+        call = &ctx->calls[i];
+
+        if (!call->ok) {
+            continue;
+        }
+
+        for (j = 0; j < call->parsed.nchoices; j++) {
+            msg = ngx_http_moa_reply_message(&call->parsed, j);
+
+            if (!ngx_http_moa_message_usable(msg)) {
+                continue;
+            }
+
+            if (ctx->cands) {
+                ctx->cands[n].message = msg;
+
+                if (ctx->fallback == NULL) {
+                    ctx->fallback = call;
+                    ctx->fallback_choice = j;
+                }
+            }
+
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_uint_t            i, n, ok, need;
+    ngx_http_request_t   *r;
+
+    r = ctx->request;
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    ctx->proposal_time = ngx_current_msec - ctx->stage_start;
+    ctx->proposals_timed = 1;
+
+    n = ngx_http_moa_collect(ctx);
+
+    ctx->cands = ngx_palloc(r->pool,
+                            (n ? n : 1) * sizeof(ngx_http_moa_candidate_t));
+    if (ctx->cands == NULL) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->ncands = ngx_http_moa_collect(ctx);
+
+    need = ngx_min(ctx->conf->min_proposals, ctx->expected);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa proposals done: %ui of %ui candidates, %M ms",
+                   ctx->ncands, ctx->expected, ctx->proposal_time);
+
+    if (ctx->ncands < need) {
+        ok = 0;
+
+        for (i = 0; i < ctx->nproposals; i++) {
+            ok += ctx->calls[i].ok;
+        }
+
+        ngx_http_moa_calls_error(ctx, ctx->calls, ctx->nproposals, ok,
+                                 "proposal");
+        return;
+    }
+
+    if (ngx_http_moa_progress(ctx, 0) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    if (ctx->conf->critique) {
+        if (ngx_http_moa_start_critique(ctx) != NGX_OK) {
+            ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    if (ngx_http_moa_start_synthesis(ctx) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_moa_call_t  *call;
+
+    call = ctx->critique;
+
+    ctx->critique_time = ngx_current_msec - ctx->stage_start;
+    ctx->critique_timed = 1;
+
+    if (call->ok
+        && !ngx_http_moa_message_usable(
+                ngx_http_moa_reply_message(&call->parsed, 0)))
+    {
+        call->ok = 0;
+    }
+
+    if (!call->ok) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "moa critique failed, synthesis without critiques");
+    }
+
+    if (ngx_http_moa_start_synthesis(ctx) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_moa_call_t   *call;
+    ngx_http_moa_error_t   err;
+
+    call = ctx->synthesis;
+
+    ctx->synthesis_time = ngx_current_msec - ctx->stage_start;
+    ctx->synthesis_timed = 1;
+
+    if (call->sse_reply) {
+
+        /* a stream: its usage, then the end or an error event */
+
+        if (ctx->stream.usage
+            && ngx_http_moa_usage_add(ctx->usage, ctx->stream.usage) != 0)
+        {
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (ctx->stream.done && !ctx->stream.failed && call->status == 200) {
+            ngx_http_moa_stream_end(ctx, NULL);
+            return;
+        }
+
+        if (!ctx->stream.error.len) {
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "moa synthesis stream ended before [DONE]");
+        }
+
+        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
+                               NULL, "the synthesis stream was cut short");
+        ngx_http_moa_stream_end(ctx, &err);
+        return;
+    }
+
+    if (call->ok && ngx_http_moa_message_usable(
+                        ngx_http_moa_reply_message(&call->parsed, 0)))
+    {
+        ngx_http_moa_answer(ctx, call->parsed.root, -1);
+        return;
+    }
+
+    if (call->ok) {
+        call->ok = 0;
+        ngx_http_moa_error_set(&call->error, 502, "upstream_error",
+                               "bad_upstream_reply", NULL,
+                               "the synthesis reply was empty");
+    }
+
+    if (ctx->conf->fallback == NGX_HTTP_MOA_FALLBACK_CANDIDATE
+        && ctx->fallback)
+    {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "moa synthesis failed, answering with candidate %ui",
+                      ctx->fallback->index);
+
+        if (!ctx->header_sent
+            && ngx_http_moa_add_header(ctx->request, "X-MoA-Fallback",
+                                       "candidate")
+               != NGX_OK)
+        {
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        ngx_http_moa_answer(ctx, ctx->fallback->parsed.root,
+                            ctx->fallback_choice);
+        return;
+    }
+
+    ngx_http_moa_calls_error(ctx, call, 1, 0, "synthesis");
+}
+
+
+static void
+ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_int_t             rc;
+    ngx_http_moa_call_t  *call;
+
+    call = ctx->passthrough;
+
+    if (call->ok) {
+        rc = ngx_http_moa_send_buf(ctx, ctx->request, NULL, 0, 1);
+        ngx_http_moa_finalize(ctx, rc);
+        return;
+    }
+
+    if (ctx->header_sent) {
+        /* cut short after the header: the client must see it broken */
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_moa_calls_error(ctx, call, 1, 0, "passthrough");
+}
+
+
+/* the final answer from a complete reply: JSON, or chunks when streamed */
+static void
+ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
+{
+    ngx_int_t            rc;
+    ngx_http_moa_buf_t   out;
+
+    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ctx->req.stream) {
+        if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (ngx_http_moa_stream_from_reply(&ctx->stream, root, (int) choice,
+                                           (char *) ctx->model->id.data,
+                                           ctx->model->id.len, &out)
+            != 0)
+        {
+            ngx_http_moa_buf_free(&out);
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
+                                   out.len, 0);
+        ngx_http_moa_buf_free(&out);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        ngx_http_moa_stream_end(ctx, NULL);
+        return;
+    }
+
+    if (ngx_http_moa_build_response(&out, root, (int) choice,
+                                    (char *) ctx->model->id.data,
+                                    ctx->usage)
+        != 0)
+    {
+        ngx_http_moa_buf_free(&out);
+        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_moa_send(ctx, NGX_HTTP_OK, (u_char *) out.data, out.len);
+    ngx_http_moa_buf_free(&out);
+}
+
+
+/* the tail of a stream: the summed usage if asked, or an error; [DONE] */
+static void
+ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
+{
+    ngx_int_t            rc;
+    ngx_http_moa_buf_t   out;
+
+    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (err) {
+        if (ctx->stream.error.len) {
+            ngx_http_moa_buf_add(&out, ctx->stream.error.data,
+                                 ctx->stream.error.len);
+
+        } else {
+            ngx_http_moa_error_event(&out, err);
+        }
+
+    } else if (ctx->req.include_usage) {
+        if (ngx_http_moa_stream_usage_chunk(&ctx->stream,
+                                            (char *) ctx->model->id.data,
+                                            ctx->model->id.len, ctx->usage,
+                                            &out)
+            != 0)
+        {
+            ngx_http_moa_buf_free(&out);
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+    }
+
+    ngx_http_moa_buf_lit(&out, "data: [DONE]\n\n");
+
+    if (out.nomem) {
+        ngx_http_moa_buf_free(&out);
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
+                               out.len, 1);
+    ngx_http_moa_buf_free(&out);
+
+    ngx_http_moa_finalize(ctx, rc);
+}
+
+
+/*
+ * What the client gets when calls failed: a status the client can act on.
+ * The provider's 4xx that are the client's own are relayed; 401/403 mean
+ * the gateway's credentials are wrong (502, not retried); 429 keeps its
+ * Retry-After; timeouts are 504; everything else is 502.
+ */
+static void
+ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
+    ngx_uint_t n, ngx_uint_t ok, const char *what)
+{
+    u_char                *p, *last;
+    ngx_uint_t             i, status, same, no_retry;
+    ngx_str_t             *retry_after;
+    ngx_http_moa_call_t   *first;
+    ngx_http_moa_error_t   err;
+    u_char                 statuses[128];
+
+    first = &calls[0];
+    status = first->status;
+    same = 1;
+    retry_after = NULL;
+    no_retry = 0;
+
+    p = statuses;
+    last = statuses + sizeof(statuses) - 1;
+
+    for (i = 0; i < n; i++) {
+        if (calls[i].status != status) {
+            same = 0;
+        }
+
+        if (calls[i].retry_after.len && retry_after == NULL) {
+            retry_after = &calls[i].retry_after;
+        }
+
+        if (!calls[i].ok) {
+            p = ngx_slprintf(p, last, "%s%ui", p == statuses ? "" : ", ",
+                             calls[i].status);
+        }
+    }
+
+    *p = '\0';
+
+    if (ok) {
+        ngx_http_moa_error_set(&err, 502, "upstream_error",
+                               "not_enough_candidates", NULL,
+                               "only %ui of %ui %s calls gave a usable "
+                               "candidate (moa_min_proposals is %ui)",
+                               ctx->ncands, ctx->expected, what,
+                               ctx->conf->min_proposals);
+
+    } else if (!same) {
+        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
+                               NULL, "all %ui %s calls failed (upstream "
+                               "statuses %s): %s", n, what, statuses,
+                               first->error.message);
+
+    } else if (status == NGX_HTTP_UNAUTHORIZED
+               || status == NGX_HTTP_FORBIDDEN)
+    {
+        /* never relay: the provider's text may quote the key */
+        ngx_http_moa_error_set(&err, 502, "upstream_error",
+                               "upstream_auth_error", NULL,
+                               "the provider rejected the gateway's "
+                               "credentials (upstream status %ui): check "
+                               "the API key configured for the provider",
+                               status);
+        no_retry = 1;
+
+    } else if (status >= 400 && status < 500
+               && status != NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        err = first->error;
+        err.status = (int) status;
+
+        if (status == NGX_HTTP_TOO_MANY_REQUESTS && err.type
+            && ngx_strcmp(err.type, "upstream_error") == 0)
+        {
+            err.type = "rate_limit_error";
+        }
+
+    } else if (status == NGX_HTTP_GATEWAY_TIME_OUT
+               || status == NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        err = first->error;
+        err.status = NGX_HTTP_GATEWAY_TIME_OUT;
+        err.type = "upstream_error";
+        err.code = "upstream_timeout";
+
+    } else {
+        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
+                               NULL, "%s%s failed: upstream status %ui: %s",
+                               n > 1 ? "all " : "the ", what, status,
+                               first->error.message);
+
+        if (n > 1) {
+            ngx_http_moa_error_set(&err, 502, "upstream_error",
+                                   "upstream_error", NULL,
+                                   "all %ui %s calls failed: upstream "
+                                   "status %ui: %s", n, what, status,
+                                   first->error.message);
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                  "moa request failed: %s", err.message);
+
+    ngx_http_moa_fail(ctx, &err,
+                      err.status == NGX_HTTP_TOO_MANY_REQUESTS
+                      ? retry_after : NULL, no_retry);
+}
+
+
+static void
+ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
+    ngx_str_t *retry_after, ngx_uint_t no_retry)
+{
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r;
+    ngx_http_moa_buf_t   json;
+
+    r = ctx->request;
+
+    if (ctx->sse_header) {
+        ngx_http_moa_stream_end(ctx, err);
+        return;
+    }
+
+    if (ctx->header_sent) {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    if (retry_after && retry_after->len) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value = *retry_after;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    if (no_retry
+        && ngx_http_moa_add_header(r, "X-Should-Retry", "false") != NGX_OK)
+    {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_memzero(&json, sizeof(ngx_http_moa_buf_t));
+    ngx_http_moa_error_json(&json, err);
+
+    if (json.nomem) {
+        ngx_http_moa_buf_free(&json);
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_moa_send(ctx, err->status, (u_char *) json.data, json.len);
+    ngx_http_moa_buf_free(&json);
+}
+
+
+static void
+ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status, u_char *data,
+    size_t len)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->own_response = 1;
+    ctx->header_sent = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = len;
+
+    if (ngx_http_moa_add_request_id(r) != NGX_OK) {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_moa_finalize(ctx, rc);
+        return;
+    }
+
+    rc = ngx_http_moa_send_buf(ctx, r, data, len, 1);
+
+    ngx_http_moa_finalize(ctx, rc);
+}
+
+
+static void
+ngx_http_moa_finalize(ngx_http_moa_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_uint_t  i;
+
+    if (ctx->finalized) {
+        return;
+    }
+
+    ctx->finalized = 1;
+    ctx->phase = NGX_HTTP_MOA_PHASE_DONE;
+
+    if (ctx->keepalive.timer_set) {
+        ngx_del_timer(&ctx->keepalive);
+    }
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    /* stragglers (there are none on a normal path) */
+
+    if (rc != NGX_HTTP_CLIENT_CLOSED_REQUEST && ctx->calls) {
+        for (i = 0; i < ctx->nproposals; i++) {
+            ngx_http_moa_call_cancel(&ctx->calls[i]);
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "moa finalize: rc %i, %ui upstream calls", rc,
+                   ctx->ncalls);
+
+    ngx_http_finalize_request(ctx->request, rc);
+}
+
+
+/*
+ * SSE comment lines while the answer is being prepared: progress for a
+ * person watching, and traffic for clients and proxies that time out.
+ */
+static ngx_int_t
+ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx, ngx_uint_t keepalive)
+{
+    u_char               *p;
+    ngx_int_t             rc;
+    ngx_uint_t            done, i;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r, *target;
+    u_char                line[64];
+
+    r = ctx->request;
+    c = r->connection;
+
+    if (!ctx->req.stream || ctx->finalized
+        || (!keepalive && !ctx->header_sent))
+    {
+        return NGX_OK;
+    }
+
+    if (c->data == r) {
+        target = r;
+
+    } else if (ctx->synthesis && ctx->synthesis->sr
+               && c->data == ctx->synthesis->sr && !ctx->synthesis->done)
+    {
+        target = ctx->synthesis->sr;
+
+    } else {
+        return NGX_OK;
+    }
+
+    if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    switch (ctx->phase) {
+
+    case NGX_HTTP_MOA_PHASE_PROPOSALS:
+        done = 0;
+
+        for (i = 0; i < ctx->nproposals; i++) {
+            done += ctx->calls[i].done;
+        }
+
+        p = ngx_snprintf(line, sizeof(line), ": moa proposals %ui/%ui\n\n",
+                         done, ctx->nproposals);
+        break;
+
+    case NGX_HTTP_MOA_PHASE_CRITIQUE:
+        p = ngx_snprintf(line, sizeof(line), ": moa critique\n\n");
+        break;
+
+    default:
+        p = ngx_snprintf(line, sizeof(line), ": moa synthesis\n\n");
+    }
+
+    if (target == r) {
+        rc = ngx_http_moa_send_buf(ctx, r, line, p - line, 0);
+
+    } else {
+        rc = ngx_http_moa_send_sub(ctx, target, line, p - line);
+    }
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * While background subrequests run, the main request gets the client's
+ * read events: an abort is finalized at once, which runs every upstream
+ * cleanup and closes all provider connections.  Pipelined bytes are not
+ * an abort.
+ */
+static void
+ngx_http_moa_check_broken(ngx_http_request_t *r)
+{
+    int                  n;
+    char                 buf[1];
+    ngx_err_t            err;
+    ngx_event_t         *ev;
+    ngx_connection_t    *c;
+    ngx_http_moa_ctx_t  *ctx;
+
+    c = r->connection;
+    ev = c->read;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
+
+    if (ctx == NULL || ctx->finalized) {
+        return;
+    }
+
+    err = 0;
+
+    if (c->error) {
+        goto aborted;
+    }
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return;
+    }
+#endif
+
+#if (NGX_HAVE_EPOLLRDHUP)
+
+    if ((ngx_event_flags & NGX_USE_EPOLL_EVENT) && ngx_use_epoll_rdhup) {
+        socklen_t  len;
+
+        if (!ev->pending_eof) {
+            return;
+        }
+
+        ev->eof = 1;
+        c->error = 1;
+
+        len = sizeof(ngx_err_t);
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+            == -1)
+        {
+            err = ngx_socket_errno;
+        }
+
+        goto aborted;
+    }
+
+#endif
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    err = ngx_socket_errno;
+
+    if ((ngx_event_flags & NGX_USE_LEVEL_EVENT) && ev->active) {
+        if (ngx_del_event(ev, NGX_READ_EVENT, 0) != NGX_OK) {
+            ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    if (n > 0) {
+        return;
+    }
+
+    if (n == -1) {
+        if (err == NGX_EAGAIN) {
+            return;
+        }
+
+        ev->error = 1;
+
+    } else {
+        err = 0;
+    }
+
+    ev->eof = 1;
+    c->error = 1;
+
+aborted:
+
+    ngx_log_error(NGX_LOG_INFO, c->log, err,
+                  "moa: client prematurely closed connection");
+
+    ngx_http_moa_finalize(ctx, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+}
+
+
+static void
+ngx_http_moa_keepalive_handler(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    if (ctx->finalized) {
+        return;
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (ngx_current_msec - ctx->last_output + 10
+        >= ctx->conf->stream_keepalive
+        && ngx_http_moa_progress(ctx, 1) != NGX_OK)
+    {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+
+    } else {
+        ngx_add_timer(ev, ctx->conf->stream_keepalive);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * moa_proposal_timeout: go on with the candidates that are in, if enough;
+ * the stragglers are cancelled.
+ */
+static void
+ngx_http_moa_deadline_handler(ngx_event_t *ev)
+{
+    ngx_uint_t           i;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    if (ctx->finalized || ctx->phase != NGX_HTTP_MOA_PHASE_PROPOSALS) {
+        return;
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    ctx->deadline_passed = 1;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "moa: moa_proposal_timeout: going on with %ui of %ui "
+                  "proposals", ctx->nproposals - ctx->pending,
+                  ctx->nproposals);
+
+    for (i = 0; i < ctx->nproposals; i++) {
+        if (!ctx->calls[i].done) {
+            ngx_http_moa_error_set(&ctx->calls[i].error, 504,
+                                   "upstream_error", "upstream_timeout",
+                                   NULL, "the proposal did not arrive "
+                                   "within moa_proposal_timeout");
+            ctx->calls[i].status = NGX_HTTP_GATEWAY_TIME_OUT;
+            ngx_http_moa_call_cancel(&ctx->calls[i]);
+        }
+    }
+
+    ngx_http_moa_advance(ctx);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_moa_cleanup(void *data)
+{
+    ngx_http_moa_ctx_t  *ctx = data;
+
+    ngx_uint_t            i, n;
+    ngx_http_moa_call_t  *call;
+
+    if (ctx->keepalive.timer_set) {
+        ngx_del_timer(&ctx->keepalive);
+    }
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    n = ctx->passthrough ? 1 : (ctx->calls ? ctx->nproposals + 2 : 0);
+
+    for (i = 0; i < n; i++) {
+        call = &ctx->calls[i];
+
+        ngx_http_moa_buf_free(&call->body_buf);
+        ngx_http_moa_buf_free(&call->reply);
+        ngx_http_moa_buf_free(&call->spool);
+        ngx_http_moa_reply_free(&call->parsed);
+        ngx_http_moa_sse_free(&call->sse);
+    }
+
+    ngx_http_moa_request_free(&ctx->req);
+    ngx_http_moa_stream_free(&ctx->stream);
+    ngx_http_moa_buf_free(&ctx->scratch);
+    cJSON_Delete(ctx->usage);
+}
+
+
+ngx_int_t
+ngx_http_moa_add_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_moa_add_request_id(ngx_http_request_t *r)
+{
+    ngx_table_elt_t            *h;
+    ngx_http_variable_value_t  *v;
+    ngx_http_moa_main_conf_t   *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    if (mcf->request_id == NGX_ERROR) {
+        return NGX_OK;
+    }
+
+    v = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+    if (v == NULL || v->not_found) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value.data = v->data;
+    h->value.len = v->len;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+/* moa_models: GET /v1/models and /v1/models/{id} */
+ngx_int_t
+ngx_http_moa_models_handler(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    ngx_int_t                  rc;
+    ngx_str_t                  id, *m;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 i, found;
+    ngx_chain_t                out;
+    ngx_http_moa_buf_t         json;
+    ngx_http_moa_error_t       err;
+    ngx_http_moa_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_memzero(&json, sizeof(ngx_http_moa_buf_t));
+
+    /* the last path segment after ".../models/" is a model id */
+
+    ngx_str_null(&id);
+
+    for (p = r->uri.data + r->uri.len; p > r->uri.data; p--) {
+        if (p[-1] == '/') {
+            break;
+        }
+    }
+
+    if (p > r->uri.data + 1 && (size_t) (r->uri.data + r->uri.len - p) > 0
+        && !(r->uri.data + r->uri.len - p == 6
+             && ngx_strncmp(p, "models", 6) == 0))
+    {
+        id.data = p;
+        id.len = r->uri.data + r->uri.len - p;
+    }
+
+    m = mcf->models.elts;
+    found = 0;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_http_moa_error_set(&err, NGX_HTTP_NOT_ALLOWED,
+                               "invalid_request_error", "method_not_allowed",
+                               NULL, "Method not allowed: use GET.");
+        goto error;
+    }
+
+    if (id.len) {
+        for (i = 0; i < mcf->models.nelts; i++) {
+            if (m[i].len == id.len
+                && ngx_strncmp(m[i].data, id.data, id.len) == 0)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            ngx_http_moa_error_set(&err, NGX_HTTP_NOT_FOUND,
+                                   "invalid_request_error", "model_not_found",
+                                   "model", "The model '%.*s' does not exist "
+                                   "or you do not have access to it.",
+                                   (int) ngx_min(id.len, 128), id.data);
+            goto error;
+        }
+
+        ngx_http_moa_buf_lit(&json, "{\"id\":");
+        ngx_http_moa_buf_json_str(&json, (char *) m[i].data, m[i].len);
+        ngx_http_moa_buf_lit(&json, ",\"object\":\"model\",\"created\":");
+        ngx_http_moa_buf_int(&json, mcf->created);
+        ngx_http_moa_buf_lit(&json, ",\"owned_by\":\"moa\"}");
+
+    } else {
+        ngx_http_moa_buf_lit(&json, "{\"object\":\"list\",\"data\":[");
+
+        for (i = 0; i < mcf->models.nelts; i++) {
+            ngx_http_moa_buf_lit(&json, i ? ",{\"id\":" : "{\"id\":");
+            ngx_http_moa_buf_json_str(&json, (char *) m[i].data, m[i].len);
+            ngx_http_moa_buf_lit(&json, ",\"object\":\"model\",\"created\":");
+            ngx_http_moa_buf_int(&json, mcf->created);
+            ngx_http_moa_buf_lit(&json, ",\"owned_by\":\"moa\"}");
+        }
+
+        ngx_http_moa_buf_lit(&json, "]}");
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    goto send;
+
+error:
+
+    if (err.status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_moa_add_header(r, "Allow", "GET, HEAD") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_moa_error_json(&json, &err);
+    r->headers_out.status = err.status;
+
+send:
+
+    if (json.nomem) {
+        ngx_http_moa_buf_free(&json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, json.len);
+    if (b == NULL) {
+        ngx_http_moa_buf_free(&json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, json.data, json.len);
+    b->last_buf = 1;
+    ngx_http_moa_buf_free(&json);
+
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,64 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code (no nginx types): a growable byte buffer, JSON string escaping,
+ * and a strict scanner that finds the raw text of an object's top-level
+ * members, so that stage bodies are spliced from the client's own bytes
+ * instead of being re-serialised.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_JSON_H_INCLUDED_
+#define _NGX_HTTP_MOA_JSON_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+typedef struct {
+    char        *data;
+    size_t       len;
+    size_t       size;
+    int          nomem;        /* an allocation failed: contents invalid */
+} ngx_http_moa_buf_t;
+
+
+typedef struct {
+    const char  *key;          /* raw key text between the quotes */
+    size_t       key_len;
+    const char  *value;        /* raw value text */
+    size_t       value_len;
+    int          escaped;      /* the key contains a backslash */
+} ngx_http_moa_json_member_t;
+
+
+int ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n);
+void ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n);
+void ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s);
+void ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v);
+void ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p,
+    size_t n);
+void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
+
+#define ngx_http_moa_buf_lit(b, s)  ngx_http_moa_buf_add(b, s, sizeof(s) - 1)
+
+
+/*
+ * Validates that p[0..len) holds exactly one JSON object (surrounding
+ * whitespace allowed) and returns its top-level members in a malloc()ed
+ * array (free() it).  Returns 0, or -1 on invalid JSON or no memory.
+ */
+int ngx_http_moa_json_members(const char *p, size_t len,
+    ngx_http_moa_json_member_t **members, size_t *n);
+
+/* validates that p[0..len) is exactly one JSON value: 0 or -1 */
+int ngx_http_moa_json_valid(const char *p, size_t len);
+
+/* compares a member's key with a plain name, decoding escapes if needed */
+int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
+    const char *name);
+
+
+#endif /* _NGX_HTTP_MOA_JSON_H_INCLUDED_ */

@@ -1,0 +1,152 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code (no nginx types): the OpenAI Chat Completions side of the module.
+ * Parses and validates client requests, builds the body of every stage,
+ * parses provider replies, sums usage, builds the final response, and
+ * rewrites a streamed synthesis event by event.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_OPENAI_H_INCLUDED_
+#define _NGX_HTTP_MOA_OPENAI_H_INCLUDED_
+
+
+#include <cjson/cJSON.h>
+
+#include "ngx_http_moa_json.h"
+
+
+typedef struct {
+    int                          status;     /* HTTP status */
+    const char                  *type;       /* e.g. invalid_request_error */
+    const char                  *code;       /* or NULL */
+    const char                  *param;      /* or NULL */
+    char                         message[256];
+    char                         buf[3][64];  /* type, code, param copied
+                                                 from a provider's error */
+} ngx_http_moa_error_t;
+
+
+typedef struct {
+    cJSON                       *root;
+    ngx_http_moa_json_member_t  *members;    /* raw top-level members */
+    size_t                       nmembers;
+
+    const char                  *model;
+    const cJSON                 *messages;
+    const ngx_http_moa_json_member_t  *raw_messages;
+
+    long long                    seed;
+    int                          n;
+    unsigned                     stream:1;
+    unsigned                     include_usage:1;
+    unsigned                     has_seed:1;
+    unsigned                     has_tools:1;
+    unsigned                     max_completion_tokens:1;
+} ngx_http_moa_request_t;
+
+
+/* what a stage call sends besides the conversation */
+typedef struct {
+    const char                  *model;      /* base model of the call */
+    size_t                       model_len;
+    const char                  *temperature;   /* JSON number or NULL */
+    size_t                       temperature_len;
+    long long                    max_tokens;     /* 0: none */
+    int                          n;              /* proposals: > 1 asks n */
+    int                          index;          /* proposals: seed offset */
+} ngx_http_moa_call_params_t;
+
+
+/* a successful candidate: a choice of a proposal reply */
+typedef struct {
+    const cJSON                 *message;
+} ngx_http_moa_candidate_t;
+
+
+typedef struct {
+    cJSON                       *root;
+    const cJSON                 *choices;
+    const cJSON                 *usage;      /* or NULL */
+    int                          nchoices;
+} ngx_http_moa_reply_t;
+
+
+/* the state of one streamed synthesis */
+typedef struct {
+    ngx_http_moa_buf_t           id;         /* raw JSON of the first id */
+    ngx_http_moa_buf_t           created;    /* raw JSON of created */
+    ngx_http_moa_buf_t           fingerprint;   /* system_fingerprint */
+    cJSON                       *usage;      /* last usage seen, or NULL */
+    unsigned                     include_usage:1;   /* the client asked */
+    unsigned                     done:1;     /* [DONE] seen */
+    unsigned                     finished:1; /* a finish_reason seen */
+    unsigned                     failed:1;   /* error event or bad chunk */
+    unsigned                     started:1;  /* a chunk was emitted */
+    ngx_http_moa_buf_t           error;      /* error event to send, raw */
+} ngx_http_moa_stream_t;
+
+
+#define NGX_HTTP_MOA_EVENT_OK      0
+#define NGX_HTTP_MOA_EVENT_DONE    1
+#define NGX_HTTP_MOA_EVENT_ERROR   2
+#define NGX_HTTP_MOA_EVENT_NOMEM  -1
+
+
+void ngx_http_moa_error_set(ngx_http_moa_error_t *err, int status,
+    const char *type, const char *code, const char *param,
+    const char *fmt, ...);
+int ngx_http_moa_error_from_reply(ngx_http_moa_error_t *err, int status,
+    const char *p, size_t len);
+void ngx_http_moa_error_json(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_error_t *err);
+
+int ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
+    size_t len, ngx_http_moa_error_t *err);
+int ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
+    ngx_http_moa_error_t *err);
+void ngx_http_moa_request_free(ngx_http_moa_request_t *req);
+
+int ngx_http_moa_build_proposal(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp);
+int ngx_http_moa_build_critique(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
+    const char *instruction, size_t instruction_len);
+int ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
+    const char *instruction, size_t instruction_len);
+
+int ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
+    size_t len, ngx_http_moa_error_t *err);
+const cJSON *ngx_http_moa_reply_message(const ngx_http_moa_reply_t *rep,
+    int i);
+void ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep);
+
+int ngx_http_moa_message_usable(const cJSON *message);
+void ngx_http_moa_message_text(ngx_http_moa_buf_t *out, const cJSON *message);
+
+int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
+long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
+
+int ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
+    int choice, const char *model, const cJSON *usage);
+
+void ngx_http_moa_stream_init(ngx_http_moa_stream_t *st, int include_usage);
+int ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
+    size_t len, const char *model, size_t model_len,
+    ngx_http_moa_buf_t *out);
+int ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
+    const char *model, size_t model_len, const cJSON *usage,
+    ngx_http_moa_buf_t *out);
+int ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st,
+    const cJSON *root, int choice, const char *model, size_t model_len,
+    ngx_http_moa_buf_t *out);
+void ngx_http_moa_stream_free(ngx_http_moa_stream_t *st);
+
+void ngx_http_moa_error_event(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_error_t *err);
+
+
+#endif /* _NGX_HTTP_MOA_OPENAI_H_INCLUDED_ */

@@ -1,0 +1,33 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code: the instruction texts of the critique and synthesis calls.
+ * A template is plain text with placeholders:
+ *     {{candidates}}  the candidates, numbered and delimited
+ *     {{critiques}}   the critiques, delimited (empty without critiques)
+ *     {{count}}       the number of candidates
+ */
+
+
+#ifndef _NGX_HTTP_MOA_PROMPT_H_INCLUDED_
+#define _NGX_HTTP_MOA_PROMPT_H_INCLUDED_
+
+
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_openai.h"
+
+
+extern const char  ngx_http_moa_prompt_critique[];
+extern const char  ngx_http_moa_prompt_synthesis[];
+
+
+/* NULL if the template is usable, else what is wrong with it */
+const char *ngx_http_moa_prompt_check(const char *tpl, size_t len);
+
+int ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
+    size_t len, const ngx_http_moa_candidate_t *cands, int ncands,
+    const char *critiques, size_t critiques_len);
+
+
+#endif /* _NGX_HTTP_MOA_PROMPT_H_INCLUDED_ */

@@ -1,0 +1,461 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_moa_module.h"
+
+
+static ngx_int_t ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call);
+static ngx_table_elt_t *ngx_http_moa_push_header(ngx_http_request_t *sr,
+    char *key, char *lowcase, ngx_str_t *value);
+static ngx_int_t ngx_http_moa_call_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static void ngx_http_moa_call_result(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr, ngx_int_t rc);
+static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr);
+
+
+static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
+static ngx_str_t  ngx_http_moa_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_moa_sse_type = ngx_string("text/event-stream");
+
+
+ngx_http_moa_call_t *
+ngx_http_moa_call_get(ngx_http_request_t *r)
+{
+    ngx_http_moa_call_t  *call;
+
+    if (r == r->main) {
+        return NULL;
+    }
+
+    call = ngx_http_get_module_ctx(r, ngx_http_moa_module);
+
+    if (call == NULL || call->sr != r) {
+        return NULL;
+    }
+
+    return call;
+}
+
+
+ngx_int_t
+ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
+    ngx_uint_t background)
+{
+    ngx_buf_t                   *b;
+    ngx_uint_t                   flags;
+    ngx_chain_t                 *cl;
+    ngx_http_request_t          *r, *sr;
+    ngx_http_request_body_t     *rb;
+    ngx_http_post_subrequest_t  *ps;
+
+    r = ctx->request;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_moa_call_done;
+    ps->data = call;
+
+    flags = background ? NGX_HTTP_SUBREQUEST_BACKGROUND : 0;
+
+    if (ngx_http_subrequest(r, &call->uri, NULL, &sr, ps, flags) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    call->ctx = ctx;
+    call->sr = sr;
+    call->start = ngx_current_msec;
+    call->started = 1;
+
+    ngx_http_set_ctx(sr, call, ngx_http_moa_module);
+
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_http_moa_post;
+    sr->method_name.len--;
+
+    /* a new body of its own: the client's would be sent otherwise */
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = call->body.data;
+    b->pos = b->start;
+    b->last = b->start + call->body.len;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    rb->bufs = cl;
+    rb->buf = b;
+
+    sr->request_body = rb;
+
+    if (ngx_http_moa_call_headers(ctx, call) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->ncalls++;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa %V call %ui to \"%V\", body %uz bytes",
+                   ngx_http_moa_stage_name(call->stage), call->index,
+                   &call->uri, call->body.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The subrequest's headers are a struct copy of the client's: rebuild them,
+ * so that no client header (Authorization, Cookie, Accept-Encoding...)
+ * reaches the provider unless asked for.
+ */
+static ngx_int_t
+ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
+{
+    ngx_str_t            *accept;
+    ngx_table_elt_t      *h, *auth;
+    ngx_http_request_t   *r, *sr;
+
+    r = ctx->request;
+    sr = call->sr;
+
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+
+    sr->headers_in.server = r->headers_in.server;
+    sr->headers_in.content_length_n = call->body.len;
+    sr->headers_in.keep_alive_n = -1;
+
+    if (ngx_list_init(&sr->headers_in.headers, r->pool, 4,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    h = ngx_http_moa_push_header(sr, "Content-Type", "content-type",
+                                 &ngx_http_moa_json_type);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    sr->headers_in.content_type = h;
+
+    accept = call->stream ? &ngx_http_moa_sse_type : &ngx_http_moa_json_type;
+
+    if (ngx_http_moa_push_header(sr, "Accept", "accept", accept) == NULL) {
+        return NGX_ERROR;
+    }
+
+    auth = r->headers_in.authorization;
+
+    if (ctx->conf->pass_client_authorization && auth) {
+        h = ngx_http_moa_push_header(sr, "Authorization", "authorization",
+                                     &auth->value);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        sr->headers_in.authorization = h;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_moa_push_header(ngx_http_request_t *sr, char *key, char *lowcase,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&sr->headers_in.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->lowcase_key = (u_char *) lowcase;
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
+}
+
+
+/*
+ * post_subrequest: may run more than once, and must never return an
+ * error (that would terminate the client's request): record, wake, OK.
+ */
+static ngx_int_t
+ngx_http_moa_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_moa_call_t  *call = data;
+
+    ngx_http_moa_ctx_t  *ctx;
+
+    if (call->done) {
+        return NGX_OK;
+    }
+
+    call->done = 1;
+    call->elapsed = ngx_current_msec - call->start;
+
+    ctx = call->ctx;
+
+    ngx_http_moa_call_result(call, sr, rc);
+
+    if (call->stage == NGX_HTTP_MOA_PROPOSAL) {
+        ctx->pending--;
+    }
+
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "moa %V call %ui done: rc %i, status %ui, ok %ud, "
+                   "%M ms", ngx_http_moa_stage_name(call->stage),
+                   call->index, rc, call->status, call->ok, call->elapsed);
+
+    /* nginx does not wake the parent of a background subrequest */
+
+    if (sr->background) {
+        (void) ngx_http_post_request(ctx->request, NULL);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
+    ngx_int_t rc)
+{
+    const char          *what;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = call->ctx;
+    what = (const char *) ngx_http_moa_stage_name(call->stage)->data;
+
+    ngx_http_moa_call_retry_after(call, sr);
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || !call->header) {
+
+        call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
+                        || rc == NGX_HTTP_REQUEST_TIME_OUT)
+                       ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
+
+        if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
+            ngx_http_moa_error_set(&call->error, 502, "upstream_error",
+                                   "upstream_error", NULL,
+                                   "the %s call's reply was cut short",
+                                   what);
+
+        } else {
+            ngx_http_moa_error_set(&call->error, (int) call->status,
+                                   "upstream_error",
+                                   call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                                   ? "upstream_timeout" : "upstream_error",
+                                   NULL, "the %s call failed: %s", what,
+                                   call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                                   ? "the provider timed out"
+                                   : "the provider could not be reached");
+        }
+
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "moa %s call %ui failed: %s", what, call->index,
+                      call->error.message);
+        return;
+    }
+
+    call->status = sr->headers_out.status;
+
+    if (call->too_big) {
+        ngx_http_moa_error_set(&call->error, 502, "upstream_error",
+                               "upstream_reply_too_large", NULL,
+                               "the %s call's reply is over "
+                               "moa_max_response_size (%uz bytes)", what,
+                               ctx->conf->max_response_size);
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "moa %s call %ui failed: reply over "
+                      "moa_max_response_size", what, call->index);
+        return;
+    }
+
+    if (call->forward || call->sse_reply) {
+        /* the filter has seen everything: it decides */
+        return;
+    }
+
+    if (call->status != NGX_HTTP_OK) {
+
+        /* the provider's own error, relayed when it is the client's */
+
+        (void) ngx_http_moa_error_from_reply(&call->error, (int) call->status,
+                                             call->reply.data,
+                                             call->reply.len);
+        ngx_http_moa_buf_free(&call->reply);
+
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "moa %s call %ui failed: upstream status %ui", what,
+                      call->index, call->status);
+        return;
+    }
+
+    if (ngx_http_moa_reply_parse(&call->parsed, call->reply.data,
+                                 call->reply.len, &call->error)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "moa %s call %ui failed: %s", what, call->index,
+                      call->error.message);
+        ngx_http_moa_reply_free(&call->parsed);
+        return;
+    }
+
+    /* tokens were spent whether or not the reply is usable */
+
+    if (ngx_http_moa_usage_add(ctx->usage, call->parsed.usage) != 0) {
+        ngx_http_moa_error_set(&call->error, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        return;
+    }
+
+    ngx_http_moa_buf_free(&call->reply);
+
+    call->ok = 1;
+}
+
+
+static void
+ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    /* the copies in headers_out vanish under proxy_hide_header */
+
+    if (sr->upstream == NULL) {
+        return;
+    }
+
+    part = &sr->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != sizeof("Retry-After") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                               sizeof("Retry-After") - 1) != 0)
+        {
+            continue;
+        }
+
+        call->retry_after.data = ngx_pstrdup(call->ctx->request->pool,
+                                             &h[i].value);
+        if (call->retry_after.data) {
+            call->retry_after.len = h[i].value.len;
+        }
+
+        return;
+    }
+}
+
+
+/*
+ * Stops a call that is still running: the upstream's own cleanup closes the
+ * provider connection (never kept alive) and releases the subrequest's
+ * reference on the main request; post_subrequest is not called then.
+ */
+void
+ngx_http_moa_call_cancel(ngx_http_moa_call_t *call)
+{
+    ngx_http_request_t   *sr, *pr;
+    ngx_http_moa_ctx_t   *ctx;
+    ngx_http_postponed_request_t  **pp;
+
+    if (!call->started || call->done) {
+        return;
+    }
+
+    ctx = call->ctx;
+    sr = call->sr;
+
+    call->done = 1;
+    call->canceled = 1;
+    call->elapsed = ngx_current_msec - call->start;
+
+    if (call->stage == NGX_HTTP_MOA_PROPOSAL) {
+        ctx->pending--;
+    }
+
+    if (sr->upstream == NULL || sr->upstream->cleanup == NULL) {
+        /* not at the provider: it ends on its own, and is ignored */
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                       "moa %V call %ui abandoned",
+                       ngx_http_moa_stage_name(call->stage), call->index);
+        return;
+    }
+
+    if (!sr->background) {
+        pr = sr->parent;
+
+        for (pp = &pr->postponed; *pp; pp = &(*pp)->next) {
+            if ((*pp)->request == sr) {
+                *pp = (*pp)->next;
+                break;
+            }
+        }
+
+        if (sr->connection->data == sr) {
+            sr->connection->data = pr;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "moa %V call %ui canceled",
+                   ngx_http_moa_stage_name(call->stage), call->index);
+
+    (*sr->upstream->cleanup)(sr);
+}

@@ -1,0 +1,278 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_moa_module.h"
+
+
+#define NGX_HTTP_MOA_VAR_MODEL              0
+#define NGX_HTTP_MOA_VAR_BASE_MODEL         1
+#define NGX_HTTP_MOA_VAR_CANDIDATES         2
+#define NGX_HTTP_MOA_VAR_UPSTREAM_CALLS     3
+#define NGX_HTTP_MOA_VAR_PROMPT_TOKENS      4
+#define NGX_HTTP_MOA_VAR_COMPLETION_TOKENS  5
+#define NGX_HTTP_MOA_VAR_TOTAL_TOKENS       6
+#define NGX_HTTP_MOA_VAR_PROPOSAL_TIME      7
+#define NGX_HTTP_MOA_VAR_CRITIQUE_TIME      8
+#define NGX_HTTP_MOA_VAR_SYNTHESIS_TIME     9
+
+
+static ngx_int_t ngx_http_moa_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_moa_stage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_moa_call_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* subrequests share the variable cache with the main request */
+#define NGX_HTTP_MOA_VAR  NGX_HTTP_VAR_NOCACHEABLE
+
+
+static ngx_http_variable_t  ngx_http_moa_vars[] = {
+
+    { ngx_string("moa_model"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_MODEL, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_base_model"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_BASE_MODEL, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_candidates"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_CANDIDATES, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_upstream_calls"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_UPSTREAM_CALLS, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_prompt_tokens"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_PROMPT_TOKENS, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_completion_tokens"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_COMPLETION_TOKENS, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_total_tokens"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_TOTAL_TOKENS, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_proposal_time"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_PROPOSAL_TIME, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_critique_time"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_CRITIQUE_TIME, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_synthesis_time"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_SYNTHESIS_TIME, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_stage"), NULL, ngx_http_moa_stage_variable,
+      0, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_call"), NULL, ngx_http_moa_call_variable,
+      0, NGX_HTTP_MOA_VAR, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_moa_stage_names[] = {
+    ngx_string("proposal"),
+    ngx_string("critique"),
+    ngx_string("synthesis"),
+    ngx_string("passthrough")
+};
+
+
+ngx_str_t *
+ngx_http_moa_stage_name(ngx_uint_t stage)
+{
+    return &ngx_http_moa_stage_names[stage];
+}
+
+
+ngx_int_t
+ngx_http_moa_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_moa_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_time_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    ngx_uint_t timed, ngx_msec_t ms)
+{
+    u_char  *p;
+
+    if (!timed) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%T.%03M", (time_t) ms / 1000, ms % 1000) - p;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char              *p;
+    ngx_int_t            n;
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_moa_module);
+
+    if (ctx == NULL || ctx->phase == NGX_HTTP_MOA_PHASE_BODY) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    switch (data) {
+
+    case NGX_HTTP_MOA_VAR_MODEL:
+        if (ctx->model == NULL) {
+            v->len = ngx_strlen(ctx->req.model);
+            v->data = (u_char *) ctx->req.model;
+
+        } else {
+            v->len = ctx->model->id.len;
+            v->data = ctx->model->id.data;
+        }
+
+        return NGX_OK;
+
+    case NGX_HTTP_MOA_VAR_BASE_MODEL:
+        if (ctx->model == NULL) {
+            v->not_found = 1;
+
+        } else {
+            v->len = ctx->model->base.len;
+            v->data = ctx->model->base.data;
+        }
+
+        return NGX_OK;
+
+    case NGX_HTTP_MOA_VAR_CANDIDATES:
+        n = ctx->ncands;
+        break;
+
+    case NGX_HTTP_MOA_VAR_UPSTREAM_CALLS:
+        n = ctx->ncalls;
+        break;
+
+    case NGX_HTTP_MOA_VAR_PROMPT_TOKENS:
+        n = ngx_http_moa_usage_get(ctx->usage, "prompt_tokens");
+        break;
+
+    case NGX_HTTP_MOA_VAR_COMPLETION_TOKENS:
+        n = ngx_http_moa_usage_get(ctx->usage, "completion_tokens");
+        break;
+
+    case NGX_HTTP_MOA_VAR_TOTAL_TOKENS:
+        n = ngx_http_moa_usage_get(ctx->usage, "total_tokens");
+        break;
+
+    case NGX_HTTP_MOA_VAR_PROPOSAL_TIME:
+        return ngx_http_moa_time_value(r, v, ctx->proposals_timed,
+                                       ctx->proposal_time);
+
+    case NGX_HTTP_MOA_VAR_CRITIQUE_TIME:
+        return ngx_http_moa_time_value(r, v, ctx->critique_timed,
+                                       ctx->critique_time);
+
+    default: /* NGX_HTTP_MOA_VAR_SYNTHESIS_TIME */
+        return ngx_http_moa_time_value(r, v, ctx->synthesis_timed,
+                                       ctx->synthesis_time);
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%i", n) - p;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_stage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            *name;
+    ngx_http_moa_call_t  *call;
+
+    call = ngx_http_moa_call_get(r);
+
+    if (call == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    name = ngx_http_moa_stage_name(call->stage);
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->len = name->len;
+    v->data = name->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_moa_call_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char               *p;
+    ngx_http_moa_call_t  *call;
+
+    call = ngx_http_moa_call_get(r);
+
+    if (call == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->len = ngx_sprintf(p, "%ui", call->index) - p;
+    v->data = p;
+
+    return NGX_OK;
+}
