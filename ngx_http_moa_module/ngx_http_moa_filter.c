@@ -69,15 +69,39 @@ ngx_http_moa_is_sse(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_moa_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_moa_ctx_t   *ctx;
-    ngx_http_moa_call_t  *call;
+    ngx_http_moa_ctx_t       *ctx;
+    ngx_http_moa_call_t      *call;
+    ngx_http_moa_loc_conf_t  *mlcf;
 
     if (r == r->main) {
+        if (r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+            return ngx_http_next_header_filter(r);
+        }
+
         ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
 
-        if (ctx && !ctx->own_response
-            && r->headers_out.status >= NGX_HTTP_BAD_REQUEST)
-        {
+        if (ctx == NULL) {
+
+            /* e.g. 413 before the content phase, in a MoA location */
+
+            mlcf = ngx_http_get_module_loc_conf(r, ngx_http_moa_module);
+
+            if (mlcf->pass.len == 0) {
+                return ngx_http_next_header_filter(r);
+            }
+
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_moa_ctx_t));
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+
+            ctx->request = r;
+            ctx->conf = mlcf;
+
+            ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
+        }
+
+        if (!ctx->own_response) {
             return ngx_http_moa_error_header(r, ctx);
         }
 

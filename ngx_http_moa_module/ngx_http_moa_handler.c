@@ -1075,15 +1075,17 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
     if (ok) {
         ngx_http_moa_error_set(&err, 502, "upstream_error",
                                "not_enough_candidates", NULL,
-                               "only %ui of %ui %s calls gave a usable "
-                               "candidate (moa_min_proposals is %ui)",
-                               ctx->ncands, ctx->expected, what,
-                               ctx->conf->min_proposals);
+                               "only %lu of %lu %s calls gave a usable "
+                               "candidate (moa_min_proposals is %lu)",
+                               (unsigned long) ctx->ncands,
+                               (unsigned long) ctx->expected, what,
+                               (unsigned long) ctx->conf->min_proposals);
 
     } else if (!same) {
         ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
-                               NULL, "all %ui %s calls failed (upstream "
-                               "statuses %s): %s", n, what, statuses,
+                               NULL, "all %lu %s calls failed (upstream "
+                               "statuses %s): %s", (unsigned long) n, what,
+                               statuses,
                                first->error.message);
 
     } else if (status == NGX_HTTP_UNAUTHORIZED
@@ -1093,9 +1095,9 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
         ngx_http_moa_error_set(&err, 502, "upstream_error",
                                "upstream_auth_error", NULL,
                                "the provider rejected the gateway's "
-                               "credentials (upstream status %ui): check "
+                               "credentials (upstream status %lu): check "
                                "the API key configured for the provider",
-                               status);
+                               (unsigned long) status);
         no_retry = 1;
 
     } else if (status >= 400 && status < 500
@@ -1118,19 +1120,17 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
         err.type = "upstream_error";
         err.code = "upstream_timeout";
 
+    } else if (n > 1) {
+        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
+                               NULL, "all %lu %s calls failed: upstream "
+                               "status %lu: %s", (unsigned long) n, what,
+                               (unsigned long) status, first->error.message);
+
     } else {
         ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
-                               NULL, "%s%s failed: upstream status %ui: %s",
-                               n > 1 ? "all " : "the ", what, status,
+                               NULL, "the %s call failed: upstream status "
+                               "%lu: %s", what, (unsigned long) status,
                                first->error.message);
-
-        if (n > 1) {
-            ngx_http_moa_error_set(&err, 502, "upstream_error",
-                                   "upstream_error", NULL,
-                                   "all %ui %s calls failed: upstream "
-                                   "status %ui: %s", n, what, status,
-                                   first->error.message);
-        }
     }
 
     ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,

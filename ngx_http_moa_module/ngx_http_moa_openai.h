@@ -95,9 +95,15 @@ typedef struct {
 #define NGX_HTTP_MOA_EVENT_NOMEM  -1
 
 
+#if defined(__GNUC__)
+#define NGX_HTTP_MOA_PRINTF(f, a)  __attribute__((format(printf, f, a)))
+#else
+#define NGX_HTTP_MOA_PRINTF(f, a)
+#endif
+
 void ngx_http_moa_error_set(ngx_http_moa_error_t *err, int status,
     const char *type, const char *code, const char *param,
-    const char *fmt, ...);
+    const char *fmt, ...) NGX_HTTP_MOA_PRINTF(6, 7);
 int ngx_http_moa_error_from_reply(ngx_http_moa_error_t *err, int status,
     const char *p, size_t len);
 void ngx_http_moa_error_json(ngx_http_moa_buf_t *out,

@@ -303,8 +303,8 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
         ngx_http_moa_error_set(&call->error, 502, "upstream_error",
                                "upstream_reply_too_large", NULL,
                                "the %s call's reply is over "
-                               "moa_max_response_size (%uz bytes)", what,
-                               ctx->conf->max_response_size);
+                               "moa_max_response_size (%lu bytes)", what,
+                               (unsigned long) ctx->conf->max_response_size);
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "moa %s call %ui failed: reply over "
                       "moa_max_response_size", what, call->index);
