@@ -691,7 +691,7 @@ ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
 
     b->pos = b->start;
     b->last = ngx_cpymem(b->pos, data, len);
-    b->temporary = 1;
+    b->temporary = (len > 0);         /* else a special buffer */
     b->tag = (ngx_buf_tag_t) &ngx_http_moa_module;
     b->flush = 1;
     b->last_buf = last ? 1 : 0;

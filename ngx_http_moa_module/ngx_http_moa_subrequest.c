@@ -311,8 +311,13 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
         return;
     }
 
-    if (call->forward || call->sse_reply) {
-        /* the filter has seen everything: it decides */
+    if (call->forward) {
+        call->ok = 1;
+        return;
+    }
+
+    if (call->sse_reply) {
+        /* the stream's own state decides */
         return;
     }
 
