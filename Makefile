@@ -67,3 +67,32 @@ $(MODULE): $(BUILD)/Makefile $(SRCS)
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# the suite runs under the real Test::Nginx when it is installed, else under
+# the compatible runner in t/compat; random free ports, so runs never clash
+test: $(MODULE) | deps-test
+	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/compat"; \
+	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES="$(JS_MODULE) $(MODULE)" \
+	TEST_NGINX_MOCK_JS=$(ROOT)/conf/mock-provider.js \
+	TEST_NGINX_RANDOMIZE=1 \
+	prove $$inc $(PROVE_FLAGS) $(or $(TESTS),t/*.t)
+
+# the demo: offline demo provider, or the real OpenAI API with a key
+run: $(MODULE) | deps-run
+	@mkdir -p $(BUILD)/run
+	@if [ -n "$$OPENAI_API_KEY" ]; then \
+	    cp conf/provider-openai.inc $(BUILD)/run/provider.conf; \
+	    echo "moa: provider: the OpenAI API (OPENAI_API_KEY is set)"; \
+	else \
+	    cp conf/provider-demo.inc $(BUILD)/run/provider.conf; \
+	    echo "moa: provider: the offline DEMO provider (canned answers;" \
+	         "set OPENAI_API_KEY to use the OpenAI API)"; \
+	fi
+	@echo "moa: nginx on http://127.0.0.1:8080 (Ctrl-C stops it); try:"
+	@echo
+	@echo "  curl -s http://127.0.0.1:8080/v1/chat/completions \\"
+	@echo "    -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"model\":\"moa-gpt-4o-v1\",\"messages\":[{\"role\":\"user\",\"content\":\"Why is the sky blue?\"}]}'"
+	@echo
+	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'

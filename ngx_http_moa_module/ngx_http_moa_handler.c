@@ -1692,7 +1692,11 @@ ngx_http_moa_models_handler(ngx_http_request_t *r)
         ngx_http_moa_buf_lit(&json, "{\"object\":\"list\",\"data\":[");
 
         for (i = 0; i < mcf->models.nelts; i++) {
-            ngx_http_moa_buf_lit(&json, i ? ",{\"id\":" : "{\"id\":");
+            if (i) {
+                ngx_http_moa_buf_lit(&json, ",");
+            }
+
+            ngx_http_moa_buf_lit(&json, "{\"id\":");
             ngx_http_moa_buf_json_str(&json, (char *) m[i].data, m[i].len);
             ngx_http_moa_buf_lit(&json, ",\"object\":\"model\",\"created\":");
             ngx_http_moa_buf_int(&json, mcf->created);

@@ -42,7 +42,9 @@ void ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p,
     size_t n);
 void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
 
-#define ngx_http_moa_buf_lit(b, s)  ngx_http_moa_buf_add(b, s, sizeof(s) - 1)
+/* string literals only ("" s refuses anything else) */
+#define ngx_http_moa_buf_lit(b, s)                                           \
+    ngx_http_moa_buf_add(b, "" s, sizeof(s) - 1)
 
 
 /*
