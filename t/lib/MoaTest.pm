@@ -57,6 +57,39 @@ sub sse_data {
     return $text;
 }
 
+# POSTs body to path over HTTP/1.0 and returns [arrival time, line] for
+# every non-empty line of the reply body, stamped as it is read
+sub timed_events {
+    my ($port, $path, $body) = @_;
+    require IO::Socket::INET;
+    require Time::HiRes;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 10)
+        or die "connect: $!";
+    print $s "POST $path HTTP/1.0\r\nHost: localhost\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . length($body) . "\r\n\r\n$body";
+    my (@lines, $buf, $in_body);
+    $buf = '';
+    while (1) {
+        my $n = sysread($s, my $chunk, 65536);
+        last unless $n;
+        my $t = Time::HiRes::time();
+        $buf .= $chunk;
+        while ($buf =~ s/^([^\n]*)\n//) {
+            my $line = $1;
+            $line =~ s/\r$//;
+            if (!$in_body) {
+                $in_body = 1 if $line eq '';
+                next;
+            }
+            push @lines, [$t, $line] if length $line;
+        }
+    }
+    close $s;
+    return @lines;
+}
+
 sub json_escape {
     my $s = $json->encode([$_[0]]);
     $s =~ s/^\["//;
