@@ -226,10 +226,13 @@ sub expand_env_in_text ($$$) {
         my $var = $1;
         my $val;
         if ($var =~ /^TEST_NGINX_RAND_PORT_[0-9]+$/) {
-            $val = $rand_ports->{$var} //= gen_rand_port({
-                $ServerPort => 1, map { $_ => 1 } values %$rand_ports })
-                // bail_out("$name - Cannot find an available listening "
-                            . "port number for $var.\n");
+            if (!defined $rand_ports->{$var}) {
+                my %used = map { $_ => 1 } $ServerPort, values %$rand_ports;
+                $rand_ports->{$var} = gen_rand_port(\%used)
+                    // bail_out("$name - Cannot find an available "
+                                . "listening port number for $var.\n");
+            }
+            $val = $rand_ports->{$var};
         } else {
             $val = $ENV{$var}
                 // bail_out("$name - No environment $var defined.\n");
