@@ -246,14 +246,22 @@ sub send_request ($$$$) {
         }
 
         if (@{ $readable || [] }) {
-            my $n = sysread($sock, my $buf, 4096);
-            if (!defined $n) {
-                next if $! == EAGAIN || $! == EINTR;
-                warn "WARNING: $name - HTTP response read failure: $!\n";
-                last;
+            my $done;
+            while (1) {                 # read all there is
+                my $n = sysread($sock, my $buf, 65536);
+                if (!defined $n) {
+                    last if $! == EAGAIN || $! == EINTR;
+                    warn "WARNING: $name - HTTP response read failure: $!\n";
+                    $done = 1;
+                    last;
+                }
+                if ($n == 0) {          # the server closed the connection
+                    $done = 1;
+                    last;
+                }
+                $resp .= $buf;
             }
-            last if $n == 0;            # the server closed the connection
-            $resp .= $buf;
+            last if $done;
         }
 
         if (@{ $writable || [] } && defined $wbuf) {
