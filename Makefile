@@ -20,7 +20,7 @@ SRCS        := config $(wildcard ngx_http_moa_module/*.[ch])
 PKGS_BUILD  := make gcc nginx nginx-dev libcjson-dev libcurl4-openssl-dev
 PKGS_RUN    := $(PKGS_BUILD) libnginx-mod-http-js curl
 PKGS_TEST   := $(PKGS_RUN) perl libtest-base-perl libtest-longstring-perl \
-               liburi-perl libtext-diff-perl libjson-pp-perl nodejs npm
+               liburi-perl libtext-diff-perl
 
 # install the packages named in $(1) that are not installed yet, quietly
 define ensure_packages
@@ -49,6 +49,11 @@ deps-run:
 
 deps-test:
 	$(call ensure_packages,$(PKGS_TEST))
+	@# node may come from Debian or from NodeSource (which bundles npm)
+	@command -v npm >/dev/null 2>&1 || { \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends nodejs npm >/dev/null; }
 
 # configure from a copy of nginx-dev's tree (configure writes a Makefile into
 # its current directory), with the flags the packaged nginx was built with
