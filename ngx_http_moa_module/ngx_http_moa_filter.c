@@ -25,11 +25,15 @@ static ngx_int_t ngx_http_moa_error_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_forward_header(ngx_http_request_t *sr,
     ngx_http_moa_call_t *call);
-static ngx_int_t ngx_http_moa_capture(ngx_http_request_t *r,
+static ngx_int_t ngx_http_moa_capture_reply(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_stream(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static int ngx_http_moa_stream_event_handler(void *data, const char *event,
+    size_t len);
+static ngx_int_t ngx_http_moa_observe(ngx_http_request_t *r,
+    ngx_http_moa_call_t *call, ngx_chain_t *in);
+static int ngx_http_moa_collect_handler(void *data, const char *event,
     size_t len);
 static ngx_int_t ngx_http_moa_buf_data(ngx_http_request_t *r, ngx_buf_t *b,
     ngx_http_moa_buf_t *to, size_t max);
@@ -125,6 +129,20 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
                    r->headers_out.status);
 
     if (call->forward) {
+
+        /* what a passthrough answered, for usage and capture */
+
+        if (r->headers_out.status == NGX_HTTP_OK) {
+            if (!ngx_http_moa_is_sse(r)) {
+                call->observe = 1;
+
+            } else if (call->ctx->capture || call->ctx->req.include_usage) {
+                call->observe_sse = 1;
+                ngx_http_moa_sse_init(&call->sse,
+                                      call->ctx->conf->max_response_size);
+            }
+        }
+
         return ngx_http_moa_forward_header(r, call);
     }
 
@@ -159,7 +177,17 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     call = ngx_http_moa_call_get(r);
 
-    if (call == NULL || !call->header || call->forward) {
+    if (call == NULL || !call->header) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (call->forward) {
+        if ((call->observe || call->observe_sse)
+            && ngx_http_moa_observe(r, call, in) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -167,7 +195,7 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_moa_stream(r, call, in);
     }
 
-    return ngx_http_moa_capture(r, call, in);
+    return ngx_http_moa_capture_reply(r, call, in);
 }
 
 
@@ -408,7 +436,7 @@ ngx_http_moa_forward_header(ngx_http_request_t *sr, ngx_http_moa_call_t *call)
 
 /* a reply kept in memory, up to moa_max_response_size */
 static ngx_int_t
-ngx_http_moa_capture(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+ngx_http_moa_capture_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     ngx_chain_t *in)
 {
     size_t        max;
@@ -634,6 +662,12 @@ ngx_http_moa_stream_event_handler(void *data, const char *event, size_t len)
     switch (rc) {
 
     case NGX_HTTP_MOA_EVENT_OK:
+        if (ctx->capture) {
+            (void) ngx_http_moa_collect_chunk(&ctx->collect, event, len);
+        }
+
+        return 0;
+
     case NGX_HTTP_MOA_EVENT_DONE:
         return 0;
 
@@ -746,4 +780,75 @@ ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
                             (ngx_buf_tag_t) &ngx_http_moa_module);
 
     return rc;
+}
+
+
+/*
+ * A passthrough reply passes as is; a copy (within moa_max_response_size)
+ * or, for a stream, its events give the usage and the captured answer.
+ */
+static ngx_int_t
+ngx_http_moa_observe(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+    ngx_chain_t *in)
+{
+    int          rc;
+    size_t       max;
+    ngx_buf_t   *b;
+    ngx_chain_t *cl;
+
+    max = call->ctx->conf->max_response_size;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (call->observe) {
+            if (ngx_http_moa_buf_data(r, b, &call->reply, max) != NGX_OK) {
+                call->observe = 0;
+                ngx_http_moa_buf_free(&call->reply);
+            }
+
+            continue;
+        }
+
+        if (!call->observe_sse) {
+            break;
+        }
+
+        if (ngx_buf_in_memory(b)) {
+            rc = ngx_http_moa_sse_feed(&call->sse, (char *) b->pos,
+                                       b->last - b->pos,
+                                       ngx_http_moa_collect_handler, call);
+
+        } else if (b->in_file && b->file_last > b->file_pos) {
+            call->spool.len = 0;
+            rc = ngx_http_moa_buf_data(r, b, &call->spool, max) != NGX_OK
+                 ? -1
+                 : ngx_http_moa_sse_feed(&call->sse, call->spool.data,
+                                         call->spool.len,
+                                         ngx_http_moa_collect_handler, call);
+
+        } else {
+            rc = 0;
+        }
+
+        if (rc != 0) {
+            call->observe_sse = 0;
+            call->ctx->collect.failed = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_moa_collect_handler(void *data, const char *event, size_t len)
+{
+    ngx_http_moa_call_t  *call = data;
+
+    if (len == 0 || (len == 6 && ngx_strncmp(event, "[DONE]", 6) == 0)) {
+        return 0;
+    }
+
+    return ngx_http_moa_collect_chunk(&call->ctx->collect, event, len);
 }

@@ -29,6 +29,8 @@ static void ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call);
 static ngx_uint_t ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root,
     ngx_int_t choice);
@@ -123,8 +125,9 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 static void
 ngx_http_moa_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_moa_ctx_t    *ctx;
-    ngx_http_moa_error_t   err;
+    ngx_http_moa_ctx_t        *ctx;
+    ngx_http_moa_error_t       err;
+    ngx_http_moa_main_conf_t  *mcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
 
@@ -163,6 +166,9 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_moa_stream_init(&ctx->stream, ctx->req.include_usage);
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+    ctx->capture = mcf->capture;
 
     /* the content phase left an empty handler: the parent is woken here */
 
@@ -905,6 +911,48 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
 }
 
 
+/* the usage and the answer of a passthrough, from what was observed */
+static void
+ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call)
+{
+    cJSON                 *usage;
+    ngx_http_moa_error_t   err;
+
+    if (call->status != NGX_HTTP_OK) {
+        return;
+    }
+
+    if (call->observe_sse) {
+        (void) ngx_http_moa_usage_add(ctx->usage, ctx->collect.usage);
+        ctx->succeeded = ctx->capture && !ctx->collect.failed;
+        return;
+    }
+
+    if (!call->observe) {
+        return;
+    }
+
+    if (ngx_http_moa_usage_scan(call->reply.data, call->reply.len, &usage)
+        == 0)
+    {
+        (void) ngx_http_moa_usage_add(ctx->usage, usage);
+        cJSON_Delete(usage);
+    }
+
+    if (ctx->capture
+        && ngx_http_moa_reply_parse(&call->parsed, call->reply.data,
+                                    call->reply.len, &err)
+           == 0)
+    {
+        ctx->answer = ngx_http_moa_reply_message(&call->parsed, 0);
+        ctx->succeeded = 1;
+    }
+
+    ngx_http_moa_buf_free(&call->reply);
+}
+
+
 static void
 ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
 {
@@ -914,6 +962,8 @@ ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
     call = ctx->passthrough;
 
     if (call->ok) {
+        ngx_http_moa_passthrough_answer(ctx, call);
+
         rc = ngx_http_moa_send_buf(ctx, ctx->request, NULL, 0, 1);
         ngx_http_moa_finalize(ctx, rc);
         return;
@@ -937,6 +987,9 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
     ngx_http_moa_buf_t   out;
 
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    ctx->fallback_used = (choice >= 0);
+    ctx->answer = ngx_http_moa_reply_message_of(root, choice < 0 ? 0 : choice);
 
     if (ctx->req.stream) {
         if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
@@ -977,6 +1030,10 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
         return;
     }
 
+    /* after build_response: the choice kept is now the first */
+    ctx->answer = ngx_http_moa_reply_message_of(root, 0);
+    ctx->succeeded = 1;
+
     ngx_http_moa_send(ctx, NGX_HTTP_OK, (u_char *) out.data, out.len);
     ngx_http_moa_buf_free(&out);
 }
@@ -1000,7 +1057,11 @@ ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
             ngx_http_moa_error_event(&out, err);
         }
 
-    } else if (ctx->req.include_usage) {
+    } else {
+        ctx->succeeded = 1;
+    }
+
+    if (err == NULL && ctx->req.include_usage) {
         if (ngx_http_moa_stream_usage_chunk(&ctx->stream,
                                             (char *) ctx->model->id.data,
                                             ctx->model->id.len, ctx->usage,
@@ -1547,6 +1608,8 @@ ngx_http_moa_cleanup(void *data)
 
     ngx_http_moa_request_free(&ctx->req);
     ngx_http_moa_stream_free(&ctx->stream);
+    ngx_http_moa_collect_free(&ctx->collect);
+    cJSON_Delete(ctx->answer_owned);
     ngx_http_moa_buf_free(&ctx->scratch);
     cJSON_Delete(ctx->usage);
 }
@@ -1751,4 +1814,79 @@ send:
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* the $moa_capture line of an answered request, in the request's pool */
+ngx_int_t
+ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
+{
+    ngx_time_t                   *tp;
+    ngx_msec_int_t                ms;
+    ngx_http_request_t           *r;
+    ngx_http_moa_buf_t            out;
+    ngx_http_variable_value_t    *v;
+    ngx_http_moa_main_conf_t     *mcf;
+    ngx_http_moa_capture_meta_t   meta;
+
+    r = ctx->request;
+
+    if (ctx->answer == NULL) {
+
+        /* a stream: the answer put back together from its deltas */
+
+        if (!ctx->capture || ctx->collect.failed) {
+            return NGX_DECLINED;
+        }
+
+        ctx->answer_owned = ngx_http_moa_collect_message(&ctx->collect);
+        ctx->answer = ctx->answer_owned;
+
+        if (ctx->answer == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    ngx_memzero(&meta, sizeof(ngx_http_moa_capture_meta_t));
+
+    meta.model = ctx->req.model;
+    meta.base_model = ctx->model ? (char *) ctx->model->base.data : NULL;
+    meta.usage = ctx->usage->child ? ctx->usage : NULL;
+    meta.time = r->start_sec + r->start_msec / 1000.0;
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    meta.duration = ngx_max(ms, 0) / 1000.0;
+    meta.fallback = ctx->fallback_used;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    if (mcf->request_id != NGX_ERROR) {
+        v = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+        if (v && !v->not_found) {
+            meta.request_id = (char *) v->data;
+            meta.request_id_len = v->len;
+        }
+    }
+
+    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ngx_http_moa_capture_line(&out, &ctx->req, ctx->answer, &meta) != 0) {
+        ngx_http_moa_buf_free(&out);
+        return NGX_ERROR;
+    }
+
+    line->data = ngx_pnalloc(r->pool, out.len);
+    if (line->data == NULL) {
+        ngx_http_moa_buf_free(&out);
+        return NGX_ERROR;
+    }
+
+    line->len = out.len;
+    ngx_memcpy(line->data, out.data, out.len);
+    ngx_http_moa_buf_free(&out);
+
+    return NGX_OK;
 }

@@ -255,7 +255,10 @@ ngx_http_moa_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_moa_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_moa_main_conf_t  *mcf;
+    ngx_uint_t                  i;
+    ngx_http_variable_t        *v;
+    ngx_http_moa_main_conf_t   *mcf;
+    ngx_http_core_main_conf_t  *cmcf;
 
     static ngx_str_t  request_id = ngx_string("request_id");
 
@@ -263,6 +266,20 @@ ngx_http_moa_postconfiguration(ngx_conf_t *cf)
 
     mcf->request_id = ngx_http_get_variable_index(cf, &request_id);
     mcf->created = ngx_time();
+
+    /* streamed answers are put back together only when someone reads them */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        if (v[i].name.len == sizeof("moa_capture") - 1
+            && ngx_strncmp(v[i].name.data, "moa_capture",
+                           sizeof("moa_capture") - 1) == 0)
+        {
+            mcf->capture = 1;
+        }
+    }
 
     return ngx_http_moa_filter_init(cf);
 }

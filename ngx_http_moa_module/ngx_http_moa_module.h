@@ -55,6 +55,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                 models;        /* every moa_model id */
     ngx_int_t                   request_id;    /* $request_id index */
+    ngx_flag_t                  capture;       /* $moa_capture is used */
     time_t                      created;       /* for moa_models */
 } ngx_http_moa_main_conf_t;
 
@@ -114,6 +115,8 @@ typedef struct {
     ngx_http_moa_buf_t          spool;         /* stream input from file */
     ngx_chain_t                *held;          /* input held back */
 
+    unsigned                    observe:1;     /* copy a passthrough */
+    unsigned                    observe_sse:1; /* collect a passthrough */
     unsigned                    started:1;
     unsigned                    done:1;
     unsigned                    ok:1;
@@ -153,6 +156,11 @@ struct ngx_http_moa_ctx_s {
     cJSON                      *usage;
     ngx_http_moa_stream_t       stream;
 
+    ngx_http_moa_collect_t      collect;       /* streamed answer */
+    const cJSON                *answer;        /* the answer's message */
+    cJSON                      *answer_owned;
+    ngx_str_t                   capture_line;  /* $moa_capture, built once */
+
     ngx_event_t                 keepalive;
     ngx_event_t                 deadline;
 
@@ -169,6 +177,9 @@ struct ngx_http_moa_ctx_s {
 
     ngx_str_t                   error_body;    /* nginx error as JSON */
 
+    unsigned                    capture:1;     /* collect for capture */
+    unsigned                    succeeded:1;   /* an answer went out */
+    unsigned                    fallback_used:1;
     unsigned                    own_response:1;
     unsigned                    rewrite_error:1;
     unsigned                    header_sent:1;
@@ -206,6 +217,7 @@ ngx_int_t ngx_http_moa_add_header(ngx_http_request_t *r, char *key,
 ngx_int_t ngx_http_moa_add_request_id(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line);
 
 ngx_str_t *ngx_http_moa_stage_name(ngx_uint_t stage);
 

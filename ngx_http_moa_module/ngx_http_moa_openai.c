@@ -733,6 +733,19 @@ ngx_http_moa_reply_message(const ngx_http_moa_reply_t *rep, int i)
 }
 
 
+const cJSON *
+ngx_http_moa_reply_message_of(const cJSON *root, int i)
+{
+    const cJSON  *choice;
+
+    choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root,
+                                                                 "choices"),
+                                i);
+
+    return cJSON_GetObjectItemCaseSensitive(choice, "message");
+}
+
+
 void
 ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 {
@@ -1615,4 +1628,469 @@ ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st, const cJSON *root,
     st->started = 1;
 
     return 0;
+}
+
+
+static int
+ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
+{
+    int           index;
+    cJSON        *call, *fn, *item;
+    const cJSON  *v, *f;
+    const char   *s;
+
+    v = cJSON_GetObjectItemCaseSensitive(tc, "index");
+    index = cJSON_IsNumber(v) ? v->valueint : 0;
+
+    if (index < 0 || index > 127) {
+        return -1;
+    }
+
+    if (col->tool_calls == NULL) {
+        col->tool_calls = cJSON_CreateArray();
+        if (col->tool_calls == NULL) {
+            return -1;
+        }
+    }
+
+    while (cJSON_GetArraySize(col->tool_calls) <= index) {
+        call = cJSON_CreateObject();
+        fn = cJSON_AddObjectToObject(call, "function");
+
+        if (fn == NULL
+            || cJSON_AddStringToObject(call, "id", "") == NULL
+            || cJSON_AddStringToObject(call, "type", "function") == NULL
+            || cJSON_AddStringToObject(fn, "name", "") == NULL
+            || cJSON_AddStringToObject(fn, "arguments", "") == NULL
+            || !cJSON_AddItemToArray(col->tool_calls, call))
+        {
+            cJSON_Delete(call);
+            return -1;
+        }
+    }
+
+    call = cJSON_GetArrayItem(col->tool_calls, index);
+    fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+
+    /* id, type and name come once; arguments come in pieces */
+
+    v = cJSON_GetObjectItemCaseSensitive(tc, "id");
+
+    if (cJSON_IsString(v) && v->valuestring[0]) {
+        item = cJSON_CreateString(v->valuestring);
+        if (item == NULL
+            || !cJSON_ReplaceItemInObjectCaseSensitive(call, "id", item))
+        {
+            cJSON_Delete(item);
+            return -1;
+        }
+    }
+
+    f = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    v = cJSON_GetObjectItemCaseSensitive(f, "name");
+
+    if (cJSON_IsString(v) && v->valuestring[0]) {
+        item = cJSON_CreateString(v->valuestring);
+        if (item == NULL
+            || !cJSON_ReplaceItemInObjectCaseSensitive(fn, "name", item))
+        {
+            cJSON_Delete(item);
+            return -1;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(f, "arguments");
+
+    if (cJSON_IsString(v) && v->valuestring[0]) {
+        ngx_http_moa_buf_t  args;
+
+        memset(&args, 0, sizeof(ngx_http_moa_buf_t));
+
+        s = cJSON_GetObjectItemCaseSensitive(fn, "arguments")->valuestring;
+        ngx_http_moa_buf_cstr(&args, s);
+        ngx_http_moa_buf_cstr(&args, v->valuestring);
+        ngx_http_moa_buf_add(&args, "", 1);
+
+        item = args.nomem ? NULL : cJSON_CreateString(args.data);
+        ngx_http_moa_buf_free(&args);
+
+        if (item == NULL
+            || !cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", item))
+        {
+            cJSON_Delete(item);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Merges one chunk of a stream into the answer: the content, refusal and
+ * tool call pieces of choice 0, and the usage of a usage chunk.
+ */
+int
+ngx_http_moa_collect_chunk(ngx_http_moa_collect_t *col, const char *data,
+    size_t len)
+{
+    cJSON        *chunk;
+    const cJSON  *choices, *c, *delta, *v, *tc;
+
+    if (col->failed) {
+        return -1;
+    }
+
+    chunk = cJSON_ParseWithLength(data, len);
+
+    if (!cJSON_IsObject(chunk)) {
+        cJSON_Delete(chunk);
+        return 0;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(chunk, "usage");
+
+    if (cJSON_IsObject(v)) {
+        cJSON_Delete(col->usage);
+        col->usage = cJSON_Duplicate(v, 1);
+
+        if (col->usage == NULL) {
+            goto failed;
+        }
+    }
+
+    choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
+
+    cJSON_ArrayForEach(c, choices) {
+        v = cJSON_GetObjectItemCaseSensitive(c, "index");
+
+        if (cJSON_IsNumber(v) && v->valueint != 0) {
+            continue;
+        }
+
+        delta = cJSON_GetObjectItemCaseSensitive(c, "delta");
+
+        v = cJSON_GetObjectItemCaseSensitive(delta, "content");
+
+        if (cJSON_IsString(v)) {
+            ngx_http_moa_buf_cstr(&col->content, v->valuestring);
+            col->has_content = 1;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(delta, "refusal");
+
+        if (cJSON_IsString(v)) {
+            ngx_http_moa_buf_cstr(&col->refusal, v->valuestring);
+            col->has_refusal = 1;
+        }
+
+        cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(delta,
+                                                             "tool_calls"))
+        {
+            if (ngx_http_moa_collect_call(col, tc) != 0) {
+                goto failed;
+            }
+        }
+    }
+
+    cJSON_Delete(chunk);
+
+    if (col->content.nomem || col->refusal.nomem) {
+        col->failed = 1;
+        return -1;
+    }
+
+    return 0;
+
+failed:
+
+    cJSON_Delete(chunk);
+    col->failed = 1;
+
+    return -1;
+}
+
+
+/* the assistant message of a collected stream, or NULL */
+cJSON *
+ngx_http_moa_collect_message(ngx_http_moa_collect_t *col)
+{
+    cJSON  *msg, *tc;
+
+    if (col->failed) {
+        return NULL;
+    }
+
+    msg = cJSON_CreateObject();
+    if (msg == NULL || cJSON_AddStringToObject(msg, "role", "assistant")
+                       == NULL)
+    {
+        goto failed;
+    }
+
+    ngx_http_moa_buf_add(&col->content, "", 1);
+    ngx_http_moa_buf_add(&col->refusal, "", 1);
+
+    if (col->content.nomem || col->refusal.nomem) {
+        goto failed;
+    }
+
+    if ((col->has_content && col->content.len > 1) || col->tool_calls == NULL)
+    {
+        if (cJSON_AddStringToObject(msg, "content", col->content.data)
+            == NULL)
+        {
+            goto failed;
+        }
+
+    } else if (cJSON_AddNullToObject(msg, "content") == NULL) {
+        goto failed;
+    }
+
+    col->content.len--;
+    col->refusal.len--;
+
+    if (col->has_refusal
+        && cJSON_AddStringToObject(msg, "refusal", col->refusal.data)
+           == NULL)
+    {
+        goto failed;
+    }
+
+    if (col->tool_calls) {
+        tc = cJSON_Duplicate(col->tool_calls, 1);
+        if (tc == NULL || !cJSON_AddItemToObject(msg, "tool_calls", tc)) {
+            cJSON_Delete(tc);
+            goto failed;
+        }
+    }
+
+    return msg;
+
+failed:
+
+    cJSON_Delete(msg);
+    return NULL;
+}
+
+
+void
+ngx_http_moa_collect_free(ngx_http_moa_collect_t *col)
+{
+    ngx_http_moa_buf_free(&col->content);
+    ngx_http_moa_buf_free(&col->refusal);
+    cJSON_Delete(col->tool_calls);
+    cJSON_Delete(col->usage);
+    col->tool_calls = NULL;
+    col->usage = NULL;
+}
+
+
+/*
+ * The usage object of a complete reply, found without parsing the rest:
+ * 0 and *usage set (NULL when there is none), or -1 on invalid JSON.
+ */
+int
+ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage)
+{
+    size_t                       i, n;
+    ngx_http_moa_json_member_t  *m;
+
+    *usage = NULL;
+
+    if (ngx_http_moa_json_members(p, len, &m, &n) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_moa_json_key_is(&m[i], "usage") && m[i].value[0] == '{')
+        {
+            *usage = cJSON_ParseWithLength(m[i].value, m[i].value_len);
+            break;
+        }
+    }
+
+    free(m);
+
+    return 0;
+}
+
+
+/* the answer as a message for a fine-tuning file */
+static cJSON *
+ngx_http_moa_capture_answer(const cJSON *answer)
+{
+    cJSON        *msg, *item;
+    const cJSON  *v;
+
+    msg = cJSON_CreateObject();
+    if (msg == NULL || cJSON_AddStringToObject(msg, "role", "assistant")
+                       == NULL)
+    {
+        cJSON_Delete(msg);
+        return NULL;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(answer, "content");
+    item = v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
+
+    if (item == NULL || !cJSON_AddItemToObject(msg, "content", item)) {
+        cJSON_Delete(item);
+        cJSON_Delete(msg);
+        return NULL;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(answer, "refusal");
+
+    if (cJSON_IsString(v)) {
+        item = cJSON_Duplicate(v, 1);
+        if (item == NULL || !cJSON_AddItemToObject(msg, "refusal", item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(msg);
+            return NULL;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(answer, "tool_calls");
+
+    if (cJSON_GetArraySize(v) > 0) {
+        item = cJSON_Duplicate(v, 1);
+        if (item == NULL || !cJSON_AddItemToObject(msg, "tool_calls", item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(msg);
+            return NULL;
+        }
+    }
+
+    return msg;
+}
+
+
+/*
+ * One line of a fine-tuning file (OpenAI chat format): the conversation
+ * with the answer appended, the tools, and what produced it.  Printed
+ * unformatted: one line whatever the client's own formatting.
+ */
+int
+ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_request_t *req, const cJSON *answer,
+    const ngx_http_moa_capture_meta_t *meta)
+{
+    int           rc;
+    char         *s, num[64];
+    cJSON        *line, *messages, *msg, *md, *item;
+    const cJSON  *v;
+
+    rc = -1;
+    s = NULL;
+
+    line = cJSON_CreateObject();
+    if (line == NULL) {
+        return -1;
+    }
+
+    messages = cJSON_Duplicate(req->messages, 1);
+    if (messages == NULL || !cJSON_AddItemToObject(line, "messages", messages))
+    {
+        cJSON_Delete(messages);
+        goto done;
+    }
+
+    msg = ngx_http_moa_capture_answer(answer);
+    if (msg == NULL || !cJSON_AddItemToArray(messages, msg)) {
+        cJSON_Delete(msg);
+        goto done;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(req->root, "tools");
+
+    if (cJSON_GetArraySize(v) > 0) {
+        item = cJSON_Duplicate(v, 1);
+        if (item == NULL || !cJSON_AddItemToObject(line, "tools", item)) {
+            cJSON_Delete(item);
+            goto done;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(req->root, "parallel_tool_calls");
+
+    if (cJSON_IsBool(v)) {
+        item = cJSON_Duplicate(v, 0);
+        if (item == NULL
+            || !cJSON_AddItemToObject(line, "parallel_tool_calls", item))
+        {
+            cJSON_Delete(item);
+            goto done;
+        }
+    }
+
+    md = cJSON_AddObjectToObject(line, "metadata");
+
+    if (md == NULL
+        || cJSON_AddStringToObject(md, "model", meta->model) == NULL
+        || (meta->base_model
+            ? cJSON_AddStringToObject(md, "base_model", meta->base_model)
+            : cJSON_AddNullToObject(md, "base_model")) == NULL)
+    {
+        goto done;
+    }
+
+    item = meta->usage ? cJSON_Duplicate(meta->usage, 1) : cJSON_CreateNull();
+
+    if (item == NULL || !cJSON_AddItemToObject(md, "usage", item)) {
+        cJSON_Delete(item);
+        goto done;
+    }
+
+    /* millisecond resolution, printed exactly */
+    snprintf(num, sizeof(num), "%.3f", meta->time);
+    item = cJSON_CreateRaw(num);
+
+    if (item == NULL || !cJSON_AddItemToObject(md, "time", item)) {
+        cJSON_Delete(item);
+        goto done;
+    }
+
+    snprintf(num, sizeof(num), "%.3f", meta->duration);
+    item = cJSON_CreateRaw(num);
+
+    if (item == NULL || !cJSON_AddItemToObject(md, "duration", item)) {
+        cJSON_Delete(item);
+        goto done;
+    }
+
+    if (meta->request_id_len) {
+        ngx_http_moa_buf_t  rid;
+
+        memset(&rid, 0, sizeof(ngx_http_moa_buf_t));
+        ngx_http_moa_buf_add(&rid, meta->request_id, meta->request_id_len);
+        ngx_http_moa_buf_add(&rid, "", 1);
+
+        item = rid.nomem ? NULL : cJSON_CreateString(rid.data);
+        ngx_http_moa_buf_free(&rid);
+
+        if (item == NULL || !cJSON_AddItemToObject(md, "request_id", item)) {
+            cJSON_Delete(item);
+            goto done;
+        }
+    }
+
+    if (meta->fallback && cJSON_AddTrueToObject(md, "fallback") == NULL) {
+        goto done;
+    }
+
+    s = cJSON_PrintUnformatted(line);
+    if (s == NULL) {
+        goto done;
+    }
+
+    ngx_http_moa_buf_cstr(out, s);
+    rc = out->nomem ? -1 : 0;
+
+done:
+
+    free(s);
+    cJSON_Delete(line);
+
+    return rc;
 }

@@ -89,6 +89,31 @@ typedef struct {
 } ngx_http_moa_stream_t;
 
 
+/* a streamed answer put back together from its deltas (choice 0) */
+typedef struct {
+    ngx_http_moa_buf_t           content;
+    ngx_http_moa_buf_t           refusal;
+    cJSON                       *tool_calls;  /* by index, or NULL */
+    cJSON                       *usage;       /* from a usage chunk */
+    unsigned                     has_content:1;
+    unsigned                     has_refusal:1;
+    unsigned                     failed:1;
+} ngx_http_moa_collect_t;
+
+
+/* what a capture line says about the request besides the conversation */
+typedef struct {
+    const char                  *model;
+    const char                  *base_model;  /* NULL for passthrough */
+    const cJSON                 *usage;
+    double                       time;        /* start, Unix seconds */
+    double                       duration;    /* seconds */
+    const char                  *request_id;
+    size_t                       request_id_len;
+    int                          fallback;    /* the answer is a candidate */
+} ngx_http_moa_capture_meta_t;
+
+
 #define NGX_HTTP_MOA_EVENT_OK      0
 #define NGX_HTTP_MOA_EVENT_DONE    1
 #define NGX_HTTP_MOA_EVENT_ERROR   2
@@ -128,6 +153,7 @@ int ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     size_t len, ngx_http_moa_error_t *err);
 const cJSON *ngx_http_moa_reply_message(const ngx_http_moa_reply_t *rep,
     int i);
+const cJSON *ngx_http_moa_reply_message_of(const cJSON *root, int i);
 void ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep);
 
 int ngx_http_moa_message_usable(const cJSON *message);
@@ -153,6 +179,17 @@ void ngx_http_moa_stream_free(ngx_http_moa_stream_t *st);
 
 void ngx_http_moa_error_event(ngx_http_moa_buf_t *out,
     const ngx_http_moa_error_t *err);
+
+int ngx_http_moa_collect_chunk(ngx_http_moa_collect_t *col, const char *data,
+    size_t len);
+cJSON *ngx_http_moa_collect_message(ngx_http_moa_collect_t *col);
+void ngx_http_moa_collect_free(ngx_http_moa_collect_t *col);
+
+int ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage);
+
+int ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_request_t *req, const cJSON *answer,
+    const ngx_http_moa_capture_meta_t *meta);
 
 
 #endif /* _NGX_HTTP_MOA_OPENAI_H_INCLUDED_ */

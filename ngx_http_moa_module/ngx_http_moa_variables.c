@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_moa_stage_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_moa_call_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_moa_capture_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 /* subrequests share the variable cache with the main request */
@@ -71,6 +73,9 @@ static ngx_http_variable_t  ngx_http_moa_vars[] = {
       0, NGX_HTTP_MOA_VAR, 0 },
 
     { ngx_string("moa_call"), NULL, ngx_http_moa_call_variable,
+      0, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_capture"), NULL, ngx_http_moa_capture_variable,
       0, NGX_HTTP_MOA_VAR, 0 },
 
       ngx_http_null_variable
@@ -273,6 +278,37 @@ ngx_http_moa_call_variable(ngx_http_request_t *r,
     v->not_found = 0;
     v->len = ngx_sprintf(p, "%ui", call->index) - p;
     v->data = p;
+
+    return NGX_OK;
+}
+
+
+/* one line of a fine-tuning file per answered request, empty otherwise */
+static ngx_int_t
+ngx_http_moa_capture_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_moa_module);
+
+    if (ctx == NULL || !ctx->succeeded || r != r->main) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->capture_line.data == NULL
+        && ngx_http_moa_capture(ctx, &ctx->capture_line) != NGX_OK)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->len = ctx->capture_line.len;
+    v->data = ctx->capture_line.data;
 
     return NGX_OK;
 }

@@ -90,6 +90,23 @@ sub timed_events {
     return @lines;
 }
 
+# the lines of logs/$file (under the server root) that contain $marker,
+# JSON decoded; waits a little for the access log to be written
+sub captured {
+    my ($marker, $file) = @_;
+    my $path = Test::Nginx::Util::server_root() . '/logs/'
+               . ($file // 'capture.jsonl');
+    for (1 .. 20) {
+        if (open my $fh, '<', $path) {
+            my @found = map { $json->decode($_) } grep { index($_, $marker) >= 0 }
+                        <$fh>;
+            return @found if @found;
+        }
+        select undef, undef, undef, 0.1;
+    }
+    return;
+}
+
 sub json_escape {
     my $s = $json->encode([$_[0]]);
     $s =~ s/^\["//;
