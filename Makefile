@@ -13,6 +13,7 @@ NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
 MODULE      := $(BUILD)/ngx_http_moa_module.so
 JS_MODULE   := /usr/lib/nginx/modules/ngx_http_js_module.so
+SDK_DEPS    := t/sdk/node_modules/.package-lock.json
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 SRCS        := config $(wildcard ngx_http_moa_module/*.[ch])
@@ -73,9 +74,14 @@ $(MODULE): $(BUILD)/Makefile $(SRCS)
 clean:
 	rm -rf $(BUILD) t/servroot*
 
+# the OpenAI Node SDK for t/070-sdk.t, as pinned in t/sdk/package-lock.json
+$(SDK_DEPS): t/sdk/package.json t/sdk/package-lock.json | deps-test
+	@npm ci --prefix t/sdk --no-audit --no-fund --prefer-offline \
+	    --loglevel=error >/dev/null
+
 # the suite runs under the real Test::Nginx when it is installed, else under
 # the compatible runner in t/compat; random free ports, so runs never clash
-test: $(MODULE) | deps-test
+test: $(MODULE) $(SDK_DEPS) | deps-test
 	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/compat"; \
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES="$(JS_MODULE) $(MODULE)" \

@@ -1,0 +1,107 @@
+// Shared set-up of the SDK tests.  t/070-sdk.t starts nginx and passes its
+// address in MOA_SDK_BASE; each scenario of the mock has its own path
+// prefix, so a client's baseURL selects it: <base>/<scenario>/v1.
+
+import OpenAI from 'openai';
+
+export { OpenAI };
+
+export const BASE = process.env.MOA_SDK_BASE;
+
+if (!BASE) {
+    throw new Error('MOA_SDK_BASE is not set: run these tests through '
+                    + 't/070-sdk.t (prove t/070-sdk.t, or make test)');
+}
+
+// no retries (the 429 test must see the first answer), short timeouts:
+// a hang fails the test instead of the run
+export function client(scenario, options = {}) {
+    return new OpenAI({
+        baseURL: `${BASE}/${scenario}/v1`,
+        apiKey: 'sk-test-unused',
+        maxRetries: 0,
+        timeout: 10000,
+        ...options,
+    });
+}
+
+// every test's own bound (node --test's default is none)
+export const T = { timeout: 20000 };
+
+export const MOA = 'moa-gpt-4o-v1';
+
+export const QUESTION = [{ role: 'user', content: 'Why is the sky blue?' }];
+
+// what t/070-sdk.t's scenarios make the mock answer
+export const ANSWER = 'The sky is blue because of Rayleigh scattering.';
+
+// 3 proposals, the critique and the synthesis: 1+10+100+1000+10000 prompt
+// and twice that completion tokens
+export const MOA_USAGE = {
+    prompt_tokens: 11111,
+    completion_tokens: 22222,
+    total_tokens: 33333,
+};
+
+export function usageOf(u) {
+    return u == null ? u : {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+        total_tokens: u.total_tokens,
+    };
+}
+
+// Iterate an SDK stream to its end: the chunks, and the error it threw (or
+// null).  A stream still open after ms is aborted (the SDK's timeout ends
+// with the response headers) and counts as an error: a hang fails the test
+// and leaves no socket open behind it.
+export async function drain(stream, ms = 10000) {
+    const chunks = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        stream.controller.abort();
+    }, ms);
+    try {
+        for await (const chunk of stream) {
+            chunks.push(chunk);
+        }
+    } catch (error) {
+        return { chunks, error: timedOut ? hung(ms) : error };
+    } finally {
+        clearTimeout(timer);
+    }
+    return { chunks, error: timedOut ? hung(ms) : null };
+}
+
+// the same for the SDK's helper, chat.completions.stream()
+export async function finalOf(runner, ms = 10000) {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        runner.abort();
+    }, ms);
+    try {
+        return await runner.finalChatCompletion();
+    } catch (error) {
+        throw timedOut ? hung(ms) : error;
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+function hung(ms) {
+    return new Error(`the stream was not done after ${ms} ms (hangs?)`);
+}
+
+export function contentOf(chunks, index = 0) {
+    let text = '';
+    for (const c of chunks) {
+        for (const choice of c.choices) {
+            if (choice.index === index) {
+                text += choice.delta?.content ?? '';
+            }
+        }
+    }
+    return text;
+}
