@@ -1804,6 +1804,10 @@ send:
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_length_n = b->last - b->pos;
 
+    if (ngx_http_moa_add_request_id(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {

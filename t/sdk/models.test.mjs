@@ -44,9 +44,7 @@ test('models.retrieve() of an unknown id: NotFoundError 404', T, async () => {
 });
 
 
-test('models errors carry x-request-id, as chat errors do',
-     { ...T, todo: 'module: moa_models answers have no X-Request-Id' },
-     async () => {
+test('models errors carry x-request-id, as chat errors do', T, async () => {
     const err = await client('ok').models.retrieve('no-such-model')
         .then(() => null, (e) => e);
 
