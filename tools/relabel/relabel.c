@@ -149,6 +149,7 @@ typedef struct {
     long long             prompt_tokens;
     long long             completion_tokens;
 
+    uint64_t              pause_until;  /* no new requests before (ms) */
     uint64_t              successes;    /* replies showing the endpoint works */
     long                  consec;       /* rows failed since the last one */
 
@@ -964,6 +965,10 @@ relabel_dispatch(relabel_run_t *run)
 
     now = relabel_now_ms();
 
+    if (now < run->pause_until) {
+        return;
+    }
+
     for (seq = run->head;
          seq < run->tail
          && run->count[RELABEL_SLOT_RUNNING] < run->conf->concurrency;
@@ -1284,7 +1289,22 @@ relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
                 ra = conf->retry_after_max_ms;
             }
 
-            /* a little jitter so rows told the same thing do not stampede */
+            /*
+             * Rate limits are per client: what the server asks for holds
+             * for every request, so nothing new starts before then.  The
+             * row itself waits a little longer, with jitter, so that rows
+             * told the same thing do not all come back at once.
+             */
+
+            if (relabel_now_ms() + ra > run->pause_until) {
+                run->pause_until = relabel_now_ms() + ra;
+
+                if (conf->verbose) {
+                    relabel_log(run, "pausing new requests for %lld ms "
+                                "(Retry-After)", ra);
+                }
+            }
+
             delay = ra + random() % (ra / 10 + 1);
             why = "Retry-After";
 
@@ -1603,11 +1623,20 @@ relabel_poll_timeout(relabel_run_t *run)
 
     t = run->tty ? RELABEL_TICK_MS : 1000;
 
-    if (run->count[RELABEL_SLOT_WAITING] == 0 || run->stopping) {
+    if (run->stopping) {
         return t;
     }
 
     now = relabel_now_ms();
+
+    if (now < run->pause_until) {
+        return (long) (run->pause_until - now) < t
+               ? (long) (run->pause_until - now) : t;
+    }
+
+    if (run->count[RELABEL_SLOT_WAITING] == 0) {
+        return t;
+    }
 
     for (seq = run->head; seq < run->tail; seq++) {
         s = &run->slots[seq % run->nslots];
@@ -1631,8 +1660,12 @@ relabel_human(char *buf, size_t size, double v)
 {
     if (v >= 1e9) {
         snprintf(buf, size, "%.2fG", v / 1e9);
+    } else if (v >= 1e7) {
+        snprintf(buf, size, "%.1fM", v / 1e6);
     } else if (v >= 1e6) {
         snprintf(buf, size, "%.2fM", v / 1e6);
+    } else if (v >= 1e5) {
+        snprintf(buf, size, "%.0fk", v / 1e3);
     } else if (v >= 1e4) {
         snprintf(buf, size, "%.1fk", v / 1e3);
     } else {
@@ -1644,11 +1677,12 @@ relabel_human(char *buf, size_t size, double v)
 static void
 relabel_progress(relabel_run_t *run, int force)
 {
-    int              width, barw, fill, i;
-    char             line[512], bar[256], tok[32], eta[32];
+    int              width, barw, fill, i, len;
+    char             line[512], bar[64], tok[32], eta[32];
     double           secs, rate, pct;
     uint64_t         now;
-    unsigned long    done, total, left;
+    unsigned long    done, total, left, t;
+    const char      *paused;
     struct winsize   ws;
 
     if (run->conf->quiet) {
@@ -1672,12 +1706,17 @@ relabel_progress(relabel_run_t *run, int force)
     rate = secs > 0 ? (done - run->resume.covered) / secs : 0;
     pct = total ? 100.0 * done / total : 100.0;
     left = total - done;
+    paused = now < run->pause_until ? " (paused: Retry-After)" : "";
 
     if (rate > 0) {
-        snprintf(eta, sizeof(eta), "%lu:%02lu:%02lu",
-                 (unsigned long) (left / rate) / 3600,
-                 (unsigned long) (left / rate) / 60 % 60,
-                 (unsigned long) (left / rate) % 60);
+        t = (unsigned long) (left / rate);
+        if (t >= 3600) {
+            snprintf(eta, sizeof(eta), "%lu:%02lu:%02lu", t / 3600,
+                     t / 60 % 60, t % 60);
+        } else {
+            snprintf(eta, sizeof(eta), "%lu:%02lu", t / 60, t % 60);
+        }
+
     } else {
         snprintf(eta, sizeof(eta), "-");
     }
@@ -1688,29 +1727,39 @@ relabel_progress(relabel_run_t *run, int force)
     if (!run->tty) {
         fprintf(stderr, "moa-relabel: %lu/%lu rows (%.1f%%), %.1f rows/s, "
                 "ETA %s, tokens %s, in flight %ld, rejected %lu, failed "
-                "tries %lu, retries %lu\n", done, total, pct, rate, eta, tok,
-                run->count[RELABEL_SLOT_RUNNING],
+                "tries %lu, retries %lu%s\n", done, total, pct, rate, eta,
+                tok, run->count[RELABEL_SLOT_RUNNING],
                 run->resume.reject_rows + run->rejected, run->failures,
-                run->retries);
+                run->retries, paused);
         return;
     }
 
-    snprintf(line, sizeof(line), " %lu/%lu %.0f%% %.1f/s ETA %s tok %s "
-             "fail %lu retry %lu rej %lu", done, total, pct, rate, eta, tok,
-             run->failures, run->retries,
-             run->resume.reject_rows + run->rejected);
+    len = snprintf(line, sizeof(line), " %lu/%lu %.0f%% %.*f/s %s%s tok %s "
+                   "fail %lu retry %lu rej %lu", done, total, pct,
+                   rate < 10 ? 1 : 0, rate, paused[0] ? "" : "ETA ",
+                   paused[0] ? "paused" : eta, tok, run->failures,
+                   run->retries, run->resume.reject_rows + run->rejected);
 
     width = 80;
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
         width = ws.ws_col;
     }
 
-    barw = width - 1 - (int) strlen(line) - 2;
-    if (barw > (int) sizeof(bar) - 3) {
-        barw = sizeof(bar) - 3;
+    /*
+     * The bar's width depends on the terminal only, so it does not jump
+     * as the numbers grow; the text is cut to what is left.
+     */
+
+    barw = width - 3 - 62;
+    barw = barw > 40 ? 40 : barw < 10 ? 10 : barw;
+
+    if (barw + 2 + 20 > width - 1) {
+        barw = 0;
     }
 
-    if (barw >= 10) {
+    bar[0] = '\0';
+
+    if (barw) {
         fill = (int) (barw * (total ? (double) done / total : 1.0));
         bar[0] = '[';
         for (i = 0; i < barw; i++) {
@@ -1718,13 +1767,11 @@ relabel_progress(relabel_run_t *run, int force)
         }
         bar[barw + 1] = ']';
         bar[barw + 2] = '\0';
-
-    } else {
-        bar[0] = '\0';
     }
 
-    fprintf(stderr, "\r%s%.*s\033[K", bar, width - 1 - (int) strlen(bar),
-            line);
+    len = width - 1 - (int) strlen(bar);
+
+    fprintf(stderr, "\r%s%.*s\033[K", bar, len > 0 ? len : 0, line);
     run->bar_shown = 1;
 }
 
