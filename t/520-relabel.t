@@ -134,7 +134,12 @@ function chat(r) {
     r.return(200, JSON.stringify(out));
 }
 
-export default {chat};
+/* the same, 2 s later */
+function slow(r) {
+    setTimeout(function () { chat(r); }, 2000);
+}
+
+export default {chat, slow};
 JS
 
 sub nginx_conf {
@@ -176,6 +181,7 @@ http {
         #   /clean/v1/chat/completions  no injected failures
         #   /ra/v1/chat/completions     1 r/s: a second request within a
         #                               second gets 429 with Retry-After: 1
+        #   /slow/v1/chat/completions   answers after 2 s
 
         location = /v1/chat/completions {
             limit_req zone=moa_hot;
@@ -189,6 +195,10 @@ http {
 
         location = /clean/v1/chat/completions {
             js_content mock.chat;
+        }
+
+        location = /slow/v1/chat/completions {
+            js_content mock.slow;
         }
 
         location = /ra/v1/chat/completions {
@@ -497,12 +507,13 @@ spew($in, join '', map { "$_->{line}\n" } @$rows);
 
 # 1. a whole run through injected 429s and 500s
 
+my $ok_1000 = 'check: IN lines 1-1000: 1000 in OUT + 0 rejected + 0 blank '
+             . '= 1000: ok';
 my ($rc, $err) = relabel('full', @fast, '-e', "$url/v1/chat/completions",
                          $in, "$dir/full.jsonl");
 is($rc, 0, 'full run: exit 0') or diag($err);
 check_output($rows, "$dir/full.jsonl", 'full run');
-like($err,
-     qr/check: IN lines 1-1000: 1000 in OUT \+ 0 rejected \+ 0 blank = 1000: ok/,
+like($err, qr/\Q$ok_1000\E/,
      'full run: the count check is printed');
 ok(!-e "$dir/full.rejects.jsonl", 'full run: no rejects file');
 my ($tp, $tc) = $err =~ /tokens (\d+) prompt \+ (\d+) completion/;
@@ -563,6 +574,28 @@ like($err, qr/check: IN lines 1-$at_int: $at_int in OUT/,
 is($rc, 0, 'sigint: resumed run exit 0') or diag($err);
 ok(slurp("$dir/int.jsonl") eq slurp("$dir/full.jsonl"),
    'sigint: output identical to the uninterrupted run');
+
+# 3b. SIGINT twice: requests in flight are abandoned, and redone on resume
+
+my @slow = @$rows[0 .. 19];
+spew("$dir/slow.jsonl", join '', map { "$_->{line}\n" } @slow);
+$pid = spawn('slow1', '-c', '4', '-e', "$url/slow/v1/chat/completions",
+             "$dir/slow.jsonl", "$dir/slow.out.jsonl");
+sleep(0.7);
+kill 'INT', $pid;
+sleep(0.3);
+kill 'INT', $pid;
+($rc, $err) = finish($pid, 'slow1');
+is($rc, 130, 'sigint twice: exit 130') or diag($err);
+like($err, qr/again: abandoning the requests in flight/,
+     'sigint twice: in-flight requests abandoned');
+is(count_lines("$dir/slow.out.jsonl"), 0, 'sigint twice: nothing written');
+
+($rc, $err) = relabel('slow2', '-c', '20',
+                      '-e', "$url/slow/v1/chat/completions",
+                      "$dir/slow.jsonl", "$dir/slow.out.jsonl");
+is($rc, 0, 'sigint twice: resumed run exit 0') or diag($err);
+check_output(\@slow, "$dir/slow.out.jsonl", 'sigint twice');
 
 # 4. a finished OUT: nothing is sent again
 

@@ -403,7 +403,7 @@ relabel_parse_args(int argc, char **argv, relabel_conf_t *conf)
     char                *h;
     const char          *env;
     relabel_param_t     *params;
-    struct curl_slist   *l, *user;
+    struct curl_slist   *l, *u, *user;
 
     static const struct option  opts[] = {
         { "endpoint", required_argument, NULL, 'e' },
@@ -714,8 +714,8 @@ relabel_parse_args(int argc, char **argv, relabel_conf_t *conf)
         free(h);
     }
 
-    for (; user && l; user = user->next) {
-        l = curl_slist_append(conf->headers, user->data);
+    for (u = user; u && l; u = u->next) {
+        l = curl_slist_append(conf->headers, u->data);
     }
 
     curl_slist_free_all(user);
@@ -1035,7 +1035,6 @@ relabel_start(relabel_run_t *run, relabel_slot_t *s)
                      (long) conf->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
     if (conf->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
