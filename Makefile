@@ -39,7 +39,7 @@ endef
 
 .PHONY: all deps-build deps-run deps-test test run clean
 
-all: $(MODULE)
+all: $(MODULE) relabel
 
 deps-build:
 	$(call ensure_packages,$(PKGS_BUILD))
@@ -67,3 +67,5 @@ $(MODULE): $(BUILD)/Makefile $(SRCS)
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+include tools/relabel/relabel.mk

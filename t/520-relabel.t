@@ -689,6 +689,28 @@ ok(slurp("$dir/dead.jsonl") eq slurp("$dir/full.jsonl"),
 ($n429) = injected();
 ok($n429 > 0, "nginx answered 429 from limit_req ($n429 times)");
 
+# 8. --overwrite: never with OUT == IN; else starts again
+
+my $in_before = slurp($in);
+($rc, $err) = relabel('same', '--overwrite', $in, $in);
+is($rc, 2, '--overwrite: OUT == IN refused');
+like($err, qr/OUT is the same file as IN/, '--overwrite: says why');
+ok(slurp($in) eq $in_before, '--overwrite: IN untouched');
+
+($rc, $err) = relabel('over', '--overwrite', '-e',
+                      "$url/clean/v1/chat/completions", $in,
+                      "$dir/full.jsonl");
+is($rc, 0, '--overwrite: exit 0') or diag($err);
+like($err, qr/this run 1000 rows/, '--overwrite: all rows done again');
+ok(slurp("$dir/full.jsonl") eq $before, '--overwrite: same output');
+
+# 9. the README's usage is --help
+
+my $readme = slurp("$root/tools/relabel/README.md") // '';
+my ($usage) = $readme =~ /^## Usage\n\n```\n(.*?)```$/ms;
+my $help = `'$bin' --help`;
+ok(defined $usage && $usage eq $help, 'README usage matches --help');
+
 # nginx itself had no trouble
 
 my $elog = slurp("$dir/error.log") // '';

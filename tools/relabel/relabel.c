@@ -236,7 +236,7 @@ static void relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s);
 static int relabel_parse_args(int argc, char **argv, relabel_conf_t *conf);
 static int relabel_open_files(relabel_run_t *run);
 static int relabel_lock_open(const char *path, const char *what,
-    int overwrite, struct stat *st);
+    struct stat *st);
 static void relabel_fill(relabel_run_t *run);
 static void relabel_dispatch(relabel_run_t *run);
 static int relabel_start(relabel_run_t *run, relabel_slot_t *s);
@@ -731,8 +731,7 @@ relabel_parse_args(int argc, char **argv, relabel_conf_t *conf)
 /* opens and locks OUT or the rejects file; -1 after saying why */
 
 static int
-relabel_lock_open(const char *path, const char *what, int overwrite,
-    struct stat *st)
+relabel_lock_open(const char *path, const char *what, struct stat *st)
 {
     int  fd;
 
@@ -750,14 +749,16 @@ relabel_lock_open(const char *path, const char *what, int overwrite,
         return -1;
     }
 
-    if (overwrite && ftruncate(fd, 0) != 0) {
-        relabel_log(NULL, "cannot empty %s %s: %s", what, path,
+    if (fstat(fd, st) != 0) {
+        relabel_log(NULL, "cannot stat %s %s: %s", what, path,
                     strerror(errno));
         close(fd);
         return -1;
     }
 
-    if (fstat(fd, st) != 0) {
+    if (!S_ISREG(st->st_mode)) {
+        /* resuming needs to read it back, and to cut a torn line off */
+        relabel_log(NULL, "%s %s must be a regular file", what, path);
         close(fd);
         return -1;
     }
@@ -791,8 +792,7 @@ relabel_open_files(relabel_run_t *run)
         return -1;
     }
 
-    run->out_fd = relabel_lock_open(conf->out_path, "OUT", conf->overwrite,
-                                    &ost);
+    run->out_fd = relabel_lock_open(conf->out_path, "OUT", &ost);
     if (run->out_fd == -1) {
         return -1;
     }
@@ -803,7 +803,7 @@ relabel_open_files(relabel_run_t *run)
     }
 
     run->rej_fd = relabel_lock_open(conf->rejects_path, "rejects file",
-                                    conf->overwrite, &rst);
+                                    &rst);
     if (run->rej_fd == -1) {
         return -1;
     }
@@ -812,6 +812,15 @@ relabel_open_files(relabel_run_t *run)
         || (rst.st_dev == ost.st_dev && rst.st_ino == ost.st_ino))
     {
         relabel_log(NULL, "the rejects file must differ from IN and OUT");
+        return -1;
+    }
+
+    if (conf->overwrite
+        && (ftruncate(run->out_fd, 0) != 0
+            || ftruncate(run->rej_fd, 0) != 0))
+    {
+        relabel_log(NULL, "cannot empty OUT or the rejects file: %s",
+                    strerror(errno));
         return -1;
     }
 
@@ -1243,9 +1252,9 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
 
     retryable = relabel_status_retryable(status);
 
-    /* auth, wrong URL or model: the endpoint's fault, not the row's */
-    endpoint = retryable || status == 401 || status == 403 || status == 404
-               || status == 405 || status == 407;
+    /* auth, wrong URL or model, redirects: the endpoint's fault */
+    endpoint = retryable || status < 400 || status == 401 || status == 403
+               || status == 404 || status == 405 || status == 407;
 
     if (strcasecmp(s->should_retry, "true") == 0) {
         retryable = 1;
@@ -1850,7 +1859,9 @@ relabel_finish(relabel_run_t *run)
                     run->covered);
     }
 
-    if (rej_lines == 0 && fstat(run->rej_fd, &st) == 0 && st.st_size == 0) {
+    if (rej_lines == 0 && fstat(run->rej_fd, &st) == 0 && st.st_size == 0
+        && S_ISREG(st.st_mode))
+    {
         /* no rejects: leave no empty file behind */
         (void) unlink(conf->rejects_path);
 
