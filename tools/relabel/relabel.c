@@ -1642,7 +1642,11 @@ relabel_poll_timeout(relabel_run_t *run)
                ? (long) (run->pause_until - now) : t;
     }
 
-    if (run->count[RELABEL_SLOT_WAITING] == 0) {
+    /* with every slot busy, only a finished request can let a retry go */
+
+    if (run->count[RELABEL_SLOT_WAITING] == 0
+        || run->count[RELABEL_SLOT_RUNNING] >= run->conf->concurrency)
+    {
         return t;
     }
 
