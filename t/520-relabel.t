@@ -11,7 +11,8 @@
 # TEST_NGINX_LOAD_MODULES (modules to load, space separated; the njs module
 # is added when it is not among them), MOA_BUILD (build directory),
 # MOA_DATA_DIR (where arena-hard-v0.1-gpt-4-0314.jsonl is; default
-# ../shared/data next to the repository), MOA_KEEP=1 keeps the temp dir.
+# ../shared/data next to the repository), MOA_SYNTHETIC=1 uses synthetic
+# rows even when the data file is there, MOA_KEEP=1 keeps the temp dir.
 
 use strict;
 use warnings;
@@ -293,7 +294,7 @@ sub data_file {
 
 # 500 [prompt, answer, raw metadata JSON] from the data file, or synthetic
 sub source_rows {
-    my $f = data_file();
+    my $f = $ENV{MOA_SYNTHETIC} ? undef : data_file();
     my @rows;
 
     if ($f) {
@@ -400,7 +401,8 @@ sub check_row {
         return 'content not null' if defined $msg->{content};
         return 'tool call' unless ref $c eq 'ARRAY' && @$c == 1
                                   && $c->[0]{function}{name} eq 'lookup';
-        my $args = eval { decode_json($c->[0]{function}{arguments}) };
+        # a character string already: decode without UTF-8
+        my $args = eval { JSON::PP->new->decode($c->[0]{function}{arguments}) };
         return 'tool call arguments' unless $args && defined $args->{echo};
         return '';
     }
