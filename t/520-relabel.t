@@ -322,7 +322,9 @@ sub source_rows {
         push @rows, ["synthetic $i: $p", $a,
                      qq({"source": "synthetic", "uid": "s$i"})];
     }
-    diag('input: 1000 synthetic rows (data file not found)');
+    diag('input: 1000 synthetic rows ('
+         . ($ENV{MOA_SYNTHETIC} ? 'MOA_SYNTHETIC set' : 'data file not found')
+         . ')');
     return \@rows;
 }
 
