@@ -40,7 +40,7 @@ endef
 
 .PHONY: all deps-build deps-run deps-test test run clean
 
-all: $(MODULE)
+all: $(MODULE) relabel
 
 deps-build:
 	$(call ensure_packages,$(PKGS_BUILD))
@@ -107,3 +107,5 @@ run: $(MODULE) | deps-run
 	@echo "    -d '{\"model\":\"moa-gpt-4o-v1\",\"messages\":[{\"role\":\"user\",\"content\":\"Why is the sky blue?\"}]}'"
 	@echo
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
+
+include tools/relabel/relabel.mk

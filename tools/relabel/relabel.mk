@@ -1,0 +1,43 @@
+# moa-relabel, the relabeling client (libcurl multi + cJSON).
+#
+# Included from the top Makefile, which defines ROOT (the repository) and
+# BUILD (the build directory).  Standalone:
+#   make -f tools/relabel/relabel.mk ROOT=$PWD BUILD=$PWD/build relabel
+#
+#   relabel             $(BUILD)/moa-relabel
+#   relabel-unit        $(BUILD)/test-relabel, the unit tests (TAP)
+
+RELABEL_DIR     := $(ROOT)/tools/relabel
+RELABEL_HDRS    := $(RELABEL_DIR)/relabel.h
+RELABEL_CORE    := $(RELABEL_DIR)/relabel_json.c $(RELABEL_DIR)/relabel_io.c
+RELABEL_CC      ?= $(CC)
+RELABEL_CFLAGS  ?= -std=gnu99 -g -O2 -Wall -Wextra -Werror \
+                   -D_FILE_OFFSET_BITS=64
+RELABEL_LIBS    := -lcurl -lcjson -lm
+
+# from the top Makefile: install the build packages first (its deps-build
+# covers libcurl4-openssl-dev and libcjson-dev)
+ifdef PKGS_BUILD
+RELABEL_DEPS    := deps-build
+endif
+
+.PHONY: relabel relabel-unit
+
+relabel: $(BUILD)/moa-relabel
+
+relabel-unit: $(BUILD)/test-relabel
+
+# build to a temporary name and rename, so that parallel test runs never
+# execute a half-written binary
+$(BUILD)/moa-relabel: $(RELABEL_DIR)/relabel.c $(RELABEL_CORE) $(RELABEL_HDRS) \
+                      | $(RELABEL_DEPS)
+	@mkdir -p $(BUILD)
+	$(RELABEL_CC) $(RELABEL_CFLAGS) -o $@.tmp.$$$$ $(RELABEL_DIR)/relabel.c \
+	    $(RELABEL_CORE) $(RELABEL_LIBS) && mv -f $@.tmp.$$$$ $@
+
+$(BUILD)/test-relabel: $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) \
+                       $(RELABEL_HDRS) | $(RELABEL_DEPS)
+	@mkdir -p $(BUILD)
+	$(RELABEL_CC) $(RELABEL_CFLAGS) -o $@.tmp.$$$$ \
+	    $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) $(RELABEL_LIBS) \
+	    && mv -f $@.tmp.$$$$ $@

@@ -1,0 +1,848 @@
+
+/*
+ * Unit tests of moa-relabel's pure parts; prints TAP.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relabel.h"
+
+
+static int  test_n;
+static int  test_failed;
+
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+    va_list  ap;
+
+    test_n++;
+
+    if (!cond) {
+        test_failed++;
+    }
+
+    printf("%sok %d - ", cond ? "" : "not ", test_n);
+
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+
+    printf("\n");
+}
+
+
+static void
+is_str(const char *got, const char *want, const char *name)
+{
+    int  same;
+
+    same = got != NULL && want != NULL ? strcmp(got, want) == 0
+                                       : got == want;
+
+    ok(same, "%s", name);
+
+    if (!same) {
+        printf("#   got:  %s\n#   want: %s\n", got ? got : "(null)",
+               want ? want : "(null)");
+    }
+}
+
+
+static void
+is_num(long long got, long long want, const char *name)
+{
+    ok(got == want, "%s", name);
+
+    if (got != want) {
+        printf("#   got:  %lld\n#   want: %lld\n", got, want);
+    }
+}
+
+
+static FILE *
+file_with(const char *content)
+{
+    FILE  *f;
+
+    f = tmpfile();
+    if (f == NULL) {
+        perror("tmpfile");
+        exit(1);
+    }
+
+    fputs(content, f);
+    fflush(f);
+    rewind(f);
+
+    return f;
+}
+
+
+static char *
+file_content(FILE *f)
+{
+    long   n;
+    char  *p;
+
+    fflush(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+
+    p = calloc(1, n + 1);
+    if (p == NULL || fread(p, 1, n, f) != (size_t) n) {
+        exit(1);
+    }
+
+    return p;
+}
+
+
+/* the output line for record "in" with answer message "msg" */
+
+static char *
+splice(const char *in, const char *msg)
+{
+    relabel_buf_t     b;
+    relabel_record_t  rec;
+
+    memset(&b, 0, sizeof(relabel_buf_t));
+
+    if (relabel_record_split(in, strlen(in), &rec) != NULL
+        || relabel_output_build(&b, in, strlen(in), &rec, msg, strlen(msg))
+           != 0)
+    {
+        return NULL;
+    }
+
+    return b.data;
+}
+
+
+static char *
+request(const char *in, const relabel_param_t *params, size_t n)
+{
+    relabel_buf_t     b;
+    relabel_record_t  rec;
+
+    memset(&b, 0, sizeof(relabel_buf_t));
+
+    if (relabel_record_split(in, strlen(in), &rec) != NULL
+        || relabel_request_build(&b, in, &rec, "moa-x", params, n) != 0)
+    {
+        return NULL;
+    }
+
+    return b.data;
+}
+
+
+static void
+test_split(void)
+{
+    size_t            i;
+    const char       *why, *p;
+    relabel_record_t  rec;
+
+    static const struct {
+        const char  *line;
+        const char  *why;
+    } bad[] = {
+        { "", "empty line" },
+        { "  \r", "empty line" },
+        { "[1,2]", "not a JSON object" },
+        { "\"x\"", "not a JSON object" },
+        { "{", "invalid JSON" },
+        { "{not json}", "invalid JSON" },
+        { "{\"messages\":[]} x", "invalid JSON: garbage after the record" },
+        { "{\"messages\":[],}", "invalid JSON" },
+        { "{\"a\":01}", "invalid JSON" },
+        { "{\"a\":1.}", "invalid JSON" },
+        { "{\"a\":-}", "invalid JSON" },
+        { "{\"a\":1e}", "invalid JSON" },
+        { "{\"a\":tru}", "invalid JSON" },
+        { "{\"a\":\"\\x\"}", "invalid JSON" },
+        { "{\"a\":\"\\u12g4\"}", "invalid JSON" },
+        { "{\"a\":\"tab\there\"}", "invalid JSON" },
+        { "{\"a\":\"unterminated}", "invalid JSON" },
+        { "{\"a\" 1}", "invalid JSON" },
+        { "{\"a\":[1 2]}", "invalid JSON" },
+        { "{\"metadata\":{}}", "no messages" },
+        { "{\"messages\":[]}", "no messages" },
+        { "{\"messages\":{}}", "messages is not an array" },
+        { "{\"messages\":[1]}", "the last message is not an object" },
+        { "{\"messages\":[{\"content\":\"x\"}]}",
+          "the last message has no role" },
+        { "{\"messages\":[{\"role\":\"assistant\",\"content\":\"x\"}]}",
+          "no messages before the final assistant message" },
+    };
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = relabel_record_split(bad[i].line, strlen(bad[i].line), &rec);
+        is_str(why, bad[i].why, bad[i].line);
+    }
+
+    p = "{\"tools\": [{\"type\":\"function\"}], \"messages\": "
+        "[ {\"role\":\"user\",\"content\":\"q\"} , "
+        "{\"content\":\"a\",\"weight\":0,\"role\":\"assistant\"} ], "
+        "\"tool_choice\":\"auto\",\"parallel_tool_calls\":false,"
+        "\"metadata\":{\"k\":[1,{\"messages\":2}]}}";
+
+    why = relabel_record_split(p, strlen(p), &rec);
+    is_str(why, NULL, "split: full record");
+    ok(rec.replace == 1, "split: final assistant message is replaced");
+    is_num(rec.nmessages, 2, "split: two messages");
+    ok(strncmp(p + rec.last.start, "{\"content\":\"a\"", 14) == 0
+       && p[rec.last.end - 1] == '}' && p[rec.last.end] == ' ',
+       "split: last message span");
+    ok(strncmp(p + rec.weight.start, "0", 1) == 0
+       && rec.weight.end == rec.weight.start + 1, "split: weight span");
+    ok(strncmp(p + rec.tool_choice.start, "\"auto\"", 6) == 0,
+       "split: tool_choice span");
+    ok(strncmp(p + rec.parallel_tool_calls.start, "false", 5) == 0,
+       "split: parallel_tool_calls span");
+    ok(p[rec.tools.start] == '[' && p[rec.tools.end - 1] == ']',
+       "split: tools span");
+
+    p = "{\"messag\\u0065s\":[{\"role\":\"u\\u0073er\",\"content\":\"q\"}]}";
+    is_str(relabel_record_split(p, strlen(p), &rec), NULL,
+           "split: escaped key names");
+    ok(rec.replace == 0 && rec.nmessages == 1,
+       "split: last message not assistant: append");
+
+    p = "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"as\\u0073istant\",\"content\":\"a\"}]}";
+    why = relabel_record_split(p, strlen(p), &rec);
+    ok(why == NULL && rec.replace == 1, "split: escaped role value");
+
+    p = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+        "\"messages\":[]}";
+    why = relabel_record_split(p, strlen(p), &rec);
+    ok(why == NULL && rec.nmessages == 1, "split: first duplicate key wins");
+
+    p = "\t{ \"messages\" : [ {\"role\":\"user\",\"content\":\"\\\"]}\"} ] }\r";
+    why = relabel_record_split(p, strlen(p), &rec);
+    ok(why == NULL && rec.nmessages == 1, "split: whitespace, CR, tricky "
+       "string content");
+}
+
+
+static void
+test_depth(void)
+{
+    int     i;
+    char   *p;
+    size_t  n, pos;
+
+    n = 3000;
+    p = malloc(2 * n + 1);
+
+    for (i = 0; i < (int) n; i++) {
+        p[i] = '[';
+        p[2 * n - 1 - i] = ']';
+    }
+    p[2 * n] = '\0';
+
+    pos = 0;
+    ok(relabel_json_skip(p, 2 * n, &pos, 0) != 0,
+       "json: nesting deeper than the limit is refused, no crash");
+
+    pos = 0;
+    ok(relabel_json_skip(p + n - 100, 200, &pos, 0) == 0 && pos == 200,
+       "json: 100 levels are fine");
+
+    free(p);
+}
+
+
+static void
+test_request(void)
+{
+    char             *r;
+    relabel_param_t   params[3];
+
+    r = request("{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, "
+                "{\"role\": \"user\", \"content\": \"q\"}, "
+                "{\"role\": \"assistant\", \"content\": \"old\"}], "
+                "\"metadata\": {\"a\": 1}}", NULL, 0);
+    is_str(r, "{\"model\":\"moa-x\",\"messages\":[{\"role\": \"system\", "
+           "\"content\": \"s\"}, {\"role\": \"user\", \"content\": \"q\"}]}",
+           "request: messages up to the final assistant, byte for byte");
+    free(r);
+
+    r = request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"} ],"
+                "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+                "\"f\"}}],\"tool_choice\":\"required\","
+                "\"parallel_tool_calls\":true}", NULL, 0);
+    is_str(r, "{\"model\":\"moa-x\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"q\"} ],\"tools\":[{\"type\":\"function\","
+           "\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\","
+           "\"parallel_tool_calls\":true}",
+           "request: whole conversation when no final answer, with tools");
+    free(r);
+
+    params[0].key = "temperature";
+    params[0].value = "0.7";
+    params[1].key = "tool_choice";
+    params[1].value = "\"none\"";
+    params[2].key = "stop";
+    params[2].value = "[\"x\"]";
+
+    r = request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                "\"tool_choice\":\"auto\"}", params, 3);
+    is_str(r, "{\"model\":\"moa-x\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"q\"}],\"tool_choice\":\"auto\","
+           "\"temperature\":0.7,\"stop\":[\"x\"]}",
+           "request: --param fields; the record's own tool_choice wins");
+    free(r);
+
+    r = request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}",
+                params, 2);
+    is_str(r, "{\"model\":\"moa-x\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"q\"}],\"temperature\":0.7,\"tool_choice\":\"none\"}",
+           "request: --param tool_choice used when the record has none");
+    free(r);
+}
+
+
+static void
+test_output(void)
+{
+    char              *o;
+    const char        *in;
+    relabel_record_t   rec;
+
+    o = splice("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
+               "{\"role\": \"assistant\", \"content\": \"old\"}], "
+               "\"metadata\": {\"uid\": \"\\u00e9\", \"n\": 1.50}}",
+               "{\"role\":\"assistant\",\"content\":\"new\"}");
+    is_str(o, "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
+           "{\"role\":\"assistant\",\"content\":\"new\"}], "
+           "\"metadata\": {\"uid\": \"\\u00e9\", \"n\": 1.50}}\n",
+           "output: answer replaced, the rest byte for byte");
+    free(o);
+
+    o = splice("{\"id\":7,\"messages\":[{\"role\":\"user\",\"content\":\"q\"}"
+               "\n ]}", "{\"role\":\"assistant\",\"content\":\"new\"}");
+    is_str(o, "{\"id\":7,\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+           "{\"role\":\"assistant\",\"content\":\"new\"}\n ]}\n",
+           "output: answer appended");
+    free(o);
+
+    o = splice("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+               "{\"role\":\"assistant\",\"weight\":1,\"content\":\"old\"}]}",
+               "{\"role\":\"assistant\",\"content\":\"new\"}");
+    is_str(o, "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+           "{\"role\":\"assistant\",\"content\":\"new\",\"weight\":1}]}\n",
+           "output: the replaced message's weight is kept");
+    free(o);
+
+    /* what a resumed run checks */
+
+    in = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
+         "{\"role\": \"assistant\", \"content\": \"old\"}], \"m\": 1}";
+    relabel_record_split(in, strlen(in), &rec);
+
+    o = splice(in, "{\"role\":\"assistant\",\"content\":\"new\"}");
+    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o) - 1) == 0,
+       "output check: our own output matches its input");
+    free(o);
+
+    o = "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, "
+        "{\"role\":\"assistant\",\"content\":\"new\"}], \"m\": 1}";
+    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+       "output check: a different prompt does not match");
+
+    o = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
+        "{\"role\":\"assistant\",\"content\":\"new\"}], \"m\": 2}";
+    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+       "output check: a different field after the answer does not match");
+
+    o = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
+        "{\"role\":\"assistant\",\"content\":\"ne], \"m\": 1}";
+    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+       "output check: a broken answer does not match");
+
+    o = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
+        "{\"role\":\"assistant\"}, {}], \"m\": 1}";
+    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+       "output check: two values where the answer goes do not match");
+
+    ok(relabel_output_check(in, strlen(in), &rec, "{}", 2) != 0,
+       "output check: a short line does not match");
+}
+
+
+static void
+test_answer(void)
+{
+    char              err[256];
+    const char       *b;
+    relabel_answer_t  a;
+
+    b = "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+        "\"assistant\",\"content\":\"hi \\u00e9\\n\",\"refusal\":null},"
+        "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
+        "\"completion_tokens\":5,\"total_tokens\":17}}";
+    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) == 0,
+       "answer: content");
+    is_str(a.message, "{\"role\":\"assistant\",\"content\":\"hi \xc3\xa9\\n\"}",
+           "answer: message is role + content");
+    ok(a.prompt_tokens == 12 && a.completion_tokens == 5, "answer: usage");
+    is_str(a.finish_reason, "stop", "answer: finish_reason");
+    relabel_answer_free(&a);
+
+    b = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"\","
+        "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]},"
+        "\"finish_reason\":\"tool_calls\"}]}";
+    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) == 0,
+       "answer: tool calls");
+    is_str(a.message, "{\"role\":\"assistant\",\"content\":null,"
+           "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+           "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}",
+           "answer: tool calls with content null");
+    ok(a.prompt_tokens == 0, "answer: no usage is zero");
+    relabel_answer_free(&a);
+
+    b = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,"
+        "\"refusal\":\"no\"},\"finish_reason\":\"content_filter\"}]}";
+    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0
+       && strstr(err, "content_filter") && strstr(err, "refusal: no"),
+       "answer: no content, no tool calls: an error naming why (%s)", err);
+
+    b = "{\"choices\":[]}";
+    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0,
+       "answer: no choices is an error");
+
+    b = "{\"choices\":[{\"message\":{\"content\":\"x\"";
+    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0,
+       "answer: truncated JSON is an error");
+}
+
+
+static void
+test_reject(void)
+{
+    unsigned long  n;
+    relabel_buf_t  b;
+    const char    *rec;
+
+    memset(&b, 0, sizeof(relabel_buf_t));
+
+    rec = "{\"messages\": \"a\\\"b\"\t\x01 \xc3\xa9";
+    relabel_reject_build(&b, 42, "HTTP 400: bad \"x\"", 400, 1, rec,
+                         strlen(rec));
+    is_str(b.data, "{\"line\":42,\"error\":\"HTTP 400: bad \\\"x\\\"\","
+           "\"status\":400,\"attempts\":1,\"record\":\"{\\\"messages\\\": "
+           "\\\"a\\\\\\\"b\\\"\\t\\u0001 \xc3\xa9\"}\n",
+           "reject: line, error, status, attempts, record as a string");
+
+    ok(relabel_reject_check(b.data, b.len - 1, rec, strlen(rec), &n) == 0
+       && n == 42, "reject check: line number and record");
+    ok(relabel_reject_check(b.data, b.len - 1, "{}", 2, &n) == -2,
+       "reject check: another record is told apart");
+    ok(relabel_reject_check("{\"error\":\"x\"}", 13, NULL, 0, &n) == -1,
+       "reject check: no line number");
+    ok(relabel_reject_check("{\"line\":1.5}", 12, NULL, 0, &n) == -1,
+       "reject check: a fractional line number");
+
+    relabel_reject_build(&b, 3, "invalid JSON", 0, 0, "\xff{", 2);
+    is_str(b.data, "{\"line\":3,\"error\":\"invalid JSON\",\"attempts\":0,"
+           "\"record_base64\":\"/3s=\",\"record\":\"\\ufffd{\"}\n",
+           "reject: invalid UTF-8 gets the exact bytes in base64");
+    ok(relabel_reject_check(b.data, b.len - 1, "\xff{", 2, &n) == 0
+       && n == 3, "reject check: invalid UTF-8 record");
+    ok(relabel_reject_check(b.data, b.len - 1, "\xfe{", 2, &n) == -2,
+       "reject check: bytes that map to the same U+FFFD are told apart");
+
+    relabel_buf_free(&b);
+}
+
+
+static void
+test_strings(void)
+{
+    relabel_buf_t  b;
+
+    memset(&b, 0, sizeof(relabel_buf_t));
+
+    relabel_buf_add_json_string(&b, "a\"\\/\b\f\n\r\t\x1f\x7f", 11);
+    is_str(b.data, "\"a\\\"\\\\/\\b\\f\\n\\r\\t\\u001f\x7f\"",
+           "json string: escapes");
+
+    b.len = 0;
+    relabel_buf_add_json_string(&b, "\xe2\x82\xac\xf0\x9f\x98\x80"
+                                "\xc0\xaf\xed\xa0\x80\xe2\x82", 14);
+    is_str(b.data, "\"\xe2\x82\xac\xf0\x9f\x98\x80\\ufffd\\ufffd"
+           "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"",
+           "json string: valid UTF-8 kept, overlong, surrogate and cut "
+           "sequences replaced");
+
+    ok(relabel_utf8_valid("\xf4\x8f\xbf\xbf", 4)
+       && !relabel_utf8_valid("\xf4\x90\x80\x80", 4)
+       && !relabel_utf8_valid("\xe0\x80\x80", 3),
+       "utf8: U+10FFFF ok, above it and overlong not");
+
+    relabel_buf_free(&b);
+}
+
+
+static void
+test_error_text(void)
+{
+    char        t[64];
+    const char *b;
+
+    b = "{\"error\":{\"message\":\"Invalid\\nmodel\",\"type\":\"x\"}}";
+    relabel_error_text(b, strlen(b), t, sizeof(t));
+    is_str(t, "Invalid model", "error text: OpenAI error message");
+
+    b = "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n"
+        "<body>...</body></html>";
+    relabel_error_text(b, strlen(b), t, sizeof(t));
+    is_str(t, "429 Too Many Requests", "error text: HTML title");
+
+    b = "upstream   timed\n\nout   ";
+    relabel_error_text(b, strlen(b), t, sizeof(t));
+    is_str(t, "upstream timed out", "error text: plain text, one line");
+
+    b = "0123456789012345678901234567890123456789012345678901234567\xc3\xa9";
+    relabel_error_text(b, strlen(b), t, 60);
+    is_str(t, "0123456789012345678901234567890123456789012345678901234567",
+           "error text: truncated without a cut UTF-8 sequence");
+
+    relabel_error_text("", 0, t, sizeof(t));
+    is_str(t, "", "error text: empty body");
+}
+
+
+static void
+test_params(void)
+{
+    size_t           i;
+    relabel_param_t  p;
+
+    static const struct {
+        const char  *arg;
+        const char  *key;
+        const char  *value;
+    } cases[] = {
+        { "temperature=0.7", "temperature", "0.7" },
+        { "max_tokens=100", "max_tokens", "100" },
+        { "stop=[\"a\",\"b\"]", "stop", "[\"a\",\"b\"]" },
+        { "response_format={\"type\":\"json_object\"}", "response_format",
+          "{\"type\":\"json_object\"}" },
+        { "user=alice", "user", "\"alice\"" },
+        { "seed=", "seed", "\"\"" },
+        { "store=true", "store", "true" },
+        { "x=1 2", "x", "\"1 2\"" },
+        { "a=b=c", "a", "\"b=c\"" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ok(relabel_param_parse(cases[i].arg, &p) == 0
+           && strcmp(p.key, cases[i].key) == 0
+           && strcmp(p.value, cases[i].value) == 0,
+           "param: %s", cases[i].arg);
+        free(p.key);
+        free(p.value);
+    }
+
+    ok(relabel_param_parse("novalue", &p) != 0, "param: no '=' is refused");
+    ok(relabel_param_parse("=1", &p) != 0, "param: no key is refused");
+}
+
+
+static void
+test_retry_after(void)
+{
+    time_t  now;
+
+    now = 784111777;    /* Sun, 06 Nov 1994 08:49:37 GMT */
+
+    is_num(relabel_retry_after_ms(NULL, "1", now), 1000,
+           "retry-after: seconds");
+    is_num(relabel_retry_after_ms(NULL, " 2 ", now), 2000,
+           "retry-after: whitespace");
+    is_num(relabel_retry_after_ms(NULL, "0.25", now), 250,
+           "retry-after: fractional seconds");
+    is_num(relabel_retry_after_ms(NULL, "0", now), 0, "retry-after: zero");
+    is_num(relabel_retry_after_ms("1500", "1", now), 1500,
+           "retry-after-ms wins over retry-after");
+    is_num(relabel_retry_after_ms("12.2", NULL, now), 13,
+           "retry-after-ms: fractional, rounded up");
+    is_num(relabel_retry_after_ms("soon", "3", now), 3000,
+           "retry-after-ms unusable: retry-after is used");
+    is_num(relabel_retry_after_ms("-5", NULL, now), -1,
+           "retry-after-ms: negative is unusable");
+    is_num(relabel_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:49:47 GMT", now),
+           10000, "retry-after: IMF-fixdate");
+    is_num(relabel_retry_after_ms(NULL, "Sunday, 06-Nov-94 08:50:37 GMT",
+                                  now),
+           60000, "retry-after: RFC 850 date");
+    is_num(relabel_retry_after_ms(NULL, "Sun Nov  6 08:49:39 1994", now),
+           2000, "retry-after: asctime date");
+    is_num(relabel_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:00:00 GMT", now),
+           0, "retry-after: a past date means now");
+    is_num(relabel_retry_after_ms(NULL, "-1", now), -1,
+           "retry-after: negative is unusable");
+    is_num(relabel_retry_after_ms(NULL, "1x", now), -1,
+           "retry-after: garbage after the number");
+    is_num(relabel_retry_after_ms(NULL, "tomorrow-ish", now), -1,
+           "retry-after: garbage");
+    is_num(relabel_retry_after_ms(NULL, "", now), -1, "retry-after: empty");
+    is_num(relabel_retry_after_ms(NULL, NULL, now), -1, "retry-after: none");
+
+    ok(relabel_status_retryable(429) && relabel_status_retryable(500)
+       && relabel_status_retryable(503) && relabel_status_retryable(408)
+       && relabel_status_retryable(409),
+       "retryable: 408, 409, 429, 5xx");
+    ok(!relabel_status_retryable(400) && !relabel_status_retryable(401)
+       && !relabel_status_retryable(404) && !relabel_status_retryable(422)
+       && !relabel_status_retryable(200),
+       "not retryable: 400, 401, 404, 422, 200");
+}
+
+
+static void
+test_read_line(void)
+{
+    FILE            *f;
+    relabel_line_t   l;
+
+    memset(&l, 0, sizeof(relabel_line_t));
+
+    f = file_with("\xef\xbb\xbf{\"a\":1}\r\n \t\n\n{\"b\":2}");
+
+    ok(relabel_read_line(f, &l, 1) == 1 && strcmp(l.data, "{\"a\":1}\r") == 0
+       && !l.blank, "read line: BOM dropped on line 1, CR kept");
+    ok(relabel_read_line(f, &l, 2) == 1 && l.blank && l.len == 2,
+       "read line: whitespace line is blank");
+    ok(relabel_read_line(f, &l, 3) == 1 && l.blank && l.len == 0,
+       "read line: empty line is blank");
+    ok(relabel_read_line(f, &l, 4) == 1 && strcmp(l.data, "{\"b\":2}") == 0,
+       "read line: last line without newline");
+    ok(relabel_read_line(f, &l, 5) == 0, "read line: end of file");
+
+    fclose(f);
+
+    f = file_with("x\n\xef\xbb\xbfy\n");
+    relabel_read_line(f, &l, 1);
+    ok(relabel_read_line(f, &l, 2) == 1 && l.len == 4,
+       "read line: a BOM is only dropped on line 1");
+    fclose(f);
+
+    free(l.data);
+}
+
+
+static void
+test_files(void)
+{
+    int             fd;
+    char           *c, *big;
+    FILE           *f;
+    off_t           cut;
+    size_t          n;
+    unsigned long   lines;
+
+    f = file_with("{\"a\":1}\n{\"b\":2}\n{\"c\":");
+    fd = fileno(f);
+    ok(relabel_cut_torn(fd, &cut) == 0 && cut == 5, "cut: torn last line");
+    c = file_content(f);
+    is_str(c, "{\"a\":1}\n{\"b\":2}\n", "cut: complete lines stay");
+    free(c);
+    ok(relabel_cut_torn(fd, &cut) == 0 && cut == 0, "cut: nothing to cut");
+    fclose(f);
+
+    f = file_with("{\"half");
+    ok(relabel_cut_torn(fileno(f), &cut) == 0 && cut == 6,
+       "cut: a single torn line");
+    c = file_content(f);
+    is_str(c, "", "cut: leaves an empty file");
+    free(c);
+    fclose(f);
+
+    f = file_with("");
+    ok(relabel_cut_torn(fileno(f), &cut) == 0 && cut == 0, "cut: empty file");
+    ok(relabel_count_lines(fileno(f), &lines) == 0 && lines == 0,
+       "count: empty file");
+    fclose(f);
+
+    /* a torn line longer than the read chunk */
+
+    n = 3 * 1024 * 1024;
+    big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[0] = '\n';
+    big[n] = '\0';
+    f = file_with(big);
+    ok(relabel_cut_torn(fileno(f), &cut) == 0 && cut == (off_t) n - 1,
+       "cut: torn line across read chunks");
+    fclose(f);
+
+    big[n - 1] = '\n';
+    big[n / 2] = '\n';
+    f = file_with(big);
+    ok(relabel_count_lines(fileno(f), &lines) == 0 && lines == 3,
+       "count: lines across read chunks");
+    fclose(f);
+    free(big);
+
+    f = file_with("a\nb\nc");
+    ok(relabel_count_lines(fileno(f), &lines) == 0 && lines == 3,
+       "count: last line without newline counts");
+    fclose(f);
+}
+
+
+#define REC(q)                                                               \
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"" q "\"},"              \
+    "{\"role\":\"assistant\",\"content\":\"old\"}],\"m\":\"" q "\"}"
+
+#define OUTL(q)                                                              \
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"" q "\"},"              \
+    "{\"role\":\"assistant\",\"content\":\"new\"}],\"m\":\"" q "\"}\n"
+
+
+static int
+scan(const char *in, const char *out, const char *rej, relabel_resume_t *rs,
+    char *err, size_t errlen)
+{
+    int    rc;
+    FILE  *i, *o, *r;
+
+    i = file_with(in);
+    o = file_with(out);
+    r = file_with(rej);
+
+    err[0] = '\0';
+    rc = relabel_resume_scan(i, o, r, rs, err, errlen);
+
+    if (rc == 0) {
+        /* the next line read must be line covered + 1 */
+        fseeko(i, rs->offset, SEEK_SET);
+    }
+
+    fclose(i);
+    fclose(o);
+    fclose(r);
+
+    return rc;
+}
+
+
+static void
+test_resume(void)
+{
+    char              err[512], *rejline;
+    const char       *in;
+    relabel_buf_t     b;
+    relabel_resume_t  rs;
+
+    memset(&b, 0, sizeof(relabel_buf_t));
+
+    /* lines: 1 a, 2 bad, 3 blank, 4 b, 5 c, 6 blank, 7 d */
+
+    in = REC("a") "\n{bad\n\n" REC("b") "\n" REC("c") "\n\n" REC("d") "\n";
+
+    relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
+    rejline = strdup(b.data);
+
+    ok(scan(in, "", "", &rs, err, sizeof(err)) == 0 && rs.covered == 0
+       && rs.offset == 0, "resume: nothing done yet");
+
+    ok(scan(in, OUTL("a"), "", &rs, err, sizeof(err)) == 0
+       && rs.covered == 1 && rs.out_rows == 1
+       && rs.offset == (off_t) strlen(REC("a")) + 1,
+       "resume: one row done");
+
+    ok(scan(in, OUTL("a"), rejline, &rs, err, sizeof(err)) == 0
+       && rs.covered == 2 && rs.reject_rows == 1 && rs.blank_rows == 0,
+       "resume: a reject extends the prefix; blank line 3 not yet counted");
+
+    ok(scan(in, OUTL("a") OUTL("b"), rejline, &rs, err, sizeof(err)) == 0
+       && rs.covered == 4 && rs.blank_rows == 1 && rs.out_rows == 2
+       && rs.offset == (off_t) (strlen(REC("a")) + 6 + 1
+                                + strlen(REC("b")) + 1),
+       "resume: through a blank line");
+
+    ok(scan(in, OUTL("a") OUTL("b") OUTL("c") OUTL("d"), rejline, &rs, err,
+            sizeof(err)) == 0
+       && rs.covered == 7 && rs.out_rows == 4 && rs.blank_rows == 2
+       && rs.offset == (off_t) strlen(in), "resume: all done");
+
+    ok(scan(in, OUTL("a") OUTL("b"), "", &rs, err, sizeof(err)) != 0
+       && strstr(err, "OUT row 2 does not match line 2"),
+       "resume: rejects file missing is detected (%s)", err);
+
+    ok(scan(in, OUTL("a") OUTL("c"), rejline, &rs, err, sizeof(err)) != 0
+       && strstr(err, "OUT row 2 does not match line 4"),
+       "resume: a different IN is detected");
+
+    ok(scan(in, OUTL("a") OUTL("b") OUTL("c") OUTL("d") OUTL("e"), rejline,
+            &rs, err, sizeof(err)) != 0
+       && strstr(err, "more rows"), "resume: OUT longer than IN");
+
+    ok(scan(in, "", rejline, &rs, err, sizeof(err)) != 0
+       && strstr(err, "lists line 2"),
+       "resume: a reject after a gap is an error");
+
+    relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
+    relabel_buf_adds(&b, "{\"line\":3,\"error\":\"x\",\"record\":\"\"}\n");
+    ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
+       && strstr(err, "blank"), "resume: a reject for a blank line");
+
+    relabel_reject_build(&b, 2, "x", 0, 0, "{other", 6);
+    ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
+       && strstr(err, "does not hold that line"),
+       "resume: a reject holding another record");
+
+    ok(scan(in, OUTL("a"), "garbage\n", &rs, err, sizeof(err)) != 0
+       && strstr(err, "not a moa-relabel reject"),
+       "resume: a rejects file that is not ours");
+
+    relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
+    relabel_buf_adds(&b, rejline);
+    ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
+       && strstr(err, "not in input order"),
+       "resume: rejects out of order");
+
+    free(rejline);
+    relabel_buf_free(&b);
+}
+
+
+int
+main(void)
+{
+    test_split();
+    test_depth();
+    test_request();
+    test_output();
+    test_answer();
+    test_reject();
+    test_strings();
+    test_error_text();
+    test_params();
+    test_retry_after();
+    test_read_line();
+    test_files();
+    test_resume();
+
+    printf("1..%d\n", test_n);
+
+    if (test_failed) {
+        printf("# %d of %d failed\n", test_failed, test_n);
+    }
+
+    return test_failed ? 1 : 0;
+}
