@@ -29,6 +29,9 @@ static ngx_int_t ngx_http_moa_capture_reply(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_stream(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
+static int ngx_http_moa_feed(ngx_http_request_t *r,
+    ngx_http_moa_call_t *call, ngx_buf_t *b,
+    ngx_http_moa_sse_event_pt handler);
 static int ngx_http_moa_stream_event_handler(void *data, const char *event,
     size_t len);
 static ngx_int_t ngx_http_moa_observe(ngx_http_request_t *r,
@@ -516,6 +519,34 @@ ngx_http_moa_buf_data(ngx_http_request_t *r, ngx_buf_t *b,
 }
 
 
+/* one buffer of a streamed reply (in memory or in a file) to the parser */
+static int
+ngx_http_moa_feed(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+    ngx_buf_t *b, ngx_http_moa_sse_event_pt handler)
+{
+    if (ngx_buf_in_memory(b)) {
+        return ngx_http_moa_sse_feed(&call->sse, (char *) b->pos,
+                                     b->last - b->pos, handler, call);
+    }
+
+    if (!b->in_file || b->file_last == b->file_pos) {
+        return 0;
+    }
+
+    call->spool.len = 0;
+
+    if (ngx_http_moa_buf_data(r, b, &call->spool,
+                              call->ctx->conf->max_response_size)
+        != NGX_OK)
+    {
+        return NGX_HTTP_MOA_SSE_TOO_BIG;
+    }
+
+    return ngx_http_moa_sse_feed(&call->sse, call->spool.data,
+                                 call->spool.len, handler, call);
+}
+
+
 /*
  * A streamed synthesis.  Input is copied and consumed at once unless more
  * than NGX_HTTP_MOA_STREAM_BUSY_MAX of output is unsent: then it is held,
@@ -562,31 +593,8 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
         if (!ctx->stream.failed && !ctx->stream.done) {
             ctx->scratch.len = 0;
 
-            if (ngx_buf_in_memory(b)) {
-                rc = ngx_http_moa_sse_feed(&call->sse, (char *) b->pos,
-                                           b->last - b->pos,
-                                           ngx_http_moa_stream_event_handler,
-                                           call);
-
-            } else if (b->in_file && b->file_last > b->file_pos) {
-                call->spool.len = 0;
-
-                if (ngx_http_moa_buf_data(r, b, &call->spool,
-                                          call->ctx->conf->max_response_size)
-                    != NGX_OK)
-                {
-                    rc = NGX_HTTP_MOA_SSE_TOO_BIG;
-
-                } else {
-                    rc = ngx_http_moa_sse_feed(&call->sse, call->spool.data,
-                                           call->spool.len,
-                                           ngx_http_moa_stream_event_handler,
-                                           call);
-                }
-
-            } else {
-                rc = 0;
-            }
+            rc = ngx_http_moa_feed(r, call, b,
+                                   ngx_http_moa_stream_event_handler);
 
             if (rc != 0) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -814,22 +822,7 @@ ngx_http_moa_observe(ngx_http_request_t *r, ngx_http_moa_call_t *call,
             break;
         }
 
-        if (ngx_buf_in_memory(b)) {
-            rc = ngx_http_moa_sse_feed(&call->sse, (char *) b->pos,
-                                       b->last - b->pos,
-                                       ngx_http_moa_collect_handler, call);
-
-        } else if (b->in_file && b->file_last > b->file_pos) {
-            call->spool.len = 0;
-            rc = ngx_http_moa_buf_data(r, b, &call->spool, max) != NGX_OK
-                 ? -1
-                 : ngx_http_moa_sse_feed(&call->sse, call->spool.data,
-                                         call->spool.len,
-                                         ngx_http_moa_collect_handler, call);
-
-        } else {
-            rc = 0;
-        }
+        rc = ngx_http_moa_feed(r, call, b, ngx_http_moa_collect_handler);
 
         if (rc != 0) {
             call->observe_sse = 0;

@@ -325,6 +325,40 @@ ngx_http_moa_call_body(ngx_http_moa_call_t *call)
 }
 
 
+/*
+ * Where a call goes and what it asks for: the target's own location, model
+ * and temperature where given, else the moa_pass location, the base model
+ * and the stage's default temperature (none: the client's).
+ */
+static void
+ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call, ngx_http_moa_target_t *t,
+    ngx_str_t *temperature, ngx_http_moa_call_params_t *cp)
+{
+    ngx_memzero(cp, sizeof(ngx_http_moa_call_params_t));
+
+    call->uri = t ? t->uri : ctx->conf->pass;
+
+    if (t && t->model.len) {
+        cp->model = (char *) t->model.data;
+        cp->model_len = t->model.len;
+
+    } else {
+        cp->model = (char *) ctx->model->base.data;
+        cp->model_len = ctx->model->base.len;
+    }
+
+    if (t && t->temperature.len) {
+        temperature = &t->temperature;
+    }
+
+    if (temperature) {
+        cp->temperature = (char *) temperature->data;
+        cp->temperature_len = temperature->len;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx)
 {
@@ -369,31 +403,12 @@ ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx)
         call->stage = NGX_HTTP_MOA_PROPOSAL;
         call->index = i;
 
-        ngx_memzero(&cp, sizeof(ngx_http_moa_call_params_t));
-
-        if (t && t[i].model.len) {
-            cp.model = (char *) t[i].model.data;
-            cp.model_len = t[i].model.len;
-
-        } else {
-            cp.model = (char *) ctx->model->base.data;
-            cp.model_len = ctx->model->base.len;
-        }
-
-        if (t && t[i].temperature.len) {
-            cp.temperature = (char *) t[i].temperature.data;
-            cp.temperature_len = t[i].temperature.len;
-
-        } else {
-            cp.temperature = (char *) mlcf->proposer_temperature.data;
-            cp.temperature_len = mlcf->proposer_temperature.len;
-        }
+        ngx_http_moa_target_params(ctx, call, t ? &t[i] : NULL,
+                                   &mlcf->proposer_temperature, &cp);
 
         cp.max_tokens = mlcf->proposer_max_tokens;
         cp.n = (t == NULL && mlcf->proposer_n) ? (int) mlcf->proposers : 0;
         cp.index = (int) i;
-
-        call->uri = t ? t[i].uri : mlcf->pass;
 
         if (ngx_http_moa_build_proposal(&call->body_buf, &ctx->req, &cp) != 0
             || ngx_http_moa_call_body(call) != NGX_OK
@@ -419,36 +434,15 @@ ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
     ngx_int_t                    rc;
     ngx_http_moa_buf_t           text;
     ngx_http_moa_call_t         *call;
-    ngx_http_moa_target_t       *t;
     ngx_http_moa_loc_conf_t     *mlcf;
     ngx_http_moa_call_params_t   cp;
 
     mlcf = ctx->conf;
-    t = mlcf->critic;
     call = ctx->critique;
-
     call->stage = NGX_HTTP_MOA_CRITIQUE;
-    call->uri = t ? t->uri : mlcf->pass;
 
-    ngx_memzero(&cp, sizeof(ngx_http_moa_call_params_t));
-
-    if (t && t->model.len) {
-        cp.model = (char *) t->model.data;
-        cp.model_len = t->model.len;
-
-    } else {
-        cp.model = (char *) ctx->model->base.data;
-        cp.model_len = ctx->model->base.len;
-    }
-
-    if (t && t->temperature.len) {
-        cp.temperature = (char *) t->temperature.data;
-        cp.temperature_len = t->temperature.len;
-
-    } else {
-        cp.temperature = (char *) mlcf->critique_temperature.data;
-        cp.temperature_len = mlcf->critique_temperature.len;
-    }
+    ngx_http_moa_target_params(ctx, call, mlcf->critic,
+                               &mlcf->critique_temperature, &cp);
 
     cp.max_tokens = mlcf->critic_max_tokens;
 
@@ -493,33 +487,15 @@ ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
     const cJSON                 *msg;
     ngx_http_moa_buf_t           text, crit;
     ngx_http_moa_call_t         *call;
-    ngx_http_moa_target_t       *t;
     ngx_http_moa_loc_conf_t     *mlcf;
     ngx_http_moa_call_params_t   cp;
 
     mlcf = ctx->conf;
-    t = mlcf->aggregator;
     call = ctx->synthesis;
-
     call->stage = NGX_HTTP_MOA_SYNTHESIS;
-    call->uri = t ? t->uri : mlcf->pass;
     call->stream = ctx->req.stream;
 
-    ngx_memzero(&cp, sizeof(ngx_http_moa_call_params_t));
-
-    if (t && t->model.len) {
-        cp.model = (char *) t->model.data;
-        cp.model_len = t->model.len;
-
-    } else {
-        cp.model = (char *) ctx->model->base.data;
-        cp.model_len = ctx->model->base.len;
-    }
-
-    if (t && t->temperature.len) {
-        cp.temperature = (char *) t->temperature.data;
-        cp.temperature_len = t->temperature.len;
-    }
+    ngx_http_moa_target_params(ctx, call, mlcf->aggregator, NULL, &cp);
 
     ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
     ngx_memzero(&crit, sizeof(ngx_http_moa_buf_t));
