@@ -107,6 +107,21 @@ sub captured {
     return;
 }
 
+# POSTs body to the chat endpoint over HTTP/2 (curl, prior knowledge):
+# {head => the response header block, body => the body}
+sub curl_h2 {
+    my ($port, $body, @extra) = @_;
+    open my $fh, '-|', 'curl', '-s', '-N', '-D', '-', '--http2-prior-knowledge',
+        '-H', 'Content-Type: application/json', '--data-binary', $body, @extra,
+        "http://127.0.0.1:$port/v1/chat/completions"
+        or die "curl: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    my ($head, $rest) = split /\r?\n\r?\n/, $out, 2;
+    return {head => $head // '', body => $rest // ''};
+}
+
 sub json_escape {
     my $s = $json->encode([$_[0]]);
     $s =~ s/^\["//;
