@@ -67,3 +67,5 @@ $(MODULE): $(BUILD)/Makefile $(SRCS)
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+include bench/bench.mk
