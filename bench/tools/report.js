@@ -42,6 +42,8 @@ for (const r of runs) {
         r.errors = r.err_status + r.err_timeout + r.err_connect +
             r.err_read + r.err_write;
         r.cpu_us = r.requests ? sec * 1e6 / r.requests : null;
+        r.sched_us = r.requests && r.cpu_sched_ns !== undefined
+            ? r.cpu_sched_ns / 1e3 / r.requests : null;
         r.cpu_pct = sec / (r.duration_us / 1e6) * 100;
         r.mock_cpu_pct = r.mock_cpu_ticks / r.clk_tck /
             (r.duration_us / 1e6) * 100;
@@ -62,9 +64,10 @@ for (const r of runs) {
 }
 
 // medians over repetitions
-const METRICS = ['rps', 'p50_ms', 'p99_ms', 'errors', 'cpu_us', 'cpu_pct',
+const METRICS = ['rps', 'p50_ms', 'p99_ms', 'errors', 'cpu_us', 'sched_us',
+    'cpu_pct',
     'mock_cpu_pct', 'over_p50_ms', 'over_p99_ms', 'ttfb_p50_ms',
-    'ttfb_p99_ms', 'answered', 'errors', 'not_streamed_stamp_missing',
+    'ttfb_p99_ms', 'answered', 'not_streamed_stamp_missing',
     'rss_base_kib', 'rss_peak_kib', 'kib_per_req', 'lat_p50_s', 'requests',
     'limit_ms'];
 const groups = new Map();
@@ -142,14 +145,15 @@ if (by('cpu').length) {
     const conc = by('cpu')[0].conc;
     out.push(`### CPU per request at D=0 (${conc} clients, ` +
         `${reps('cpu')} repetitions)`, '');
-    out.push('Every contender is bound by the mock here. Floor: a MoA ' +
+    out.push('Nothing waits at D=0: each contender runs as fast as its ' +
+        'core (or the mock, on the other core) allows. Floor: a MoA ' +
         'request is 5 provider exchanges, so 5 x the plain proxy\'s CPU ' +
         'per request; "/ floor" divides by calls x proxy CPU per request.', '');
     table(['contender', 'calls', 'req/s', 'worker CPU us/req',
-        '/ floor', '/ module', 'worker CPU %', 'mock CPU %', 'p50 ms',
-        'p99 ms', 'errors'],
+        '(schedstat)', '/ floor', '/ module', 'worker CPU %', 'mock CPU %',
+        'p50 ms', 'p99 ms', 'errors'],
         by('cpu').map((s) => [name(s.contender), s.calls, mm(s.rps, 0),
-            mm(s.cpu_us, 1),
+            mm(s.cpu_us, 1), md(s.sched_us, 1),
             proxyCpu && s.cpu_us ? f(s.cpu_us.median /
                 (s.calls * proxyCpu.median), 2) : '-',
             moaCpu && s.cpu_us && s.contender !== 'moa' &&
@@ -166,10 +170,12 @@ for (const conc of concs) {
     out.push(`### Latency at D=${rows[0].delay_ms} ms, ${conc} clients ` +
         `(${reps('latency')} repetitions)`, '');
     table(['contender', 'limit ms', 'req/s', 'p50 ms', 'p99 ms',
-        'p50 over limit', 'p99 over limit', 'worker CPU us/req', 'errors'],
+        'p50 over limit', 'p99 over limit', 'worker CPU us/req',
+        '(schedstat)', 'errors'],
         rows.map((s) => [name(s.contender), md(s.limit_ms, 0), mm(s.rps, 0),
             mm(s.p50_ms, 1), mm(s.p99_ms, 1), md(s.over_p50_ms, 1),
-            md(s.over_p99_ms, 1), md(s.cpu_us, 1), md(s.errors, 0)]));
+            md(s.over_p99_ms, 1), md(s.cpu_us, 1), md(s.sched_us, 1),
+            md(s.errors, 0)]));
 }
 
 if (by('stream').length) {
