@@ -37,6 +37,9 @@ const sampler = setInterval(() => {
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 const lat = [];
 let done = 0, ok = 0, errors = 0, connected = 0;
+const statuses = {};
+const samples = [];
+const sample = (what) => { if (samples.length < 3) samples.push(what); };
 const t0 = process.hrtime.bigint();
 const deadline = setTimeout(() => report('timeout'), Number(timeoutArg) * 1000);
 
@@ -52,7 +55,8 @@ function report(why) {
         duration_us: Number(process.hrtime.bigint() - t0) / 1000,
         lat_p50: p(50), lat_p99: p(99), lat_max: lat.length ?
             Math.round(lat[lat.length - 1]) : null,
-        rss_base_kib: base, rss_peak_kib: peak }));
+        rss_base_kib: base, rss_peak_kib: peak, statuses,
+        error_samples: samples }));
     process.exit(0);
 }
 
@@ -72,6 +76,11 @@ for (let i = 0; i < N; i++) {
                     Buffer.concat(parts).toString('utf8')).object ===
                     'chat.completion';
             } catch (e) { good = false; }
+            statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1;
+            if (!good) {
+                sample(`${res.statusCode} ` +
+                    Buffer.concat(parts).toString('utf8').slice(0, 200));
+            }
             if (good) {
                 ok++;
                 lat.push(Number(process.hrtime.bigint() - start) / 1000);
@@ -86,7 +95,7 @@ for (let i = 0; i < N; i++) {
         inflight++;
         if (inflight > inflightPeak) inflightPeak = inflight;
     }));
-    req.on('error', () => { errors++; end(); });
+    req.on('error', (e) => { sample(String(e.message)); errors++; end(); });
     req.end(body);
 }
 

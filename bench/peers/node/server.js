@@ -127,6 +127,7 @@ async function passthrough(body, res) {
     res.end(json);
 }
 
+let logged = 0;
 const server = http.createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
         fail(res, req.method === 'POST' ? 404 : 405, 'not found',
@@ -147,8 +148,16 @@ const server = http.createServer((req, res) => {
             return;
         }
         const run = body.model === MOA_ID ? moa : passthrough;
-        run(body, res).catch((e) => fail(res, e.status || 502,
-            String(e.message || e), 'upstream_error'));
+        run(body, res).catch((e) => {
+            if (logged++ < 5) {
+                const c = e.cause;
+                console.error(`node peer: ${e.message}` + (c ? ` (${c.code ||
+                    ''} ${c.message || c} ${c.cause ? c.cause.code ||
+                    c.cause.message : ''})` : ''));
+            }
+            fail(res, e.status || 502, String(e.message || e),
+                'upstream_error');
+        });
     });
 });
 server.keepAliveTimeout = 300 * 1000;
