@@ -47,6 +47,10 @@ for (const r of runs) {
         r.cpu_pct = sec / (r.duration_us / 1e6) * 100;
         r.mock_cpu_pct = r.mock_cpu_ticks / r.clk_tck /
             (r.duration_us / 1e6) * 100;
+        // the subject's core busy with anything but the subject: noise
+        r.noise_pct = r.subject_core_busy_ticks === undefined ? null
+            : Math.max(0, (r.subject_core_busy_ticks - r.cpu_ticks) /
+                r.clk_tck / (r.duration_us / 1e6) * 100);
         // the physical limit: D for one call, 3D for a MoA chain
         const k = r.calls === 5 ? 3 : 1;
         r.limit_ms = k * r.delay_ms;
@@ -65,7 +69,7 @@ for (const r of runs) {
 
 // medians over repetitions
 const METRICS = ['rps', 'p50_ms', 'p99_ms', 'errors', 'cpu_us', 'sched_us',
-    'cpu_pct',
+    'cpu_pct', 'noise_pct',
     'mock_cpu_pct', 'over_p50_ms', 'over_p99_ms', 'ttfb_p50_ms',
     'ttfb_p99_ms', 'answered', 'not_streamed_stamp_missing',
     'rss_base_kib', 'rss_peak_kib', 'kib_per_req', 'lat_p50_s', 'requests',
@@ -151,7 +155,7 @@ if (by('cpu').length) {
         'per request; "/ floor" divides by calls x proxy CPU per request.', '');
     table(['contender', 'calls', 'req/s', 'worker CPU us/req',
         '(schedstat)', '/ floor', '/ module', 'worker CPU %', 'mock CPU %',
-        'p50 ms', 'p99 ms', 'errors'],
+        'others on subject core %', 'p50 ms', 'p99 ms', 'errors'],
         by('cpu').map((s) => [name(s.contender), s.calls, mm(s.rps, 0),
             mm(s.cpu_us, 1), md(s.sched_us, 1),
             proxyCpu && s.cpu_us ? f(s.cpu_us.median /
@@ -159,7 +163,8 @@ if (by('cpu').length) {
             moaCpu && s.cpu_us && s.contender !== 'moa' &&
                 s.calls === 5 ? f(s.cpu_us.median / moaCpu.median, 1) +
                 'x' : '-',
-            md(s.cpu_pct, 0), md(s.mock_cpu_pct, 0), md(s.p50_ms, 2),
+            md(s.cpu_pct, 0), md(s.mock_cpu_pct, 0), md(s.noise_pct, 0),
+            md(s.p50_ms, 2),
             md(s.p99_ms, 2), md(s.errors, 0)]));
 }
 
@@ -197,13 +202,19 @@ if (by('stream').length) {
 if (by('inflight').length) {
     const s0 = by('inflight')[0];
     out.push(`### In flight at D=${s0.delay_ms / 1000} s, one worker`, '');
+    const cause = (c) => {
+        const r = runs.find((x) => x.scenario === 'inflight' &&
+            x.contender === c && x.error_samples && x.error_samples.length);
+        return r ? r.error_samples[0].replace(/\|/g, '/').slice(0, 90) : '';
+    };
     table(['contender', 'requests', 'answered', 'errors', 'RSS before MiB',
-        'RSS peak MiB', 'KiB per in-flight request', 'latency p50 s'],
+        'RSS peak MiB', 'KiB per in-flight request', 'latency p50 s',
+        'first error'],
         by('inflight').map((s) => [name(s.contender), s.conc,
             md(s.answered, 0), md(s.errors, 0),
             f(s.rss_base_kib.median / 1024, 1),
             f(s.rss_peak_kib.median / 1024, 1), md(s.kib_per_req, 1),
-            md(s.lat_p50_s, 2)]));
+            md(s.lat_p50_s, 2), cause(s.contender)]));
 }
 
 // the issue's targets, for the module and, for reference, the peers
