@@ -13,7 +13,7 @@ PKGS_BENCH := nginx libnginx-mod-http-js wrk gnuplot-nox nodejs npm jq curl \
               perl util-linux
 BENCH_NODE := $(BENCH_DIR)/peers/node/node_modules/.package-lock.json
 
-.PHONY: bench deps-bench bench-report
+.PHONY: bench deps-bench bench-report bench-publish
 
 deps-bench:
 	$(call ensure_packages,$(PKGS_BENCH))
@@ -34,3 +34,8 @@ bench-report:
 	gnuplot -e "dat='$(BENCH_RESULTS)/latency.dat'; \
 	    out='$(BENCH_RESULTS)/latency.png'; D=$${BENCH_DELAY:-200}" \
 	    $(BENCH_DIR)/plot.gp
+
+# keep a run as the reference: copy its summary to bench/results/final/ and
+# its tables into bench/BENCHMARKS.md
+bench-publish: bench-report
+	$(BENCH_DIR)/tools/publish.sh $(BENCH_RESULTS)
