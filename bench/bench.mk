@@ -9,8 +9,11 @@
 # are not there yet, its scenarios are skipped with a message.
 
 BENCH_DIR  := $(ROOT)/bench
-PKGS_BENCH := nginx libnginx-mod-http-js wrk gnuplot-nox nodejs npm jq curl \
-              perl util-linux
+PKGS_BENCH := nginx libnginx-mod-http-js wrk gnuplot-nox jq curl perl util-linux
+# Node and npm from Debian only where none is there: a Node from elsewhere
+# (e.g. with its own npm) conflicts with Debian's npm package
+PKGS_BENCH += $(if $(shell command -v node),,nodejs) \
+              $(if $(shell command -v npm),,npm)
 BENCH_NODE := $(BENCH_DIR)/peers/node/node_modules/.package-lock.json
 
 .PHONY: bench deps-bench bench-report bench-publish
@@ -24,7 +27,7 @@ $(BENCH_NODE): $(BENCH_DIR)/peers/node/package-lock.json | deps-bench
 bench: deps-bench $(BENCH_NODE)
 	@$(MAKE) -s $(MODULE) || \
 	    echo "bench: the module does not build: its scenarios are skipped"
-	ROOT=$(ROOT) NGINX=$(NGINX) MODULE=$(MODULE) JS_MODULE=$(JS_MODULE) \
+	ROOT=$(ROOT) BENCH_NGINX=$(NGINX) MODULE=$(MODULE) JS_MODULE=$(JS_MODULE) \
 	    $(BENCH_DIR)/run
 
 # re-render the tables and the plot of a results directory:
