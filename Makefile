@@ -109,3 +109,4 @@ run: $(MODULE) | deps-run
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
 
 include tools/relabel/relabel.mk
+include bench/bench.mk

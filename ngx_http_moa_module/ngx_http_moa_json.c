@@ -93,33 +93,58 @@ ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v)
 }
 
 
+/* bytes that JSON strings must escape: control characters, '"', '\\' */
+static const unsigned char  ngx_http_moa_json_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
+};
+
+
 void
 ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
 {
     char                 *d;
-    size_t                i;
+    const char           *end, *run;
     unsigned char         c;
     static const char     hex[] = "0123456789abcdef";
 
-    /* worst case: every byte becomes \u00XX */
-    if (n > ((size_t) -1 - 2) / 6
-        || ngx_http_moa_buf_reserve(b, n * 6 + 2) != 0)
-    {
+    /* runs of plain bytes are copied whole; room grows per escape */
+
+    if (n > (size_t) -1 / 2 || ngx_http_moa_buf_reserve(b, n + 2) != 0) {
         b->nomem = 1;
         return;
     }
 
-    d = b->data + b->len;
-    *d++ = '"';
+    b->data[b->len++] = '"';
+    end = p + n;
 
-    for (i = 0; i < n; i++) {
-        c = (unsigned char) p[i];
+    while (p < end) {
+        run = p;
 
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *d++ = (char) c;
-            continue;
+        while (p < end && !ngx_http_moa_json_esc[(unsigned char) *p]) {
+            p++;
         }
 
+        if (p > run) {
+            memcpy(b->data + b->len, run, p - run);
+            b->len += p - run;
+        }
+
+        if (p == end) {
+            break;
+        }
+
+        /* 6 for \u00XX, plus the closing quote and what remains */
+        if (ngx_http_moa_buf_reserve(b, 6 + 1 + (end - p)) != 0) {
+            return;
+        }
+
+        c = (unsigned char) *p++;
+        d = b->data + b->len;
         *d++ = '\\';
 
         switch (c) {
@@ -151,10 +176,11 @@ ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
             *d++ = hex[c >> 4];
             *d++ = hex[c & 0xf];
         }
+
+        b->len = d - b->data;
     }
 
-    *d++ = '"';
-    b->len = d - b->data;
+    b->data[b->len++] = '"';
 }
 
 

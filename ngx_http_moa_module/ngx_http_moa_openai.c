@@ -249,6 +249,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
 
     memset(req, 0, sizeof(ngx_http_moa_request_t));
     req->n = 1;
+    req->len = len;
 
     if (ngx_http_moa_json_members(body, len, &req->members, &req->nmembers)
         != 0)
@@ -525,6 +526,9 @@ ngx_http_moa_build_proposal(ngx_http_moa_buf_t *out,
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
 
+    /* one allocation: the body is about the client's */
+    (void) ngx_http_moa_buf_reserve(out, req->len + 256);
+
     ngx_http_moa_buf_lit(out, "{");
 
     for (i = 0; i < req->nmembers; i++) {
@@ -568,6 +572,9 @@ ngx_http_moa_build_critique(ngx_http_moa_buf_t *out,
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
 
+    (void) ngx_http_moa_buf_reserve(out, req->len + instruction_len
+                                         + instruction_len / 8 + 256);
+
     ngx_http_moa_buf_lit(out, "{");
 
     for (i = 0; i < req->nmembers; i++) {
@@ -601,6 +608,9 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
     cJSON                             *opts;
     const cJSON                       *item;
     const ngx_http_moa_json_member_t  *m;
+
+    (void) ngx_http_moa_buf_reserve(out, req->len + instruction_len
+                                         + instruction_len / 8 + 256);
 
     ngx_http_moa_buf_lit(out, "{");
 

@@ -37,6 +37,7 @@ typedef struct {
     const char                  *model;
     const cJSON                 *messages;
     const ngx_http_moa_json_member_t  *raw_messages;
+    size_t                       len;         /* of the raw body */
 
     long long                    seed;
     int                          n;
