@@ -26,6 +26,12 @@ typedef struct {
 
 
 typedef struct {
+    const char  *p;            /* raw JSON text */
+    size_t       len;          /* 0: absent */
+} ngx_http_moa_span_t;
+
+
+typedef struct {
     const char  *key;          /* raw key text between the quotes */
     size_t       key_len;
     const char  *value;        /* raw value text */
@@ -61,6 +67,23 @@ int ngx_http_moa_json_valid(const char *p, size_t len);
 /* compares a member's key with a plain name, decoding escapes if needed */
 int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
     const char *name);
+
+/* the first byte from p on that a string must escape, or end */
+const char *ngx_http_moa_json_plain(const char *p, const char *end);
+
+/*
+ * On text already validated (a member's value, say), without allocating:
+ * the value of key in an object (1, or 0 when absent), the next element of
+ * an array (*pos 0 at first; 1, or 0 at the end), a string literal decoded
+ * (0, or -1), whether a value is a given literal, e.g. "null".
+ */
+int ngx_http_moa_json_get(const char *p, size_t len, const char *key,
+    ngx_http_moa_span_t *v);
+int ngx_http_moa_json_next(const char *p, size_t len, size_t *pos,
+    ngx_http_moa_span_t *v);
+int ngx_http_moa_json_unescape(ngx_http_moa_buf_t *out, const char *p,
+    size_t len);
+int ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit);
 
 
 #endif /* _NGX_HTTP_MOA_JSON_H_INCLUDED_ */
