@@ -96,3 +96,5 @@ run: $(MODULE) | deps-run
 	@echo "    -d '{\"model\":\"moa-gpt-4o-v1\",\"messages\":[{\"role\":\"user\",\"content\":\"Why is the sky blue?\"}]}'"
 	@echo
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
+
+include t/unit/unit.mk
