@@ -375,7 +375,10 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     item = cJSON_GetObjectItemCaseSensitive(req->root, "seed");
 
     if (item && !cJSON_IsNull(item)) {
+        /* range first: casting a double out of range is undefined */
         if (!cJSON_IsNumber(item)
+            || item->valuedouble < -9223372036854775808.0
+            || item->valuedouble >= 9223372036854775808.0
             || item->valuedouble != (double) (long long) item->valuedouble)
         {
             return ngx_http_moa_invalid_type(err, "seed", "an integer");

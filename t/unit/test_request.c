@@ -354,6 +354,12 @@ test_refused(void)
             "\"seed\":\"1\"}", 400, "invalid_type", "seed");
     refused("seed a fraction", "{\"model\":\"m\",\"messages\":" USER ","
             "\"seed\":0.5}", 400, "invalid_type", "seed");
+    refused("seed 1e300", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"seed\":1e300}", 400, "invalid_type", "seed");
+    refused("seed -1e300", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"seed\":-1e300}", 400, "invalid_type", "seed");
+    refused("seed 2^63", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"seed\":9223372036854775808}", 400, "invalid_type", "seed");
 
     refused("tools an object", "{\"model\":\"m\",\"messages\":" USER ","
             "\"tools\":{}}", 400, "invalid_type", "tools");
