@@ -593,6 +593,11 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
             v = ngx_http_moa_json_hex4(&k[i + 1]);
             i += 4;
 
+            if (v == 0) {
+                /* cJSON's keys are C strings: \u0000 ends them there */
+                goto done;
+            }
+
             if (v < 0 || v > 0x7f) {
                 return 0;
             }
@@ -619,6 +624,8 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
             dec[n++] = k[i];
         }
     }
+
+done:
 
     return n == len && memcmp(dec, name, len) == 0;
 }

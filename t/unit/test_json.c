@@ -422,6 +422,17 @@ test_key_is(void)
     is_int(key_is("{\"\\u006dodelx\":1}", "model"), 0,
            "escaped key longer than the name");
 
+    /* cJSON ends a key at \u0000: the compare sees the same key */
+    is_int(key_is("{\"model\\u0000\":1}", "model"), 1,
+           "\\u0000 ends the key, as for cJSON");
+    is_int(key_is("{\"model\\u0000x\":1}", "model"), 1,
+           "what follows \\u0000 is not part of the key");
+    is_int(key_is("{\"mo\\u0000del\":1}", "model"), 0,
+           "\\u0000 in the middle cuts the key short");
+    is_int(key_is("{\"mo\\u0000del\":1}", "mo"), 1,
+           "... to what precedes it");
+    is_int(key_is("{\"\\u0000\":1}", ""), 1, "\\u0000 alone is the empty key");
+
     /* a decoded key over 64 bytes never matches, no overflow */
     s = malloc(2 + 6 * 100 + 8);
     strcpy(s, "{\"");

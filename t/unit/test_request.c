@@ -252,6 +252,26 @@ test_parse(void)
 
     ngx_http_moa_request_free(&req);
 
+    /*
+     * a key with \u0000 is cut there by cJSON ("messages\u0000x" is
+     * "messages" to it): the raw view must agree, or the array validated
+     * is not the value spliced into the bodies
+     */
+    if (accepted("a key cut by \\u0000", &req,
+                 "{\"model\":\"m\",\"messages\\u0000x\":" USER ","
+                 "\"messages\":1}"))
+    {
+        ok(req.raw_messages == &req.members[1],
+           "\\u0000: the raw messages are the array cJSON validated");
+
+        if (req.raw_messages) {
+            is_mem(req.raw_messages->value, req.raw_messages->value_len,
+                   USER, "\\u0000: the raw value");
+        }
+    }
+
+    ngx_http_moa_request_free(&req);
+
     /* whitespace and unicode in messages are kept byte for byte */
     if (accepted("messages bytes", &req,
                  "{\"model\":\"m\",\"messages\" :\n [ {\"role\": \"user\","
@@ -628,6 +648,15 @@ test_proposal(void)
            "escaped and duplicate keys: dropped");
     cJSON_Delete(v);
 
+    /* a key cut by \u0000 is the key cJSON sees: dropped like it */
+    v = build('p', "{\"model\":\"m\",\"messages\\u0000\":" USER ","
+              "\"messages\":1,\"stream\\u0000\":true}", &cp, NULL, &out,
+              "proposal, keys cut by \\u0000");
+    keys_of(v, keys, sizeof(keys));
+    is_str(keys, "model,messages,stream", "\\u0000 keys: dropped");
+    is_int(jsize(v, "messages"), 1, "\\u0000 keys: the validated messages");
+    cJSON_Delete(v);
+
     /* a model name needing escapes */
     cp = params("a\"b\\c", NULL, 0, 0, 0);
     v = build('p', "{\"model\":\"m\",\"messages\":" USER "}", &cp, NULL,
@@ -689,6 +718,12 @@ test_critique(void)
     keys_of(v, keys, sizeof(keys));
     is_str(keys, "model,messages,stream",
            "critique: the client's tool_choice is never sent");
+    cJSON_Delete(v);
+
+    v = build('c', "{\"model\":\"m\",\"messages\\u0000\":" USER ","
+              "\"messages\":1}", &cp, "x", &out,
+              "critique, messages key cut by \\u0000");
+    is_int(jsize(v, "messages"), 2, "\\u0000 key: messages + instruction");
     cJSON_Delete(v);
 
     /* max tokens of the critic, named as the client names it */
