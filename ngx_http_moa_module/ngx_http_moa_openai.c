@@ -4,6 +4,7 @@
  */
 
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -971,6 +972,26 @@ ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
 }
 
 
+/* a provider's number as long long: clamped, the cast would be undefined */
+static long long
+ngx_http_moa_clamp(double d)
+{
+    if (d != d) {
+        return 0;
+    }
+
+    if (d >= 9223372036854775808.0) {
+        return LLONG_MAX;
+    }
+
+    if (d < -9223372036854775808.0) {
+        return LLONG_MIN;
+    }
+
+    return (long long) d;
+}
+
+
 long long
 ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 {
@@ -978,7 +999,7 @@ ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 
     item = cJSON_GetObjectItemCaseSensitive(acc, name);
 
-    return cJSON_IsNumber(item) ? (long long) item->valuedouble : 0;
+    return cJSON_IsNumber(item) ? ngx_http_moa_clamp(item->valuedouble) : 0;
 }
 
 
@@ -1582,7 +1603,8 @@ ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st, const cJSON *root,
 
     if (st->created.len == 0) {
         if (cJSON_IsNumber(item)) {
-            ngx_http_moa_buf_int(&st->created, (long long) item->valuedouble);
+            ngx_http_moa_buf_int(&st->created,
+                                 ngx_http_moa_clamp(item->valuedouble));
 
         } else {
             ngx_http_moa_buf_int(&st->created, (long long) time(NULL));

@@ -330,7 +330,19 @@ test_usage(void)
     is_int(ngx_http_moa_usage_get(acc, "d"), 1000000000000000LL,
            "usage_get: above 2^31");
     is_int(ngx_http_moa_usage_get(acc, "zz"), 0, "usage_get: missing is 0");
+    cJSON_Delete(acc);
 
+    /* a provider's absurd counts: clamped, never an undefined cast */
+    acc = cJSON_Parse("{\"a\":1e300,\"b\":-1e300,\"c\":1e999,"
+                      "\"d\":9223372036854775808}");
+    is_int(ngx_http_moa_usage_get(acc, "a"), LLONG_MAX,
+           "usage_get: 1e300 is clamped");
+    is_int(ngx_http_moa_usage_get(acc, "b"), LLONG_MIN,
+           "usage_get: -1e300 is clamped");
+    is_int(ngx_http_moa_usage_get(acc, "c"), LLONG_MAX,
+           "usage_get: infinity is clamped");
+    is_int(ngx_http_moa_usage_get(acc, "d"), LLONG_MAX,
+           "usage_get: 2^63 is clamped");
     is_int(ngx_http_moa_usage_get(NULL, "a"), 0, "usage_get: NULL is 0");
     cJSON_Delete(acc);
 }

@@ -492,6 +492,20 @@ test_stream_from_reply(void)
     ngx_http_moa_stream_free(&st);
     cJSON_Delete(root);
 
+    /* absurd created from a provider: clamped, not an undefined cast */
+    root = cJSON_Parse("{\"created\":1e300,\"choices\":[{\"message\":"
+                       "{\"content\":\"x\"}}]}");
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+       "created 1e300: built");
+    n = events(out.data, out.len, ev, 32, "created 1e300");
+    ok(n > 0 && jnum(ev[0], "created") == (double) LLONG_MAX,
+       "created 1e300: clamped");
+    free_events(ev, n);
+    ngx_http_moa_stream_free(&st);
+    cJSON_Delete(root);
+
     ngx_http_moa_buf_free(&out);
 }
 
