@@ -1336,6 +1336,11 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
             continue;
         }
 
+        /* "error": null; SDKs must never see an error key in a chunk */
+        if (ngx_http_moa_json_key_is(m, "error")) {
+            continue;
+        }
+
         ngx_http_moa_add_member(out, m);
     }
 

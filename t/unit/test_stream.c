@@ -135,6 +135,16 @@ test_stream_event(void)
     is_mem(out.data, out.len, "data: {\"model\":\"" MODEL "\"}\n\n",
            "an empty object: only the model");
 
+    /* "error": null is not an error, and never reaches the client */
+    out.len = 0;
+    is_int(event(&st, "{\"id\":\"c1\",\"error\":null,\"choices\":[{\"index\":0,"
+                 "\"delta\":{\"content\":\"x\"}}],\"error\":null}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "error null: OK");
+    ok(!st.failed, "error null: not failed");
+    is_mem(out.data, out.len, "data: {\"model\":\"" MODEL "\",\"id\":\"c1\","
+           "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n",
+           "error null: no error key in a normal chunk");
+
     /* escaped and duplicated model keys are all replaced */
     out.len = 0;
     event(&st, "{\"\\u006dodel\":\"a\",\"model\":\"b\",\"choices\":[]}", &out);
