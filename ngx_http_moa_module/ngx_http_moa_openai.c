@@ -43,6 +43,19 @@ static const char  *ngx_http_moa_max_tokens_keys[] = {
     "max_tokens", "max_completion_tokens", NULL
 };
 
+/* set or read by build_response: a provider's duplicates are dropped */
+static const char  *ngx_http_moa_response_keys[] = {
+    "id", "object", "created", "model", "choices", "usage", NULL
+};
+
+static const char  *ngx_http_moa_choice_keys[] = {
+    "index", "message", "logprobs", "finish_reason", NULL
+};
+
+static const char  *ngx_http_moa_message_keys[] = {
+    "role", "content", "refusal", "tool_calls", NULL
+};
+
 static const char  *ngx_http_moa_roles[] = {
     "system", "developer", "user", "assistant", "tool", "function", NULL
 };
@@ -1024,10 +1037,45 @@ ngx_http_moa_set(cJSON *obj, const char *name, cJSON *value)
 }
 
 
+/*
+ * Drops the later duplicates of the keys the module reads or sets: cJSON
+ * reads the first, most clients keep the last.
+ */
+static void
+ngx_http_moa_first_only(cJSON *obj, const char **names)
+{
+    cJSON  *c, *next, *first;
+
+    for ( /* void */ ; *names; names++) {
+        first = NULL;
+
+        for (c = cJSON_IsObject(obj) ? obj->child : NULL; c; c = next) {
+            next = c->next;
+
+            if (c->string == NULL || strcmp(c->string, *names) != 0) {
+                continue;
+            }
+
+            if (first == NULL) {
+                first = c;
+                continue;
+            }
+
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, c));
+        }
+    }
+}
+
+
 static int
 ngx_http_moa_normalize_choice(cJSON *choice, int index)
 {
     cJSON  *msg, *tc;
+
+    ngx_http_moa_first_only(choice, ngx_http_moa_choice_keys);
+    ngx_http_moa_first_only(cJSON_GetObjectItemCaseSensitive(choice,
+                                                             "message"),
+                            ngx_http_moa_message_keys);
 
     if (index >= 0
         && ngx_http_moa_set(choice, "index", cJSON_CreateNumber(index)) != 0)
@@ -1089,6 +1137,8 @@ ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
 {
     char   *s;
     cJSON  *choices, *c, *keep;
+
+    ngx_http_moa_first_only(root, ngx_http_moa_response_keys);
 
     choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
 

@@ -445,6 +445,32 @@ test_response(void)
     is_int(count_of(out.data, out.len, "\"usage\""), 1, "full: one usage");
     cJSON_Delete(v);
 
+    /*
+     * a provider's duplicate keys: cJSON reads the first, most clients
+     * the last; only the module's values may reach the client
+     */
+    v = response("{\"model\":\"p1\",\"usage\":{\"total_tokens\":1},"
+                 "\"object\":\"x\",\"choices\":[{\"index\":5,\"message\":"
+                 "{\"content\":\"a\",\"tool_calls\":[],\"tool_calls\":[],"
+                 "\"role\":\"assistant\"},\"index\":6}],\"model\":\"p2\","
+                 "\"usage\":{\"total_tokens\":2},\"object\":\"y\","
+                 "\"choices\":[{\"message\":{\"content\":\"b\"}}]}", 0, USAGE,
+                 &out, "duplicate keys");
+    is_int(count_of(out.data, out.len, "\"model\""), 1,
+           "duplicates: one model");
+    is_int(count_of(out.data, out.len, "\"usage\""), 1,
+           "duplicates: one usage");
+    is_int(count_of(out.data, out.len, "\"object\""), 1,
+           "duplicates: one object");
+    is_int(count_of(out.data, out.len, "\"choices\""), 1,
+           "duplicates: one choices");
+    is_int(count_of(out.data, out.len, "\"index\""), 1,
+           "duplicates: one index");
+    hasnt(out.data, out.len, "tool_calls", "duplicates: no tool_calls []");
+    is_str(jstr(v, "choices.0.message.content"), "a",
+           "duplicates: the choice cJSON read");
+    cJSON_Delete(v);
+
     /* empty or null tool_calls removed, non-empty kept */
     v = response("{\"choices\":[{\"message\":{\"content\":\"a\","
                  "\"tool_calls\":[]}},{\"message\":{\"content\":\"b\","
