@@ -98,3 +98,4 @@ run: $(MODULE) | deps-run
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
 
 include t/unit/unit.mk
+include fuzz/fuzz.mk
