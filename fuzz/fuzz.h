@@ -86,6 +86,25 @@ fuzz_json(const char *p, size_t len, const char *what)
 }
 
 
+/* case-sensitive: cJSON_GetObjectItem() ignores case */
+static inline cJSON *
+fuzz_get(const cJSON *obj, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+
+static inline int
+fuzz_str_is(const cJSON *obj, const char *name, const char *s)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsString(item) && strcmp(item->valuestring, s) == 0;
+}
+
+
 /* how many members of obj cJSON names name */
 static inline int
 fuzz_count_key(const cJSON *obj, const char *name)

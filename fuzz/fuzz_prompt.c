@@ -90,8 +90,8 @@ fuzz_instruction(const ngx_http_moa_buf_t *text)
                     == 0, "a body with the instruction");
 
         v = fuzz_json(body.data, body.len, "a body with the instruction");
-        m = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "messages"), 1);
-        m = cJSON_GetObjectItem(m, "content");
+        m = cJSON_GetArrayItem(fuzz_get(v, "messages"), 1);
+        m = fuzz_get(m, "content");
 
         fuzz_assert(cJSON_IsString(m) && strlen(m->valuestring) == text->len
                     && (text->len == 0

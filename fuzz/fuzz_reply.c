@@ -34,24 +34,24 @@ fuzz_chunk(const cJSON *ev, void *data)
     const cJSON  *item, *choice, *delta, *tc;
 
     fuzz_assert(fuzz_count_key(ev, "model") == 1
-                && strcmp(cJSON_GetObjectItem(ev, "model")->valuestring,
-                          FUZZ_MODEL) == 0, "a chunk has the MoA model");
+                && fuzz_str_is(ev, "model", FUZZ_MODEL),
+                "a chunk has the MoA model");
 
-    item = cJSON_GetObjectItemCaseSensitive(ev, "object");
+    item = fuzz_get(ev, "object");
     fuzz_assert(cJSON_IsString(item)
                 && strcmp(item->valuestring, "chat.completion.chunk") == 0,
                 "a chunk's object");
 
     fuzz_assert(fuzz_count_key(ev, "id") == 1
-                && cJSON_IsNumber(cJSON_GetObjectItem(ev, "created"))
+                && cJSON_IsNumber(fuzz_get(ev, "created"))
                 && fuzz_count_key(ev, "error") == 0,
                 "a chunk has an id, created, no error");
 
-    item = cJSON_GetObjectItemCaseSensitive(ev, "choices");
+    item = fuzz_get(ev, "choices");
 
     if (fc->usage) {
         fuzz_assert(cJSON_GetArraySize(item) == 0
-                    && cJSON_IsObject(cJSON_GetObjectItem(ev, "usage")),
+                    && cJSON_IsObject(fuzz_get(ev, "usage")),
                     "the usage chunk: choices [] and usage");
         return;
     }
@@ -60,12 +60,12 @@ fuzz_chunk(const cJSON *ev, void *data)
     fuzz_assert(cJSON_GetArraySize(item) == 1, "a chunk has one choice");
 
     choice = item->child;
-    index = (int) cJSON_GetObjectItem(choice, "index")->valuedouble;
-    delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+    index = (int) fuzz_get(choice, "index")->valuedouble;
+    delta = fuzz_get(choice, "delta");
 
     fuzz_assert(cJSON_IsObject(delta)
-                && cJSON_GetObjectItem(choice, "logprobs")
-                && cJSON_GetObjectItem(choice, "finish_reason"),
+                && fuzz_get(choice, "logprobs")
+                && fuzz_get(choice, "finish_reason"),
                 "a choice has delta, logprobs, finish_reason");
 
     if (fc->events == 0 || fc->finished) {
@@ -73,18 +73,17 @@ fuzz_chunk(const cJSON *ev, void *data)
         fuzz_assert(index == (fc->events ? fc->index + 1 : 0),
                     "choices are streamed in order from 0");
         fuzz_assert(cJSON_GetArraySize(delta) == 2
-                    && strcmp(cJSON_GetObjectItem(delta, "role")->valuestring,
-                              "assistant") == 0
-                    && cJSON_GetObjectItem(delta, "content")->valuestring[0]
-                       == '\0', "the first delta: role and content \"\"");
+                    && fuzz_str_is(delta, "role", "assistant")
+                    && fuzz_str_is(delta, "content", ""),
+                    "the first delta: role and content \"\"");
 
     } else {
         fuzz_assert(index == fc->index, "a choice's chunks are together");
-        fuzz_assert(cJSON_GetObjectItem(delta, "role") == NULL,
+        fuzz_assert(fuzz_get(delta, "role") == NULL,
                     "role only in the first delta");
     }
 
-    tc = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+    tc = fuzz_get(delta, "tool_calls");
 
     if (tc) {
         int  k;
@@ -94,7 +93,7 @@ fuzz_chunk(const cJSON *ev, void *data)
         for (item = tc->child; item; item = item->next, k++) {
             if (cJSON_IsObject(item)) {
                 fuzz_assert(fuzz_count_key(item, "index") == 1
-                            && cJSON_GetObjectItem(item, "index")->valuedouble
+                            && fuzz_get(item, "index")->valuedouble
                                == k, "tool calls are numbered from 0");
             }
         }
@@ -104,7 +103,7 @@ fuzz_chunk(const cJSON *ev, void *data)
     fc->finished = (cJSON_GetArraySize(delta) == 0);
 
     fuzz_assert(fc->finished
-                || cJSON_IsNull(cJSON_GetObjectItem(choice, "finish_reason")),
+                || cJSON_IsNull(fuzz_get(choice, "finish_reason")),
                 "finish_reason only on the last chunk of a choice");
 
     fc->index = index;
@@ -167,13 +166,13 @@ fuzz_response(cJSON *root, int choice, const cJSON *usage)
     v = fuzz_json(out.data, out.len, "the response");
 
     fuzz_assert(fuzz_count_key(v, "model") == 1
-                && strcmp(cJSON_GetObjectItem(v, "model")->valuestring,
-                          FUZZ_MODEL) == 0, "the response's model, once");
+                && fuzz_str_is(v, "model", FUZZ_MODEL),
+                "the response's model, once");
     fuzz_assert(fuzz_count_key(v, "object") == 1
-                && strcmp(cJSON_GetObjectItem(v, "object")->valuestring,
-                          "chat.completion") == 0, "object, once");
+                && fuzz_str_is(v, "object", "chat.completion"),
+                "object, once");
     /* printed: cJSON_Compare never finds infinity equal to itself */
-    pa = cJSON_PrintUnformatted(cJSON_GetObjectItem(v, "usage"));
+    pa = cJSON_PrintUnformatted(fuzz_get(v, "usage"));
     pb = cJSON_PrintUnformatted(usage);
     fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
                 && strcmp(pa, pb) == 0, "the summed usage, once");
@@ -181,16 +180,16 @@ fuzz_response(cJSON *root, int choice, const cJSON *usage)
     cJSON_free(pb);
     fuzz_assert(fuzz_count_key(v, "id") == 1
                 && fuzz_count_key(v, "created") == 1
-                && cJSON_IsNumber(cJSON_GetObjectItem(v, "created")),
+                && cJSON_IsNumber(fuzz_get(v, "created")),
                 "id and created, once");
 
-    item = cJSON_GetObjectItemCaseSensitive(v, "choices");
+    item = fuzz_get(v, "choices");
     fuzz_assert(fuzz_count_key(v, "choices") == 1 && cJSON_IsArray(item)
                 && (choice < 0 || cJSON_GetArraySize(item) == 1),
                 "the choices, one when a choice is kept");
 
     cJSON_ArrayForEach(c, item) {
-        msg = cJSON_GetObjectItemCaseSensitive(c, "message");
+        msg = fuzz_get(c, "message");
 
         fuzz_assert(fuzz_count_key(c, "logprobs") == 1
                     && fuzz_count_key(c, "finish_reason") == 1
@@ -202,13 +201,14 @@ fuzz_response(cJSON *root, int choice, const cJSON *usage)
 
         fuzz_assert(fuzz_count_key(msg, "tool_calls") == 0
                     || (fuzz_count_key(msg, "tool_calls") == 1
-                        && cJSON_GetArraySize(cJSON_GetObjectItem(msg,
+                        && cJSON_GetArraySize(fuzz_get(msg,
                                                       "tool_calls")) > 0),
                     "tool_calls only when there are some");
 
         if (choice >= 0) {
-            fuzz_assert(cJSON_GetObjectItem(c, "index")->valuedouble == 0
-                        && fuzz_count_key(c, "index") == 1,
+            fuzz_assert(fuzz_count_key(c, "index") == 1
+                        && cJSON_IsNumber(fuzz_get(c, "index"))
+                        && fuzz_get(c, "index")->valuedouble == 0,
                         "a kept choice is index 0");
         }
     }

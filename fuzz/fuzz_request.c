@@ -28,7 +28,7 @@ fuzz_error(const ngx_http_moa_error_t *err, int status)
     ngx_http_moa_error_json(&out, err);
 
     v = fuzz_json(out.data, out.len, "the error JSON");
-    fuzz_assert(cJSON_GetArraySize(cJSON_GetObjectItem(v, "error")) == 4,
+    fuzz_assert(cJSON_GetArraySize(fuzz_get(v, "error")) == 4,
                 "the error has its four keys");
 
     cJSON_Delete(v);
@@ -66,14 +66,14 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
     fuzz_assert(cJSON_IsObject(v), "a stage body is an object");
 
     /* the module's keys, once */
-    item = cJSON_GetObjectItemCaseSensitive(v, "model");
+    item = fuzz_get(v, "model");
     fuzz_assert(fuzz_count_key(v, "model") == 1 && cJSON_IsString(item)
                 && strlen(item->valuestring) == strnlen(cp->model,
                                                         cp->model_len)
                 && strncmp(item->valuestring, cp->model, cp->model_len) == 0,
                 "the stage's own model, once");
 
-    item = cJSON_GetObjectItemCaseSensitive(v, "stream");
+    item = fuzz_get(v, "stream");
     fuzz_assert(fuzz_count_key(v, "stream") == 1 && cJSON_IsBool(item)
                 && cJSON_IsTrue(item) == (stage == 's' && req->stream),
                 "stream once, true only for a streamed synthesis");
@@ -81,9 +81,9 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
     n = fuzz_count_key(v, "stream_options");
 
     if (stage == 's' && req->stream) {
-        item = cJSON_GetObjectItemCaseSensitive(v, "stream_options");
+        item = fuzz_get(v, "stream_options");
         fuzz_assert(n == 1 && fuzz_count_key(item, "include_usage") == 1
-                    && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item,
+                    && cJSON_IsTrue(fuzz_get(item,
                                                            "include_usage")),
                     "a streamed synthesis asks for usage, once");
 
@@ -99,7 +99,7 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
     if (cp->max_tokens > 0) {
         max = req->max_completion_tokens ? "max_completion_tokens"
                                          : "max_tokens";
-        item = cJSON_GetObjectItemCaseSensitive(v, max);
+        item = fuzz_get(v, max);
         fuzz_assert(fuzz_count_key(v, "max_tokens")
                     + fuzz_count_key(v, "max_completion_tokens") == 1
                     && cJSON_IsNumber(item)
@@ -108,7 +108,7 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
     }
 
     /* the conversation unchanged, then the instruction */
-    item = cJSON_GetObjectItemCaseSensitive(v, "messages");
+    item = fuzz_get(v, "messages");
     n = cJSON_GetArraySize(req->messages);
 
     fuzz_assert(fuzz_count_key(v, "messages") == 1 && cJSON_IsArray(item)
@@ -129,11 +129,10 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
 
     if (stage != 'p') {
         fuzz_assert(fuzz_count_key(a, "role") == 1
-                    && strcmp(cJSON_GetObjectItem(a, "role")->valuestring,
-                              "user") == 0,
+                    && fuzz_str_is(a, "role", "user"),
                     "the instruction is a user message");
 
-        item = cJSON_GetObjectItemCaseSensitive(a, "content");
+        item = fuzz_get(a, "content");
         fuzz_assert(cJSON_IsString(item)
                     && strlen(item->valuestring) == strnlen(inst, inst_len)
                     && strncmp(item->valuestring, inst, inst_len) == 0,
@@ -151,7 +150,7 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
         fuzz_assert(fuzz_count_key(v, "n") == (cp->n > 1),
                     "a proposal's n is the module's");
 
-        item = cJSON_GetObjectItemCaseSensitive(v, "seed");
+        item = fuzz_get(v, "seed");
         fuzz_assert(fuzz_count_key(v, "seed") == req->has_seed
                     && (!req->has_seed
                         || (cJSON_IsNumber(item)
@@ -178,7 +177,7 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
                         "a critique carries only the allowlist");
         }
 
-        item = cJSON_GetObjectItemCaseSensitive(v, "tool_choice");
+        item = fuzz_get(v, "tool_choice");
         fuzz_assert(req->has_tools
                     ? fuzz_count_key(v, "tool_choice") == 1
                       && cJSON_IsString(item)

@@ -35,7 +35,7 @@ fuzz_chunk(const cJSON *ev, void *data)
 
     (void) data;
 
-    model = cJSON_GetObjectItemCaseSensitive(ev, "model");
+    model = fuzz_get(ev, "model");
 
     fuzz_assert(cJSON_IsObject(ev), "a chunk is an object");
     fuzz_assert(fuzz_count_key(ev, "model") >= 1 && cJSON_IsString(model)
@@ -53,7 +53,7 @@ fuzz_error_event(const cJSON *ev, void *data)
 
     (void) data;
 
-    e = cJSON_GetObjectItemCaseSensitive(ev, "error");
+    e = fuzz_get(ev, "error");
 
     fuzz_assert(cJSON_GetArraySize(ev) == 1 && e && !cJSON_IsNull(e),
                 "an error event has its error, only");
