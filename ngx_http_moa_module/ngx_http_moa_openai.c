@@ -5,6 +5,7 @@
 
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -1181,7 +1182,10 @@ ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
         return -1;
     }
 
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "created"))
+    /* an infinite created (1e999) would be printed as null */
+    c = cJSON_GetObjectItemCaseSensitive(root, "created");
+
+    if ((!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
         && ngx_http_moa_set(root, "created",
                             cJSON_CreateNumber((double) time(NULL))) != 0)
     {

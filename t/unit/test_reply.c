@@ -524,6 +524,20 @@ test_response(void)
     is_int(jnum(v, "id"), 7, "odd: an id of another type is left");
     cJSON_Delete(v);
 
+    /* a created that is not finite would print as null: now instead */
+    v = response("{\"created\":1e999,\"choices\":[{\"message\":{}}]}", -1,
+                 USAGE, &out, "created infinite");
+    ok(cJSON_IsNumber(jget(v, "created")) && jnum(v, "created") > 1.6e9,
+       "created 1e999: replaced by now");
+    hasnt(out.data, out.len, "\"created\":null", "created 1e999: not null");
+    cJSON_Delete(v);
+
+    v = response("{\"created\":-1e999,\"choices\":[{\"message\":{}}]}", -1,
+                 USAGE, &out, "created -infinite");
+    ok(cJSON_IsNumber(jget(v, "created")) && jnum(v, "created") > 1.6e9,
+       "created -1e999: replaced by now");
+    cJSON_Delete(v);
+
     /* a model name that needs escaping */
     {
         cJSON                 *u;
