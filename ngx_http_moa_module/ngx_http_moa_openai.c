@@ -57,6 +57,8 @@ static const char  *ngx_http_moa_message_keys[] = {
     "role", "content", "refusal", "tool_calls", NULL
 };
 
+static const char  *ngx_http_moa_index_key[] = { "index", NULL };
+
 static const char  *ngx_http_moa_roles[] = {
     "system", "developer", "user", "assistant", "tool", "function", NULL
 };
@@ -1609,6 +1611,8 @@ ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st, const cJSON *c,
                 return -1;
             }
 
+            /* every index of the provider's, duplicates included */
+            ngx_http_moa_first_only(call, ngx_http_moa_index_key);
             cJSON_DeleteItemFromObjectCaseSensitive(call, "index");
 
             if (cJSON_AddNumberToObject(call, "index", k++) == NULL) {

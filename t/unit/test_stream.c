@@ -451,6 +451,27 @@ test_stream_from_reply(void)
     ngx_http_moa_stream_free(&st);
     cJSON_Delete(root);
 
+    /* a tool call with duplicate index keys: only the module's is left */
+    root = cJSON_Parse("{\"choices\":[{\"message\":{\"content\":null,"
+                       "\"tool_calls\":[{\"index\":5,\"id\":\"c\",\"index\":6,"
+                       "\"type\":\"function\",\"function\":{\"name\":\"f\","
+                       "\"arguments\":\"{}\"},\"index\":7}]},\"finish_reason\":"
+                       "\"tool_calls\"}]}");
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+       "duplicate tool call index: built");
+    n = events(out.data, out.len, ev, 32, "duplicate tool call index");
+    ok(n == 3 && jsize(ev[1], "choices.0.delta.tool_calls.0") == 4,
+       "duplicate tool call index: id, type, function and one index");
+    is_int(jnum(ev[n > 1 ? 1 : 0], "choices.0.delta.tool_calls.0.index"), 0,
+           "duplicate tool call index: the module's");
+    hasnt(out.data, out.len, "\"index\":5", "no provider index left");
+    hasnt(out.data, out.len, "\"index\":7", "no later provider index left");
+    free_events(ev, n);
+    ngx_http_moa_stream_free(&st);
+    cJSON_Delete(root);
+
     /* several choices, or one of them */
     root = cJSON_Parse("{\"choices\":[{\"message\":{\"content\":\"a\"},"
                        "\"finish_reason\":\"stop\"},{\"message\":{\"content\":"
