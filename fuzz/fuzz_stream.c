@@ -82,9 +82,13 @@ fuzz_event(void *data, const char *event, size_t len)
                 "stream_event never fails on an event (no memory pressure)");
 
     if (rc == NGX_HTTP_MOA_EVENT_OK) {
-        fuzz_assert(fuzz_sse_events(run->out.data + before,
-                                    run->out.len - before, fuzz_chunk, NULL)
-                    <= 1, "at most one event out per event in");
+        if (run->out.len > before) {
+            fuzz_assert(fuzz_sse_events(run->out.data + before,
+                                        run->out.len - before, fuzz_chunk,
+                                        NULL)
+                        == 1, "one event out per event in");
+        }
+
         run->events++;
         return 0;
     }
