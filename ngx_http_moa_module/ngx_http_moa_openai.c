@@ -604,7 +604,9 @@ ngx_http_moa_build_critique(ngx_http_moa_buf_t *out,
     }
 
     ngx_http_moa_add_common(out, req, cp);
-    ngx_http_moa_add_messages(out, req, instruction, instruction_len);
+    /* an empty buffer's text is (NULL, 0): still an instruction */
+    ngx_http_moa_add_messages(out, req, instruction ? instruction : "",
+                              instruction_len);
     ngx_http_moa_buf_lit(out, ",\"stream\":false}");
 
     return out->nomem ? -1 : 0;
@@ -639,7 +641,9 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
     }
 
     ngx_http_moa_add_common(out, req, cp);
-    ngx_http_moa_add_messages(out, req, instruction, instruction_len);
+    /* an empty buffer's text is (NULL, 0): still an instruction */
+    ngx_http_moa_add_messages(out, req, instruction ? instruction : "",
+                              instruction_len);
 
     if (!req->stream) {
         ngx_http_moa_buf_lit(out, ",\"stream\":false}");

@@ -469,11 +469,13 @@ build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
         break;
     case 'c':
         rc = ngx_http_moa_build_critique(out, &req, cp, instruction,
-                                         strlen(instruction));
+                                         instruction ? strlen(instruction)
+                                                     : 0);
         break;
     default:
         rc = ngx_http_moa_build_synthesis(out, &req, cp, instruction,
-                                          strlen(instruction));
+                                          instruction ? strlen(instruction)
+                                                      : 0);
     }
 
     ngx_http_moa_request_free(&req);
@@ -748,6 +750,19 @@ test_critique(void)
     ok(!jhas(v, "max_tokens"), "critique: the client's max is not sent");
     is_str(jstr(v, "messages.1.content"), "",
            "critique: an empty instruction is still a message");
+    cJSON_Delete(v);
+
+    /* an empty buffer's text is (NULL, 0): still an instruction message */
+    v = build('c', "{\"model\":\"m\",\"messages\":" USER "}", &cp, NULL,
+              &out, "critique, instruction (NULL, 0)");
+    is_int(jsize(v, "messages"), 2, "critique (NULL, 0): an instruction");
+    is_str(jstr(v, "messages.1.content"), "",
+           "critique (NULL, 0): an empty instruction");
+    cJSON_Delete(v);
+
+    v = build('s', "{\"model\":\"m\",\"messages\":" USER "}", &cp, NULL,
+              &out, "synthesis, instruction (NULL, 0)");
+    is_int(jsize(v, "messages"), 2, "synthesis (NULL, 0): an instruction");
     cJSON_Delete(v);
 
     ngx_http_moa_buf_free(&out);
