@@ -110,3 +110,5 @@ run: $(MODULE) | deps-run
 
 include tools/relabel/relabel.mk
 include bench/bench.mk
+include t/unit/unit.mk
+include fuzz/fuzz.mk

@@ -348,6 +348,7 @@ ngx_http_moa_json_hex4(const char *p)
 static int
 ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s)
 {
+    int            v;
     unsigned char  c;
 
     if (s->p >= s->end || *s->p != '"') {
@@ -389,11 +390,36 @@ ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s)
             break;
 
         case 'u':
-            if (s->end - s->p < 4 || ngx_http_moa_json_hex4(s->p) < 0) {
+            if (s->end - s->p < 4) {
                 return -1;
             }
 
+            v = ngx_http_moa_json_hex4(s->p);
             s->p += 4;
+
+            /*
+             * as cJSON, which must parse whatever is accepted here:
+             * a surrogate only as a high one followed by a low one
+             */
+
+            if (v < 0 || (v >= 0xdc00 && v <= 0xdfff)) {
+                return -1;
+            }
+
+            if (v >= 0xd800 && v <= 0xdbff) {
+                if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u') {
+                    return -1;
+                }
+
+                v = ngx_http_moa_json_hex4(s->p + 2);
+
+                if (v < 0xdc00 || v > 0xdfff) {
+                    return -1;
+                }
+
+                s->p += 6;
+            }
+
             break;
 
         default:
@@ -662,6 +688,11 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
             v = ngx_http_moa_json_hex4(&k[i + 1]);
             i += 4;
 
+            if (v == 0) {
+                /* cJSON's keys are C strings: \u0000 ends them there */
+                goto done;
+            }
+
             if (v < 0 || v > 0x7f) {
                 return 0;
             }
@@ -688,6 +719,8 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
             dec[n++] = k[i];
         }
     }
+
+done:
 
     return n == len && memcmp(dec, name, len) == 0;
 }

@@ -64,7 +64,10 @@ int ngx_http_moa_json_members(const char *p, size_t len,
 /* validates that p[0..len) is exactly one JSON value: 0 or -1 */
 int ngx_http_moa_json_valid(const char *p, size_t len);
 
-/* compares a member's key with a plain name, decoding escapes if needed */
+/*
+ * compares a member's key with a plain name, decoding escapes if needed;
+ * as for cJSON, whose view request validation uses, \u0000 ends the key
+ */
 int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
     const char *name);
 

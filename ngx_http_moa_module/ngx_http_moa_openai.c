@@ -4,6 +4,8 @@
  */
 
 
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -41,6 +43,21 @@ static const char  *ngx_http_moa_synthesis_drop[] = {
 static const char  *ngx_http_moa_max_tokens_keys[] = {
     "max_tokens", "max_completion_tokens", NULL
 };
+
+/* set or read by build_response: a provider's duplicates are dropped */
+static const char  *ngx_http_moa_response_keys[] = {
+    "id", "object", "created", "model", "choices", "usage", NULL
+};
+
+static const char  *ngx_http_moa_choice_keys[] = {
+    "index", "message", "logprobs", "finish_reason", NULL
+};
+
+static const char  *ngx_http_moa_message_keys[] = {
+    "role", "content", "refusal", "tool_calls", NULL
+};
+
+static const char  *ngx_http_moa_index_key[] = { "index", NULL };
 
 static const char  *ngx_http_moa_roles[] = {
     "system", "developer", "user", "assistant", "tool", "function", NULL
@@ -376,7 +393,10 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     item = cJSON_GetObjectItemCaseSensitive(req->root, "seed");
 
     if (item && !cJSON_IsNull(item)) {
+        /* range first: casting a double out of range is undefined */
         if (!cJSON_IsNumber(item)
+            || item->valuedouble < -9223372036854775808.0
+            || item->valuedouble >= 9223372036854775808.0
             || item->valuedouble != (double) (long long) item->valuedouble)
         {
             return ngx_http_moa_invalid_type(err, "seed", "an integer");
@@ -591,7 +611,9 @@ ngx_http_moa_build_critique(ngx_http_moa_buf_t *out,
     }
 
     ngx_http_moa_add_common(out, req, cp);
-    ngx_http_moa_add_messages(out, req, instruction, instruction_len);
+    /* an empty buffer's text is (NULL, 0): still an instruction */
+    ngx_http_moa_add_messages(out, req, instruction ? instruction : "",
+                              instruction_len);
     ngx_http_moa_buf_lit(out, ",\"stream\":false}");
 
     return out->nomem ? -1 : 0;
@@ -629,7 +651,9 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
     }
 
     ngx_http_moa_add_common(out, req, cp);
-    ngx_http_moa_add_messages(out, req, instruction, instruction_len);
+    /* an empty buffer's text is (NULL, 0): still an instruction */
+    ngx_http_moa_add_messages(out, req, instruction ? instruction : "",
+                              instruction_len);
 
     if (!req->stream) {
         ngx_http_moa_buf_lit(out, ",\"stream\":false}");
@@ -991,6 +1015,26 @@ ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
 }
 
 
+/* a provider's number as long long: clamped, the cast would be undefined */
+static long long
+ngx_http_moa_clamp(double d)
+{
+    if (d != d) {
+        return 0;
+    }
+
+    if (d >= 9223372036854775808.0) {
+        return LLONG_MAX;
+    }
+
+    if (d < -9223372036854775808.0) {
+        return LLONG_MIN;
+    }
+
+    return (long long) d;
+}
+
+
 long long
 ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 {
@@ -998,7 +1042,7 @@ ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 
     item = cJSON_GetObjectItemCaseSensitive(acc, name);
 
-    return cJSON_IsNumber(item) ? (long long) item->valuedouble : 0;
+    return cJSON_IsNumber(item) ? ngx_http_moa_clamp(item->valuedouble) : 0;
 }
 
 
@@ -1023,10 +1067,45 @@ ngx_http_moa_set(cJSON *obj, const char *name, cJSON *value)
 }
 
 
+/*
+ * Drops the later duplicates of the keys the module reads or sets: cJSON
+ * reads the first, most clients keep the last.
+ */
+static void
+ngx_http_moa_first_only(cJSON *obj, const char **names)
+{
+    cJSON  *c, *next, *first;
+
+    for ( /* void */ ; *names; names++) {
+        first = NULL;
+
+        for (c = cJSON_IsObject(obj) ? obj->child : NULL; c; c = next) {
+            next = c->next;
+
+            if (c->string == NULL || strcmp(c->string, *names) != 0) {
+                continue;
+            }
+
+            if (first == NULL) {
+                first = c;
+                continue;
+            }
+
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, c));
+        }
+    }
+}
+
+
 static int
 ngx_http_moa_normalize_choice(cJSON *choice, int index)
 {
     cJSON  *msg, *tc;
+
+    ngx_http_moa_first_only(choice, ngx_http_moa_choice_keys);
+    ngx_http_moa_first_only(cJSON_GetObjectItemCaseSensitive(choice,
+                                                             "message"),
+                            ngx_http_moa_message_keys);
 
     if (index >= 0
         && ngx_http_moa_set(choice, "index", cJSON_CreateNumber(index)) != 0)
@@ -1089,6 +1168,8 @@ ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
     char   *s;
     cJSON  *choices, *c, *keep;
 
+    ngx_http_moa_first_only(root, ngx_http_moa_response_keys);
+
     choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
 
     if (choice >= 0) {
@@ -1130,7 +1211,10 @@ ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
         return -1;
     }
 
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "created"))
+    /* an infinite created (1e999) would be printed as null */
+    c = cJSON_GetObjectItemCaseSensitive(root, "created");
+
+    if ((!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
         && ngx_http_moa_set(root, "created",
                             cJSON_CreateNumber((double) time(NULL))) != 0)
     {
@@ -1332,6 +1416,11 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
 
         /* usage goes only on the final usage chunk, as the sum */
         if (ngx_http_moa_json_key_is(m, "usage")) {
+            continue;
+        }
+
+        /* "error": null; SDKs must never see an error key in a chunk */
+        if (ngx_http_moa_json_key_is(m, "error")) {
             continue;
         }
 
@@ -1549,6 +1638,8 @@ ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st, const cJSON *c,
                 return -1;
             }
 
+            /* every index of the provider's, duplicates included */
+            ngx_http_moa_first_only(call, ngx_http_moa_index_key);
             cJSON_DeleteItemFromObjectCaseSensitive(call, "index");
 
             if (cJSON_AddNumberToObject(call, "index", k++) == NULL) {
@@ -1602,7 +1693,8 @@ ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st, const cJSON *root,
 
     if (st->created.len == 0) {
         if (cJSON_IsNumber(item)) {
-            ngx_http_moa_buf_int(&st->created, (long long) item->valuedouble);
+            ngx_http_moa_buf_int(&st->created,
+                                 ngx_http_moa_clamp(item->valuedouble));
 
         } else {
             ngx_http_moa_buf_int(&st->created, (long long) time(NULL));

@@ -100,8 +100,9 @@ ngx_http_moa_prompt_candidate(ngx_http_moa_buf_t *out, int i,
     ngx_http_moa_buf_int(out, i + 1);
     ngx_http_moa_buf_lit(out, "\">\n");
 
+    /* an empty text has no data: NULL + 0 is undefined */
     p = text.data;
-    end = p + text.len;
+    end = text.len ? p + text.len : p;
 
     while (p < end) {
         q = memchr(p, '<', end - p);

@@ -1,0 +1,261 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Fuzz target: a client's request body.  Parse and validate it; refused
+ * requests give a well-formed OpenAI error; accepted ones give three stage
+ * bodies that are valid JSON (for the scanner and cJSON) with the module's
+ * own model, stream, messages and overrides exactly once, the client's
+ * conversation unchanged, and the instruction message last.  Call
+ * parameters are derived from a hash of the input.
+ */
+
+
+#include "fuzz.h"
+#include "ngx_http_moa_openai.h"
+
+
+static void
+fuzz_error(const ngx_http_moa_error_t *err, int status)
+{
+    cJSON               *v;
+    ngx_http_moa_buf_t   out;
+
+    fuzz_assert(err->status == status, "the error's status");
+    fuzz_assert(err->type && err->message[0], "the error's type, message");
+
+    memset(&out, 0, sizeof(out));
+    ngx_http_moa_error_json(&out, err);
+
+    v = fuzz_json(out.data, out.len, "the error JSON");
+    fuzz_assert(cJSON_GetArraySize(fuzz_get(v, "error")) == 4,
+                "the error has its four keys");
+
+    cJSON_Delete(v);
+    ngx_http_moa_buf_free(&out);
+}
+
+
+static void
+fuzz_body(int stage, const ngx_http_moa_request_t *req,
+    const ngx_http_moa_call_params_t *cp, const char *inst, size_t inst_len)
+{
+    int                  i, rc, n;
+    char                *pa, *pb;
+    cJSON               *v;
+    const cJSON         *item, *a, *b;
+    const char          *max;
+    ngx_http_moa_buf_t   out;
+
+    memset(&out, 0, sizeof(out));
+
+    switch (stage) {
+    case 'p':
+        rc = ngx_http_moa_build_proposal(&out, req, cp);
+        break;
+    case 'c':
+        rc = ngx_http_moa_build_critique(&out, req, cp, inst, inst_len);
+        break;
+    default:
+        rc = ngx_http_moa_build_synthesis(&out, req, cp, inst, inst_len);
+    }
+
+    fuzz_assert(rc == 0, "a stage body is built");
+
+    v = fuzz_json(out.data, out.len, "a stage body");
+    fuzz_assert(cJSON_IsObject(v), "a stage body is an object");
+
+    /* the module's keys, once */
+    item = fuzz_get(v, "model");
+    fuzz_assert(fuzz_count_key(v, "model") == 1 && cJSON_IsString(item)
+                && strlen(item->valuestring) == strnlen(cp->model,
+                                                        cp->model_len)
+                && strncmp(item->valuestring, cp->model, cp->model_len) == 0,
+                "the stage's own model, once");
+
+    item = fuzz_get(v, "stream");
+    fuzz_assert(fuzz_count_key(v, "stream") == 1 && cJSON_IsBool(item)
+                && cJSON_IsTrue(item) == (stage == 's' && req->stream),
+                "stream once, true only for a streamed synthesis");
+
+    n = fuzz_count_key(v, "stream_options");
+
+    if (stage == 's' && req->stream) {
+        item = fuzz_get(v, "stream_options");
+        fuzz_assert(n == 1 && fuzz_count_key(item, "include_usage") == 1
+                    && cJSON_IsTrue(fuzz_get(item,
+                                                           "include_usage")),
+                    "a streamed synthesis asks for usage, once");
+
+    } else {
+        fuzz_assert(n == 0, "no stream_options when not streamed");
+    }
+
+    if (cp->temperature) {
+        fuzz_assert(fuzz_count_key(v, "temperature") == 1,
+                    "the stage's temperature, once");
+    }
+
+    if (cp->max_tokens > 0) {
+        max = req->max_completion_tokens ? "max_completion_tokens"
+                                         : "max_tokens";
+        item = fuzz_get(v, max);
+        fuzz_assert(fuzz_count_key(v, "max_tokens")
+                    + fuzz_count_key(v, "max_completion_tokens") == 1
+                    && cJSON_IsNumber(item)
+                    && item->valuedouble == (double) cp->max_tokens,
+                    "the stage's max tokens, once, the client's key name");
+    }
+
+    /* the conversation unchanged, then the instruction */
+    item = fuzz_get(v, "messages");
+    n = cJSON_GetArraySize(req->messages);
+
+    fuzz_assert(fuzz_count_key(v, "messages") == 1 && cJSON_IsArray(item)
+                && cJSON_GetArraySize(item) == n + (stage != 'p'),
+                "the messages, plus one instruction");
+
+    for (i = 0, a = item->child, b = req->messages->child; i < n;
+         i++, a = a->next, b = b->next)
+    {
+        /* printed: cJSON_Compare mismatches duplicate keys */
+        pa = cJSON_PrintUnformatted(a);
+        pb = cJSON_PrintUnformatted(b);
+        fuzz_assert(pa && pb && strcmp(pa, pb) == 0,
+                    "a message reaches the stage unchanged");
+        cJSON_free(pa);
+        cJSON_free(pb);
+    }
+
+    if (stage != 'p') {
+        fuzz_assert(fuzz_count_key(a, "role") == 1
+                    && fuzz_str_is(a, "role", "user"),
+                    "the instruction is a user message");
+
+        item = fuzz_get(a, "content");
+        fuzz_assert(cJSON_IsString(item)
+                    && strlen(item->valuestring) == strnlen(inst, inst_len)
+                    && strncmp(item->valuestring, inst, inst_len) == 0,
+                    "the instruction's text");
+    }
+
+    /* what each stage may not carry */
+    if (stage == 'p') {
+        fuzz_assert(fuzz_count_key(v, "logprobs") == 0
+                    && fuzz_count_key(v, "top_logprobs") == 0
+                    && fuzz_count_key(v, "store") == 0
+                    && fuzz_count_key(v, "metadata") == 0,
+                    "a proposal has no logprobs, store, metadata");
+
+        fuzz_assert(fuzz_count_key(v, "n") == (cp->n > 1),
+                    "a proposal's n is the module's");
+
+        item = fuzz_get(v, "seed");
+        fuzz_assert(fuzz_count_key(v, "seed") == req->has_seed
+                    && (!req->has_seed
+                        || (cJSON_IsNumber(item)
+                            && item->valuedouble
+                               == (double) (req->seed + cp->index))),
+                    "a proposal's seed is the client's plus its index");
+    }
+
+    if (stage == 'c') {
+        for (item = v->child; item; item = item->next) {
+            fuzz_assert(strcmp(item->string, "tools") == 0
+                        || strcmp(item->string, "user") == 0
+                        || strcmp(item->string, "safety_identifier") == 0
+                        || strcmp(item->string, "service_tier") == 0
+                        || strcmp(item->string, "prompt_cache_key") == 0
+                        || strcmp(item->string, "reasoning_effort") == 0
+                        || strcmp(item->string, "tool_choice") == 0
+                        || strcmp(item->string, "model") == 0
+                        || strcmp(item->string, "temperature") == 0
+                        || strcmp(item->string, "max_tokens") == 0
+                        || strcmp(item->string, "max_completion_tokens") == 0
+                        || strcmp(item->string, "messages") == 0
+                        || strcmp(item->string, "stream") == 0,
+                        "a critique carries only the allowlist");
+        }
+
+        item = fuzz_get(v, "tool_choice");
+        fuzz_assert(req->has_tools
+                    ? fuzz_count_key(v, "tool_choice") == 1
+                      && cJSON_IsString(item)
+                      && strcmp(item->valuestring, "none") == 0
+                    : fuzz_count_key(v, "tool_choice") == 0,
+                    "a critique's tool_choice is none, with tools only");
+    }
+
+    cJSON_Delete(v);
+    ngx_http_moa_buf_free(&out);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                          rc, k;
+    char                         inst[64];
+    size_t                       inst_len;
+    uint64_t                     h;
+    ngx_http_moa_error_t         err;
+    ngx_http_moa_request_t       req;
+    ngx_http_moa_call_params_t   cp;
+
+    static const char           *models[] = {
+        "gpt-4o", "", "a\"b\\c\n\x01\xc3\xa9", "m\0hidden"
+    };
+
+    static const size_t          model_lens[] = { 6, 0, 10, 8 };
+
+    static const char           *temperatures[] = {
+        NULL, "0.2", "1", "1.0e0"
+    };
+
+    rc = ngx_http_moa_request_parse(&req, (const char *) data, size, &err);
+
+    if (rc != 0) {
+        fuzz_error(&err, 400);
+        ngx_http_moa_request_free(&req);
+        return 0;
+    }
+
+    fuzz_assert(req.root && req.model && req.messages && req.raw_messages
+                && req.n >= 1 && req.n <= 128, "a parsed request");
+
+    if (ngx_http_moa_request_check_moa(&req, &err) != 0) {
+        fuzz_error(&err, 400);
+    }
+
+    h = fuzz_hash(data, size);
+
+    /* instruction: the input's last bytes, any bytes but NUL */
+    inst_len = size < sizeof(inst) ? size : sizeof(inst);
+    memcpy(inst, data + size - inst_len, inst_len);
+
+    for (k = 0; k < (int) inst_len; k++) {
+        if (inst[k] == '\0') {
+            inst[k] = '0';
+        }
+    }
+
+    for (k = 0; k < 4; k++) {
+        memset(&cp, 0, sizeof(cp));
+
+        cp.model = models[(h >> (k * 8)) & 3];
+        cp.model_len = model_lens[(h >> (k * 8)) & 3];
+        cp.temperature = temperatures[(h >> (k * 8 + 2)) & 3];
+        cp.temperature_len = cp.temperature ? strlen(cp.temperature) : 0;
+        cp.max_tokens = ((h >> (k * 8 + 4)) & 1) ? 100 + k : 0;
+        cp.n = ((h >> (k * 8 + 5)) & 1) ? 3 : 0;
+        cp.index = k;
+
+        fuzz_body('p', &req, &cp, NULL, 0);
+        fuzz_body('c', &req, &cp, inst, inst_len);
+        fuzz_body('s', &req, &cp, inst, (h >> (k * 8 + 6)) & 1 ? inst_len : 0);
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    return 0;
+}

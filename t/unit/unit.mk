@@ -1,0 +1,65 @@
+# Unit tests of the pure code (included by the top Makefile, which defines
+# ROOT and BUILD).
+#
+#   make unit            build the test binaries into build/unit/
+#   make unit-valgrind   build them without ASan and run them under valgrind
+#
+# t/001-unit.t runs "make -s unit", then every build/unit/test_* binary and
+# every build/unit/replay_* binary (the fuzz targets replaying their seed
+# corpus and the inputs that once crashed them) and passes their TAP on.
+
+UNIT_CC       ?= gcc
+UNIT_DIR      := $(BUILD)/unit
+UNIT_SRC_DIR  := $(ROOT)/ngx_http_moa_module
+UNIT_PURE     := $(addprefix $(UNIT_SRC_DIR)/ngx_http_moa_, \
+                   json.c openai.c sse.c prompt.c)
+UNIT_HDRS     := $(wildcard $(UNIT_SRC_DIR)/ngx_http_moa_*.h) \
+                 $(ROOT)/t/unit/tap.h $(ROOT)/t/unit/util.h
+UNIT_TESTS    := $(basename $(notdir $(wildcard $(ROOT)/t/unit/test_*.c)))
+UNIT_FUZZ     := $(basename $(notdir $(wildcard $(ROOT)/fuzz/fuzz_*.c)))
+UNIT_BINS     := $(addprefix $(UNIT_DIR)/, $(UNIT_TESTS)) \
+                 $(patsubst fuzz_%, $(UNIT_DIR)/replay_%, $(UNIT_FUZZ))
+
+# float-cast-overflow is part of clang's "undefined" but not of gcc's
+UNIT_SAN      := -fsanitize=address,undefined,float-cast-overflow \
+                 -fno-sanitize-recover=all -fno-omit-frame-pointer
+UNIT_CFLAGS   ?= -Wall -Wextra -Werror -g -O1 $(UNIT_SAN)
+UNIT_CPPFLAGS := -I$(UNIT_SRC_DIR) -I$(ROOT)/t/unit -I$(ROOT)/fuzz
+UNIT_LIBS     := -lcjson -lm
+
+.PHONY: unit unit-valgrind
+
+unit: $(UNIT_BINS)
+
+$(UNIT_DIR)/test_%: $(ROOT)/t/unit/test_%.c $(UNIT_PURE) $(UNIT_HDRS) \
+                    | deps-build
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_CPPFLAGS) -o $@ $< $(UNIT_PURE) \
+	    $(UNIT_LIBS)
+
+# a fuzz target linked with a main() that replays files instead of libFuzzer
+$(UNIT_DIR)/replay_%: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/replay.c \
+                      $(ROOT)/fuzz/fuzz.h $(UNIT_PURE) $(UNIT_HDRS) \
+                      | deps-build
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_CPPFLAGS) -o $@ $< \
+	    $(ROOT)/fuzz/replay.c $(UNIT_PURE) $(UNIT_LIBS)
+
+# the same tests without sanitizers, under valgrind (memcheck, leaks)
+UNIT_VG_DIR   := $(BUILD)/unit-valgrind
+UNIT_VG_BINS  := $(addprefix $(UNIT_VG_DIR)/, $(UNIT_TESTS))
+UNIT_VALGRIND ?= valgrind -q --leak-check=full --show-leak-kinds=definite \
+                 --errors-for-leak-kinds=definite --error-exitcode=1
+
+$(UNIT_VG_DIR)/test_%: $(ROOT)/t/unit/test_%.c $(UNIT_PURE) $(UNIT_HDRS) \
+                       | deps-build
+	@mkdir -p $(@D)
+	$(UNIT_CC) -Wall -Wextra -Werror -g -O0 $(UNIT_CPPFLAGS) -o $@ $< \
+	    $(UNIT_PURE) $(UNIT_LIBS)
+
+unit-valgrind: $(UNIT_VG_BINS)
+	@for t in $(UNIT_VG_BINS); do \
+	    echo "moa: valgrind $$t"; \
+	    $(UNIT_VALGRIND) $$t > $$t.tap || { cat $$t.tap; exit 1; }; \
+	    tail -n 1 $$t.tap; \
+	done
