@@ -12,6 +12,10 @@
 
 
 #define NGX_HTTP_MOA_JSON_MAX_DEPTH  1000
+/* 4G on 64-bit platforms, 1G on 32-bit ones */
+#define NGX_HTTP_MOA_BUF_MAX                                                 \
+    (((size_t) -1 >> 2) < (size_t) 0xffffffffu ? ((size_t) -1 >> 2)         \
+                                              : (size_t) 0xffffffffu)
 
 
 typedef struct {
@@ -39,14 +43,15 @@ ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n)
         return 0;
     }
 
+    /* far beyond any reply or body the module keeps */
+    if (n > NGX_HTTP_MOA_BUF_MAX - b->len) {
+        b->nomem = 1;
+        return -1;
+    }
+
     size = b->size ? b->size : 256;
 
     while (size - b->len < n) {
-        if (size > (size_t) -1 / 2) {
-            b->nomem = 1;
-            return -1;
-        }
-
         size *= 2;
     }
 
