@@ -637,9 +637,10 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     }
 
     /*
-     * Every call that was started, once: calls that were cancelled, and
-     * those abandoned when the client went away (nginx ends them without
-     * post_subrequest), are "canceled".
+     * Every call that was started, once.  "canceled": stopped by the module
+     * (moa_proposal_timeout), ended by nginx when the client went away (the
+     * active call sees the abort itself; background calls are ended without
+     * post_subrequest), never the provider's doing.
      */
 
     ncalls = ctx->passthrough ? 1 : (ctx->calls ? ctx->nproposals + 2 : 0);
@@ -654,7 +655,7 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
 
         status = call->status;
 
-        if (call->canceled || !call->done) {
+        if (call->canceled || call->client_closed || !call->done) {
             class = NGX_HTTP_MOA_CALL_CANCELED;
 
             if (call->stage == NGX_HTTP_MOA_PROPOSAL

@@ -127,6 +127,7 @@ typedef struct {
     unsigned                    done:1;
     unsigned                    ok:1;
     unsigned                    canceled:1;
+    unsigned                    client_closed:1; /* ended by an abort */
     unsigned                    stream:1;      /* output goes to client */
     unsigned                    forward:1;     /* passthrough as is */
     unsigned                    sse_reply:1;   /* reply is an SSE stream */
