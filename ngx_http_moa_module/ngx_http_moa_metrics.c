@@ -600,7 +600,8 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     ngx_msec_int_t ttfb)
 {
     long long                   n;
-    ngx_uint_t                  i, ncalls, dropped, stage, status, class;
+    ngx_uint_t                  i, ncalls, dropped, stage, status, class, run;
+    ngx_atomic_t               *counter;
     ngx_http_moa_call_t        *call;
     ngx_http_moa_metrics_sh_t  *sh;
 
@@ -645,6 +646,8 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
 
     ncalls = ctx->passthrough ? 1 : (ctx->calls ? ctx->nproposals + 2 : 0);
     dropped = 0;
+    counter = NULL;
+    run = 0;
 
     for (i = 0; i < ncalls; i++) {
         call = &ctx->calls[i];
@@ -679,7 +682,22 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
 
         stage = call->stage < NGX_HTTP_MOA_METRICS_STAGES ? call->stage : 0;
 
-        (void) ngx_atomic_fetch_add(&sh->calls[stage][class], 1);
+        /* calls in a row with the same labels (the proposals) add at once */
+
+        if (&sh->calls[stage][class] != counter) {
+            if (run) {
+                (void) ngx_atomic_fetch_add(counter, run);
+            }
+
+            counter = &sh->calls[stage][class];
+            run = 0;
+        }
+
+        run++;
+    }
+
+    if (run) {
+        (void) ngx_atomic_fetch_add(counter, run);
     }
 
     if (ctx->model == NULL) {
