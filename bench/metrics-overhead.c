@@ -30,6 +30,7 @@
 volatile ngx_time_t  *ngx_cached_time;
 
 static ngx_time_t  bench_time;
+static ngx_log_t   bench_log;
 
 
 static double
@@ -63,6 +64,7 @@ bench_request_init(bench_request_t *b, ngx_http_moa_metrics_t *mt,
 
     ngx_memzero(b, sizeof(bench_request_t));
 
+    b->c.log = &bench_log;       /* level 0: debug logging off, as usual */
     b->r.connection = &b->c;
     b->r.headers_out.status = 200;
     b->r.start_sec = bench_time.sec - 2;

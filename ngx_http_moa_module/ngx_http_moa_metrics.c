@@ -414,6 +414,11 @@ ngx_http_moa_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_shmtx_unlock(&mt->shpool->mutex);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                   "moa metrics zone \"%V\" %s, %ui models",
+                   &shm_zone->shm.name, omt ? "reused" : "created",
+                   mt->models->nelts);
+
     return NGX_OK;
 
 nomem:
@@ -600,15 +605,20 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     ngx_msec_int_t ttfb)
 {
     long long                   n;
-    ngx_uint_t                  i, ncalls, dropped, stage, status, class, run;
+    ngx_uint_t                  i, ncalls, dropped, stage, status, class, run,
+                                outcome;
     ngx_atomic_t               *counter;
     ngx_http_moa_call_t        *call;
     ngx_http_moa_metrics_sh_t  *sh;
 
     sh = mt->sh;
+    outcome = ngx_http_moa_metrics_outcome(r, ctx);
 
-    (void) ngx_atomic_fetch_add(
-                &s->requests[ngx_http_moa_metrics_outcome(r, ctx)], 1);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa metrics: model \"%*s\", outcome %ui",
+                   s->len, s->name, outcome);
+
+    (void) ngx_atomic_fetch_add(&s->requests[outcome], 1);
 
     ngx_http_moa_metrics_observe(&s->duration, ngx_http_moa_latency_ms,
                                  ngx_http_moa_metrics_elapsed(r));

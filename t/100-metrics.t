@@ -509,3 +509,18 @@ for my $case (@cases) {
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 10: the metrics location answers GET and HEAD only
+--- config eval
+main::routes({name => 'ok'})
+--- request eval
+["HEAD /metrics", "POST /metrics\nx", "DELETE /metrics"]
+--- error_code eval
+[200, 405, 405]
+--- response_body eval
+["", qr/405 Not Allowed/, qr/405 Not Allowed/]
+--- no_error_log
+[alert]
+[crit]
