@@ -21,7 +21,7 @@ SRCS        := config $(wildcard ngx_http_moa_module/*.[ch])
 PKGS_BUILD  := make gcc nginx nginx-dev libcjson-dev libcurl4-openssl-dev
 PKGS_RUN    := $(PKGS_BUILD) libnginx-mod-http-js curl
 PKGS_TEST   := $(PKGS_RUN) perl libtest-base-perl libtest-longstring-perl \
-               liburi-perl libtext-diff-perl
+               liburi-perl libtext-diff-perl prometheus
 
 # install the packages named in $(1) that are not installed yet, quietly
 define ensure_packages

@@ -185,6 +185,12 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (call->forward) {
+        if (call->stream && in && ngx_buf_size(in->buf)
+            && r->headers_out.status == NGX_HTTP_OK)
+        {
+            ngx_http_moa_metrics_first_event(call->ctx);
+        }
+
         if ((call->observe || call->observe_sse)
             && ngx_http_moa_observe(r, call, in) != NGX_OK)
         {
@@ -611,6 +617,8 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
             size = ctx->scratch.len;
 
             if (size) {
+                ngx_http_moa_metrics_first_event(ctx);
+
                 out = ngx_http_moa_chain_buf(ctx, r->pool,
                                              (u_char *) ctx->scratch.data,
                                              size, 0);

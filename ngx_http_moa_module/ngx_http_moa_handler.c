@@ -183,6 +183,8 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     ctx->start = ngx_current_msec;
     ctx->last_output = ctx->start;
 
+    ngx_http_moa_metrics_start(ctx);
+
     if (ctx->model == NULL) {
         ctx->phase = NGX_HTTP_MOA_PHASE_PASSTHROUGH;
 
@@ -983,6 +985,8 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
             return;
         }
 
+        ngx_http_moa_metrics_first_event(ctx);
+
         rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
                                    out.len, 0);
         ngx_http_moa_buf_free(&out);
@@ -1025,6 +1029,8 @@ ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
 
     if (err) {
+        ctx->error_status = err->status;
+
         if (ctx->stream.error.len) {
             ngx_http_moa_buf_add(&out, ctx->stream.error.data,
                                  ctx->stream.error.len);

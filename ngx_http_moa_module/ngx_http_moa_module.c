@@ -210,6 +210,20 @@ static ngx_command_t  ngx_http_moa_commands[] = {
       0,
       NULL },
 
+    { ngx_string("moa_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_moa_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_moa_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -279,6 +293,10 @@ ngx_http_moa_postconfiguration(ngx_conf_t *cf)
         {
             mcf->capture = 1;
         }
+    }
+
+    if (ngx_http_moa_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return ngx_http_moa_filter_init(cf);
@@ -520,6 +538,7 @@ ngx_http_moa_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (id[i].len == value[1].len
             && ngx_strncmp(id[i].data, value[1].data, value[1].len) == 0)
         {
+            m->index = i;
             return NGX_CONF_OK;
         }
     }
@@ -530,6 +549,7 @@ ngx_http_moa_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *id = value[1];
+    m->index = mcf->models.nelts - 1;
 
     return NGX_CONF_OK;
 }

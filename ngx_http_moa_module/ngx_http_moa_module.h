@@ -49,7 +49,12 @@ typedef struct {
 typedef struct {
     ngx_str_t                   id;
     ngx_str_t                   base;
+    ngx_uint_t                  index;         /* in the main conf's models */
 } ngx_http_moa_model_t;
+
+
+typedef struct ngx_http_moa_metrics_s      ngx_http_moa_metrics_t;
+typedef struct ngx_http_moa_metrics_req_s  ngx_http_moa_metrics_req_t;
 
 
 typedef struct {
@@ -57,6 +62,7 @@ typedef struct {
     ngx_int_t                   request_id;    /* $request_id index */
     ngx_flag_t                  capture;       /* $moa_capture is used */
     time_t                      created;       /* for moa_models */
+    ngx_http_moa_metrics_t     *metrics;       /* moa_metrics_zone */
 } ngx_http_moa_main_conf_t;
 
 
@@ -121,6 +127,7 @@ typedef struct {
     unsigned                    done:1;
     unsigned                    ok:1;
     unsigned                    canceled:1;
+    unsigned                    client_closed:1; /* ended by an abort */
     unsigned                    stream:1;      /* output goes to client */
     unsigned                    forward:1;     /* passthrough as is */
     unsigned                    sse_reply:1;   /* reply is an SSE stream */
@@ -177,6 +184,9 @@ struct ngx_http_moa_ctx_s {
 
     ngx_str_t                   error_body;    /* nginx error as JSON */
 
+    ngx_http_moa_metrics_req_t *metrics;       /* counted in moa_metrics */
+    ngx_uint_t                  error_status;  /* a stream's error event */
+
     unsigned                    capture:1;     /* collect for capture */
     unsigned                    succeeded:1;   /* an answer went out */
     unsigned                    fallback_used:1;
@@ -220,6 +230,13 @@ ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line);
 
 ngx_str_t *ngx_http_moa_stage_name(ngx_uint_t stage);
+
+char *ngx_http_moa_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_moa_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_moa_metrics_init(ngx_conf_t *cf);
+void ngx_http_moa_metrics_start(ngx_http_moa_ctx_t *ctx);
+void ngx_http_moa_metrics_first_event(ngx_http_moa_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_MOA_MODULE_H_INCLUDED_ */

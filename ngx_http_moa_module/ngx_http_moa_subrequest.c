@@ -232,6 +232,7 @@ ngx_http_moa_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     call->done = 1;
     call->elapsed = ngx_current_msec - call->start;
+    call->client_closed = (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST);
 
     ctx = call->ctx;
 
