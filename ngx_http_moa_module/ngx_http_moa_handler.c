@@ -32,8 +32,8 @@ static void ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
 static ngx_uint_t ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root,
-    ngx_int_t choice);
+static void ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_reply_t *rep, ngx_int_t choice);
 static void ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_error_t *err);
 static void ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx,
@@ -454,7 +454,7 @@ ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
 
     if (ngx_http_moa_prompt_render(&text, (char *) mlcf->critique_prompt.data,
                                    mlcf->critique_prompt.len, ctx->cands,
-                                   (int) ctx->ncands, NULL, 0)
+                                   (int) ctx->ncands, NULL)
         == 0
         && ngx_http_moa_build_critique(&call->body_buf, &ctx->req, &cp,
                                        text.data, text.len)
@@ -483,11 +483,9 @@ ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
 static ngx_int_t
 ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
 {
-    size_t                       len;
     ngx_int_t                    rc;
-    const char                  *critiques;
-    const cJSON                 *msg;
-    ngx_http_moa_buf_t           text, crit;
+    ngx_http_moa_buf_t           text;
+    const ngx_http_moa_choice_t *critique;
     ngx_http_moa_call_t         *call;
     ngx_http_moa_loc_conf_t     *mlcf;
     ngx_http_moa_call_params_t   cp;
@@ -500,30 +498,15 @@ ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
     ngx_http_moa_target_params(ctx, call, mlcf->aggregator, NULL, &cp);
 
     ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
-    ngx_memzero(&crit, sizeof(ngx_http_moa_buf_t));
 
-    critiques = NULL;
-    len = 0;
-
-    if (ctx->critique->ok) {
-        msg = ngx_http_moa_reply_message(&ctx->critique->parsed, 0);
-        ngx_http_moa_message_text(&crit, msg);
-
-        if (crit.nomem) {
-            ngx_http_moa_buf_free(&crit);
-            return NGX_ERROR;
-        }
-
-        critiques = crit.data;
-        len = crit.len;
-    }
+    critique = ctx->critique->ok ? &ctx->critique->parsed.choices[0] : NULL;
 
     rc = NGX_ERROR;
 
     if (ngx_http_moa_prompt_render(&text,
                                    (char *) mlcf->synthesis_prompt.data,
                                    mlcf->synthesis_prompt.len, ctx->cands,
-                                   (int) ctx->ncands, critiques, len)
+                                   (int) ctx->ncands, critique)
         == 0
         && ngx_http_moa_build_synthesis(&call->body_buf, &ctx->req, &cp,
                                         text.data, text.len)
@@ -535,7 +518,6 @@ ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
     }
 
     ngx_http_moa_buf_free(&text);
-    ngx_http_moa_buf_free(&crit);
 
     if (rc != NGX_OK) {
         return NGX_ERROR;
@@ -546,7 +528,7 @@ ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                    "moa synthesis of %ui candidates, critiques: %d",
-                   ctx->ncands, critiques != NULL);
+                   ctx->ncands, critique != NULL);
 
     return ngx_http_moa_progress(ctx, 0);
 }
@@ -683,10 +665,10 @@ ngx_http_moa_advance(ngx_http_moa_ctx_t *ctx)
 static ngx_uint_t
 ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx)
 {
-    int                   j;
-    ngx_uint_t            i, n;
-    const cJSON          *msg;
-    ngx_http_moa_call_t  *call;
+    int                           j;
+    ngx_uint_t                    i, n;
+    ngx_http_moa_call_t          *call;
+    const ngx_http_moa_choice_t  *choice;
 
     n = 0;
 
@@ -698,14 +680,14 @@ ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx)
         }
 
         for (j = 0; j < call->parsed.nchoices; j++) {
-            msg = ngx_http_moa_reply_message(&call->parsed, j);
+            choice = &call->parsed.choices[j];
 
-            if (!ngx_http_moa_message_usable(msg)) {
+            if (!ngx_http_moa_choice_usable(choice)) {
                 continue;
             }
 
             if (ctx->cands) {
-                ctx->cands[n].message = msg;
+                ctx->cands[n].choice = choice;
 
                 if (ctx->fallback == NULL) {
                     ctx->fallback = call;
@@ -795,8 +777,7 @@ ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx)
     ctx->critique_timed = 1;
 
     if (call->ok
-        && !ngx_http_moa_message_usable(
-                ngx_http_moa_reply_message(&call->parsed, 0)))
+        && !ngx_http_moa_choice_usable(&call->parsed.choices[0]))
     {
         call->ok = 0;
     }
@@ -850,10 +831,8 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
         return;
     }
 
-    if (call->ok && ngx_http_moa_message_usable(
-                        ngx_http_moa_reply_message(&call->parsed, 0)))
-    {
-        ngx_http_moa_answer(ctx, call->parsed.root, -1);
+    if (call->ok && ngx_http_moa_choice_usable(&call->parsed.choices[0])) {
+        ngx_http_moa_answer(ctx, &call->parsed, -1);
         return;
     }
 
@@ -880,7 +859,7 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
             return;
         }
 
-        ngx_http_moa_answer(ctx, ctx->fallback->parsed.root,
+        ngx_http_moa_answer(ctx, &ctx->fallback->parsed,
                             ctx->fallback_choice);
         return;
     }
@@ -923,11 +902,10 @@ ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
                                     call->reply.len, &err)
            == 0)
     {
-        ctx->answer = ngx_http_moa_reply_message(&call->parsed, 0);
+        ctx->answer = &call->parsed.choices[0];
         ctx->succeeded = 1;
     }
 
-    ngx_http_moa_buf_free(&call->reply);
 }
 
 
@@ -959,7 +937,8 @@ ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
 
 /* the final answer from a complete reply: JSON, or chunks when streamed */
 static void
-ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
+ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
+    ngx_int_t choice)
 {
     ngx_int_t            rc;
     ngx_http_moa_buf_t   out;
@@ -967,7 +946,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
 
     ctx->fallback_used = (choice >= 0);
-    ctx->answer = ngx_http_moa_reply_message_of(root, choice < 0 ? 0 : choice);
+    ctx->answer = &rep->choices[choice < 0 ? 0 : choice];
 
     if (ctx->req.stream) {
         if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
@@ -975,7 +954,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
             return;
         }
 
-        if (ngx_http_moa_stream_from_reply(&ctx->stream, root, (int) choice,
+        if (ngx_http_moa_stream_from_reply(&ctx->stream, rep, (int) choice,
                                            (char *) ctx->model->id.data,
                                            ctx->model->id.len, &out)
             != 0)
@@ -1000,7 +979,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
         return;
     }
 
-    if (ngx_http_moa_build_response(&out, root, (int) choice,
+    if (ngx_http_moa_build_response(&out, rep, (int) choice,
                                     (char *) ctx->model->id.data,
                                     ctx->usage)
         != 0)
@@ -1010,8 +989,6 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, cJSON *root, ngx_int_t choice)
         return;
     }
 
-    /* after build_response: the choice kept is now the first */
-    ctx->answer = ngx_http_moa_reply_message_of(root, 0);
     ctx->succeeded = 1;
 
     ngx_http_moa_send(ctx, NGX_HTTP_OK, (u_char *) out.data, out.len);
@@ -1817,20 +1794,21 @@ ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
 
     r = ctx->request;
 
-    if (ctx->answer == NULL) {
+    if (ctx->answer_owned) {
+        /* void */
+
+    } else if (ctx->answer) {
+        ctx->answer_owned = ngx_http_moa_choice_message(ctx->answer);
+
+    } else if (ctx->capture && !ctx->collect.failed) {
 
         /* a stream: the answer put back together from its deltas */
 
-        if (!ctx->capture || ctx->collect.failed) {
-            return NGX_DECLINED;
-        }
-
         ctx->answer_owned = ngx_http_moa_collect_message(&ctx->collect);
-        ctx->answer = ctx->answer_owned;
+    }
 
-        if (ctx->answer == NULL) {
-            return NGX_DECLINED;
-        }
+    if (ctx->answer_owned == NULL) {
+        return NGX_DECLINED;
     }
 
     ngx_memzero(&meta, sizeof(ngx_http_moa_capture_meta_t));
@@ -1859,7 +1837,9 @@ ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
 
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
 
-    if (ngx_http_moa_capture_line(&out, &ctx->req, ctx->answer, &meta) != 0) {
+    if (ngx_http_moa_capture_line(&out, &ctx->req, ctx->answer_owned, &meta)
+        != 0)
+    {
         ngx_http_moa_buf_free(&out);
         return NGX_ERROR;
     }

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <stdio.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "ngx_http_moa_json.h"
 
 
@@ -124,6 +128,29 @@ ngx_http_moa_json_plain(const char *p, const char *end)
 {
     uint64_t  w, q, s;
 
+#if defined(__SSE2__)
+    int       m;
+    __m128i   v, t;
+
+    /* sixteen bytes a step: unsigned "< 0x20" as a signed compare */
+
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        t = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        t = _mm_or_si128(t, _mm_cmplt_epi8(
+                                _mm_xor_si128(v, _mm_set1_epi8((char) 0x80)),
+                                _mm_set1_epi8((char) (0x20 ^ 0x80))));
+        m = _mm_movemask_epi8(t);
+
+        if (m) {
+            return p + __builtin_ctz((unsigned) m);
+        }
+
+        p += 16;
+    }
+#endif
+
     while (end - p >= 8) {
         memcpy(&w, p, 8);
 
@@ -149,8 +176,9 @@ ngx_http_moa_json_plain(const char *p, const char *end)
 }
 
 
+/* the text as the inside of a JSON string: escaped, without quotes */
 void
-ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
+ngx_http_moa_buf_json_inner(ngx_http_moa_buf_t *b, const char *p, size_t n)
 {
     char                 *d;
     const char           *end, *run;
@@ -159,12 +187,10 @@ ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
 
     /* runs of plain bytes are copied whole; room grows per escape */
 
-    if (n > (size_t) -1 / 2 || ngx_http_moa_buf_reserve(b, n + 2) != 0) {
-        b->nomem = 1;
+    if (ngx_http_moa_buf_reserve(b, n + 1) != 0) {
         return;
     }
 
-    b->data[b->len++] = '"';
     end = p + n;
 
     while (p < end) {
@@ -180,7 +206,7 @@ ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
             break;
         }
 
-        /* 6 for \u00XX, plus the closing quote and what remains */
+        /* 6 for \u00XX, plus a closing quote and what remains */
         if (ngx_http_moa_buf_reserve(b, 6 + 1 + (end - p)) != 0) {
             return;
         }
@@ -221,8 +247,22 @@ ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
 
         b->len = d - b->data;
     }
+}
+
+
+void
+ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
+{
+    if (ngx_http_moa_buf_reserve(b, n + 2) != 0) {
+        return;
+    }
 
     b->data[b->len++] = '"';
+    ngx_http_moa_buf_json_inner(b, p, n);
+
+    if (ngx_http_moa_buf_reserve(b, 1) == 0) {
+        b->data[b->len++] = '"';
+    }
 }
 
 
@@ -731,6 +771,13 @@ done:
 }
 
 
+static const char *ngx_http_moa_json_skip_ws(const char *p,
+    const char *end);
+static const char *ngx_http_moa_json_skip_string(const char *p,
+    const char *end);
+static const char *ngx_http_moa_json_skip(const char *p, const char *end);
+
+
 static const char *
 ngx_http_moa_json_skip_ws(const char *p, const char *end)
 {
@@ -818,6 +865,75 @@ ngx_http_moa_json_skip(const char *p, const char *end)
     }
 
     return end;
+}
+
+
+void
+ngx_http_moa_json_fields(const char *p, size_t len, const char **keys,
+    ngx_http_moa_span_t *v)
+{
+    size_t                       i, n, left;
+    const char                  *end, *k;
+    ngx_http_moa_json_member_t   m;
+
+    for (n = 0; keys[n]; n++) {
+        v[n].p = NULL;
+        v[n].len = 0;
+    }
+
+    left = n;
+    end = p + len;
+    p = ngx_http_moa_json_skip_ws(p, end);
+
+    if (p >= end || *p != '{') {
+        return;
+    }
+
+    p++;
+
+    while (left) {
+        p = ngx_http_moa_json_skip_ws(p, end);
+
+        if (p >= end || *p != '"') {
+            return;
+        }
+
+        k = p;
+        p = ngx_http_moa_json_skip_string(p, end);
+
+        m.key = k + 1;
+        m.key_len = p - k - 2;
+        m.escaped = memchr(m.key, '\\', m.key_len) != NULL;
+
+        p = ngx_http_moa_json_skip_ws(p, end);
+
+        if (p >= end || *p != ':') {
+            return;
+        }
+
+        p = ngx_http_moa_json_skip_ws(p + 1, end);
+
+        m.value = p;
+        p = ngx_http_moa_json_skip(p, end);
+        m.value_len = p - m.value;
+
+        for (i = 0; i < n; i++) {
+            if (v[i].p == NULL && ngx_http_moa_json_key_is(&m, keys[i])) {
+                v[i].p = m.value;
+                v[i].len = m.value_len;
+                left--;
+                break;
+            }
+        }
+
+        p = ngx_http_moa_json_skip_ws(p, end);
+
+        if (p >= end || *p != ',') {
+            return;
+        }
+
+        p++;
+    }
 }
 
 
@@ -1059,4 +1175,294 @@ ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit)
     n = strlen(lit);
 
     return v->len == n && memcmp(v->p, lit, n) == 0;
+}
+
+
+typedef struct {
+    ngx_http_moa_json_scan_t   s;
+    ngx_http_moa_json_t       *j;
+} ngx_http_moa_json_tokens_t;
+
+
+static int ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t);
+
+
+static int
+ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
+{
+    uint32_t                  size;
+    ngx_http_moa_json_t      *j;
+    ngx_http_moa_json_tok_t  *tok;
+
+    j = t->j;
+
+    if (j->n == j->size) {
+        if (j->size >= 1u << 24) {
+            return -1;
+        }
+
+        size = j->size ? j->size * 2 : 64;
+
+        tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
+        if (tok == NULL) {
+            return -1;
+        }
+
+        j->tok = tok;
+        j->size = size;
+    }
+
+    tok = &j->tok[j->n];
+    tok->p = t->s.p;
+    tok->len = 0;
+    tok->next = 0;
+    tok->type = type;
+    tok->escaped = 0;
+
+    return (int) j->n++;
+}
+
+
+static void
+ngx_http_moa_json_tok_close(ngx_http_moa_json_tokens_t *t, int i)
+{
+    ngx_http_moa_json_tok_t  *tok;
+
+    tok = &t->j->tok[i];
+    tok->len = t->s.p - tok->p;
+    tok->next = t->j->n;
+}
+
+
+static int
+ngx_http_moa_json_tok_string(ngx_http_moa_json_tokens_t *t)
+{
+    int                       i;
+    ngx_http_moa_json_tok_t  *tok;
+
+    i = ngx_http_moa_json_tok_push(t, '"');
+
+    if (i < 0 || ngx_http_moa_json_string(&t->s) != 0) {
+        return -1;
+    }
+
+    ngx_http_moa_json_tok_close(t, i);
+
+    tok = &t->j->tok[i];
+    tok->escaped = memchr(tok->p, '\\', tok->len) != NULL;
+
+    return 0;
+}
+
+
+static int
+ngx_http_moa_json_tok_container(ngx_http_moa_json_tokens_t *t, char close)
+{
+    int                        i;
+    ngx_http_moa_json_scan_t  *s;
+
+    s = &t->s;
+
+    i = ngx_http_moa_json_tok_push(t, (uint8_t) *s->p);
+
+    if (i < 0 || ++s->depth > NGX_HTTP_MOA_JSON_MAX_DEPTH) {
+        return -1;
+    }
+
+    s->p++;
+    ngx_http_moa_json_ws(s);
+
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        goto done;
+    }
+
+    for ( ;; ) {
+
+        if (close == '}') {
+            if (s->p >= s->end || *s->p != '"'
+                || ngx_http_moa_json_tok_string(t) != 0)
+            {
+                return -1;
+            }
+
+            ngx_http_moa_json_ws(s);
+
+            if (s->p >= s->end || *s->p != ':') {
+                return -1;
+            }
+
+            s->p++;
+            ngx_http_moa_json_ws(s);
+        }
+
+        if (ngx_http_moa_json_tok_value(t) != 0) {
+            return -1;
+        }
+
+        ngx_http_moa_json_ws(s);
+
+        if (s->p >= s->end) {
+            return -1;
+        }
+
+        if (*s->p == ',') {
+            s->p++;
+            ngx_http_moa_json_ws(s);
+            continue;
+        }
+
+        if (*s->p == close) {
+            s->p++;
+            break;
+        }
+
+        return -1;
+    }
+
+done:
+
+    s->depth--;
+    ngx_http_moa_json_tok_close(t, i);
+
+    return 0;
+}
+
+
+static int
+ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t)
+{
+    int                        i, rc;
+    ngx_http_moa_json_scan_t  *s;
+
+    s = &t->s;
+
+    if (s->p >= s->end) {
+        return -1;
+    }
+
+    switch (*s->p) {
+
+    case '{':
+        return ngx_http_moa_json_tok_container(t, '}');
+
+    case '[':
+        return ngx_http_moa_json_tok_container(t, ']');
+
+    case '"':
+        return ngx_http_moa_json_tok_string(t);
+
+    case 't':
+        i = ngx_http_moa_json_tok_push(t, 't');
+        rc = ngx_http_moa_json_literal(s, "true", 4);
+        break;
+
+    case 'f':
+        i = ngx_http_moa_json_tok_push(t, 'f');
+        rc = ngx_http_moa_json_literal(s, "false", 5);
+        break;
+
+    case 'n':
+        i = ngx_http_moa_json_tok_push(t, 'n');
+        rc = ngx_http_moa_json_literal(s, "null", 4);
+        break;
+
+    default:
+        i = ngx_http_moa_json_tok_push(t, '0');
+        rc = ngx_http_moa_json_number(s);
+    }
+
+    if (i < 0 || rc != 0) {
+        return -1;
+    }
+
+    ngx_http_moa_json_tok_close(t, i);
+
+    return 0;
+}
+
+
+/* validates p[0..len) as one JSON value and cuts it into tokens: 0 or -1 */
+int
+ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p, size_t len)
+{
+    ngx_http_moa_json_tokens_t  t;
+
+    j->n = 0;
+
+    t.j = j;
+    t.s.p = p;
+    t.s.end = p + len;
+    t.s.depth = 0;
+
+    ngx_http_moa_json_ws(&t.s);
+
+    if (ngx_http_moa_json_tok_value(&t) != 0) {
+        return -1;
+    }
+
+    ngx_http_moa_json_ws(&t.s);
+
+    return t.s.p == t.s.end ? 0 : -1;
+}
+
+
+void
+ngx_http_moa_json_free(ngx_http_moa_json_t *j)
+{
+    free(j->tok);
+    j->tok = NULL;
+    j->n = 0;
+    j->size = 0;
+}
+
+
+int
+ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
+    const char *key)
+{
+    uint32_t                     k, end;
+    ngx_http_moa_json_member_t   m;
+
+    if (obj < 0 || j->tok[obj].type != '{') {
+        return -1;
+    }
+
+    end = j->tok[obj].next;
+
+    for (k = obj + 1; k < end; k = j->tok[k + 1].next) {
+        m.key = j->tok[k].p + 1;
+        m.key_len = j->tok[k].len - 2;
+        m.escaped = j->tok[k].escaped;
+
+        if (ngx_http_moa_json_key_is(&m, key)) {
+            return (int) k + 1;
+        }
+    }
+
+    return -1;
+}
+
+
+int
+ngx_http_moa_json_first(const ngx_http_moa_json_t *j, int arr)
+{
+    if (arr < 0 || j->tok[arr].type != '['
+        || (uint32_t) arr + 1 >= j->tok[arr].next)
+    {
+        return -1;
+    }
+
+    return arr + 1;
+}
+
+
+int
+ngx_http_moa_json_after(const ngx_http_moa_json_t *j, int arr, int i)
+{
+    uint32_t  k;
+
+    k = j->tok[i].next;
+
+    return k < j->tok[arr].next ? (int) k : -1;
 }

@@ -44,6 +44,8 @@ int ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n);
 void ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n);
 void ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s);
 void ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v);
+void ngx_http_moa_buf_json_inner(ngx_http_moa_buf_t *b, const char *p,
+    size_t n);
 void ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p,
     size_t n);
 void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
@@ -60,6 +62,44 @@ void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
  */
 int ngx_http_moa_json_members(const char *p, size_t len,
     ngx_http_moa_json_member_t **members, size_t *n);
+
+/*
+ * A JSON text validated and cut into tokens in one pass: every value (and
+ * every object key) is a token, in document order; a container's "next" is
+ * the token after its last descendant, so siblings are one step apart.
+ */
+typedef struct {
+    const char  *p;            /* raw text of the value */
+    size_t       len;
+    uint32_t     next;         /* the token after this value's subtree */
+    uint8_t      type;         /* '{' '[' '"' 't' 'f' 'n' (null), '0' */
+    uint8_t      escaped;      /* a string with a backslash */
+} ngx_http_moa_json_tok_t;
+
+
+typedef struct {
+    ngx_http_moa_json_tok_t  *tok;
+    uint32_t                  n;
+    uint32_t                  size;
+} ngx_http_moa_json_t;
+
+
+int ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p,
+    size_t len);
+void ngx_http_moa_json_free(ngx_http_moa_json_t *j);
+
+/* the value of key in object token obj, or -1 */
+int ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
+    const char *key);
+
+/* elements of array token arr: first, then each next; -1 at the end */
+int ngx_http_moa_json_first(const ngx_http_moa_json_t *j, int arr);
+int ngx_http_moa_json_after(const ngx_http_moa_json_t *j, int arr, int i);
+
+/* a token as a span */
+#define ngx_http_moa_json_span(j, i, v)                                      \
+    ((v)->p = (j)->tok[i].p, (v)->len = (j)->tok[i].len)
+
 
 /* validates that p[0..len) is exactly one JSON value: 0 or -1 */
 int ngx_http_moa_json_valid(const char *p, size_t len);
@@ -83,6 +123,10 @@ const char *ngx_http_moa_json_plain(const char *p, const char *end);
 int ngx_http_moa_json_get(const char *p, size_t len, const char *key,
     ngx_http_moa_span_t *v);
 int ngx_http_moa_json_next(const char *p, size_t len, size_t *pos,
+    ngx_http_moa_span_t *v);
+
+/* several keys of an object in one pass: v[i] for keys[i] (NULL-ended) */
+void ngx_http_moa_json_fields(const char *p, size_t len, const char **keys,
     ngx_http_moa_span_t *v);
 int ngx_http_moa_json_unescape(ngx_http_moa_buf_t *out, const char *p,
     size_t len);

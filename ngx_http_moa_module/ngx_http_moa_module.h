@@ -164,7 +164,7 @@ struct ngx_http_moa_ctx_s {
     ngx_http_moa_stream_t       stream;
 
     ngx_http_moa_collect_t      collect;       /* streamed answer */
-    const cJSON                *answer;        /* the answer's message */
+    const ngx_http_moa_choice_t *answer;       /* the answer, if a reply */
     cJSON                      *answer_owned;
     ngx_str_t                   capture_line;  /* $moa_capture, built once */
 

@@ -64,6 +64,11 @@ static const char  *ngx_http_moa_roles[] = {
 };
 
 
+static int ngx_http_moa_is_literal(const char *p, size_t len,
+    const char *lit);
+static int ngx_http_moa_span_array_nonempty(const ngx_http_moa_span_t *v);
+
+
 static int
 ngx_http_moa_in_list(const ngx_http_moa_json_member_t *m, const char **list)
 {
@@ -203,117 +208,209 @@ ngx_http_moa_invalid_type(ngx_http_moa_error_t *err, const char *param,
 }
 
 
+/* a token as a NUL-terminated number, for strtod(); 0 or -1 */
 static int
-ngx_http_moa_check_messages(const cJSON *messages, ngx_http_moa_error_t *err)
+ngx_http_moa_tok_number(const ngx_http_moa_json_t *j, int i, double *d)
 {
-    int           i;
-    const char  **r;
-    const cJSON  *msg, *role;
+    char  num[40];
 
-    i = 0;
+    if (j->tok[i].type != '0' || j->tok[i].len >= sizeof(num)) {
+        return -1;
+    }
 
-    cJSON_ArrayForEach(msg, messages) {
+    memcpy(num, j->tok[i].p, j->tok[i].len);
+    num[j->tok[i].len] = '\0';
 
-        if (!cJSON_IsObject(msg)) {
+    *d = strtod(num, NULL);
+
+    return 0;
+}
+
+
+/* a string token equals a plain ASCII text, escapes decoded if any */
+static int
+ngx_http_moa_tok_is(const ngx_http_moa_json_t *j, int i, const char *text)
+{
+    ngx_http_moa_json_member_t  m;
+
+    if (j->tok[i].type != '"') {
+        return 0;
+    }
+
+    m.key = j->tok[i].p + 1;
+    m.key_len = j->tok[i].len - 2;
+    m.escaped = j->tok[i].escaped;
+
+    return ngx_http_moa_json_key_is(&m, text);
+}
+
+
+static int
+ngx_http_moa_check_messages(ngx_http_moa_request_t *req,
+    ngx_http_moa_error_t *err)
+{
+    int                   i, n, role;
+    const char          **r;
+    ngx_http_moa_buf_t    text;
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
+    n = 0;
+
+    for (i = ngx_http_moa_json_first(j, req->messages); i >= 0;
+         i = ngx_http_moa_json_after(j, req->messages, i), n++)
+    {
+        if (j->tok[i].type != '{') {
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    "invalid_type", "messages",
                                    "Invalid type for 'messages[%d]': "
-                                   "expected an object.", i);
+                                   "expected an object.", n);
             return -1;
         }
 
-        role = cJSON_GetObjectItemCaseSensitive(msg, "role");
+        role = ngx_http_moa_json_find(j, i, "role");
 
-        if (!cJSON_IsString(role)) {
+        if (role < 0 || j->tok[role].type != '"') {
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   role ? "invalid_type"
-                                        : "missing_required_parameter",
+                                   role >= 0 ? "invalid_type"
+                                             : "missing_required_parameter",
                                    "messages",
                                    "Missing or invalid 'messages[%d].role': "
-                                   "expected a string.", i);
+                                   "expected a string.", n);
             return -1;
         }
 
         for (r = ngx_http_moa_roles; *r; r++) {
-            if (strcmp(role->valuestring, *r) == 0) {
+            if (ngx_http_moa_tok_is(j, role, *r)) {
                 break;
             }
         }
 
         if (*r == NULL) {
+            memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+            (void) ngx_http_moa_json_unescape(&text, j->tok[role].p,
+                                              j->tok[role].len);
+            ngx_http_moa_buf_add(&text, "", 1);
+
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    "invalid_value", "messages",
                                    "Invalid value for 'messages[%d].role': "
                                    "'%.64s' is not one of 'system', "
                                    "'developer', 'user', 'assistant', "
-                                   "'tool'.", i, role->valuestring);
+                                   "'tool'.", n,
+                                   text.nomem ? "" : text.data);
+            ngx_http_moa_buf_free(&text);
             return -1;
         }
-
-        i++;
     }
 
     return 0;
 }
 
 
+/*
+ * Validates the client's request in one pass over its text (a tree is made
+ * only when a capture line needs one) and reads what the chain uses.
+ */
 int
 ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     size_t len, ngx_http_moa_error_t *err)
 {
-    size_t        i;
-    const cJSON  *item, *opt;
+    int                   i, o, k;
+    double                d;
+    uint32_t              t, end;
+    ngx_http_moa_json_t  *j;
 
     memset(req, 0, sizeof(ngx_http_moa_request_t));
-    req->n = 1;
+    req->body = body;
     req->len = len;
+    req->n = 1;
+    req->stream_options = -1;
 
-    if (ngx_http_moa_json_members(body, len, &req->members, &req->nmembers)
-        != 0)
-    {
+    j = &req->json;
+
+    if (ngx_http_moa_json_parse(j, body, len) != 0 || j->tok[0].type != '{') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
                                "We could not parse the JSON body of your "
                                "request: expected a JSON object.");
         return -1;
     }
 
-    req->root = cJSON_ParseWithLength(body, len);
-    if (req->root == NULL || !cJSON_IsObject(req->root)) {
-        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
-                               "We could not parse the JSON body of your "
-                               "request.");
-        return -1;
+    /* the top-level members, for the stage bodies spliced from them */
+
+    end = j->tok[0].next;
+
+    for (t = 1; t < end; t = j->tok[t + 1].next) {
+        req->nmembers++;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "model");
+    if (req->nmembers) {
+        req->members = malloc(req->nmembers
+                              * sizeof(ngx_http_moa_json_member_t));
+        if (req->members == NULL) {
+            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                                   "out of memory");
+            return -1;
+        }
+    }
 
-    if (item == NULL || cJSON_IsNull(item)) {
+    k = 0;
+
+    for (t = 1; t < end; t = j->tok[t + 1].next) {
+        req->members[k].key = j->tok[t].p + 1;
+        req->members[k].key_len = j->tok[t].len - 2;
+        req->members[k].escaped = j->tok[t].escaped;
+        req->members[k].value = j->tok[t + 1].p;
+        req->members[k].value_len = j->tok[t + 1].len;
+        k++;
+    }
+
+    i = ngx_http_moa_json_find(j, 0, "model");
+
+    if (i < 0 || j->tok[i].type == 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                "missing_required_parameter", "model",
                                "you must provide a model parameter");
         return -1;
     }
 
-    if (!cJSON_IsString(item)) {
+    if (j->tok[i].type != '"') {
         return ngx_http_moa_invalid_type(err, "model", "a string");
     }
 
-    req->model = item->valuestring;
+    if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
+                                   j->tok[i].len)
+        != 0)
+    {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        return -1;
+    }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "messages");
+    ngx_http_moa_buf_add(&req->model_buf, "", 1);
 
-    if (item == NULL || cJSON_IsNull(item)) {
+    if (req->model_buf.nomem) {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        return -1;
+    }
+
+    req->model = req->model_buf.data;
+
+    i = ngx_http_moa_json_find(j, 0, "messages");
+
+    if (i < 0 || j->tok[i].type == 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                "missing_required_parameter", "messages",
                                "Missing required parameter: 'messages'.");
         return -1;
     }
 
-    if (!cJSON_IsArray(item)) {
+    if (j->tok[i].type != '[') {
         return ngx_http_moa_invalid_type(err, "messages", "an array");
     }
 
-    if (item->child == NULL) {
+    if (ngx_http_moa_json_first(j, i) < 0) {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                "empty_array", "messages",
                                "Invalid 'messages': empty array. Expected an "
@@ -322,40 +419,33 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         return -1;
     }
 
-    if (ngx_http_moa_check_messages(item, err) != 0) {
+    req->messages = i;
+
+    if (ngx_http_moa_check_messages(req, err) != 0) {
         return -1;
     }
 
-    req->messages = item;
-
-    for (i = 0; i < req->nmembers; i++) {
-        if (ngx_http_moa_json_key_is(&req->members[i], "messages")) {
-            req->raw_messages = &req->members[i];
+    for (k = 0; k < (int) req->nmembers; k++) {
+        if (req->members[k].value == j->tok[i].p) {
+            req->raw_messages = &req->members[k];
             break;
         }
     }
 
-    if (req->raw_messages == NULL) {
-        /* an escaped duplicate key confused the two views: refuse */
-        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL,
-                               "messages", "Ambiguous 'messages' key.");
-        return -1;
-    }
+    i = ngx_http_moa_json_find(j, 0, "stream");
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "stream");
-
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsBool(item)) {
+    if (i >= 0 && j->tok[i].type != 'n') {
+        if (j->tok[i].type != 't' && j->tok[i].type != 'f') {
             return ngx_http_moa_invalid_type(err, "stream", "a boolean");
         }
 
-        req->stream = cJSON_IsTrue(item);
+        req->stream = (j->tok[i].type == 't');
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "stream_options");
+    i = ngx_http_moa_json_find(j, 0, "stream_options");
 
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsObject(item)) {
+    if (i >= 0 && j->tok[i].type != 'n') {
+        if (j->tok[i].type != '{') {
             return ngx_http_moa_invalid_type(err, "stream_options",
                                              "an object");
         }
@@ -368,18 +458,21 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
             return -1;
         }
 
-        opt = cJSON_GetObjectItemCaseSensitive(item, "include_usage");
-        req->include_usage = cJSON_IsTrue(opt);
+        req->stream_options = i;
+
+        o = ngx_http_moa_json_find(j, i, "include_usage");
+        req->include_usage = (o >= 0 && j->tok[o].type == 't');
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "n");
+    i = ngx_http_moa_json_find(j, 0, "n");
 
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsNumber(item) || item->valuedouble != item->valueint) {
+    if (i >= 0 && j->tok[i].type != 'n') {
+        if (ngx_http_moa_tok_number(j, i, &d) != 0 || d != (double) (int) d)
+        {
             return ngx_http_moa_invalid_type(err, "n", "an integer");
         }
 
-        if (item->valueint < 1 || item->valueint > NGX_HTTP_MOA_MAX_N) {
+        if (d < 1 || d > NGX_HTTP_MOA_MAX_N) {
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    "invalid_value", "n",
                                    "Invalid 'n': must be between 1 and %d.",
@@ -387,38 +480,36 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
             return -1;
         }
 
-        req->n = item->valueint;
+        req->n = (int) d;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "seed");
+    i = ngx_http_moa_json_find(j, 0, "seed");
 
-    if (item && !cJSON_IsNull(item)) {
+    if (i >= 0 && j->tok[i].type != 'n') {
         /* range first: casting a double out of range is undefined */
-        if (!cJSON_IsNumber(item)
-            || item->valuedouble < -9223372036854775808.0
-            || item->valuedouble >= 9223372036854775808.0
-            || item->valuedouble != (double) (long long) item->valuedouble)
+        if (ngx_http_moa_tok_number(j, i, &d) != 0
+            || d < -9223372036854775808.0 || d >= 9223372036854775808.0
+            || d != (double) (long long) d)
         {
             return ngx_http_moa_invalid_type(err, "seed", "an integer");
         }
 
         req->has_seed = 1;
-        req->seed = (long long) item->valuedouble;
+        req->seed = (long long) d;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "tools");
+    i = ngx_http_moa_json_find(j, 0, "tools");
 
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsArray(item)) {
+    if (i >= 0 && j->tok[i].type != 'n') {
+        if (j->tok[i].type != '[') {
             return ngx_http_moa_invalid_type(err, "tools", "an array");
         }
 
-        req->has_tools = (item->child != NULL);
+        req->has_tools = (ngx_http_moa_json_first(j, i) >= 0);
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root,
-                                            "max_completion_tokens");
-    req->max_completion_tokens = (item && !cJSON_IsNull(item));
+    i = ngx_http_moa_json_find(j, 0, "max_completion_tokens");
+    req->max_completion_tokens = (i >= 0 && j->tok[i].type != 'n');
 
     return 0;
 }
@@ -428,25 +519,30 @@ int
 ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
     ngx_http_moa_error_t *err)
 {
-    const cJSON  *item, *m;
+    int                   i, m;
+    ngx_http_moa_json_t  *j;
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "audio");
+    j = &req->json;
 
-    if (item && !cJSON_IsNull(item)) {
+    i = ngx_http_moa_json_find(j, 0, "audio");
+
+    if (i >= 0 && j->tok[i].type != 'n') {
         goto audio;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "modalities");
+    i = ngx_http_moa_json_find(j, 0, "modalities");
 
-    cJSON_ArrayForEach(m, item) {
-        if (cJSON_IsString(m) && strcmp(m->valuestring, "audio") == 0) {
+    for (m = ngx_http_moa_json_first(j, i); m >= 0;
+         m = ngx_http_moa_json_after(j, i, m))
+    {
+        if (ngx_http_moa_tok_is(j, m, "audio")) {
             goto audio;
         }
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "prediction");
+    i = ngx_http_moa_json_find(j, 0, "prediction");
 
-    if (item && !cJSON_IsNull(item)) {
+    if (i >= 0 && j->tok[i].type != 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                "unsupported_parameter", "prediction",
                                "Predicted outputs ('prediction') are not "
@@ -467,9 +563,23 @@ audio:
 }
 
 
+/* the request as a tree, for capture lines */
+cJSON *
+ngx_http_moa_request_root(ngx_http_moa_request_t *req)
+{
+    if (req->root == NULL && req->body) {
+        req->root = cJSON_ParseWithLength(req->body, req->len);
+    }
+
+    return req->root;
+}
+
+
 void
 ngx_http_moa_request_free(ngx_http_moa_request_t *req)
 {
+    ngx_http_moa_json_free(&req->json);
+    ngx_http_moa_buf_free(&req->model_buf);
     cJSON_Delete(req->root);
     free(req->members);
     req->root = NULL;
@@ -531,11 +641,14 @@ ngx_http_moa_add_messages(ngx_http_moa_buf_t *out,
         return;
     }
 
-    /* the raw value ends with ']' and is a non-empty array */
+    /*
+     * the raw value ends with ']' and is a non-empty array; the instruction
+     * comes escaped for a JSON string already
+     */
     ngx_http_moa_buf_add(out, m->value, m->value_len - 1);
-    ngx_http_moa_buf_lit(out, ",{\"role\":\"user\",\"content\":");
-    ngx_http_moa_buf_json_str(out, instruction, instruction_len);
-    ngx_http_moa_buf_lit(out, "}]");
+    ngx_http_moa_buf_lit(out, ",{\"role\":\"user\",\"content\":\"");
+    ngx_http_moa_buf_add(out, instruction, instruction_len);
+    ngx_http_moa_buf_lit(out, "\"}]");
 }
 
 
@@ -625,10 +738,11 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
     const char *instruction, size_t instruction_len)
 {
-    char                              *s;
+    int                                o;
     size_t                             i;
-    cJSON                             *opts;
-    const cJSON                       *item;
+    uint32_t                           k;
+    ngx_http_moa_json_member_t         key;
+    const ngx_http_moa_json_t         *j;
     const ngx_http_moa_json_member_t  *m;
 
     (void) ngx_http_moa_buf_reserve(out, req->len + instruction_len
@@ -664,81 +778,139 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
 
     ngx_http_moa_buf_lit(out, ",\"stream\":true,\"stream_options\":");
 
-    item = cJSON_GetObjectItemCaseSensitive(req->root, "stream_options");
+    /* the client's own stream options, include_usage forced on */
 
-    if (!cJSON_IsObject(item)) {
-        ngx_http_moa_buf_lit(out, "{\"include_usage\":true}}");
-        return out->nomem ? -1 : 0;
+    j = &req->json;
+    o = req->stream_options;
+
+    ngx_http_moa_buf_lit(out, "{");
+
+    if (o >= 0) {
+        for (k = o + 1; k < j->tok[o].next; k = j->tok[k + 1].next) {
+            key.key = j->tok[k].p + 1;
+            key.key_len = j->tok[k].len - 2;
+            key.escaped = j->tok[k].escaped;
+
+            if (ngx_http_moa_json_key_is(&key, "include_usage")) {
+                continue;
+            }
+
+            ngx_http_moa_buf_add(out, j->tok[k].p, j->tok[k].len);
+            ngx_http_moa_buf_lit(out, ":");
+            ngx_http_moa_buf_add(out, j->tok[k + 1].p, j->tok[k + 1].len);
+            ngx_http_moa_buf_lit(out, ",");
+        }
     }
 
-    opts = cJSON_Duplicate(item, 1);
-    if (opts == NULL) {
-        return -1;
-    }
-
-    cJSON_DeleteItemFromObjectCaseSensitive(opts, "include_usage");
-
-    if (cJSON_AddTrueToObject(opts, "include_usage") == NULL) {
-        cJSON_Delete(opts);
-        return -1;
-    }
-
-    s = cJSON_PrintUnformatted(opts);
-    cJSON_Delete(opts);
-
-    if (s == NULL) {
-        return -1;
-    }
-
-    ngx_http_moa_buf_cstr(out, s);
-    ngx_http_moa_buf_lit(out, "}");
-    free(s);
+    ngx_http_moa_buf_lit(out, "\"include_usage\":true}}");
 
     return out->nomem ? -1 : 0;
 }
 
 
+/* the value of key in object token obj as a span (len 0 when absent) */
+static int
+ngx_http_moa_tok_get(const ngx_http_moa_json_t *j, int obj, const char *key,
+    ngx_http_moa_span_t *v)
+{
+    int  i;
+
+    i = ngx_http_moa_json_find(j, obj, key);
+
+    if (i < 0) {
+        v->p = NULL;
+        v->len = 0;
+        return -1;
+    }
+
+    ngx_http_moa_json_span(j, i, v);
+
+    return i;
+}
+
+
+/*
+ * A provider's reply, parsed without copying: one pass validates the text
+ * and cuts it into tokens, from which the parts the chain reads (each
+ * choice's message, content, tool calls, refusal) are spans of the text;
+ * only the small usage object becomes a tree.  The text must outlive the
+ * reply.
+ */
 int
 ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     size_t len, ngx_http_moa_error_t *err)
 {
-    const cJSON  *item, *choice, *msg;
+    int                     n, e, c, msg, i;
+    ngx_http_moa_buf_t      text;
+    ngx_http_moa_span_t     v, x;
+    ngx_http_moa_json_t    *j;
+    ngx_http_moa_choice_t  *ch;
 
     memset(rep, 0, sizeof(ngx_http_moa_reply_t));
+    rep->p = p;
+    rep->len = len;
 
-    rep->root = cJSON_ParseWithLength(p, len);
+    j = &rep->json;
 
-    if (rep->root == NULL || !cJSON_IsObject(rep->root)) {
+    if (ngx_http_moa_json_parse(j, p, len) != 0 || j->tok[0].type != '{') {
         ngx_http_moa_error_set(err, 502, "upstream_error", "bad_upstream_reply",
                                NULL, "the provider sent a reply that is not "
                                "a JSON object");
         return -1;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(rep->root, "error");
+    e = ngx_http_moa_json_find(j, 0, "error");
 
-    if (item && !cJSON_IsNull(item)) {
-        msg = cJSON_GetObjectItemCaseSensitive(item, "message");
+    if (e >= 0 && j->tok[e].type != 'n') {
+        memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+
+        if (ngx_http_moa_tok_get(j, e, "message", &v) >= 0 && v.p[0] == '"') {
+            (void) ngx_http_moa_json_unescape(&text, v.p, v.len);
+        }
+
+        ngx_http_moa_buf_add(&text, "", 1);
 
         ngx_http_moa_error_set(err, 502, "upstream_error", "upstream_error",
                                NULL, "the provider answered with an error: "
-                               "%.160s", cJSON_IsString(msg)
-                                         ? msg->valuestring : "(no message)");
+                               "%.160s", text.len > 1 && !text.nomem
+                                         ? text.data : "(no message)");
+
+        ngx_http_moa_buf_free(&text);
         return -1;
     }
 
-    rep->choices = cJSON_GetObjectItemCaseSensitive(rep->root, "choices");
+    c = ngx_http_moa_json_find(j, 0, "choices");
 
-    if (!cJSON_IsArray(rep->choices) || rep->choices->child == NULL) {
+    n = 0;
+
+    for (i = ngx_http_moa_json_first(j, c); i >= 0;
+         i = ngx_http_moa_json_after(j, c, i))
+    {
+        n++;
+    }
+
+    if (n == 0) {
         ngx_http_moa_error_set(err, 502, "upstream_error", "bad_upstream_reply",
                                NULL, "the provider's reply has no choices");
         return -1;
     }
 
-    cJSON_ArrayForEach(choice, rep->choices) {
-        msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
+    rep->choices = calloc(n, sizeof(ngx_http_moa_choice_t));
+    if (rep->choices == NULL) {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        return -1;
+    }
 
-        if (!cJSON_IsObject(msg)) {
+    for (i = ngx_http_moa_json_first(j, c); i >= 0;
+         i = ngx_http_moa_json_after(j, c, i))
+    {
+        ch = &rep->choices[rep->nchoices++];
+        ngx_http_moa_json_span(j, i, &ch->span);
+
+        msg = ngx_http_moa_tok_get(j, i, "message", &ch->message);
+
+        if (msg < 0 || j->tok[msg].type != '{') {
             ngx_http_moa_error_set(err, 502, "upstream_error",
                                    "bad_upstream_reply", NULL,
                                    "the provider's reply has a choice "
@@ -746,179 +918,314 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
             return -1;
         }
 
-        rep->nchoices++;
+        (void) ngx_http_moa_tok_get(j, msg, "content", &ch->content);
+        (void) ngx_http_moa_tok_get(j, msg, "tool_calls", &ch->tool_calls);
+        (void) ngx_http_moa_tok_get(j, msg, "refusal", &ch->refusal);
+
+        /* what a client gets as is: no field to add, none to remove */
+        ch->plain = ngx_http_moa_json_find(j, i, "index") >= 0
+                    && ngx_http_moa_json_find(j, i, "logprobs") >= 0
+                    && ngx_http_moa_json_find(j, i, "finish_reason") >= 0
+                    && ngx_http_moa_tok_get(j, msg, "role", &x) >= 0
+                    && ch->content.len && ch->refusal.len
+                    && (ch->tool_calls.len == 0
+                        || ngx_http_moa_span_array_nonempty(&ch->tool_calls));
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(rep->root, "usage");
-    rep->usage = cJSON_IsObject(item) ? item : NULL;
+    if (ngx_http_moa_tok_get(j, 0, "usage", &v) >= 0 && v.p[0] == '{') {
+        rep->usage = cJSON_ParseWithLength(v.p, v.len);
+
+        if (rep->usage == NULL) {
+            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                                   "out of memory");
+            return -1;
+        }
+    }
 
     return 0;
 }
 
 
-const cJSON *
-ngx_http_moa_reply_message(const ngx_http_moa_reply_t *rep, int i)
+/* the reply as a tree, for the rare paths that edit it */
+cJSON *
+ngx_http_moa_reply_root(ngx_http_moa_reply_t *rep)
 {
-    const cJSON  *choice;
+    if (rep->root == NULL && rep->p) {
+        rep->root = cJSON_ParseWithLength(rep->p, rep->len);
+    }
 
-    choice = cJSON_GetArrayItem(rep->choices, i);
-
-    return cJSON_GetObjectItemCaseSensitive(choice, "message");
-}
-
-
-const cJSON *
-ngx_http_moa_reply_message_of(const cJSON *root, int i)
-{
-    const cJSON  *choice;
-
-    choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root,
-                                                                 "choices"),
-                                i);
-
-    return cJSON_GetObjectItemCaseSensitive(choice, "message");
+    return rep->root;
 }
 
 
 void
 ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 {
+    ngx_http_moa_json_free(&rep->json);
+    free(rep->choices);
+    cJSON_Delete(rep->usage);
     cJSON_Delete(rep->root);
+
+    rep->choices = NULL;
+    rep->usage = NULL;
     rep->root = NULL;
+    rep->nchoices = 0;
 }
 
 
+/* a string value with something other than white space in it */
 static int
-ngx_http_moa_nonempty(const cJSON *s)
+ngx_http_moa_span_nonempty(const ngx_http_moa_span_t *v)
 {
-    const char  *p;
+    const char  *p, *end;
 
-    if (!cJSON_IsString(s)) {
+    if (v->len < 2 || v->p[0] != '"') {
         return 0;
     }
 
-    for (p = s->valuestring; *p; p++) {
-        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-            return 1;
+    p = v->p + 1;
+    end = v->p + v->len - 1;
+
+    while (p < end) {
+        if (*p == ' ') {
+            p++;
+            continue;
         }
+
+        if (*p == '\\' && p + 1 < end
+            && (p[1] == 'n' || p[1] == 'r' || p[1] == 't'))
+        {
+            p += 2;
+            continue;
+        }
+
+        return 1;
     }
 
     return 0;
 }
 
 
-int
-ngx_http_moa_message_usable(const cJSON *message)
+static int
+ngx_http_moa_span_array_nonempty(const ngx_http_moa_span_t *v)
 {
-    const cJSON  *content, *part;
+    size_t               pos;
+    ngx_http_moa_span_t  e;
 
-    content = cJSON_GetObjectItemCaseSensitive(message, "content");
+    pos = 0;
 
-    if (ngx_http_moa_nonempty(content)) {
-        return 1;
-    }
-
-    cJSON_ArrayForEach(part, content) {
-        if (ngx_http_moa_nonempty(cJSON_GetObjectItemCaseSensitive(part,
-                                                                   "text")))
-        {
-            return 1;
-        }
-    }
-
-    if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(message,
-                                                            "tool_calls"))
-        > 0)
-    {
-        return 1;
-    }
-
-    return ngx_http_moa_nonempty(cJSON_GetObjectItemCaseSensitive(message,
-                                                                  "refusal"));
+    return v->len && v->p[0] == '['
+           && ngx_http_moa_json_next(v->p, v->len, &pos, &e);
 }
 
 
-/* the text of a candidate: its content, refusal, and tool calls as JSON */
-void
-ngx_http_moa_message_text(ngx_http_moa_buf_t *out, const cJSON *message)
+int
+ngx_http_moa_choice_usable(const ngx_http_moa_choice_t *c)
 {
-    int           first;
-    char         *s;
-    cJSON        *calls, *call;
-    const cJSON  *content, *part, *text, *tc, *fn, *item;
+    size_t               pos;
+    ngx_http_moa_span_t  part, text;
 
-    content = cJSON_GetObjectItemCaseSensitive(message, "content");
+    if (ngx_http_moa_span_nonempty(&c->content)) {
+        return 1;
+    }
 
-    if (cJSON_IsString(content)) {
-        ngx_http_moa_buf_cstr(out, content->valuestring);
+    if (c->content.len && c->content.p[0] == '[') {
+        pos = 0;
 
-    } else {
-        first = 1;
-
-        cJSON_ArrayForEach(part, content) {
-            text = cJSON_GetObjectItemCaseSensitive(part, "text");
-
-            if (cJSON_IsString(text)) {
-                if (!first) {
-                    ngx_http_moa_buf_lit(out, "\n");
-                }
-
-                ngx_http_moa_buf_cstr(out, text->valuestring);
-                first = 0;
+        while (ngx_http_moa_json_next(c->content.p, c->content.len, &pos,
+                                      &part))
+        {
+            if (part.p[0] == '{'
+                && ngx_http_moa_json_get(part.p, part.len, "text", &text)
+                && ngx_http_moa_span_nonempty(&text))
+            {
+                return 1;
             }
         }
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(message, "refusal");
+    return ngx_http_moa_span_array_nonempty(&c->tool_calls)
+           || ngx_http_moa_span_nonempty(&c->refusal);
+}
 
-    if (ngx_http_moa_nonempty(item)) {
-        if (out->len) {
-            ngx_http_moa_buf_lit(out, "\n");
+
+/* text (decoded) escaped for a JSON string, its closing tags neutralised */
+static void
+ngx_http_moa_text_escaped(ngx_http_moa_buf_t *out, const char *p, size_t len,
+    const char *tag)
+{
+    size_t       n;
+    const char  *end, *q;
+
+    n = strlen(tag);
+    end = p + len;
+
+    for (q = p; q < end; q++) {
+        q = memchr(q, tag[0], end - q);
+
+        if (q == NULL) {
+            break;
+        }
+
+        if ((size_t) (end - q) >= n && memcmp(q, tag, n) == 0) {
+            ngx_http_moa_buf_json_inner(out, p, q - p);
+            ngx_http_moa_buf_lit(out, "< ");
+            ngx_http_moa_buf_add(out, tag + 1, n - 1);
+            p = q + n;
+            q = p - 1;
+        }
+    }
+
+    ngx_http_moa_buf_json_inner(out, p, end - p);
+}
+
+
+/*
+ * A string value, escaped for a JSON string.  Its raw text already is,
+ * and is copied as is unless an escape could hide a closing tag ("\u003c",
+ * "\/"): then it is decoded and escaped again.
+ */
+static void
+ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_span_t *v, const char *tag)
+{
+    size_t              n;
+    const char         *p, *end, *q;
+    ngx_http_moa_buf_t  text;
+
+    p = v->p + 1;
+    end = v->p + v->len - 1;
+
+    for (q = p; q + 1 < end; q++) {
+        q = memchr(q, '\\', end - q - 1);
+
+        if (q == NULL) {
+            break;
+        }
+
+        if (q[1] == 'u' || q[1] == '/') {
+            memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+
+            if (ngx_http_moa_json_unescape(&text, v->p, v->len) != 0) {
+                out->nomem = 1;
+
+            } else {
+                ngx_http_moa_text_escaped(out, text.data, text.len, tag);
+            }
+
+            ngx_http_moa_buf_free(&text);
+            return;
+        }
+
+        q++;
+    }
+
+    n = strlen(tag);
+
+    for (q = p; q < end; q++) {
+        q = memchr(q, tag[0], end - q);
+
+        if (q == NULL) {
+            break;
+        }
+
+        if ((size_t) (end - q) >= n && memcmp(q, tag, n) == 0) {
+            ngx_http_moa_buf_add(out, p, q - p);
+            ngx_http_moa_buf_lit(out, "< ");
+            ngx_http_moa_buf_add(out, tag + 1, n - 1);
+            p = q + n;
+            q = p - 1;
+        }
+    }
+
+    ngx_http_moa_buf_add(out, p, end - p);
+}
+
+
+/*
+ * The text of a choice for a prompt, escaped for a JSON string: its content,
+ * refusal, and tool calls as JSON; tag ("</candidate") is neutralised so
+ * that the text cannot close the block it is put in.
+ */
+void
+ngx_http_moa_choice_text(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_choice_t *c, const char *tag)
+{
+    int                  first;
+    size_t               start, pos;
+    ngx_http_moa_span_t  e, fn;
+
+    start = out->len;
+
+    if (c->content.len && c->content.p[0] == '"') {
+        ngx_http_moa_string_escaped(out, &c->content, tag);
+
+    } else if (c->content.len && c->content.p[0] == '[') {
+        pos = 0;
+
+        while (ngx_http_moa_json_next(c->content.p, c->content.len, &pos, &e))
+        {
+            if (e.p[0] == '{'
+                && ngx_http_moa_json_get(e.p, e.len, "text", &fn)
+                && fn.p[0] == '"')
+            {
+                if (out->len > start) {
+                    ngx_http_moa_buf_lit(out, "\\n");
+                }
+
+                ngx_http_moa_string_escaped(out, &fn, tag);
+            }
+        }
+    }
+
+    if (ngx_http_moa_span_nonempty(&c->refusal)) {
+        if (out->len > start) {
+            ngx_http_moa_buf_lit(out, "\\n");
         }
 
         ngx_http_moa_buf_lit(out, "Refusal: ");
-        ngx_http_moa_buf_cstr(out, item->valuestring);
+        ngx_http_moa_string_escaped(out, &c->refusal, tag);
     }
 
-    tc = cJSON_GetObjectItemCaseSensitive(message, "tool_calls");
-
-    if (cJSON_GetArraySize(tc) == 0) {
+    if (!ngx_http_moa_span_array_nonempty(&c->tool_calls)) {
         return;
     }
 
-    calls = cJSON_CreateArray();
-    if (calls == NULL) {
-        out->nomem = 1;
-        return;
+    if (out->len > start) {
+        ngx_http_moa_buf_lit(out, "\\n");
     }
 
-    cJSON_ArrayForEach(item, tc) {
-        fn = cJSON_GetObjectItemCaseSensitive(item, "function");
+    ngx_http_moa_buf_lit(out, "Tool calls (JSON): [");
 
-        call = cJSON_Duplicate(fn ? fn : item, 1);
-        if (call == NULL || !cJSON_AddItemToArray(calls, call)) {
-            cJSON_Delete(call);
-            cJSON_Delete(calls);
-            out->nomem = 1;
-            return;
+    first = 1;
+    pos = 0;
+
+    while (ngx_http_moa_json_next(c->tool_calls.p, c->tool_calls.len, &pos,
+                                  &e))
+    {
+        if (!(e.p[0] == '{'
+              && ngx_http_moa_json_get(e.p, e.len, "function", &fn)))
+        {
+            fn = e;
         }
+
+        if (!first) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        ngx_http_moa_text_escaped(out, fn.p, fn.len, tag);
+        first = 0;
     }
 
-    s = cJSON_PrintUnformatted(calls);
-    cJSON_Delete(calls);
+    ngx_http_moa_buf_lit(out, "]");
+}
 
-    if (s == NULL) {
-        out->nomem = 1;
-        return;
-    }
 
-    if (out->len) {
-        ngx_http_moa_buf_lit(out, "\n");
-    }
-
-    ngx_http_moa_buf_lit(out, "Tool calls (JSON): ");
-    ngx_http_moa_buf_cstr(out, s);
-    free(s);
+/* the message of a choice as a tree (the caller deletes it) */
+cJSON *
+ngx_http_moa_choice_message(const ngx_http_moa_choice_t *c)
+{
+    return cJSON_ParseWithLength(c->message.p, c->message.len);
 }
 
 
@@ -1161,8 +1468,8 @@ ngx_http_moa_normalize_choice(cJSON *choice, int index)
  * usage the sum.  choice >= 0 keeps that one choice only (a candidate
  * returned as the answer), as index 0.
  */
-int
-ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
+static int
+ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
     int choice, const char *model, const cJSON *usage)
 {
     char   *s;
@@ -1230,6 +1537,188 @@ ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
     free(s);
 
     return out->nomem ? -1 : 0;
+}
+
+
+/*
+ * Whether a reply is already what clients expect, so that the answer can
+ * be its own text with model and usage replaced: no duplicate top-level
+ * keys, an id, object "chat.completion", a numeric created, and choices
+ * with index, message (role, content, refusal, no empty tool_calls),
+ * logprobs and finish_reason.
+ */
+static int
+ngx_http_moa_reply_plain(const ngx_http_moa_reply_t *rep)
+{
+    int                         i;
+    uint32_t                    k, l, end;
+    ngx_http_moa_span_t         v;
+    const ngx_http_moa_json_t  *j;
+
+    j = &rep->json;
+    end = j->tok[0].next;
+
+    for (k = 1; k < end; k = j->tok[k + 1].next) {
+        if (j->tok[k].escaped) {
+            return 0;
+        }
+
+        for (l = j->tok[k + 1].next; l < end; l = j->tok[l + 1].next) {
+            if (j->tok[k].len == j->tok[l].len
+                && memcmp(j->tok[k].p, j->tok[l].p, j->tok[k].len) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    if (ngx_http_moa_tok_get(j, 0, "object", &v) < 0
+        || !ngx_http_moa_is_literal(v.p, v.len, "\"chat.completion\"")
+        || ngx_http_moa_tok_get(j, 0, "created", &v) < 0
+        || v.p[0] < '0' || v.p[0] > '9' || v.len > 12
+        || ngx_http_moa_json_find(j, 0, "id") < 0)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < rep->nchoices; i++) {
+        if (!rep->choices[i].plain) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The final chat.completion from a provider reply: model is the MoA id,
+ * usage the sum.  choice >= 0 keeps that one choice only (a candidate
+ * returned as the answer), as index 0.  A reply already in shape is
+ * answered with its own bytes; others are normalised through a tree.
+ */
+int
+ngx_http_moa_build_response(ngx_http_moa_buf_t *out,
+    ngx_http_moa_reply_t *rep, int choice, const char *model,
+    const cJSON *usage)
+{
+    int                          has_model, has_usage;
+    cJSON                       *root;
+    uint32_t                     k, end;
+    ngx_http_moa_json_member_t   m;
+    const ngx_http_moa_json_t   *j;
+
+    if (choice >= 0 || !ngx_http_moa_reply_plain(rep)) {
+        root = ngx_http_moa_reply_root(rep);
+
+        if (root == NULL || !cJSON_IsObject(root)) {
+            return -1;
+        }
+
+        return ngx_http_moa_build_response_tree(out, root, choice, model,
+                                                usage);
+    }
+
+    (void) ngx_http_moa_buf_reserve(out, rep->len + 256);
+
+    has_model = 0;
+    has_usage = 0;
+
+    ngx_http_moa_buf_lit(out, "{");
+
+    j = &rep->json;
+    end = j->tok[0].next;
+
+    for (k = 1; k < end; k = j->tok[k + 1].next) {
+        m.key = j->tok[k].p + 1;
+        m.key_len = j->tok[k].len - 2;
+        m.escaped = 0;
+
+        if (k > 1) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        ngx_http_moa_buf_add(out, j->tok[k].p, j->tok[k].len);
+        ngx_http_moa_buf_lit(out, ":");
+
+        if (ngx_http_moa_json_key_is(&m, "model")) {
+            ngx_http_moa_buf_json_str(out, model, strlen(model));
+            has_model = 1;
+
+        } else if (ngx_http_moa_json_key_is(&m, "usage")) {
+            ngx_http_moa_usage_print(out, usage);
+            has_usage = 1;
+
+        } else {
+            ngx_http_moa_buf_add(out, j->tok[k + 1].p, j->tok[k + 1].len);
+        }
+    }
+
+    if (!has_model) {
+        ngx_http_moa_buf_lit(out, ",\"model\":");
+        ngx_http_moa_buf_json_str(out, model, strlen(model));
+    }
+
+    if (!has_usage) {
+        ngx_http_moa_buf_lit(out, ",\"usage\":");
+        ngx_http_moa_usage_print(out, usage);
+    }
+
+    ngx_http_moa_buf_lit(out, "}");
+
+    return out->nomem ? -1 : 0;
+}
+
+
+/* a usage object (numbers and nested objects) without printf's "%g" */
+void
+ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
+{
+    int           first;
+    char          num[32];
+    const cJSON  *u;
+
+    if (!cJSON_IsObject(usage)) {
+        ngx_http_moa_buf_lit(out, "{}");
+        return;
+    }
+
+    ngx_http_moa_buf_lit(out, "{");
+    first = 1;
+
+    cJSON_ArrayForEach(u, usage) {
+        if (u->string == NULL
+            || !(cJSON_IsNumber(u) || cJSON_IsObject(u)))
+        {
+            continue;
+        }
+
+        if (!first) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        first = 0;
+        ngx_http_moa_buf_json_str(out, u->string, strlen(u->string));
+        ngx_http_moa_buf_lit(out, ":");
+
+        if (cJSON_IsObject(u)) {
+            ngx_http_moa_usage_print(out, u);
+
+        } else if (u->valuedouble > -9e15 && u->valuedouble < 9e15
+                   && u->valuedouble == (double) (long long) u->valuedouble)
+        {
+            ngx_http_moa_buf_int(out, (long long) u->valuedouble);
+
+        } else if (isfinite(u->valuedouble)) {
+            snprintf(num, sizeof(num), "%.17g", u->valuedouble);
+            ngx_http_moa_buf_cstr(out, num);
+
+        } else {
+            ngx_http_moa_buf_lit(out, "0");
+        }
+    }
+
+    ngx_http_moa_buf_lit(out, "}");
 }
 
 
@@ -1678,11 +2167,18 @@ ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st, const cJSON *c,
  * choice only, as index 0.
  */
 int
-ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st, const cJSON *root,
-    int choice, const char *model, size_t model_len, ngx_http_moa_buf_t *out)
+ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st,
+    ngx_http_moa_reply_t *rep, int choice, const char *model,
+    size_t model_len, ngx_http_moa_buf_t *out)
 {
     int           i;
-    const cJSON  *choices, *c, *item;
+    const cJSON  *root, *choices, *c, *item;
+
+    root = ngx_http_moa_reply_root(rep);
+
+    if (root == NULL) {
+        return -1;
+    }
 
     ngx_http_moa_stream_keep_item(&st->id,
         cJSON_GetObjectItemCaseSensitive(root, "id"));
@@ -2075,13 +2571,13 @@ ngx_http_moa_capture_answer(const cJSON *answer)
  */
 int
 ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_request_t *req, const cJSON *answer,
+    ngx_http_moa_request_t *req, const cJSON *answer,
     const ngx_http_moa_capture_meta_t *meta)
 {
     int           rc;
     char         *s, num[64];
     cJSON        *line, *messages, *msg, *md, *item;
-    const cJSON  *v;
+    const cJSON  *v, *root;
 
     rc = -1;
     s = NULL;
@@ -2091,7 +2587,11 @@ ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
         return -1;
     }
 
-    messages = cJSON_Duplicate(req->messages, 1);
+    root = ngx_http_moa_request_root(req);
+
+    messages = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(root,
+                                                                "messages"),
+                               1);
     if (messages == NULL || !cJSON_AddItemToObject(line, "messages", messages))
     {
         cJSON_Delete(messages);
@@ -2104,7 +2604,7 @@ ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
         goto done;
     }
 
-    v = cJSON_GetObjectItemCaseSensitive(req->root, "tools");
+    v = cJSON_GetObjectItemCaseSensitive(root, "tools");
 
     if (cJSON_GetArraySize(v) > 0) {
         item = cJSON_Duplicate(v, 1);
@@ -2114,7 +2614,7 @@ ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
         }
     }
 
-    v = cJSON_GetObjectItemCaseSensitive(req->root, "parallel_tool_calls");
+    v = cJSON_GetObjectItemCaseSensitive(root, "parallel_tool_calls");
 
     if (cJSON_IsBool(v)) {
         item = cJSON_Duplicate(v, 0);

@@ -30,14 +30,18 @@ typedef struct {
 
 
 typedef struct {
-    cJSON                       *root;
+    const char                  *body;       /* the raw body, not owned */
+    size_t                       len;
+    ngx_http_moa_json_t          json;       /* its tokens */
     ngx_http_moa_json_member_t  *members;    /* raw top-level members */
     size_t                       nmembers;
+    cJSON                       *root;       /* parsed on demand */
 
-    const char                  *model;
-    const cJSON                 *messages;
+    const char                  *model;      /* decoded, NUL-terminated */
+    ngx_http_moa_buf_t           model_buf;
     const ngx_http_moa_json_member_t  *raw_messages;
-    size_t                       len;         /* of the raw body */
+    int                          messages;   /* token of the array */
+    int                          stream_options;   /* token, or -1 */
 
     long long                    seed;
     int                          n;
@@ -61,17 +65,31 @@ typedef struct {
 } ngx_http_moa_call_params_t;
 
 
+/* the parts of a reply's choice the chain reads, as raw JSON text */
+typedef struct {
+    ngx_http_moa_span_t          span;       /* the choice object */
+    ngx_http_moa_span_t          message;
+    ngx_http_moa_span_t          content;    /* len 0 when absent */
+    ngx_http_moa_span_t          tool_calls;
+    ngx_http_moa_span_t          refusal;
+    unsigned                     plain:1;    /* as clients expect it */
+} ngx_http_moa_choice_t;
+
+
 /* a successful candidate: a choice of a proposal reply */
 typedef struct {
-    const cJSON                 *message;
+    const ngx_http_moa_choice_t *choice;
 } ngx_http_moa_candidate_t;
 
 
 typedef struct {
-    cJSON                       *root;
-    const cJSON                 *choices;
-    const cJSON                 *usage;      /* or NULL */
+    const char                  *p;          /* the reply text, not owned */
+    size_t                       len;
+    ngx_http_moa_json_t          json;       /* its tokens */
+    ngx_http_moa_choice_t       *choices;
     int                          nchoices;
+    cJSON                       *usage;      /* or NULL */
+    cJSON                       *root;       /* parsed on demand */
 } ngx_http_moa_reply_t;
 
 
@@ -140,6 +158,7 @@ int ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
 int ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
     ngx_http_moa_error_t *err);
 void ngx_http_moa_request_free(ngx_http_moa_request_t *req);
+cJSON *ngx_http_moa_request_root(ngx_http_moa_request_t *req);
 
 int ngx_http_moa_build_proposal(ngx_http_moa_buf_t *out,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp);
@@ -152,19 +171,21 @@ int ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
 
 int ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     size_t len, ngx_http_moa_error_t *err);
-const cJSON *ngx_http_moa_reply_message(const ngx_http_moa_reply_t *rep,
-    int i);
-const cJSON *ngx_http_moa_reply_message_of(const cJSON *root, int i);
+cJSON *ngx_http_moa_reply_root(ngx_http_moa_reply_t *rep);
 void ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep);
 
-int ngx_http_moa_message_usable(const cJSON *message);
-void ngx_http_moa_message_text(ngx_http_moa_buf_t *out, const cJSON *message);
+int ngx_http_moa_choice_usable(const ngx_http_moa_choice_t *c);
+void ngx_http_moa_choice_text(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_choice_t *c, const char *tag);
+cJSON *ngx_http_moa_choice_message(const ngx_http_moa_choice_t *c);
 
 int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
 long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
 
-int ngx_http_moa_build_response(ngx_http_moa_buf_t *out, cJSON *root,
-    int choice, const char *model, const cJSON *usage);
+int ngx_http_moa_build_response(ngx_http_moa_buf_t *out,
+    ngx_http_moa_reply_t *rep, int choice, const char *model,
+    const cJSON *usage);
+void ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage);
 
 void ngx_http_moa_stream_init(ngx_http_moa_stream_t *st, int include_usage);
 int ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
@@ -174,8 +195,8 @@ int ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
     const char *model, size_t model_len, const cJSON *usage,
     ngx_http_moa_buf_t *out);
 int ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st,
-    const cJSON *root, int choice, const char *model, size_t model_len,
-    ngx_http_moa_buf_t *out);
+    ngx_http_moa_reply_t *rep, int choice, const char *model,
+    size_t model_len, ngx_http_moa_buf_t *out);
 void ngx_http_moa_stream_free(ngx_http_moa_stream_t *st);
 
 void ngx_http_moa_error_event(ngx_http_moa_buf_t *out,
@@ -189,7 +210,7 @@ void ngx_http_moa_collect_free(ngx_http_moa_collect_t *col);
 int ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage);
 
 int ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_request_t *req, const cJSON *answer,
+    ngx_http_moa_request_t *req, const cJSON *answer,
     const ngx_http_moa_capture_meta_t *meta);
 
 

@@ -78,62 +78,16 @@ ngx_http_moa_prompt_check(const char *tpl, size_t len)
 }
 
 
-/* the candidate's text with its closing tag neutralised */
-static void
-ngx_http_moa_prompt_candidate(ngx_http_moa_buf_t *out, int i,
-    const cJSON *message)
-{
-    size_t              n;
-    const char         *p, *end, *q;
-    ngx_http_moa_buf_t  text;
-
-    memset(&text, 0, sizeof(ngx_http_moa_buf_t));
-    ngx_http_moa_message_text(&text, message);
-
-    if (text.nomem) {
-        out->nomem = 1;
-        ngx_http_moa_buf_free(&text);
-        return;
-    }
-
-    ngx_http_moa_buf_lit(out, "<candidate number=\"");
-    ngx_http_moa_buf_int(out, i + 1);
-    ngx_http_moa_buf_lit(out, "\">\n");
-
-    /* an empty text has no data: NULL + 0 is undefined */
-    p = text.data;
-    end = text.len ? p + text.len : p;
-
-    while (p < end) {
-        q = memchr(p, '<', end - p);
-
-        if (q == NULL) {
-            ngx_http_moa_buf_add(out, p, end - p);
-            break;
-        }
-
-        n = q - p;
-        ngx_http_moa_buf_add(out, p, n);
-
-        if (ngx_http_moa_is(q, end, "</candidate")) {
-            ngx_http_moa_buf_lit(out, "< /candidate");
-            p = q + sizeof("</candidate") - 1;
-
-        } else {
-            ngx_http_moa_buf_lit(out, "<");
-            p = q + 1;
-        }
-    }
-
-    ngx_http_moa_buf_lit(out, "\n</candidate>");
-    ngx_http_moa_buf_free(&text);
-}
-
-
+/*
+ * The instruction, escaped for a JSON string (the caller wraps it in
+ * quotes): the template's text escaped once, the candidates' and the
+ * critique's text spliced from the replies as they came, their closing
+ * tags neutralised.  critique is NULL when there is none.
+ */
 int
 ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
     size_t len, const ngx_http_moa_candidate_t *cands, int ncands,
-    const char *critiques, size_t critiques_len)
+    const ngx_http_moa_choice_t *critique)
 {
     int          i;
     const char  *p, *end, *lit;
@@ -150,33 +104,38 @@ ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
         }
 
         if (ngx_http_moa_is(p, end, "{{candidates}}")) {
-            ngx_http_moa_buf_add(out, lit, p - lit);
+            ngx_http_moa_buf_json_inner(out, lit, p - lit);
 
             for (i = 0; i < ncands; i++) {
                 if (i) {
-                    ngx_http_moa_buf_lit(out, "\n\n");
+                    ngx_http_moa_buf_lit(out, "\\n\\n");
                 }
 
-                ngx_http_moa_prompt_candidate(out, i, cands[i].message);
+                ngx_http_moa_buf_lit(out, "<candidate number=\\\"");
+                ngx_http_moa_buf_int(out, i + 1);
+                ngx_http_moa_buf_lit(out, "\\\">\\n");
+                ngx_http_moa_choice_text(out, cands[i].choice,
+                                         "</candidate");
+                ngx_http_moa_buf_lit(out, "\\n</candidate>");
             }
 
             p += sizeof("{{candidates}}") - 1;
             lit = p;
 
         } else if (ngx_http_moa_is(p, end, "{{critiques}}")) {
-            ngx_http_moa_buf_add(out, lit, p - lit);
+            ngx_http_moa_buf_json_inner(out, lit, p - lit);
 
-            if (critiques_len) {
-                ngx_http_moa_buf_lit(out, "<critiques>\n");
-                ngx_http_moa_buf_add(out, critiques, critiques_len);
-                ngx_http_moa_buf_lit(out, "\n</critiques>\n\n");
+            if (critique) {
+                ngx_http_moa_buf_lit(out, "<critiques>\\n");
+                ngx_http_moa_choice_text(out, critique, "</critiques");
+                ngx_http_moa_buf_lit(out, "\\n</critiques>\\n\\n");
             }
 
             p += sizeof("{{critiques}}") - 1;
             lit = p;
 
         } else if (ngx_http_moa_is(p, end, "{{count}}")) {
-            ngx_http_moa_buf_add(out, lit, p - lit);
+            ngx_http_moa_buf_json_inner(out, lit, p - lit);
             ngx_http_moa_buf_int(out, ncands);
             p += sizeof("{{count}}") - 1;
             lit = p;
@@ -186,7 +145,7 @@ ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
         }
     }
 
-    ngx_http_moa_buf_add(out, lit, p - lit);
+    ngx_http_moa_buf_json_inner(out, lit, p - lit);
 
     return out->nomem ? -1 : 0;
 }

@@ -25,9 +25,10 @@ extern const char  ngx_http_moa_prompt_synthesis[];
 /* NULL if the template is usable, else what is wrong with it */
 const char *ngx_http_moa_prompt_check(const char *tpl, size_t len);
 
+/* the instruction, escaped for a JSON string; critique may be NULL */
 int ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
     size_t len, const ngx_http_moa_candidate_t *cands, int ncands,
-    const char *critiques, size_t critiques_len);
+    const ngx_http_moa_choice_t *critique);
 
 
 #endif /* _NGX_HTTP_MOA_PROMPT_H_INCLUDED_ */

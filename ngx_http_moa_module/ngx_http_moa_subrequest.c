@@ -356,7 +356,7 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
         return;
     }
 
-    ngx_http_moa_buf_free(&call->reply);
+    /* the reply's text stays: the parsed reply points into it */
 
     call->ok = 1;
 }
