@@ -158,6 +158,16 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
         return ngx_http_moa_send_sse_header(call->ctx);
     }
 
+    /* a reply of a known length is kept in one allocation of that size */
+
+    if (r->headers_out.content_length_n > 0
+        && r->headers_out.content_length_n
+           <= (off_t) call->ctx->conf->max_response_size)
+    {
+        (void) ngx_http_moa_buf_reserve(&call->reply,
+                                    (size_t) r->headers_out.content_length_n);
+    }
+
     return NGX_OK;
 }
 

@@ -313,20 +313,6 @@ ngx_http_moa_find_model(ngx_http_moa_loc_conf_t *mlcf, const char *id)
 }
 
 
-static ngx_int_t
-ngx_http_moa_call_body(ngx_http_moa_call_t *call)
-{
-    if (call->body_buf.nomem) {
-        return NGX_ERROR;
-    }
-
-    call->body.data = (u_char *) call->body_buf.data;
-    call->body.len = call->body_buf.len;
-
-    return NGX_OK;
-}
-
-
 /*
  * Where a call goes and what it asks for: the target's own location, model
  * and temperature where given, else the moa_pass location, the base model
@@ -412,8 +398,7 @@ ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx)
         cp.n = (t == NULL && mlcf->proposer_n) ? (int) mlcf->proposers : 0;
         cp.index = (int) i;
 
-        if (ngx_http_moa_build_proposal(&call->body_buf, &ctx->req, &cp) != 0
-            || ngx_http_moa_call_body(call) != NGX_OK
+        if (ngx_http_moa_build_proposal(&call->body, &ctx->req, &cp) != 0
             || ngx_http_moa_call_start(ctx, call, 1) != NGX_OK)
         {
             return NGX_ERROR;
@@ -430,11 +415,50 @@ ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx)
 }
 
 
+/* the candidates' block of both prompts, rendered once */
+static ngx_int_t
+ngx_http_moa_candidates_text(ngx_http_moa_ctx_t *ctx)
+{
+    if (ctx->cands_text.len == 0
+        && ngx_http_moa_prompt_candidates(&ctx->cands_text, ctx->cands,
+                                          (int) ctx->ncands)
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Once the candidates are rendered, the proposals' replies are needed only
+ * for a fallback answer: the others are given back.
+ */
+static void
+ngx_http_moa_release_candidates(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nproposals; i++) {
+        if (&ctx->calls[i] == ctx->fallback
+            && ctx->conf->fallback == NGX_HTTP_MOA_FALLBACK_CANDIDATE)
+        {
+            continue;
+        }
+
+        ngx_http_moa_reply_free(&ctx->calls[i].parsed);
+        ngx_http_moa_buf_free(&ctx->calls[i].reply);
+    }
+
+    ctx->cands = NULL;
+}
+
+
 static ngx_int_t
 ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
 {
     ngx_int_t                    rc;
-    ngx_http_moa_buf_t           text;
     ngx_http_moa_call_t         *call;
     ngx_http_moa_loc_conf_t     *mlcf;
     ngx_http_moa_call_params_t   cp;
@@ -448,27 +472,23 @@ ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
 
     cp.max_tokens = mlcf->critic_max_tokens;
 
-    ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
-
     rc = NGX_ERROR;
 
-    if (ngx_http_moa_prompt_render(&text, (char *) mlcf->critique_prompt.data,
-                                   mlcf->critique_prompt.len, ctx->cands,
-                                   (int) ctx->ncands, NULL)
-        == 0
-        && ngx_http_moa_build_critique(&call->body_buf, &ctx->req, &cp,
-                                       text.data, text.len)
-           == 0
-        && ngx_http_moa_call_body(call) == NGX_OK)
+    if (ngx_http_moa_candidates_text(ctx) == NGX_OK
+        && ngx_http_moa_build_critique(&call->body, &ctx->req, &cp,
+                                       (char *) mlcf->critique_prompt_json.data,
+                                       mlcf->critique_prompt_json.len,
+                                       &ctx->cands_text, (int) ctx->ncands)
+           == 0)
     {
         rc = ngx_http_moa_call_start(ctx, call, 1);
     }
 
-    ngx_http_moa_buf_free(&text);
-
     if (rc != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_moa_release_candidates(ctx);
 
     ctx->phase = NGX_HTTP_MOA_PHASE_CRITIQUE;
     ctx->stage_start = ngx_current_msec;
@@ -484,7 +504,6 @@ static ngx_int_t
 ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
 {
     ngx_int_t                    rc;
-    ngx_http_moa_buf_t           text;
     const ngx_http_moa_choice_t *critique;
     ngx_http_moa_call_t         *call;
     ngx_http_moa_loc_conf_t     *mlcf;
@@ -497,31 +516,31 @@ ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
 
     ngx_http_moa_target_params(ctx, call, mlcf->aggregator, NULL, &cp);
 
-    ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
-
     critique = ctx->critique->ok ? &ctx->critique->parsed.choices[0] : NULL;
 
     rc = NGX_ERROR;
 
-    if (ngx_http_moa_prompt_render(&text,
-                                   (char *) mlcf->synthesis_prompt.data,
-                                   mlcf->synthesis_prompt.len, ctx->cands,
-                                   (int) ctx->ncands, critique)
-        == 0
-        && ngx_http_moa_build_synthesis(&call->body_buf, &ctx->req, &cp,
-                                        text.data, text.len)
-           == 0
-        && ngx_http_moa_call_body(call) == NGX_OK)
+    if (ngx_http_moa_candidates_text(ctx) == NGX_OK
+        && ngx_http_moa_build_synthesis(&call->body, &ctx->req, &cp,
+                                    (char *) mlcf->synthesis_prompt_json.data,
+                                    mlcf->synthesis_prompt_json.len,
+                                    &ctx->cands_text, (int) ctx->ncands,
+                                    critique)
+           == 0)
     {
         /* streamed: a normal subrequest, its output flows in order */
         rc = ngx_http_moa_call_start(ctx, call, !call->stream);
     }
 
-    ngx_http_moa_buf_free(&text);
-
     if (rc != NGX_OK) {
         return NGX_ERROR;
     }
+
+    /* the critique and the candidates are in the synthesis body now */
+
+    ngx_http_moa_release_candidates(ctx);
+    ngx_http_moa_reply_free(&ctx->critique->parsed);
+    ngx_http_moa_buf_free(&ctx->critique->reply);
 
     ctx->phase = NGX_HTTP_MOA_PHASE_SYNTHESIS;
     ctx->stage_start = ngx_current_msec;
@@ -549,7 +568,12 @@ ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx)
 
     call->stage = NGX_HTTP_MOA_PASSTHROUGH;
     call->uri = ctx->conf->pass;
-    call->body = ctx->body;
+    ngx_http_moa_body_ref(&call->body, (char *) ctx->body.data,
+                          ctx->body.len);
+
+    if (ngx_http_moa_body_done(&call->body) != 0) {
+        return NGX_ERROR;
+    }
     call->stream = ctx->req.stream;
     call->forward = 1;
 
@@ -1558,7 +1582,7 @@ ngx_http_moa_cleanup(void *data)
     for (i = 0; i < n; i++) {
         call = &ctx->calls[i];
 
-        ngx_http_moa_buf_free(&call->body_buf);
+        ngx_http_moa_body_free(&call->body);
         ngx_http_moa_buf_free(&call->reply);
         ngx_http_moa_buf_free(&call->spool);
         ngx_http_moa_reply_free(&call->parsed);
@@ -1566,6 +1590,7 @@ ngx_http_moa_cleanup(void *data)
     }
 
     ngx_http_moa_request_free(&ctx->req);
+    ngx_http_moa_buf_free(&ctx->cands_text);
     ngx_http_moa_stream_free(&ctx->stream);
     ngx_http_moa_collect_free(&ctx->collect);
     cJSON_Delete(ctx->answer_owned);

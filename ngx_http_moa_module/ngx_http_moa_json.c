@@ -1201,7 +1201,7 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
             return -1;
         }
 
-        size = j->size ? j->size * 2 : 64;
+        size = j->size ? j->size * 2 : 32;
 
         tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
         if (tok == NULL) {

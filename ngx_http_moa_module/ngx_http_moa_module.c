@@ -18,6 +18,8 @@ static void *ngx_http_moa_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_moa_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
+static ngx_int_t ngx_http_moa_escape(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_str_t *json);
 static char *ngx_http_moa_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_moa_model(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -430,6 +432,18 @@ ngx_http_moa_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                    ngx_strlen(ngx_http_moa_prompt_synthesis);
     }
 
+    /* escaped once here: the stage bodies refer to the text as it is */
+
+    if (ngx_http_moa_escape(cf, &conf->critique_prompt,
+                            &conf->critique_prompt_json)
+        != NGX_OK
+        || ngx_http_moa_escape(cf, &conf->synthesis_prompt,
+                               &conf->synthesis_prompt_json)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->pass.len && (conf->models == NULL || conf->models->nelts == 0)
         && !conf->passthrough)
     {
@@ -440,6 +454,34 @@ ngx_http_moa_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* text as the inside of a JSON string, in the configuration's pool */
+static ngx_int_t
+ngx_http_moa_escape(ngx_conf_t *cf, ngx_str_t *text, ngx_str_t *json)
+{
+    ngx_http_moa_buf_t  b;
+
+    ngx_memzero(&b, sizeof(ngx_http_moa_buf_t));
+    ngx_http_moa_buf_json_inner(&b, (char *) text->data, text->len);
+
+    if (b.nomem) {
+        ngx_http_moa_buf_free(&b);
+        return NGX_ERROR;
+    }
+
+    json->data = ngx_pnalloc(cf->pool, b.len);
+    if (json->data == NULL) {
+        ngx_http_moa_buf_free(&b);
+        return NGX_ERROR;
+    }
+
+    json->len = b.len;
+    ngx_memcpy(json->data, b.data, b.len);
+    ngx_http_moa_buf_free(&b);
+
+    return NGX_OK;
 }
 
 

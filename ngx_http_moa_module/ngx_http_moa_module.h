@@ -90,6 +90,8 @@ typedef struct {
 
     ngx_str_t                   critique_prompt;
     ngx_str_t                   synthesis_prompt;
+    ngx_str_t                   critique_prompt_json;   /* escaped */
+    ngx_str_t                   synthesis_prompt_json;
 
     ngx_flag_t                  models_list;   /* moa_models */
 } ngx_http_moa_loc_conf_t;
@@ -105,7 +107,7 @@ typedef struct {
     ngx_uint_t                  stage;
     ngx_uint_t                  index;
     ngx_str_t                   uri;
-    ngx_str_t                   body;
+    ngx_http_moa_body_t         body;          /* parts of the body */
 
     ngx_uint_t                  status;        /* provider or our 502/504 */
     ngx_msec_t                  start;
@@ -116,7 +118,6 @@ typedef struct {
     ngx_http_moa_error_t        error;         /* why the call failed */
     ngx_str_t                   retry_after;
 
-    ngx_http_moa_buf_t          body_buf;      /* owns body */
     ngx_http_moa_sse_t          sse;           /* streamed synthesis */
     ngx_http_moa_buf_t          spool;         /* stream input from file */
     ngx_chain_t                *held;          /* input held back */
@@ -156,6 +157,7 @@ struct ngx_http_moa_ctx_s {
 
     ngx_http_moa_candidate_t   *cands;
     ngx_uint_t                  ncands;
+    ngx_http_moa_buf_t          cands_text;    /* rendered once, escaped */
     ngx_uint_t                  expected;      /* candidates asked for */
     ngx_http_moa_call_t        *fallback;      /* first good proposal */
     ngx_int_t                   fallback_choice;

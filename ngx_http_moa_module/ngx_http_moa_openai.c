@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_prompt.h"
 
 
 #define NGX_HTTP_MOA_MAX_N  128
@@ -587,8 +588,140 @@ ngx_http_moa_request_free(ngx_http_moa_request_t *req)
 }
 
 
+void
+ngx_http_moa_body_ref(ngx_http_moa_body_t *b, const char *p, size_t len)
+{
+    ngx_http_moa_part_t  *part;
+
+    if (len == 0 || b->nomem) {
+        return;
+    }
+
+    b->len += len;
+
+    if (b->nparts) {
+        part = &b->parts[b->nparts - 1];
+
+        if (part->p && part->p + part->len == p) {
+            part->len += len;
+            return;
+        }
+    }
+
+    if (b->nparts == b->size) {
+        b->size = b->size ? b->size * 2 : 16;
+
+        part = realloc(b->parts, b->size * sizeof(ngx_http_moa_part_t));
+        if (part == NULL) {
+            b->nomem = 1;
+            return;
+        }
+
+        b->parts = part;
+    }
+
+    part = &b->parts[b->nparts++];
+    part->p = p;
+    part->off = 0;
+    part->len = len;
+}
+
+
+/* the glue written from off on becomes (or extends) a part */
+void
+ngx_http_moa_body_glued(ngx_http_moa_body_t *b, size_t off)
+{
+    size_t                len;
+    ngx_http_moa_part_t  *part;
+
+    if (b->glue.nomem) {
+        b->nomem = 1;
+        return;
+    }
+
+    len = b->glue.len - off;
+
+    if (len == 0 || b->nomem) {
+        return;
+    }
+
+    if (b->nparts) {
+        part = &b->parts[b->nparts - 1];
+
+        if (part->p == NULL && part->off + part->len == off) {
+            part->len += len;
+            b->len += len;
+            return;
+        }
+    }
+
+    ngx_http_moa_body_ref(b, b->glue.data + off, len);
+
+    if (!b->nomem) {
+        part = &b->parts[b->nparts - 1];
+
+        /* the glue may still move: remember where, not the address */
+        part->p = NULL;
+        part->off = off;
+    }
+}
+
+
+void
+ngx_http_moa_body_add(ngx_http_moa_body_t *b, const char *p, size_t len)
+{
+    size_t  off;
+
+    off = b->glue.len;
+    ngx_http_moa_buf_add(&b->glue, p, len);
+    ngx_http_moa_body_glued(b, off);
+}
+
+
+int
+ngx_http_moa_body_done(ngx_http_moa_body_t *b)
+{
+    size_t  i;
+
+    if (b->nomem || b->glue.nomem) {
+        return -1;
+    }
+
+    for (i = 0; i < b->nparts; i++) {
+        if (b->parts[i].p == NULL) {
+            b->parts[i].p = b->glue.data + b->parts[i].off;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+ngx_http_moa_body_flat(const ngx_http_moa_body_t *b, ngx_http_moa_buf_t *out)
+{
+    size_t  i;
+
+    for (i = 0; i < b->nparts; i++) {
+        ngx_http_moa_buf_add(out, b->parts[i].p ? b->parts[i].p
+                                  : b->glue.data + b->parts[i].off,
+                             b->parts[i].len);
+    }
+}
+
+
+void
+ngx_http_moa_body_free(ngx_http_moa_body_t *b)
+{
+    free(b->parts);
+    ngx_http_moa_buf_free(&b->glue);
+    memset(b, 0, sizeof(ngx_http_moa_body_t));
+}
+
+
+/* a member into a buffer, as "key":value, */
 static void
-ngx_http_moa_add_member(ngx_http_moa_buf_t *out,
+ngx_http_moa_put_member(ngx_http_moa_buf_t *out,
     const ngx_http_moa_json_member_t *m)
 {
     ngx_http_moa_buf_lit(out, "\"");
@@ -599,70 +732,77 @@ ngx_http_moa_add_member(ngx_http_moa_buf_t *out,
 }
 
 
+/* a member as the client wrote it: from its key's quote to its value's end */
 static void
-ngx_http_moa_add_common(ngx_http_moa_buf_t *out,
+ngx_http_moa_add_member(ngx_http_moa_body_t *b,
+    const ngx_http_moa_json_member_t *m)
+{
+    ngx_http_moa_body_ref(b, m->key - 1,
+                          (m->value + m->value_len) - (m->key - 1));
+    ngx_http_moa_body_lit(b, ",");
+}
+
+
+static void
+ngx_http_moa_add_common(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
 {
-    ngx_http_moa_buf_lit(out, "\"model\":");
-    ngx_http_moa_buf_json_str(out, cp->model, cp->model_len);
+    size_t  off;
+
+    off = b->glue.len;
+
+    ngx_http_moa_buf_lit(&b->glue, "\"model\":");
+    ngx_http_moa_buf_json_str(&b->glue, cp->model, cp->model_len);
 
     if (cp->temperature) {
-        ngx_http_moa_buf_lit(out, ",\"temperature\":");
-        ngx_http_moa_buf_add(out, cp->temperature, cp->temperature_len);
+        ngx_http_moa_buf_lit(&b->glue, ",\"temperature\":");
+        ngx_http_moa_buf_add(&b->glue, cp->temperature, cp->temperature_len);
     }
 
     if (cp->max_tokens > 0) {
         if (req->max_completion_tokens) {
-            ngx_http_moa_buf_lit(out, ",\"max_completion_tokens\":");
+            ngx_http_moa_buf_lit(&b->glue, ",\"max_completion_tokens\":");
 
         } else {
-            ngx_http_moa_buf_lit(out, ",\"max_tokens\":");
+            ngx_http_moa_buf_lit(&b->glue, ",\"max_tokens\":");
         }
 
-        ngx_http_moa_buf_int(out, cp->max_tokens);
+        ngx_http_moa_buf_int(&b->glue, cp->max_tokens);
     }
+
+    ngx_http_moa_buf_lit(&b->glue, ",\"messages\":");
+    ngx_http_moa_body_glued(b, off);
 }
 
 
-/* the client's messages followed by one instruction message */
+/* the client's messages, and the start of one instruction message */
 static void
-ngx_http_moa_add_messages(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_request_t *req, const char *instruction,
-    size_t instruction_len)
+ngx_http_moa_add_messages(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req, int instruction)
 {
     const ngx_http_moa_json_member_t  *m;
 
     m = req->raw_messages;
 
-    ngx_http_moa_buf_lit(out, ",\"messages\":");
-
-    if (instruction == NULL) {
-        ngx_http_moa_buf_add(out, m->value, m->value_len);
+    if (!instruction) {
+        ngx_http_moa_body_ref(b, m->value, m->value_len);
         return;
     }
 
-    /*
-     * the raw value ends with ']' and is a non-empty array; the instruction
-     * comes escaped for a JSON string already
-     */
-    ngx_http_moa_buf_add(out, m->value, m->value_len - 1);
-    ngx_http_moa_buf_lit(out, ",{\"role\":\"user\",\"content\":\"");
-    ngx_http_moa_buf_add(out, instruction, instruction_len);
-    ngx_http_moa_buf_lit(out, "\"}]");
+    /* the raw value ends with ']' and is a non-empty array */
+    ngx_http_moa_body_ref(b, m->value, m->value_len - 1);
+    ngx_http_moa_body_lit(b, ",{\"role\":\"user\",\"content\":\"");
 }
 
 
 int
-ngx_http_moa_build_proposal(ngx_http_moa_buf_t *out,
+ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
 {
-    size_t                             i;
+    size_t                             i, off;
     const ngx_http_moa_json_member_t  *m;
 
-    /* one allocation: the body is about the client's */
-    (void) ngx_http_moa_buf_reserve(out, req->len + 256);
-
-    ngx_http_moa_buf_lit(out, "{");
+    ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
@@ -674,69 +814,70 @@ ngx_http_moa_build_proposal(ngx_http_moa_buf_t *out,
             continue;
         }
 
-        ngx_http_moa_add_member(out, m);
+        ngx_http_moa_add_member(b, m);
     }
 
-    ngx_http_moa_add_common(out, req, cp);
-    ngx_http_moa_add_messages(out, req, NULL, 0);
+    ngx_http_moa_add_common(b, req, cp);
+    ngx_http_moa_add_messages(b, req, 0);
+
+    off = b->glue.len;
 
     if (cp->n > 1) {
-        ngx_http_moa_buf_lit(out, ",\"n\":");
-        ngx_http_moa_buf_int(out, cp->n);
+        ngx_http_moa_buf_lit(&b->glue, ",\"n\":");
+        ngx_http_moa_buf_int(&b->glue, cp->n);
     }
 
     /* same seed at a high temperature would give N equal candidates */
     if (req->has_seed) {
-        ngx_http_moa_buf_lit(out, ",\"seed\":");
-        ngx_http_moa_buf_int(out, req->seed + cp->index);
+        ngx_http_moa_buf_lit(&b->glue, ",\"seed\":");
+        ngx_http_moa_buf_int(&b->glue, req->seed + cp->index);
     }
 
-    ngx_http_moa_buf_lit(out, ",\"stream\":false}");
+    ngx_http_moa_buf_lit(&b->glue, ",\"stream\":false}");
+    ngx_http_moa_body_glued(b, off);
 
-    return out->nomem ? -1 : 0;
+    return ngx_http_moa_body_done(b);
 }
 
 
 int
-ngx_http_moa_build_critique(ngx_http_moa_buf_t *out,
+ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *instruction, size_t instruction_len)
+    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
+    int ncands)
 {
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
 
-    (void) ngx_http_moa_buf_reserve(out, req->len + instruction_len
-                                         + instruction_len / 8 + 256);
-
-    ngx_http_moa_buf_lit(out, "{");
+    ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
         if (ngx_http_moa_in_list(m, ngx_http_moa_critique_keep)) {
-            ngx_http_moa_add_member(out, m);
+            ngx_http_moa_add_member(b, m);
         }
     }
 
     /* tools give the candidates' tool calls a meaning; none may be called */
     if (req->has_tools) {
-        ngx_http_moa_buf_lit(out, "\"tool_choice\":\"none\",");
+        ngx_http_moa_body_lit(b, "\"tool_choice\":\"none\",");
     }
 
-    ngx_http_moa_add_common(out, req, cp);
-    /* an empty buffer's text is (NULL, 0): still an instruction */
-    ngx_http_moa_add_messages(out, req, instruction ? instruction : "",
-                              instruction_len);
-    ngx_http_moa_buf_lit(out, ",\"stream\":false}");
+    ngx_http_moa_add_common(b, req, cp);
+    ngx_http_moa_add_messages(b, req, 1);
+    ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, NULL);
+    ngx_http_moa_body_lit(b, "\"}],\"stream\":false}");
 
-    return out->nomem ? -1 : 0;
+    return ngx_http_moa_body_done(b);
 }
 
 
 int
-ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
+ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *instruction, size_t instruction_len)
+    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
+    int ncands, const ngx_http_moa_choice_t *critique)
 {
     int                                o;
     size_t                             i;
@@ -745,10 +886,7 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
     const ngx_http_moa_json_t         *j;
     const ngx_http_moa_json_member_t  *m;
 
-    (void) ngx_http_moa_buf_reserve(out, req->len + instruction_len
-                                         + instruction_len / 8 + 256);
-
-    ngx_http_moa_buf_lit(out, "{");
+    ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
@@ -761,29 +899,27 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
             continue;
         }
 
-        ngx_http_moa_add_member(out, m);
+        ngx_http_moa_add_member(b, m);
     }
 
-    ngx_http_moa_add_common(out, req, cp);
-    /* an empty buffer's text is (NULL, 0): still an instruction */
-    ngx_http_moa_add_messages(out, req, instruction ? instruction : "",
-                              instruction_len);
+    ngx_http_moa_add_common(b, req, cp);
+    ngx_http_moa_add_messages(b, req, 1);
+    ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, critique);
 
     if (!req->stream) {
-        ngx_http_moa_buf_lit(out, ",\"stream\":false}");
-        return out->nomem ? -1 : 0;
+        ngx_http_moa_body_lit(b, "\"}],\"stream\":false}");
+        return ngx_http_moa_body_done(b);
     }
 
-    /* the provider's usage of this call is needed for the sum */
+    /*
+     * the provider's usage of this call is needed for the sum: the client's
+     * own stream options, include_usage forced on
+     */
 
-    ngx_http_moa_buf_lit(out, ",\"stream\":true,\"stream_options\":");
-
-    /* the client's own stream options, include_usage forced on */
+    ngx_http_moa_body_lit(b, "\"}],\"stream\":true,\"stream_options\":{");
 
     j = &req->json;
     o = req->stream_options;
-
-    ngx_http_moa_buf_lit(out, "{");
 
     if (o >= 0) {
         for (k = o + 1; k < j->tok[o].next; k = j->tok[k + 1].next) {
@@ -795,16 +931,16 @@ ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
                 continue;
             }
 
-            ngx_http_moa_buf_add(out, j->tok[k].p, j->tok[k].len);
-            ngx_http_moa_buf_lit(out, ":");
-            ngx_http_moa_buf_add(out, j->tok[k + 1].p, j->tok[k + 1].len);
-            ngx_http_moa_buf_lit(out, ",");
+            ngx_http_moa_body_ref(b, j->tok[k].p,
+                                  (j->tok[k + 1].p + j->tok[k + 1].len)
+                                  - j->tok[k].p);
+            ngx_http_moa_body_lit(b, ",");
         }
     }
 
-    ngx_http_moa_buf_lit(out, "\"include_usage\":true}}");
+    ngx_http_moa_body_lit(b, "\"include_usage\":true}}");
 
-    return out->nomem ? -1 : 0;
+    return ngx_http_moa_body_done(b);
 }
 
 
@@ -1913,7 +2049,7 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
             continue;
         }
 
-        ngx_http_moa_add_member(out, m);
+        ngx_http_moa_put_member(out, m);
     }
 
     free(members);

@@ -53,6 +53,28 @@ typedef struct {
 } ngx_http_moa_request_t;
 
 
+/*
+ * The body of a stage call as a list of parts: most are references to
+ * text that lives elsewhere (the client's body, a prompt template, the
+ * rendered candidates); what the module writes itself is in "glue".
+ */
+typedef struct {
+    const char                  *p;          /* NULL: at off in the glue */
+    size_t                       off;
+    size_t                       len;
+} ngx_http_moa_part_t;
+
+
+typedef struct {
+    ngx_http_moa_part_t         *parts;
+    size_t                       nparts;
+    size_t                       size;
+    size_t                       len;        /* of the whole body */
+    ngx_http_moa_buf_t           glue;
+    unsigned                     nomem:1;
+} ngx_http_moa_body_t;
+
+
 /* what a stage call sends besides the conversation */
 typedef struct {
     const char                  *model;      /* base model of the call */
@@ -160,14 +182,36 @@ int ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
 void ngx_http_moa_request_free(ngx_http_moa_request_t *req);
 cJSON *ngx_http_moa_request_root(ngx_http_moa_request_t *req);
 
-int ngx_http_moa_build_proposal(ngx_http_moa_buf_t *out,
+void ngx_http_moa_body_ref(ngx_http_moa_body_t *b, const char *p,
+    size_t len);
+void ngx_http_moa_body_add(ngx_http_moa_body_t *b, const char *p,
+    size_t len);
+void ngx_http_moa_body_glued(ngx_http_moa_body_t *b, size_t off);
+int ngx_http_moa_body_done(ngx_http_moa_body_t *b);
+void ngx_http_moa_body_flat(const ngx_http_moa_body_t *b,
+    ngx_http_moa_buf_t *out);
+void ngx_http_moa_body_free(ngx_http_moa_body_t *b);
+
+#define ngx_http_moa_body_lit(b, s)                                          \
+    ngx_http_moa_body_add(b, "" s, sizeof(s) - 1)
+
+/*
+ * The bodies of the stage calls (ngx_http_moa_body_done() is called).  For
+ * critique and synthesis, tpl is the prompt template escaped for a JSON
+ * string, cands the candidates as ngx_http_moa_prompt_candidates()
+ * renders them, critique NULL when there is none; the body refers to all
+ * of them, and to the request's text: they must outlive it.
+ */
+int ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp);
-int ngx_http_moa_build_critique(ngx_http_moa_buf_t *out,
+int ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *instruction, size_t instruction_len);
-int ngx_http_moa_build_synthesis(ngx_http_moa_buf_t *out,
+    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
+    int ncands);
+int ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *instruction, size_t instruction_len);
+    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
+    int ncands, const ngx_http_moa_choice_t *critique);
 
 int ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     size_t len, ngx_http_moa_error_t *err);

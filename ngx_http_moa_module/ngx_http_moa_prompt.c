@@ -78,18 +78,40 @@ ngx_http_moa_prompt_check(const char *tpl, size_t len)
 }
 
 
-/*
- * The instruction, escaped for a JSON string (the caller wraps it in
- * quotes): the template's text escaped once, the candidates' and the
- * critique's text spliced from the replies as they came, their closing
- * tags neutralised.  critique is NULL when there is none.
- */
 int
-ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
-    size_t len, const ngx_http_moa_candidate_t *cands, int ncands,
+ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_candidate_t *cands, int ncands)
+{
+    int  i;
+
+    for (i = 0; i < ncands; i++) {
+        if (i) {
+            ngx_http_moa_buf_lit(out, "\\n\\n");
+        }
+
+        ngx_http_moa_buf_lit(out, "<candidate number=\\\"");
+        ngx_http_moa_buf_int(out, i + 1);
+        ngx_http_moa_buf_lit(out, "\\\">\\n");
+        ngx_http_moa_choice_text(out, cands[i].choice, "</candidate");
+        ngx_http_moa_buf_lit(out, "\\n</candidate>");
+    }
+
+    return out->nomem ? -1 : 0;
+}
+
+
+/*
+ * The instruction as parts of a body, escaped for a JSON string: tpl is
+ * the template escaped already (at configuration time), its text and the
+ * rendered candidates are referred to, not copied; the critique's text is
+ * copied with its closing tag neutralised.  critique may be NULL.
+ */
+void
+ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
+    size_t len, const ngx_http_moa_buf_t *cands, int ncands,
     const ngx_http_moa_choice_t *critique)
 {
-    int          i;
+    size_t       off;
     const char  *p, *end, *lit;
 
     end = tpl + len;
@@ -104,39 +126,30 @@ ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
         }
 
         if (ngx_http_moa_is(p, end, "{{candidates}}")) {
-            ngx_http_moa_buf_json_inner(out, lit, p - lit);
-
-            for (i = 0; i < ncands; i++) {
-                if (i) {
-                    ngx_http_moa_buf_lit(out, "\\n\\n");
-                }
-
-                ngx_http_moa_buf_lit(out, "<candidate number=\\\"");
-                ngx_http_moa_buf_int(out, i + 1);
-                ngx_http_moa_buf_lit(out, "\\\">\\n");
-                ngx_http_moa_choice_text(out, cands[i].choice,
-                                         "</candidate");
-                ngx_http_moa_buf_lit(out, "\\n</candidate>");
-            }
-
+            ngx_http_moa_body_ref(b, lit, p - lit);
+            ngx_http_moa_body_ref(b, cands->data, cands->len);
             p += sizeof("{{candidates}}") - 1;
             lit = p;
 
         } else if (ngx_http_moa_is(p, end, "{{critiques}}")) {
-            ngx_http_moa_buf_json_inner(out, lit, p - lit);
+            ngx_http_moa_body_ref(b, lit, p - lit);
 
             if (critique) {
-                ngx_http_moa_buf_lit(out, "<critiques>\\n");
-                ngx_http_moa_choice_text(out, critique, "</critiques");
-                ngx_http_moa_buf_lit(out, "\\n</critiques>\\n\\n");
+                off = b->glue.len;
+                ngx_http_moa_buf_lit(&b->glue, "<critiques>\\n");
+                ngx_http_moa_choice_text(&b->glue, critique, "</critiques");
+                ngx_http_moa_buf_lit(&b->glue, "\\n</critiques>\\n\\n");
+                ngx_http_moa_body_glued(b, off);
             }
 
             p += sizeof("{{critiques}}") - 1;
             lit = p;
 
         } else if (ngx_http_moa_is(p, end, "{{count}}")) {
-            ngx_http_moa_buf_json_inner(out, lit, p - lit);
-            ngx_http_moa_buf_int(out, ncands);
+            ngx_http_moa_body_ref(b, lit, p - lit);
+            off = b->glue.len;
+            ngx_http_moa_buf_int(&b->glue, ncands);
+            ngx_http_moa_body_glued(b, off);
             p += sizeof("{{count}}") - 1;
             lit = p;
 
@@ -145,7 +158,5 @@ ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
         }
     }
 
-    ngx_http_moa_buf_json_inner(out, lit, p - lit);
-
-    return out->nomem ? -1 : 0;
+    ngx_http_moa_body_ref(b, lit, p - lit);
 }

@@ -25,9 +25,18 @@ extern const char  ngx_http_moa_prompt_synthesis[];
 /* NULL if the template is usable, else what is wrong with it */
 const char *ngx_http_moa_prompt_check(const char *tpl, size_t len);
 
-/* the instruction, escaped for a JSON string; critique may be NULL */
-int ngx_http_moa_prompt_render(ngx_http_moa_buf_t *out, const char *tpl,
-    size_t len, const ngx_http_moa_candidate_t *cands, int ncands,
+/* the candidates, numbered and delimited, escaped for a JSON string */
+int ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_candidate_t *cands, int ncands);
+
+/*
+ * The instruction as parts of a body, escaped for a JSON string: tpl is the
+ * template escaped for a JSON string; cands is the output of
+ * ngx_http_moa_prompt_candidates() (rendered once for both prompts);
+ * critique may be NULL.
+ */
+void ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
+    size_t len, const ngx_http_moa_buf_t *cands, int ncands,
     const ngx_http_moa_choice_t *critique);
 
 

@@ -21,6 +21,8 @@ static void ngx_http_moa_call_result(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr, ngx_int_t rc);
 static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
+static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr);
 
 
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
@@ -51,9 +53,11 @@ ngx_int_t
 ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     ngx_uint_t background)
 {
+    size_t                       i;
     ngx_buf_t                   *b;
     ngx_uint_t                   flags;
-    ngx_chain_t                 *cl;
+    ngx_chain_t                 *cl, **ll;
+    ngx_http_moa_part_t         *part;
     ngx_http_request_t          *r, *sr;
     ngx_http_request_body_t     *rb;
     ngx_http_post_subrequest_t  *ps;
@@ -85,36 +89,50 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     sr->method_name = ngx_http_moa_post;
     sr->method_name.len--;
 
-    /* a new body of its own: the client's would be sent otherwise */
+    /*
+     * a new body of its own (the client's would be sent otherwise): one
+     * buffer per part, referring to text the request keeps
+     */
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {
         return NGX_ERROR;
     }
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
+    ll = &rb->bufs;
+
+    for (i = 0; i < call->body.nparts; i++) {
+        part = &call->body.parts[i];
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->start = (u_char *) part->p;
+        b->pos = b->start;
+        b->last = b->start + part->len;
+        b->end = b->last;
+        b->memory = 1;
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+        *ll = cl;
+        ll = &cl->next;
+        rb->buf = b;
+    }
+
+    if (rb->buf == NULL) {
         return NGX_ERROR;
     }
 
-    b->start = call->body.data;
-    b->pos = b->start;
-    b->last = b->start + call->body.len;
-    b->end = b->last;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    rb->bufs = cl;
-    rb->buf = b;
+    rb->buf->last_buf = 1;
+    rb->buf->last_in_chain = 1;
 
     sr->request_body = rb;
 
@@ -250,10 +268,41 @@ ngx_http_moa_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     /* nginx does not wake the parent of a background subrequest */
 
     if (sr->background) {
+        ngx_http_moa_call_release(call, sr);
         (void) ngx_http_post_request(ctx->request, NULL);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * What a finished background call no longer needs is given back at once,
+ * not when the client's request ends: its request body, the upstream's
+ * buffer (a large allocation in the main pool), and the reply's tokens
+ * (the candidates are spans of the reply's text).  Not for calls whose
+ * output went to the client: their buffers may still be queued.
+ */
+static void
+ngx_http_moa_call_release(ngx_http_moa_call_t *call, ngx_http_request_t *sr)
+{
+    ngx_http_upstream_t  *u;
+
+    ngx_http_moa_body_free(&call->body);
+
+    u = sr->upstream;
+
+    if (u && u->buffer.start) {
+        (void) ngx_pfree(sr->pool, u->buffer.start);
+        u->buffer.start = NULL;
+        u->buffer.pos = NULL;
+        u->buffer.last = NULL;
+        u->buffer.end = NULL;
+    }
+
+    if (call->stage != NGX_HTTP_MOA_SYNTHESIS) {
+        ngx_http_moa_json_free(&call->parsed.json);
+    }
 }
 
 

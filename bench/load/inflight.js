@@ -28,10 +28,12 @@ function rss() {
 }
 
 const base = rss();
-let peak = base, inflightPeak = 0, inflight = 0;
+let peak = base, inflightPeak = 0, inflight = 0, ticks = 0;
+const timeline = [];    // RSS each second: which stage of the chain peaks
 const sampler = setInterval(() => {
     const v = rss();
     if (v > peak) peak = v;
+    if (++ticks % 10 === 0) timeline.push(v);
 }, 100);
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
@@ -55,7 +57,8 @@ function report(why) {
         duration_us: Number(process.hrtime.bigint() - t0) / 1000,
         lat_p50: p(50), lat_p99: p(99), lat_max: lat.length ?
             Math.round(lat[lat.length - 1]) : null,
-        rss_base_kib: base, rss_peak_kib: peak, statuses,
+        rss_base_kib: base, rss_peak_kib: peak, rss_timeline_kib: timeline,
+        statuses,
         error_samples: samples }));
     process.exit(0);
 }
