@@ -319,6 +319,13 @@ test_stream_errors(void)
            "data: {\"error\":\"just a string\"}\n\n", "error string: kept");
     ngx_http_moa_stream_free(&st);
 
+    /* an empty event: (NULL, 0) */
+    ngx_http_moa_stream_init(&st, 0);
+    out.len = 0;
+    is_int(ngx_http_moa_stream_event(&st, NULL, 0, S(MODEL), &out),
+           NGX_HTTP_MOA_EVENT_ERROR, "an empty event (NULL, 0): ERROR");
+    ngx_http_moa_stream_free(&st);
+
     /* malformed chunks */
     for (i = 0; bad[i]; i++) {
         ngx_http_moa_stream_init(&st, 0);
