@@ -8,7 +8,10 @@
 # every build/unit/replay_* binary (the fuzz targets replaying their seed
 # corpus and the inputs that once crashed them) and passes their TAP on.
 
-UNIT_CC       ?= gcc
+# clang when it is there: its UBSan also reports NULL + 0 (gcc's does not)
+ifeq ($(origin UNIT_CC),undefined)
+UNIT_CC       := $(if $(shell command -v clang-14),clang-14,gcc)
+endif
 UNIT_DIR      := $(BUILD)/unit
 UNIT_SRC_DIR  := $(ROOT)/ngx_http_moa_module
 UNIT_PURE     := $(addprefix $(UNIT_SRC_DIR)/ngx_http_moa_, \
