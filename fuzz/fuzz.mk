@@ -40,12 +40,15 @@ FUZZ_DICT_json       := json
 
 FUZZ_FLAGS    ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build deps-fuzz
+
+deps-fuzz:
+	$(call ensure_packages,make clang-14 libclang-rt-14-dev libcjson-dev)
 
 fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_, $(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/fuzz_%: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/fuzz.h $(FUZZ_PURE) \
-                    $(wildcard $(ROOT)/ngx_http_moa_module/*.h)
+                    $(wildcard $(ROOT)/ngx_http_moa_module/*.h) | deps-fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ $< $(FUZZ_PURE) -lcjson
 

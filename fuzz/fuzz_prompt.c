@@ -48,6 +48,10 @@ fuzz_count(const char *p, size_t len, const char *s)
     int          n;
     const char  *q, *end;
 
+    if (p == NULL) {
+        return 0;
+    }
+
     n = 0;
     end = p + len;
 

@@ -568,6 +568,11 @@ ngx_http_moa_json_valid(const char *p, size_t len)
 {
     ngx_http_moa_json_scan_t  s;
 
+    /* no text (an empty body is (NULL, 0): NULL + 0 is undefined) */
+    if (len == 0) {
+        return -1;
+    }
+
     s.p = p;
     s.end = p + len;
     s.depth = 0;
@@ -593,6 +598,10 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
     *members = NULL;
     *n = 0;
+
+    if (len == 0) {
+        return -1;
+    }
 
     s.p = p;
     s.end = p + len;

@@ -1923,12 +1923,35 @@ ngx_http_moa_is_empty_array(const char *p, size_t len)
 }
 
 
+/*
+ * Raw JSON sent as one SSE line: a chunk split over several "data:" lines
+ * has CR or LF between its tokens (never inside strings), and a client's
+ * SSE parser would cut the event there.
+ */
+static void
+ngx_http_moa_one_line(ngx_http_moa_buf_t *b, size_t from)
+{
+    size_t  i;
+
+    if (b->nomem) {
+        return;
+    }
+
+    for (i = from; i < b->len; i++) {
+        if (b->data[i] == '\n' || b->data[i] == '\r') {
+            b->data[i] = ' ';
+        }
+    }
+}
+
+
 static void
 ngx_http_moa_stream_keep(ngx_http_moa_buf_t *b,
     const ngx_http_moa_json_member_t *m)
 {
     if (b->len == 0) {
         ngx_http_moa_buf_add(b, m->value, m->value_len);
+        ngx_http_moa_one_line(b, 0);
     }
 }
 
@@ -1943,7 +1966,7 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
     size_t len, const char *model, size_t model_len, ngx_http_moa_buf_t *out)
 {
     int                                 usage_only, has_model;
-    size_t                              i, n;
+    size_t                              i, n, start;
     cJSON                              *usage;
     ngx_http_moa_json_member_t         *members, *m;
 
@@ -1968,7 +1991,9 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
         {
             st->failed = 1;
             ngx_http_moa_buf_lit(&st->error, "data: {\"error\":");
+            start = st->error.len;
             ngx_http_moa_buf_add(&st->error, m->value, m->value_len);
+            ngx_http_moa_one_line(&st->error, start);
             ngx_http_moa_buf_lit(&st->error, "}\n\n");
             free(members);
             return st->error.nomem ? NGX_HTTP_MOA_EVENT_NOMEM
@@ -2021,6 +2046,7 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
         }
     }
 
+    start = out->len;
     ngx_http_moa_buf_lit(out, "data: {");
 
     if (!has_model) {
@@ -2060,6 +2086,7 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
 
     /* replace the trailing comma */
     out->data[out->len - 1] = '}';
+    ngx_http_moa_one_line(out, start);
     ngx_http_moa_buf_lit(out, "\n\n");
 
     st->started = 1;

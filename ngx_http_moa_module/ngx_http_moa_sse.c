@@ -86,6 +86,10 @@ ngx_http_moa_sse_feed(ngx_http_moa_sse_t *s, const char *p, size_t len,
     int          rc;
     const char  *end, *q;
 
+    if (len == 0) {
+        return 0;
+    }
+
     end = p + len;
 
     while (p < end) {

@@ -201,6 +201,9 @@ test_valid(void)
            "invalid: '%s'", bad[i]);
     }
 
+    /* no text at all, as an empty request body: (NULL, 0) */
+    ok(ngx_http_moa_json_valid(NULL, 0) == -1, "(NULL, 0) is not JSON");
+
     /* a NUL inside or after the text is not JSON */
     ok(ngx_http_moa_json_valid(S("{}\0")) == -1, "trailing NUL");
     ok(ngx_http_moa_json_valid(S("\"a\0b\"")) == -1, "NUL in a string");
@@ -270,6 +273,9 @@ test_members(void)
     }
 
     free(m);
+
+    ok(ngx_http_moa_json_members(NULL, 0, &m, &n) == -1 && m == NULL
+       && n == 0, "members of (NULL, 0): -1");
 
     ok(ngx_http_moa_json_members(S("{}"), &m, &n) == 0 && n == 0,
        "empty object: zero members");

@@ -254,6 +254,12 @@ test_handler_stop(void)
     ngx_http_moa_sse_free(&s);
     ngx_http_moa_buf_free(&ev.out);
 
+    /* nothing to feed: (NULL, 0) */
+    ngx_http_moa_sse_init(&s, 1024);
+    ok(ngx_http_moa_sse_feed(&s, NULL, 0, on_event, &ev) == 0
+       && !ngx_http_moa_sse_pending(&s), "feeding (NULL, 0)");
+    ngx_http_moa_sse_free(&s);
+
     /* init and free of an unused parser */
     ngx_http_moa_sse_init(&s, 0);
     ok(ngx_http_moa_sse_pending(&s) == 0, "nothing pending after init");

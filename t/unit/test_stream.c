@@ -145,6 +145,48 @@ test_stream_event(void)
            "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n",
            "error null: no error key in a normal chunk");
 
+    /*
+     * a JSON chunk over several data: lines has LF between its tokens: the
+     * chunk passed on must still be one line, or the client's SSE parser
+     * cuts it
+     */
+    ngx_http_moa_stream_free(&st);
+    ngx_http_moa_stream_init(&st, 1);
+    out.len = 0;
+    is_int(event(&st, "{\"id\":\r\n{\"x\":\n1},\"choices\":[{\"index\":0,"
+                 "\"delta\":{\"content\":\"a\\nb\"}\n}\r]\n}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "a chunk with line breaks: OK");
+    ok(out.len > 2 && memchr(out.data, '\n', out.len - 2) == NULL
+       && memchr(out.data, '\r', out.len) == NULL,
+       "a chunk with line breaks: passed on as one line");
+    {
+        cJSON  *v[2];
+        int     n;
+
+        n = events(out.data, out.len, v, 2, "a chunk with line breaks");
+        ok(n == 1 && jstr(v[0], "choices.0.delta.content")
+           && strcmp(jstr(v[0], "choices.0.delta.content"), "a\nb") == 0,
+           "a chunk with line breaks: the escaped LF in a string kept");
+        free_events(v, n);
+    }
+
+    /* the raw id kept from it is one line in the usage chunk too */
+    out.len = 0;
+    {
+        cJSON  *u;
+
+        u = cJSON_Parse("{\"total_tokens\":1}");
+        ok(ngx_http_moa_stream_usage_chunk(&st, S(MODEL), u, &out) == 0
+           && out.len > 2 && memchr(out.data, '\n', out.len - 2) == NULL
+           && memchr(out.data, '\r', out.len) == NULL,
+           "usage chunk with a multi-line id: one line");
+        cJSON_Delete(u);
+    }
+
+    ngx_http_moa_stream_free(&st);
+    ngx_http_moa_stream_init(&st, 1);
+    out.len = 0;
+
     /* escaped and duplicated model keys are all replaced */
     out.len = 0;
     event(&st, "{\"\\u006dodel\":\"a\",\"model\":\"b\",\"choices\":[]}", &out);
@@ -312,11 +354,27 @@ test_stream_errors(void)
            "error event: the provider's error, as an SSE event");
     ngx_http_moa_stream_free(&st);
 
+    /* an error over several lines is sent as one line */
+    ngx_http_moa_stream_init(&st, 0);
+    is_int(event(&st, "{\"error\":{\n\"message\":\"x\",\r\n\"code\":null\r}}",
+                 &out), NGX_HTTP_MOA_EVENT_ERROR, "multi-line error: ERROR");
+    is_mem(st.error.data, st.error.len,
+           "data: {\"error\":{ \"message\":\"x\",  \"code\":null }}\n\n",
+           "multi-line error: one line");
+    ngx_http_moa_stream_free(&st);
+
     ngx_http_moa_stream_init(&st, 0);
     is_int(event(&st, "{\"error\":\"just a string\"}", &out),
            NGX_HTTP_MOA_EVENT_ERROR, "error string: ERROR");
     is_mem(st.error.data, st.error.len,
            "data: {\"error\":\"just a string\"}\n\n", "error string: kept");
+    ngx_http_moa_stream_free(&st);
+
+    /* an empty event: (NULL, 0) */
+    ngx_http_moa_stream_init(&st, 0);
+    out.len = 0;
+    is_int(ngx_http_moa_stream_event(&st, NULL, 0, S(MODEL), &out),
+           NGX_HTTP_MOA_EVENT_ERROR, "an empty event (NULL, 0): ERROR");
     ngx_http_moa_stream_free(&st);
 
     /* malformed chunks */

@@ -8,7 +8,10 @@
 # every build/unit/replay_* binary (the fuzz targets replaying their seed
 # corpus and the inputs that once crashed them) and passes their TAP on.
 
-UNIT_CC       ?= gcc
+# clang when it is there: its UBSan also reports NULL + 0 (gcc's does not)
+ifeq ($(origin UNIT_CC),undefined)
+UNIT_CC       := $(if $(shell command -v clang-14),clang-14,gcc)
+endif
 UNIT_DIR      := $(BUILD)/unit
 UNIT_SRC_DIR  := $(ROOT)/ngx_http_moa_module
 UNIT_PURE     := $(addprefix $(UNIT_SRC_DIR)/ngx_http_moa_, \
@@ -45,7 +48,8 @@ $(UNIT_DIR)/replay_%: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/replay.c \
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_CPPFLAGS) -o $@ $< \
 	    $(ROOT)/fuzz/replay.c $(UNIT_PURE) $(UNIT_LIBS)
 
-# the same tests without sanitizers, under valgrind (memcheck, leaks)
+# the same tests without sanitizers, under valgrind (memcheck, leaks);
+# DWARF 4: Debian 12's valgrind cannot read clang-14's DWARF 5
 UNIT_VG_DIR   := $(BUILD)/unit-valgrind
 UNIT_VG_BINS  := $(addprefix $(UNIT_VG_DIR)/, $(UNIT_TESTS))
 UNIT_VALGRIND ?= valgrind -q --leak-check=full --show-leak-kinds=definite \
@@ -54,7 +58,7 @@ UNIT_VALGRIND ?= valgrind -q --leak-check=full --show-leak-kinds=definite \
 $(UNIT_VG_DIR)/test_%: $(ROOT)/t/unit/test_%.c $(UNIT_PURE) $(UNIT_HDRS) \
                        | deps-build
 	@mkdir -p $(@D)
-	$(UNIT_CC) -Wall -Wextra -Werror -g -O0 $(UNIT_CPPFLAGS) -o $@ $< \
+	$(UNIT_CC) -Wall -Wextra -Werror -gdwarf-4 -O0 $(UNIT_CPPFLAGS) -o $@ $< \
 	    $(UNIT_PURE) $(UNIT_LIBS)
 
 unit-valgrind: $(UNIT_VG_BINS)
