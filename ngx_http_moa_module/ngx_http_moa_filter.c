@@ -141,7 +141,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 
             } else if (call->ctx->capture || call->ctx->req.include_usage) {
                 call->observe_sse = 1;
-                ngx_http_moa_sse_init(&call->sse,
+                ngx_http_moa_sse_init(&call->ctx->sse,
                                       call->ctx->conf->max_response_size);
             }
         }
@@ -153,7 +153,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
         && ngx_http_moa_is_sse(r))
     {
         call->sse_reply = 1;
-        ngx_http_moa_sse_init(&call->sse, call->ctx->conf->max_response_size);
+        ngx_http_moa_sse_init(&call->ctx->sse, call->ctx->conf->max_response_size);
 
         return ngx_http_moa_send_sse_header(call->ctx);
     }
@@ -541,7 +541,7 @@ ngx_http_moa_feed(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     ngx_buf_t *b, ngx_http_moa_sse_event_pt handler)
 {
     if (ngx_buf_in_memory(b)) {
-        return ngx_http_moa_sse_feed(&call->sse, (char *) b->pos,
+        return ngx_http_moa_sse_feed(&call->ctx->sse, (char *) b->pos,
                                      b->last - b->pos, handler, call);
     }
 
@@ -549,17 +549,17 @@ ngx_http_moa_feed(ngx_http_request_t *r, ngx_http_moa_call_t *call,
         return 0;
     }
 
-    call->spool.len = 0;
+    call->ctx->spool.len = 0;
 
-    if (ngx_http_moa_buf_data(r, b, &call->spool,
+    if (ngx_http_moa_buf_data(r, b, &call->ctx->spool,
                               call->ctx->conf->max_response_size)
         != NGX_OK)
     {
         return NGX_HTTP_MOA_SSE_TOO_BIG;
     }
 
-    return ngx_http_moa_sse_feed(&call->sse, call->spool.data,
-                                 call->spool.len, handler, call);
+    return ngx_http_moa_sse_feed(&call->ctx->sse, call->ctx->spool.data,
+                                 call->ctx->spool.len, handler, call);
 }
 
 
@@ -581,7 +581,7 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
 
     ctx = call->ctx;
 
-    if (in && ngx_chain_add_copy(r->pool, &call->held, in) != NGX_OK) {
+    if (in && ngx_chain_add_copy(r->pool, &call->ctx->held, in) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -599,12 +599,12 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
                                 (ngx_buf_tag_t) &ngx_http_moa_module);
     }
 
-    while (call->held && ngx_http_moa_busy_size(ctx)
+    while (call->ctx->held && ngx_http_moa_busy_size(ctx)
                          <= NGX_HTTP_MOA_STREAM_BUSY_MAX)
     {
-        cl = call->held;
+        cl = call->ctx->held;
         b = cl->buf;
-        call->held = cl->next;
+        call->ctx->held = cl->next;
 
         if (!ctx->stream.failed && !ctx->stream.done) {
             ctx->scratch.len = 0;

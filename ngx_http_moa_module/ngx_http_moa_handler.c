@@ -42,7 +42,7 @@ static void ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx,
 static void ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_error_t *err, ngx_str_t *retry_after, ngx_uint_t no_retry);
 static void ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
-    u_char *data, size_t len);
+    ngx_http_moa_buf_t *json);
 static void ngx_http_moa_finalize(ngx_http_moa_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx,
     ngx_uint_t keepalive);
@@ -158,6 +158,8 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
                                ctx->req.model);
         goto invalid;
     }
+
+    ngx_http_moa_request_compact(&ctx->req);
 
     ctx->usage = cJSON_CreateObject();
     if (ctx->usage == NULL) {
@@ -862,7 +864,7 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
 
     if (call->ok) {
         call->ok = 0;
-        ngx_http_moa_error_set(&call->error, 502, "upstream_error",
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502, "upstream_error",
                                "bad_upstream_reply", NULL,
                                "the synthesis reply was empty");
     }
@@ -1015,8 +1017,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 
     ctx->succeeded = 1;
 
-    ngx_http_moa_send(ctx, NGX_HTTP_OK, (u_char *) out.data, out.len);
-    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_send(ctx, NGX_HTTP_OK, &out);
 }
 
 
@@ -1130,7 +1131,7 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
                                NULL, "all %lu %s calls failed (upstream "
                                "statuses %s): %s", (unsigned long) n, what,
                                statuses,
-                               first->error.message);
+                               ngx_http_moa_call_error(first)->message);
 
     } else if (status == NGX_HTTP_UNAUTHORIZED
                || status == NGX_HTTP_FORBIDDEN)
@@ -1147,7 +1148,7 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
     } else if (status >= 400 && status < 500
                && status != NGX_HTTP_REQUEST_TIME_OUT)
     {
-        err = first->error;
+        err = *ngx_http_moa_call_error(first);
         err.status = (int) status;
 
         if (status == NGX_HTTP_TOO_MANY_REQUESTS && err.type
@@ -1159,7 +1160,7 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
     } else if (status == NGX_HTTP_GATEWAY_TIME_OUT
                || status == NGX_HTTP_REQUEST_TIME_OUT)
     {
-        err = first->error;
+        err = *ngx_http_moa_call_error(first);
         err.status = NGX_HTTP_GATEWAY_TIME_OUT;
         err.type = "upstream_error";
         err.code = "upstream_timeout";
@@ -1168,13 +1169,13 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
         ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
                                NULL, "all %lu %s calls failed: upstream "
                                "status %lu: %s", (unsigned long) n, what,
-                               (unsigned long) status, first->error.message);
+                               (unsigned long) status, ngx_http_moa_call_error(first)->message);
 
     } else {
         ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
                                NULL, "the %s call failed: upstream status "
                                "%lu: %s", what, (unsigned long) status,
-                               first->error.message);
+                               ngx_http_moa_call_error(first)->message);
     }
 
     ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
@@ -1237,19 +1238,48 @@ ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
         return;
     }
 
-    ngx_http_moa_send(ctx, err->status, (u_char *) json.data, json.len);
-    ngx_http_moa_buf_free(&json);
+    ngx_http_moa_send(ctx, err->status, &json);
 }
 
 
+/*
+ * A whole JSON answer.  Its buffer is handed over: sent from where it is
+ * and freed with the request, no copy.
+ */
 static void
-ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status, u_char *data,
-    size_t len)
+ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
+    ngx_http_moa_buf_t *json)
 {
     ngx_int_t            rc;
+    ngx_buf_t           *b;
+    ngx_chain_t          out;
+    ngx_pool_cleanup_t  *cln;
     ngx_http_request_t  *r;
 
     r = ctx->request;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_moa_buf_free(json);
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    cln->handler = free;
+    cln->data = json->data;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    b->start = (u_char *) json->data;
+    b->pos = b->start;
+    b->last = b->start + json->len;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = 1;
 
     ctx->own_response = 1;
     ctx->header_sent = 1;
@@ -1258,7 +1288,7 @@ ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status, u_char *data,
     r->headers_out.content_type_len = sizeof("application/json") - 1;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = len;
+    r->headers_out.content_length_n = json->len;
 
     if (ngx_http_moa_add_request_id(r) != NGX_OK) {
         ngx_http_moa_finalize(ctx, NGX_ERROR);
@@ -1272,9 +1302,10 @@ ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status, u_char *data,
         return;
     }
 
-    rc = ngx_http_moa_send_buf(ctx, r, data, len, 1);
+    out.buf = b;
+    out.next = NULL;
 
-    ngx_http_moa_finalize(ctx, rc);
+    ngx_http_moa_finalize(ctx, ngx_http_output_filter(r, &out));
 }
 
 
@@ -1546,7 +1577,7 @@ ngx_http_moa_deadline_handler(ngx_event_t *ev)
 
     for (i = 0; i < ctx->nproposals; i++) {
         if (!ctx->calls[i].done) {
-            ngx_http_moa_error_set(&ctx->calls[i].error, 504,
+            ngx_http_moa_error_set(ngx_http_moa_call_error(&ctx->calls[i]), 504,
                                    "upstream_error", "upstream_timeout",
                                    NULL, "the proposal did not arrive "
                                    "within moa_proposal_timeout");
@@ -1584,12 +1615,13 @@ ngx_http_moa_cleanup(void *data)
 
         ngx_http_moa_body_free(&call->body);
         ngx_http_moa_buf_free(&call->reply);
-        ngx_http_moa_buf_free(&call->spool);
+        ngx_http_moa_buf_free(&call->flat);
         ngx_http_moa_reply_free(&call->parsed);
-        ngx_http_moa_sse_free(&call->sse);
     }
 
     ngx_http_moa_request_free(&ctx->req);
+    ngx_http_moa_sse_free(&ctx->sse);
+    ngx_http_moa_buf_free(&ctx->spool);
     ngx_http_moa_buf_free(&ctx->cands_text);
     ngx_http_moa_stream_free(&ctx->stream);
     ngx_http_moa_collect_free(&ctx->collect);

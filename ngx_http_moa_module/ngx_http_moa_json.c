@@ -53,7 +53,7 @@ ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n)
         return -1;
     }
 
-    size = b->size ? b->size : 256;
+    size = b->size ? b->size : (n > 128 ? n : 128);
 
     while (size - b->len < n) {
         size *= 2;

@@ -35,6 +35,9 @@
 #define NGX_HTTP_MOA_FALLBACK_ERROR     0
 #define NGX_HTTP_MOA_FALLBACK_CANDIDATE 1
 
+/* bodies up to this size are sent as one piece of the pool */
+#define NGX_HTTP_MOA_SMALL_BODY        3072
+
 /* unsent output above which a streamed reply stops taking provider input */
 #define NGX_HTTP_MOA_STREAM_BUSY_MAX   (64 * 1024)
 
@@ -108,6 +111,7 @@ typedef struct {
     ngx_uint_t                  index;
     ngx_str_t                   uri;
     ngx_http_moa_body_t         body;          /* parts of the body */
+    size_t                      body_len;
 
     ngx_uint_t                  status;        /* provider or our 502/504 */
     ngx_msec_t                  start;
@@ -115,12 +119,10 @@ typedef struct {
 
     ngx_http_moa_buf_t          reply;         /* captured reply body */
     ngx_http_moa_reply_t        parsed;
-    ngx_http_moa_error_t        error;         /* why the call failed */
+    ngx_http_moa_error_t       *error;         /* why the call failed */
     ngx_str_t                   retry_after;
 
-    ngx_http_moa_sse_t          sse;           /* streamed synthesis */
-    ngx_http_moa_buf_t          spool;         /* stream input from file */
-    ngx_chain_t                *held;          /* input held back */
+    ngx_http_moa_buf_t          flat;          /* a small body, in one */
 
     unsigned                    observe:1;     /* copy a passthrough */
     unsigned                    observe_sse:1; /* collect a passthrough */
@@ -164,6 +166,11 @@ struct ngx_http_moa_ctx_s {
 
     cJSON                      *usage;
     ngx_http_moa_stream_t       stream;
+
+    /* the one call whose reply is a stream: synthesis or passthrough */
+    ngx_http_moa_sse_t          sse;
+    ngx_http_moa_buf_t          spool;         /* stream input from file */
+    ngx_chain_t                *held;          /* input held back */
 
     ngx_http_moa_collect_t      collect;       /* streamed answer */
     const ngx_http_moa_choice_t *answer;       /* the answer, if a reply */
@@ -215,6 +222,7 @@ ngx_int_t ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call, ngx_uint_t background);
 void ngx_http_moa_call_cancel(ngx_http_moa_call_t *call);
 ngx_http_moa_call_t *ngx_http_moa_call_get(ngx_http_request_t *r);
+ngx_http_moa_error_t *ngx_http_moa_call_error(ngx_http_moa_call_t *call);
 
 ngx_int_t ngx_http_moa_filter_init(ngx_conf_t *cf);
 ngx_chain_t *ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx,

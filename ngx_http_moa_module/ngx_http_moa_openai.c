@@ -68,6 +68,8 @@ static const char  *ngx_http_moa_roles[] = {
 static int ngx_http_moa_is_literal(const char *p, size_t len,
     const char *lit);
 static int ngx_http_moa_span_array_nonempty(const ngx_http_moa_span_t *v);
+static void ngx_http_moa_body_part(ngx_http_moa_body_t *b, const char *p,
+    size_t len);
 
 
 static int
@@ -326,7 +328,6 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     req->body = body;
     req->len = len;
     req->n = 1;
-    req->stream_options = -1;
 
     j = &req->json;
 
@@ -378,6 +379,8 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     if (j->tok[i].type != '"') {
         return ngx_http_moa_invalid_type(err, "model", "a string");
     }
+
+    (void) ngx_http_moa_buf_reserve(&req->model_buf, j->tok[i].len);
 
     if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
                                    j->tok[i].len)
@@ -459,7 +462,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
             return -1;
         }
 
-        req->stream_options = i;
+        ngx_http_moa_json_span(j, i, &req->stream_options);
 
         o = ngx_http_moa_json_find(j, i, "include_usage");
         req->include_usage = (o >= 0 && j->tok[o].type == 't');
@@ -564,6 +567,14 @@ audio:
 }
 
 
+/* the tokens are not needed once the request is checked */
+void
+ngx_http_moa_request_compact(ngx_http_moa_request_t *req)
+{
+    ngx_http_moa_json_free(&req->json);
+}
+
+
 /* the request as a tree, for capture lines */
 cJSON *
 ngx_http_moa_request_root(ngx_http_moa_request_t *req)
@@ -588,8 +599,25 @@ ngx_http_moa_request_free(ngx_http_moa_request_t *req)
 }
 
 
+/*
+ * A reference to text that outlives the body.  A short one is copied into
+ * the glue instead: a part costs more than its text (two buffers and two
+ * chain links when it is sent).
+ */
 void
 ngx_http_moa_body_ref(ngx_http_moa_body_t *b, const char *p, size_t len)
+{
+    if (len && len < 128) {
+        ngx_http_moa_body_add(b, p, len);
+        return;
+    }
+
+    ngx_http_moa_body_part(b, p, len);
+}
+
+
+static void
+ngx_http_moa_body_part(ngx_http_moa_body_t *b, const char *p, size_t len)
 {
     ngx_http_moa_part_t  *part;
 
@@ -655,7 +683,7 @@ ngx_http_moa_body_glued(ngx_http_moa_body_t *b, size_t off)
         }
     }
 
-    ngx_http_moa_body_ref(b, b->glue.data + off, len);
+    ngx_http_moa_body_part(b, b->glue.data + off, len);
 
     if (!b->nomem) {
         part = &b->parts[b->nparts - 1];
@@ -879,11 +907,8 @@ ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
     const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
     int ncands, const ngx_http_moa_choice_t *critique)
 {
-    int                                o;
-    size_t                             i;
-    uint32_t                           k;
-    ngx_http_moa_json_member_t         key;
-    const ngx_http_moa_json_t         *j;
+    size_t                             i, n;
+    ngx_http_moa_json_member_t        *so;
     const ngx_http_moa_json_member_t  *m;
 
     ngx_http_moa_body_lit(b, "{");
@@ -918,24 +943,18 @@ ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
 
     ngx_http_moa_body_lit(b, "\"}],\"stream\":true,\"stream_options\":{");
 
-    j = &req->json;
-    o = req->stream_options;
-
-    if (o >= 0) {
-        for (k = o + 1; k < j->tok[o].next; k = j->tok[k + 1].next) {
-            key.key = j->tok[k].p + 1;
-            key.key_len = j->tok[k].len - 2;
-            key.escaped = j->tok[k].escaped;
-
-            if (ngx_http_moa_json_key_is(&key, "include_usage")) {
-                continue;
+    if (req->stream_options.len
+        && ngx_http_moa_json_members(req->stream_options.p,
+                                     req->stream_options.len, &so, &n)
+           == 0)
+    {
+        for (i = 0; i < n; i++) {
+            if (!ngx_http_moa_json_key_is(&so[i], "include_usage")) {
+                ngx_http_moa_add_member(b, &so[i]);
             }
-
-            ngx_http_moa_body_ref(b, j->tok[k].p,
-                                  (j->tok[k + 1].p + j->tok[k + 1].len)
-                                  - j->tok[k].p);
-            ngx_http_moa_body_lit(b, ",");
         }
+
+        free(so);
     }
 
     ngx_http_moa_body_lit(b, "\"include_usage\":true}}");

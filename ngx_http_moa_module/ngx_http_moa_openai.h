@@ -41,7 +41,7 @@ typedef struct {
     ngx_http_moa_buf_t           model_buf;
     const ngx_http_moa_json_member_t  *raw_messages;
     int                          messages;   /* token of the array */
-    int                          stream_options;   /* token, or -1 */
+    ngx_http_moa_span_t          stream_options;   /* len 0: none */
 
     long long                    seed;
     int                          n;
@@ -181,6 +181,7 @@ int ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
     ngx_http_moa_error_t *err);
 void ngx_http_moa_request_free(ngx_http_moa_request_t *req);
 cJSON *ngx_http_moa_request_root(ngx_http_moa_request_t *req);
+void ngx_http_moa_request_compact(ngx_http_moa_request_t *req);
 
 void ngx_http_moa_body_ref(ngx_http_moa_body_t *b, const char *p,
     size_t len);

@@ -82,7 +82,18 @@ int
 ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
     const ngx_http_moa_candidate_t *cands, int ncands)
 {
-    int  i;
+    int     i;
+    size_t  size;
+
+    /* one allocation: the text is about the messages it comes from */
+
+    size = 0;
+
+    for (i = 0; i < ncands; i++) {
+        size += cands[i].choice->message.len + 64;
+    }
+
+    (void) ngx_http_moa_buf_reserve(out, size);
 
     for (i = 0; i < ncands; i++) {
         if (i) {
@@ -135,6 +146,8 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
             ngx_http_moa_body_ref(b, lit, p - lit);
 
             if (critique) {
+                (void) ngx_http_moa_buf_reserve(&b->glue,
+                                                critique->message.len + 64);
                 off = b->glue.len;
                 ngx_http_moa_buf_lit(&b->glue, "<critiques>\\n");
                 ngx_http_moa_choice_text(&b->glue, critique, "</critiques");

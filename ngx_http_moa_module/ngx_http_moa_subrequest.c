@@ -11,6 +11,8 @@
 #include "ngx_http_moa_module.h"
 
 
+static ngx_chain_t *ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p,
+    size_t len);
 static ngx_int_t ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
 static ngx_table_elt_t *ngx_http_moa_push_header(ngx_http_request_t *sr,
@@ -28,6 +30,26 @@ static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
 static ngx_str_t  ngx_http_moa_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_moa_sse_type = ngx_string("text/event-stream");
+
+
+/* why a call failed: allocated only for calls that fail */
+ngx_http_moa_error_t *
+ngx_http_moa_call_error(ngx_http_moa_call_t *call)
+{
+    static ngx_http_moa_error_t  nomem = {
+        502, "upstream_error", NULL, NULL, "the call failed", { "" }
+    };
+
+    if (call->error == NULL) {
+        call->error = ngx_pcalloc(call->ctx->request->pool,
+                                  sizeof(ngx_http_moa_error_t));
+        if (call->error == NULL) {
+            return &nomem;
+        }
+    }
+
+    return call->error;
+}
 
 
 ngx_http_moa_call_t *
@@ -54,7 +76,6 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     ngx_uint_t background)
 {
     size_t                       i;
-    ngx_buf_t                   *b;
     ngx_uint_t                   flags;
     ngx_chain_t                 *cl, **ll;
     ngx_http_moa_part_t         *part;
@@ -99,38 +120,47 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
         return NGX_ERROR;
     }
 
-    ll = &rb->bufs;
+    /*
+     * a small body of many parts is cheaper as one piece of the pool: each
+     * part costs two buffers and two links (the proxy copies the chain)
+     */
 
-    for (i = 0; i < call->body.nparts; i++) {
-        part = &call->body.parts[i];
+    call->body_len = call->body.len;
 
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
+    if (call->body.nparts > 2 && call->body.len <= NGX_HTTP_MOA_SMALL_BODY) {
+        ngx_http_moa_body_flat(&call->body, &call->flat);
+        ngx_http_moa_body_free(&call->body);
+
+        if (call->flat.nomem) {
             return NGX_ERROR;
         }
 
-        b->start = (u_char *) part->p;
-        b->pos = b->start;
-        b->last = b->start + part->len;
-        b->end = b->last;
-        b->memory = 1;
+        rb->bufs = ngx_http_moa_body_buf(r->pool, (u_char *) call->flat.data,
+                                         call->flat.len);
 
-        cl = ngx_alloc_chain_link(r->pool);
-        if (cl == NULL) {
-            return NGX_ERROR;
+    } else {
+        ll = &rb->bufs;
+
+        for (i = 0; i < call->body.nparts; i++) {
+            part = &call->body.parts[i];
+
+            *ll = ngx_http_moa_body_buf(r->pool, (u_char *) part->p,
+                                        part->len);
+            if (*ll == NULL) {
+                return NGX_ERROR;
+            }
+
+            ll = &(*ll)->next;
         }
-
-        cl->buf = b;
-        cl->next = NULL;
-        *ll = cl;
-        ll = &cl->next;
-        rb->buf = b;
     }
 
-    if (rb->buf == NULL) {
+    if (rb->bufs == NULL) {
         return NGX_ERROR;
     }
 
+    for (cl = rb->bufs; cl->next; cl = cl->next) { /* void */ }
+
+    rb->buf = cl->buf;
     rb->buf->last_buf = 1;
     rb->buf->last_in_chain = 1;
 
@@ -145,9 +175,38 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa %V call %ui to \"%V\", body %uz bytes",
                    ngx_http_moa_stage_name(call->stage), call->index,
-                   &call->uri, call->body.len);
+                   &call->uri, call->body_len);
 
     return NGX_OK;
+}
+
+
+static ngx_chain_t *
+ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_calloc_buf(pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->start = p;
+    b->pos = p;
+    b->last = p + len;
+    b->end = b->last;
+    b->memory = 1;
+
+    cl = ngx_alloc_chain_link(pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
 }
 
 
@@ -169,7 +228,7 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
 
     sr->headers_in.server = r->headers_in.server;
-    sr->headers_in.content_length_n = call->body.len;
+    sr->headers_in.content_length_n = call->body_len;
     sr->headers_in.keep_alive_n = -1;
 
     if (ngx_list_init(&sr->headers_in.headers, r->pool, 4,
@@ -289,6 +348,7 @@ ngx_http_moa_call_release(ngx_http_moa_call_t *call, ngx_http_request_t *sr)
     ngx_http_upstream_t  *u;
 
     ngx_http_moa_body_free(&call->body);
+    ngx_http_moa_buf_free(&call->flat);
 
     u = sr->upstream;
 
@@ -325,13 +385,13 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
                        ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
 
         if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
-            ngx_http_moa_error_set(&call->error, 502, "upstream_error",
+            ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502, "upstream_error",
                                    "upstream_error", NULL,
                                    "the %s call's reply was cut short",
                                    what);
 
         } else {
-            ngx_http_moa_error_set(&call->error, (int) call->status,
+            ngx_http_moa_error_set(ngx_http_moa_call_error(call), (int) call->status,
                                    "upstream_error",
                                    call->status == NGX_HTTP_GATEWAY_TIME_OUT
                                    ? "upstream_timeout" : "upstream_error",
@@ -343,14 +403,14 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "moa %s call %ui failed: %s", what, call->index,
-                      call->error.message);
+                      ngx_http_moa_call_error(call)->message);
         return;
     }
 
     call->status = sr->headers_out.status;
 
     if (call->too_big) {
-        ngx_http_moa_error_set(&call->error, 502, "upstream_error",
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502, "upstream_error",
                                "upstream_reply_too_large", NULL,
                                "the %s call's reply is over "
                                "moa_max_response_size (%lu bytes)", what,
@@ -375,7 +435,7 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         /* the provider's own error, relayed when it is the client's */
 
-        (void) ngx_http_moa_error_from_reply(&call->error, (int) call->status,
+        (void) ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call), (int) call->status,
                                              call->reply.data,
                                              call->reply.len);
         ngx_http_moa_buf_free(&call->reply);
@@ -387,12 +447,12 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     }
 
     if (ngx_http_moa_reply_parse(&call->parsed, call->reply.data,
-                                 call->reply.len, &call->error)
+                                 call->reply.len, ngx_http_moa_call_error(call))
         != 0)
     {
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "moa %s call %ui failed: %s", what, call->index,
-                      call->error.message);
+                      ngx_http_moa_call_error(call)->message);
         ngx_http_moa_reply_free(&call->parsed);
         return;
     }
@@ -400,7 +460,7 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     /* tokens were spent whether or not the reply is usable */
 
     if (ngx_http_moa_usage_add(ctx->usage, call->parsed.usage) != 0) {
-        ngx_http_moa_error_set(&call->error, 500, "server_error", NULL, NULL,
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 500, "server_error", NULL, NULL,
                                "out of memory");
         return;
     }
