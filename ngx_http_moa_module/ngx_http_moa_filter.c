@@ -135,7 +135,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 
         /* what a passthrough answered, for usage and capture */
 
-        if (r->headers_out.status == NGX_HTTP_OK) {
+        if (r->headers_out.status == NGX_HTTP_OK && call->ctx->pass_usage) {
             if (!ngx_http_moa_is_sse(r)) {
                 call->observe = 1;
 

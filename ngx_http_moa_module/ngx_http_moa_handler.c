@@ -171,6 +171,7 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
     ctx->capture = mcf->capture;
+    ctx->pass_usage = mcf->usage;
 
     /* the content phase left an empty handler: the parent is woken here */
 

@@ -283,7 +283,10 @@ ngx_http_moa_postconfiguration(ngx_conf_t *cf)
     mcf->request_id = ngx_http_get_variable_index(cf, &request_id);
     mcf->created = ngx_time();
 
-    /* streamed answers are put back together only when someone reads them */
+    /*
+     * streamed answers are put back together, and a passthrough's reply
+     * read for its usage, only when someone reads them
+     */
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
     v = cmcf->variables.elts;
@@ -294,11 +297,25 @@ ngx_http_moa_postconfiguration(ngx_conf_t *cf)
                            sizeof("moa_capture") - 1) == 0)
         {
             mcf->capture = 1;
+            mcf->usage = 1;
+        }
+
+        if (v[i].name.len > sizeof("_tokens") - 1
+            && ngx_strncmp(v[i].name.data, "moa_", 4) == 0
+            && ngx_strncmp(v[i].name.data + v[i].name.len
+                           - (sizeof("_tokens") - 1),
+                           "_tokens", sizeof("_tokens") - 1) == 0)
+        {
+            mcf->usage = 1;
         }
     }
 
     if (ngx_http_moa_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (mcf->metrics) {
+        mcf->usage = 1;
     }
 
     return ngx_http_moa_filter_init(cf);

@@ -64,6 +64,7 @@ typedef struct {
     ngx_array_t                 models;        /* every moa_model id */
     ngx_int_t                   request_id;    /* $request_id index */
     ngx_flag_t                  capture;       /* $moa_capture is used */
+    ngx_flag_t                  usage;         /* passthrough usage too */
     time_t                      created;       /* for moa_models */
     ngx_http_moa_metrics_t     *metrics;       /* moa_metrics_zone */
 } ngx_http_moa_main_conf_t;
@@ -197,6 +198,7 @@ struct ngx_http_moa_ctx_s {
     ngx_uint_t                  error_status;  /* a stream's error event */
 
     unsigned                    capture:1;     /* collect for capture */
+    unsigned                    pass_usage:1;  /* read passthrough usage */
     unsigned                    succeeded:1;   /* an answer went out */
     unsigned                    fallback_used:1;
     unsigned                    own_response:1;
