@@ -101,3 +101,6 @@ run: $(MODULE) | deps-run
 	@echo "    -d '{\"model\":\"moa-gpt-4o-v1\",\"messages\":[{\"role\":\"user\",\"content\":\"Why is the sky blue?\"}]}'"
 	@echo
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
+
+# make test-asan, test-valgrind, soak: see mk/reliability.mk, RELIABILITY.md
+include mk/reliability.mk
