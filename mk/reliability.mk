@@ -4,6 +4,9 @@
 #                       AddressSanitizer (build/asan/), loaded into the
 #                       packaged nginx; fails on any memory error or any
 #                       definite leak through the module
+#   make test-valgrind  the whole suite with nginx under valgrind's memcheck
+#                       (slow: about 10 minutes); fails on any memcheck
+#                       error or definite leak through the module
 #
 # TESTS= and PROVE_FLAGS= work as for `make test`.  None of these is part
 # of `make test`.
@@ -17,10 +20,13 @@ ASAN_LD_OPT := -fsanitize=address
 # gcc's runtime, the one the module is built with (gcc-12 depends on it)
 PKGS_ASAN   := $(PKGS_TEST) libasan8 binutils
 
-.PHONY: deps-asan asan test-asan
+.PHONY: deps-asan deps-valgrind asan test-asan test-valgrind
 
 deps-asan:
 	$(call ensure_packages,$(PKGS_ASAN))
+
+deps-valgrind:
+	$(call ensure_packages,$(PKGS_TEST) valgrind)
 
 # the same configure as $(BUILD)/Makefile, with the sanitizer flags
 $(ASAN_BUILD)/Makefile: config | deps-asan
@@ -54,5 +60,31 @@ test-asan: $(ASAN_MODULE) | deps-test deps-asan
 	rc=$$?; \
 	echo; \
 	perl t/asan/report $(ASAN_REPORTS) || rc=1; \
+	exit $$rc
+
+# t/valgrind/nginx runs the packaged nginx under memcheck; each process
+# logs to $(VALGRIND_LOGS)/vg.<pid>.  Timing assertions of some tests fail
+# at valgrind's speed: the verdict is memcheck's (RELIABILITY.md).
+VALGRIND_LOGS := $(BUILD)/valgrind
+
+test-valgrind: $(MODULE) | deps-test deps-valgrind
+	@rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
+	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/compat"; \
+	MOA_VALGRIND_LOG_DIR=$(VALGRIND_LOGS) MOA_VALGRIND_NGINX=$(NGINX) \
+	TEST_NGINX_BINARY=$(ROOT)/t/valgrind/nginx \
+	TEST_NGINX_LOAD_MODULES="$(JS_MODULE) $(MODULE)" \
+	TEST_NGINX_MOCK_JS=$(ROOT)/conf/mock-provider.js \
+	TEST_NGINX_RANDOMIZE=1 TEST_NGINX_TIMEOUT=10 \
+	prove $$inc $(PROVE_FLAGS) $(or $(TESTS),t/*.t) \
+	    2>&1 | tee $(VALGRIND_LOGS)/prove.out; \
+	rc=0; \
+	if grep -q '^Bailout called' $(VALGRIND_LOGS)/prove.out; then \
+	    echo "moa: the suite stopped early under valgrind"; rc=1; \
+	elif ! grep -q '^Result: PASS' $(VALGRIND_LOGS)/prove.out; then \
+	    echo "moa: some tests failed under valgrind (timing, see" \
+	         "RELIABILITY.md); the verdict is memcheck's"; \
+	fi; \
+	echo; \
+	perl t/valgrind/report $(VALGRIND_LOGS) || rc=1; \
 	exit $$rc
 
