@@ -7,6 +7,11 @@
 #   make test-valgrind  the whole suite with nginx under valgrind's memcheck
 #                       (slow: about 10 minutes); fails on any memcheck
 #                       error or definite leak through the module
+#   make soak           200 clients for 60 s against 2 workers and a mock
+#                       provider that fails 20% of calls, random client
+#                       aborts, a reload half-way (SOAK_SECONDS=,
+#                       SOAK_CLIENTS=, SOAK_PORT=; bench/soak/soak)
+#   make soak-asan      the same with the AddressSanitizer build
 #
 # TESTS= and PROVE_FLAGS= work as for `make test`.  None of these is part
 # of `make test`.
@@ -20,13 +25,21 @@ ASAN_LD_OPT := -fsanitize=address
 # gcc's runtime, the one the module is built with (gcc-12 depends on it)
 PKGS_ASAN   := $(PKGS_TEST) libasan8 binutils
 
-.PHONY: deps-asan deps-valgrind asan test-asan test-valgrind
+.PHONY: deps-asan deps-valgrind deps-soak asan test-asan test-valgrind \
+        soak soak-asan
 
 deps-asan:
 	$(call ensure_packages,$(PKGS_ASAN))
 
 deps-valgrind:
 	$(call ensure_packages,$(PKGS_TEST) valgrind)
+
+deps-soak:
+	$(call ensure_packages,$(PKGS_RUN) procps)
+	@command -v node >/dev/null 2>&1 || { \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends nodejs >/dev/null; }
 
 # the same configure as $(BUILD)/Makefile, with the sanitizer flags
 $(ASAN_BUILD)/Makefile: config | deps-asan
@@ -88,3 +101,8 @@ test-valgrind: $(MODULE) | deps-test deps-valgrind
 	perl t/valgrind/report $(VALGRIND_LOGS) || rc=1; \
 	exit $$rc
 
+soak: $(MODULE) | deps-soak
+	@bench/soak/soak
+
+soak-asan: $(ASAN_MODULE) | deps-soak deps-asan
+	@SOAK_ASAN=1 SOAK_DIR=$(BUILD)/soak-asan bench/soak/soak
