@@ -70,3 +70,80 @@ model=moa-gpt-4o-v1 base=- calls=0 cands=0 tokens=0 times=-,-,-
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 4: a chunked request body (the worker crashed: ngx_read_file() on the empty last buffer)
+--- mock
+{"synthesis": {"echo": true}}
+--- more_headers
+Transfer-Encoding: chunked
+--- request eval
+my $body = '{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"chunked-4"}]}';
+"POST /v1/chat/completions\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $body, $body)
+--- error_code: 200
+--- json
+like $r->{choices}[0]{message}{content}, qr/chunked-4/, 'the synthesis saw the conversation';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 5: a body spooled to a temporary file (over client_body_buffer_size, not in_file_only)
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        client_body_buffer_size 1k;
+    }
+--- mock
+{"synthesis": {"echo": true}}
+--- request eval
+"POST /v1/chat/completions\n" . '{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"' . ('spool ' x 2000) . 'END-5"}]}'
+--- error_code: 200
+--- json
+like $r->{choices}[0]{message}{content}, qr/spool spool.*END-5/s, 'the synthesis saw the whole conversation';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: a chunked body spooled to a temporary file
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        client_body_buffer_size 1k;
+    }
+--- mock
+{"synthesis": {"echo": true}}
+--- more_headers
+Transfer-Encoding: chunked
+--- request eval
+my $body = '{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"' . ('spool ' x 2000) . 'END-6"}]}';
+"POST /v1/chat/completions\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $body, $body)
+--- error_code: 200
+--- json
+like $r->{choices}[0]{message}{content}, qr/spool spool.*END-6/s, 'the synthesis saw the whole conversation';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 7: a chunked passthrough body
+--- mock
+{"passthrough": {"echo": true}}
+--- more_headers
+Transfer-Encoding: chunked
+--- request eval
+my $body = '{"model":"gpt-4o","messages":[{"role":"user","content":"chunked-7"}]}';
+"POST /v1/chat/completions\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $body, $body)
+--- error_code: 200
+--- json
+like $r->{choices}[0]{message}{content}, qr/chunked-7/, 'the provider got the body';
+--- no_error_log
+[alert]
+[crit]
