@@ -2,8 +2,8 @@
 
 /*
  * The soak's load: SOAK_CLIENTS clients, each sending one request after
- * another for SOAK_SECONDS (a new connection each, or, for one client in
- * three, over a keep-alive connection), a mix of MoA and
+ * another for SOAK_SECONDS (a new connection each; one client in three
+ * over a keep-alive connection, one in five over HTTP/2), a mix of MoA and
  * passthrough requests, streamed or not, bad input, and requests that the
  * client aborts at a random time.  Every response that was not aborted is
  * checked: a 200 must hold a valid chat completion (or a valid SSE stream
@@ -11,15 +11,16 @@
  * status a valid OpenAI error in JSON; anything else is counted as "other"
  * with the reason.  Node's standard library only.
  *
- *   node client.js PORT CLIENTS SECONDS RESULT.json
+ *   node client.js PORT H2PORT CLIENTS SECONDS RESULT.json
  */
 
 const http = require('http');
+const http2 = require('http2');
 const fs = require('fs');
 
-const [port, clients, seconds, resultFile] = [
+const [port, h2port, clients, seconds, resultFile] = [
     Number(process.argv[2]), Number(process.argv[3]),
-    Number(process.argv[4]), process.argv[5]
+    Number(process.argv[4]), Number(process.argv[5]), process.argv[6]
 ];
 
 const MOA = 'moa-gpt-4o-v1';
@@ -406,16 +407,136 @@ function judge(spec, res, body) {
  * failed on a reused connection before any response: the server may close
  * an idle connection just as the request is sent (on reload, always).
  * That race is HTTP's, every client library retries there; it is counted.
+ * The same for HTTP/2 after the server's GOAWAY.
  */
-async function sendRetrying(spec, agent) {
-    const r = await send(spec, agent);
+async function sendRetrying(spec, agent, h2) {
+    const r = h2 ? await sendH2(spec, h2) : await send(spec, agent);
 
     if (r.retryable) {
         stats.keepalive_retries++;
-        return send(spec, false);
+        return h2 ? sendH2(spec, h2) : send(spec, false);
     }
 
     return r;
+}
+
+/* HTTP/2: one session per client, new after the server's GOAWAY */
+function h2session(holder) {
+    let s = holder.session;
+
+    if (!s || s.closed || s.destroyed || s.goneAway) {
+        s = http2.connect('http://127.0.0.1:' + h2port);
+        s.on('error', () => {});    /* each stream reports its own */
+        s.on('goaway', () => { s.goneAway = true; });
+        holder.session = s;
+    }
+
+    return s;
+}
+
+function sendH2(spec, holder) {
+    return new Promise((resolve) => {
+        const start = Date.now();
+        const session = h2session(holder);
+        const reused = !!session.used;
+        const headers = { ':method': spec.method,
+                          ':path': '/v1/chat/completions' };
+        const parts = [];
+        let finished = false, aborted = false, response = null;
+        let timer, abortTimer, req;
+
+        session.used = true;
+
+        function finish(result) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            clearTimeout(timer);
+            clearTimeout(abortTimer);
+            result.ms = Date.now() - start;
+            resolve(result);
+        }
+
+        /* not answered, and the server said it did not take it */
+        function retryable() {
+            return response === null && (reused || session.goneAway);
+        }
+
+        if (spec.body !== null) {
+            headers['content-type'] = 'application/json';
+            if (!(spec.headers && spec.headers['Transfer-Encoding'])) {
+                headers['content-length'] = Buffer.byteLength(spec.body);
+            }
+        }
+
+        try {
+            req = session.request(headers,
+                                  { endStream: spec.body === null });
+        } catch (e) {
+            finish({ outcome: 'other', reason: 'h2 request: '
+                                               + (e.code || e.message),
+                     retryable: true });
+            return;
+        }
+
+        req.on('response', (h) => {
+            response = { statusCode: h[':status'], headers: h };
+        });
+        req.on('data', (d) => parts.push(d));
+        req.on('end', () => {
+            if (aborted || response === null) {
+                return;
+            }
+            const r = judge(spec, response, Buffer.concat(parts).toString());
+            r.status = response.statusCode;
+            finish(r);
+        });
+        req.on('error', (e) => {
+            if (aborted) {
+                finish({ outcome: 'aborted' });
+                return;
+            }
+            finish({ outcome: 'other', reason: 'h2 stream error: '
+                                               + (e.code || e.message),
+                     retryable: retryable() });
+        });
+        req.on('close', () => {
+            if (aborted) {
+                finish({ outcome: 'aborted' });
+                return;
+            }
+            finish({ outcome: 'other', reason: 'h2 stream closed (RST '
+                                               + req.rstCode + ')',
+                     retryable: retryable() });
+        });
+
+        timer = setTimeout(() => {
+            finish({ outcome: 'other', reason: 'no answer in '
+                                               + REQUEST_TIMEOUT + ' ms' });
+            req.close(http2.constants.NGHTTP2_CANCEL);
+        }, REQUEST_TIMEOUT);
+
+        if (spec.kind === 'abort') {
+            abortTimer = setTimeout(() => {
+                if (finished) {
+                    return;
+                }
+                aborted = true;
+                req.close(http2.constants.NGHTTP2_CANCEL);
+                finish({ outcome: 'aborted' });
+            }, spec.abortAt);
+
+            if (spec.abortHow === 'midbody') {
+                req.write(spec.body.slice(0, spec.body.length >> 1));
+                return;
+            }
+        }
+
+        if (spec.body !== null) {
+            req.end(spec.body);
+        }
+    });
 }
 
 function send(spec, agent) {
@@ -529,7 +650,7 @@ function send(spec, agent) {
 
 const stats = {
     sent: 0, ok: 0, error: 0, stream_error: 0, aborted: 0, other: 0,
-    keepalive_retries: 0,
+    keepalive_retries: 0, h2_requests: 0,
     by_kind: {}, by_status: {}, other_reasons: {}, latency_ms: {}
 };
 const latencies = {};
@@ -560,18 +681,26 @@ function count(spec, r) {
 }
 
 async function client(i) {
-    const agent = i % 3 === 0
+    const h2 = i % 5 === 1 ? {} : null;
+    const agent = !h2 && i % 3 === 0
                   ? new http.Agent({ keepAlive: true, maxSockets: 1 })
                   : false;
 
     while (Date.now() < deadline) {
         const spec = makeRequest();
-        const r = await sendRetrying(spec, agent);
+        const r = await sendRetrying(spec, agent, h2);
+        if (h2) {
+            stats.h2_requests++;
+        }
         count(spec, r);
     }
 
     if (agent) {
         agent.destroy();
+    }
+
+    if (h2 && h2.session) {
+        h2.session.close();
     }
 }
 
