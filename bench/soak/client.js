@@ -129,6 +129,10 @@ function makeRequest() {
         const model = kind.startsWith('moa') ? MOA : BASE;
         spec = { kind: kind, method: 'POST', body: chatBody(model, stream),
                  stream: stream, model: model };
+        if (stream && Math.random() < 0.2) {
+            /* a slow reader: stops reading for a while at the first data */
+            spec.pauseMs = Math.random() * 3000;
+        }
         if (Math.random() < 0.1) {
             spec.headers = { 'Transfer-Encoding': 'chunked' };
         }
@@ -483,7 +487,13 @@ function sendH2(spec, holder) {
         req.on('response', (h) => {
             response = { statusCode: h[':status'], headers: h };
         });
-        req.on('data', (d) => parts.push(d));
+        req.on('data', (d) => {
+            parts.push(d);
+            if (spec.pauseMs && parts.length === 1) {
+                req.pause();
+                setTimeout(() => req.resume(), spec.pauseMs);
+            }
+        });
         req.on('end', () => {
             if (aborted || response === null) {
                 return;
@@ -574,7 +584,13 @@ function send(spec, agent) {
 
             gotResponse = true;
 
-            res.on('data', (d) => parts.push(d));
+            res.on('data', (d) => {
+                parts.push(d);
+                if (spec.pauseMs && parts.length === 1) {
+                    res.pause();
+                    setTimeout(() => res.resume(), spec.pauseMs);
+                }
+            });
             res.on('end', () => {
                 if (aborted) {
                     return;
