@@ -112,3 +112,5 @@ include tools/relabel/relabel.mk
 include bench/bench.mk
 include t/unit/unit.mk
 include fuzz/fuzz.mk
+# make test-asan, test-valgrind, soak: see mk/reliability.mk, RELIABILITY.md
+include mk/reliability.mk

@@ -269,6 +269,11 @@ ngx_http_moa_read_body(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx)
             continue;
         }
 
+        if (!b->in_file) {
+            /* the empty last_buf that ends a chunked body */
+            continue;
+        }
+
         n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
                           b->file_pos);
 

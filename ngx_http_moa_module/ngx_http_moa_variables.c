@@ -161,13 +161,17 @@ ngx_http_moa_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch (data) {
 
     case NGX_HTTP_MOA_VAR_MODEL:
-        if (ctx->model == NULL) {
+        if (ctx->model) {
+            v->len = ctx->model->id.len;
+            v->data = ctx->model->id.data;
+
+        } else if (ctx->req.model) {
             v->len = ngx_strlen(ctx->req.model);
             v->data = (u_char *) ctx->req.model;
 
         } else {
-            v->len = ctx->model->id.len;
-            v->data = ctx->model->id.data;
+            /* a body that is not JSON, or without a model */
+            v->not_found = 1;
         }
 
         return NGX_OK;
