@@ -1204,34 +1204,49 @@ ngx_http_moa_choice_usable(const ngx_http_moa_choice_t *c)
 }
 
 
-/* text (decoded) escaped for a JSON string, its closing tags neutralised */
+/*
+ * Text with every tag ("</candidate") written "< /candidate", so that it
+ * cannot close the block it is put in; the text is escaped for a JSON
+ * string on the way, or copied when it is escaped already.
+ */
 static void
-ngx_http_moa_text_escaped(ngx_http_moa_buf_t *out, const char *p, size_t len,
-    const char *tag)
+ngx_http_moa_neutralised(ngx_http_moa_buf_t *out, const char *p, size_t len,
+    const char *tag, int escape)
 {
     size_t       n;
     const char  *end, *q;
 
     n = strlen(tag);
     end = p + len;
+    q = p;
 
-    for (q = p; q < end; q++) {
-        q = memchr(q, tag[0], end - q);
-
-        if (q == NULL) {
-            break;
+    while ((size_t) (end - q) >= n
+           && (q = memchr(q, tag[0], end - q - n + 1)) != NULL)
+    {
+        if (memcmp(q, tag, n) != 0) {
+            q++;
+            continue;
         }
 
-        if ((size_t) (end - q) >= n && memcmp(q, tag, n) == 0) {
+        if (escape) {
             ngx_http_moa_buf_json_inner(out, p, q - p);
-            ngx_http_moa_buf_lit(out, "< ");
-            ngx_http_moa_buf_add(out, tag + 1, n - 1);
-            p = q + n;
-            q = p - 1;
+
+        } else {
+            ngx_http_moa_buf_add(out, p, q - p);
         }
+
+        ngx_http_moa_buf_lit(out, "< ");
+        ngx_http_moa_buf_add(out, tag + 1, n - 1);
+        p = q + n;
+        q = p;
     }
 
-    ngx_http_moa_buf_json_inner(out, p, end - p);
+    if (escape) {
+        ngx_http_moa_buf_json_inner(out, p, end - p);
+
+    } else {
+        ngx_http_moa_buf_add(out, p, end - p);
+    }
 }
 
 
@@ -1244,19 +1259,14 @@ static void
 ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
     const ngx_http_moa_span_t *v, const char *tag)
 {
-    size_t              n;
     const char         *p, *end, *q;
     ngx_http_moa_buf_t  text;
 
     p = v->p + 1;
     end = v->p + v->len - 1;
+    q = p;
 
-    for (q = p; q + 1 < end; q++) {
-        q = memchr(q, '\\', end - q - 1);
-
-        if (q == NULL) {
-            break;
-        }
+    while (end - q > 1 && (q = memchr(q, '\\', end - q - 1)) != NULL) {
 
         if (q[1] == 'u' || q[1] == '/') {
             memset(&text, 0, sizeof(ngx_http_moa_buf_t));
@@ -1265,35 +1275,17 @@ ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
                 out->nomem = 1;
 
             } else {
-                ngx_http_moa_text_escaped(out, text.data, text.len, tag);
+                ngx_http_moa_neutralised(out, text.data, text.len, tag, 1);
             }
 
             ngx_http_moa_buf_free(&text);
             return;
         }
 
-        q++;
+        q += 2;
     }
 
-    n = strlen(tag);
-
-    for (q = p; q < end; q++) {
-        q = memchr(q, tag[0], end - q);
-
-        if (q == NULL) {
-            break;
-        }
-
-        if ((size_t) (end - q) >= n && memcmp(q, tag, n) == 0) {
-            ngx_http_moa_buf_add(out, p, q - p);
-            ngx_http_moa_buf_lit(out, "< ");
-            ngx_http_moa_buf_add(out, tag + 1, n - 1);
-            p = q + n;
-            q = p - 1;
-        }
-    }
-
-    ngx_http_moa_buf_add(out, p, end - p);
+    ngx_http_moa_neutralised(out, p, end - p, tag, 0);
 }
 
 
@@ -1368,7 +1360,7 @@ ngx_http_moa_choice_text(ngx_http_moa_buf_t *out,
             ngx_http_moa_buf_lit(out, ",");
         }
 
-        ngx_http_moa_text_escaped(out, fn.p, fn.len, tag);
+        ngx_http_moa_neutralised(out, fn.p, fn.len, tag, 1);
         first = 0;
     }
 
