@@ -153,7 +153,8 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
         && ngx_http_moa_is_sse(r))
     {
         call->sse_reply = 1;
-        ngx_http_moa_sse_init(&call->ctx->sse, call->ctx->conf->max_response_size);
+        ngx_http_moa_sse_init(&call->ctx->sse,
+                              call->ctx->conf->max_response_size);
 
         return ngx_http_moa_send_sse_header(call->ctx);
     }

@@ -870,8 +870,8 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
 
     if (call->ok) {
         call->ok = 0;
-        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502, "upstream_error",
-                               "bad_upstream_reply", NULL,
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
+                               "upstream_error", "bad_upstream_reply", NULL,
                                "the synthesis reply was empty");
     }
 
@@ -1175,7 +1175,8 @@ ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
         ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
                                NULL, "all %lu %s calls failed: upstream "
                                "status %lu: %s", (unsigned long) n, what,
-                               (unsigned long) status, ngx_http_moa_call_error(first)->message);
+                               (unsigned long) status,
+                               ngx_http_moa_call_error(first)->message);
 
     } else {
         ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",

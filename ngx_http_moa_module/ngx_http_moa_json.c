@@ -26,6 +26,7 @@ typedef struct {
     const char  *p;
     const char  *end;
     int          depth;
+    int          escaped;    /* the last string read had a backslash */
 } ngx_http_moa_json_scan_t;
 
 
@@ -94,11 +95,25 @@ ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s)
 void
 ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v)
 {
-    int   n;
-    char  tmp[32];
+    char                *d;
+    char                 tmp[24];
+    unsigned long long   u;
 
-    n = snprintf(tmp, sizeof(tmp), "%lld", v);
-    ngx_http_moa_buf_add(b, tmp, (size_t) n);
+    /* digits from the right, without printf; LLONG_MIN negated unsigned */
+
+    u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
+    d = tmp + sizeof(tmp);
+
+    do {
+        *--d = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--d = '-';
+    }
+
+    ngx_http_moa_buf_add(b, d, tmp + sizeof(tmp) - d);
 }
 
 
@@ -423,6 +438,8 @@ ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s)
             continue;
         }
 
+        s->escaped = 1;
+
         if (s->p >= s->end) {
             return -1;
         }
@@ -714,11 +731,14 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
     size_t       i, n, len;
     const char  *k;
 
-    len = strlen(name);
-
     if (!m->escaped) {
-        return m->key_len == len && memcmp(m->key, name, len) == 0;
+        /* most keys differ at once: no strlen() for them */
+        return m->key_len > 0 && m->key[0] == name[0]
+               && m->key_len == strlen(name)
+               && memcmp(m->key, name, m->key_len) == 0;
     }
+
+    len = strlen(name);
 
     /* rare: decode the escapes; names compared here are plain ASCII */
 
@@ -1210,7 +1230,9 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
             return -1;
         }
 
-        size = j->size ? j->size * 2 : 32;
+        /* about a token per 40 bytes of chat JSON */
+        size = j->size ? j->size * 2
+                       : (uint32_t) ((t->s.end - t->s.p) / 40 + 16);
 
         tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
         if (tok == NULL) {
@@ -1251,6 +1273,8 @@ ngx_http_moa_json_tok_string(ngx_http_moa_json_tokens_t *t)
 
     i = ngx_http_moa_json_tok_push(t, '"');
 
+    t->s.escaped = 0;
+
     if (i < 0 || ngx_http_moa_json_string(&t->s) != 0) {
         return -1;
     }
@@ -1258,7 +1282,7 @@ ngx_http_moa_json_tok_string(ngx_http_moa_json_tokens_t *t)
     ngx_http_moa_json_tok_close(t, i);
 
     tok = &t->j->tok[i];
-    tok->escaped = memchr(tok->p, '\\', tok->len) != NULL;
+    tok->escaped = (uint8_t) t->s.escaped;
 
     return 0;
 }
@@ -1430,6 +1454,7 @@ int
 ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
     const char *key)
 {
+    size_t                       len;
     uint32_t                     k, end;
     ngx_http_moa_json_member_t   m;
 
@@ -1437,12 +1462,25 @@ ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
         return -1;
     }
 
+    len = strlen(key) + 2;
     end = j->tok[obj].next;
 
     for (k = obj + 1; k < end; k = j->tok[k + 1].next) {
+
+        if (!j->tok[k].escaped) {
+            /* the key's text with its quotes */
+            if (j->tok[k].len == len
+                && memcmp(j->tok[k].p + 1, key, len - 2) == 0)
+            {
+                return (int) k + 1;
+            }
+
+            continue;
+        }
+
         m.key = j->tok[k].p + 1;
         m.key_len = j->tok[k].len - 2;
-        m.escaped = j->tok[k].escaped;
+        m.escaped = 1;
 
         if (ngx_http_moa_json_key_is(&m, key)) {
             return (int) k + 1;

@@ -103,6 +103,31 @@ ngx_http_moa_error_set(ngx_http_moa_error_t *err, int status,
 }
 
 
+/* *dst = *src, with the texts src holds in its own buf[] held by dst's */
+void
+ngx_http_moa_error_move(ngx_http_moa_error_t *dst,
+    const ngx_http_moa_error_t *src)
+{
+    int           i;
+    const char   *lo, *hi, **f[3];
+
+    *dst = *src;
+
+    lo = (const char *) src->buf;
+    hi = lo + sizeof(src->buf);
+
+    f[0] = &dst->type;
+    f[1] = &dst->code;
+    f[2] = &dst->param;
+
+    for (i = 0; i < 3; i++) {
+        if (*f[i] >= lo && *f[i] < hi) {
+            *f[i] = (const char *) dst->buf + (*f[i] - lo);
+        }
+    }
+}
+
+
 static const char *
 ngx_http_moa_error_copy(char *buf, size_t size, const cJSON *item)
 {
@@ -1087,17 +1112,27 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
                         || ngx_http_moa_span_array_nonempty(&ch->tool_calls));
     }
 
-    if (ngx_http_moa_tok_get(j, 0, "usage", &v) >= 0 && v.p[0] == '{') {
-        rep->usage = cJSON_ParseWithLength(v.p, v.len);
+    /* the usage stays tokens: summed from them, a tree only if asked */
 
-        if (rep->usage == NULL) {
-            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
-                                   "out of memory");
-            return -1;
-        }
-    }
+    i = ngx_http_moa_json_find(j, 0, "usage");
+    rep->usage_at = (i >= 0 && j->tok[i].type == '{') ? i : -1;
 
     return 0;
+}
+
+
+/* the reply's usage as a tree (NULL when none), built on first use */
+const cJSON *
+ngx_http_moa_reply_usage(ngx_http_moa_reply_t *rep)
+{
+    const ngx_http_moa_json_tok_t  *t;
+
+    if (rep->usage == NULL && rep->usage_at > 0) {
+        t = &rep->json.tok[rep->usage_at];
+        rep->usage = cJSON_ParseWithLength(t->p, t->len);
+    }
+
+    return rep->usage;
 }
 
 
@@ -1123,6 +1158,7 @@ ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 
     rep->choices = NULL;
     rep->usage = NULL;
+    rep->usage_at = -1;
     rep->root = NULL;
     rep->nchoices = 0;
 }
@@ -1253,39 +1289,61 @@ ngx_http_moa_neutralised(ngx_http_moa_buf_t *out, const char *p, size_t len,
 /*
  * A string value, escaped for a JSON string.  Its raw text already is,
  * and is copied as is unless an escape could hide a closing tag ("\u003c",
- * "\/"): then it is decoded and escaped again.
+ * "\/"): then it is decoded and escaped again.  An escape hides nothing
+ * where the text has no '<' at all, written or escaped (answers escape
+ * quotes and apostrophes as "\u0027" often, '<' seldom).
  */
 static void
 ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
     const ngx_http_moa_span_t *v, const char *tag)
 {
+    int                 esc;
     const char         *p, *end, *q;
     ngx_http_moa_buf_t  text;
 
     p = v->p + 1;
     end = v->p + v->len - 1;
     q = p;
+    esc = 0;
 
     while (end - q > 1 && (q = memchr(q, '\\', end - q - 1)) != NULL) {
 
-        if (q[1] == 'u' || q[1] == '/') {
-            memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+        if (q[1] == '/') {
+            esc = 1;
 
-            if (ngx_http_moa_json_unescape(&text, v->p, v->len) != 0) {
-                out->nomem = 1;
+        } else if (q[1] == 'u') {
+            esc = 1;
 
-            } else {
-                ngx_http_moa_neutralised(out, text.data, text.len, tag, 1);
+            /* an escaped '<': the text must be decoded */
+
+            if (end - q >= 6 && q[2] == '0' && q[3] == '0' && q[4] == '3'
+                && (q[5] == 'c' || q[5] == 'C'))
+            {
+                break;
             }
-
-            ngx_http_moa_buf_free(&text);
-            return;
         }
 
         q += 2;
     }
 
-    ngx_http_moa_neutralised(out, p, end - p, tag, 0);
+    if (q == NULL || end - q <= 1) {
+
+        if (!esc || memchr(p, '<', end - p) == NULL) {
+            ngx_http_moa_neutralised(out, p, end - p, tag, 0);
+            return;
+        }
+    }
+
+    memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+
+    if (ngx_http_moa_json_unescape(&text, v->p, v->len) != 0) {
+        out->nomem = 1;
+
+    } else {
+        ngx_http_moa_neutralised(out, text.data, text.len, tag, 1);
+    }
+
+    ngx_http_moa_buf_free(&text);
 }
 
 
@@ -1454,6 +1512,192 @@ ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
 
     t = (cJSON_IsNumber(p) ? p->valuedouble : 0)
         + (cJSON_IsNumber(c) ? c->valuedouble : 0);
+
+    total = cJSON_GetObjectItemCaseSensitive(acc, "total_tokens");
+
+    if (total == NULL) {
+        return cJSON_AddNumberToObject(acc, "total_tokens", t) ? 0 : -1;
+    }
+
+    if (cJSON_IsNumber(total)) {
+        cJSON_SetNumberValue(total, total->valuedouble + t);
+    }
+
+    return 0;
+}
+
+
+/*
+ * A number token as a double, as cJSON reads it: up to 15 digits are exact
+ * in a double and need no strtod() (nor its locale look-ups).
+ */
+static double
+ngx_http_moa_tok_double(const ngx_http_moa_json_tok_t *t)
+{
+    char        num[64], *s;
+    double      d;
+    size_t      i;
+    long long   v;
+
+    if (t->len <= 15) {
+        v = 0;
+
+        for (i = 0; i < t->len; i++) {
+            if (t->p[i] < '0' || t->p[i] > '9') {
+                break;
+            }
+
+            v = v * 10 + (t->p[i] - '0');
+        }
+
+        if (i == t->len) {
+            return (double) v;
+        }
+    }
+
+    s = t->len < sizeof(num) ? num : malloc(t->len + 1);
+    if (s == NULL) {
+        return 0;
+    }
+
+    memcpy(s, t->p, t->len);
+    s[t->len] = '\0';
+
+    d = strtod(s, NULL);
+
+    if (s != num) {
+        free(s);
+    }
+
+    return d;
+}
+
+
+/* a key token as a C string in b (reset), decoded if it has escapes */
+static const char *
+ngx_http_moa_tok_key(ngx_http_moa_buf_t *b, const ngx_http_moa_json_tok_t *t)
+{
+    b->len = 0;
+
+    if (t->escaped) {
+        if (ngx_http_moa_json_unescape(b, t->p, t->len) != 0) {
+            return NULL;
+        }
+
+    } else {
+        ngx_http_moa_buf_add(b, t->p + 1, t->len - 2);
+    }
+
+    ngx_http_moa_buf_add(b, "", 1);
+
+    return b->nomem ? NULL : b->data;
+}
+
+
+/* usage_merge() on tokens: object obj of j added into acc */
+static int
+ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
+    uint32_t obj, ngx_http_moa_buf_t *key)
+{
+    double       d;
+    cJSON       *a;
+    uint32_t     k, v, end;
+    const char  *name;
+
+    end = j->tok[obj].next;
+
+    for (k = obj + 1; k < end; k = j->tok[v].next) {
+        v = k + 1;
+
+        if (j->tok[v].type != '0' && j->tok[v].type != '{') {
+            continue;
+        }
+
+        name = ngx_http_moa_tok_key(key, &j->tok[k]);
+        if (name == NULL) {
+            return -1;
+        }
+
+        a = cJSON_GetObjectItemCaseSensitive(acc, name);
+
+        if (j->tok[v].type == '0') {
+            d = ngx_http_moa_tok_double(&j->tok[v]);
+
+            if (a == NULL) {
+                if (cJSON_AddNumberToObject(acc, name, d) == NULL) {
+                    return -1;
+                }
+
+            } else if (cJSON_IsNumber(a)) {
+                cJSON_SetNumberValue(a, a->valuedouble + d);
+            }
+
+            continue;
+        }
+
+        if (a == NULL) {
+            a = cJSON_AddObjectToObject(acc, name);
+            if (a == NULL) {
+                return -1;
+            }
+        }
+
+        if (cJSON_IsObject(a)
+            && ngx_http_moa_usage_merge_tok(a, j, v, key) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* usage_add() of a parsed reply's usage, from its tokens */
+int
+ngx_http_moa_reply_usage_add(cJSON *acc, const ngx_http_moa_reply_t *rep)
+{
+    int                         i, rc;
+    double                      t;
+    cJSON                      *total;
+    ngx_http_moa_buf_t          key;
+    const ngx_http_moa_json_t  *j;
+
+    if (rep->usage_at <= 0) {
+        return 0;
+    }
+
+    j = &rep->json;
+
+    memset(&key, 0, sizeof(ngx_http_moa_buf_t));
+
+    rc = ngx_http_moa_usage_merge_tok(acc, j, rep->usage_at, &key);
+
+    ngx_http_moa_buf_free(&key);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    i = ngx_http_moa_json_find(j, rep->usage_at, "total_tokens");
+
+    if (i >= 0 && j->tok[i].type == '0') {
+        return 0;
+    }
+
+    t = 0;
+
+    i = ngx_http_moa_json_find(j, rep->usage_at, "prompt_tokens");
+
+    if (i >= 0 && j->tok[i].type == '0') {
+        t += ngx_http_moa_tok_double(&j->tok[i]);
+    }
+
+    i = ngx_http_moa_json_find(j, rep->usage_at, "completion_tokens");
+
+    if (i >= 0 && j->tok[i].type == '0') {
+        t += ngx_http_moa_tok_double(&j->tok[i]);
+    }
 
     total = cJSON_GetObjectItemCaseSensitive(acc, "total_tokens");
 

@@ -110,7 +110,8 @@ typedef struct {
     ngx_http_moa_json_t          json;       /* its tokens */
     ngx_http_moa_choice_t       *choices;
     int                          nchoices;
-    cJSON                       *usage;      /* or NULL */
+    int                          usage_at;   /* its token, or -1 */
+    cJSON                       *usage;      /* reply_usage()'s tree */
     cJSON                       *root;       /* parsed on demand */
 } ngx_http_moa_reply_t;
 
@@ -170,6 +171,8 @@ typedef struct {
 void ngx_http_moa_error_set(ngx_http_moa_error_t *err, int status,
     const char *type, const char *code, const char *param,
     const char *fmt, ...) NGX_HTTP_MOA_PRINTF(6, 7);
+void ngx_http_moa_error_move(ngx_http_moa_error_t *dst,
+    const ngx_http_moa_error_t *src);
 int ngx_http_moa_error_from_reply(ngx_http_moa_error_t *err, int status,
     const char *p, size_t len);
 void ngx_http_moa_error_json(ngx_http_moa_buf_t *out,
@@ -225,6 +228,9 @@ void ngx_http_moa_choice_text(ngx_http_moa_buf_t *out,
 cJSON *ngx_http_moa_choice_message(const ngx_http_moa_choice_t *c);
 
 int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
+const cJSON *ngx_http_moa_reply_usage(ngx_http_moa_reply_t *rep);
+int ngx_http_moa_reply_usage_add(cJSON *acc,
+    const ngx_http_moa_reply_t *rep);
 long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
 
 int ngx_http_moa_build_response(ngx_http_moa_buf_t *out,

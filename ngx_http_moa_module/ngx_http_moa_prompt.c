@@ -131,7 +131,14 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
 
     while (p < end) {
 
-        if (*p != '{' || p + 1 == end || p[1] != '{') {
+        p = memchr(p, '{', end - p);
+
+        if (p == NULL) {
+            p = end;
+            break;
+        }
+
+        if (p + 1 == end || p[1] != '{') {
             p++;
             continue;
         }

@@ -370,8 +370,9 @@ static void
 ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_int_t rc)
 {
-    const char          *what;
-    ngx_http_moa_ctx_t  *ctx;
+    const char            *what;
+    ngx_http_moa_ctx_t    *ctx;
+    ngx_http_moa_error_t   err, *e;
 
     ctx = call->ctx;
     what = (const char *) ngx_http_moa_stage_name(call->stage)->data;
@@ -384,15 +385,16 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
                         || rc == NGX_HTTP_REQUEST_TIME_OUT)
                        ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
 
+        e = ngx_http_moa_call_error(call);
+
         if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
-            ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502, "upstream_error",
+            ngx_http_moa_error_set(e, 502, "upstream_error",
                                    "upstream_error", NULL,
                                    "the %s call's reply was cut short",
                                    what);
 
         } else {
-            ngx_http_moa_error_set(ngx_http_moa_call_error(call), (int) call->status,
-                                   "upstream_error",
+            ngx_http_moa_error_set(e, (int) call->status, "upstream_error",
                                    call->status == NGX_HTTP_GATEWAY_TIME_OUT
                                    ? "upstream_timeout" : "upstream_error",
                                    NULL, "the %s call failed: %s", what,
@@ -403,15 +405,16 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "moa %s call %ui failed: %s", what, call->index,
-                      ngx_http_moa_call_error(call)->message);
+                      e->message);
         return;
     }
 
     call->status = sr->headers_out.status;
 
     if (call->too_big) {
-        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502, "upstream_error",
-                               "upstream_reply_too_large", NULL,
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
+                               "upstream_error", "upstream_reply_too_large",
+                               NULL,
                                "the %s call's reply is over "
                                "moa_max_response_size (%lu bytes)", what,
                                (unsigned long) ctx->conf->max_response_size);
@@ -435,7 +438,8 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         /* the provider's own error, relayed when it is the client's */
 
-        (void) ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call), (int) call->status,
+        (void) ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call),
+                                             (int) call->status,
                                              call->reply.data,
                                              call->reply.len);
         ngx_http_moa_buf_free(&call->reply);
@@ -446,22 +450,27 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
         return;
     }
 
+    /* the error is kept (allocated) only for a reply that fails */
+
     if (ngx_http_moa_reply_parse(&call->parsed, call->reply.data,
-                                 call->reply.len, ngx_http_moa_call_error(call))
+                                 call->reply.len, &err)
         != 0)
     {
+        e = ngx_http_moa_call_error(call);
+        ngx_http_moa_error_move(e, &err);
+
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "moa %s call %ui failed: %s", what, call->index,
-                      ngx_http_moa_call_error(call)->message);
+                      e->message);
         ngx_http_moa_reply_free(&call->parsed);
         return;
     }
 
     /* tokens were spent whether or not the reply is usable */
 
-    if (ngx_http_moa_usage_add(ctx->usage, call->parsed.usage) != 0) {
-        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 500, "server_error", NULL, NULL,
-                               "out of memory");
+    if (ngx_http_moa_reply_usage_add(ctx->usage, &call->parsed) != 0) {
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 500,
+                               "server_error", NULL, NULL, "out of memory");
         return;
     }
 
