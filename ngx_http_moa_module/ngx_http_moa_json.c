@@ -30,7 +30,14 @@ typedef struct {
 } ngx_http_moa_json_scan_t;
 
 
-static int ngx_http_moa_json_value(ngx_http_moa_json_scan_t *s);
+/* the scanner, and where its tokens go: j NULL only validates */
+typedef struct {
+    ngx_http_moa_json_scan_t   s;
+    ngx_http_moa_json_t       *j;
+} ngx_http_moa_json_tokens_t;
+
+
+static int ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t);
 static int ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s);
 
 
@@ -493,114 +500,30 @@ ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s)
 }
 
 
-static int
-ngx_http_moa_json_container(ngx_http_moa_json_scan_t *s, char close)
-{
-    if (++s->depth > NGX_HTTP_MOA_JSON_MAX_DEPTH) {
-        return -1;
-    }
-
-    s->p++;
-    ngx_http_moa_json_ws(s);
-
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-        s->depth--;
-        return 0;
-    }
-
-    for ( ;; ) {
-
-        if (close == '}') {
-            if (ngx_http_moa_json_string(s) != 0) {
-                return -1;
-            }
-
-            ngx_http_moa_json_ws(s);
-
-            if (s->p >= s->end || *s->p != ':') {
-                return -1;
-            }
-
-            s->p++;
-        }
-
-        if (ngx_http_moa_json_value(s) != 0) {
-            return -1;
-        }
-
-        ngx_http_moa_json_ws(s);
-
-        if (s->p >= s->end) {
-            return -1;
-        }
-
-        if (*s->p == ',') {
-            s->p++;
-            ngx_http_moa_json_ws(s);
-            continue;
-        }
-
-        if (*s->p == close) {
-            s->p++;
-            s->depth--;
-            return 0;
-        }
-
-        return -1;
-    }
-}
-
-
-static int
-ngx_http_moa_json_value(ngx_http_moa_json_scan_t *s)
-{
-    ngx_http_moa_json_ws(s);
-
-    if (s->p >= s->end) {
-        return -1;
-    }
-
-    switch (*s->p) {
-    case '{':
-        return ngx_http_moa_json_container(s, '}');
-    case '[':
-        return ngx_http_moa_json_container(s, ']');
-    case '"':
-        return ngx_http_moa_json_string(s);
-    case 't':
-        return ngx_http_moa_json_literal(s, "true", 4);
-    case 'f':
-        return ngx_http_moa_json_literal(s, "false", 5);
-    case 'n':
-        return ngx_http_moa_json_literal(s, "null", 4);
-    default:
-        return ngx_http_moa_json_number(s);
-    }
-}
-
-
 int
 ngx_http_moa_json_valid(const char *p, size_t len)
 {
-    ngx_http_moa_json_scan_t  s;
+    ngx_http_moa_json_tokens_t  t;
 
     /* no text (an empty body is (NULL, 0): NULL + 0 is undefined) */
     if (len == 0) {
         return -1;
     }
 
-    s.p = p;
-    s.end = p + len;
-    s.depth = 0;
+    t.j = NULL;
+    t.s.p = p;
+    t.s.end = p + len;
+    t.s.depth = 0;
 
-    if (ngx_http_moa_json_value(&s) != 0) {
+    ngx_http_moa_json_ws(&t.s);
+
+    if (ngx_http_moa_json_tok_value(&t) != 0) {
         return -1;
     }
 
-    ngx_http_moa_json_ws(&s);
+    ngx_http_moa_json_ws(&t.s);
 
-    return s.p == s.end ? 0 : -1;
+    return t.s.p == t.s.end ? 0 : -1;
 }
 
 
@@ -611,7 +534,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
     size_t                       nalloc;
     const char                  *start;
     ngx_http_moa_json_member_t  *m, *nm;
-    ngx_http_moa_json_scan_t     s;
+    ngx_http_moa_json_tokens_t   t;
 
     *members = NULL;
     *n = 0;
@@ -620,24 +543,25 @@ ngx_http_moa_json_members(const char *p, size_t len,
         return -1;
     }
 
-    s.p = p;
-    s.end = p + len;
-    s.depth = 1;
+    t.j = NULL;
+    t.s.p = p;
+    t.s.end = p + len;
+    t.s.depth = 1;
 
-    ngx_http_moa_json_ws(&s);
+    ngx_http_moa_json_ws(&t.s);
 
-    if (s.p >= s.end || *s.p != '{') {
+    if (t.s.p >= t.s.end || *t.s.p != '{') {
         return -1;
     }
 
-    s.p++;
-    ngx_http_moa_json_ws(&s);
+    t.s.p++;
+    ngx_http_moa_json_ws(&t.s);
 
     m = NULL;
     nalloc = 0;
 
-    if (s.p < s.end && *s.p == '}') {
-        s.p++;
+    if (t.s.p < t.s.end && *t.s.p == '}') {
+        t.s.p++;
         goto done;
     }
 
@@ -654,49 +578,51 @@ ngx_http_moa_json_members(const char *p, size_t len,
             m = nm;
         }
 
-        start = s.p;
+        start = t.s.p;
 
-        if (ngx_http_moa_json_string(&s) != 0) {
+        t.s.escaped = 0;
+
+        if (ngx_http_moa_json_string(&t.s) != 0) {
             goto failed;
         }
 
         m[*n].key = start + 1;
-        m[*n].key_len = s.p - start - 2;
-        m[*n].escaped = memchr(m[*n].key, '\\', m[*n].key_len) != NULL;
+        m[*n].key_len = t.s.p - start - 2;
+        m[*n].escaped = t.s.escaped;
 
-        ngx_http_moa_json_ws(&s);
+        ngx_http_moa_json_ws(&t.s);
 
-        if (s.p >= s.end || *s.p != ':') {
+        if (t.s.p >= t.s.end || *t.s.p != ':') {
             goto failed;
         }
 
-        s.p++;
-        ngx_http_moa_json_ws(&s);
+        t.s.p++;
+        ngx_http_moa_json_ws(&t.s);
 
-        start = s.p;
+        start = t.s.p;
 
-        if (ngx_http_moa_json_value(&s) != 0) {
+        if (ngx_http_moa_json_tok_value(&t) != 0) {
             goto failed;
         }
 
         m[*n].value = start;
-        m[*n].value_len = s.p - start;
+        m[*n].value_len = t.s.p - start;
         (*n)++;
 
-        ngx_http_moa_json_ws(&s);
+        ngx_http_moa_json_ws(&t.s);
 
-        if (s.p >= s.end) {
+        if (t.s.p >= t.s.end) {
             goto failed;
         }
 
-        if (*s.p == ',') {
-            s.p++;
-            ngx_http_moa_json_ws(&s);
+        if (*t.s.p == ',') {
+            t.s.p++;
+            ngx_http_moa_json_ws(&t.s);
             continue;
         }
 
-        if (*s.p == '}') {
-            s.p++;
+        if (*t.s.p == '}') {
+            t.s.p++;
             break;
         }
 
@@ -705,9 +631,9 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
 done:
 
-    ngx_http_moa_json_ws(&s);
+    ngx_http_moa_json_ws(&t.s);
 
-    if (s.p != s.end) {
+    if (t.s.p != t.s.end) {
         goto failed;
     }
 
@@ -1207,13 +1133,6 @@ ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit)
 }
 
 
-typedef struct {
-    ngx_http_moa_json_scan_t   s;
-    ngx_http_moa_json_t       *j;
-} ngx_http_moa_json_tokens_t;
-
-
-static int ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t);
 
 
 static int
@@ -1224,6 +1143,10 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
     ngx_http_moa_json_tok_t  *tok;
 
     j = t->j;
+
+    if (j == NULL) {
+        return 0;
+    }
 
     if (j->n == j->size) {
         if (j->size >= 1u << 24) {
@@ -1259,6 +1182,10 @@ ngx_http_moa_json_tok_close(ngx_http_moa_json_tokens_t *t, int i)
 {
     ngx_http_moa_json_tok_t  *tok;
 
+    if (t->j == NULL) {
+        return;
+    }
+
     tok = &t->j->tok[i];
     tok->len = t->s.p - tok->p;
     tok->next = t->j->n;
@@ -1281,8 +1208,10 @@ ngx_http_moa_json_tok_string(ngx_http_moa_json_tokens_t *t)
 
     ngx_http_moa_json_tok_close(t, i);
 
-    tok = &t->j->tok[i];
-    tok->escaped = (uint8_t) t->s.escaped;
+    if (t->j) {
+        tok = &t->j->tok[i];
+        tok->escaped = (uint8_t) t->s.escaped;
+    }
 
     return 0;
 }

@@ -2481,6 +2481,7 @@ ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st, const cJSON *c,
 {
     int           k;
     cJSON        *delta, *calls, *call;
+    const char   *name;
     const cJSON  *msg, *item, *tc, *finish;
 
     msg = cJSON_GetObjectItemCaseSensitive(c, "message");
@@ -2495,27 +2496,19 @@ ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st, const cJSON *c,
         return -1;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    /* the content, then the refusal, each a chunk of its own */
 
-    if (cJSON_IsString(item) && item->valuestring[0]) {
-        delta = cJSON_CreateObject();
-        if (delta == NULL
-            || cJSON_AddStringToObject(delta, "content", item->valuestring)
-               == NULL
-            || ngx_http_moa_stream_chunk(st, model, model_len, index, delta,
-                                         NULL, out) != 0)
-        {
-            return -1;
+    for (k = 0; k < 2; k++) {
+        name = k ? "refusal" : "content";
+        item = cJSON_GetObjectItemCaseSensitive(msg, name);
+
+        if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+            continue;
         }
-    }
 
-    item = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
-
-    if (cJSON_IsString(item) && item->valuestring[0]) {
         delta = cJSON_CreateObject();
         if (delta == NULL
-            || cJSON_AddStringToObject(delta, "refusal", item->valuestring)
-               == NULL
+            || cJSON_AddStringToObject(delta, name, item->valuestring) == NULL
             || ngx_http_moa_stream_chunk(st, model, model_len, index, delta,
                                          NULL, out) != 0)
         {
