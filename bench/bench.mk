@@ -1,4 +1,4 @@
-# make bench: the benchmark of issue #7 (bench/BENCHMARKS.md). It never runs
+# make bench: the benchmark of issue #7 (BENCHMARKS.md). It never runs
 # in CI and no test asserts a time. Included by the top Makefile, which
 # defines ROOT, BUILD, NGINX, MODULE, JS_MODULE and ensure_packages.
 #
@@ -39,6 +39,6 @@ bench-report:
 	    $(BENCH_DIR)/plot.gp
 
 # keep a run as the reference: copy its summary to bench/results/final/ and
-# its tables into bench/BENCHMARKS.md
+# its tables into BENCHMARKS.md
 bench-publish: bench-report
 	$(BENCH_DIR)/tools/publish.sh $(BENCH_RESULTS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # publish.sh RESULTS_DIR: keep a run as the reference one. Copies its
 # summary to bench/results/final/ (the only results kept in git) and puts its
-# tables between the results markers of bench/BENCHMARKS.md.
+# tables between the results markers of BENCHMARKS.md (top level).
 set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=${1:?usage: publish.sh RESULTS_DIR}
@@ -13,7 +13,7 @@ for f in machine.txt runs.jsonl summary.json summary.csv tables.md \
          latency.dat latency.png; do
     [ -f "$src/$f" ] && cp "$src/$f" "$dst/"
 done
-node - "$BENCH/BENCHMARKS.md" "$dst/tables.md" "$(basename "$src")" <<'JS'
+node - "$BENCH/../BENCHMARKS.md" "$dst/tables.md" "$(basename "$src")" <<'JS'
 const fs = require('fs');
 const [doc, tables, run] = process.argv.slice(2);
 const begin = '<!-- results:begin -->', end = '<!-- results:end -->';
