@@ -2,9 +2,10 @@
 // Streamed time-to-first-byte through a subject, measured on one clock.
 //
 //   ttfb.js mock PORT ANSWERS_JSON DELAY_MS CHUNKS GAP_MS
-//     provider mock: JSON after DELAY_MS; with "stream":true an SSE stream
-//     whose first content chunk starts with "T<ns> ", ns being
-//     CLOCK_MONOTONIC (process.hrtime, system-wide on Linux) when written.
+//     provider mock: JSON after DELAY_MS ("n": N choices); with
+//     "stream":true an SSE stream whose first content chunk starts with
+//     "T<ns> ", ns being CLOCK_MONOTONIC (process.hrtime, system-wide on
+//     Linux) when written.
 //   ttfb.js client URL MODEL PROMPTS REQUESTS CONCURRENCY
 //     sends REQUESTS stream:true requests, CONCURRENCY at a time; for each,
 //     the time from the mock writing the first content chunk to this client
@@ -32,11 +33,23 @@ function mock(port, answersFile, delay, chunks, gap) {
             usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
             setTimeout(() => {
                 if (body.stream !== true) {
+                    // "n": N choices (moa_proposer_n), usage over all
+                    const n = Math.min(16, Math.max(1, Number(body.n) || 1));
+                    const texts = [text];
+                    for (let i = 1; i < n; i++) {
+                        texts.push(answers[(raw.length + i) % answers.length]);
+                    }
+                    usage.completion_tokens = texts.reduce((t, x) => t +
+                        Math.ceil(x.length / 4), 0);
+                    usage.total_tokens = usage.prompt_tokens +
+                        usage.completion_tokens;
                     const json = JSON.stringify({ id: 'chatcmpl-ttfb',
                         object: 'chat.completion', created: 1700000000,
-                        model: 'gpt-4o', choices: [{ index: 0, message: {
-                            role: 'assistant', content: text, refusal: null },
-                        logprobs: null, finish_reason: 'stop' }], usage });
+                        model: 'gpt-4o', choices: texts.map((x, i) => ({
+                            index: i, message: { role: 'assistant',
+                                content: x, refusal: null },
+                            logprobs: null, finish_reason: 'stop' })),
+                        usage });
                     res.writeHead(200, { 'Content-Type': 'application/json',
                         'Content-Length': Buffer.byteLength(json) });
                     res.end(json);

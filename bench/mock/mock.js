@@ -2,7 +2,10 @@
 // Answers POST /v1/chat/completions after $mock_delay ms with a recorded
 // Arena-Hard answer (chosen by the request's length: cheap and repeatable);
 // "stream":true in the body gives $mock_chunks SSE content chunks,
-// $mock_gap ms apart. Waiting is a timer: it costs no CPU.
+// $mock_gap ms apart. Waiting is a timer: it costs no CPU. "n": N in the
+// body (moa_proposer_n) gives N choices in the JSON answer, each another
+// recorded answer, and usage counts the completion tokens of all of them,
+// as OpenAI does (a streamed answer has one choice whatever n says).
 //
 // njs 0.7 clones the VM and re-runs this file's top level per request, so
 // nothing is precomputed here: the answers come as JSON string literals
@@ -11,19 +14,39 @@ import A from 'answers.js';
 
 var HEAD = '{"id":"chatcmpl-mock","object":"chat.completion",' +
     '"created":1700000000,"model":"gpt-4o","system_fingerprint":"fp_mock",' +
-    '"choices":[{"index":0,"message":{"role":"assistant","content":';
+    '"choices":[';
 
-function usage(body, text) {
+function usage(body, ct) {
     var pt = Math.ceil(body.length / 4);
-    var ct = Math.ceil(text.length / 4);
     return '{"prompt_tokens":' + pt + ',"completion_tokens":' + ct +
         ',"total_tokens":' + (pt + ct) + '}';
 }
 
+// "n" of the request, found as a key (preceded by '{' or ','; a quote in
+// a string is escaped, so no text matches) without parsing the body;
+// 1 when absent, at most 16
+function choices(body) {
+    if (body.indexOf('"n"') < 0) {
+        return 1;
+    }
+    var m = /[{,]\s*"n"\s*:\s*(\d+)/.exec(body);
+    var n = m ? Number(m[1]) : 1;
+    return n < 1 ? 1 : (n > 16 ? 16 : n);
+}
+
 function json(r, body, lit) {
+    var n = choices(body);
+    var out = HEAD, ct = 0, i, a;
+    for (i = 0; i < n; i++) {
+        // choice 0 is the answer a request without n gets
+        a = i ? A[(body.length + i) % A.length] : lit;
+        out += (i ? ',' : '') + '{"index":' + i +
+            ',"message":{"role":"assistant","content":' + a +
+            ',"refusal":null},"logprobs":null,"finish_reason":"stop"}';
+        ct += Math.ceil(a.length / 4);
+    }
     r.headersOut['Content-Type'] = 'application/json';
-    r.return(200, HEAD + lit + ',"refusal":null},"logprobs":null,' +
-        '"finish_reason":"stop"}],"usage":' + usage(body, lit) + '}');
+    r.return(200, out + '],"usage":' + usage(body, ct) + '}');
 }
 
 function chunk(delta, finish, extra) {
@@ -60,7 +83,8 @@ function sse(r, body, lit) {
         }
         var last = chunk('{}', '"stop"');
         if (body.indexOf('"include_usage":true') >= 0) {
-            last += chunk(null, null, ',"usage":' + usage(body, lit));
+            last += chunk(null, null, ',"usage":' +
+                usage(body, Math.ceil(lit.length / 4)));
         }
         r.send(last + 'data: [DONE]\n\n');
         r.finish();
