@@ -263,8 +263,17 @@ const over = (c, conc, q) => {
     const s = get('latency', c, conc);
     return s && s[q] ? s[q].median : null;
 };
-const cell = (v, d, ok, unit) => (v === null || v === undefined ? '-'
-    : `${v.toFixed(d)}${unit || ''} ${ok(v) ? '(met)' : '(missed)'}`);
+// one more decimal where rounding would hide which side of the line it is
+const cell = (v, d, ok, unit) => {
+    if (v === null || v === undefined) {
+        return '-';
+    }
+    let t = v.toFixed(d);
+    if (ok(Number(t)) !== ok(v)) {
+        t = v.toFixed(d + 1);
+    }
+    return `${t}${unit || ''} ${ok(v) ? '(met)' : '(missed)'}`;
+};
 T.push(['CPU per MoA request / (5 x proxy CPU per request)', '<= 1.3',
     ...['moa', 'njs', 'node'].map((c) => cell(ratioCpu(c), 2,
         (v) => v <= 1.3))]);
