@@ -16,7 +16,7 @@ PKGS_BENCH += $(if $(shell command -v node),,nodejs) \
               $(if $(shell command -v npm),,npm)
 BENCH_NODE := $(BENCH_DIR)/peers/node/node_modules/.package-lock.json
 
-.PHONY: bench deps-bench bench-report bench-publish
+.PHONY: bench deps-bench bench-report bench-publish bench-profile
 
 deps-bench:
 	$(call ensure_packages,$(PKGS_BENCH))
@@ -42,3 +42,11 @@ bench-report:
 # its tables into BENCHMARKS.md
 bench-publish: bench-report
 	$(BENCH_DIR)/tools/publish.sh $(BENCH_RESULTS)
+
+# instructions per request under callgrind (proxy, moa, pass at D=0): the
+# before/after figure of a change, steady on a busy machine
+bench-profile: deps-bench
+	$(call ensure_packages,valgrind)
+	@$(MAKE) -s $(MODULE)
+	ROOT=$(ROOT) BENCH_NGINX=$(NGINX) MODULE=$(MODULE) JS_MODULE=$(JS_MODULE) \
+	    $(BENCH_DIR)/profile

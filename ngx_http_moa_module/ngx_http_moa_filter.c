@@ -739,7 +739,9 @@ ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
 
     b = cl->buf;
 
-    if (b->start == NULL || (size_t) (b->end - b->start) < len) {
+    /* a special buffer (len 0, the end) needs no memory */
+
+    if (len && (b->start == NULL || (size_t) (b->end - b->start) < len)) {
         size = ngx_max(len, 4096);
 
         b->start = ngx_palloc(pool, size);
@@ -751,7 +753,7 @@ ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
     }
 
     b->pos = b->start;
-    b->last = ngx_cpymem(b->pos, data, len);
+    b->last = len ? ngx_cpymem(b->pos, data, len) : b->pos;
     b->temporary = (len > 0);         /* else a special buffer */
     b->tag = (ngx_buf_tag_t) &ngx_http_moa_module;
     b->flush = 1;
