@@ -1232,7 +1232,9 @@ ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
     p = v->p + 1;
     end = v->p + v->len - 1;
 
-    for (q = p; q + 1 < end; q++) {
+    /* every escape is two bytes or more: the one after it is skipped */
+
+    for (q = p; q + 1 < end; q += 2) {
         q = memchr(q, '\\', end - q - 1);
 
         if (q == NULL) {
@@ -1252,8 +1254,6 @@ ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
             ngx_http_moa_buf_free(&text);
             return;
         }
-
-        q++;
     }
 
     n = strlen(tag);
