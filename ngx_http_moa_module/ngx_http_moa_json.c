@@ -1399,6 +1399,11 @@ ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p, size_t len)
 
     j->n = 0;
 
+    /* no text (an empty body is (NULL, 0): NULL + 0 is undefined) */
+    if (len == 0) {
+        return -1;
+    }
+
     t.j = j;
     t.s.p = p;
     t.s.end = p + len;

@@ -640,6 +640,12 @@ test_tokens(void)
     is_int(tok_find("{\"\xf0\x9f\x98\x80\":1}", "\xf0\x9f\x98\x80"), 2,
            "raw non-ASCII names are");
 
+    /* (NULL, 0), as an empty body */
+    memset(&j, 0, sizeof(j));
+    ok(ngx_http_moa_json_parse(&j, NULL, 0) == -1, "parse (NULL, 0): -1");
+    ok(ngx_http_moa_json_parse(&j, "", 0) == -1, "parse (\"\", 0): -1");
+    ngx_http_moa_json_free(&j);
+
     /* depth: 1000 levels, as cJSON; 1001 refused by both */
     deep = malloc(8192);
 

@@ -167,6 +167,12 @@ test_reply_parse(void)
            "reply: usage with whitespace");
     ngx_http_moa_reply_free(&rep);
 
+    /* an empty reply body reaches the parser as (NULL, 0) */
+    memset(&err, 0, sizeof(err));
+    ok(ngx_http_moa_reply_parse(&rep, NULL, 0, &err) == -1
+       && err.status == 502, "reply of (NULL, 0): 502");
+    ngx_http_moa_reply_free(&rep);
+
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&err, 0, sizeof(err));
 

@@ -334,6 +334,15 @@ test_refused(void)
             400, NULL, NULL);
     refused("empty body", "", 400, NULL, NULL);
 
+    {
+        ngx_http_moa_request_t  req;
+
+        /* an empty POST body reaches the parser as (NULL, 0) */
+        memset(&err, 0, sizeof(err));
+        ok(ngx_http_moa_request_parse(&req, NULL, 0, &err) == -1
+           && err.status == 400, "no body at all: 400");
+        ngx_http_moa_request_free(&req);
+    }
     refused("an array", "[{\"model\":\"m\"}]", 400, NULL, NULL);
     refused("a string", "\"x\"", 400, NULL, NULL);
     refused("trailing garbage", "{\"model\":\"m\",\"messages\":" USER "}x",
