@@ -1677,9 +1677,32 @@ ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 
 
 /*
+ * Digits only, as a Unix time: "1e999" also starts with a digit, but is
+ * infinite, which the tree path replaces (cJSON would print it as null).
+ */
+static int
+ngx_http_moa_span_time(const ngx_http_moa_span_t *v)
+{
+    size_t  i;
+
+    if (v->len == 0 || v->len > 12) {
+        return 0;
+    }
+
+    for (i = 0; i < v->len; i++) {
+        if (v->p[i] < '0' || v->p[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
  * Whether a reply is already what clients expect, so that the answer can
  * be its own text with model and usage replaced: no duplicate top-level
- * keys, an id, object "chat.completion", a numeric created, and choices
+ * keys, an id, object "chat.completion", an integer created, and choices
  * with index, message (role, content, refusal, no empty tool_calls),
  * logprobs and finish_reason.
  */
@@ -1711,7 +1734,7 @@ ngx_http_moa_reply_plain(const ngx_http_moa_reply_t *rep)
     if (ngx_http_moa_tok_get(j, 0, "object", &v) < 0
         || !ngx_http_moa_is_literal(v.p, v.len, "\"chat.completion\"")
         || ngx_http_moa_tok_get(j, 0, "created", &v) < 0
-        || v.p[0] < '0' || v.p[0] > '9' || v.len > 12
+        || !ngx_http_moa_span_time(&v)
         || ngx_http_moa_json_find(j, 0, "id") < 0)
     {
         return 0;

@@ -1191,6 +1191,12 @@ test_fast(void)
           FAST_CHOICE "]}", 0);
     paths("no id", "{\"object\":\"chat.completion\",\"created\":17,"
           "\"choices\":[" FAST_CHOICE "]}", 0);
+    paths("created infinite", "{\"id\":\"c\",\"object\":"
+          "\"chat.completion\",\"created\":1e999,\"choices\":["
+          FAST_CHOICE "]}", 0);
+    paths("created not an integer", "{\"id\":\"c\",\"object\":"
+          "\"chat.completion\",\"created\":17e0,\"choices\":["
+          FAST_CHOICE "]}", 0);
     paths("a choice without index", "{" FAST_TOP ",\"choices\":["
           FAST_CHOICE ",{\"message\":{\"role\":\"assistant\",\"content\":"
           "\"y\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":"
