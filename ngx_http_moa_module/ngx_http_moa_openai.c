@@ -67,6 +67,7 @@ static const char  *ngx_http_moa_roles[] = {
 
 static int ngx_http_moa_is_literal(const char *p, size_t len,
     const char *lit);
+static int ngx_http_moa_tok_unique(const ngx_http_moa_json_t *j, int obj);
 static int ngx_http_moa_span_array_nonempty(const ngx_http_moa_span_t *v);
 
 
@@ -1058,8 +1059,13 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         (void) ngx_http_moa_tok_get(j, msg, "tool_calls", &ch->tool_calls);
         (void) ngx_http_moa_tok_get(j, msg, "refusal", &ch->refusal);
 
-        /* what a client gets as is: no field to add, none to remove */
-        ch->plain = ngx_http_moa_json_find(j, i, "index") >= 0
+        /*
+         * what a client gets as is: no field to add, none to remove, no
+         * duplicate the tree path would drop (clients keep the last one)
+         */
+        ch->plain = ngx_http_moa_tok_unique(j, i)
+                    && ngx_http_moa_tok_unique(j, msg)
+                    && ngx_http_moa_json_find(j, i, "index") >= 0
                     && ngx_http_moa_json_find(j, i, "logprobs") >= 0
                     && ngx_http_moa_json_find(j, i, "finish_reason") >= 0
                     && ngx_http_moa_tok_get(j, msg, "role", &x) >= 0
@@ -1676,6 +1682,32 @@ ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 }
 
 
+/* an object's keys are written plainly (no escapes) and all differ */
+static int
+ngx_http_moa_tok_unique(const ngx_http_moa_json_t *j, int obj)
+{
+    uint32_t  k, l, end;
+
+    end = j->tok[obj].next;
+
+    for (k = obj + 1; k < end; k = j->tok[k + 1].next) {
+        if (j->tok[k].escaped) {
+            return 0;
+        }
+
+        for (l = j->tok[k + 1].next; l < end; l = j->tok[l + 1].next) {
+            if (j->tok[k].len == j->tok[l].len
+                && memcmp(j->tok[k].p, j->tok[l].p, j->tok[k].len) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
 /*
  * Digits only, as a Unix time: "1e999" also starts with a digit, but is
  * infinite, which the tree path replaces (cJSON would print it as null).
@@ -1704,31 +1736,19 @@ ngx_http_moa_span_time(const ngx_http_moa_span_t *v)
  * be its own text with model and usage replaced: no duplicate top-level
  * keys, an id, object "chat.completion", an integer created, and choices
  * with index, message (role, content, refusal, no empty tool_calls),
- * logprobs and finish_reason.
+ * logprobs and finish_reason, without duplicate keys in either.
  */
 static int
 ngx_http_moa_reply_plain(const ngx_http_moa_reply_t *rep)
 {
     int                         i;
-    uint32_t                    k, l, end;
     ngx_http_moa_span_t         v;
     const ngx_http_moa_json_t  *j;
 
     j = &rep->json;
-    end = j->tok[0].next;
 
-    for (k = 1; k < end; k = j->tok[k + 1].next) {
-        if (j->tok[k].escaped) {
-            return 0;
-        }
-
-        for (l = j->tok[k + 1].next; l < end; l = j->tok[l + 1].next) {
-            if (j->tok[k].len == j->tok[l].len
-                && memcmp(j->tok[k].p, j->tok[l].p, j->tok[k].len) == 0)
-            {
-                return 0;
-            }
-        }
+    if (!ngx_http_moa_tok_unique(j, 0)) {
+        return 0;
     }
 
     if (ngx_http_moa_tok_get(j, 0, "object", &v) < 0

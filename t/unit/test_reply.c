@@ -1206,6 +1206,40 @@ test_fast(void)
           "\"x\",\"refusal\":null,\"tool_calls\":[]},\"logprobs\":null,"
           "\"finish_reason\":\"stop\"}]}", 0);
 
+    /*
+     * duplicates in a choice or its message: the tree keeps the first
+     * (the one the module read), clients the last; escaped keys may be
+     * duplicates once decoded
+     */
+    paths("a duplicate index", "{" FAST_TOP ",\"choices\":[{\"index\":0,"
+          "\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":"
+          "\"x \\u00e9\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":"
+          "\"stop\"}]}", 0);
+    paths("a duplicate message", "{" FAST_TOP ",\"choices\":[{\"index\":0,"
+          "\"message\":{\"role\":\"assistant\",\"content\":\"x \\u00e9\","
+          "\"refusal\":null},\"message\":{},\"logprobs\":null,"
+          "\"finish_reason\":\"stop\"}]}", 0);
+    paths("a duplicate content", "{" FAST_TOP ",\"choices\":[{\"index\":0,"
+          "\"message\":{\"role\":\"assistant\",\"content\":\"x \\u00e9\","
+          "\"content\":\"y\",\"refusal\":null},\"logprobs\":null,"
+          "\"finish_reason\":\"stop\"}]}", 0);
+    paths("an empty tool_calls after some", "{" FAST_TOP ",\"choices\":["
+          "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+          "\"x \\u00e9\",\"refusal\":null,\"tool_calls\":[1],"
+          "\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":"
+          "\"stop\"}]}", 0);
+    paths("an escaped index and an index", "{" FAST_TOP ",\"choices\":["
+          "{\"\\u0069ndex\":0,\"index\":2,\"message\":{\"role\":"
+          "\"assistant\",\"content\":\"x \\u00e9\",\"refusal\":null},"
+          "\"logprobs\":null,\"finish_reason\":\"stop\"}]}", 0);
+    paths("an escaped key in a message", "{" FAST_TOP ",\"choices\":["
+          "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+          "\"x \\u00e9\",\"refusal\":null,\"r\\u0065fusal\":\"no\"},"
+          "\"logprobs\":null,\"finish_reason\":\"stop\"}]}", 0);
+    paths("a duplicate key of the provider's", "{" FAST_TOP ",\"choices\":["
+          "{\"index\":0,\"x\":1,\"x\":2,\"message\":{\"role\":"
+          "\"assistant\",\"content\":\"x \\u00e9\",\"refusal\":null},"
+          "\"logprobs\":null,\"finish_reason\":\"stop\"}]}", 0);
 }
 
 
