@@ -16,7 +16,9 @@
 #include "ngx_http_moa_prompt.h"
 
 
-#define NGX_HTTP_MOA_MAX_N  128
+#define NGX_HTTP_MOA_MAX_N     128
+/* keys of an object answered as the provider wrote it */
+#define NGX_HTTP_MOA_MAX_KEYS  64
 
 
 typedef struct {
@@ -1682,16 +1684,21 @@ ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 }
 
 
-/* an object's keys are written plainly (no escapes) and all differ */
+/*
+ * An object's keys are written plainly (no escapes) and all differ.  The
+ * compare is quadratic: an object with more keys than any reply in shape
+ * has (a 1 MB reply of 100000 keys took half a minute) is not in shape.
+ */
 static int
 ngx_http_moa_tok_unique(const ngx_http_moa_json_t *j, int obj)
 {
-    uint32_t  k, l, end;
+    uint32_t  k, l, n, end;
 
     end = j->tok[obj].next;
+    n = 0;
 
     for (k = obj + 1; k < end; k = j->tok[k + 1].next) {
-        if (j->tok[k].escaped) {
+        if (j->tok[k].escaped || ++n > NGX_HTTP_MOA_MAX_KEYS) {
             return 0;
         }
 

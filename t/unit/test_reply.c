@@ -1243,6 +1243,84 @@ test_fast(void)
 }
 
 
+/* n members "kN":N, then what follows */
+static void
+many_keys(ngx_http_moa_buf_t *b, int n)
+{
+    int  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_moa_buf_lit(b, "\"k");
+        ngx_http_moa_buf_int(b, i);
+        ngx_http_moa_buf_lit(b, "\":");
+        ngx_http_moa_buf_int(b, i);
+        ngx_http_moa_buf_lit(b, ",");
+    }
+}
+
+
+/*
+ * Duplicates are looked for pair by pair: an object with more keys than
+ * any reply in shape has goes through the tree (a reply of 100000 keys
+ * took half a minute of a worker's time).
+ */
+static void
+test_many_keys(void)
+{
+    int                 extra;
+    ngx_http_moa_buf_t  b;
+
+    memset(&b, 0, sizeof(b));
+
+    for (extra = 60; extra <= 61; extra++) {
+        b.len = 0;
+        ngx_http_moa_buf_lit(&b, "{");
+        many_keys(&b, extra);
+        ngx_http_moa_buf_lit(&b, FAST_TOP ",\"choices\":[" FAST_CHOICE "]}");
+        ngx_http_moa_buf_add(&b, "", 1);
+
+        paths(extra == 60 ? "64 top-level keys" : "65 top-level keys", b.data,
+              extra == 60);
+
+        b.len = 0;
+        ngx_http_moa_buf_lit(&b, "{" FAST_TOP ",\"choices\":[{");
+        many_keys(&b, extra);
+        ngx_http_moa_buf_lit(&b, "\"index\":0,\"message\":{\"role\":"
+                                "\"assistant\",\"content\":\"x \\u00e9\","
+                                "\"refusal\":null},\"logprobs\":null,"
+                                "\"finish_reason\":\"stop\"}]}");
+        ngx_http_moa_buf_add(&b, "", 1);
+
+        paths(extra == 60 ? "64 keys in a choice" : "65 keys in a choice",
+              b.data, extra == 60);
+
+        b.len = 0;
+        ngx_http_moa_buf_lit(&b, "{" FAST_TOP ",\"choices\":[{\"index\":0,"
+                                "\"message\":{");
+        many_keys(&b, extra + 1);
+        ngx_http_moa_buf_lit(&b, "\"role\":\"assistant\",\"content\":"
+                                "\"x \\u00e9\",\"refusal\":null},"
+                                "\"logprobs\":null,"
+                                "\"finish_reason\":\"stop\"}]}");
+        ngx_http_moa_buf_add(&b, "", 1);
+
+        paths(extra == 60 ? "64 keys in a message" : "65 keys in a message",
+              b.data, extra == 60);
+    }
+
+    /* many keys: the answer is still right, through the tree */
+    b.len = 0;
+    ngx_http_moa_buf_lit(&b, "{");
+    many_keys(&b, 20000);
+    ngx_http_moa_buf_lit(&b, FAST_TOP ",\"choices\":[" FAST_CHOICE "]}");
+    ngx_http_moa_buf_add(&b, "", 1);
+
+    paths("20000 top-level keys", b.data, 0);
+
+    ngx_http_moa_buf_free(&b);
+}
+
+
 /* a random reply in shape, in many spellings */
 static uint64_t  rnd_state = 7;
 
@@ -1560,6 +1638,7 @@ main(void)
     test_usage_print();
     test_response();
     test_fast();
+    test_many_keys();
     test_paths_random();
 
     return done_testing();
