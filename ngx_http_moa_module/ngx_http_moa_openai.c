@@ -1608,6 +1608,28 @@ ngx_http_moa_normalize_choice(cJSON *choice, int index)
 
 
 /*
+ * The usage as usage_print() writes it, as on the fast path: cJSON would
+ * print a sum that is not finite as null, which no SDK takes for a count.
+ */
+static cJSON *
+ngx_http_moa_usage_raw(const cJSON *usage)
+{
+    cJSON               *item;
+    ngx_http_moa_buf_t   b;
+
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+
+    ngx_http_moa_usage_print(&b, usage);
+    ngx_http_moa_buf_add(&b, "", 1);
+
+    item = b.nomem ? NULL : cJSON_CreateRaw(b.data);
+    ngx_http_moa_buf_free(&b);
+
+    return item;
+}
+
+
+/*
  * The final chat.completion from a provider reply: model is the MoA id,
  * usage the sum.  choice >= 0 keeps that one choice only (a candidate
  * returned as the answer), as index 0.
@@ -1657,7 +1679,8 @@ ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
     if (ngx_http_moa_set(root, "object",
                          cJSON_CreateString("chat.completion")) != 0
         || ngx_http_moa_set(root, "model", cJSON_CreateString(model)) != 0
-        || ngx_http_moa_set(root, "usage", cJSON_Duplicate(usage, 1)) != 0)
+        || ngx_http_moa_set(root, "usage", ngx_http_moa_usage_raw(usage))
+           != 0)
     {
         return -1;
     }
@@ -2150,10 +2173,7 @@ ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
     const char *model, size_t model_len, const cJSON *usage,
     ngx_http_moa_buf_t *out)
 {
-    char  *s;
-
-    s = cJSON_PrintUnformatted(usage);
-    if (s == NULL) {
+    if (usage == NULL) {
         return -1;
     }
 
@@ -2185,9 +2205,8 @@ ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
     }
 
     ngx_http_moa_buf_lit(out, ",\"choices\":[],\"usage\":");
-    ngx_http_moa_buf_cstr(out, s);
+    ngx_http_moa_usage_print(out, usage);
     ngx_http_moa_buf_lit(out, "}\n\n");
-    free(s);
 
     return out->nomem ? -1 : 0;
 }

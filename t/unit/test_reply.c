@@ -873,6 +873,18 @@ test_response(void)
        "created -1e999: replaced by now");
     cJSON_Delete(v);
 
+    /* a usage sum that is not finite is printed as 0, not null */
+    v = response("{\"choices\":[{\"message\":{}}]}", -1,
+                 "{\"prompt_tokens\":1e999,\"completion_tokens\":2,"
+                 "\"details\":{\"x\":-1e999}}", &out, "usage infinite");
+    ok(cJSON_IsNumber(jget(v, "usage.prompt_tokens"))
+       && jnum(v, "usage.prompt_tokens") == 0
+       && jnum(v, "usage.details.x") == 0, "usage infinite: 0");
+    is_int(jnum(v, "usage.completion_tokens"), 2, "usage infinite: the rest");
+    ok(cJSON_IsNumber(jget(v, "usage.details.x")),
+       "usage infinite: no null, nested either");
+    cJSON_Delete(v);
+
     /* a model name that needs escaping */
     {
         cJSON                 *u;
@@ -1162,6 +1174,14 @@ test_fast(void)
           "null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
           "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
           "\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]}", 1);
+
+    /* a sum that is not finite: 0 by both paths, never null */
+    paths_u("in shape, usage not finite", "{" FAST_TOP ",\"choices\":["
+            FAST_CHOICE "]}", "{\"prompt_tokens\":1e999,\"d\":"
+            "{\"x\":-1e999},\"total_tokens\":3}", 1);
+    paths_u("usage not finite, through the tree", "{\"choices\":["
+            FAST_CHOICE "]}", "{\"prompt_tokens\":1e999,\"d\":"
+            "{\"x\":-1e999},\"total_tokens\":3}", 0);
 
     /* not in shape: the tree, whatever the reason */
     paths("a duplicate top-level key", "{" FAST_TOP ",\"id\":\"d\","

@@ -314,6 +314,19 @@ test_stream_usage(void)
         free_events(v, n);
         cJSON_Delete(u);
 
+        /* a sum that is not finite: 0, never null */
+        u = cJSON_Parse("{\"prompt_tokens\":1e999,\"total_tokens\":3}");
+        out.len = 0;
+        ok(ngx_http_moa_stream_usage_chunk(&st, S("m"), u, &out) == 0,
+           "usage chunk, infinite: built");
+        n = events(out.data, out.len, v, 4, "usage chunk, infinite");
+        ok(n == 1 && cJSON_IsNumber(jget(v[0], "usage.prompt_tokens"))
+           && jnum(v[0], "usage.prompt_tokens") == 0
+           && jnum(v[0], "usage.total_tokens") == 3,
+           "usage chunk, infinite: 0, not null");
+        free_events(v, n);
+        cJSON_Delete(u);
+
         out.len = 0;
         ok(ngx_http_moa_stream_usage_chunk(&st, S("m"), NULL, &out) == -1
            && out.len == 0, "usage chunk of NULL: -1");
