@@ -471,7 +471,9 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     i = ngx_http_moa_json_find(j, 0, "n");
 
     if (i >= 0 && j->tok[i].type != 'n') {
-        if (ngx_http_moa_tok_number(j, i, &d) != 0 || d != (double) (int) d)
+        /* range first: casting a double out of range is undefined */
+        if (ngx_http_moa_tok_number(j, i, &d) != 0
+            || d < INT_MIN || d > INT_MAX || d != (double) (int) d)
         {
             return ngx_http_moa_invalid_type(err, "n", "an integer");
         }

@@ -407,6 +407,12 @@ test_refused(void)
             "\"n\":\"2\"}", 400, "invalid_type", "n");
     refused("n a fraction", "{\"model\":\"m\",\"messages\":" USER ","
             "\"n\":1.5}", 400, "invalid_type", "n");
+    refused("n huge", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"n\":1e300}", 400, "invalid_type", "n");
+    refused("n beyond an int", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"n\":3000000000}", 400, "invalid_type", "n");
+    refused("n below an int", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"n\":-3e9}", 400, "invalid_type", "n");
     refused("n 0", "{\"model\":\"m\",\"messages\":" USER ",\"n\":0}", 400,
             "invalid_value", "n");
     refused("n -1", "{\"model\":\"m\",\"messages\":" USER ",\"n\":-1}", 400,
