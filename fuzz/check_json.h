@@ -105,20 +105,20 @@ check_json_span_is(const ngx_http_moa_span_t *v,
 }
 
 
-static const char *check_json_tok(const ngx_http_moa_json_t *j, uint32_t i,
-    const cJSON *c, const char *start, const char *end);
+static inline const char *check_json_tok(const ngx_http_moa_json_t *j,
+    uint32_t i, const cJSON *c, const char *start, const char *end);
 
 
 static inline const char *
 check_json_object(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
     const char *start, const char *end)
 {
-    int                       f;
-    size_t                    n, m, nk;
-    uint32_t                  k, *vals, kv[CHECK_JSON_MAX_GET];
-    const char               *err, *keys[CHECK_JSON_MAX_GET + 1];
-    const cJSON              *c2, *c3;
-    ngx_http_moa_span_t       v, fv[CHECK_JSON_MAX_GET + 1];
+    int                             f;
+    size_t                          n, m, nk;
+    uint32_t                        k, *vals, kv[CHECK_JSON_MAX_GET];
+    const char                     *err, *keys[CHECK_JSON_MAX_GET + 1];
+    const cJSON                    *c2, *c3;
+    ngx_http_moa_span_t             v, fv[CHECK_JSON_MAX_GET + 1];
     const ngx_http_moa_json_tok_t  *t;
 
     t = &j->tok[i];
@@ -289,7 +289,7 @@ static inline const char *
 check_json_tok(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
     const char *start, const char *end)
 {
-    char                            num[512];
+    char                           *num;
     double                          d;
     ngx_http_moa_span_t             v;
     const ngx_http_moa_json_tok_t  *t;
@@ -360,13 +360,19 @@ check_json_tok(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
         break;
 
     case '0':
-        if (!cJSON_IsNumber(c) || t->len >= sizeof(num)) {
+        if (!cJSON_IsNumber(c)) {
             return "a number token is cJSON's number";
+        }
+
+        num = malloc(t->len + 1);
+        if (num == NULL) {
+            return "no memory";
         }
 
         memcpy(num, t->p, t->len);
         num[t->len] = '\0';
         d = strtod(num, NULL);
+        free(num);
 
         if (!(d == c->valuedouble)) {
             return "a number token has cJSON's value";
