@@ -48,7 +48,8 @@ deps-fuzz:
 fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_, $(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/fuzz_%: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/fuzz.h $(FUZZ_PURE) \
-                    $(wildcard $(ROOT)/ngx_http_moa_module/*.h) | deps-fuzz
+                    $(wildcard $(ROOT)/ngx_http_moa_module/*.h) \
+                    $(wildcard $(ROOT)/fuzz/check_*.h) | deps-fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ $< $(FUZZ_PURE) -lcjson
 

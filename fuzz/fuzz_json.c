@@ -2,96 +2,30 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Fuzz target: the strict JSON scanner against cJSON.  Whatever the scanner
- * accepts cJSON must parse (cJSON may accept more), the members it returns
- * must be cJSON's members, key for key and value for value, and escaping
- * any bytes must give a JSON string that decodes back to them.
+ * Fuzz target: the module's JSON readers against each other and cJSON.
+ * The tokenizer, json_valid and json_members accept exactly the same
+ * texts; whatever they accept cJSON (strict) parses into the same tree,
+ * token for node, find returning cJSON's first member of a name, and the
+ * span helpers (get, fields, next, unescape) seeing the tokenizer's values
+ * (fuzz/check_json.h).  Escaping any bytes gives a JSON string that decodes
+ * back to them, and the SSE2/SWAR scan agrees with a byte-at-a-time one at
+ * every offset.
  */
 
 
 #include "fuzz.h"
-
-
-static int
-fuzz_ascii(const char *s)
-{
-    for ( /* void */ ; *s; s++) {
-        if ((unsigned char) *s >= 0x80) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static void
-fuzz_members(const char *p, size_t size, const cJSON *root)
-{
-    char                        *a, *b;
-    size_t                       i, n;
-    cJSON                       *v;
-    const cJSON                 *c;
-    ngx_http_moa_json_member_t  *m;
-
-    if (ngx_http_moa_json_members(p, size, &m, &n) != 0) {
-        fuzz_assert(m == NULL && n == 0, "members: nothing on failure");
-        fuzz_assert(root == NULL || !cJSON_IsObject(root)
-                    || ngx_http_moa_json_valid(p, size) != 0,
-                    "members refuses an object json_valid accepts");
-        return;
-    }
-
-    fuzz_assert(ngx_http_moa_json_valid(p, size) == 0,
-                "members accepts what json_valid refuses");
-    fuzz_assert(cJSON_IsObject(root), "members: cJSON sees an object");
-    fuzz_assert((int) n == cJSON_GetArraySize(root),
-                "members: as many as cJSON");
-
-    c = root->child;
-
-    for (i = 0; i < n; i++, c = c->next) {
-        fuzz_assert(c != NULL && c->string != NULL, "members: cJSON's key");
-
-        /* key_is decodes ASCII names of up to 64 bytes */
-        if (fuzz_ascii(c->string) && strlen(c->string) < 64) {
-            fuzz_assert(ngx_http_moa_json_key_is(&m[i], c->string),
-                        "key_is agrees with cJSON's key");
-        }
-
-        if (!m[i].escaped) {
-            fuzz_assert(m[i].key_len == strlen(c->string)
-                        && memcmp(m[i].key, c->string, m[i].key_len) == 0,
-                        "a key without escapes is cJSON's key");
-        }
-
-        fuzz_assert(ngx_http_moa_json_valid(m[i].value, m[i].value_len) == 0,
-                    "a member's raw value is valid");
-
-        v = cJSON_ParseWithLength(m[i].value, m[i].value_len);
-        fuzz_assert(v != NULL, "cJSON parses a member's raw value");
-
-        a = cJSON_PrintUnformatted(v);
-        b = cJSON_PrintUnformatted(c);
-        fuzz_assert(a && b && strcmp(a, b) == 0,
-                    "a member's raw value is cJSON's value");
-
-        cJSON_free(a);
-        cJSON_free(b);
-        cJSON_Delete(v);
-    }
-
-    free(m);
-}
+#include "check_json.h"
 
 
 static void
 fuzz_escape(const char *p, size_t size)
 {
     cJSON               *v;
-    ngx_http_moa_buf_t   b;
+    ngx_http_moa_buf_t   b, inner, dec;
 
     memset(&b, 0, sizeof(b));
+    memset(&inner, 0, sizeof(inner));
+    memset(&dec, 0, sizeof(dec));
 
     ngx_http_moa_buf_json_str(&b, p, size);
     fuzz_assert(!b.nomem && b.len >= size + 2, "json_str wrote");
@@ -104,34 +38,119 @@ fuzz_escape(const char *p, size_t size)
                 && strlen(v->valuestring) == strnlen(p, size),
                 "an escaped string decodes to its bytes");
 
+    /* unescape keeps the NULs */
+    fuzz_assert(ngx_http_moa_json_unescape(&dec, b.data, b.len) == 0
+                && dec.len == size
+                && (size == 0 || memcmp(dec.data, p, size) == 0),
+                "unescape gives the bytes back");
+
+    /* json_inner is json_str without the quotes */
+    ngx_http_moa_buf_json_inner(&inner, p, size);
+    fuzz_assert(inner.len + 2 == b.len
+                && (inner.len == 0
+                    || memcmp(inner.data, b.data + 1, inner.len) == 0),
+                "json_inner is json_str's inside");
+
     cJSON_Delete(v);
     ngx_http_moa_buf_free(&b);
+    ngx_http_moa_buf_free(&inner);
+    ngx_http_moa_buf_free(&dec);
+}
+
+
+/* the input as a string's inside: unescape agrees with cJSON */
+static void
+fuzz_unescape(const char *p, size_t size)
+{
+    int                  rc;
+    char                *s;
+    cJSON               *v;
+    ngx_http_moa_buf_t   dec;
+
+    s = malloc(size + 2);
+    fuzz_assert(s != NULL, "malloc");
+
+    s[0] = '"';
+    memcpy(s + 1, p, size);
+    s[size + 1] = '"';
+
+    memset(&dec, 0, sizeof(dec));
+
+    rc = ngx_http_moa_json_unescape(&dec, s, size + 2);
+
+    if (ngx_http_moa_json_valid(s, size + 2) == 0) {
+        v = check_json_cjson(s, size + 2);
+
+        fuzz_assert(rc == 0, "unescape decodes a valid string");
+        fuzz_assert(cJSON_IsString(v)
+                    && strlen(v->valuestring)
+                       == strnlen(dec.len ? dec.data : "", dec.len)
+                    && memcmp(v->valuestring, dec.len ? dec.data : "",
+                              strlen(v->valuestring)) == 0,
+                    "unescape decodes as cJSON");
+        cJSON_Delete(v);
+
+    } else {
+        fuzz_assert(rc == -1, "unescape refuses an invalid string");
+    }
+
+    ngx_http_moa_buf_free(&dec);
+    free(s);
+}
+
+
+static void
+fuzz_plain(const char *p, size_t size)
+{
+    size_t       off;
+    const char  *q, *end;
+
+    end = p + size;
+
+    for (off = 0; off < size && off < 48; off++) {
+        q = p + off;
+
+        while (q < end && (unsigned char) *q >= 0x20 && *q != '"'
+               && *q != '\\')
+        {
+            q++;
+        }
+
+        fuzz_assert(ngx_http_moa_json_plain(p + off, end) == q,
+                    "json_plain agrees with a byte-at-a-time scan");
+    }
 }
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cJSON       *root;
-    const char  *p;
+    char        *copy;
+    const char  *p, *why;
 
-    p = (const char *) data;
-
-    root = size ? cJSON_ParseWithLength(p, size) : NULL;
-
-    if (size && ngx_http_moa_json_valid(p, size) == 0) {
-        fuzz_assert(root != NULL, "cJSON parses what the scanner accepts");
-    }
+    /* a copy of the exact size: ASan sees any read past the text */
+    copy = malloc(size ? size : 1);
+    fuzz_assert(copy != NULL, "malloc");
 
     if (size) {
-        fuzz_members(p, size, root);
+        memcpy(copy, data, size);
+    }
+
+    p = size ? copy : NULL;
+
+    why = check_json_agree(p, size);
+
+    if (why) {
+        fuzz_fail(why, "check_json_agree", __FILE__, __LINE__);
     }
 
     if (size) {
         fuzz_escape(p, size);
+        fuzz_unescape(p, size);
+        fuzz_plain(p, size);
     }
 
-    cJSON_Delete(root);
+    free(copy);
 
     return 0;
 }

@@ -4,10 +4,12 @@
  *
  * Fuzz target: prompt templates and candidates.  The input is split at NUL
  * bytes: a template, then candidates (a JSON message, or else plain text as
- * its content), and the critiques last when there are three parts or more.
- * The check agrees with the template, a template without "{{" renders as
- * itself, every candidate is closed exactly once whatever its text, and the
- * rendered instruction travels intact in critique and synthesis bodies.
+ * its content), and the critique last when there are three parts or more.
+ * The check agrees with the template; the template escaped (as at
+ * configuration time) and put into a body by prompt_parts() flattens into
+ * a valid JSON string's inside; a template without "{{" decodes to itself;
+ * every candidate is closed exactly once whatever its text; and the
+ * instruction travels intact in critique and synthesis bodies.
  */
 
 
@@ -25,6 +27,12 @@ static const char  fuzz_request[] =
     "\"stream\":true}";
 
 
+typedef struct {
+    ngx_http_moa_buf_t     text;
+    ngx_http_moa_reply_t   rep;
+} fuzz_reply_t;
+
+
 static const char *
 fuzz_memmem(const char *p, size_t len, const char *s)
 {
@@ -32,7 +40,7 @@ fuzz_memmem(const char *p, size_t len, const char *s)
 
     n = strlen(s);
 
-    for (i = 0; i + n <= len; i++) {
+    for (i = 0; p && i + n <= len; i++) {
         if (memcmp(p + i, s, n) == 0) {
             return p + i;
         }
@@ -64,13 +72,98 @@ fuzz_count(const char *p, size_t len, const char *s)
 }
 
 
-static void
-fuzz_instruction(const ngx_http_moa_buf_t *text)
+/* a reply around a message, or around a text as its content */
+static const ngx_http_moa_choice_t *
+fuzz_choice(fuzz_reply_t *r, const char *p, size_t len)
 {
-    int                          i;
+    ngx_http_moa_error_t  err;
+
+    memset(r, 0, sizeof(fuzz_reply_t));
+
+    ngx_http_moa_buf_lit(&r->text, "{\"choices\":[{\"message\":");
+
+    if (len && p[0] == '{' && ngx_http_moa_json_valid(p, len) == 0) {
+        ngx_http_moa_buf_add(&r->text, p, len);
+
+    } else {
+        ngx_http_moa_buf_lit(&r->text, "{\"content\":");
+        ngx_http_moa_buf_json_str(&r->text, p, len);
+        ngx_http_moa_buf_lit(&r->text, "}");
+    }
+
+    ngx_http_moa_buf_lit(&r->text, "}]}");
+
+    fuzz_assert(ngx_http_moa_reply_parse(&r->rep, r->text.data, r->text.len,
+                                         &err) == 0, "a candidate's reply");
+
+    return &r->rep.choices[0];
+}
+
+
+/* p[0..len) wrapped in quotes is a valid JSON string: decoded into out */
+static void
+fuzz_string(const char *p, size_t len, ngx_http_moa_buf_t *out,
+    const char *what)
+{
+    cJSON               *v;
+    ngx_http_moa_buf_t   q;
+
+    memset(&q, 0, sizeof(q));
+
+    ngx_http_moa_buf_lit(&q, "\"");
+    ngx_http_moa_buf_add(&q, p, len);
+    ngx_http_moa_buf_lit(&q, "\"");
+
+    v = fuzz_json(q.data, q.len, what);
+    fuzz_assert(cJSON_IsString(v), what);
+
+    out->len = 0;
+    fuzz_assert(ngx_http_moa_json_unescape(out, q.data, q.len) == 0, what);
+
+    /* cJSON's view: the same text up to a NUL */
+    fuzz_assert(strlen(v->valuestring)
+                == strnlen(out->len ? out->data : "", out->len), what);
+
+    cJSON_Delete(v);
+    ngx_http_moa_buf_free(&q);
+}
+
+
+/* the instruction's parts, flattened: a JSON string's inside, decoded */
+static void
+fuzz_render(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
+    int ncands, const ngx_http_moa_choice_t *critique,
+    ngx_http_moa_buf_t *text)
+{
+    ngx_http_moa_buf_t   flat;
+    ngx_http_moa_body_t  body;
+
+    memset(&flat, 0, sizeof(flat));
+    memset(&body, 0, sizeof(body));
+
+    ngx_http_moa_prompt_parts(&body, tpl, tpl_len, block, ncands, critique);
+    fuzz_assert(ngx_http_moa_body_done(&body) == 0, "the instruction's parts");
+
+    ngx_http_moa_body_flat(&body, &flat);
+    fuzz_assert(!flat.nomem && flat.len == body.len, "parts flatten");
+
+    fuzz_string(flat.data, flat.len, text, "the instruction");
+
+    ngx_http_moa_body_free(&body);
+    ngx_http_moa_buf_free(&flat);
+}
+
+
+/* the instruction in critique and synthesis bodies, as cJSON decodes it */
+static void
+fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
+    int ncands, const ngx_http_moa_choice_t *critique)
+{
+    int                          i, rc;
     cJSON                       *v;
     const cJSON                 *m;
-    ngx_http_moa_buf_t           body;
+    ngx_http_moa_buf_t           out, text;
+    ngx_http_moa_body_t          body;
     ngx_http_moa_error_t         err;
     ngx_http_moa_request_t       req;
     ngx_http_moa_call_params_t   cp;
@@ -83,29 +176,42 @@ fuzz_instruction(const ngx_http_moa_buf_t *text)
     cp.model = "gpt-4o";
     cp.model_len = 6;
 
+    memset(&out, 0, sizeof(out));
+    memset(&text, 0, sizeof(text));
+
     for (i = 0; i < 2; i++) {
         memset(&body, 0, sizeof(body));
 
-        fuzz_assert((i == 0
-                     ? ngx_http_moa_build_critique(&body, &req, &cp,
-                                                   text->data, text->len)
-                     : ngx_http_moa_build_synthesis(&body, &req, &cp,
-                                                    text->data, text->len))
-                    == 0, "a body with the instruction");
+        rc = (i == 0)
+             ? ngx_http_moa_build_critique(&body, &req, &cp, tpl, tpl_len,
+                                           block, ncands)
+             : ngx_http_moa_build_synthesis(&body, &req, &cp, tpl, tpl_len,
+                                            block, ncands, critique);
+        fuzz_assert(rc == 0, "a body with the instruction");
 
-        v = fuzz_json(body.data, body.len, "a body with the instruction");
+        out.len = 0;
+        ngx_http_moa_body_flat(&body, &out);
+
+        v = fuzz_json(out.data, out.len, "a body with the instruction");
         m = cJSON_GetArrayItem(fuzz_get(v, "messages"), 1);
         m = fuzz_get(m, "content");
 
-        fuzz_assert(cJSON_IsString(m) && strlen(m->valuestring) == text->len
-                    && (text->len == 0
-                        || memcmp(m->valuestring, text->data, text->len)
-                           == 0), "the instruction arrives intact");
+        /* the critique has no critiques */
+        fuzz_render(tpl, tpl_len, block, ncands, i ? critique : NULL, &text);
+
+        fuzz_assert(cJSON_IsString(m)
+                    && strlen(m->valuestring)
+                       == strnlen(text.len ? text.data : "", text.len)
+                    && memcmp(m->valuestring, text.len ? text.data : "",
+                              strlen(m->valuestring)) == 0,
+                    "the instruction arrives intact");
 
         cJSON_Delete(v);
-        ngx_http_moa_buf_free(&body);
+        ngx_http_moa_body_free(&body);
     }
 
+    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_buf_free(&text);
     ngx_http_moa_request_free(&req);
 }
 
@@ -113,17 +219,19 @@ fuzz_instruction(const ngx_http_moa_buf_t *text)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                        i, n, ncands, rc;
-    char                       buf[64];
-    cJSON                     *msgs[FUZZ_MAX_CANDS];
-    size_t                     len[FUZZ_MAX_CANDS + 2], crit_len, tpl_len;
-    const char                *p, *end, *q, *part[FUZZ_MAX_CANDS + 2];
-    const char                *tpl, *crit, *check;
-    ngx_http_moa_buf_t         out;
-    ngx_http_moa_candidate_t   cands[FUZZ_MAX_CANDS];
+    int                           i, n, ncands;
+    char                          buf[64];
+    size_t                        len[FUZZ_MAX_CANDS + 2], tpl_len;
+    const char                   *p, *end, *q, *part[FUZZ_MAX_CANDS + 2];
+    const char                   *tpl, *check, *esc;
+    fuzz_reply_t                  r[FUZZ_MAX_CANDS + 1];
+    ngx_http_moa_buf_t            block, tpl_esc, flat, text;
+    ngx_http_moa_body_t           body;
+    ngx_http_moa_candidate_t      cands[FUZZ_MAX_CANDS];
+    const ngx_http_moa_choice_t  *crit;
 
-    /* the parts between NUL bytes */
-    p = (const char *) data;
+    /* the parts between NUL bytes (no NULL + 0 for an empty input) */
+    p = size ? (const char *) data : "";
     end = p + size;
     n = 0;
 
@@ -142,36 +250,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     tpl = part[0];
     tpl_len = len[0];
-    crit = (n >= 3) ? part[n - 1] : NULL;
-    crit_len = (n >= 3) ? len[n - 1] : 0;
     ncands = (n >= 3) ? n - 2 : n - 1;
 
     for (i = 0; i < ncands; i++) {
-        msgs[i] = cJSON_ParseWithLength(part[i + 1], len[i + 1]);
-
-        if (!cJSON_IsObject(msgs[i])) {
-            cJSON_Delete(msgs[i]);
-
-            msgs[i] = cJSON_CreateObject();
-            fuzz_assert(msgs[i] != NULL, "a message");
-
-            /* the text has no NUL: it is a C string once copied */
-            {
-                char  *s;
-
-                s = malloc(len[i + 1] + 1);
-                fuzz_assert(s != NULL, "malloc");
-                memcpy(s, part[i + 1], len[i + 1]);
-                s[len[i + 1]] = '\0';
-
-                fuzz_assert(cJSON_AddStringToObject(msgs[i], "content", s)
-                            != NULL, "a text candidate");
-                free(s);
-            }
-        }
-
-        cands[i].message = msgs[i];
+        cands[i].choice = fuzz_choice(&r[i], part[i + 1], len[i + 1]);
     }
+
+    crit = (n >= 3) ? fuzz_choice(&r[ncands], part[n - 1], len[n - 1])
+                    : NULL;
 
     /* the check finds {{candidates}} exactly when it is there */
     check = ngx_http_moa_prompt_check(tpl, tpl_len);
@@ -179,55 +265,79 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 == (fuzz_memmem(tpl, tpl_len, "{{candidates}}") != NULL),
                 "prompt_check agrees with the template");
 
-    /* the fuzzed template */
-    memset(&out, 0, sizeof(out));
+    memset(&block, 0, sizeof(block));
+    memset(&tpl_esc, 0, sizeof(tpl_esc));
+    memset(&flat, 0, sizeof(flat));
+    memset(&text, 0, sizeof(text));
 
-    rc = ngx_http_moa_prompt_render(&out, tpl, tpl_len, cands, ncands, crit,
-                                    crit_len);
-    fuzz_assert(rc == 0 && !out.nomem, "a template renders");
+    /* the candidates' block: each closed exactly once, numbered */
+    fuzz_assert(ngx_http_moa_prompt_candidates(&block, cands, ncands) == 0,
+                "the candidates render");
 
-    if (fuzz_memmem(tpl, tpl_len, "{{") == NULL) {
-        fuzz_assert(out.len == tpl_len
-                    && (tpl_len == 0 || memcmp(out.data, tpl, tpl_len) == 0),
-                    "a template without placeholders renders as itself");
-    }
+    fuzz_string(block.data, block.len, &text, "the candidates' block");
 
-    fuzz_assert(out.len == 0 || memchr(out.data, '\0', out.len) == NULL,
-                "no NUL in a rendered prompt");
-
-    fuzz_instruction(&out);
-
-    /* the candidates alone: each closed exactly once */
-    out.len = 0;
-
-    rc = ngx_http_moa_prompt_render(&out, "{{candidates}}", 14, cands, ncands,
-                                    NULL, 0);
-    fuzz_assert(rc == 0, "the candidates render");
-
-    fuzz_assert(fuzz_count(out.data, out.len, "</candidate") == ncands,
+    fuzz_assert(fuzz_count(text.data, text.len, "</candidate") == ncands,
                 "a candidate's text cannot close its tag");
 
     for (i = 0; i < ncands; i++) {
         snprintf(buf, sizeof(buf), "<candidate number=\"%d\">\n", i + 1);
-        fuzz_assert(fuzz_memmem(out.data, out.len, buf) != NULL,
+        fuzz_assert(fuzz_memmem(text.data, text.len, buf) != NULL,
                     "every candidate is numbered");
     }
 
-    fuzz_instruction(&out);
+    /* the fuzzed template, escaped as at configuration time */
+    ngx_http_moa_buf_json_inner(&tpl_esc, tpl, tpl_len);
+    esc = tpl_esc.len ? tpl_esc.data : "";
 
-    /* {{count}} is the number of candidates */
-    out.len = 0;
+    fuzz_render(esc, tpl_esc.len, &block, ncands, crit, &text);
 
-    rc = ngx_http_moa_prompt_render(&out, "{{count}}", 9, cands, ncands,
-                                    crit, crit_len);
+    if (fuzz_memmem(tpl, tpl_len, "{{") == NULL) {
+        fuzz_assert(text.len == tpl_len
+                    && (tpl_len == 0 || memcmp(text.data, tpl, tpl_len) == 0),
+                    "a template without placeholders decodes to itself");
+    }
+
+    fuzz_assert(fuzz_count(text.data, text.len, "</candidate")
+                >= (fuzz_memmem(tpl, tpl_len, "{{candidates}}") ? ncands : 0),
+                "the candidates are in the instruction");
+
+    fuzz_bodies(esc, tpl_esc.len, &block, ncands, crit);
+
+    /* {{candidates}} alone is the block, {{count}} the number */
+    memset(&body, 0, sizeof(body));
+    ngx_http_moa_prompt_parts(&body, "{{candidates}}", 14, &block, ncands,
+                              crit);
+    fuzz_assert(ngx_http_moa_body_done(&body) == 0
+                && body.len == block.len
+                && (block.len < NGX_HTTP_MOA_BODY_COPY
+                    || (body.nparts == 1 && body.parts[0].p == block.data)),
+                "{{candidates}} refers to the block (a short one is copied)");
+    flat.len = 0;
+    ngx_http_moa_body_flat(&body, &flat);
+    fuzz_assert(flat.len == block.len
+                && (block.len == 0
+                    || memcmp(flat.data, block.data, block.len) == 0),
+                "{{candidates}} is the block");
+    ngx_http_moa_body_free(&body);
+
+    memset(&body, 0, sizeof(body));
+    flat.len = 0;
+    ngx_http_moa_prompt_parts(&body, "{{count}}", 9, &block, ncands, crit);
+    fuzz_assert(ngx_http_moa_body_done(&body) == 0, "{{count}} parts");
+    ngx_http_moa_body_flat(&body, &flat);
     snprintf(buf, sizeof(buf), "%d", ncands);
-    fuzz_assert(rc == 0 && out.len == strlen(buf)
-                && memcmp(out.data, buf, out.len) == 0, "{{count}}");
+    fuzz_assert(flat.len == strlen(buf)
+                && memcmp(flat.data, buf, flat.len) == 0, "{{count}}");
+    ngx_http_moa_body_free(&body);
 
-    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_buf_free(&block);
+    ngx_http_moa_buf_free(&tpl_esc);
+    ngx_http_moa_buf_free(&flat);
+    ngx_http_moa_buf_free(&text);
 
-    for (i = 0; i < ncands; i++) {
-        cJSON_Delete(msgs[i]);
+    for (i = 0; i < ncands + (crit != NULL); i++) {
+        ngx_http_moa_reply_free(&r[i].rep);
+        ngx_http_moa_buf_free(&r[i].text);
     }
 
     return 0;

@@ -3,15 +3,21 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Fuzz target: a provider's reply.  Error replies give a well-formed error;
- * parsed replies give candidate texts, a usage sum, a streamed answer whose
- * every event is "data: <JSON>\n\n" with the SDKs' chunk shape, and a final
- * chat.completion that is valid JSON with the module's model and usage and
- * normalised choices.  The choice kept is derived from a hash of the input.
+ * parsed replies give choices whose spans are within the text, candidate
+ * texts that are a JSON string's inside and cannot close their block, a
+ * usage sum, a streamed answer whose every event is "data: <JSON>\n\n"
+ * with the SDKs' chunk shape, and a final chat.completion that is valid
+ * JSON with the module's model and usage and normalised choices, by both
+ * paths: a reply answered with its own bytes must give what the tree path
+ * gives for it (fuzz/check_reply.h).  The choice kept is derived from a
+ * hash of the input.
  */
 
 
 #include "fuzz.h"
+#include "check_reply.h"
 #include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_prompt.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"
@@ -112,7 +118,7 @@ fuzz_chunk(const cJSON *ev, void *data)
 
 
 static void
-fuzz_stream(const cJSON *root, int choice, int nchoices, const cJSON *usage)
+fuzz_stream(ngx_http_moa_reply_t *rep, int choice, const cJSON *usage)
 {
     int                     n;
     fuzz_chunks_t           fc;
@@ -124,14 +130,14 @@ fuzz_stream(const cJSON *root, int choice, int nchoices, const cJSON *usage)
 
     ngx_http_moa_stream_init(&st, 1);
 
-    fuzz_assert(ngx_http_moa_stream_from_reply(&st, root, choice,
+    fuzz_assert(ngx_http_moa_stream_from_reply(&st, rep, choice,
                                                FUZZ_MODEL,
                                                sizeof(FUZZ_MODEL) - 1, &out)
                 == 0, "a reply is streamed");
 
     n = fuzz_sse_events(out.data, out.len, fuzz_chunk, &fc);
-    fuzz_assert(fc.index == (choice >= 0 ? 0 : nchoices - 1)
-                && n >= (choice >= 0 ? 2 : 2 * nchoices),
+    fuzz_assert(fc.index == (choice >= 0 ? 0 : rep->nchoices - 1)
+                && n >= (choice >= 0 ? 2 : 2 * rep->nchoices),
                 "every choice is streamed");
 
     out.len = 0;
@@ -149,21 +155,38 @@ fuzz_stream(const cJSON *root, int choice, int nchoices, const cJSON *usage)
 }
 
 
-static void
-fuzz_response(cJSON *root, int choice, const cJSON *usage)
+/* an object of numbers and objects only: no null for a count */
+static int
+fuzz_numbers(const cJSON *obj)
 {
-    int                  rc;
+    const cJSON  *c;
+
+    if (!cJSON_IsObject(obj)) {
+        return 0;
+    }
+
+    for (c = obj->child; c; c = c->next) {
+        if (!(cJSON_IsNumber(c) && isfinite(c->valuedouble))
+            && !fuzz_numbers(c))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* an answer, by whichever path: what clients expect */
+static void
+fuzz_answer(const ngx_http_moa_buf_t *out, int choice, const cJSON *usage)
+{
     char                *pa, *pb;
-    cJSON               *v;
+    cJSON               *v, *u;
     const cJSON         *c, *msg, *item;
-    ngx_http_moa_buf_t   out;
+    ngx_http_moa_buf_t   up;
 
-    memset(&out, 0, sizeof(out));
-
-    rc = ngx_http_moa_build_response(&out, root, choice, FUZZ_MODEL, usage);
-    fuzz_assert(rc == 0, "the response is built");
-
-    v = fuzz_json(out.data, out.len, "the response");
+    v = fuzz_json(out->data, out->len, "the response");
 
     fuzz_assert(fuzz_count_key(v, "model") == 1
                 && fuzz_str_is(v, "model", FUZZ_MODEL),
@@ -171,17 +194,27 @@ fuzz_response(cJSON *root, int choice, const cJSON *usage)
     fuzz_assert(fuzz_count_key(v, "object") == 1
                 && fuzz_str_is(v, "object", "chat.completion"),
                 "object, once");
-    /* printed: cJSON_Compare never finds infinity equal to itself */
+
+    /* the summed usage as usage_print writes it (never null) */
+    memset(&up, 0, sizeof(up));
+    ngx_http_moa_usage_print(&up, usage);
+    u = fuzz_json(up.data, up.len, "usage_print");
+
     pa = cJSON_PrintUnformatted(fuzz_get(v, "usage"));
-    pb = cJSON_PrintUnformatted(usage);
+    pb = cJSON_PrintUnformatted(u);
     fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
-                && strcmp(pa, pb) == 0, "the summed usage, once");
+                && strcmp(pa, pb) == 0 && fuzz_numbers(fuzz_get(v, "usage")),
+                "the summed usage, once");
     cJSON_free(pa);
     cJSON_free(pb);
+    cJSON_Delete(u);
+    ngx_http_moa_buf_free(&up);
+
+    item = fuzz_get(v, "created");
     fuzz_assert(fuzz_count_key(v, "id") == 1
                 && fuzz_count_key(v, "created") == 1
-                && cJSON_IsNumber(fuzz_get(v, "created")),
-                "id and created, once");
+                && cJSON_IsNumber(item) && isfinite(item->valuedouble),
+                "id and created, once, created finite");
 
     item = fuzz_get(v, "choices");
     fuzz_assert(fuzz_count_key(v, "choices") == 1 && cJSON_IsArray(item)
@@ -199,6 +232,9 @@ fuzz_response(cJSON *root, int choice, const cJSON *usage)
                     && fuzz_count_key(msg, "refusal") == 1,
                     "a choice is normalised");
 
+        fuzz_assert(fuzz_count_key(c, "index") <= 1,
+                    "a choice has one index at most");
+
         fuzz_assert(fuzz_count_key(msg, "tool_calls") == 0
                     || (fuzz_count_key(msg, "tool_calls") == 1
                         && cJSON_GetArraySize(fuzz_get(msg,
@@ -214,23 +250,142 @@ fuzz_response(cJSON *root, int choice, const cJSON *usage)
     }
 
     cJSON_Delete(v);
+}
+
+
+static void
+fuzz_response(ngx_http_moa_reply_t *rep, int choice, const cJSON *usage)
+{
+    int                  fast;
+    const char          *why;
+    ngx_http_moa_buf_t   out, tree;
+
+    memset(&out, 0, sizeof(out));
+    memset(&tree, 0, sizeof(tree));
+
+    /* a candidate kept: the tree path, on a tree of its own */
+    if (choice >= 0) {
+        cJSON_Delete(rep->root);
+        rep->root = NULL;
+
+        fuzz_assert(ngx_http_moa_build_response(&out, rep, choice,
+                                                FUZZ_MODEL, usage) == 0,
+                    "the response with a choice kept is built");
+        fuzz_answer(&out, choice, usage);
+    }
+
+    /* every choice: the fast path when in shape, equal to the tree's */
+    why = check_response_paths(rep, FUZZ_MODEL, usage, &out, &tree, &fast);
+
+    if (why) {
+        fuzz_fail(why, "check_response_paths", __FILE__, __LINE__);
+    }
+
+    fuzz_answer(&out, -1, usage);
+    fuzz_answer(&tree, -1, usage);
+
     ngx_http_moa_buf_free(&out);
+    ngx_http_moa_buf_free(&tree);
+}
+
+
+/* a span is within the reply's text, or absent */
+static int
+fuzz_within(const ngx_http_moa_reply_t *rep, const ngx_http_moa_span_t *v)
+{
+    if (v->len == 0) {
+        return v->p == NULL;
+    }
+
+    return v->p >= rep->p && v->p + v->len <= rep->p + rep->len
+           && ngx_http_moa_json_valid(v->p, v->len) == 0;
+}
+
+
+/* choice_text: a JSON string's inside in which the tag never appears */
+static void
+fuzz_text(const ngx_http_moa_buf_t *out, const char *tag, int tags)
+{
+    ngx_http_moa_buf_t   q, d;
+    const char          *s, *end;
+    size_t               n;
+    int                  found;
+
+    memset(&q, 0, sizeof(q));
+    memset(&d, 0, sizeof(d));
+
+    ngx_http_moa_buf_lit(&q, "\"");
+    ngx_http_moa_buf_add(&q, out->data, out->len);
+    ngx_http_moa_buf_lit(&q, "\"");
+
+    fuzz_assert(ngx_http_moa_json_valid(q.data, q.len) == 0
+                && ngx_http_moa_json_unescape(&d, q.data, q.len) == 0,
+                "a candidate's text is a JSON string's inside");
+
+    /* decoded (NULs kept): the tag only where the module wrote it */
+    found = 0;
+    n = strlen(tag);
+    end = d.len ? d.data + d.len : d.data;
+
+    for (s = d.data; s && (size_t) (end - s) >= n; s++) {
+        if (memcmp(s, tag, n) == 0) {
+            found++;
+        }
+    }
+
+    fuzz_assert(found == tags, "a candidate's text cannot close its block");
+
+    ngx_http_moa_buf_free(&q);
+    ngx_http_moa_buf_free(&d);
+}
+
+
+#define FUZZ_MAX_CANDS  8
+
+
+/* a number token of the usage longer than cJSON reads (63 characters) */
+static int
+fuzz_long_number(const ngx_http_moa_reply_t *rep)
+{
+    uint32_t  k;
+
+    if (rep->usage_at <= 0) {
+        return 0;
+    }
+
+    for (k = rep->usage_at; k < rep->json.tok[rep->usage_at].next; k++) {
+        if (rep->json.tok[k].type == '0' && rep->json.tok[k].len > 63) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                    i, choice;
-    uint64_t               h;
-    cJSON                 *acc, *copy;
-    const cJSON           *msg;
-    const char            *p;
-    ngx_http_moa_buf_t     out;
-    ngx_http_moa_error_t   err;
-    ngx_http_moa_reply_t   rep;
+    int                           i, choice, n;
+    char                         *copy;
+    cJSON                        *acc, *m;
+    uint64_t                      h;
+    const char                   *p;
+    ngx_http_moa_buf_t            out;
+    ngx_http_moa_error_t          err;
+    ngx_http_moa_reply_t          rep;
+    ngx_http_moa_candidate_t      cands[FUZZ_MAX_CANDS];
+    const ngx_http_moa_choice_t  *c;
 
-    p = (const char *) data;
+    /* a copy of the exact size: ASan sees any read past the reply */
+    copy = malloc(size ? size : 1);
+    fuzz_assert(copy != NULL, "malloc");
+
+    if (size) {
+        memcpy(copy, data, size);
+    }
+
+    p = size ? copy : NULL;
 
     /* as an error reply of a failed call */
     memset(&out, 0, sizeof(out));
@@ -245,36 +400,95 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_moa_error_event(&out, &err);
     fuzz_assert(fuzz_sse_events(out.data, out.len, NULL, NULL) == 1,
                 "an error event");
-    ngx_http_moa_buf_free(&out);
 
     /* as the reply of a successful call */
     if (ngx_http_moa_reply_parse(&rep, p, size, &err) != 0) {
         fuzz_assert(err.status == 502 && err.message[0], "a refused reply");
         ngx_http_moa_reply_free(&rep);
+        ngx_http_moa_buf_free(&out);
+        free(copy);
         return 0;
     }
 
-    fuzz_assert(rep.nchoices > 0 && rep.nchoices
-                == cJSON_GetArraySize(rep.choices), "the reply's choices");
+    fuzz_assert(rep.nchoices > 0 && rep.p == p && rep.len == size
+                && rep.nchoices
+                   == cJSON_GetArraySize(fuzz_get(ngx_http_moa_reply_root(&rep),
+                                                  "choices")),
+                "the reply's choices");
 
     for (i = 0; i < rep.nchoices; i++) {
-        msg = ngx_http_moa_reply_message(&rep, i);
-        fuzz_assert(cJSON_IsObject(msg), "every choice has a message");
+        c = &rep.choices[i];
 
-        (void) ngx_http_moa_message_usable(msg);
+        fuzz_assert(fuzz_within(&rep, &c->span)
+                    && fuzz_within(&rep, &c->message)
+                    && fuzz_within(&rep, &c->content)
+                    && fuzz_within(&rep, &c->tool_calls)
+                    && fuzz_within(&rep, &c->refusal)
+                    && c->span.len && c->message.p[0] == '{',
+                    "a choice's spans are values within the reply");
+
+        m = ngx_http_moa_choice_message(c);
+        fuzz_assert(cJSON_IsObject(m), "choice_message: an object");
+        cJSON_Delete(m);
+
+        (void) ngx_http_moa_choice_usable(c);
 
         out.len = 0;
-        ngx_http_moa_message_text(&out, msg);
-        fuzz_assert(!out.nomem, "message_text");
+        ngx_http_moa_choice_text(&out, c, "</candidate");
+        fuzz_assert(!out.nomem, "choice_text");
+        fuzz_text(&out, "</candidate", 0);
+
+        out.len = 0;
+        ngx_http_moa_choice_text(&out, c, "</critiques");
+        fuzz_text(&out, "</critiques", 0);
     }
+
+    /* the choices as candidates: each closed exactly once */
+    n = rep.nchoices < FUZZ_MAX_CANDS ? rep.nchoices : FUZZ_MAX_CANDS;
+
+    for (i = 0; i < n; i++) {
+        cands[i].choice = &rep.choices[i];
+    }
+
+    out.len = 0;
+    fuzz_assert(ngx_http_moa_prompt_candidates(&out, cands, n) == 0,
+                "the candidates' block");
+    fuzz_text(&out, "</candidate", n);
 
     ngx_http_moa_buf_free(&out);
 
     /* usage: this call twice, as over several calls */
     acc = cJSON_CreateObject();
     fuzz_assert(acc != NULL, "acc");
-    fuzz_assert(ngx_http_moa_usage_add(acc, rep.usage) == 0
-                && ngx_http_moa_usage_add(acc, rep.usage) == 0, "usage_add");
+    fuzz_assert(ngx_http_moa_reply_usage_add(acc, &rep) == 0
+                && ngx_http_moa_reply_usage_add(acc, &rep) == 0,
+                "reply_usage_add");
+
+    /*
+     * from the tokens as from the tree, but cJSON cuts numbers at 63
+     * characters where the tokens read them whole
+     */
+    if (!fuzz_long_number(&rep)) {
+        cJSON  *tacc;
+        char   *s1, *s2;
+
+        tacc = cJSON_CreateObject();
+        fuzz_assert(tacc != NULL
+                    && ngx_http_moa_usage_add(tacc,
+                                              ngx_http_moa_reply_usage(&rep))
+                       == 0
+                    && ngx_http_moa_usage_add(tacc,
+                                              ngx_http_moa_reply_usage(&rep))
+                       == 0, "usage_add of the tree");
+
+        s1 = cJSON_PrintUnformatted(acc);
+        s2 = cJSON_PrintUnformatted(tacc);
+        fuzz_assert(s1 && s2 && strcmp(s1, s2) == 0,
+                    "reply_usage_add sums as usage_add");
+        free(s1);
+        free(s2);
+        cJSON_Delete(tacc);
+    }
 
     (void) ngx_http_moa_usage_get(acc, "prompt_tokens");
     (void) ngx_http_moa_usage_get(acc, "completion_tokens");
@@ -283,18 +497,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h = fuzz_hash(data, size);
     choice = (h & 1) ? -1 : (int) ((h >> 1) % rep.nchoices);
 
-    fuzz_stream(rep.root, choice, rep.nchoices, acc);
+    /* the stream reads the tree, build_response edits it: stream first */
+    fuzz_stream(&rep, choice, acc);
+    fuzz_response(&rep, choice, acc);
 
-    /* build_response changes the tree: the stream above came first */
-    copy = cJSON_Duplicate(rep.root, 1);
-    fuzz_assert(copy != NULL, "copy");
-
-    fuzz_response(rep.root, choice, acc);
-    fuzz_response(copy, -1, acc);
-
-    cJSON_Delete(copy);
     cJSON_Delete(acc);
     ngx_http_moa_reply_free(&rep);
+    free(copy);
 
     return 0;
 }

@@ -4,15 +4,30 @@
  *
  * Fuzz target: a client's request body.  Parse and validate it; refused
  * requests give a well-formed OpenAI error; accepted ones give three stage
- * bodies that are valid JSON (for the scanner and cJSON) with the module's
- * own model, stream, messages and overrides exactly once, the client's
- * conversation unchanged, and the instruction message last.  Call
- * parameters are derived from a hash of the input.
+ * bodies (parts flattened: as sent) that are valid JSON (for the scanner
+ * and cJSON) with the module's own model, stream, messages and overrides
+ * exactly once, the client's conversation unchanged, and the instruction
+ * message last, as prompt_parts() renders it.  Call parameters, the
+ * template (the input's last bytes) and whether there is a critique are
+ * derived from the input.
  */
 
 
 #include "fuzz.h"
 #include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_prompt.h"
+
+
+/* what the critique and synthesis calls carry besides the request */
+typedef struct {
+    const char                  *tpl;        /* escaped */
+    size_t                       tpl_len;
+    const ngx_http_moa_buf_t    *cands;
+    int                          ncands;
+    const ngx_http_moa_choice_t *critique;
+    const char                  *text;       /* the instruction, as cJSON
+                                                decodes it */
+} fuzz_inst_t;
 
 
 static void
@@ -37,28 +52,38 @@ fuzz_error(const ngx_http_moa_error_t *err, int status)
 
 
 static void
-fuzz_body(int stage, const ngx_http_moa_request_t *req,
-    const ngx_http_moa_call_params_t *cp, const char *inst, size_t inst_len)
+fuzz_body(int stage, ngx_http_moa_request_t *req,
+    const ngx_http_moa_call_params_t *cp, const fuzz_inst_t inst[2])
 {
-    int                  i, rc, n;
-    char                *pa, *pb;
-    cJSON               *v;
-    const cJSON         *item, *a, *b;
-    const char          *max;
-    ngx_http_moa_buf_t   out;
+    int                   i, rc, n;
+    char                 *pa, *pb;
+    cJSON                *v;
+    const cJSON          *item, *a, *b, *messages;
+    const char           *max;
+    ngx_http_moa_buf_t    out;
+    ngx_http_moa_body_t   body;
 
     memset(&out, 0, sizeof(out));
+    memset(&body, 0, sizeof(body));
 
     switch (stage) {
     case 'p':
-        rc = ngx_http_moa_build_proposal(&out, req, cp);
+        rc = ngx_http_moa_build_proposal(&body, req, cp);
         break;
     case 'c':
-        rc = ngx_http_moa_build_critique(&out, req, cp, inst, inst_len);
+        rc = ngx_http_moa_build_critique(&body, req, cp, inst[0].tpl,
+                                         inst[0].tpl_len, inst[0].cands,
+                                         inst[0].ncands);
         break;
     default:
-        rc = ngx_http_moa_build_synthesis(&out, req, cp, inst, inst_len);
+        rc = ngx_http_moa_build_synthesis(&body, req, cp, inst[1].tpl,
+                                          inst[1].tpl_len, inst[1].cands,
+                                          inst[1].ncands, inst[1].critique);
     }
+
+    ngx_http_moa_body_flat(&body, &out);
+    fuzz_assert(!out.nomem && out.len == body.len, "a body flattens");
+    ngx_http_moa_body_free(&body);
 
     fuzz_assert(rc == 0, "a stage body is built");
 
@@ -109,13 +134,14 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
 
     /* the conversation unchanged, then the instruction */
     item = fuzz_get(v, "messages");
-    n = cJSON_GetArraySize(req->messages);
+    messages = fuzz_get(ngx_http_moa_request_root(req), "messages");
+    n = cJSON_GetArraySize(messages);
 
     fuzz_assert(fuzz_count_key(v, "messages") == 1 && cJSON_IsArray(item)
                 && cJSON_GetArraySize(item) == n + (stage != 'p'),
                 "the messages, plus one instruction");
 
-    for (i = 0, a = item->child, b = req->messages->child; i < n;
+    for (i = 0, a = item->child, b = messages->child; i < n;
          i++, a = a->next, b = b->next)
     {
         /* printed: cJSON_Compare mismatches duplicate keys */
@@ -134,9 +160,9 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
 
         item = fuzz_get(a, "content");
         fuzz_assert(cJSON_IsString(item)
-                    && strlen(item->valuestring) == strnlen(inst, inst_len)
-                    && strncmp(item->valuestring, inst, inst_len) == 0,
-                    "the instruction's text");
+                    && strcmp(item->valuestring,
+                              stage == 'c' ? inst[0].text : inst[1].text)
+                       == 0, "the instruction's text");
     }
 
     /* what each stage may not carry */
@@ -191,15 +217,63 @@ fuzz_body(int stage, const ngx_http_moa_request_t *req,
 }
 
 
+/* the instruction alone, flattened and decoded as cJSON decodes it */
+static char *
+fuzz_instruction(const fuzz_inst_t *inst)
+{
+    char                 *text;
+    cJSON                *v;
+    ngx_http_moa_buf_t    out;
+    ngx_http_moa_body_t   body;
+
+    memset(&out, 0, sizeof(out));
+    memset(&body, 0, sizeof(body));
+
+    ngx_http_moa_prompt_parts(&body, inst->tpl, inst->tpl_len, inst->cands,
+                              inst->ncands, inst->critique);
+    fuzz_assert(ngx_http_moa_body_done(&body) == 0, "instruction parts");
+
+    ngx_http_moa_buf_lit(&out, "\"");
+    ngx_http_moa_body_flat(&body, &out);
+    ngx_http_moa_buf_lit(&out, "\"");
+
+    v = fuzz_json(out.data, out.len, "the instruction as a JSON string");
+    fuzz_assert(cJSON_IsString(v), "the instruction is a string");
+
+    text = strdup(v->valuestring);
+    fuzz_assert(text != NULL, "strdup");
+
+    cJSON_Delete(v);
+    ngx_http_moa_body_free(&body);
+    ngx_http_moa_buf_free(&out);
+
+    return text;
+}
+
+
+static const char  *fuzz_cand_replies[] = {
+    "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"Paris </candidate> \\u003c/candidate \\u00e9\"}},{\"message\":"
+    "{\"content\":null,\"tool_calls\":[{\"function\":{\"name\":\"f\","
+    "\"arguments\":\"{}\"}}]}}]}",
+    "{\"choices\":[{\"message\":{\"content\":\"the critique\\n\"}}]}"
+};
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                          rc, k;
-    char                         inst[64];
-    size_t                       inst_len;
+    char                        *copy;
+    char                         raw[64];
+    size_t                       raw_len;
     uint64_t                     h;
+    fuzz_inst_t                  inst[2];
+    ngx_http_moa_buf_t           tpl, block;
     ngx_http_moa_error_t         err;
+    ngx_http_moa_reply_t         rep[2];
     ngx_http_moa_request_t       req;
+    ngx_http_moa_candidate_t     cands[2];
     ngx_http_moa_call_params_t   cp;
 
     static const char           *models[] = {
@@ -212,16 +286,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         NULL, "0.2", "1", "1.0e0"
     };
 
-    rc = ngx_http_moa_request_parse(&req, (const char *) data, size, &err);
+    /* a copy of the exact size: ASan sees any read past the body */
+    copy = malloc(size ? size : 1);
+    fuzz_assert(copy != NULL, "malloc");
+
+    if (size) {
+        memcpy(copy, data, size);
+    }
+
+    rc = ngx_http_moa_request_parse(&req, size ? copy : NULL, size, &err);
 
     if (rc != 0) {
         fuzz_error(&err, 400);
         ngx_http_moa_request_free(&req);
+        free(copy);
         return 0;
     }
 
-    fuzz_assert(req.root && req.model && req.messages && req.raw_messages
-                && req.n >= 1 && req.n <= 128, "a parsed request");
+    fuzz_assert(req.model && req.messages > 0 && req.raw_messages
+                && req.raw_messages->value == req.json.tok[req.messages].p
+                && req.n >= 1 && req.n <= 128
+                && ngx_http_moa_request_root(&req) != NULL,
+                "a parsed request");
 
     if (ngx_http_moa_request_check_moa(&req, &err) != 0) {
         fuzz_error(&err, 400);
@@ -229,14 +315,46 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     h = fuzz_hash(data, size);
 
-    /* instruction: the input's last bytes, any bytes but NUL */
-    inst_len = size < sizeof(inst) ? size : sizeof(inst);
-    memcpy(inst, data + size - inst_len, inst_len);
+    /* the candidates and the critique, fixed */
+    memset(&block, 0, sizeof(block));
+    memset(&tpl, 0, sizeof(tpl));
 
-    for (k = 0; k < (int) inst_len; k++) {
-        if (inst[k] == '\0') {
-            inst[k] = '0';
+    for (k = 0; k < 2; k++) {
+        fuzz_assert(ngx_http_moa_reply_parse(&rep[k], fuzz_cand_replies[k],
+                                             strlen(fuzz_cand_replies[k]),
+                                             &err) == 0, "a fixed reply");
+    }
+
+    cands[0].choice = &rep[0].choices[0];
+    cands[1].choice = &rep[0].choices[1];
+
+    fuzz_assert(ngx_http_moa_prompt_candidates(&block, cands, 2) == 0,
+                "the candidates' block");
+
+    /* the template: the input's last bytes, any bytes but NUL, escaped */
+    raw_len = size < sizeof(raw) ? size : sizeof(raw);
+
+    if (raw_len) {
+        memcpy(raw, data + size - raw_len, raw_len);
+    }
+
+    for (k = 0; k < (int) raw_len; k++) {
+        if (raw[k] == '\0') {
+            raw[k] = '0';
         }
+    }
+
+    ngx_http_moa_buf_json_inner(&tpl, raw, raw_len);
+    fuzz_assert(!tpl.nomem, "the template escaped");
+
+    for (k = 0; k < 2; k++) {
+        inst[k].tpl = tpl.len ? tpl.data : "";
+        inst[k].tpl_len = tpl.len;
+        inst[k].cands = &block;
+        inst[k].ncands = ((h >> 40) & 1) ? 2 : 0;
+        inst[k].critique = (k == 1 && ((h >> 41) & 1)) ? &rep[1].choices[0]
+                                                       : NULL;
+        inst[k].text = fuzz_instruction(&inst[k]);
     }
 
     for (k = 0; k < 4; k++) {
@@ -250,12 +368,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cp.n = ((h >> (k * 8 + 5)) & 1) ? 3 : 0;
         cp.index = k;
 
-        fuzz_body('p', &req, &cp, NULL, 0);
-        fuzz_body('c', &req, &cp, inst, inst_len);
-        fuzz_body('s', &req, &cp, inst, (h >> (k * 8 + 6)) & 1 ? inst_len : 0);
+        fuzz_body('p', &req, &cp, inst);
+        fuzz_body('c', &req, &cp, inst);
+        fuzz_body('s', &req, &cp, inst);
     }
 
+    free((void *) inst[0].text);
+    free((void *) inst[1].text);
+    ngx_http_moa_reply_free(&rep[0]);
+    ngx_http_moa_reply_free(&rep[1]);
+    ngx_http_moa_buf_free(&tpl);
+    ngx_http_moa_buf_free(&block);
     ngx_http_moa_request_free(&req);
+    free(copy);
 
     return 0;
 }

@@ -659,7 +659,7 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
 
     if (!m->escaped) {
         /* most keys differ at once: no strlen() for them */
-        return m->key_len > 0 && m->key[0] == name[0]
+        return (m->key_len == 0 || m->key[0] == name[0])
                && m->key_len == strlen(name)
                && memcmp(m->key, name, m->key_len) == 0;
     }
@@ -1351,6 +1351,11 @@ ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p, size_t len)
     ngx_http_moa_json_tokens_t  t;
 
     j->n = 0;
+
+    /* no text (an empty body is (NULL, 0): NULL + 0 is undefined) */
+    if (len == 0) {
+        return -1;
+    }
 
     t.j = j;
     t.s.p = p;

@@ -16,7 +16,9 @@
 #include "ngx_http_moa_prompt.h"
 
 
-#define NGX_HTTP_MOA_MAX_N  128
+#define NGX_HTTP_MOA_MAX_N     128
+/* keys of an object answered as the provider wrote it */
+#define NGX_HTTP_MOA_MAX_KEYS  64
 
 
 typedef struct {
@@ -67,6 +69,7 @@ static const char  *ngx_http_moa_roles[] = {
 
 static int ngx_http_moa_is_literal(const char *p, size_t len,
     const char *lit);
+static int ngx_http_moa_tok_unique(const ngx_http_moa_json_t *j, int obj);
 static int ngx_http_moa_span_array_nonempty(const ngx_http_moa_span_t *v);
 static void ngx_http_moa_body_part(ngx_http_moa_body_t *b, const char *p,
     size_t len);
@@ -496,7 +499,9 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     i = ngx_http_moa_json_find(j, 0, "n");
 
     if (i >= 0 && j->tok[i].type != 'n') {
-        if (ngx_http_moa_tok_number(j, i, &d) != 0 || d != (double) (int) d)
+        /* range first: casting a double out of range is undefined */
+        if (ngx_http_moa_tok_number(j, i, &d) != 0
+            || d < INT_MIN || d > INT_MAX || d != (double) (int) d)
         {
             return ngx_http_moa_invalid_type(err, "n", "an integer");
         }
@@ -632,7 +637,7 @@ ngx_http_moa_request_free(ngx_http_moa_request_t *req)
 void
 ngx_http_moa_body_ref(ngx_http_moa_body_t *b, const char *p, size_t len)
 {
-    if (len && len < 128) {
+    if (len && len < NGX_HTTP_MOA_BODY_COPY) {
         ngx_http_moa_body_add(b, p, len);
         return;
     }
@@ -1102,8 +1107,13 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         (void) ngx_http_moa_tok_get(j, msg, "tool_calls", &ch->tool_calls);
         (void) ngx_http_moa_tok_get(j, msg, "refusal", &ch->refusal);
 
-        /* what a client gets as is: no field to add, none to remove */
-        ch->plain = ngx_http_moa_json_find(j, i, "index") >= 0
+        /*
+         * what a client gets as is: no field to add, none to remove, no
+         * duplicate the tree path would drop (clients keep the last one)
+         */
+        ch->plain = ngx_http_moa_tok_unique(j, i)
+                    && ngx_http_moa_tok_unique(j, msg)
+                    && ngx_http_moa_json_find(j, i, "index") >= 0
                     && ngx_http_moa_json_find(j, i, "logprobs") >= 0
                     && ngx_http_moa_json_find(j, i, "finish_reason") >= 0
                     && ngx_http_moa_tok_get(j, msg, "role", &x) >= 0
@@ -1297,16 +1307,23 @@ static void
 ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
     const ngx_http_moa_span_t *v, const char *tag)
 {
-    int                 esc;
+    int                 esc, lt;
     const char         *p, *end, *q;
     ngx_http_moa_buf_t  text;
 
     p = v->p + 1;
     end = v->p + v->len - 1;
-    q = p;
     esc = 0;
+    lt = 0;
 
-    while (end - q > 1 && (q = memchr(q, '\\', end - q - 1)) != NULL) {
+    /* every escape is two bytes or more: the one after '\\' is skipped */
+
+    for (q = p; q + 1 < end; q += 2) {
+        q = memchr(q, '\\', end - q - 1);
+
+        if (q == NULL) {
+            break;
+        }
 
         if (q[1] == '/') {
             esc = 1;
@@ -1319,19 +1336,15 @@ ngx_http_moa_string_escaped(ngx_http_moa_buf_t *out,
             if (end - q >= 6 && q[2] == '0' && q[3] == '0' && q[4] == '3'
                 && (q[5] == 'c' || q[5] == 'C'))
             {
+                lt = 1;
                 break;
             }
         }
-
-        q += 2;
     }
 
-    if (q == NULL || end - q <= 1) {
-
-        if (!esc || memchr(p, '<', end - p) == NULL) {
-            ngx_http_moa_neutralised(out, p, end - p, tag, 0);
-            return;
-        }
+    if (!lt && (!esc || memchr(p, '<', end - p) == NULL)) {
+        ngx_http_moa_neutralised(out, p, end - p, tag, 0);
+        return;
     }
 
     memset(&text, 0, sizeof(ngx_http_moa_buf_t));
@@ -1855,6 +1868,28 @@ ngx_http_moa_normalize_choice(cJSON *choice, int index)
 
 
 /*
+ * The usage as usage_print() writes it, as on the fast path: cJSON would
+ * print a sum that is not finite as null, which no SDK takes for a count.
+ */
+static cJSON *
+ngx_http_moa_usage_raw(const cJSON *usage)
+{
+    cJSON               *item;
+    ngx_http_moa_buf_t   b;
+
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+
+    ngx_http_moa_usage_print(&b, usage);
+    ngx_http_moa_buf_add(&b, "", 1);
+
+    item = b.nomem ? NULL : cJSON_CreateRaw(b.data);
+    ngx_http_moa_buf_free(&b);
+
+    return item;
+}
+
+
+/*
  * The final chat.completion from a provider reply: model is the MoA id,
  * usage the sum.  choice >= 0 keeps that one choice only (a candidate
  * returned as the answer), as index 0.
@@ -1904,7 +1939,8 @@ ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
     if (ngx_http_moa_set(root, "object",
                          cJSON_CreateString("chat.completion")) != 0
         || ngx_http_moa_set(root, "model", cJSON_CreateString(model)) != 0
-        || ngx_http_moa_set(root, "usage", cJSON_Duplicate(usage, 1)) != 0)
+        || ngx_http_moa_set(root, "usage", ngx_http_moa_usage_raw(usage))
+           != 0)
     {
         return -1;
     }
@@ -1932,25 +1968,20 @@ ngx_http_moa_build_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 
 
 /*
- * Whether a reply is already what clients expect, so that the answer can
- * be its own text with model and usage replaced: no duplicate top-level
- * keys, an id, object "chat.completion", a numeric created, and choices
- * with index, message (role, content, refusal, no empty tool_calls),
- * logprobs and finish_reason.
+ * An object's keys are written plainly (no escapes) and all differ.  The
+ * compare is quadratic: an object with more keys than any reply in shape
+ * has (a 1 MB reply of 100000 keys took half a minute) is not in shape.
  */
 static int
-ngx_http_moa_reply_plain(const ngx_http_moa_reply_t *rep)
+ngx_http_moa_tok_unique(const ngx_http_moa_json_t *j, int obj)
 {
-    int                         i;
-    uint32_t                    k, l, end;
-    ngx_http_moa_span_t         v;
-    const ngx_http_moa_json_t  *j;
+    uint32_t  k, l, n, end;
 
-    j = &rep->json;
-    end = j->tok[0].next;
+    end = j->tok[obj].next;
+    n = 0;
 
-    for (k = 1; k < end; k = j->tok[k + 1].next) {
-        if (j->tok[k].escaped) {
+    for (k = obj + 1; k < end; k = j->tok[k + 1].next) {
+        if (j->tok[k].escaped || ++n > NGX_HTTP_MOA_MAX_KEYS) {
             return 0;
         }
 
@@ -1963,10 +1994,57 @@ ngx_http_moa_reply_plain(const ngx_http_moa_reply_t *rep)
         }
     }
 
+    return 1;
+}
+
+
+/*
+ * Digits only, as a Unix time: "1e999" also starts with a digit, but is
+ * infinite, which the tree path replaces (cJSON would print it as null).
+ */
+static int
+ngx_http_moa_span_time(const ngx_http_moa_span_t *v)
+{
+    size_t  i;
+
+    if (v->len == 0 || v->len > 12) {
+        return 0;
+    }
+
+    for (i = 0; i < v->len; i++) {
+        if (v->p[i] < '0' || v->p[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Whether a reply is already what clients expect, so that the answer can
+ * be its own text with model and usage replaced: no duplicate top-level
+ * keys, an id, object "chat.completion", an integer created, and choices
+ * with index, message (role, content, refusal, no empty tool_calls),
+ * logprobs and finish_reason, without duplicate keys in either.
+ */
+static int
+ngx_http_moa_reply_plain(const ngx_http_moa_reply_t *rep)
+{
+    int                         i;
+    ngx_http_moa_span_t         v;
+    const ngx_http_moa_json_t  *j;
+
+    j = &rep->json;
+
+    if (!ngx_http_moa_tok_unique(j, 0)) {
+        return 0;
+    }
+
     if (ngx_http_moa_tok_get(j, 0, "object", &v) < 0
         || !ngx_http_moa_is_literal(v.p, v.len, "\"chat.completion\"")
         || ngx_http_moa_tok_get(j, 0, "created", &v) < 0
-        || v.p[0] < '0' || v.p[0] > '9' || v.len > 12
+        || !ngx_http_moa_span_time(&v)
         || ngx_http_moa_json_find(j, 0, "id") < 0)
     {
         return 0;
@@ -2355,10 +2433,7 @@ ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
     const char *model, size_t model_len, const cJSON *usage,
     ngx_http_moa_buf_t *out)
 {
-    char  *s;
-
-    s = cJSON_PrintUnformatted(usage);
-    if (s == NULL) {
+    if (usage == NULL) {
         return -1;
     }
 
@@ -2390,9 +2465,8 @@ ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
     }
 
     ngx_http_moa_buf_lit(out, ",\"choices\":[],\"usage\":");
-    ngx_http_moa_buf_cstr(out, s);
+    ngx_http_moa_usage_print(out, usage);
     ngx_http_moa_buf_lit(out, "}\n\n");
-    free(s);
 
     return out->nomem ? -1 : 0;
 }

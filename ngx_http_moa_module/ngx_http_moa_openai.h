@@ -186,6 +186,9 @@ void ngx_http_moa_request_free(ngx_http_moa_request_t *req);
 cJSON *ngx_http_moa_request_root(ngx_http_moa_request_t *req);
 void ngx_http_moa_request_compact(ngx_http_moa_request_t *req);
 
+/* a reference shorter than this is copied into the glue: a part costs more */
+#define NGX_HTTP_MOA_BODY_COPY  128
+
 void ngx_http_moa_body_ref(ngx_http_moa_body_t *b, const char *p,
     size_t len);
 void ngx_http_moa_body_add(ngx_http_moa_body_t *b, const char *p,

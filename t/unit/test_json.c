@@ -3,7 +3,9 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Unit tests of ngx_http_moa_json.[ch]: the growable buffer, JSON string
- * escaping, the strict scanner and the escaped-key compare.
+ * escaping, the strict scanner, the escaped-key compare, the tokenizer
+ * (against the scanner and cJSON), the span helpers on validated text and
+ * the SSE2/SWAR scan for bytes a string must escape.
  */
 
 
@@ -13,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "tap.h"
+#include "check_json.h"
 #include "ngx_http_moa_json.h"
 
 
@@ -37,7 +40,7 @@ test_buf(void)
 
     ngx_http_moa_buf_add(&b, "abc", 3);
     is_mem(b.data, b.len, "abc", "add");
-    is_int(b.size, 256, "the first allocation is 256 bytes");
+    is_int(b.size, 128, "the first allocation is 128 bytes");
 
     ngx_http_moa_buf_cstr(&b, "def");
     ngx_http_moa_buf_cstr(&b, "");
@@ -157,6 +160,34 @@ test_json_str(void)
 }
 
 
+static const char  *json_good[] = {
+    "{}", "[]", "0", "-0", "1", "-1", "10", "1.5", "-0.25", "1e5",
+    "1E+5", "1e-5", "0.0e0", "123456789012345678901234567890",
+    "true", "false", "null", "\"\"", "\"a\"", " \t\r\n{} \t\r\n",
+    "{\"a\":1}", "{ \"a\" : [ 1 , 2 , { } ] , \"b\" : null }",
+    "[[[]]]", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u00e9\\uABCD\"",
+    "\"\\ud83d\\ude00\"", "\"\\uD800\\uDC00x\\udbff\\udfff\"",
+    "\"\xc3\xa9\"", "{\"\":\"\"}",
+    "{\"a\":1,\"a\":2}", NULL
+};
+
+static const char  *json_bad[] = {
+    "", " ", "{", "}", "[", "]", "{]", "[}", "{\"a\"}", "{\"a\":}",
+    "{\"a\" 1}", "{a:1}", "{'a':1}", "{\"a\":1,}", "[1,]", "[,1]",
+    "[1 2]", "{\"a\":1 \"b\":2}", "01", "-", "+1", ".5", "1.", "1.e5",
+    "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity", "tru", "nul",
+    "True", "nulll", "\"", "\"abc", "\"\\x\"", "\"\\u12\"",
+    "\"\\u12g4\"", "\"\\\"", "\"a\nb\"", "\"a\tb\"", "\"\x01\"",
+    "{} {}", "1 2", "{}x", "[1]]", "\xef\xbb\xbf{}", "/* c */ {}",
+    "{\"a\":1}\x0b",
+    /* unpaired surrogates: cJSON refuses them, so must the scanner */
+    "\"\\ud800\"", "\"\\udbff\"", "\"\\udc00\"", "\"\\udfff\"",
+    "\"\\ud800x\"", "\"\\ud800\\n\"", "\"\\ud800\\u0041\"",
+    "\"\\ud800\\ud800\"", "\"\\udc00\\ud800\"", "\"\\ud800\\udc0\"",
+    "\"\\ud800\\", "{\"\\ud800\":1}", NULL
+};
+
+
 static void
 test_valid(void)
 {
@@ -164,41 +195,14 @@ test_valid(void)
     char        *deep;
     const char  *s;
 
-    static const char  *good[] = {
-        "{}", "[]", "0", "-0", "1", "-1", "10", "1.5", "-0.25", "1e5",
-        "1E+5", "1e-5", "0.0e0", "123456789012345678901234567890",
-        "true", "false", "null", "\"\"", "\"a\"", " \t\r\n{} \t\r\n",
-        "{\"a\":1}", "{ \"a\" : [ 1 , 2 , { } ] , \"b\" : null }",
-        "[[[]]]", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u00e9\\uABCD\"",
-        "\"\\ud83d\\ude00\"", "\"\\uD800\\uDC00x\\udbff\\udfff\"",
-        "\"\xc3\xa9\"", "{\"\":\"\"}",
-        "{\"a\":1,\"a\":2}", NULL
-    };
-
-    static const char  *bad[] = {
-        "", " ", "{", "}", "[", "]", "{]", "[}", "{\"a\"}", "{\"a\":}",
-        "{\"a\" 1}", "{a:1}", "{'a':1}", "{\"a\":1,}", "[1,]", "[,1]",
-        "[1 2]", "{\"a\":1 \"b\":2}", "01", "-", "+1", ".5", "1.", "1.e5",
-        "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity", "tru", "nul",
-        "True", "nulll", "\"", "\"abc", "\"\\x\"", "\"\\u12\"",
-        "\"\\u12g4\"", "\"\\\"", "\"a\nb\"", "\"a\tb\"", "\"\x01\"",
-        "{} {}", "1 2", "{}x", "[1]]", "\xef\xbb\xbf{}", "/* c */ {}",
-        "{\"a\":1}\x0b",
-        /* unpaired surrogates: cJSON refuses them, so must the scanner */
-        "\"\\ud800\"", "\"\\udbff\"", "\"\\udc00\"", "\"\\udfff\"",
-        "\"\\ud800x\"", "\"\\ud800\\n\"", "\"\\ud800\\u0041\"",
-        "\"\\ud800\\ud800\"", "\"\\udc00\\ud800\"", "\"\\ud800\\udc0\"",
-        "\"\\ud800\\", "{\"\\ud800\":1}", NULL
-    };
-
-    for (i = 0; good[i]; i++) {
-        ok(ngx_http_moa_json_valid(good[i], strlen(good[i])) == 0,
-           "valid: %s", good[i]);
+    for (i = 0; json_good[i]; i++) {
+        ok(ngx_http_moa_json_valid(json_good[i], strlen(json_good[i])) == 0,
+           "valid: %s", json_good[i]);
     }
 
-    for (i = 0; bad[i]; i++) {
-        ok(ngx_http_moa_json_valid(bad[i], strlen(bad[i])) == -1,
-           "invalid: '%s'", bad[i]);
+    for (i = 0; json_bad[i]; i++) {
+        ok(ngx_http_moa_json_valid(json_bad[i], strlen(json_bad[i])) == -1,
+           "invalid: '%s'", json_bad[i]);
     }
 
     /* no text at all, as an empty request body: (NULL, 0) */
@@ -467,6 +471,684 @@ test_key_is(void)
 }
 
 
+/* valid documents beyond json_good: what the tokenizer must cut as cJSON */
+static const char  *json_more[] = {
+    "{\"a\":[1,{\"b\":null}],\"c\":\"x\\ny\",\"d\":true,\"e\":false}",
+    " [ 1 , -2.5e+3 , \"\" , [ ] , { } , [ [ ] , { \"k\" : [ ] } ] ] ",
+    "{\"a\":1,\"a\":2,\"b\":{\"a\":3,\"a\":4},\"a\":5}",
+    "{\"a\\u0000b\":1,\"a\":2}", "{\"\\u0000\":1,\"\":2}",
+    "{\"\\u0061\":1,\"a\":2,\"\\u0041\":3}",
+    "{\"\\ud83d\\ude00\":\"\\ud83d\\ude00\",\"\xf0\x9f\x98\x80\":1}",
+    "{\"\\/\\\\\\\"\\b\\f\\n\\r\\t\":\"\\/\\\\\\\"\\b\\f\\n\\r\\t\"}",
+    "[1e400,-1e400,4.9e-324,1e-400,-0.0,0E0,1E-0]",
+    "[1234567890123456789012345678901234567890123456789012345678901234567"
+    "890]",
+    "{\"x\":\"}]\\\"{[,:\",\"y\":[\"]\",\"}\"]}",
+    "\"\xff\xfe\x80 bytes that are not UTF-8 pass\"",
+    "[true,false,null,true]", "{\"deep\":[[[[[[[[[[{}]]]]]]]]]]}",
+    NULL
+};
+
+/* which of json_bad cJSON (strict) accepts: it is laxer, never stricter */
+static const char  *json_bad_cjson_accepts[] = {
+    "01", "1.", "1.e5", "\"a\nb\"", "\"a\tb\"", "\"\x01\"", "\"\\u12g4\"",
+    "\xef\xbb\xbf{}", "{\"a\":1}\x0b", NULL
+};
+
+
+static int
+in_list(const char *s, const char **list)
+{
+    for ( /* void */ ; *list; list++) {
+        if (strcmp(s, *list) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+tok_find(const char *json, const char *key)
+{
+    int                  rc;
+    ngx_http_moa_json_t  j;
+
+    memset(&j, 0, sizeof(j));
+
+    rc = ngx_http_moa_json_parse(&j, json, strlen(json)) == 0
+         ? ngx_http_moa_json_find(&j, 0, key) : -2;
+
+    ngx_http_moa_json_free(&j);
+
+    return rc;
+}
+
+
+static void
+test_tokens(void)
+{
+    int                   i, e, n;
+    char                 *deep;
+    cJSON                *v;
+    size_t                k;
+    const char           *s, *why;
+    ngx_http_moa_buf_t    b;
+    ngx_http_moa_json_t   j;
+
+    /* agreement on every valid document */
+    for (k = 0; json_good[k]; k++) {
+        why = check_json_agree(json_good[k], strlen(json_good[k]));
+        ok(why == NULL, "tokens agree: %s", json_good[k]);
+
+        if (why) {
+            diag("    %s", why);
+        }
+    }
+
+    for (k = 0; json_more[k]; k++) {
+        why = check_json_agree(json_more[k], strlen(json_more[k]));
+        ok(why == NULL, "tokens agree: %s", json_more[k]);
+
+        if (why) {
+            diag("    %s", why);
+        }
+    }
+
+    /* ... and on every invalid one: all refuse; cJSON only the lax ones */
+    memset(&j, 0, sizeof(j));
+
+    for (k = 0; json_bad[k]; k++) {
+        s = json_bad[k];
+
+        ok(ngx_http_moa_json_parse(&j, s, strlen(s)) == -1,
+           "the tokenizer refuses '%s'", s);
+        ok(check_json_agree(s, strlen(s)) == NULL,
+           "scanner and members refuse '%s' too", s);
+
+        v = check_json_cjson(s, strlen(s));
+        ok((v != NULL) == in_list(s, json_bad_cjson_accepts),
+           "cJSON %s '%s'", in_list(s, json_bad_cjson_accepts)
+                            ? "accepts (laxer)" : "refuses", s);
+        cJSON_Delete(v);
+    }
+
+    ngx_http_moa_json_free(&j);
+    ok(j.tok == NULL && j.n == 0 && j.size == 0, "json_free clears");
+
+    /* the tokens of one document */
+    s = "{\"a\":[1,{\"b\":null}],\"c\":\"x\\ny\",\"d\":true}";
+    ok(ngx_http_moa_json_parse(&j, s, strlen(s)) == 0, "parsed");
+    is_int(j.n, 11, "eleven tokens: keys are tokens");
+
+    if (j.n == 11) {
+        ok(j.tok[0].type == '{' && j.tok[0].next == 11 && j.tok[0].p == s
+           && j.tok[0].len == strlen(s), "0: the object, all of it");
+        is_mem(j.tok[1].p, j.tok[1].len, "\"a\"", "1: key a, quoted");
+        ok(j.tok[1].type == '"' && j.tok[1].next == 2 && !j.tok[1].escaped,
+           "1: a string token");
+        is_mem(j.tok[2].p, j.tok[2].len, "[1,{\"b\":null}]", "2: the array");
+        ok(j.tok[2].type == '[' && j.tok[2].next == 7, "2: next is 7");
+        ok(j.tok[3].type == '0' && j.tok[3].next == 4, "3: the number");
+        ok(j.tok[4].type == '{' && j.tok[4].next == 7, "4: inner object");
+        ok(j.tok[6].type == 'n' && j.tok[6].len == 4, "6: null");
+        is_mem(j.tok[8].p, j.tok[8].len, "\"x\\ny\"", "8: raw string");
+        ok(j.tok[8].escaped, "8: escaped");
+        ok(j.tok[10].type == 't' && j.tok[10].next == 11, "10: true");
+
+        is_int(ngx_http_moa_json_find(&j, 0, "a"), 2, "find a");
+        is_int(ngx_http_moa_json_find(&j, 0, "c"), 8, "find c");
+        is_int(ngx_http_moa_json_find(&j, 0, "d"), 10, "find d, the last");
+        is_int(ngx_http_moa_json_find(&j, 0, "b"), -1,
+               "find does not look into children");
+        is_int(ngx_http_moa_json_find(&j, 4, "b"), 6, "find in a child");
+        is_int(ngx_http_moa_json_find(&j, 2, "a"), -1, "find in an array");
+        is_int(ngx_http_moa_json_find(&j, 3, "a"), -1, "find in a number");
+        is_int(ngx_http_moa_json_find(&j, -1, "a"), -1, "find in -1");
+        is_int(ngx_http_moa_json_first(&j, 2), 3, "first of the array");
+        is_int(ngx_http_moa_json_after(&j, 2, 3), 4, "after skips nothing");
+        is_int(ngx_http_moa_json_after(&j, 2, 4), -1,
+               "after the inner object (a subtree): the end");
+        is_int(ngx_http_moa_json_first(&j, 0), -1, "first of an object");
+        is_int(ngx_http_moa_json_first(&j, 3), -1, "first of a number");
+        is_int(ngx_http_moa_json_first(&j, -1), -1, "first of -1");
+    }
+
+    /* parsed again into the same tokens: n starts over */
+    ok(ngx_http_moa_json_parse(&j, S("[]")) == 0 && j.n == 1
+       && ngx_http_moa_json_first(&j, 0) == -1, "reused: an empty array");
+    ok(ngx_http_moa_json_parse(&j, S("{}")) == 0 && j.n == 1
+       && ngx_http_moa_json_find(&j, 0, "") == -1, "reused: an empty object");
+    ok(ngx_http_moa_json_parse(&j, S("  7  ")) == 0 && j.n == 1
+       && j.tok[0].len == 1 && j.tok[0].type == '0',
+       "a bare number, whitespace around it not in its span");
+    ngx_http_moa_json_free(&j);
+
+    /* duplicates: the first, at every level; \u0000 ends a key */
+    is_int(tok_find("{\"a\":1,\"a\":2}", "a"), 2, "duplicate: the first");
+    is_int(tok_find("{\"b\":0,\"\\u0061\":1,\"a\":2}", "a"), 4,
+           "duplicate: the first, escaped");
+    is_int(tok_find("{\"a\\u0000b\":1,\"a\":2}", "a"), 2,
+           "\\u0000 ends a key: the first is \"a\"");
+    is_int(tok_find("{\"a\\u0000b\":1,\"a\":2}", "a\0b"), 2,
+           "... and what follows is no part of it");
+    is_int(tok_find("{\"\\u0000\":1}", ""), 2, "\\u0000 alone: the empty key");
+    is_int(tok_find("{\"A\":1}", "a"), -1, "case matters");
+    is_int(tok_find("{\"\\ud83d\\ude00\":1}", "\xf0\x9f\x98\x80"), -1,
+           "escaped non-ASCII names are never found (names are ASCII)");
+    is_int(tok_find("{\"\xf0\x9f\x98\x80\":1}", "\xf0\x9f\x98\x80"), 2,
+           "raw non-ASCII names are");
+
+    /* (NULL, 0), as an empty body */
+    memset(&j, 0, sizeof(j));
+    ok(ngx_http_moa_json_parse(&j, NULL, 0) == -1, "parse (NULL, 0): -1");
+    ok(ngx_http_moa_json_parse(&j, "", 0) == -1, "parse (\"\", 0): -1");
+    ngx_http_moa_json_free(&j);
+
+    /* depth: 1000 levels, as cJSON; 1001 refused by both */
+    deep = malloc(8192);
+
+    for (i = 0; i < 1001; i++) {
+        deep[i] = '[';
+        deep[2001 - i] = ']';
+    }
+
+    ok(check_json_agree(deep + 1, 2000) == NULL,
+       "1000 nested arrays: all agree");
+    ok(ngx_http_moa_json_parse(&j, deep + 1, 2000) == 0 && j.n == 1000
+       && j.tok[0].next == 1000 && j.tok[999].next == 1000,
+       "1000 nested arrays: 1000 tokens, all ending together");
+    ok(ngx_http_moa_json_parse(&j, deep, 2002) == -1, "1001: refused");
+    v = check_json_cjson(deep, 2002);
+    ok(v == NULL, "1001: cJSON refuses too");
+    cJSON_Delete(v);
+    ok(check_json_agree(deep, 2002) == NULL, "1001: the scanners agree");
+    ok(ngx_http_moa_json_parse(&j, deep, 1001) == -1,
+       "1001 unclosed: refused, no overflow");
+
+    /* objects count as levels too */
+    n = 0;
+
+    for (i = 0; i < 999; i++) {
+        memcpy(deep + n, "{\"k\":", 5);
+        n += 5;
+    }
+
+    memcpy(deep + n, "[]", 2);
+    n += 2;
+
+    for (i = 0; i < 999; i++) {
+        deep[n++] = '}';
+    }
+
+    ok(check_json_agree(deep, n) == NULL
+       && ngx_http_moa_json_parse(&j, deep, n) == 0,
+       "999 objects and an array: 1000 levels");
+    memmove(deep + 5, deep, n);
+    memcpy(deep, "{\"k\":", 5);
+    deep[n + 5] = '}';
+    ok(ngx_http_moa_json_parse(&j, deep, n + 6) == -1
+       && check_json_agree(deep, n + 6) == NULL,
+       "1000 objects and an array: refused by all");
+
+    free(deep);
+
+    /* many tokens: the array grows, next stays right */
+    memset(&b, 0, sizeof(b));
+    ngx_http_moa_buf_lit(&b, "[");
+
+    for (i = 0; i < 5000; i++) {
+        ngx_http_moa_buf_cstr(&b, i ? ",{\"i\":[1]}" : "{\"i\":[1]}");
+    }
+
+    ngx_http_moa_buf_lit(&b, "]");
+
+    ok(ngx_http_moa_json_parse(&j, b.data, b.len) == 0
+       && j.n == 1 + 5000 * 4, "20001 tokens");
+
+    n = 0;
+
+    for (e = ngx_http_moa_json_first(&j, 0); e >= 0;
+         e = ngx_http_moa_json_after(&j, 0, e))
+    {
+        n++;
+    }
+
+    is_int(n, 5000, "5000 elements, one step each");
+    ok(check_json_agree(b.data, b.len) == NULL, "20001 tokens: all agree");
+
+    ngx_http_moa_json_free(&j);
+    ngx_http_moa_buf_free(&b);
+}
+
+
+static int
+span_is(const ngx_http_moa_span_t *v, const char *expected)
+{
+    return v->p != NULL && v->len == strlen(expected)
+           && memcmp(v->p, expected, v->len) == 0;
+}
+
+
+static void
+test_spans(void)
+{
+    size_t               pos;
+    const char          *s;
+    ngx_http_moa_span_t  v, f[8];
+
+    static const char   *keys[] = { "g", "a", "zz", "c", "a", NULL };
+
+    s = " { \"a\" : 1 , \"b\":\"x}\\\"\" ,\"c\":[1,{\"d\":2}],"
+        " \"e\":{\"f\":[]} , \"g\" : null,\"a\":2,\"h\":-1.5e3}";
+
+    ok(ngx_http_moa_json_get(s, strlen(s), "a", &v) == 1 && span_is(&v, "1"),
+       "get: a number, no whitespace around it");
+    ok(ngx_http_moa_json_get(s, strlen(s), "b", &v) == 1
+       && span_is(&v, "\"x}\\\"\""), "get: a string with } and \\\"");
+    ok(ngx_http_moa_json_get(s, strlen(s), "c", &v) == 1
+       && span_is(&v, "[1,{\"d\":2}]"), "get: an array");
+    ok(ngx_http_moa_json_get(s, strlen(s), "e", &v) == 1
+       && span_is(&v, "{\"f\":[]}"), "get: an object");
+    ok(ngx_http_moa_json_get(s, strlen(s), "g", &v) == 1
+       && span_is(&v, "null"), "get: null");
+    ok(ngx_http_moa_json_get(s, strlen(s), "h", &v) == 1
+       && span_is(&v, "-1.5e3"), "get: the last, before }");
+    ok(ngx_http_moa_json_get(s, strlen(s), "d", &v) == 0 && v.p == NULL
+       && v.len == 0, "get: not in children; absent is (NULL, 0)");
+    ok(ngx_http_moa_json_get(S("[{\"a\":1}]"), "a", &v) == 0,
+       "get on an array: 0");
+    ok(ngx_http_moa_json_get(S("\"a\""), "a", &v) == 0, "get on a string");
+    ok(ngx_http_moa_json_get(S("{}"), "a", &v) == 0, "get on {}");
+    ok(ngx_http_moa_json_get(S("{\"\\u0061\":7}"), "a", &v) == 1
+       && span_is(&v, "7"), "get: an escaped key");
+    ok(ngx_http_moa_json_is(&v, "7") && !ngx_http_moa_json_is(&v, "77")
+       && !ngx_http_moa_json_is(&v, ""), "is");
+
+    ngx_http_moa_json_fields(s, strlen(s), keys, f);
+    ok(span_is(&f[0], "null"), "fields: g");
+    ok(span_is(&f[1], "1"), "fields: a, the first");
+    ok(f[2].p == NULL && f[2].len == 0, "fields: zz absent");
+    ok(span_is(&f[3], "[1,{\"d\":2}]"), "fields: c");
+    ok(span_is(&f[4], "2"), "fields: a named twice gets the second a");
+
+    ngx_http_moa_json_fields(S("[1]"), keys, f);
+    ok(f[0].p == NULL && f[1].p == NULL && f[3].p == NULL,
+       "fields of an array: none");
+
+    s = " [ 1 , \"a,b]\" , [2,3] , {\"x\":\"]\"} ,true ] ";
+    pos = 0;
+    ok(ngx_http_moa_json_next(s, strlen(s), &pos, &v) == 1
+       && span_is(&v, "1"), "next: 1");
+    ok(ngx_http_moa_json_next(s, strlen(s), &pos, &v) == 1
+       && span_is(&v, "\"a,b]\""), "next: a string with , and ]");
+    ok(ngx_http_moa_json_next(s, strlen(s), &pos, &v) == 1
+       && span_is(&v, "[2,3]"), "next: an array");
+    ok(ngx_http_moa_json_next(s, strlen(s), &pos, &v) == 1
+       && span_is(&v, "{\"x\":\"]\"}"), "next: an object");
+    ok(ngx_http_moa_json_next(s, strlen(s), &pos, &v) == 1
+       && span_is(&v, "true"), "next: true before the ]");
+    ok(ngx_http_moa_json_next(s, strlen(s), &pos, &v) == 0, "next: the end");
+    pos = 0;
+    ok(ngx_http_moa_json_next(S("[ ]"), &pos, &v) == 0, "next of [ ]: none");
+    pos = 0;
+    ok(ngx_http_moa_json_next(S("{\"a\":1}"), &pos, &v) == 0,
+       "next of an object: none");
+}
+
+
+static int
+unescaped(const char *json, size_t len, const char *expected, size_t n)
+{
+    int                 rc;
+    ngx_http_moa_buf_t  out;
+
+    memset(&out, 0, sizeof(out));
+
+    rc = ngx_http_moa_json_unescape(&out, json, len) == 0
+         && out.len == n && (n == 0 || memcmp(out.data, expected, n) == 0);
+
+    if (!rc) {
+        diag("    got '%.*s' (%zu bytes)", (int) out.len,
+             out.data ? out.data : "", out.len);
+    }
+
+    ngx_http_moa_buf_free(&out);
+
+    return rc;
+}
+
+
+static void
+test_unescape(void)
+{
+    int                 i, c;
+    char                all[255];
+    cJSON              *v;
+    size_t              k;
+    const char         *s;
+    ngx_http_moa_buf_t  b, out;
+
+    static const char  *invalid[] = {
+        "", "\"", "x", "\"a", "a\"", "\"\\\"", "\"\\x\"", "\"\\u12\"",
+        "\"\\u12g4\"", "\"\\uD800\"", "\"\\uDBFF\\u0041\"", "\"\\uDC00\"",
+        "\"\\uDFFF\\uDC00\"", "\"\\uD800\\uD800\"", "\"\\uD800\\\"",
+        "\"\\uD800\\uDC0\"", "\"a\"b\"", "\"a\nb\"", "\"\x01\"", NULL
+    };
+
+    ok(unescaped(S("\"\""), "", 0), "unescape: empty");
+    ok(unescaped(S("\"plain \xc3\xa9\""), S("plain \xc3\xa9")),
+       "unescape: plain and UTF-8 bytes");
+    ok(unescaped(S("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""), S("\"\\/\b\f\n\r\t")),
+       "unescape: the eight short escapes");
+    ok(unescaped(S("\"\\u0041\\u00e9\\u00E9\\u20ac\""),
+                 S("A\xc3\xa9\xc3\xa9\xe2\x82\xac")),
+       "unescape: one, two and three UTF-8 bytes, either case");
+    ok(unescaped(S("\"\\u0000x\""), S("\0x")), "unescape: \\u0000 is NUL");
+    ok(unescaped(S("\"\\u007f\\u0080\\u07ff\\u0800\\uffff\""),
+                 S("\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf")),
+       "unescape: the UTF-8 length boundaries");
+    ok(unescaped(S("\"\\ud83d\\ude00\\uD800\\uDC00\\udbff\\udfff\""),
+                 S("\xf0\x9f\x98\x80\xf0\x90\x80\x80\xf4\x8f\xbf\xbf")),
+       "unescape: surrogate pairs, four bytes");
+    ok(unescaped(S("\"a\\nb\\u003c/x\""), S("a\nb</x")),
+       "unescape: escapes between text");
+
+    for (k = 0; invalid[k]; k++) {
+        memset(&out, 0, sizeof(out));
+        ok(ngx_http_moa_json_unescape(&out, invalid[k], strlen(invalid[k]))
+           == -1, "unescape refuses '%s'", invalid[k]);
+        ngx_http_moa_buf_free(&out);
+    }
+
+    /* appends to what is there */
+    memset(&out, 0, sizeof(out));
+    ngx_http_moa_buf_lit(&out, ">");
+    ok(ngx_http_moa_json_unescape(&out, S("\"\\t\"")) == 0, "appended");
+    is_mem(out.data, out.len, ">\t", "unescape appends");
+    ngx_http_moa_buf_free(&out);
+
+    /* every byte, escaped by the module and by cJSON, decodes back */
+    for (i = 0; i < 255; i++) {
+        all[i] = (char) (i + 1);
+    }
+
+    memset(&b, 0, sizeof(b));
+    ngx_http_moa_buf_json_str(&b, all, 255);
+    ok(unescaped(b.data, b.len, all, 255), "json_str of 1..255 round-trips");
+
+    v = cJSON_CreateString("");
+    s = NULL;
+
+    if (v) {
+        cJSON_free(v->valuestring);
+        v->valuestring = malloc(256);
+
+        if (v->valuestring) {
+            memcpy(v->valuestring, all, 255);
+            v->valuestring[255] = '\0';
+            s = cJSON_PrintUnformatted(v);
+        }
+    }
+
+    ok(s && unescaped(s, strlen(s), all, 255),
+       "cJSON's escaping of 1..255 decodes back");
+    cJSON_free((void *) s);
+    cJSON_Delete(v);
+
+    /* every BMP code point but the surrogates, as \uXXXX, is cJSON's */
+    c = 0;
+
+    for (i = 1; i < 0x10000; i++) {
+        char  esc[16];
+
+        if (i >= 0xd800 && i <= 0xdfff) {
+            continue;
+        }
+
+        snprintf(esc, sizeof(esc), "\"\\u%04x\"", i);
+
+        out.len = 0;
+        v = cJSON_Parse(esc);
+
+        if (ngx_http_moa_json_unescape(&out, esc, 8) != 0
+            || !cJSON_IsString(v) || strlen(v->valuestring) != out.len
+            || memcmp(v->valuestring, out.data, out.len) != 0)
+        {
+            if (c++ == 0) {
+                diag("    differs at U+%04X", i);
+            }
+        }
+
+        cJSON_Delete(v);
+    }
+
+    ok(c == 0, "\\u0001..\\uffff decode as cJSON decodes them");
+
+    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_buf_free(&b);
+}
+
+
+static const char *
+plain_ref(const char *p, const char *end)
+{
+    while (p < end && (unsigned char) *p >= 0x20 && *p != '"' && *p != '\\')
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * The data ends where its allocation ends, so that ASan sees any read
+ * past it; the start is moved over 16 alignments.
+ */
+static void
+test_plain(void)
+{
+    int            bad, special, c;
+    char          *mem, *p;
+    size_t         len, off, pos, runs;
+    const char    *got;
+
+    static const unsigned char  high[] = { 0x7f, 0x80, 0x9f, 0xa0, 0xbf,
+                                           0xdc, 0xe2, 0xff };
+
+    runs = 0;
+
+    for (len = 0; len <= 40; len++) {
+        bad = 0;
+
+        for (off = 0; off < 16; off++) {
+            mem = malloc(off + len + 1);
+            p = mem + off + 1;
+
+            /* only plain bytes: the end */
+            for (pos = 0; pos < len; pos++) {
+                p[pos] = (char) ('a' + pos % 26);
+            }
+
+            if (ngx_http_moa_json_plain(p, p + len) != p + len) {
+                bad++;
+            }
+
+            runs++;
+
+            /* each special byte at each position, plain bytes around */
+            for (special = 0; special < 0x22; special++) {
+                c = special < 0x20 ? special : special == 0x20 ? '"' : '\\';
+
+                for (pos = 0; pos < len; pos++) {
+                    p[pos] = (char) c;
+                    got = ngx_http_moa_json_plain(p, p + len);
+
+                    if (got != p + pos) {
+                        if (bad++ == 0) {
+                            diag("    len %zu, offset %zu: byte 0x%02x at "
+                                 "%zu found at %td", len, off, c, pos,
+                                 got - p);
+                        }
+                    }
+
+                    /* a second one after it: the first still wins */
+                    if (pos + 1 < len) {
+                        p[len - 1] = '"';
+
+                        if (ngx_http_moa_json_plain(p, p + len) != p + pos) {
+                            bad++;
+                        }
+
+                        p[len - 1] = (char) ('a' + (len - 1) % 26);
+                    }
+
+                    /* and the scan started past it finds the next or end */
+                    if (ngx_http_moa_json_plain(p + pos + 1, p + len)
+                        != plain_ref(p + pos + 1, p + len))
+                    {
+                        bad++;
+                    }
+
+                    p[pos] = (char) ('a' + pos % 26);
+                    runs += 3;
+                }
+            }
+
+            /* bytes >= 0x7f are plain, signed char or not */
+            for (c = 0; c < (int) sizeof(high); c++) {
+                for (pos = 0; pos < len; pos++) {
+                    p[pos] = (char) high[(c + pos) % sizeof(high)];
+                }
+
+                if (ngx_http_moa_json_plain(p, p + len) != p + len) {
+                    bad++;
+                }
+
+                for (pos = 0; pos < len; pos++) {
+                    p[pos] = 0x1f;
+
+                    if (ngx_http_moa_json_plain(p, p + len) != p + pos) {
+                        bad++;
+                    }
+
+                    p[pos] = (char) high[(c + pos) % sizeof(high)];
+                    runs++;
+                }
+            }
+
+            free(mem);
+        }
+
+        ok(bad == 0, "plain, length %zu: every alignment, every special "
+           "byte at every position, bytes >= 0x7f plain", len);
+    }
+
+    /* random bytes against the byte-at-a-time reference */
+    {
+        char      buf[300];
+        uint64_t  st;
+        size_t    a, z;
+
+        bad = 0;
+        st = 42;
+
+        for (runs = 0; runs < 20000; runs++) {
+            for (pos = 0; pos < sizeof(buf); pos++) {
+                st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+                /* mostly plain bytes, a special one now and then */
+                c = (int) (st >> 56);
+                buf[pos] = (char) ((st >> 40) % 61 == 0 ? c % 0x20
+                                   : (st >> 40) % 67 == 0 ? '"'
+                                   : (st >> 40) % 71 == 0 ? '\\'
+                                   : c < 0x20 ? c + 0x40 : c == '"'
+                                   || c == '\\' ? 'x' : c);
+            }
+
+            a = (size_t) (st >> 8) % 40;
+            z = a + (size_t) (st >> 20) % (sizeof(buf) - a);
+
+            if (ngx_http_moa_json_plain(buf + a, buf + z)
+                != plain_ref(buf + a, buf + z))
+            {
+                bad++;
+            }
+        }
+
+        ok(bad == 0, "plain: 20000 random runs agree with the reference");
+    }
+}
+
+
+static void
+test_inner(void)
+{
+    int                 bad;
+    char                all[256];
+    size_t              i, len, off;
+    ngx_http_moa_buf_t  a, b, d;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    memset(&d, 0, sizeof(d));
+
+    ngx_http_moa_buf_json_inner(&a, "", 0);
+    is_int(a.len, 0, "inner: nothing for nothing");
+
+    ngx_http_moa_buf_lit(&a, "<");
+    ngx_http_moa_buf_json_inner(&a, S("a\"b\\c\n\x01\x7f\xc3\xa9/"));
+    ngx_http_moa_buf_lit(&a, ">");
+    is_mem(a.data, a.len, "<a\\\"b\\\\c\\n\\u0001\x7f\xc3\xa9/>",
+           "inner: escaped, no quotes, appended");
+
+    for (i = 0; i < 256; i++) {
+        all[i] = (char) i;
+    }
+
+    /* inner is json_str without its quotes, at every length and offset */
+    bad = 0;
+
+    for (off = 0; off < 256; off += 7) {
+        for (len = 0; off + len <= 256; len += 1 + len / 8) {
+            a.len = 0;
+            b.len = 0;
+            d.len = 0;
+
+            ngx_http_moa_buf_json_inner(&a, all + off, len);
+            ngx_http_moa_buf_json_str(&b, all + off, len);
+
+            if (a.nomem || b.len != a.len + 2
+                || (a.len && memcmp(a.data, b.data + 1, a.len) != 0))
+            {
+                bad++;
+                continue;
+            }
+
+            if (ngx_http_moa_json_valid(b.data, b.len) != 0
+                || ngx_http_moa_json_unescape(&d, b.data, b.len) != 0
+                || d.len != len
+                || (len && memcmp(d.data, all + off, len) != 0))
+            {
+                bad++;
+            }
+        }
+    }
+
+    ok(bad == 0, "inner: json_str without quotes; decodes back to its bytes");
+
+    /* an impossible length: nomem, nothing written */
+    a.len = 0;
+    ngx_http_moa_buf_json_inner(&a, "x", SIZE_MAX / 2);
+    ok(a.nomem && a.len == 0, "inner of an impossible length: nomem");
+
+    ngx_http_moa_buf_free(&a);
+    ngx_http_moa_buf_free(&b);
+    ngx_http_moa_buf_free(&d);
+}
+
+
 int
 main(void)
 {
@@ -475,6 +1157,11 @@ main(void)
     test_valid();
     test_members();
     test_key_is();
+    test_tokens();
+    test_spans();
+    test_unescape();
+    test_plain();
+    test_inner();
 
     return done_testing();
 }

@@ -82,8 +82,11 @@ test_parse(void)
                  "\"max_completion_tokens\":100} "))
     {
         is_str(req.model, "moa-gpt-4o-v1", "model");
-        ok(cJSON_IsArray(req.messages)
-           && cJSON_GetArraySize(req.messages) == 1, "messages");
+        ok(req.messages >= 0 && req.json.tok[req.messages].type == '['
+           && ngx_http_moa_json_first(&req.json, req.messages) >= 0
+           && ngx_http_moa_json_after(&req.json, req.messages,
+                  ngx_http_moa_json_first(&req.json, req.messages)) == -1,
+           "messages: the token of a one-element array");
         ok(req.raw_messages != NULL, "raw messages member");
 
         if (req.raw_messages) {
@@ -98,7 +101,17 @@ test_parse(void)
         ok(req.has_tools, "has_tools");
         ok(req.max_completion_tokens, "max_completion_tokens");
         is_int(req.nmembers, 8, "eight raw members");
-        ok(req.root != NULL && req.members != NULL, "root and members");
+        ok(req.root == NULL && req.members != NULL,
+           "members, and no tree until asked");
+        ok(ngx_http_moa_request_root(&req) != NULL
+           && ngx_http_moa_request_root(&req) == req.root,
+           "request_root: made once, on demand");
+        is_int(jsize(req.root, "messages"), 1, "request_root: messages");
+        ok(cJSON_IsTrue(jget(req.root, "stream_options.include_usage")),
+           "request_root: the whole request");
+        ok(req.stream_options.len > 0 && req.stream_options.p[0] == '{'
+           && req.stream_options.p[req.stream_options.len - 1] == '}',
+           "stream_options: its raw text");
     }
 
     ngx_http_moa_request_free(&req);
@@ -114,6 +127,26 @@ test_parse(void)
            && !req.has_tools && !req.max_completion_tokens,
            "minimal: no flags");
         is_int(req.n, 1, "minimal: n defaults to 1");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    /* the model decoded into its own buffer, NUL-terminated */
+    if (accepted("an escaped model", &req,
+                 "{\"model\":\"m\\u00e9\\\"\\/x\",\"messages\":" USER "}"))
+    {
+        is_str(req.model, "m\xc3\xa9\"/x", "escaped model: decoded");
+        ok(req.model == req.model_buf.data, "escaped model: in model_buf");
+    }
+
+    ngx_http_moa_request_free(&req);
+    ok(req.model_buf.data == NULL, "free: model_buf freed");
+
+    if (accepted("a model with \\u0000", &req,
+                 "{\"model\":\"moa\\u0000x\",\"messages\":" USER "}"))
+    {
+        is_str(req.model, "moa", "\\u0000: the model is cut there, as for "
+               "cJSON");
     }
 
     ngx_http_moa_request_free(&req);
@@ -246,8 +279,11 @@ test_parse(void)
         ok(req.raw_messages != NULL
            && req.raw_messages == &req.members[2],
            "duplicates: the first raw messages");
-        is_str(jstr(req.messages, "0.content"), "hi",
-               "duplicates: the first parsed messages");
+        ok(req.messages >= 0
+           && req.json.tok[req.messages].p == req.members[2].value,
+           "duplicates: the first messages' token");
+        is_str(jstr(ngx_http_moa_request_root(&req), "messages.0.content"),
+               "hi", "duplicates: the first, in the tree too");
     }
 
     ngx_http_moa_request_free(&req);
@@ -373,6 +409,10 @@ test_refused(void)
             "\"n\":1.5}", 400, "invalid_type", "n");
     refused("n huge", "{\"model\":\"m\",\"messages\":" USER ","
             "\"n\":1e300}", 400, "invalid_type", "n");
+    refused("n beyond an int", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"n\":3000000000}", 400, "invalid_type", "n");
+    refused("n below an int", "{\"model\":\"m\",\"messages\":" USER ","
+            "\"n\":-3e9}", 400, "invalid_type", "n");
     refused("n 0", "{\"model\":\"m\",\"messages\":" USER ",\"n\":0}", 400,
             "invalid_value", "n");
     refused("n -1", "{\"model\":\"m\",\"messages\":" USER ",\"n\":-1}", 400,
@@ -458,12 +498,18 @@ test_check_moa(void)
 }
 
 
-/* builds one stage body: 'p'roposal, 'c'ritique or 's'ynthesis */
+/*
+ * Builds one stage body: 'p'roposal, 'c'ritique or 's'ynthesis, flattened
+ * into out.  The instruction is a template without placeholders (escaped
+ * as at configuration time), with no candidates.
+ */
 static cJSON *
 build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
     const char *instruction, ngx_http_moa_buf_t *out, const char *name)
 {
     int                     rc;
+    ngx_http_moa_buf_t      tpl, none;
+    ngx_http_moa_body_t     b;
     ngx_http_moa_request_t  req;
 
     out->len = 0;
@@ -473,24 +519,36 @@ build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
         return NULL;
     }
 
-    switch (stage) {
-    case 'p':
-        rc = ngx_http_moa_build_proposal(out, &req, cp);
-        break;
-    case 'c':
-        rc = ngx_http_moa_build_critique(out, &req, cp, instruction,
-                                         instruction ? strlen(instruction)
-                                                     : 0);
-        break;
-    default:
-        rc = ngx_http_moa_build_synthesis(out, &req, cp, instruction,
-                                          instruction ? strlen(instruction)
-                                                      : 0);
+    memset(&tpl, 0, sizeof(tpl));
+    memset(&none, 0, sizeof(none));
+    memset(&b, 0, sizeof(b));
+
+    if (instruction) {
+        ngx_http_moa_buf_json_inner(&tpl, instruction, strlen(instruction));
     }
 
-    ngx_http_moa_request_free(&req);
+    switch (stage) {
+    case 'p':
+        rc = ngx_http_moa_build_proposal(&b, &req, cp);
+        break;
+    case 'c':
+        rc = ngx_http_moa_build_critique(&b, &req, cp,
+                                         tpl.len ? tpl.data : "", tpl.len,
+                                         &none, 0);
+        break;
+    default:
+        rc = ngx_http_moa_build_synthesis(&b, &req, cp,
+                                          tpl.len ? tpl.data : "", tpl.len,
+                                          &none, 0, NULL);
+    }
 
-    ok(rc == 0, "%s: built", name);
+    ngx_http_moa_body_flat(&b, out);
+
+    ok(rc == 0 && out->len == b.len, "%s: built", name);
+
+    ngx_http_moa_body_free(&b);
+    ngx_http_moa_buf_free(&tpl);
+    ngx_http_moa_request_free(&req);
 
     return json_ok(out->data, out->len, name);
 }
@@ -762,17 +820,17 @@ test_critique(void)
            "critique: an empty instruction is still a message");
     cJSON_Delete(v);
 
-    /* an empty buffer's text is (NULL, 0): still an instruction message */
+    /* an empty template, no candidates: still an instruction message */
     v = build('c', "{\"model\":\"m\",\"messages\":" USER "}", &cp, NULL,
-              &out, "critique, instruction (NULL, 0)");
-    is_int(jsize(v, "messages"), 2, "critique (NULL, 0): an instruction");
+              &out, "critique, an empty template");
+    is_int(jsize(v, "messages"), 2, "critique, empty: an instruction");
     is_str(jstr(v, "messages.1.content"), "",
-           "critique (NULL, 0): an empty instruction");
+           "critique, empty: an empty instruction");
     cJSON_Delete(v);
 
     v = build('s', "{\"model\":\"m\",\"messages\":" USER "}", &cp, NULL,
-              &out, "synthesis, instruction (NULL, 0)");
-    is_int(jsize(v, "messages"), 2, "synthesis (NULL, 0): an instruction");
+              &out, "synthesis, an empty template");
+    is_int(jsize(v, "messages"), 2, "synthesis, empty: an instruction");
     cJSON_Delete(v);
 
     ngx_http_moa_buf_free(&out);

@@ -4,7 +4,7 @@
  *
  * Unit tests of the streamed side of ngx_http_moa_openai.[ch]: rewriting
  * the synthesis stream event by event, the final usage chunk, a complete
- * reply as chunks, and error events.
+ * (parsed) reply as chunks, and error events.
  */
 
 
@@ -314,6 +314,19 @@ test_stream_usage(void)
         free_events(v, n);
         cJSON_Delete(u);
 
+        /* a sum that is not finite: 0, never null */
+        u = cJSON_Parse("{\"prompt_tokens\":1e999,\"total_tokens\":3}");
+        out.len = 0;
+        ok(ngx_http_moa_stream_usage_chunk(&st, S("m"), u, &out) == 0,
+           "usage chunk, infinite: built");
+        n = events(out.data, out.len, v, 4, "usage chunk, infinite");
+        ok(n == 1 && cJSON_IsNumber(jget(v[0], "usage.prompt_tokens"))
+           && jnum(v[0], "usage.prompt_tokens") == 0
+           && jnum(v[0], "usage.total_tokens") == 3,
+           "usage chunk, infinite: 0, not null");
+        free_events(v, n);
+        cJSON_Delete(u);
+
         out.len = 0;
         ok(ngx_http_moa_stream_usage_chunk(&st, S("m"), NULL, &out) == -1
            && out.len == 0, "usage chunk of NULL: -1");
@@ -444,19 +457,31 @@ check_choice(cJSON **ev, int n, int k, int index, const char *id,
 }
 
 
+/* a reply for stream_from_reply (the text is a literal: it outlives it) */
+static void
+reply_of(ngx_http_moa_reply_t *rep, const char *json)
+{
+    ngx_http_moa_error_t  err;
+
+    ok(ngx_http_moa_reply_parse(rep, json, strlen(json), &err) == 0,
+       "a reply parsed: %.40s...", json);
+}
+
+
 static void
 test_stream_from_reply(void)
 {
     int                    n, k;
-    cJSON                 *ev[32], *root;
+    cJSON                 *ev[32];
     const cJSON           *tc;
     ngx_http_moa_buf_t     out;
+    ngx_http_moa_reply_t   rep;
     ngx_http_moa_stream_t  st;
 
     memset(&out, 0, sizeof(out));
 
     /* content, refusal, tool calls, finish_reason */
-    root = cJSON_Parse("{\"id\":\"chatcmpl-r\",\"created\":1700000001,"
+    reply_of(&rep, "{\"id\":\"chatcmpl-r\",\"created\":1700000001,"
                        "\"model\":\"gpt-4o\",\"system_fingerprint\":\"fp_r\","
                        "\"choices\":[{\"index\":0,\"message\":{\"role\":"
                        "\"assistant\",\"content\":\"Hello\",\"refusal\":"
@@ -469,7 +494,7 @@ test_stream_from_reply(void)
                        "{\"total_tokens\":5}}");
 
     ngx_http_moa_stream_init(&st, 1);
-    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, -1, S(MODEL), &out) == 0,
        "from_reply: built");
     ok(st.started, "from_reply: started");
     n = events(out.data, out.len, ev, 32, "from_reply");
@@ -507,17 +532,17 @@ test_stream_from_reply(void)
 
     free_events(ev, n);
     ngx_http_moa_stream_free(&st);
-    cJSON_Delete(root);
+    ngx_http_moa_reply_free(&rep);
 
     /* a tool call with duplicate index keys: only the module's is left */
-    root = cJSON_Parse("{\"choices\":[{\"message\":{\"content\":null,"
+    reply_of(&rep, "{\"choices\":[{\"message\":{\"content\":null,"
                        "\"tool_calls\":[{\"index\":5,\"id\":\"c\",\"index\":6,"
                        "\"type\":\"function\",\"function\":{\"name\":\"f\","
                        "\"arguments\":\"{}\"},\"index\":7}]},\"finish_reason\":"
                        "\"tool_calls\"}]}");
     out.len = 0;
     ngx_http_moa_stream_init(&st, 0);
-    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, -1, S(MODEL), &out) == 0,
        "duplicate tool call index: built");
     n = events(out.data, out.len, ev, 32, "duplicate tool call index");
     ok(n == 3 && jsize(ev[1], "choices.0.delta.tool_calls.0") == 4,
@@ -528,17 +553,17 @@ test_stream_from_reply(void)
     hasnt(out.data, out.len, "\"index\":7", "no later provider index left");
     free_events(ev, n);
     ngx_http_moa_stream_free(&st);
-    cJSON_Delete(root);
+    ngx_http_moa_reply_free(&rep);
 
     /* several choices, or one of them */
-    root = cJSON_Parse("{\"choices\":[{\"message\":{\"content\":\"a\"},"
+    reply_of(&rep, "{\"choices\":[{\"message\":{\"content\":\"a\"},"
                        "\"finish_reason\":\"stop\"},{\"message\":{\"content\":"
                        "\"\"},\"finish_reason\":\"length\"},{\"message\":"
                        "{\"content\":\"c\"},\"finish_reason\":\"stop\"}]}");
 
     out.len = 0;
     ngx_http_moa_stream_init(&st, 0);
-    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, -1, S(MODEL), &out) == 0,
        "three choices: built");
     n = events(out.data, out.len, ev, 32, "three choices");
     is_int(n, 8, "three choices: 3 + 2 + 3 chunks (no empty content)");
@@ -551,7 +576,7 @@ test_stream_from_reply(void)
 
     out.len = 0;
     ngx_http_moa_stream_init(&st, 0);
-    ok(ngx_http_moa_stream_from_reply(&st, root, 2, S(MODEL), &out) == 0,
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, 2, S(MODEL), &out) == 0,
        "choice 2 of 3: built");
     n = events(out.data, out.len, ev, 32, "choice 2 of 3");
     is_int(n, 3, "choice 2 of 3: three chunks");
@@ -561,15 +586,15 @@ test_stream_from_reply(void)
            "choice 2 of 3: its content");
     free_events(ev, n);
     ngx_http_moa_stream_free(&st);
-    cJSON_Delete(root);
+    ngx_http_moa_reply_free(&rep);
 
     /* the id of a stream already started is kept; created default */
-    root = cJSON_Parse("{\"id\":\"other\",\"created\":\"soon\",\"choices\":"
+    reply_of(&rep, "{\"id\":\"other\",\"created\":\"soon\",\"choices\":"
                        "[{\"message\":{\"content\":\"x\"}}]}");
     out.len = 0;
     ngx_http_moa_stream_init(&st, 0);
     ngx_http_moa_buf_lit(&st.id, "\"chatcmpl-first\"");
-    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, -1, S(MODEL), &out) == 0,
        "after a stream: built");
     n = events(out.data, out.len, ev, 32, "after a stream");
     k = check_choice(ev, n, 0, 0, "chatcmpl-first", "after a stream");
@@ -579,21 +604,21 @@ test_stream_from_reply(void)
        "no finish_reason in the reply: null");
     free_events(ev, n);
     ngx_http_moa_stream_free(&st);
-    cJSON_Delete(root);
+    ngx_http_moa_reply_free(&rep);
 
     /* absurd created from a provider: clamped, not an undefined cast */
-    root = cJSON_Parse("{\"created\":1e300,\"choices\":[{\"message\":"
+    reply_of(&rep, "{\"created\":1e300,\"choices\":[{\"message\":"
                        "{\"content\":\"x\"}}]}");
     out.len = 0;
     ngx_http_moa_stream_init(&st, 0);
-    ok(ngx_http_moa_stream_from_reply(&st, root, -1, S(MODEL), &out) == 0,
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, -1, S(MODEL), &out) == 0,
        "created 1e300: built");
     n = events(out.data, out.len, ev, 32, "created 1e300");
     ok(n > 0 && jnum(ev[0], "created") == (double) LLONG_MAX,
        "created 1e300: clamped");
     free_events(ev, n);
     ngx_http_moa_stream_free(&st);
-    cJSON_Delete(root);
+    ngx_http_moa_reply_free(&rep);
 
     ngx_http_moa_buf_free(&out);
 }

@@ -17,7 +17,8 @@ UNIT_SRC_DIR  := $(ROOT)/ngx_http_moa_module
 UNIT_PURE     := $(addprefix $(UNIT_SRC_DIR)/ngx_http_moa_, \
                    json.c openai.c sse.c prompt.c)
 UNIT_HDRS     := $(wildcard $(UNIT_SRC_DIR)/ngx_http_moa_*.h) \
-                 $(ROOT)/t/unit/tap.h $(ROOT)/t/unit/util.h
+                 $(ROOT)/t/unit/tap.h $(ROOT)/t/unit/util.h \
+                 $(wildcard $(ROOT)/fuzz/check_*.h)
 UNIT_TESTS    := $(basename $(notdir $(wildcard $(ROOT)/t/unit/test_*.c)))
 UNIT_FUZZ     := $(basename $(notdir $(wildcard $(ROOT)/fuzz/fuzz_*.c)))
 UNIT_BINS     := $(addprefix $(UNIT_DIR)/, $(UNIT_TESTS)) \

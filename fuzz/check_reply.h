@@ -1,0 +1,190 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * The two ways build_response answers, shared by the unit tests and
+ * fuzz_reply: a reply already in shape is answered with its own bytes
+ * (model and usage replaced), any other through a cJSON tree.  For the same
+ * reply both must give the same JSON once parsed: check_response_paths()
+ * builds the answer, then forces the tree path on the same reply and
+ * compares them.
+ */
+
+
+#ifndef _CHECK_REPLY_H_INCLUDED_
+#define _CHECK_REPLY_H_INCLUDED_
+
+
+#include <math.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "check_json.h"
+#include "ngx_http_moa_openai.h"
+
+
+/*
+ * a and b are the same JSON, members in order (duplicates included); a
+ * number that is not finite in a (the reply's own "1e999") equals null in
+ * b, which is how cJSON prints it
+ */
+static inline int
+check_json_equal(const cJSON *a, const cJSON *b)
+{
+    const cJSON  *x, *y;
+
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+
+    if (cJSON_IsNumber(a) && !isfinite(a->valuedouble)) {
+        return cJSON_IsNull(b);
+    }
+
+    if ((a->type & 0xff) != (b->type & 0xff)) {
+        return 0;
+    }
+
+    if (cJSON_IsNumber(a)) {
+        return a->valuedouble == b->valuedouble;
+    }
+
+    if (cJSON_IsString(a)) {
+        return strcmp(a->valuestring, b->valuestring) == 0;
+    }
+
+    if (!cJSON_IsArray(a) && !cJSON_IsObject(a)) {
+        return 1;
+    }
+
+    for (x = a->child, y = b->child; x && y; x = x->next, y = y->next) {
+        if (cJSON_IsObject(a) && strcmp(x->string, y->string) != 0) {
+            return 0;
+        }
+
+        if (!check_json_equal(x, y)) {
+            return 0;
+        }
+    }
+
+    return x == NULL && y == NULL;
+}
+
+
+/* the reply's first created is a finite number */
+static inline int
+check_reply_created(const ngx_http_moa_reply_t *rep)
+{
+    int                   i;
+    char                  num[512];
+    ngx_http_moa_span_t   v;
+
+    i = ngx_http_moa_json_find(&rep->json, 0, "created");
+
+    if (i < 0 || rep->json.tok[i].type != '0'
+        || rep->json.tok[i].len >= sizeof(num))
+    {
+        return 0;
+    }
+
+    ngx_http_moa_json_span(&rep->json, i, &v);
+    memcpy(num, v.p, v.len);
+    num[v.len] = '\0';
+
+    return isfinite(strtod(num, NULL));
+}
+
+
+/*
+ * build_response(rep, -1) into out, then the tree path on the same reply
+ * (a choice marked not plain forces it) into tree: both valid JSON (the
+ * tokenizer and cJSON), equal once parsed.  *fast tells whether the first
+ * answer kept the reply's own bytes (its choices verbatim).  The reply's
+ * tree is dropped before and after: the tree path edits it.
+ */
+static inline const char *
+check_response_paths(ngx_http_moa_reply_t *rep, const char *model,
+    const cJSON *usage, ngx_http_moa_buf_t *out, ngx_http_moa_buf_t *tree,
+    int *fast)
+{
+    int                   rc, plain;
+    cJSON                *a, *b;
+    const char           *err;
+    ngx_http_moa_span_t   choices;
+
+    *fast = 0;
+    out->len = 0;
+    tree->len = 0;
+
+    cJSON_Delete(rep->root);
+    rep->root = NULL;
+
+    if (ngx_http_moa_build_response(out, rep, -1, model, usage) != 0) {
+        return "the answer is built";
+    }
+
+    plain = rep->choices[0].plain;
+    rep->choices[0].plain = 0;
+
+    rc = ngx_http_moa_build_response(tree, rep, -1, model, usage);
+
+    rep->choices[0].plain = plain;
+    cJSON_Delete(rep->root);
+    rep->root = NULL;
+
+    if (rc != 0) {
+        return "the tree path's answer is built";
+    }
+
+    if (ngx_http_moa_json_valid(out->data, out->len) != 0
+        || ngx_http_moa_json_valid(tree->data, tree->len) != 0)
+    {
+        return "both answers are valid JSON";
+    }
+
+    /* the choices verbatim: only the fast path keeps the reply's bytes */
+
+    if (ngx_http_moa_json_get(rep->p, rep->len, "choices", &choices) == 1
+        && out->len >= choices.len)
+    {
+        for (rc = 0; (size_t) rc + choices.len <= out->len; rc++) {
+            if (memcmp(out->data + rc, choices.p, choices.len) == 0) {
+                *fast = 1;
+                break;
+            }
+        }
+    }
+
+    a = check_json_cjson(out->data, out->len);
+    b = check_json_cjson(tree->data, tree->len);
+
+    /* created is a finite number, whatever the reply had */
+    if (a && b
+        && (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(a, "created"))
+            || !isfinite(cJSON_GetObjectItemCaseSensitive(a, "created")
+                         ->valuedouble)))
+    {
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+        return "the answer's created is a finite number";
+    }
+
+    /* a reply without a usable created gets "now" in each answer */
+    if (a && b && !check_reply_created(rep)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(a, "created");
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "created");
+    }
+
+    err = (a == NULL || b == NULL) ? "cJSON parses both answers"
+          : !check_json_equal(a, b) ? "the fast path's answer is the tree's"
+          : NULL;
+
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+
+    return err;
+}
+
+
+#endif /* _CHECK_REPLY_H_INCLUDED_ */
