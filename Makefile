@@ -56,14 +56,21 @@ deps-test:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	        --no-install-recommends nodejs npm >/dev/null; }
 
+# the compiler flags of Debian's nginx package (nginx -V: --with-cc-opt;
+# nginx-dev's conf_flags has the configure flags but not these): without
+# them the module would be built with nginx's default -O
+NGX_CC_OPT ?= -g -O2 -fstack-protector-strong -Wformat \
+              -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+
 # configure from a copy of nginx-dev's tree (configure writes a Makefile into
 # its current directory), with the flags the packaged nginx was built with
-$(BUILD)/Makefile: config | deps-build
+$(BUILD)/Makefile: config Makefile | deps-build
 	@rm -rf $(BUILD)/nginx-src && mkdir -p $(BUILD) && \
 	cp -r $(NGX_SRC) $(BUILD)/nginx-src && \
 	cd $(BUILD)/nginx-src && \
 	. ./conf_flags && \
-	./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(NGX_CC_OPT)" \
+	    --add-dynamic-module=$(ROOT) \
 	    --builddir=$(BUILD) > $(BUILD)/configure.log 2>&1 \
 	|| { cat $(BUILD)/configure.log; exit 1; }
 
