@@ -37,6 +37,8 @@
 
 /* bodies up to this size are sent as one piece of the pool */
 #define NGX_HTTP_MOA_SMALL_BODY        3072
+/* first block of the pool of a MoA request's calls */
+#define NGX_HTTP_MOA_CALLS_POOL_SIZE   8192
 
 /* unsent output above which a streamed reply stops taking provider input */
 #define NGX_HTTP_MOA_STREAM_BUSY_MAX   (64 * 1024)
@@ -157,6 +159,7 @@ struct ngx_http_moa_ctx_s {
     ngx_http_moa_call_t        *critique;
     ngx_http_moa_call_t        *synthesis;
     ngx_http_moa_call_t        *passthrough;
+    ngx_pool_t                 *calls_pool;    /* the calls' own memory */
 
     ngx_http_moa_candidate_t   *cands;
     ngx_uint_t                  ncands;

@@ -25,6 +25,8 @@ static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
+static ngx_pool_t *ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_calls_pool_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
@@ -97,6 +99,20 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
     if (ngx_http_subrequest(r, &call->uri, NULL, &sr, ps, flags) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /*
+     * the work of a MoA request's calls (upstream, proxy state, request
+     * and header buffers) goes to a pool of their own: in the client's
+     * small request pool it would take a dozen blocks, and every
+     * allocation would walk them
+     */
+
+    if (ctx->model) {
+        sr->pool = ngx_http_moa_calls_pool(ctx);
+        if (sr->pool == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     call->ctx = ctx;
@@ -181,6 +197,53 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 }
 
 
+/*
+ * The calls' pool lives as long as the client's request: it is destroyed
+ * by a cleanup of the request's pool, which runs after nginx ran the
+ * request's cleanup handlers (the upstreams' among them, allocated here)
+ * and wrote the access log, and before the request's memory goes.
+ */
+static ngx_pool_t *
+ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_pool_t          *pool;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_request_t  *r;
+
+    if (ctx->calls_pool) {
+        return ctx->calls_pool;
+    }
+
+    r = ctx->request;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    pool = ngx_create_pool(NGX_HTTP_MOA_CALLS_POOL_SIZE, r->connection->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_moa_calls_pool_cleanup;
+    cln->data = pool;
+
+    ctx->calls_pool = pool;
+
+    return pool;
+}
+
+
+static void
+ngx_http_moa_calls_pool_cleanup(void *data)
+{
+    ngx_pool_t  *pool = data;
+
+    ngx_destroy_pool(pool);
+}
+
+
 static ngx_chain_t *
 ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
 {
@@ -231,7 +294,7 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
     sr->headers_in.content_length_n = call->body_len;
     sr->headers_in.keep_alive_n = -1;
 
-    if (ngx_list_init(&sr->headers_in.headers, r->pool, 4,
+    if (ngx_list_init(&sr->headers_in.headers, sr->pool, 4,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
