@@ -16,7 +16,7 @@ PKGS_BENCH += $(if $(shell command -v node),,nodejs) \
               $(if $(shell command -v npm),,npm)
 BENCH_NODE := $(BENCH_DIR)/peers/node/node_modules/.package-lock.json
 
-.PHONY: bench deps-bench bench-report bench-publish bench-profile
+.PHONY: bench deps-bench bench-report bench-publish bench-profile bench-heap
 
 deps-bench:
 	$(call ensure_packages,$(PKGS_BENCH))
@@ -50,3 +50,11 @@ bench-profile: deps-bench
 	@$(MAKE) -s $(MODULE)
 	ROOT=$(ROOT) BENCH_NGINX=$(NGINX) MODULE=$(MODULE) JS_MODULE=$(JS_MODULE) \
 	    $(BENCH_DIR)/profile
+
+# heap per in-flight MoA request under massif (500 requests at D=10 s): the
+# before/after figure of a change of the module's memory use
+bench-heap: deps-bench
+	$(call ensure_packages,valgrind)
+	@$(MAKE) -s $(MODULE)
+	ROOT=$(ROOT) BENCH_NGINX=$(NGINX) MODULE=$(MODULE) JS_MODULE=$(JS_MODULE) \
+	    $(BENCH_DIR)/heap
