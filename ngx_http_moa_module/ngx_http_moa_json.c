@@ -38,6 +38,8 @@ typedef struct {
 
 
 static int ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t);
+static int ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p,
+    size_t len);
 static int ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s);
 
 
@@ -500,8 +502,12 @@ ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s)
 }
 
 
-int
-ngx_http_moa_json_valid(const char *p, size_t len)
+/*
+ * One JSON value over p[0..len) and nothing else around it but white
+ * space: validated, and cut into tokens when j is not NULL.  0 or -1.
+ */
+static int
+ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p, size_t len)
 {
     ngx_http_moa_json_tokens_t  t;
 
@@ -510,7 +516,7 @@ ngx_http_moa_json_valid(const char *p, size_t len)
         return -1;
     }
 
-    t.j = NULL;
+    t.j = j;
     t.s.p = p;
     t.s.end = p + len;
     t.s.depth = 0;
@@ -524,6 +530,13 @@ ngx_http_moa_json_valid(const char *p, size_t len)
     ngx_http_moa_json_ws(&t.s);
 
     return t.s.p == t.s.end ? 0 : -1;
+}
+
+
+int
+ngx_http_moa_json_valid(const char *p, size_t len)
+{
+    return ngx_http_moa_json_run(NULL, p, len);
 }
 
 
@@ -1348,29 +1361,9 @@ ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t)
 int
 ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p, size_t len)
 {
-    ngx_http_moa_json_tokens_t  t;
-
     j->n = 0;
 
-    /* no text (an empty body is (NULL, 0): NULL + 0 is undefined) */
-    if (len == 0) {
-        return -1;
-    }
-
-    t.j = j;
-    t.s.p = p;
-    t.s.end = p + len;
-    t.s.depth = 0;
-
-    ngx_http_moa_json_ws(&t.s);
-
-    if (ngx_http_moa_json_tok_value(&t) != 0) {
-        return -1;
-    }
-
-    ngx_http_moa_json_ws(&t.s);
-
-    return t.s.p == t.s.end ? 0 : -1;
+    return ngx_http_moa_json_run(j, p, len);
 }
 
 
