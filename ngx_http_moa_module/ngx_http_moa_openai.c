@@ -1765,8 +1765,12 @@ ngx_http_moa_set(cJSON *obj, const char *name, cJSON *value)
     }
 
     if (cJSON_GetObjectItemCaseSensitive(obj, name)) {
-        return cJSON_ReplaceItemInObjectCaseSensitive(obj, name, value)
-               ? 0 : -1;
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, name, value)) {
+            cJSON_Delete(value);
+            return -1;
+        }
+
+        return 0;
     }
 
     if (!cJSON_AddItemToObject(obj, name, value)) {
@@ -2717,10 +2721,11 @@ ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st,
 static int
 ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
 {
-    int           index;
-    cJSON        *call, *fn, *item;
-    const cJSON  *v, *f;
-    const char   *s;
+    int                  index, rc;
+    cJSON               *call, *fn;
+    const char          *s;
+    const cJSON         *v, *f;
+    ngx_http_moa_buf_t   args;
 
     v = cJSON_GetObjectItemCaseSensitive(tc, "index");
     index = cJSON_IsNumber(v) ? v->valueint : 0;
@@ -2759,34 +2764,26 @@ ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
 
     v = cJSON_GetObjectItemCaseSensitive(tc, "id");
 
-    if (cJSON_IsString(v) && v->valuestring[0]) {
-        item = cJSON_CreateString(v->valuestring);
-        if (item == NULL
-            || !cJSON_ReplaceItemInObjectCaseSensitive(call, "id", item))
-        {
-            cJSON_Delete(item);
-            return -1;
-        }
+    if (cJSON_IsString(v) && v->valuestring[0]
+        && ngx_http_moa_set(call, "id", cJSON_CreateString(v->valuestring))
+           != 0)
+    {
+        return -1;
     }
 
     f = cJSON_GetObjectItemCaseSensitive(tc, "function");
     v = cJSON_GetObjectItemCaseSensitive(f, "name");
 
-    if (cJSON_IsString(v) && v->valuestring[0]) {
-        item = cJSON_CreateString(v->valuestring);
-        if (item == NULL
-            || !cJSON_ReplaceItemInObjectCaseSensitive(fn, "name", item))
-        {
-            cJSON_Delete(item);
-            return -1;
-        }
+    if (cJSON_IsString(v) && v->valuestring[0]
+        && ngx_http_moa_set(fn, "name", cJSON_CreateString(v->valuestring))
+           != 0)
+    {
+        return -1;
     }
 
     v = cJSON_GetObjectItemCaseSensitive(f, "arguments");
 
     if (cJSON_IsString(v) && v->valuestring[0]) {
-        ngx_http_moa_buf_t  args;
-
         memset(&args, 0, sizeof(ngx_http_moa_buf_t));
 
         s = cJSON_GetObjectItemCaseSensitive(fn, "arguments")->valuestring;
@@ -2794,13 +2791,11 @@ ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
         ngx_http_moa_buf_cstr(&args, v->valuestring);
         ngx_http_moa_buf_add(&args, "", 1);
 
-        item = args.nomem ? NULL : cJSON_CreateString(args.data);
+        rc = ngx_http_moa_set(fn, "arguments", args.nomem
+                              ? NULL : cJSON_CreateString(args.data));
         ngx_http_moa_buf_free(&args);
 
-        if (item == NULL
-            || !cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", item))
-        {
-            cJSON_Delete(item);
+        if (rc != 0) {
             return -1;
         }
     }
