@@ -293,6 +293,11 @@ ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
 void
 ngx_http_moa_buf_free(ngx_http_moa_buf_t *b)
 {
+    if (b->data == NULL) {
+        b->nomem = 0;
+        return;
+    }
+
     free(b->data);
     b->data = NULL;
     b->len = 0;
@@ -1148,10 +1153,39 @@ ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit)
 
 
 
+/* room for more tokens: 0, or -1 when too many or out of memory */
 static int
-ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
+ngx_http_moa_json_tok_grow(ngx_http_moa_json_tokens_t *t)
 {
     uint32_t                  size;
+    ngx_http_moa_json_t      *j;
+    ngx_http_moa_json_tok_t  *tok;
+
+    j = t->j;
+
+    if (j->size >= 1u << 24) {
+        return -1;
+    }
+
+    /* about a token per 40 bytes of chat JSON */
+    size = j->size ? j->size * 2 : (uint32_t) ((t->s.end - t->s.p) / 40 + 16);
+
+    tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
+    if (tok == NULL) {
+        return -1;
+    }
+
+    j->tok = tok;
+    j->size = size;
+
+    return 0;
+}
+
+
+/* called once per value and key: the growing is kept out of line */
+static inline int
+ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
+{
     ngx_http_moa_json_t      *j;
     ngx_http_moa_json_tok_t  *tok;
 
@@ -1161,22 +1195,8 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
         return 0;
     }
 
-    if (j->n == j->size) {
-        if (j->size >= 1u << 24) {
-            return -1;
-        }
-
-        /* about a token per 40 bytes of chat JSON */
-        size = j->size ? j->size * 2
-                       : (uint32_t) ((t->s.end - t->s.p) / 40 + 16);
-
-        tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
-        if (tok == NULL) {
-            return -1;
-        }
-
-        j->tok = tok;
-        j->size = size;
+    if (j->n == j->size && ngx_http_moa_json_tok_grow(t) != 0) {
+        return -1;
     }
 
     tok = &j->tok[j->n];
@@ -1415,6 +1435,60 @@ ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
     }
 
     return -1;
+}
+
+
+void
+ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
+    const ngx_http_moa_json_key_t *keys, int nkeys, int *at)
+{
+    int                          i, left;
+    size_t                       len;
+    uint32_t                     k, end;
+    ngx_http_moa_json_member_t   m;
+
+    for (i = 0; i < nkeys; i++) {
+        at[i] = -1;
+    }
+
+    if (obj < 0 || j->tok[obj].type != '{') {
+        return;
+    }
+
+    left = nkeys;
+    end = j->tok[obj].next;
+
+    for (k = obj + 1; k < end && left; k = j->tok[k + 1].next) {
+
+        if (!j->tok[k].escaped) {
+            /* the key's text without its quotes */
+            len = j->tok[k].len - 2;
+
+            for (i = 0; i < nkeys; i++) {
+                if (keys[i].len == len && at[i] < 0
+                    && memcmp(j->tok[k].p + 1, keys[i].name, len) == 0)
+                {
+                    at[i] = (int) k + 1;
+                    left--;
+                    break;
+                }
+            }
+
+            continue;
+        }
+
+        m.key = j->tok[k].p + 1;
+        m.key_len = j->tok[k].len - 2;
+        m.escaped = 1;
+
+        for (i = 0; i < nkeys; i++) {
+            if (at[i] < 0 && ngx_http_moa_json_key_is(&m, keys[i].name)) {
+                at[i] = (int) k + 1;
+                left--;
+                break;
+            }
+        }
+    }
 }
 
 

@@ -92,6 +92,21 @@ void ngx_http_moa_json_free(ngx_http_moa_json_t *j);
 int ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
     const char *key);
 
+/*
+ * The values of several keys of object token obj in one pass over its
+ * members: at[i] for keys[i], -1 when absent; as for ngx_http_moa_json_find,
+ * the first of duplicate keys counts.
+ */
+typedef struct {
+    const char  *name;
+    size_t       len;
+} ngx_http_moa_json_key_t;
+
+#define ngx_http_moa_json_key(s)  { "" s, sizeof(s) - 1 }
+
+void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
+    const ngx_http_moa_json_key_t *keys, int nkeys, int *at);
+
 /* elements of array token arr: first, then each next; -1 at the end */
 int ngx_http_moa_json_first(const ngx_http_moa_json_t *j, int arr);
 int ngx_http_moa_json_after(const ngx_http_moa_json_t *j, int arr, int i);

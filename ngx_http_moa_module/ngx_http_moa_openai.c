@@ -339,6 +339,40 @@ ngx_http_moa_check_messages(ngx_http_moa_request_t *req,
 }
 
 
+/* the request's top-level members read by the module, found in one pass */
+enum {
+    NGX_HTTP_MOA_REQ_MODEL = 0,
+    NGX_HTTP_MOA_REQ_MESSAGES,
+    NGX_HTTP_MOA_REQ_STREAM,
+    NGX_HTTP_MOA_REQ_STREAM_OPTIONS,
+    NGX_HTTP_MOA_REQ_N,
+    NGX_HTTP_MOA_REQ_SEED,
+    NGX_HTTP_MOA_REQ_TOOLS,
+    NGX_HTTP_MOA_REQ_MAX_COMPLETION_TOKENS,
+    NGX_HTTP_MOA_REQ_AUDIO,
+    NGX_HTTP_MOA_REQ_MODALITIES,
+    NGX_HTTP_MOA_REQ_PREDICTION,
+    NGX_HTTP_MOA_REQ_NKEYS
+};
+
+
+static const ngx_http_moa_json_key_t
+    ngx_http_moa_request_keys[NGX_HTTP_MOA_REQ_NKEYS] =
+{
+    ngx_http_moa_json_key("model"),
+    ngx_http_moa_json_key("messages"),
+    ngx_http_moa_json_key("stream"),
+    ngx_http_moa_json_key("stream_options"),
+    ngx_http_moa_json_key("n"),
+    ngx_http_moa_json_key("seed"),
+    ngx_http_moa_json_key("tools"),
+    ngx_http_moa_json_key("max_completion_tokens"),
+    ngx_http_moa_json_key("audio"),
+    ngx_http_moa_json_key("modalities"),
+    ngx_http_moa_json_key("prediction")
+};
+
+
 /*
  * Validates the client's request in one pass over its text (a tree is made
  * only when a capture line needs one) and reads what the chain uses.
@@ -348,6 +382,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     size_t len, ngx_http_moa_error_t *err)
 {
     int                   i, o, k;
+    int                   at[NGX_HTTP_MOA_REQ_NKEYS];
     double                d;
     uint32_t              t, end;
     ngx_http_moa_json_t  *j;
@@ -395,7 +430,14 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         k++;
     }
 
-    i = ngx_http_moa_json_find(j, 0, "model");
+    ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_request_keys,
+                                NGX_HTTP_MOA_REQ_NKEYS, at);
+
+    req->audio = at[NGX_HTTP_MOA_REQ_AUDIO];
+    req->modalities = at[NGX_HTTP_MOA_REQ_MODALITIES];
+    req->prediction = at[NGX_HTTP_MOA_REQ_PREDICTION];
+
+    i = at[NGX_HTTP_MOA_REQ_MODEL];
 
     if (i < 0 || j->tok[i].type == 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
@@ -408,28 +450,36 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         return ngx_http_moa_invalid_type(err, "model", "a string");
     }
 
-    (void) ngx_http_moa_buf_reserve(&req->model_buf, j->tok[i].len);
+    if (!j->tok[i].escaped && j->tok[i].len - 2 < sizeof(req->model_text)) {
+        /* without escapes a string's text is its value */
+        memcpy(req->model_text, j->tok[i].p + 1, j->tok[i].len - 2);
+        req->model_text[j->tok[i].len - 2] = '\0';
+        req->model = req->model_text;
 
-    if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
-                                   j->tok[i].len)
-        != 0)
-    {
-        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
-                               "out of memory");
-        return -1;
+    } else {
+        (void) ngx_http_moa_buf_reserve(&req->model_buf, j->tok[i].len);
+
+        if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
+                                       j->tok[i].len)
+            != 0)
+        {
+            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                                   "out of memory");
+            return -1;
+        }
+
+        ngx_http_moa_buf_add(&req->model_buf, "", 1);
+
+        if (req->model_buf.nomem) {
+            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                                   "out of memory");
+            return -1;
+        }
+
+        req->model = req->model_buf.data;
     }
 
-    ngx_http_moa_buf_add(&req->model_buf, "", 1);
-
-    if (req->model_buf.nomem) {
-        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
-                               "out of memory");
-        return -1;
-    }
-
-    req->model = req->model_buf.data;
-
-    i = ngx_http_moa_json_find(j, 0, "messages");
+    i = at[NGX_HTTP_MOA_REQ_MESSAGES];
 
     if (i < 0 || j->tok[i].type == 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
@@ -464,7 +514,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         }
     }
 
-    i = ngx_http_moa_json_find(j, 0, "stream");
+    i = at[NGX_HTTP_MOA_REQ_STREAM];
 
     if (i >= 0 && j->tok[i].type != 'n') {
         if (j->tok[i].type != 't' && j->tok[i].type != 'f') {
@@ -474,7 +524,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         req->stream = (j->tok[i].type == 't');
     }
 
-    i = ngx_http_moa_json_find(j, 0, "stream_options");
+    i = at[NGX_HTTP_MOA_REQ_STREAM_OPTIONS];
 
     if (i >= 0 && j->tok[i].type != 'n') {
         if (j->tok[i].type != '{') {
@@ -496,7 +546,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         req->include_usage = (o >= 0 && j->tok[o].type == 't');
     }
 
-    i = ngx_http_moa_json_find(j, 0, "n");
+    i = at[NGX_HTTP_MOA_REQ_N];
 
     if (i >= 0 && j->tok[i].type != 'n') {
         /* range first: casting a double out of range is undefined */
@@ -517,7 +567,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         req->n = (int) d;
     }
 
-    i = ngx_http_moa_json_find(j, 0, "seed");
+    i = at[NGX_HTTP_MOA_REQ_SEED];
 
     if (i >= 0 && j->tok[i].type != 'n') {
         /* range first: casting a double out of range is undefined */
@@ -532,7 +582,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         req->seed = (long long) d;
     }
 
-    i = ngx_http_moa_json_find(j, 0, "tools");
+    i = at[NGX_HTTP_MOA_REQ_TOOLS];
 
     if (i >= 0 && j->tok[i].type != 'n') {
         if (j->tok[i].type != '[') {
@@ -542,7 +592,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         req->has_tools = (ngx_http_moa_json_first(j, i) >= 0);
     }
 
-    i = ngx_http_moa_json_find(j, 0, "max_completion_tokens");
+    i = at[NGX_HTTP_MOA_REQ_MAX_COMPLETION_TOKENS];
     req->max_completion_tokens = (i >= 0 && j->tok[i].type != 'n');
 
     return 0;
@@ -558,13 +608,13 @@ ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
 
     j = &req->json;
 
-    i = ngx_http_moa_json_find(j, 0, "audio");
+    i = req->audio;
 
     if (i >= 0 && j->tok[i].type != 'n') {
         goto audio;
     }
 
-    i = ngx_http_moa_json_find(j, 0, "modalities");
+    i = req->modalities;
 
     for (m = ngx_http_moa_json_first(j, i); m >= 0;
          m = ngx_http_moa_json_after(j, i, m))
@@ -574,7 +624,7 @@ ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
         }
     }
 
-    i = ngx_http_moa_json_find(j, 0, "prediction");
+    i = req->prediction;
 
     if (i >= 0 && j->tok[i].type != 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",

@@ -38,9 +38,13 @@ typedef struct {
     cJSON                       *root;       /* parsed on demand */
 
     const char                  *model;      /* decoded, NUL-terminated */
-    ngx_http_moa_buf_t           model_buf;
+    ngx_http_moa_buf_t           model_buf;  /* model with escapes or long */
+    char                         model_text[48];
     const ngx_http_moa_json_member_t  *raw_messages;
     int                          messages;   /* token of the array */
+    int                          audio;      /* tokens of values, or -1 */
+    int                          modalities;
+    int                          prediction;
     ngx_http_moa_span_t          stream_options;   /* len 0: none */
 
     long long                    seed;

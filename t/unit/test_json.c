@@ -509,16 +509,33 @@ in_list(const char *s, const char **list)
 }
 
 
+/* json_find and json_find_keys (with a key before it) must agree: -3 */
 static int
 tok_find(const char *json, const char *key)
 {
-    int                  rc;
-    ngx_http_moa_json_t  j;
+    int                      rc, at[2];
+    ngx_http_moa_json_t      j;
+    ngx_http_moa_json_key_t  keys[2];
 
     memset(&j, 0, sizeof(j));
 
-    rc = ngx_http_moa_json_parse(&j, json, strlen(json)) == 0
-         ? ngx_http_moa_json_find(&j, 0, key) : -2;
+    if (ngx_http_moa_json_parse(&j, json, strlen(json)) != 0) {
+        ngx_http_moa_json_free(&j);
+        return -2;
+    }
+
+    rc = ngx_http_moa_json_find(&j, 0, key);
+
+    keys[0].name = "zz";
+    keys[0].len = 2;
+    keys[1].name = key;
+    keys[1].len = strlen(key);
+
+    ngx_http_moa_json_find_keys(&j, 0, keys, 2, at);
+
+    if (at[1] != rc || at[0] != ngx_http_moa_json_find(&j, 0, "zz")) {
+        rc = -3;
+    }
 
     ngx_http_moa_json_free(&j);
 
@@ -606,6 +623,31 @@ test_tokens(void)
         is_int(ngx_http_moa_json_find(&j, 2, "a"), -1, "find in an array");
         is_int(ngx_http_moa_json_find(&j, 3, "a"), -1, "find in a number");
         is_int(ngx_http_moa_json_find(&j, -1, "a"), -1, "find in -1");
+        {
+            int                            at[4];
+            static const ngx_http_moa_json_key_t  keys[4] = {
+                ngx_http_moa_json_key("d"),
+                ngx_http_moa_json_key("b"),
+                ngx_http_moa_json_key("a"),
+                ngx_http_moa_json_key("c")
+            };
+
+            ngx_http_moa_json_find_keys(&j, 0, keys, 4, at);
+            ok(at[0] == 10 && at[1] == -1 && at[2] == 2 && at[3] == 8,
+               "find_keys: d a c found in one pass, b not (a child's)");
+
+            ngx_http_moa_json_find_keys(&j, 4, keys, 4, at);
+            ok(at[0] == -1 && at[1] == 6 && at[2] == -1 && at[3] == -1,
+               "find_keys in a child");
+
+            at[0] = 5;
+            ngx_http_moa_json_find_keys(&j, 2, keys, 1, at);
+            is_int(at[0], -1, "find_keys in an array: -1");
+            at[0] = 5;
+            ngx_http_moa_json_find_keys(&j, -1, keys, 1, at);
+            is_int(at[0], -1, "find_keys in -1: -1");
+        }
+
         is_int(ngx_http_moa_json_first(&j, 2), 3, "first of the array");
         is_int(ngx_http_moa_json_after(&j, 2, 3), 4, "after skips nothing");
         is_int(ngx_http_moa_json_after(&j, 2, 4), -1,

@@ -56,6 +56,10 @@ refused(const char *name, const char *body, int status, const char *code,
 }
 
 
+/* 47 bytes: the longest model id kept in the request's own array */
+#define M47  "model-0123456789-0123456789-0123456789-01234567"
+
+
 static int
 accepted(const char *name, ngx_http_moa_request_t *req, const char *body)
 {
@@ -141,6 +145,35 @@ test_parse(void)
 
     ngx_http_moa_request_free(&req);
     ok(req.model_buf.data == NULL, "free: model_buf freed");
+
+    /* a plain model id is kept in the request itself when it fits */
+    if (accepted("a plain model", &req,
+                 "{\"model\":\"gpt-4o-mini\",\"messages\":" USER "}"))
+    {
+        is_str(req.model, "gpt-4o-mini", "plain model: as sent");
+        ok(req.model == req.model_text && req.model_buf.data == NULL,
+           "plain model: in model_text, nothing allocated");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("a model of 47 bytes", &req,
+                 "{\"model\":\"" M47 "\",\"messages\":" USER "}"))
+    {
+        is_str(req.model, M47, "47 bytes: as sent");
+        ok(req.model == req.model_text, "47 bytes: in model_text");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("a model of 48 bytes", &req,
+                 "{\"model\":\"" M47 "x\",\"messages\":" USER "}"))
+    {
+        is_str(req.model, M47 "x", "48 bytes: as sent");
+        ok(req.model == req.model_buf.data, "48 bytes: in model_buf");
+    }
+
+    ngx_http_moa_request_free(&req);
 
     if (accepted("a model with \\u0000", &req,
                  "{\"model\":\"moa\\u0000x\",\"messages\":" USER "}"))
