@@ -176,6 +176,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
+    ngx_chain_t          *cl;
     ngx_http_moa_ctx_t   *ctx;
     ngx_http_moa_call_t  *call;
 
@@ -206,6 +207,19 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             && ngx_http_moa_observe(r, call, in) != NGX_OK)
         {
             return NGX_ERROR;
+        }
+
+        /*
+         * the reply's end (the subrequest's last buffer, sent only once the
+         * provider's reply is complete) ends the client's response as well:
+         * a pass of the main request through the filters less
+         */
+
+        for (cl = in; cl; cl = cl->next) {
+            if (cl->buf->last_in_chain && cl->next == NULL) {
+                cl->buf->last_buf = 1;
+                call->ctx->last_sent = 1;
+            }
         }
 
         return ngx_http_next_body_filter(r, in);

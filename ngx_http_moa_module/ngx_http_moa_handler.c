@@ -576,12 +576,6 @@ ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx)
 
     call->stage = NGX_HTTP_MOA_PASSTHROUGH;
     call->uri = ctx->conf->pass;
-    ngx_http_moa_body_ref(&call->body, (char *) ctx->body.data,
-                          ctx->body.len);
-
-    if (ngx_http_moa_body_done(&call->body) != 0) {
-        return NGX_ERROR;
-    }
     call->stream = ctx->req.stream;
     call->forward = 1;
 
@@ -952,7 +946,9 @@ ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
     if (call->ok) {
         ngx_http_moa_passthrough_answer(ctx, call);
 
-        rc = ngx_http_moa_send_buf(ctx, ctx->request, NULL, 0, 1);
+        rc = ctx->last_sent ? NGX_OK
+                            : ngx_http_moa_send_buf(ctx, ctx->request, NULL,
+                                                    0, 1);
         ngx_http_moa_finalize(ctx, rc);
         return;
     }

@@ -207,6 +207,7 @@ struct ngx_http_moa_ctx_s {
     unsigned                    own_response:1;
     unsigned                    rewrite_error:1;
     unsigned                    header_sent:1;
+    unsigned                    last_sent:1;   /* the response's end went */
     unsigned                    sse_header:1;
     unsigned                    finalized:1;
     unsigned                    deadline_passed:1;

@@ -137,13 +137,19 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     }
 
     /*
-     * a small body of many parts is cheaper as one piece of the pool: each
-     * part costs two buffers and two links (the proxy copies the chain)
+     * a passthrough sends the client's body as it came; a small body of
+     * many parts is cheaper as one piece of the pool: each part costs two
+     * buffers and two links (the proxy copies the chain)
      */
 
     call->body_len = call->body.len;
 
-    if (call->body.nparts > 2 && call->body.len <= NGX_HTTP_MOA_SMALL_BODY) {
+    if (call == ctx->passthrough) {
+        call->body_len = ctx->body.len;
+        rb->bufs = ngx_http_moa_body_buf(r->pool, ctx->body.data,
+                                         ctx->body.len);
+
+    } else if (call->body.nparts > 2 && call->body.len <= NGX_HTTP_MOA_SMALL_BODY) {
         ngx_http_moa_body_flat(&call->body, &call->flat);
         ngx_http_moa_body_free(&call->body);
 

@@ -195,3 +195,34 @@ accept=[text/event-stream]
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 8: passthrough answers end where the provider's do: plain and streamed on one keep-alive connection
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+    }
+--- mock
+{"passthrough": {"content": "alpha beta gamma", "chunks": 3}}
+--- pipelined_requests eval
+[
+"POST /v1/chat/completions\n" . '{"model":"gpt-4o","messages":[{"role":"user","content":"one"}]}',
+"POST /v1/chat/completions\n" . '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"two"}]}',
+"POST /v1/chat/completions\n" . '{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"three"}]}',
+"POST /v1/chat/completions\n" . '{"model":"gpt-4o","messages":[{"role":"user","content":"four"}]}',
+]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[
+qr/^\{.*"model":"gpt-4o".*"content":"alpha beta gamma".*\}\s*$/s,
+qr/^data: .*"model":"gpt-4o".*data: \[DONE\]\n\n$/s,
+qr/^data: .*"usage":\{"prompt_tokens":10.*data: \[DONE\]\n\n$/s,
+qr/^\{.*"model":"gpt-4o".*"content":"alpha beta gamma".*\}\s*$/s,
+]
+--- no_error_log
+[alert]
+[crit]
+[error]

@@ -87,3 +87,26 @@ close http upstream connection
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 4: a passthrough completion and a passthrough stream over HTTP/2 end with the provider's reply
+--- mock
+{"passthrough": {"content": "relayed over h2", "chunks": 4}}
+--- response_body_like: ^h2 port \d+$
+--- sse
+my ($port) = $body =~ /port (\d+)/;
+my $out = MoaTest::curl_h2($port, '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}', '--max-time', '10');
+like $out->{head}, qr{^HTTP/2 200}, 'completion: HTTP/2 200';
+my $r = MoaTest::decode_json($out->{body});
+is $r->{choices}[0]{message}{content}, 'relayed over h2', 'completion: content';
+is $r->{model}, 'gpt-4o', 'completion: model unchanged';
+$out = MoaTest::curl_h2($port, '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}', '--max-time', '10');
+like $out->{head}, qr{^HTTP/2 200}, 'stream: HTTP/2 200';
+my @ev = MoaTest::sse_events($out->{body});
+is $ev[-1], '[DONE]', 'stream: [DONE]';
+is MoaTest::sse_data(\@ev), 'relayed over h2', 'stream: content';
+--- no_error_log
+[alert]
+[crit]
+[error]
