@@ -102,17 +102,16 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     }
 
     /*
-     * the work of a MoA request's calls (upstream, proxy state, request
-     * and header buffers) goes to a pool of their own: in the client's
-     * small request pool it would take a dozen blocks, and every
-     * allocation would walk them
+     * the work of the calls (upstream, proxy state, request and header
+     * buffers) goes to a pool of their own: in the client's small request
+     * pool, which already holds the request, its context and the
+     * subrequests, it would take more blocks, and every allocation would
+     * walk them (a MoA request's calls would take a dozen)
      */
 
-    if (ctx->model) {
-        sr->pool = ngx_http_moa_calls_pool(ctx);
-        if (sr->pool == NULL) {
-            return NGX_ERROR;
-        }
+    sr->pool = ngx_http_moa_calls_pool(ctx);
+    if (sr->pool == NULL) {
+        return NGX_ERROR;
     }
 
     call->ctx = ctx;
