@@ -148,7 +148,9 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
         rb->bufs = ngx_http_moa_body_buf(r->pool, ctx->body.data,
                                          ctx->body.len);
 
-    } else if (call->body.nparts > 2 && call->body.len <= NGX_HTTP_MOA_SMALL_BODY) {
+    } else if (call->body.nparts > 2
+               && call->body.len <= NGX_HTTP_MOA_SMALL_BODY)
+    {
         ngx_http_moa_body_flat(&call->body, &call->flat);
         ngx_http_moa_body_free(&call->body);
 
