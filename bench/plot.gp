@@ -7,7 +7,7 @@ if (!exists("out")) out = 'latency.png'
 if (!exists("D")) D = 200
 set terminal pngcairo size 1000,720 font ",10" noenhanced
 set output out
-stats dat nooutput
+stats dat every ::1 nooutput    # each block's first line is its title
 n = STATS_blocks
 set title sprintf("latency vs concurrent clients, provider delay D = %d ms per call (p50 solid, p99 dashed)", D)
 set xlabel "concurrent clients"
