@@ -1064,6 +1064,45 @@ ngx_http_moa_tok_get(const ngx_http_moa_json_t *j, int obj, const char *key,
 }
 
 
+/* a token as a span, len 0 when absent (-1) */
+static void
+ngx_http_moa_tok_span(const ngx_http_moa_json_t *j, int i,
+    ngx_http_moa_span_t *v)
+{
+    if (i < 0) {
+        v->p = NULL;
+        v->len = 0;
+        return;
+    }
+
+    ngx_http_moa_json_span(j, i, v);
+}
+
+
+/* what a reply, each of its choices and each message are read for */
+static const ngx_http_moa_json_key_t  ngx_http_moa_reply_fields[] = {
+    ngx_http_moa_json_key("error"),
+    ngx_http_moa_json_key("choices"),
+    ngx_http_moa_json_key("usage")
+};
+
+static const ngx_http_moa_json_key_t  ngx_http_moa_choice_fields[] = {
+    ngx_http_moa_json_key("message"),
+    ngx_http_moa_json_key("index"),
+    ngx_http_moa_json_key("logprobs"),
+    ngx_http_moa_json_key("finish_reason")
+};
+
+static const ngx_http_moa_json_key_t  ngx_http_moa_message_fields[] = {
+    ngx_http_moa_json_key("content"),
+    ngx_http_moa_json_key("tool_calls"),
+    ngx_http_moa_json_key("refusal"),
+    ngx_http_moa_json_key("role")
+};
+
+#define ngx_http_moa_nkeys(keys)  (int) (sizeof(keys) / sizeof(keys[0]))
+
+
 /*
  * A provider's reply, parsed without copying: one pass validates the text
  * and cuts it into tokens, from which the parts the chain reads (each
@@ -1076,8 +1115,9 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     size_t len, ngx_http_moa_error_t *err)
 {
     int                     n, e, c, msg, i;
+    int                     at[3], ca[4], ma[4];
     ngx_http_moa_buf_t      text;
-    ngx_http_moa_span_t     v, x;
+    ngx_http_moa_span_t     v;
     ngx_http_moa_json_t    *j;
     ngx_http_moa_choice_t  *ch;
 
@@ -1094,7 +1134,11 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         return -1;
     }
 
-    e = ngx_http_moa_json_find(j, 0, "error");
+    ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_reply_fields,
+                                ngx_http_moa_nkeys(ngx_http_moa_reply_fields),
+                                at);
+
+    e = at[0];
 
     if (e >= 0 && j->tok[e].type != 'n') {
         memset(&text, 0, sizeof(ngx_http_moa_buf_t));
@@ -1114,7 +1158,7 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         return -1;
     }
 
-    c = ngx_http_moa_json_find(j, 0, "choices");
+    c = at[1];
 
     n = 0;
 
@@ -1143,7 +1187,12 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ch = &rep->choices[rep->nchoices++];
         ngx_http_moa_json_span(j, i, &ch->span);
 
-        msg = ngx_http_moa_tok_get(j, i, "message", &ch->message);
+        ngx_http_moa_json_find_keys(j, i, ngx_http_moa_choice_fields,
+                                ngx_http_moa_nkeys(ngx_http_moa_choice_fields),
+                                ca);
+
+        msg = ca[0];
+        ngx_http_moa_tok_span(j, msg, &ch->message);
 
         if (msg < 0 || j->tok[msg].type != '{') {
             ngx_http_moa_error_set(err, 502, "upstream_error",
@@ -1153,9 +1202,13 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
             return -1;
         }
 
-        (void) ngx_http_moa_tok_get(j, msg, "content", &ch->content);
-        (void) ngx_http_moa_tok_get(j, msg, "tool_calls", &ch->tool_calls);
-        (void) ngx_http_moa_tok_get(j, msg, "refusal", &ch->refusal);
+        ngx_http_moa_json_find_keys(j, msg, ngx_http_moa_message_fields,
+                                ngx_http_moa_nkeys(ngx_http_moa_message_fields),
+                                ma);
+
+        ngx_http_moa_tok_span(j, ma[0], &ch->content);
+        ngx_http_moa_tok_span(j, ma[1], &ch->tool_calls);
+        ngx_http_moa_tok_span(j, ma[2], &ch->refusal);
 
         /*
          * what a client gets as is: no field to add, none to remove, no
@@ -1163,10 +1216,8 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
          */
         ch->plain = ngx_http_moa_tok_unique(j, i)
                     && ngx_http_moa_tok_unique(j, msg)
-                    && ngx_http_moa_json_find(j, i, "index") >= 0
-                    && ngx_http_moa_json_find(j, i, "logprobs") >= 0
-                    && ngx_http_moa_json_find(j, i, "finish_reason") >= 0
-                    && ngx_http_moa_tok_get(j, msg, "role", &x) >= 0
+                    && ca[1] >= 0 && ca[2] >= 0 && ca[3] >= 0
+                    && ma[3] >= 0
                     && ch->content.len && ch->refusal.len
                     && (ch->tool_calls.len == 0
                         || ngx_http_moa_span_array_nonempty(&ch->tool_calls));
@@ -1174,7 +1225,7 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
 
     /* the usage stays tokens: summed from them, a tree only if asked */
 
-    i = ngx_http_moa_json_find(j, 0, "usage");
+    i = at[2];
     rep->usage_at = (i >= 0 && j->tok[i].type == '{') ? i : -1;
 
     return 0;
