@@ -37,7 +37,7 @@
 
 /* bodies up to this size are sent as one piece of the pool */
 #define NGX_HTTP_MOA_SMALL_BODY        3072
-/* first block of the pool of a MoA request's calls */
+/* first block of the pool of a request's calls (MoA or passthrough) */
 #define NGX_HTTP_MOA_CALLS_POOL_SIZE   4096
 
 /* unsent output above which a streamed reply stops taking provider input */

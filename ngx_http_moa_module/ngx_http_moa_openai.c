@@ -1043,27 +1043,6 @@ ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
 }
 
 
-/* the value of key in object token obj as a span (len 0 when absent) */
-static int
-ngx_http_moa_tok_get(const ngx_http_moa_json_t *j, int obj, const char *key,
-    ngx_http_moa_span_t *v)
-{
-    int  i;
-
-    i = ngx_http_moa_json_find(j, obj, key);
-
-    if (i < 0) {
-        v->p = NULL;
-        v->len = 0;
-        return -1;
-    }
-
-    ngx_http_moa_json_span(j, i, v);
-
-    return i;
-}
-
-
 /* a token as a span, len 0 when absent (-1) */
 static void
 ngx_http_moa_tok_span(const ngx_http_moa_json_t *j, int i,
@@ -1076,6 +1055,21 @@ ngx_http_moa_tok_span(const ngx_http_moa_json_t *j, int i,
     }
 
     ngx_http_moa_json_span(j, i, v);
+}
+
+
+/* the value of key in object token obj as a span (len 0 when absent) */
+static int
+ngx_http_moa_tok_get(const ngx_http_moa_json_t *j, int obj, const char *key,
+    ngx_http_moa_span_t *v)
+{
+    int  i;
+
+    i = ngx_http_moa_json_find(j, obj, key);
+
+    ngx_http_moa_tok_span(j, i, v);
+
+    return i;
 }
 
 

@@ -141,10 +141,10 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
      * buffers and two links (the proxy copies the chain)
      */
 
-    call->body_len = call->body.len;
+    call->body_len = (call == ctx->passthrough) ? ctx->body.len
+                                                : call->body.len;
 
     if (call == ctx->passthrough) {
-        call->body_len = ctx->body.len;
         rb->bufs = ngx_http_moa_body_buf(r->pool, ctx->body.data,
                                          ctx->body.len);
 
