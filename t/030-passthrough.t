@@ -226,3 +226,54 @@ qr/^\{.*"model":"gpt-4o".*"content":"alpha beta gamma".*\}\s*$/s,
 [alert]
 [crit]
 [error]
+
+
+
+
+=== TEST 9: passthrough of replies without a body (204) and with one: each ends, and the connection carries the next (curl, one connection)
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        if ($http_accept = "text/event-stream") {
+            return 204;
+        }
+        default_type application/json;
+        return 200 '{"ok":1}';
+    }
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one"}]}
+--- error_code: 204
+--- response_body chomp
+--- check
+my $url = 'http://127.0.0.1:' . Test::Nginx::Util::server_port_for_client()
+          . '/v1/chat/completions';
+my @args;
+for my $stream (1, 0, 1, 0) {
+    push @args, '--next' if @args;
+    push @args, '-s', '-H', 'Content-Type: application/json',
+        '-w', '%{http_code} %{num_connects} %{size_download}\n',
+        '--data-binary', '{"model":"gpt-4o","stream":' . ($stream ? 'true' : 'false')
+                         . ',"messages":[{"role":"user","content":"hi"}]}',
+        $url;
+}
+open my $fh, '-|', 'curl', '--max-time', '10', @args or die "curl: $!";
+my $out = do { local $/; <$fh> };
+close $fh;
+# curl writes each body, then "status connects size"
+my @w = ($out // '') =~ /(\d{3}) (\d+) (\d+)\n/g;
+is scalar(@w), 12, 'four answers';
+is join(',', @w[0, 3, 6, 9]), '204,200,204,200', 'statuses';
+is join(',', @w[1, 4, 7, 10]), '1,0,0,0',
+   'one connection: the three after the first reuse it';
+like $out, qr/^204 1 0\n\{"ok":1\}200 0 8\n204 0 0\n\{"ok":1\}200 0 8\n$/,
+     'no body for a 204, the whole body for a 200';
+--- no_error_log
+[alert]
+[crit]
+[error]
