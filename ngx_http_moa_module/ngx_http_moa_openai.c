@@ -1044,7 +1044,7 @@ ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
 
 
 /* a token as a span, len 0 when absent (-1) */
-static void
+static inline void
 ngx_http_moa_tok_span(const ngx_http_moa_json_t *j, int i,
     ngx_http_moa_span_t *v)
 {
