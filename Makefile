@@ -16,7 +16,9 @@ JS_MODULE   := /usr/lib/nginx/modules/ngx_http_js_module.so
 SDK_DEPS    := t/sdk/node_modules/.package-lock.json
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-SRCS        := config $(wildcard ngx_http_moa_module/*.[ch])
+include mk/sources.mk
+
+SRCS        := config $(MOA_PURE) $(MOA_PURE_H) $(MOA_GLUE) $(MOA_GLUE_H)
 
 PKGS_BUILD  := make gcc nginx nginx-dev libcjson-dev libcurl4-openssl-dev
 PKGS_RUN    := $(PKGS_BUILD) libnginx-mod-http-js curl
@@ -115,9 +117,9 @@ run: $(MODULE) | deps-run
 	@echo
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
 
-include tools/relabel/relabel.mk
-include bench/bench.mk
-include t/unit/unit.mk
-include fuzz/fuzz.mk
+include mk/relabel.mk
+include mk/bench.mk
+include mk/unit.mk
+include mk/fuzz.mk
 # make test-asan, test-valgrind, soak: see mk/reliability.mk, RELIABILITY.md
 include mk/reliability.mk

@@ -18,9 +18,9 @@ incs=$(awk '/^ALL_INCS = /{p=1} p{print} p&&!/\\$/{exit}' "$mk" \
        | sed 's/^ALL_INCS = //; s/\\$//' | tr -d '\t\n')
 
 mkdir -p "$out"
+pure=$(echo lib/*.c ngx_http_moa_module/openai/*.c)
 cd build/nginx-src      # ALL_INCS are relative to the nginx tree
-for f in bench/metrics-overhead.c ngx_http_moa_module/ngx_http_moa_openai.c \
-         ngx_http_moa_module/ngx_http_moa_json.c
+for f in bench/metrics-overhead.c $pure
 do
     cc -c -fPIC $cflags $incs -o "$out/$(basename "$f" .c).o" "$root/$f"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # Unit tests of moa-relabel's pure parts (tools/relabel/test_relabel.c):
-# builds build/test-relabel with tools/relabel/relabel.mk, runs it and
+# builds build/test-relabel with mk/relabel.mk, runs it and
 # turns each line of its TAP into a test here.
 #
 # MOA_BUILD overrides the build directory (default <repo>/build).
@@ -17,7 +17,7 @@ my $root = abs_path("$FindBin::Bin/..");
 my $build = $ENV{MOA_BUILD} // "$root/build";
 my $bin = "$build/test-relabel";
 
-my $log = `make -s -f '$root/tools/relabel/relabel.mk' ROOT='$root' \\
+my $log = `make -s -f '$root/mk/relabel.mk' ROOT='$root' \\
            BUILD='$build' '$bin' 2>&1`;
 is($?, 0, 'build test-relabel') or do { diag($log); done_testing(); exit };
 

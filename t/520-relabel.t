@@ -34,7 +34,7 @@ my $nginx_bin = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
 my $js_module = '/usr/lib/nginx/modules/ngx_http_js_module.so';
 my $json = JSON::PP->new->utf8->canonical;
 
-my $log = `make -s -f '$root/tools/relabel/relabel.mk' ROOT='$root' \\
+my $log = `make -s -f '$root/mk/relabel.mk' ROOT='$root' \\
            BUILD='$build' '$bin' 2>&1`;
 is($?, 0, 'build moa-relabel') or do { diag($log); done_testing(); exit };
 

@@ -13,10 +13,8 @@ ifeq ($(origin UNIT_CC),undefined)
 UNIT_CC       := $(if $(shell command -v clang-14),clang-14,gcc)
 endif
 UNIT_DIR      := $(BUILD)/unit
-UNIT_SRC_DIR  := $(ROOT)/ngx_http_moa_module
-UNIT_PURE     := $(addprefix $(UNIT_SRC_DIR)/ngx_http_moa_, \
-                   json.c openai.c sse.c prompt.c)
-UNIT_HDRS     := $(wildcard $(UNIT_SRC_DIR)/ngx_http_moa_*.h) \
+UNIT_PURE     := $(MOA_PURE)
+UNIT_HDRS     := $(MOA_PURE_H) \
                  $(ROOT)/t/unit/tap.h $(ROOT)/t/unit/util.h \
                  $(wildcard $(ROOT)/fuzz/check_*.h)
 UNIT_TESTS    := $(basename $(notdir $(wildcard $(ROOT)/t/unit/test_*.c)))
@@ -28,7 +26,7 @@ UNIT_BINS     := $(addprefix $(UNIT_DIR)/, $(UNIT_TESTS)) \
 UNIT_SAN      := -fsanitize=address,undefined,float-cast-overflow \
                  -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_CFLAGS   ?= -Wall -Wextra -Werror -g -O1 $(UNIT_SAN)
-UNIT_CPPFLAGS := -I$(UNIT_SRC_DIR) -I$(ROOT)/t/unit -I$(ROOT)/fuzz
+UNIT_CPPFLAGS := $(MOA_INCS) -I$(ROOT)/t/unit -I$(ROOT)/fuzz
 UNIT_LIBS     := -lcjson -lm
 
 .PHONY: unit unit-valgrind

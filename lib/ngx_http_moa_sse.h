@@ -12,7 +12,7 @@
 #define _NGX_HTTP_MOA_SSE_H_INCLUDED_
 
 
-#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf.h"
 
 
 typedef int (*ngx_http_moa_sse_event_pt)(void *data, const char *event,

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Pure code (no nginx types): a growable byte buffer, JSON string escaping,
- * and a strict scanner that finds the raw text of an object's top-level
+ * Pure code (no nginx types): JSON string escaping into a buffer, and a
+ * strict scanner that finds the raw text of an object's top-level
  * members, so that stage bodies are spliced from the client's own bytes
  * instead of being re-serialised.
  */
@@ -16,13 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
-typedef struct {
-    char        *data;
-    size_t       len;
-    size_t       size;
-    int          nomem;        /* an allocation failed: contents invalid */
-} ngx_http_moa_buf_t;
+#include "ngx_http_moa_buf.h"
 
 
 typedef struct {
@@ -40,20 +34,10 @@ typedef struct {
 } ngx_http_moa_json_member_t;
 
 
-int ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n);
-void ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n);
-void ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s);
-void ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v);
 void ngx_http_moa_buf_json_inner(ngx_http_moa_buf_t *b, const char *p,
     size_t n);
 void ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p,
     size_t n);
-void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
-
-/* string literals only ("" s refuses anything else) */
-#define ngx_http_moa_buf_lit(b, s)                                           \
-    ngx_http_moa_buf_add(b, "" s, sizeof(s) - 1)
-
 
 /*
  * Validates that p[0..len) holds exactly one JSON object (surrounding

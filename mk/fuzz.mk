@@ -17,12 +17,11 @@ FUZZ_SECONDS  ?= 60
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_ALL      := $(patsubst fuzz_%.c,%,$(notdir $(wildcard $(ROOT)/fuzz/fuzz_*.c)))
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
-FUZZ_PURE     := $(addprefix $(ROOT)/ngx_http_moa_module/ngx_http_moa_, \
-                   json.c openai.c sse.c prompt.c)
+FUZZ_PURE     := $(MOA_PURE)
 FUZZ_CFLAGS   ?= -g -O1 -Wall -Wextra -Werror \
                  -fsanitize=fuzzer,address,undefined,float-cast-overflow \
                  -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CPPFLAGS := -I$(ROOT)/ngx_http_moa_module -I$(ROOT)/fuzz
+FUZZ_CPPFLAGS := $(MOA_INCS) -I$(ROOT)/fuzz
 
 # the largest input tried, per target (requests and streams are bigger)
 FUZZ_MAX_LEN_request := 16384
@@ -48,7 +47,7 @@ deps-fuzz:
 fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_, $(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/fuzz_%: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/fuzz.h $(FUZZ_PURE) \
-                    $(wildcard $(ROOT)/ngx_http_moa_module/*.h) \
+                    $(MOA_PURE_H) \
                     $(wildcard $(ROOT)/fuzz/check_*.h) | deps-fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ $< $(FUZZ_PURE) -lcjson

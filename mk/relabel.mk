@@ -2,7 +2,7 @@
 #
 # Included from the top Makefile, which defines ROOT (the repository) and
 # BUILD (the build directory).  Standalone:
-#   make -f tools/relabel/relabel.mk ROOT=$PWD BUILD=$PWD/build relabel
+#   make -f mk/relabel.mk ROOT=$PWD BUILD=$PWD/build relabel
 #
 #   relabel             $(BUILD)/moa-relabel
 #   relabel-unit        $(BUILD)/test-relabel, the unit tests (TAP)

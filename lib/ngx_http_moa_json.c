@@ -16,10 +16,6 @@
 
 
 #define NGX_HTTP_MOA_JSON_MAX_DEPTH  1000
-/* 4G on 64-bit platforms, 1G on 32-bit ones */
-#define NGX_HTTP_MOA_BUF_MAX                                                 \
-    (((size_t) -1 >> 2) < (size_t) 0xffffffffu ? ((size_t) -1 >> 2)         \
-                                              : (size_t) 0xffffffffu)
 
 
 typedef struct {
@@ -41,89 +37,6 @@ static int ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t);
 static int ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p,
     size_t len);
 static int ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s);
-
-
-int
-ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n)
-{
-    char    *p;
-    size_t   size;
-
-    if (b->nomem) {
-        return -1;
-    }
-
-    if (b->size - b->len >= n) {
-        return 0;
-    }
-
-    /* far beyond any reply or body the module keeps */
-    if (n > NGX_HTTP_MOA_BUF_MAX - b->len) {
-        b->nomem = 1;
-        return -1;
-    }
-
-    size = b->size ? b->size : (n > 128 ? n : 128);
-
-    while (size - b->len < n) {
-        size *= 2;
-    }
-
-    p = realloc(b->data, size);
-    if (p == NULL) {
-        b->nomem = 1;
-        return -1;
-    }
-
-    b->data = p;
-    b->size = size;
-
-    return 0;
-}
-
-
-void
-ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0 || ngx_http_moa_buf_reserve(b, n) != 0) {
-        return;
-    }
-
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-
-void
-ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s)
-{
-    ngx_http_moa_buf_add(b, s, strlen(s));
-}
-
-
-void
-ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v)
-{
-    char                *d;
-    char                 tmp[24];
-    unsigned long long   u;
-
-    /* digits from the right, without printf; LLONG_MIN negated unsigned */
-
-    u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
-    d = tmp + sizeof(tmp);
-
-    do {
-        *--d = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
-
-    if (v < 0) {
-        *--d = '-';
-    }
-
-    ngx_http_moa_buf_add(b, d, tmp + sizeof(tmp) - d);
-}
 
 
 /* bytes that JSON strings must escape: control characters, '"', '\\' */
@@ -287,22 +200,6 @@ ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
     if (ngx_http_moa_buf_reserve(b, 1) == 0) {
         b->data[b->len++] = '"';
     }
-}
-
-
-void
-ngx_http_moa_buf_free(ngx_http_moa_buf_t *b)
-{
-    if (b->data == NULL) {
-        b->nomem = 0;
-        return;
-    }
-
-    free(b->data);
-    b->data = NULL;
-    b->len = 0;
-    b->size = 0;
-    b->nomem = 0;
 }
 
 
@@ -1149,8 +1046,6 @@ ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit)
 
     return v->len == n && memcmp(v->p, lit, n) == 0;
 }
-
-
 
 
 /* room for more tokens: 0, or -1 when too many or out of memory */

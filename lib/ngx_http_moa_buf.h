@@ -1,0 +1,36 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code (no nginx types): a growable byte buffer whose allocation
+ * failure is sticky, so that a run of appends is checked once at its end.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_BUF_H_INCLUDED_
+#define _NGX_HTTP_MOA_BUF_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+typedef struct {
+    char        *data;
+    size_t       len;
+    size_t       size;
+    int          nomem;        /* an allocation failed: contents invalid */
+} ngx_http_moa_buf_t;
+
+
+int ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n);
+void ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n);
+void ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s);
+void ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v);
+void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
+
+/* string literals only ("" s refuses anything else) */
+#define ngx_http_moa_buf_lit(b, s)                                           \
+    ngx_http_moa_buf_add(b, "" s, sizeof(s) - 1)
+
+
+#endif /* _NGX_HTTP_MOA_BUF_H_INCLUDED_ */
