@@ -386,6 +386,8 @@ sub run_sdk {
 
     return unless defined $sdk_version && defined $major && $major >= $min;
 
+    local $ENV{MOA_SDK_VERSION} = $sdk_version;
+    local $ENV{MOA_SDK_NODE} = $version;
     run_node($path, $run->{package}, $base, $label);
 }
 

@@ -14,6 +14,7 @@ if (!BASE || !PACKAGE) {
 }
 
 export const { default: OpenAI } = await import(PACKAGE);
+export const { VERSION: SDK_VERSION } = await import(`${PACKAGE}/version`);
 
 // no retries (the 429 test must see the first answer), short timeouts:
 // a hang fails the test instead of the run
