@@ -101,9 +101,9 @@ typedef struct {
     char                 *text;
     size_t                len;
     relabel_record_t      rec;
-    relabel_buf_t         req;
-    relabel_buf_t         resp;
-    relabel_buf_t         out;
+    ngx_http_moa_buf_t    req;
+    ngx_http_moa_buf_t    resp;
+    ngx_http_moa_buf_t    out;
     CURL                 *easy;
     unsigned              attempts;
     uint64_t              due;
@@ -328,9 +328,9 @@ relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s)
 {
     free(s->text);
     free(s->error);
-    relabel_buf_free(&s->req);
-    relabel_buf_free(&s->resp);
-    relabel_buf_free(&s->out);
+    ngx_http_moa_buf_free(&s->req);
+    ngx_http_moa_buf_free(&s->resp);
+    ngx_http_moa_buf_free(&s->out);
 
     run->count[s->state]--;
     memset(s, 0, sizeof(relabel_slot_t));
@@ -1076,7 +1076,9 @@ relabel_write_cb(char *p, size_t size, size_t n, void *data)
         return 0;
     }
 
-    if (relabel_buf_add(&s->resp, p, n) != 0) {
+    ngx_http_moa_buf_add(&s->resp, p, n);
+
+    if (s->resp.nomem) {
         return 0;
     }
 
@@ -1233,8 +1235,8 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
 
         free(s->text);
         s->text = NULL;
-        relabel_buf_free(&s->req);
-        relabel_buf_free(&s->resp);
+        ngx_http_moa_buf_free(&s->req);
+        ngx_http_moa_buf_free(&s->resp);
 
         s->kind = RELABEL_KIND_OUT;
         relabel_set_state(run, s, RELABEL_SLOT_DONE);
@@ -1279,7 +1281,7 @@ relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
     conf = run->conf;
     run->failures++;
 
-    relabel_buf_free(&s->resp);
+    ngx_http_moa_buf_free(&s->resp);
 
     if (retryable && run->stopping) {
         /* not a verdict on the row: a resumed run will try it again */
@@ -1395,8 +1397,8 @@ relabel_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
 
     free(s->text);
     s->text = NULL;
-    relabel_buf_free(&s->req);
-    relabel_buf_free(&s->resp);
+    ngx_http_moa_buf_free(&s->req);
+    ngx_http_moa_buf_free(&s->resp);
 
     s->kind = kind;
     s->success_mark = run->successes;
@@ -2045,9 +2047,9 @@ done:
             }
             free(s->text);
             free(s->error);
-            relabel_buf_free(&s->req);
-            relabel_buf_free(&s->resp);
-            relabel_buf_free(&s->out);
+            ngx_http_moa_buf_free(&s->req);
+            ngx_http_moa_buf_free(&s->resp);
+            ngx_http_moa_buf_free(&s->out);
         }
         free(run.slots);
     }
