@@ -149,7 +149,7 @@ typedef struct {
 } relabel_run_t;
 
 
-/* relabel.c: the run */
+/* relabel_run.c: what every part uses */
 uint64_t relabel_now_ms(void);
 void relabel_log(relabel_run_t *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
