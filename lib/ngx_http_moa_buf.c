@@ -4,6 +4,8 @@
  */
 
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,4 +114,46 @@ ngx_http_moa_buf_free(ngx_http_moa_buf_t *b)
     b->len = 0;
     b->size = 0;
     b->nomem = 0;
+}
+
+
+void
+ngx_http_moa_buf_printf(ngx_http_moa_buf_t *b, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+
+    /* room for the NUL that vsnprintf() writes, which len does not count */
+
+    if (n < 0) {
+        b->nomem = 1;
+        return;
+    }
+
+    if (ngx_http_moa_buf_reserve(b, (size_t) n + 1) != 0) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    va_end(ap);
+
+    b->len += n;
+}
+
+
+char *
+ngx_http_moa_buf_cstring(ngx_http_moa_buf_t *b)
+{
+    if (ngx_http_moa_buf_reserve(b, 1) != 0) {
+        return NULL;
+    }
+
+    b->data[b->len] = '\0';
+
+    return b->data;
 }

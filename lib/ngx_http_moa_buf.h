@@ -28,6 +28,13 @@ void ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s);
 void ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v);
 void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
 
+/* cold paths only (a CLI's lines, messages): vsnprintf twice */
+void ngx_http_moa_buf_printf(ngx_http_moa_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* the contents as a C string (a NUL after len, not counted), or NULL */
+char *ngx_http_moa_buf_cstring(ngx_http_moa_buf_t *b);
+
 /* string literals only ("" s refuses anything else) */
 #define ngx_http_moa_buf_lit(b, s)                                           \
     ngx_http_moa_buf_add(b, "" s, sizeof(s) - 1)

@@ -692,6 +692,24 @@ like($err, qr/resuming after line 8 \(3 in OUT, 4 rejected, 1 blank\)/,
      'rejects: a re-run counts the rejects file');
 like($err, qr/this run 0 rows .* 0 requests/, 'rejects: nothing re-sent');
 
+# 5b. a lone surrogate: the module's JSON rules refuse it, so the row is
+# rejected here before any request (sent, it would come back HTTP 400)
+
+my $lone = '{"messages": [{"role": "user", '
+           . '"content": "please-fail-400 \udc00"}]}';
+spew("$dir/lone.jsonl", "$rows->[0]{line}\n$lone\n");
+
+($rc, $err) = relabel('lone', @fast, '-e', "$url/clean/v1/chat/completions",
+                      "$dir/lone.jsonl", "$dir/lone.out.jsonl");
+is($rc, 1, 'lone surrogate: exit 1, a row rejected') or diag($err);
+like($err, qr/; 1 requests,/, 'lone surrogate: only the other row was sent');
+
+my @lj = map { decode_json($_) } @{lines_of("$dir/lone.out.rejects.jsonl")};
+is_deeply([map { $_->{line} } @lj], [2], 'lone surrogate: line 2 rejected');
+is($lj[0]{error}, 'invalid JSON', 'lone surrogate: invalid JSON');
+is($lj[0]{attempts}, 0, 'lone surrogate: never sent');
+ok(!exists $lj[0]{status}, 'lone surrogate: no HTTP status');
+
 # 6. Retry-After is honoured
 
 spew("$dir/ra.jsonl", join '', map { "$rows->[$_]{line}\n" } 0 .. 2);

@@ -14,17 +14,10 @@
 #include <time.h>
 #include <sys/types.h>
 
+#include "ngx_http_moa_buf.h"
+
 
 #define RELABEL_VERSION      "0.1.0"
-#define RELABEL_MAX_DEPTH    512
-
-
-/* a growable byte buffer, always NUL-terminated when data != NULL */
-typedef struct {
-    char                 *data;
-    size_t                len;
-    size_t                cap;
-} relabel_buf_t;
 
 
 /* a byte range [start, end) of a line; end == 0 means absent */
@@ -88,42 +81,34 @@ typedef struct {
 } relabel_resume_t;
 
 
-/* buffers */
-int relabel_buf_reserve(relabel_buf_t *b, size_t more);
-int relabel_buf_add(relabel_buf_t *b, const void *p, size_t n);
-int relabel_buf_adds(relabel_buf_t *b, const char *s);
-int relabel_buf_printf(relabel_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-int relabel_buf_add_json_string(relabel_buf_t *b, const char *p, size_t n);
-void relabel_buf_free(relabel_buf_t *b);
-
-/* JSON scanning */
-int relabel_json_skip(const char *p, size_t n, size_t *pos, int depth);
-int relabel_utf8_valid(const char *p, size_t n);
-
-/* records, requests, answers, output and reject lines */
+/*
+ * records, requests, answers, output and reject lines (relabel_record.c);
+ * records are checked with the module's own JSON rules (lib/), and the
+ * functions that build a line leave it NUL-terminated after len
+ */
+void relabel_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n);
 const char *relabel_record_split(const char *p, size_t n,
     relabel_record_t *rec);
-int relabel_request_build(relabel_buf_t *b, const char *p,
+int relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
     const relabel_record_t *rec, const char *model,
     const relabel_param_t *params, size_t nparams);
 int relabel_answer_parse(const char *body, size_t len, relabel_answer_t *a,
     char *err, size_t errlen);
 void relabel_answer_free(relabel_answer_t *a);
-int relabel_output_build(relabel_buf_t *b, const char *p, size_t n,
+int relabel_output_build(ngx_http_moa_buf_t *b, const char *p, size_t n,
     const relabel_record_t *rec, const char *msg, size_t mlen);
 int relabel_output_check(const char *p, size_t n,
     const relabel_record_t *rec, const char *out, size_t outlen);
-int relabel_reject_build(relabel_buf_t *b, unsigned long line,
+int relabel_reject_build(ngx_http_moa_buf_t *b, unsigned long line,
     const char *error, long status, unsigned attempts,
     const char *p, size_t n);
 int relabel_reject_check(const char *line, size_t len, const char *p,
     size_t n, unsigned long *lineno);
-void relabel_error_text(const char *body, size_t len, char *out,
-    size_t outlen);
 int relabel_param_parse(const char *arg, relabel_param_t *param);
 
-/* HTTP */
+/* HTTP replies (relabel_http.c) */
+void relabel_error_text(const char *body, size_t len, char *out,
+    size_t outlen);
 long long relabel_retry_after_ms(const char *retry_after_ms,
     const char *retry_after, time_t now);
 int relabel_status_retryable(long status);

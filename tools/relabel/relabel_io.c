@@ -1,5 +1,7 @@
 
 /*
+ * Copyright (C) ngx_http_moa_module authors
+ *
  * moa-relabel: files.  Reading input lines, cutting a torn last line off
  * OUT, counting lines, and finding where a resumed run starts.
  */
@@ -17,8 +19,27 @@
 #define RELABEL_CHUNK  (1024 * 1024)
 
 
+/* the resume walk: OUT and the rejects file, read along IN */
+typedef struct {
+    FILE                 *out;
+    FILE                 *rej;
+    relabel_line_t        ol;
+    relabel_line_t        rl;
+    unsigned long         next_reject;  /* the line it lists, 0 at the end */
+    unsigned long         prev_reject;
+    int                   have_out;
+    char                 *err;
+    size_t                errlen;
+} relabel_scan_t;
+
+
 static int relabel_next_reject(FILE *rej, relabel_line_t *l,
     unsigned long *lineno, unsigned long *prev, char *err, size_t errlen);
+static int relabel_scan_rej(relabel_scan_t *sc, unsigned long lineno,
+    const relabel_line_t *il, relabel_resume_t *rs);
+static int relabel_scan_out(relabel_scan_t *sc, unsigned long lineno,
+    const relabel_line_t *il, relabel_resume_t *rs);
+static int relabel_scan_end(relabel_scan_t *sc, relabel_resume_t *rs);
 
 
 /*
@@ -246,31 +267,33 @@ int
 relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
     char *err, size_t errlen)
 {
-    int               rc, have_out;
+    int               rc;
     off_t             after;
-    const char       *why;
-    unsigned long     lineno, next_reject, prev_reject, pending_blank;
-    relabel_line_t    il, ol, rl;
-    relabel_record_t  rec;
+    unsigned long     lineno, pending_blank;
+    relabel_line_t    il;
+    relabel_scan_t    sc;
 
     memset(rs, 0, sizeof(relabel_resume_t));
     memset(&il, 0, sizeof(relabel_line_t));
-    memset(&ol, 0, sizeof(relabel_line_t));
-    memset(&rl, 0, sizeof(relabel_line_t));
+    memset(&sc, 0, sizeof(relabel_scan_t));
+
+    sc.out = out;
+    sc.rej = rej;
+    sc.have_out = 1;
+    sc.err = err;
+    sc.errlen = errlen;
 
     rc = -1;
     lineno = 0;
     pending_blank = 0;
-    prev_reject = 0;
-    have_out = 1;
 
     if (fseeko(in, 0, SEEK_SET) != 0) {
         snprintf(err, errlen, "seeking IN: %s", strerror(errno));
         goto done;
     }
 
-    if (relabel_next_reject(rej, &rl, &next_reject, &prev_reject, err,
-                            errlen) != 0)
+    if (relabel_next_reject(rej, &sc.rl, &sc.next_reject, &sc.prev_reject,
+                            err, errlen) != 0)
     {
         goto done;
     }
@@ -280,7 +303,8 @@ relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
         case 1:
             break;
         case 0:
-            goto walked;
+            rc = relabel_scan_end(&sc, rs);
+            goto done;
         default:
             snprintf(err, errlen, "reading IN: %s", strerror(errno));
             goto done;
@@ -290,7 +314,7 @@ relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
         after = ftello(in);
 
         if (il.blank) {
-            if (next_reject == lineno) {
+            if (sc.next_reject == lineno) {
                 snprintf(err, errlen, "the rejects file lists line %lu, "
                          "which is blank in IN: is it the same IN?", lineno);
                 goto done;
@@ -300,97 +324,136 @@ relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
             continue;
         }
 
-        if (next_reject == lineno) {
-            if (relabel_reject_check(rl.data, rl.len, il.data, il.len,
-                                     &next_reject) != 0)
-            {
-                snprintf(err, errlen, "the rejects entry for line %lu does "
-                         "not hold that line of IN: is it the same IN?",
-                         lineno);
-                goto done;
-            }
+        rc = sc.next_reject == lineno ? relabel_scan_rej(&sc, lineno, &il, rs)
+                                      : relabel_scan_out(&sc, lineno, &il, rs);
 
-            rs->reject_rows++;
-
-        } else {
-            if (have_out) {
-                switch (relabel_read_line(out, &ol, 0)) {
-                case 1:
-                    break;
-                case 0:
-                    have_out = 0;
-                    break;
-                default:
-                    snprintf(err, errlen, "reading OUT: %s", strerror(errno));
-                    goto done;
-                }
-            }
-
-            if (!have_out) {
-                /* the first line not done yet */
-                break;
-            }
-
-            why = relabel_record_split(il.data, il.len, &rec);
-
-            if (why != NULL
-                || relabel_output_check(il.data, il.len, &rec, ol.data,
-                                        ol.len) != 0)
-            {
-                snprintf(err, errlen, "OUT row %lu does not match line %lu "
-                         "of IN (%s): is it the same IN, and the same "
-                         "rejects file?", rs->out_rows + 1, lineno,
-                         why ? why : "differs outside the answer");
-                goto done;
-            }
-
-            rs->out_rows++;
+        if (rc == 0) {
+            /* the first line not done yet */
+            rc = relabel_scan_end(&sc, rs);
+            goto done;
         }
+
+        if (rc < 0) {
+            goto done;
+        }
+
+        rc = -1;
 
         rs->covered = lineno;
         rs->offset = after;
         rs->blank_rows += pending_blank;
         pending_blank = 0;
 
-        if (next_reject == lineno
-            && relabel_next_reject(rej, &rl, &next_reject, &prev_reject,
-                                   err, errlen) != 0)
+        if (sc.next_reject == lineno
+            && relabel_next_reject(rej, &sc.rl, &sc.next_reject,
+                                   &sc.prev_reject, err, errlen) != 0)
         {
             goto done;
         }
     }
 
-walked:
-
-    if (next_reject != 0) {
-        snprintf(err, errlen, "the rejects file lists line %lu, but lines "
-                 "before it are in neither OUT nor the rejects file "
-                 "(or IN is shorter): is it the same IN and OUT?",
-                 next_reject);
-        goto done;
-    }
-
-    if (have_out) {
-        switch (relabel_read_line(out, &ol, 0)) {
-        case 0:
-            break;
-        case 1:
-            snprintf(err, errlen, "OUT has more rows than IN has lines "
-                     "left after line %lu: is it the same IN?", rs->covered);
-            goto done;
-        default:
-            snprintf(err, errlen, "reading OUT: %s", strerror(errno));
-            goto done;
-        }
-    }
-
-    rc = 0;
-
 done:
 
     free(il.data);
-    free(ol.data);
-    free(rl.data);
+    free(sc.ol.data);
+    free(sc.rl.data);
 
     return rc;
+}
+
+
+/* line lineno of IN, which the rejects file lists: 1 covered, -1 error */
+
+static int
+relabel_scan_rej(relabel_scan_t *sc, unsigned long lineno,
+    const relabel_line_t *il, relabel_resume_t *rs)
+{
+    if (relabel_reject_check(sc->rl.data, sc->rl.len, il->data, il->len,
+                             &sc->next_reject) != 0)
+    {
+        snprintf(sc->err, sc->errlen, "the rejects entry for line %lu does "
+                 "not hold that line of IN: is it the same IN?", lineno);
+        return -1;
+    }
+
+    rs->reject_rows++;
+
+    return 1;
+}
+
+
+/* line lineno of IN against OUT's next row: 1 covered, 0 not, -1 error */
+
+static int
+relabel_scan_out(relabel_scan_t *sc, unsigned long lineno,
+    const relabel_line_t *il, relabel_resume_t *rs)
+{
+    const char        *why;
+    relabel_record_t   rec;
+
+    if (sc->have_out) {
+        switch (relabel_read_line(sc->out, &sc->ol, 0)) {
+        case 1:
+            break;
+        case 0:
+            sc->have_out = 0;
+            break;
+        default:
+            snprintf(sc->err, sc->errlen, "reading OUT: %s",
+                     strerror(errno));
+            return -1;
+        }
+    }
+
+    if (!sc->have_out) {
+        return 0;
+    }
+
+    why = relabel_record_split(il->data, il->len, &rec);
+
+    if (why != NULL
+        || relabel_output_check(il->data, il->len, &rec, sc->ol.data,
+                                sc->ol.len) != 0)
+    {
+        snprintf(sc->err, sc->errlen, "OUT row %lu does not match line %lu "
+                 "of IN (%s): is it the same IN, and the same "
+                 "rejects file?", rs->out_rows + 1, lineno,
+                 why ? why : "differs outside the answer");
+        return -1;
+    }
+
+    rs->out_rows++;
+
+    return 1;
+}
+
+
+/* after the walk: nothing may be left in either file.  0 or -1 */
+
+static int
+relabel_scan_end(relabel_scan_t *sc, relabel_resume_t *rs)
+{
+    if (sc->next_reject != 0) {
+        snprintf(sc->err, sc->errlen, "the rejects file lists line %lu, but "
+                 "lines before it are in neither OUT nor the rejects file "
+                 "(or IN is shorter): is it the same IN and OUT?",
+                 sc->next_reject);
+        return -1;
+    }
+
+    if (!sc->have_out) {
+        return 0;
+    }
+
+    switch (relabel_read_line(sc->out, &sc->ol, 0)) {
+    case 0:
+        return 0;
+    case 1:
+        snprintf(sc->err, sc->errlen, "OUT has more rows than IN has lines "
+                 "left after line %lu: is it the same IN?", rs->covered);
+        return -1;
+    default:
+        snprintf(sc->err, sc->errlen, "reading OUT: %s", strerror(errno));
+        return -1;
+    }
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ngx_http_moa_utf8.h"
 #include "relabel.h"
 
 
@@ -110,10 +111,10 @@ file_content(FILE *f)
 static char *
 splice(const char *in, const char *msg)
 {
-    relabel_buf_t     b;
-    relabel_record_t  rec;
+    relabel_record_t    rec;
+    ngx_http_moa_buf_t  b;
 
-    memset(&b, 0, sizeof(relabel_buf_t));
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     if (relabel_record_split(in, strlen(in), &rec) != NULL
         || relabel_output_build(&b, in, strlen(in), &rec, msg, strlen(msg))
@@ -129,10 +130,10 @@ splice(const char *in, const char *msg)
 static char *
 request(const char *in, const relabel_param_t *params, size_t n)
 {
-    relabel_buf_t     b;
-    relabel_record_t  rec;
+    relabel_record_t    rec;
+    ngx_http_moa_buf_t  b;
 
-    memset(&b, 0, sizeof(relabel_buf_t));
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     if (relabel_record_split(in, strlen(in), &rec) != NULL
         || relabel_request_build(&b, in, &rec, "moa-x", params, n) != 0)
@@ -174,6 +175,12 @@ test_split(void)
         { "{\"a\":\"unterminated}", "invalid JSON" },
         { "{\"a\" 1}", "invalid JSON" },
         { "{\"a\":[1 2]}", "invalid JSON" },
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"\\udc00\"}]}",
+          "invalid JSON" },
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}",
+          "invalid JSON" },
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800x\"}]}",
+          "invalid JSON" },
         { "{\"metadata\":{}}", "no messages" },
         { "{\"messages\":[]}", "no messages" },
         { "{\"messages\":{}}", "messages is not an array" },
@@ -234,30 +241,62 @@ test_split(void)
 }
 
 
+/* a record whose message holds an array nested d levels deep */
+
+static char *
+deep(size_t d)
+{
+    char    *p;
+    size_t   i, n;
+
+    static const char  head[] =
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\",\"x\":";
+
+    n = sizeof(head) - 1;
+    p = malloc(n + 2 * d + 4);
+    if (p == NULL) {
+        exit(1);
+    }
+
+    memcpy(p, head, n);
+
+    for (i = 0; i < d; i++) {
+        p[n + i] = '[';
+        p[n + 2 * d - 1 - i] = ']';
+    }
+
+    memcpy(p + n + 2 * d, "}]}", 4);
+
+    return p;
+}
+
+
 static void
 test_depth(void)
 {
-    int     i;
-    char   *p;
-    size_t  n, pos;
+    char              *p;
+    size_t             n;
+    const char        *why;
+    relabel_record_t   rec;
 
-    n = 3000;
-    p = malloc(2 * n + 1);
+    /* the module allows 1000 levels; the record's own take 3 of them */
 
-    for (i = 0; i < (int) n; i++) {
-        p[i] = '[';
-        p[2 * n - 1 - i] = ']';
-    }
-    p[2 * n] = '\0';
+    p = deep(997);
+    why = relabel_record_split(p, strlen(p), &rec);
+    ok(why == NULL && rec.nmessages == 1,
+       "depth: 1000 levels are fine, as in the module (%s)",
+       why ? why : "ok");
+    free(p);
 
-    pos = 0;
-    ok(relabel_json_skip(p, 2 * n, &pos, 0) != 0,
-       "json: nesting deeper than the limit is refused, no crash");
+    p = deep(998);
+    is_str(relabel_record_split(p, strlen(p), &rec), "invalid JSON",
+           "depth: 1001 levels are refused, as in the module");
+    free(p);
 
-    pos = 0;
-    ok(relabel_json_skip(p + n - 100, 200, &pos, 0) == 0 && pos == 200,
-       "json: 100 levels are fine");
-
+    p = deep(3000);
+    n = strlen(p);
+    is_str(relabel_record_split(p, n, &rec), "invalid JSON",
+           "depth: far deeper is refused, no crash");
     free(p);
 }
 
@@ -432,10 +471,10 @@ static void
 test_reject(void)
 {
     unsigned long  n;
-    relabel_buf_t  b;
+    ngx_http_moa_buf_t  b;
     const char    *rec;
 
-    memset(&b, 0, sizeof(relabel_buf_t));
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     rec = "{\"messages\": \"a\\\"b\"\t\x01 \xc3\xa9";
     relabel_reject_build(&b, 42, "HTTP 400: bad \"x\"", 400, 1, rec,
@@ -463,35 +502,37 @@ test_reject(void)
     ok(relabel_reject_check(b.data, b.len - 1, "\xfe{", 2, &n) == -2,
        "reject check: bytes that map to the same U+FFFD are told apart");
 
-    relabel_buf_free(&b);
+    ngx_http_moa_buf_free(&b);
 }
 
 
 static void
 test_strings(void)
 {
-    relabel_buf_t  b;
+    ngx_http_moa_buf_t  b;
 
-    memset(&b, 0, sizeof(relabel_buf_t));
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
-    relabel_buf_add_json_string(&b, "a\"\\/\b\f\n\r\t\x1f\x7f", 11);
+    relabel_json_str(&b, "a\"\\/\b\f\n\r\t\x1f\x7f", 11);
+    ngx_http_moa_buf_cstring(&b);
     is_str(b.data, "\"a\\\"\\\\/\\b\\f\\n\\r\\t\\u001f\x7f\"",
            "json string: escapes");
 
     b.len = 0;
-    relabel_buf_add_json_string(&b, "\xe2\x82\xac\xf0\x9f\x98\x80"
-                                "\xc0\xaf\xed\xa0\x80\xe2\x82", 14);
+    relabel_json_str(&b, "\xe2\x82\xac\xf0\x9f\x98\x80"
+                     "\xc0\xaf\xed\xa0\x80\xe2\x82", 14);
+    ngx_http_moa_buf_cstring(&b);
     is_str(b.data, "\"\xe2\x82\xac\xf0\x9f\x98\x80\\ufffd\\ufffd"
            "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"",
            "json string: valid UTF-8 kept, overlong, surrogate and cut "
            "sequences replaced");
 
-    ok(relabel_utf8_valid("\xf4\x8f\xbf\xbf", 4)
-       && !relabel_utf8_valid("\xf4\x90\x80\x80", 4)
-       && !relabel_utf8_valid("\xe0\x80\x80", 3),
+    ok(ngx_http_moa_utf8_valid("\xf4\x8f\xbf\xbf", 4)
+       && !ngx_http_moa_utf8_valid("\xf4\x90\x80\x80", 4)
+       && !ngx_http_moa_utf8_valid("\xe0\x80\x80", 3),
        "utf8: U+10FFFF ok, above it and overlong not");
 
-    relabel_buf_free(&b);
+    ngx_http_moa_buf_free(&b);
 }
 
 
@@ -745,10 +786,10 @@ test_resume(void)
 {
     char              err[512], *rejline;
     const char       *in;
-    relabel_buf_t     b;
+    ngx_http_moa_buf_t  b;
     relabel_resume_t  rs;
 
-    memset(&b, 0, sizeof(relabel_buf_t));
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     /* lines: 1 a, 2 bad, 3 blank, 4 b, 5 c, 6 blank, 7 d */
 
@@ -797,7 +838,8 @@ test_resume(void)
        "resume: a reject after a gap is an error");
 
     relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
-    relabel_buf_adds(&b, "{\"line\":3,\"error\":\"x\",\"record\":\"\"}\n");
+    ngx_http_moa_buf_cstr(&b, "{\"line\":3,\"error\":\"x\",\"record\":\"\"}\n");
+    ngx_http_moa_buf_cstring(&b);
     ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
        && strstr(err, "blank"), "resume: a reject for a blank line");
 
@@ -811,13 +853,14 @@ test_resume(void)
        "resume: a rejects file that is not ours");
 
     relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
-    relabel_buf_adds(&b, rejline);
+    ngx_http_moa_buf_cstr(&b, rejline);
+    ngx_http_moa_buf_cstring(&b);
     ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
        && strstr(err, "not in input order"),
        "resume: rejects out of order");
 
     free(rejline);
-    relabel_buf_free(&b);
+    ngx_http_moa_buf_free(&b);
 }
 
 
