@@ -13,7 +13,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_filter.h"
+#include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_variables.h"
 
 
 static ngx_int_t ngx_http_moa_header_filter(ngx_http_request_t *r);

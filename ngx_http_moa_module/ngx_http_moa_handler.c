@@ -12,7 +12,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_filter.h"
+#include "ngx_http_moa_metrics.h"
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);

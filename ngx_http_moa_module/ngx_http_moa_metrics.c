@@ -20,7 +20,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_variables.h"
 
 
 /* a new layout of the zone must change this: reused zones are checked */
@@ -36,7 +38,7 @@
 #define NGX_HTTP_MOA_OUTCOME_INTERNAL     5
 #define NGX_HTTP_MOA_OUTCOMES             6
 
-/* upstream calls: the stages of ngx_http_moa_module.h, by status class */
+/* upstream calls: the stages of ngx_http_moa_common.h, by status class */
 #define NGX_HTTP_MOA_METRICS_STAGES       4
 #define NGX_HTTP_MOA_CALL_CANCELED        4
 #define NGX_HTTP_MOA_CALL_CLASSES         5

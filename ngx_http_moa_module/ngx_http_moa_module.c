@@ -8,7 +8,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_filter.h"
+#include "ngx_http_moa_variables.h"
+#include "ngx_http_moa_metrics.h"
 
 
 static ngx_int_t ngx_http_moa_preconfiguration(ngx_conf_t *cf);

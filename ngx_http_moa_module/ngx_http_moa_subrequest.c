@@ -8,7 +8,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_variables.h"
 
 
 static ngx_chain_t *ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p,

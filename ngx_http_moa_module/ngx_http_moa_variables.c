@@ -8,7 +8,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_variables.h"
+#include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_subrequest.h"
 
 
 #define NGX_HTTP_MOA_VAR_MODEL              0

@@ -1,0 +1,25 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * The content handler of a MoA location.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_HANDLER_H_INCLUDED_
+#define _NGX_HTTP_MOA_HANDLER_H_INCLUDED_
+
+
+#include "ngx_http_moa_common.h"
+
+
+ngx_int_t ngx_http_moa_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
+void ngx_http_moa_wake(ngx_http_request_t *r);
+ngx_int_t ngx_http_moa_add_header(ngx_http_request_t *r, char *key,
+    char *value);
+ngx_int_t ngx_http_moa_add_request_id(ngx_http_request_t *r);
+ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line);
+
+
+#endif /* _NGX_HTTP_MOA_HANDLER_H_INCLUDED_ */

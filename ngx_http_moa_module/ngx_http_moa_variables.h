@@ -1,0 +1,20 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * The $moa_* variables.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_VARIABLES_H_INCLUDED_
+#define _NGX_HTTP_MOA_VARIABLES_H_INCLUDED_
+
+
+#include "ngx_http_moa_common.h"
+
+
+ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
+ngx_str_t *ngx_http_moa_stage_name(ngx_uint_t stage);
+
+
+#endif /* _NGX_HTTP_MOA_VARIABLES_H_INCLUDED_ */
