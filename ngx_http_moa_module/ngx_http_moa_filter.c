@@ -15,7 +15,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_filter.h"
-#include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_output.h"
 #include "ngx_http_moa_subrequest.h"
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_variables.h"
@@ -161,7 +161,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
         ngx_http_moa_sse_init(&call->ctx->sse,
                               call->ctx->conf->max_response_size);
 
-        return ngx_http_moa_send_sse_header(call->ctx);
+        return ngx_http_moa_output_sse_header(call->ctx);
     }
 
     /* a reply of a known length is kept in one allocation of that size */
@@ -361,51 +361,6 @@ ngx_http_moa_error_body(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
     ctx->rewrite_error = 0;
 
     return ngx_http_next_body_filter(r, &out);
-}
-
-
-ngx_int_t
-ngx_http_moa_send_sse_header(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_http_request_t  *r;
-
-    if (ctx->header_sent) {
-        return NGX_OK;
-    }
-
-    r = ctx->request;
-
-    ctx->header_sent = 1;
-    ctx->sse_header = 1;
-    ctx->own_response = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type_len = sizeof("text/event-stream") - 1;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/event-stream; charset=utf-8");
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_http_clear_content_length(r);
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-
-    if (ngx_http_moa_add_header(r, "Cache-Control", "no-cache") != NGX_OK
-        || ngx_http_moa_add_header(r, "X-Accel-Buffering", "no") != NGX_OK
-        || ngx_http_moa_add_request_id(r) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-#if (NGX_HTTP_GZIP)
-    /* never compressed: every event must leave at once */
-    r->gzip_tested = 1;
-    r->gzip_ok = 0;
-#endif
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "moa stream header");
-
-    return ngx_http_send_header(r);
 }
 
 
@@ -649,9 +604,9 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
             if (size) {
                 ngx_http_moa_metrics_first_event(ctx);
 
-                out = ngx_http_moa_chain_buf(ctx, r->pool,
-                                             (u_char *) ctx->scratch.data,
-                                             size, 0);
+                out = ngx_http_moa_output_chain_buf(ctx, r->pool,
+                                        (u_char *) ctx->scratch.data,
+                                        size, 0);
                 if (out == NULL) {
                     return NGX_ERROR;
                 }
@@ -742,92 +697,13 @@ ngx_http_moa_busy_size(ngx_http_moa_ctx_t *ctx)
 }
 
 
-/* one of the module's own output buffers, recycled through ctx->free */
-ngx_chain_t *
-ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
-    u_char *data, size_t len, ngx_uint_t last)
-{
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    cl = ngx_chain_get_free_buf(pool, &ctx->free);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    b = cl->buf;
-
-    /* a special buffer (len 0, the end) needs no memory */
-
-    if (len && (b->start == NULL || (size_t) (b->end - b->start) < len)) {
-        size = ngx_max(len, 4096);
-
-        b->start = ngx_palloc(pool, size);
-        if (b->start == NULL) {
-            return NULL;
-        }
-
-        b->end = b->start + size;
-    }
-
-    b->pos = b->start;
-    b->last = len ? ngx_cpymem(b->pos, data, len) : b->pos;
-    b->temporary = (len > 0);         /* else a special buffer */
-    b->tag = (ngx_buf_tag_t) &ngx_http_moa_module;
-    b->flush = 1;
-    b->last_buf = last ? 1 : 0;
-    b->last_in_chain = 0;
-    b->sync = (len == 0) ? 1 : 0;
-
-    return cl;
-}
-
-
-ngx_int_t
-ngx_http_moa_send_buf(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *r,
-    u_char *data, size_t len, ngx_uint_t last)
-{
-    ngx_int_t     rc;
-    ngx_chain_t  *out;
-
-    out = ngx_http_moa_chain_buf(ctx, r->pool, data, len, last);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->last_output = ngx_current_msec;
-
-    rc = ngx_http_output_filter(r, out);
-
-    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_moa_module);
-
-    return rc;
-}
-
-
 /* output of the main request's own, while the synthesis call is active */
 ngx_int_t
 ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
     u_char *data, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_chain_t  *out;
-
-    out = ngx_http_moa_chain_buf(ctx, sr->pool, data, len, 0);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->last_output = ngx_current_msec;
-
-    rc = ngx_http_next_body_filter(sr, out);
-
-    ngx_chain_update_chains(sr->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_moa_module);
-
-    return rc;
+    return ngx_http_moa_output_chain(ctx, sr, ngx_http_next_body_filter,
+                                     data, len, 0);
 }
 
 

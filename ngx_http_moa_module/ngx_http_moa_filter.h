@@ -14,13 +14,8 @@
 
 
 ngx_int_t ngx_http_moa_filter_init(ngx_conf_t *cf);
-ngx_chain_t *ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx,
-    ngx_pool_t *pool, u_char *data, size_t len, ngx_uint_t last);
-ngx_int_t ngx_http_moa_send_buf(ngx_http_moa_ctx_t *ctx,
-    ngx_http_request_t *r, u_char *data, size_t len, ngx_uint_t last);
 ngx_int_t ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx,
     ngx_http_request_t *sr, u_char *data, size_t len);
-ngx_int_t ngx_http_moa_send_sse_header(ngx_http_moa_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_MOA_FILTER_H_INCLUDED_ */

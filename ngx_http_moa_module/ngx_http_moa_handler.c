@@ -16,6 +16,7 @@
 #include "ngx_http_moa_handler.h"
 #include "ngx_http_moa_subrequest.h"
 #include "ngx_http_moa_filter.h"
+#include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
 
 
@@ -104,7 +105,7 @@ ngx_http_moa_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        if (ngx_http_moa_add_header(r, "Allow", "POST") != NGX_OK) {
+        if (ngx_http_moa_output_add_header(r, "Allow", "POST") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -881,8 +882,8 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
                       ctx->fallback->index);
 
         if (!ctx->header_sent
-            && ngx_http_moa_add_header(ctx->request, "X-MoA-Fallback",
-                                       "candidate")
+            && ngx_http_moa_output_add_header(ctx->request, "X-MoA-Fallback",
+                                              "candidate")
                != NGX_OK)
         {
             ngx_http_moa_finalize(ctx, NGX_ERROR);
@@ -951,8 +952,8 @@ ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
         ngx_http_moa_passthrough_answer(ctx, call);
 
         rc = ctx->last_sent ? NGX_OK
-                            : ngx_http_moa_send_buf(ctx, ctx->request, NULL,
-                                                    0, 1);
+                            : ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                                           NULL, 0, 1);
         ngx_http_moa_finalize(ctx, rc);
         return;
     }
@@ -981,7 +982,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
     ctx->answer = &rep->choices[choice < 0 ? 0 : choice];
 
     if (ctx->req.stream) {
-        if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
+        if (ngx_http_moa_output_sse_header(ctx) == NGX_ERROR) {
             ngx_http_moa_finalize(ctx, NGX_ERROR);
             return;
         }
@@ -998,8 +999,8 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 
         ngx_http_moa_metrics_first_event(ctx);
 
-        rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
-                                   out.len, 0);
+        rc = ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                          (u_char *) out.data, out.len, 0);
         ngx_http_moa_buf_free(&out);
 
         if (rc == NGX_ERROR) {
@@ -1072,8 +1073,8 @@ ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
         return;
     }
 
-    rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
-                               out.len, 1);
+    rc = ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                      (u_char *) out.data, out.len, 1);
     ngx_http_moa_buf_free(&out);
 
     ngx_http_moa_finalize(ctx, rc);
@@ -1198,7 +1199,6 @@ static void
 ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
     ngx_str_t *retry_after, ngx_uint_t no_retry)
 {
-    ngx_table_elt_t     *h;
     ngx_http_request_t  *r;
     ngx_http_moa_buf_t   json;
 
@@ -1214,23 +1214,17 @@ ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
         return;
     }
 
-    if (retry_after && retry_after->len) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value = *retry_after;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
+    if (retry_after && retry_after->len
+        && ngx_http_moa_output_header(r, "Retry-After", retry_after)
+           != NGX_OK)
+    {
+        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        return;
     }
 
     if (no_retry
-        && ngx_http_moa_add_header(r, "X-Should-Retry", "false") != NGX_OK)
+        && ngx_http_moa_output_add_header(r, "X-Should-Retry", "false")
+           != NGX_OK)
     {
         ngx_http_moa_finalize(ctx, NGX_ERROR);
         return;
@@ -1297,7 +1291,7 @@ ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = json->len;
 
-    if (ngx_http_moa_add_request_id(r) != NGX_OK) {
+    if (ngx_http_moa_output_request_id(r) != NGX_OK) {
         ngx_http_moa_finalize(ctx, NGX_ERROR);
         return;
     }
@@ -1387,7 +1381,7 @@ ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx, ngx_uint_t keepalive)
         return NGX_OK;
     }
 
-    if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
+    if (ngx_http_moa_output_sse_header(ctx) == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -1413,7 +1407,7 @@ ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx, ngx_uint_t keepalive)
     }
 
     if (target == r) {
-        rc = ngx_http_moa_send_buf(ctx, r, line, p - line, 0);
+        rc = ngx_http_moa_output_send_buf(ctx, r, line, p - line, 0);
 
     } else {
         rc = ngx_http_moa_send_sub(ctx, target, line, p - line);
@@ -1638,65 +1632,6 @@ ngx_http_moa_cleanup(void *data)
 }
 
 
-ngx_int_t
-ngx_http_moa_add_header(ngx_http_request_t *r, char *key, char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_moa_add_request_id(ngx_http_request_t *r)
-{
-    ngx_table_elt_t            *h;
-    ngx_http_variable_value_t  *v;
-    ngx_http_moa_main_conf_t   *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-
-    if (mcf->request_id == NGX_ERROR) {
-        return NGX_OK;
-    }
-
-    v = ngx_http_get_indexed_variable(r, mcf->request_id);
-
-    if (v == NULL || v->not_found) {
-        return NGX_OK;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Request-Id");
-    h->value.data = v->data;
-    h->value.len = v->len;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
 /* moa_models: GET /v1/models and /v1/models/{id} */
 ngx_int_t
 ngx_http_moa_models_handler(ngx_http_request_t *r)
@@ -1704,9 +1639,7 @@ ngx_http_moa_models_handler(ngx_http_request_t *r)
     u_char                    *p;
     ngx_int_t                  rc;
     ngx_str_t                  id, *m;
-    ngx_buf_t                 *b;
     ngx_uint_t                 i, found;
-    ngx_chain_t                out;
     ngx_http_moa_buf_t         json;
     ngx_http_moa_error_t       err;
     ngx_http_moa_main_conf_t  *mcf;
@@ -1798,7 +1731,8 @@ ngx_http_moa_models_handler(ngx_http_request_t *r)
 error:
 
     if (err.status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_moa_add_header(r, "Allow", "GET, HEAD") != NGX_OK)
+        && ngx_http_moa_output_add_header(r, "Allow", "GET, HEAD")
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1808,39 +1742,15 @@ error:
 
 send:
 
-    if (json.nomem) {
-        ngx_http_moa_buf_free(&json);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b = ngx_create_temp_buf(r->pool, json.len);
-    if (b == NULL) {
-        ngx_http_moa_buf_free(&json);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->pos, json.data, json.len);
-    b->last_buf = 1;
-    ngx_http_moa_buf_free(&json);
-
     r->headers_out.content_type_len = sizeof("application/json") - 1;
     ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_length_n = b->last - b->pos;
 
-    if (ngx_http_moa_add_request_id(r) != NGX_OK) {
+    if (ngx_http_moa_output_request_id(r) != NGX_OK) {
+        ngx_http_moa_buf_free(&json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_moa_output_send_text(r, &json);
 }
 
 

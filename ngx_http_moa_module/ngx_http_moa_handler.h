@@ -16,9 +16,6 @@
 ngx_int_t ngx_http_moa_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
 void ngx_http_moa_wake(ngx_http_request_t *r);
-ngx_int_t ngx_http_moa_add_header(ngx_http_request_t *r, char *key,
-    char *value);
-ngx_int_t ngx_http_moa_add_request_id(ngx_http_request_t *r);
 ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line);
 
 
