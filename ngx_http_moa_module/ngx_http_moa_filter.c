@@ -18,7 +18,6 @@
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_subrequest.h"
 #include "ngx_http_moa_metrics.h"
-#include "ngx_http_moa_variables.h"
 
 
 static ngx_int_t ngx_http_moa_header_filter(ngx_http_request_t *r);
@@ -133,7 +132,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa %V call %ui header: status %ui",
-                   ngx_http_moa_stage_name(call->stage), call->index,
+                   ngx_http_moa_call_stage_name(call->stage), call->index,
                    r->headers_out.status);
 
     if (call->forward) {

@@ -21,6 +21,7 @@
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
+static void ngx_http_moa_wake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_read_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
 static ngx_http_moa_model_t *ngx_http_moa_find_model(
@@ -592,7 +593,7 @@ ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx)
 
 
 /* the main request's write handler: woken per finished call */
-void
+static void
 ngx_http_moa_wake(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
@@ -1753,80 +1754,3 @@ send:
     return ngx_http_moa_output_send_text(r, &json);
 }
 
-
-/* the $moa_capture line of an answered request, in the request's pool */
-ngx_int_t
-ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
-{
-    ngx_time_t                   *tp;
-    ngx_msec_int_t                ms;
-    ngx_http_request_t           *r;
-    ngx_http_moa_buf_t            out;
-    ngx_http_variable_value_t    *v;
-    ngx_http_moa_main_conf_t     *mcf;
-    ngx_http_moa_capture_meta_t   meta;
-
-    r = ctx->request;
-
-    if (ctx->answer_owned) {
-        /* void */
-
-    } else if (ctx->answer) {
-        ctx->answer_owned = ngx_http_moa_choice_message(ctx->answer);
-
-    } else if (ctx->capture && !ctx->collect.failed) {
-
-        /* a stream: the answer put back together from its deltas */
-
-        ctx->answer_owned = ngx_http_moa_collect_message(&ctx->collect);
-    }
-
-    if (ctx->answer_owned == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ngx_memzero(&meta, sizeof(ngx_http_moa_capture_meta_t));
-
-    meta.model = ctx->req.model;
-    meta.base_model = ctx->model ? (char *) ctx->model->base.data : NULL;
-    meta.usage = ctx->usage->child ? ctx->usage : NULL;
-    meta.time = r->start_sec + r->start_msec / 1000.0;
-
-    tp = ngx_timeofday();
-    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
-                           + (tp->msec - r->start_msec));
-    meta.duration = ngx_max(ms, 0) / 1000.0;
-    meta.fallback = ctx->fallback_used;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-
-    if (mcf->request_id != NGX_ERROR) {
-        v = ngx_http_get_indexed_variable(r, mcf->request_id);
-
-        if (v && !v->not_found) {
-            meta.request_id = (char *) v->data;
-            meta.request_id_len = v->len;
-        }
-    }
-
-    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
-
-    if (ngx_http_moa_capture_line(&out, &ctx->req, ctx->answer_owned, &meta)
-        != 0)
-    {
-        ngx_http_moa_buf_free(&out);
-        return NGX_ERROR;
-    }
-
-    line->data = ngx_pnalloc(r->pool, out.len);
-    if (line->data == NULL) {
-        ngx_http_moa_buf_free(&out);
-        return NGX_ERROR;
-    }
-
-    line->len = out.len;
-    ngx_memcpy(line->data, out.data, out.len);
-    ngx_http_moa_buf_free(&out);
-
-    return NGX_OK;
-}

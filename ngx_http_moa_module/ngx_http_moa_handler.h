@@ -15,8 +15,6 @@
 
 ngx_int_t ngx_http_moa_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
-void ngx_http_moa_wake(ngx_http_request_t *r);
-ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line);
 
 
 #endif /* _NGX_HTTP_MOA_HANDLER_H_INCLUDED_ */

@@ -22,7 +22,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_metrics.h"
-#include "ngx_http_moa_variables.h"
+#include "ngx_http_moa_subrequest.h"
 
 
 /* a new layout of the zone must change this: reused zones are checked */
@@ -1095,7 +1095,7 @@ ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
                               "it ended).");
 
     for (i = 0; i < NGX_HTTP_MOA_METRICS_STAGES; i++) {
-        stage = ngx_http_moa_stage_name(i);
+        stage = ngx_http_moa_call_stage_name(i);
 
         labels.len = 0;
         ngx_http_moa_buf_lit(&labels, "stage=\"");
@@ -1164,7 +1164,7 @@ ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
                               "the last proposal or moa_proposal_timeout).");
 
     for (i = 0; i < NGX_HTTP_MOA_METRICS_TIMED; i++) {
-        stage = ngx_http_moa_stage_name(i);
+        stage = ngx_http_moa_call_stage_name(i);
 
         labels.len = 0;
         ngx_http_moa_buf_lit(&labels, "stage=\"");

@@ -10,7 +10,6 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_subrequest.h"
-#include "ngx_http_moa_variables.h"
 
 
 static ngx_chain_t *ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p,
@@ -34,6 +33,21 @@ static void ngx_http_moa_calls_pool_cleanup(void *data);
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
 static ngx_str_t  ngx_http_moa_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_moa_sse_type = ngx_string("text/event-stream");
+
+
+static ngx_str_t  ngx_http_moa_stage_names[] = {
+    ngx_string("proposal"),
+    ngx_string("critique"),
+    ngx_string("synthesis"),
+    ngx_string("passthrough")
+};
+
+
+ngx_str_t *
+ngx_http_moa_call_stage_name(ngx_uint_t stage)
+{
+    return &ngx_http_moa_stage_names[stage];
+}
 
 
 /* why a call failed: allocated only for calls that fail */
@@ -199,7 +213,7 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa %V call %ui to \"%V\", body %uz bytes",
-                   ngx_http_moa_stage_name(call->stage), call->index,
+                   ngx_http_moa_call_stage_name(call->stage), call->index,
                    &call->uri, call->body_len);
 
     return NGX_OK;
@@ -393,7 +407,7 @@ ngx_http_moa_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "moa %V call %ui done: rc %i, status %ui, ok %ud, "
-                   "%M ms", ngx_http_moa_stage_name(call->stage),
+                   "%M ms", ngx_http_moa_call_stage_name(call->stage),
                    call->index, rc, call->status, call->ok, call->elapsed);
 
     /* nginx does not wake the parent of a background subrequest */
@@ -447,7 +461,7 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_http_moa_error_t   err, *e;
 
     ctx = call->ctx;
-    what = (const char *) ngx_http_moa_stage_name(call->stage)->data;
+    what = (const char *) ngx_http_moa_call_stage_name(call->stage)->data;
 
     ngx_http_moa_call_retry_after(call, sr);
 
@@ -630,7 +644,7 @@ ngx_http_moa_call_cancel(ngx_http_moa_call_t *call)
         /* not at the provider: it ends on its own, and is ignored */
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                        "moa %V call %ui abandoned",
-                       ngx_http_moa_stage_name(call->stage), call->index);
+                       ngx_http_moa_call_stage_name(call->stage), call->index);
         return;
     }
 
@@ -651,7 +665,7 @@ ngx_http_moa_call_cancel(ngx_http_moa_call_t *call)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "moa %V call %ui canceled",
-                   ngx_http_moa_stage_name(call->stage), call->index);
+                   ngx_http_moa_call_stage_name(call->stage), call->index);
 
     (*sr->upstream->cleanup)(sr);
 }

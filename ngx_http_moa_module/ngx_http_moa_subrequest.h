@@ -18,6 +18,7 @@ ngx_int_t ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx,
 void ngx_http_moa_call_cancel(ngx_http_moa_call_t *call);
 ngx_http_moa_call_t *ngx_http_moa_call_get(ngx_http_request_t *r);
 ngx_http_moa_error_t *ngx_http_moa_call_error(ngx_http_moa_call_t *call);
+ngx_str_t *ngx_http_moa_call_stage_name(ngx_uint_t stage);
 
 
 #endif /* _NGX_HTTP_MOA_SUBREQUEST_H_INCLUDED_ */

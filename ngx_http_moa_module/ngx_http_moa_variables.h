@@ -14,7 +14,6 @@
 
 
 ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
-ngx_str_t *ngx_http_moa_stage_name(ngx_uint_t stage);
 
 
 #endif /* _NGX_HTTP_MOA_VARIABLES_H_INCLUDED_ */
