@@ -16,7 +16,7 @@
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_filter.h"
 #include "ngx_http_moa_output.h"
-#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_call.h"
 #include "ngx_http_moa_metrics.h"
 
 

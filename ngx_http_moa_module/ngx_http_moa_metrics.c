@@ -22,7 +22,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_metrics.h"
-#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_call.h"
 
 
 /* a new layout of the zone must change this: reused zones are checked */

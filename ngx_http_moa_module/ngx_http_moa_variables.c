@@ -10,7 +10,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_variables.h"
-#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_call.h"
 
 
 #define NGX_HTTP_MOA_VAR_MODEL              0

@@ -2,12 +2,12 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * One upstream call.
+ * One upstream call: start, result, cancel; the stage names.
  */
 
 
-#ifndef _NGX_HTTP_MOA_SUBREQUEST_H_INCLUDED_
-#define _NGX_HTTP_MOA_SUBREQUEST_H_INCLUDED_
+#ifndef _NGX_HTTP_MOA_CALL_H_INCLUDED_
+#define _NGX_HTTP_MOA_CALL_H_INCLUDED_
 
 
 #include "ngx_http_moa_common.h"
@@ -21,4 +21,4 @@ ngx_http_moa_error_t *ngx_http_moa_call_error(ngx_http_moa_call_t *call);
 ngx_str_t *ngx_http_moa_call_stage_name(ngx_uint_t stage);
 
 
-#endif /* _NGX_HTTP_MOA_SUBREQUEST_H_INCLUDED_ */
+#endif /* _NGX_HTTP_MOA_CALL_H_INCLUDED_ */

@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * One upstream call of a request: a subrequest to an internal location,
+ * with its own body and headers, in the calls' own pool; its result when
+ * it is done (the reply parsed, or why it failed), its cancellation, and
+ * the names of the stages a call belongs to.
  */
 
 
@@ -9,25 +14,29 @@
 #include <ngx_http.h>
 
 #include "ngx_http_moa_common.h"
-#include "ngx_http_moa_subrequest.h"
+#include "ngx_http_moa_call.h"
 
 
-static ngx_chain_t *ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p,
-    size_t len);
+static ngx_http_request_body_t *ngx_http_moa_call_body(
+    ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call);
+static ngx_chain_t *ngx_http_moa_call_body_buf(ngx_pool_t *pool,
+    u_char *p, size_t len);
 static ngx_int_t ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
-static ngx_table_elt_t *ngx_http_moa_push_header(ngx_http_request_t *sr,
-    char *key, char *lowcase, ngx_str_t *value);
+static ngx_table_elt_t *ngx_http_moa_call_push_header(
+    ngx_http_request_t *sr, char *key, char *lowcase, ngx_str_t *value);
 static ngx_int_t ngx_http_moa_call_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 static void ngx_http_moa_call_result(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr, ngx_int_t rc);
+static void ngx_http_moa_call_failed(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr, ngx_int_t rc, const char *what);
 static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
-static ngx_pool_t *ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_calls_pool_cleanup(void *data);
+static ngx_pool_t *ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_call_pool_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
@@ -93,10 +102,7 @@ ngx_int_t
 ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     ngx_uint_t background)
 {
-    size_t                       i;
     ngx_uint_t                   flags;
-    ngx_chain_t                 *cl, **ll;
-    ngx_http_moa_part_t         *part;
     ngx_http_request_t          *r, *sr;
     ngx_http_request_body_t     *rb;
     ngx_http_post_subrequest_t  *ps;
@@ -125,7 +131,7 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
      * walk them (a MoA request's calls would take a dozen)
      */
 
-    sr->pool = ngx_http_moa_calls_pool(ctx);
+    sr->pool = ngx_http_moa_call_pool(ctx);
     if (sr->pool == NULL) {
         return NGX_ERROR;
     }
@@ -141,67 +147,10 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     sr->method_name = ngx_http_moa_post;
     sr->method_name.len--;
 
-    /*
-     * a new body of its own (the client's would be sent otherwise): one
-     * buffer per part, referring to text the request keeps
-     */
-
-    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    rb = ngx_http_moa_call_body(ctx, call);
     if (rb == NULL) {
         return NGX_ERROR;
     }
-
-    /*
-     * a passthrough sends the client's body as it came; a small body of
-     * many parts is cheaper as one piece of the pool: each part costs two
-     * buffers and two links (the proxy copies the chain)
-     */
-
-    call->body_len = (call == ctx->passthrough) ? ctx->body.len
-                                                : call->body.len;
-
-    if (call == ctx->passthrough) {
-        rb->bufs = ngx_http_moa_body_buf(r->pool, ctx->body.data,
-                                         ctx->body.len);
-
-    } else if (call->body.nparts > 2
-               && call->body.len <= NGX_HTTP_MOA_SMALL_BODY)
-    {
-        ngx_http_moa_body_flat(&call->body, &call->flat);
-        ngx_http_moa_body_free(&call->body);
-
-        if (call->flat.nomem) {
-            return NGX_ERROR;
-        }
-
-        rb->bufs = ngx_http_moa_body_buf(r->pool, (u_char *) call->flat.data,
-                                         call->flat.len);
-
-    } else {
-        ll = &rb->bufs;
-
-        for (i = 0; i < call->body.nparts; i++) {
-            part = &call->body.parts[i];
-
-            *ll = ngx_http_moa_body_buf(r->pool, (u_char *) part->p,
-                                        part->len);
-            if (*ll == NULL) {
-                return NGX_ERROR;
-            }
-
-            ll = &(*ll)->next;
-        }
-    }
-
-    if (rb->bufs == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (cl = rb->bufs; cl->next; cl = cl->next) { /* void */ }
-
-    rb->buf = cl->buf;
-    rb->buf->last_buf = 1;
-    rb->buf->last_in_chain = 1;
 
     sr->request_body = rb;
 
@@ -221,13 +170,90 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
 
 /*
+ * A new body of its own (the client's would be sent otherwise): one
+ * buffer per part, referring to text the request keeps
+ */
+static ngx_http_request_body_t *
+ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
+{
+    size_t                    i;
+    ngx_chain_t              *cl, **ll;
+    ngx_http_request_t       *r;
+    ngx_http_moa_part_t      *part;
+    ngx_http_request_body_t  *rb;
+
+    r = ctx->request;
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NULL;
+    }
+
+    /*
+     * a passthrough sends the client's body as it came; a small body of
+     * many parts is cheaper as one piece of the pool: each part costs two
+     * buffers and two links (the proxy copies the chain)
+     */
+
+    call->body_len = (call == ctx->passthrough) ? ctx->body.len
+                                                : call->body.len;
+
+    if (call == ctx->passthrough) {
+        rb->bufs = ngx_http_moa_call_body_buf(r->pool, ctx->body.data,
+                                              ctx->body.len);
+
+    } else if (call->body.nparts > 2
+               && call->body.len <= NGX_HTTP_MOA_SMALL_BODY)
+    {
+        ngx_http_moa_body_flat(&call->body, &call->flat);
+        ngx_http_moa_body_free(&call->body);
+
+        if (call->flat.nomem) {
+            return NULL;
+        }
+
+        rb->bufs = ngx_http_moa_call_body_buf(r->pool,
+                                              (u_char *) call->flat.data,
+                                              call->flat.len);
+
+    } else {
+        ll = &rb->bufs;
+
+        for (i = 0; i < call->body.nparts; i++) {
+            part = &call->body.parts[i];
+
+            *ll = ngx_http_moa_call_body_buf(r->pool, (u_char *) part->p,
+                                             part->len);
+            if (*ll == NULL) {
+                return NULL;
+            }
+
+            ll = &(*ll)->next;
+        }
+    }
+
+    if (rb->bufs == NULL) {
+        return NULL;
+    }
+
+    for (cl = rb->bufs; cl->next; cl = cl->next) { /* void */ }
+
+    rb->buf = cl->buf;
+    rb->buf->last_buf = 1;
+    rb->buf->last_in_chain = 1;
+
+    return rb;
+}
+
+
+/*
  * The calls' pool lives as long as the client's request: it is destroyed
  * by a cleanup of the request's pool, which runs after nginx ran the
  * request's cleanup handlers (the upstreams' among them, allocated here)
  * and wrote the access log, and before the request's memory goes.
  */
 static ngx_pool_t *
-ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx)
 {
     ngx_pool_t          *pool;
     ngx_pool_cleanup_t  *cln;
@@ -249,7 +275,7 @@ ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
         return NULL;
     }
 
-    cln->handler = ngx_http_moa_calls_pool_cleanup;
+    cln->handler = ngx_http_moa_call_pool_cleanup;
     cln->data = pool;
 
     ctx->calls_pool = pool;
@@ -259,7 +285,7 @@ ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
 
 
 static void
-ngx_http_moa_calls_pool_cleanup(void *data)
+ngx_http_moa_call_pool_cleanup(void *data)
 {
     ngx_pool_t  *pool = data;
 
@@ -268,7 +294,7 @@ ngx_http_moa_calls_pool_cleanup(void *data)
 
 
 static ngx_chain_t *
-ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
+ngx_http_moa_call_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
 {
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
@@ -324,8 +350,8 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
         return NGX_ERROR;
     }
 
-    h = ngx_http_moa_push_header(sr, "Content-Type", "content-type",
-                                 &ngx_http_moa_json_type);
+    h = ngx_http_moa_call_push_header(sr, "Content-Type", "content-type",
+                                      &ngx_http_moa_json_type);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -334,15 +360,17 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 
     accept = call->stream ? &ngx_http_moa_sse_type : &ngx_http_moa_json_type;
 
-    if (ngx_http_moa_push_header(sr, "Accept", "accept", accept) == NULL) {
+    if (ngx_http_moa_call_push_header(sr, "Accept", "accept", accept)
+        == NULL)
+    {
         return NGX_ERROR;
     }
 
     auth = r->headers_in.authorization;
 
     if (ctx->conf->pass_client_authorization && auth) {
-        h = ngx_http_moa_push_header(sr, "Authorization", "authorization",
-                                     &auth->value);
+        h = ngx_http_moa_call_push_header(sr, "Authorization",
+                                          "authorization", &auth->value);
         if (h == NULL) {
             return NGX_ERROR;
         }
@@ -355,8 +383,8 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 
 
 static ngx_table_elt_t *
-ngx_http_moa_push_header(ngx_http_request_t *sr, char *key, char *lowcase,
-    ngx_str_t *value)
+ngx_http_moa_call_push_header(ngx_http_request_t *sr, char *key,
+    char *lowcase, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -466,32 +494,7 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_http_moa_call_retry_after(call, sr);
 
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || !call->header) {
-
-        call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
-                        || rc == NGX_HTTP_REQUEST_TIME_OUT)
-                       ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
-
-        e = ngx_http_moa_call_error(call);
-
-        if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
-            ngx_http_moa_error_set(e, 502, "upstream_error",
-                                   "upstream_error", NULL,
-                                   "the %s call's reply was cut short",
-                                   what);
-
-        } else {
-            ngx_http_moa_error_set(e, (int) call->status, "upstream_error",
-                                   call->status == NGX_HTTP_GATEWAY_TIME_OUT
-                                   ? "upstream_timeout" : "upstream_error",
-                                   NULL, "the %s call failed: %s", what,
-                                   call->status == NGX_HTTP_GATEWAY_TIME_OUT
-                                   ? "the provider timed out"
-                                   : "the provider could not be reached");
-        }
-
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "moa %s call %ui failed: %s", what, call->index,
-                      e->message);
+        ngx_http_moa_call_failed(call, sr, rc, what);
         return;
     }
 
@@ -564,6 +567,42 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
     call->ok = 1;
 }
+
+
+/* no reply, or one cut short: nginx's error, a timeout, a lost provider */
+static void
+ngx_http_moa_call_failed(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
+    ngx_int_t rc, const char *what)
+{
+    ngx_http_moa_error_t  *e;
+
+    call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
+                    || rc == NGX_HTTP_REQUEST_TIME_OUT)
+                   ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
+
+    e = ngx_http_moa_call_error(call);
+
+    if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
+        ngx_http_moa_error_set(e, 502, "upstream_error",
+                               "upstream_error", NULL,
+                               "the %s call's reply was cut short",
+                               what);
+
+    } else {
+        ngx_http_moa_error_set(e, (int) call->status, "upstream_error",
+                               call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                               ? "upstream_timeout" : "upstream_error",
+                               NULL, "the %s call failed: %s", what,
+                               call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                               ? "the provider timed out"
+                               : "the provider could not be reached");
+    }
+
+    ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                  "moa %s call %ui failed: %s", what, call->index,
+                  e->message);
+}
+
 
 
 static void
