@@ -14,7 +14,6 @@
 
 
 ngx_int_t ngx_http_moa_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_MOA_HANDLER_H_INCLUDED_ */

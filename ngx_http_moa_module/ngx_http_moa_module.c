@@ -10,6 +10,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_models.h"
 #include "ngx_http_moa_filter.h"
 #include "ngx_http_moa_variables.h"
 #include "ngx_http_moa_metrics.h"
