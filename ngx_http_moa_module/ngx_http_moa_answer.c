@@ -468,7 +468,7 @@ ngx_http_moa_answer_progress(ngx_http_moa_ctx_t *ctx, ngx_uint_t keepalive)
         rc = ngx_http_moa_output_send_buf(ctx, r, line, p - line, 0);
 
     } else {
-        rc = ngx_http_moa_send_sub(ctx, target, line, p - line);
+        rc = ngx_http_moa_filter_send_sub(ctx, target, line, p - line);
     }
 
     return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;

@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Header and body filters.  For the module's subrequests: capture a reply
+ * Header and body filters.  For the module's subrequests: keep a reply
  * in memory, rewrite a streamed synthesis event by event, or forward a
  * passthrough reply as is.  For the main request: turn an error page that
  * nginx itself generates in a MoA location into an OpenAI error.
@@ -29,9 +29,9 @@ static ngx_int_t ngx_http_moa_error_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_forward_header(ngx_http_request_t *sr,
     ngx_http_moa_call_t *call);
-static ngx_int_t ngx_http_moa_capture_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_moa_filter_keep_reply(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
-static ngx_int_t ngx_http_moa_stream(ngx_http_request_t *r,
+static ngx_int_t ngx_http_moa_filter_stream(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static int ngx_http_moa_feed(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_buf_t *b,
@@ -230,10 +230,10 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (call->sse_reply) {
-        return ngx_http_moa_stream(r, call, in);
+        return ngx_http_moa_filter_stream(r, call, in);
     }
 
-    return ngx_http_moa_capture_reply(r, call, in);
+    return ngx_http_moa_filter_keep_reply(r, call, in);
 }
 
 
@@ -429,7 +429,7 @@ ngx_http_moa_forward_header(ngx_http_request_t *sr, ngx_http_moa_call_t *call)
 
 /* a reply kept in memory, up to moa_max_response_size */
 static ngx_int_t
-ngx_http_moa_capture_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+ngx_http_moa_filter_keep_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     ngx_chain_t *in)
 {
     size_t        max;
@@ -543,7 +543,7 @@ ngx_http_moa_feed(ngx_http_request_t *r, ngx_http_moa_call_t *call,
  * so that the upstream stops reading and a slow client slows the provider.
  */
 static ngx_int_t
-ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+ngx_http_moa_filter_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     ngx_chain_t *in)
 {
     int                  rc;
@@ -698,7 +698,7 @@ ngx_http_moa_busy_size(ngx_http_moa_ctx_t *ctx)
 
 /* output of the main request's own, while the synthesis call is active */
 ngx_int_t
-ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
+ngx_http_moa_filter_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
     u_char *data, size_t len)
 {
     return ngx_http_moa_output_chain(ctx, sr, ngx_http_next_body_filter,

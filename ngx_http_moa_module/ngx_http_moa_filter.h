@@ -14,7 +14,7 @@
 
 
 ngx_int_t ngx_http_moa_filter_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx,
+ngx_int_t ngx_http_moa_filter_send_sub(ngx_http_moa_ctx_t *ctx,
     ngx_http_request_t *sr, u_char *data, size_t len);
 
 
