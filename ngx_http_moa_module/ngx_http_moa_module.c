@@ -269,7 +269,7 @@ ngx_module_t  ngx_http_moa_module = {
 static ngx_int_t
 ngx_http_moa_preconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_moa_add_variables(cf);
+    return ngx_http_moa_variables_add(cf);
 }
 
 

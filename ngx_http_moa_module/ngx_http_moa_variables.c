@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * The $moa_* variables: the model, the candidates, the tokens and the
+ * stage times of a request, the stage and call of a subrequest, and the
+ * $moa_capture line (one fine-tuning example per answered request).
  */
 
 
@@ -87,7 +91,7 @@ static ngx_http_variable_t  ngx_http_moa_vars[] = {
 
 
 ngx_int_t
-ngx_http_moa_add_variables(ngx_conf_t *cf)
+ngx_http_moa_variables_add(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
 

@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * The $moa_* variables.
+ * The $moa_* variables, $moa_capture among them.
  */
 
 
@@ -13,7 +13,7 @@
 #include "ngx_http_moa_common.h"
 
 
-ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_moa_variables_add(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_MOA_VARIABLES_H_INCLUDED_ */
