@@ -14,6 +14,7 @@
 #include "ngx_http_moa_filter.h"
 #include "ngx_http_moa_variables.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_metrics_page.h"
 
 
 static ngx_int_t ngx_http_moa_preconfiguration(ngx_conf_t *cf);
@@ -226,7 +227,7 @@ static ngx_command_t  ngx_http_moa_commands[] = {
 
     { ngx_string("moa_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_moa_metrics,
+      ngx_http_moa_metrics_page,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
