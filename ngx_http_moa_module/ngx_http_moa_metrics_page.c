@@ -18,9 +18,36 @@
 #include "ngx_http_moa_output.h"
 
 
+/*
+ * A metric family of the page: its samples are one row per series (the
+ * series of kinds up to "series": MoA only, routed, or all), or one row
+ * per stage.  A row is one value per label of "labels" (or one value) at
+ * "offset" in the series, or a histogram there when "le" is set.
+ */
+typedef struct {
+    const char                 *name;
+    const char                 *type;
+    const char                 *help;
+    ngx_uint_t                  series;
+    size_t                      offset;
+    const char                **labels;
+    ngx_uint_t                  nlabels;
+    const char                **le;
+} ngx_http_moa_metrics_family_t;
+
+
+#define NGX_HTTP_MOA_METRICS_BY_STAGE  (NGX_HTTP_MOA_SERIES_NONE + 1)
+
+#define ngx_http_moa_series_at(field)                                         \
+    offsetof(ngx_http_moa_series_t, field)
+
+
 static ngx_int_t ngx_http_moa_metrics_page_handler(ngx_http_request_t *r);
 static void ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
     ngx_http_moa_metrics_sh_t *sh);
+static void ngx_http_moa_metrics_stages(ngx_http_moa_buf_t *b,
+    ngx_http_moa_metrics_family_t *f, ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_buf_t *labels);
 
 
 /* histogram bounds as "le" label text (in milliseconds: the zone's file) */
@@ -46,6 +73,75 @@ static const char  *ngx_http_moa_outcome_labels[] = {
 static const char  *ngx_http_moa_class_labels[] = {
     ",status=\"2xx\"", ",status=\"3xx\"", ",status=\"4xx\"",
     ",status=\"5xx\"", ",status=\"canceled\""
+};
+
+
+static const char  *ngx_http_moa_token_labels[] = {
+    ",kind=\"prompt\"", ",kind=\"completion\""
+};
+
+
+/* in the order of the page */
+static ngx_http_moa_metrics_family_t  ngx_http_moa_metrics_families[] = {
+
+    { "moa_requests_total", "counter",
+      "Chat completion requests by model (a MoA id, passthrough, or none "
+      "when refused before routing) and outcome.",
+      NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(requests),
+      ngx_http_moa_outcome_labels, NGX_HTTP_MOA_OUTCOMES, NULL },
+
+    { "moa_requests_in_flight", "gauge",
+      "Requests routed to a MoA model or to passthrough and not finished "
+      "yet.",
+      NGX_HTTP_MOA_SERIES_PASSTHROUGH, ngx_http_moa_series_at(in_flight),
+      NULL, 1, NULL },
+
+    { "moa_upstream_calls_total", "counter",
+      "Upstream calls by stage and status class of the reply (canceled: "
+      "stopped before it ended).",
+      NGX_HTTP_MOA_METRICS_BY_STAGE, 0,
+      ngx_http_moa_class_labels, NGX_HTTP_MOA_CALL_CLASSES, NULL },
+
+    { "moa_tokens_total", "counter",
+      "Tokens the provider reported, summed over every upstream call of a "
+      "request.",
+      NGX_HTTP_MOA_SERIES_PASSTHROUGH, ngx_http_moa_series_at(prompt_tokens),
+      ngx_http_moa_token_labels, 2, NULL },
+
+    { "moa_fallbacks_total", "counter",
+      "Answers that fell back to a proposal because the synthesis failed "
+      "(moa_fallback candidate).",
+      NGX_HTTP_MOA_SERIES_MOA, ngx_http_moa_series_at(fallbacks),
+      NULL, 1, NULL },
+
+    { "moa_critiques_skipped_total", "counter",
+      "Syntheses run without critiques because the critique failed.",
+      NGX_HTTP_MOA_SERIES_MOA, ngx_http_moa_series_at(critiques_skipped),
+      NULL, 1, NULL },
+
+    { "moa_proposals_dropped_total", "counter",
+      "Proposal calls cancelled by moa_proposal_timeout.",
+      NGX_HTTP_MOA_SERIES_MOA, ngx_http_moa_series_at(proposals_dropped),
+      NULL, 1, NULL },
+
+    { "moa_request_duration_seconds", "histogram",
+      "Time from the request line to the end of the answer.",
+      NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(duration),
+      NULL, 0, ngx_http_moa_latency_le },
+
+    { "moa_stage_duration_seconds", "histogram",
+      "Duration of each MoA stage (proposal: until the last proposal or "
+      "moa_proposal_timeout).",
+      NGX_HTTP_MOA_METRICS_BY_STAGE, 0,
+      NULL, 0, ngx_http_moa_latency_le },
+
+    { "moa_stream_ttfb_seconds", "histogram",
+      "Streamed answers: time from the request line to the first data "
+      "event sent.",
+      NGX_HTTP_MOA_SERIES_PASSTHROUGH, ngx_http_moa_series_at(ttfb),
+      NULL, 0, ngx_http_moa_ttfb_le },
+
+    { NULL, NULL, NULL, 0, 0, NULL, 0, NULL }
 };
 
 
@@ -228,157 +324,51 @@ static void
 ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
     ngx_http_moa_metrics_sh_t *sh)
 {
-    ngx_uint_t              i, j;
-    ngx_str_t              *stage;
-    ngx_http_moa_buf_t      labels;
-    ngx_http_moa_series_t  *s;
-
-    static const char  *counters[] = {
-        "moa_fallbacks_total",
-        "Answers that fell back to a proposal because the synthesis "
-        "failed (moa_fallback candidate).",
-
-        "moa_critiques_skipped_total",
-        "Syntheses run without critiques because the critique failed.",
-
-        "moa_proposals_dropped_total",
-        "Proposal calls cancelled by moa_proposal_timeout."
-    };
+    u_char                         *p;
+    ngx_uint_t                      i;
+    const char                     *more;
+    ngx_atomic_t                   *v;
+    ngx_atomic_int_t                value;
+    ngx_http_moa_buf_t              labels;
+    ngx_http_moa_series_t          *s;
+    ngx_http_moa_metrics_family_t  *f;
 
     ngx_memzero(&labels, sizeof(ngx_http_moa_buf_t));
 
-    ngx_http_moa_metrics_head(b, "moa_requests_total", "counter",
-                              "Chat completion requests by model (a MoA "
-                              "id, passthrough, or none when refused "
-                              "before routing) and outcome.");
+    for (f = ngx_http_moa_metrics_families; f->name; f++) {
+        ngx_http_moa_metrics_head(b, f->name, f->type, f->help);
 
-    for (s = sh->series; s; s = s->next) {
-        ngx_http_moa_metrics_model(&labels, s);
-
-        for (i = 0; i < NGX_HTTP_MOA_OUTCOMES; i++) {
-            ngx_http_moa_metrics_sample(b, "moa_requests_total", NULL,
-                                        &labels,
-                                        ngx_http_moa_outcome_labels[i],
-                                        (long long) s->requests[i]);
-        }
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_requests_in_flight", "gauge",
-                              "Requests routed to a MoA model or to "
-                              "passthrough and not finished yet.");
-
-    for (s = sh->series; s; s = s->next) {
-        if (s->kind == NGX_HTTP_MOA_SERIES_NONE) {
+        if (f->series == NGX_HTTP_MOA_METRICS_BY_STAGE) {
+            ngx_http_moa_metrics_stages(b, f, sh, &labels);
             continue;
         }
-
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_sample(b, "moa_requests_in_flight", NULL,
-                                    &labels, NULL,
-                                    (long long) (ngx_atomic_int_t)
-                                    s->in_flight);
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_upstream_calls_total", "counter",
-                              "Upstream calls by stage and status class "
-                              "of the reply (canceled: stopped before "
-                              "it ended).");
-
-    for (i = 0; i < NGX_HTTP_MOA_METRICS_STAGES; i++) {
-        stage = ngx_http_moa_call_stage_name(i);
-
-        labels.len = 0;
-        ngx_http_moa_buf_lit(&labels, "stage=\"");
-        ngx_http_moa_buf_add(&labels, stage->data, stage->len);
-        ngx_http_moa_buf_lit(&labels, "\"");
-
-        for (j = 0; j < NGX_HTTP_MOA_CALL_CLASSES; j++) {
-            ngx_http_moa_metrics_sample(b, "moa_upstream_calls_total", NULL,
-                                        &labels,
-                                        ngx_http_moa_class_labels[j],
-                                        (long long) sh->calls[i][j]);
-        }
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_tokens_total", "counter",
-                              "Tokens the provider reported, summed over "
-                              "every upstream call of a request.");
-
-    for (s = sh->series; s; s = s->next) {
-        if (s->kind == NGX_HTTP_MOA_SERIES_NONE) {
-            continue;
-        }
-
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_sample(b, "moa_tokens_total", NULL, &labels,
-                                    ",kind=\"prompt\"",
-                                    (long long) s->prompt_tokens);
-        ngx_http_moa_metrics_sample(b, "moa_tokens_total", NULL, &labels,
-                                    ",kind=\"completion\"",
-                                    (long long) s->completion_tokens);
-    }
-
-    for (i = 0; i < 3; i++) {
-        ngx_http_moa_metrics_head(b, counters[2 * i], "counter",
-                                  counters[2 * i + 1]);
 
         for (s = sh->series; s; s = s->next) {
-            if (s->kind != NGX_HTTP_MOA_SERIES_MOA) {
+            if (s->kind > f->series) {
                 continue;
             }
 
             ngx_http_moa_metrics_model(&labels, s);
-            ngx_http_moa_metrics_sample(b, counters[2 * i], NULL, &labels,
-                                        NULL,
-                                        (long long) (i == 0
-                                                     ? s->fallbacks
-                                                     : i == 1
-                                                     ? s->critiques_skipped
-                                                     : s->proposals_dropped));
+
+            p = (u_char *) s + f->offset;
+
+            if (f->le) {
+                ngx_http_moa_metrics_histogram(b, f->name, &labels,
+                                               (ngx_http_moa_histogram_t *) p,
+                                               f->le);
+                continue;
+            }
+
+            v = (ngx_atomic_t *) p;
+
+            for (i = 0; i < f->nlabels; i++) {
+                more = f->labels ? f->labels[i] : NULL;
+                value = (ngx_atomic_int_t) v[i];
+
+                ngx_http_moa_metrics_sample(b, f->name, NULL, &labels, more,
+                                            (long long) value);
+            }
         }
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_request_duration_seconds", "histogram",
-                              "Time from the request line to the end of "
-                              "the answer.");
-
-    for (s = sh->series; s; s = s->next) {
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_histogram(b, "moa_request_duration_seconds",
-                                       &labels, &s->duration,
-                                       ngx_http_moa_latency_le);
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_stage_duration_seconds", "histogram",
-                              "Duration of each MoA stage (proposal: until "
-                              "the last proposal or moa_proposal_timeout).");
-
-    for (i = 0; i < NGX_HTTP_MOA_METRICS_TIMED; i++) {
-        stage = ngx_http_moa_call_stage_name(i);
-
-        labels.len = 0;
-        ngx_http_moa_buf_lit(&labels, "stage=\"");
-        ngx_http_moa_buf_add(&labels, stage->data, stage->len);
-        ngx_http_moa_buf_lit(&labels, "\"");
-
-        ngx_http_moa_metrics_histogram(b, "moa_stage_duration_seconds",
-                                       &labels, &sh->stage[i],
-                                       ngx_http_moa_latency_le);
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_stream_ttfb_seconds", "histogram",
-                              "Streamed answers: time from the request "
-                              "line to the first data event sent.");
-
-    for (s = sh->series; s; s = s->next) {
-        if (s->kind == NGX_HTTP_MOA_SERIES_NONE) {
-            continue;
-        }
-
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_histogram(b, "moa_stream_ttfb_seconds",
-                                       &labels, &s->ttfb,
-                                       ngx_http_moa_ttfb_le);
     }
 
     if (labels.nomem) {
@@ -386,4 +376,38 @@ ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
     }
 
     ngx_http_moa_buf_free(&labels);
+}
+
+
+/* the families by stage: the calls by status class, the stage durations */
+static void
+ngx_http_moa_metrics_stages(ngx_http_moa_buf_t *b,
+    ngx_http_moa_metrics_family_t *f, ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_buf_t *labels)
+{
+    ngx_uint_t   i, j, n;
+    ngx_str_t   *stage;
+
+    n = f->le ? NGX_HTTP_MOA_METRICS_TIMED : NGX_HTTP_MOA_METRICS_STAGES;
+
+    for (i = 0; i < n; i++) {
+        stage = ngx_http_moa_call_stage_name(i);
+
+        labels->len = 0;
+        ngx_http_moa_buf_lit(labels, "stage=\"");
+        ngx_http_moa_buf_add(labels, stage->data, stage->len);
+        ngx_http_moa_buf_lit(labels, "\"");
+
+        if (f->le) {
+            ngx_http_moa_metrics_histogram(b, f->name, labels, &sh->stage[i],
+                                           f->le);
+            continue;
+        }
+
+        for (j = 0; j < NGX_HTTP_MOA_CALL_CLASSES; j++) {
+            ngx_http_moa_metrics_sample(b, f->name, NULL, labels,
+                                        f->labels[j],
+                                        (long long) sh->calls[i][j]);
+        }
+    }
 }
