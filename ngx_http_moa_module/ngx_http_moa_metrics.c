@@ -33,6 +33,10 @@ static ngx_int_t ngx_http_moa_metrics_log(ngx_http_request_t *r);
 static void ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     ngx_http_moa_series_t *s, ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
     ngx_msec_int_t ttfb);
+static ngx_uint_t ngx_http_moa_metrics_calls(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_metrics_moa(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_series_t *s, ngx_http_moa_ctx_t *ctx, ngx_uint_t dropped);
 static ngx_uint_t ngx_http_moa_metrics_outcome(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
 static ngx_msec_int_t ngx_http_moa_metrics_elapsed(ngx_http_request_t *r);
@@ -470,14 +474,9 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     ngx_http_moa_series_t *s, ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
     ngx_msec_int_t ttfb)
 {
-    long long                   n;
-    ngx_uint_t                  i, ncalls, dropped, stage, status, class, run,
-                                outcome;
-    ngx_atomic_t               *counter;
-    ngx_http_moa_call_t        *call;
-    ngx_http_moa_metrics_sh_t  *sh;
+    long long    n;
+    ngx_uint_t   dropped, outcome;
 
-    sh = mt->sh;
     outcome = ngx_http_moa_metrics_outcome(r, ctx);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -513,12 +512,28 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
         }
     }
 
-    /*
-     * Every call that was started, once.  "canceled": stopped by the module
-     * (moa_proposal_timeout), ended by nginx when the client went away (the
-     * active call sees the abort itself; background calls are ended without
-     * post_subrequest), never the provider's doing.
-     */
+    dropped = ngx_http_moa_metrics_calls(mt->sh, ctx);
+
+    if (ctx->model) {
+        ngx_http_moa_metrics_moa(mt->sh, s, ctx, dropped);
+    }
+}
+
+
+/*
+ * Every call that was started, once, by stage and status class; returns
+ * the proposals dropped by the deadline.  "canceled": stopped by the module
+ * (moa_proposal_timeout), ended by nginx when the client went away (the
+ * active call sees the abort itself; background calls are ended without
+ * post_subrequest), never the provider's doing.
+ */
+static ngx_uint_t
+ngx_http_moa_metrics_calls(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_ctx_t *ctx)
+{
+    ngx_uint_t            i, ncalls, dropped, stage, status, class, run;
+    ngx_atomic_t         *counter;
+    ngx_http_moa_call_t  *call;
 
     ncalls = ctx->passthrough ? 1 : (ctx->calls ? ctx->nproposals + 2 : 0);
     dropped = 0;
@@ -576,10 +591,15 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
         (void) ngx_atomic_fetch_add(counter, run);
     }
 
-    if (ctx->model == NULL) {
-        return;
-    }
+    return dropped;
+}
 
+
+/* what only MoA requests have: fallbacks, skipped critiques, stage times */
+static void
+ngx_http_moa_metrics_moa(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_series_t *s, ngx_http_moa_ctx_t *ctx, ngx_uint_t dropped)
+{
     if (dropped) {
         (void) ngx_atomic_fetch_add(&s->proposals_dropped, dropped);
     }
