@@ -572,4 +572,3 @@ ngx_http_moa_cleanup(void *data)
     ngx_http_moa_buf_free(&ctx->scratch);
     cJSON_Delete(ctx->usage);
 }
-

@@ -736,4 +736,3 @@ ngx_http_moa_metrics_elapsed(ngx_http_request_t *r)
 
     return ngx_max(ms, 0);
 }
-

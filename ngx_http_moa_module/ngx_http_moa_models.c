@@ -16,12 +16,34 @@
 #include "ngx_http_moa_output.h"
 
 
+static ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
 static void ngx_http_moa_models_object(ngx_http_moa_buf_t *json,
     ngx_str_t *id, time_t created);
 
 
-/* moa_models: GET /v1/models and /v1/models/{id} */
-ngx_int_t
+/* moa_models; in a location */
+char *
+ngx_http_moa_models(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_moa_loc_conf_t *mlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->models_list) {
+        return "is duplicate";
+    }
+
+    mlcf->models_list = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_moa_models_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* GET /v1/models and /v1/models/{id} */
+static ngx_int_t
 ngx_http_moa_models_handler(ngx_http_request_t *r)
 {
     u_char                    *p;

@@ -13,7 +13,7 @@
 #include "ngx_http_moa_common.h"
 
 
-ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
+char *ngx_http_moa_models(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_MOA_MODELS_H_INCLUDED_ */

@@ -38,8 +38,6 @@ static char *ngx_http_moa_temperature(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_moa_prompt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_moa_models(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 
 static ngx_conf_num_bounds_t  ngx_http_moa_proposers_bounds = {
@@ -858,24 +856,4 @@ failed:
     ngx_close_file(file.fd);
 
     return NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_http_moa_models(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_moa_loc_conf_t *mlcf = conf;
-
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (mlcf->models_list) {
-        return "is duplicate";
-    }
-
-    mlcf->models_list = 1;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_moa_models_handler;
-
-    return NGX_CONF_OK;
 }
