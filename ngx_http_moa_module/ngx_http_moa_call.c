@@ -604,7 +604,6 @@ ngx_http_moa_call_failed(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 }
 
 
-
 static void
 ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr)

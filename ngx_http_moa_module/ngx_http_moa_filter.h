@@ -2,7 +2,9 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Header and body filters.
+ * Header and body filters: replies kept, a synthesis stream rewritten, a
+ * passthrough forwarded, nginx's error pages as OpenAI errors; and the
+ * output sent past the module's own body filter.
  */
 
 

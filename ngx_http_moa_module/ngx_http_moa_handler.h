@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * The content handler of a MoA location.
+ * The content handler of a MoA location (registered by moa_pass).
  */
 
 

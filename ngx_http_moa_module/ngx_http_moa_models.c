@@ -156,7 +156,6 @@ send:
 }
 
 
-
 /* one model object, as in the list and alone */
 static void
 ngx_http_moa_models_object(ngx_http_moa_buf_t *json, ngx_str_t *id,

@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * The module's registration: its directives, the main and location
+ * configurations (created, merged, the prompts escaped once), and the
+ * pre- and postconfiguration that set up the variables, the metrics and
+ * the filters.
  */
 
 
