@@ -20,13 +20,13 @@
 #include "ngx_http_moa_output.h"
 
 
-static ngx_int_t ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx);
-static ngx_int_t ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
+static ngx_int_t ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx);
+static ngx_int_t ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_stages_critique_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_stages_passthrough_done(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
 static ngx_uint_t ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx);
 
@@ -174,7 +174,7 @@ ngx_http_moa_release_candidates(ngx_http_moa_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 {
     ngx_int_t                    rc;
     ngx_http_moa_call_t         *call;
@@ -219,7 +219,7 @@ ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
 {
     ngx_int_t                    rc;
     const ngx_http_moa_choice_t *critique;
@@ -306,14 +306,14 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
 
     case NGX_HTTP_MOA_PHASE_PROPOSALS:
         if (ctx->pending == 0) {
-            ngx_http_moa_proposals_done(ctx);
+            ngx_http_moa_stages_proposals_done(ctx);
         }
 
         return;
 
     case NGX_HTTP_MOA_PHASE_CRITIQUE:
         if (ctx->critique->done) {
-            ngx_http_moa_critique_done(ctx);
+            ngx_http_moa_stages_critique_done(ctx);
         }
 
         return;
@@ -323,7 +323,7 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
 
         /* a normal subrequest is over once nginx marks it done */
         if (call->done && (call->sr->background || call->sr->done)) {
-            ngx_http_moa_synthesis_done(ctx);
+            ngx_http_moa_stages_synthesis_done(ctx);
         }
 
         return;
@@ -332,7 +332,7 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
         call = ctx->passthrough;
 
         if (call->done && call->sr->done) {
-            ngx_http_moa_passthrough_done(ctx);
+            ngx_http_moa_stages_passthrough_done(ctx);
         }
 
         return;
@@ -386,7 +386,7 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
 
 
 static void
-ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
 {
     ngx_uint_t            i, n, ok, need;
     ngx_http_request_t   *r;
@@ -435,21 +435,21 @@ ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx)
     }
 
     if (ctx->conf->critique) {
-        if (ngx_http_moa_start_critique(ctx) != NGX_OK) {
+        if (ngx_http_moa_stages_start_critique(ctx) != NGX_OK) {
             ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
 
         return;
     }
 
-    if (ngx_http_moa_start_synthesis(ctx) != NGX_OK) {
+    if (ngx_http_moa_stages_start_synthesis(ctx) != NGX_OK) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
 
 
 static void
-ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_stages_critique_done(ngx_http_moa_ctx_t *ctx)
 {
     ngx_http_moa_call_t  *call;
 
@@ -469,14 +469,14 @@ ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx)
                       "moa critique failed, synthesis without critiques");
     }
 
-    if (ngx_http_moa_start_synthesis(ctx) != NGX_OK) {
+    if (ngx_http_moa_stages_start_synthesis(ctx) != NGX_OK) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
 
 
 static void
-ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx)
 {
     ngx_http_moa_call_t   *call;
     ngx_http_moa_error_t   err;
@@ -552,7 +552,7 @@ ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
 
 /* the usage and the answer of a passthrough, from what was observed */
 static void
-ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
+ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call)
 {
     cJSON                 *usage;
@@ -592,7 +592,7 @@ ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
 
 
 static void
-ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_stages_passthrough_done(ngx_http_moa_ctx_t *ctx)
 {
     ngx_int_t             rc;
     ngx_http_moa_call_t  *call;
@@ -600,7 +600,7 @@ ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
     call = ctx->passthrough;
 
     if (call->ok) {
-        ngx_http_moa_passthrough_answer(ctx, call);
+        ngx_http_moa_stages_passthrough_answer(ctx, call);
 
         rc = ctx->last_sent ? NGX_OK
                             : ngx_http_moa_output_send_buf(ctx, ctx->request,
