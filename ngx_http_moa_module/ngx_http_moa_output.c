@@ -16,7 +16,7 @@
 #include "ngx_http_moa_output.h"
 
 
-/* one response header; key and value must outlive the request */
+/* one response header; key and value must live as long as the request */
 ngx_int_t
 ngx_http_moa_output_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
 {
@@ -167,9 +167,10 @@ ngx_http_moa_output_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
 
 
 /*
- * Sends data through one body filter: the whole chain for the main
- * request's own output, or the filters after the module's for output that
- * goes out while the synthesis subrequest is active (ngx_http_moa_filter.c)
+ * Data in one of the module's buffers, through a body filter: the whole
+ * chain for the main request's own output, or, for output that goes out
+ * while the synthesis subrequest is active, the filters after the
+ * module's own (ngx_http_moa_filter_send_sub).
  */
 ngx_int_t
 ngx_http_moa_output_chain(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *r,
