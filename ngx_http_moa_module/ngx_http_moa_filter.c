@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Header and body filters.  For the module's subrequests: capture a reply
+ * Header and body filters.  For the module's subrequests: keep a reply
  * in memory, rewrite a streamed synthesis event by event, or forward a
  * passthrough reply as is.  For the main request: turn an error page that
  * nginx itself generates in a MoA location into an OpenAI error.
@@ -13,7 +13,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_filter.h"
+#include "ngx_http_moa_output.h"
+#include "ngx_http_moa_call.h"
+#include "ngx_http_moa_metrics.h"
 
 
 static ngx_int_t ngx_http_moa_header_filter(ngx_http_request_t *r);
@@ -25,9 +29,9 @@ static ngx_int_t ngx_http_moa_error_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_forward_header(ngx_http_request_t *sr,
     ngx_http_moa_call_t *call);
-static ngx_int_t ngx_http_moa_capture_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_moa_filter_keep_reply(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
-static ngx_int_t ngx_http_moa_stream(ngx_http_request_t *r,
+static ngx_int_t ngx_http_moa_filter_stream(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static int ngx_http_moa_feed(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_buf_t *b,
@@ -128,7 +132,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa %V call %ui header: status %ui",
-                   ngx_http_moa_stage_name(call->stage), call->index,
+                   ngx_http_moa_call_stage_name(call->stage), call->index,
                    r->headers_out.status);
 
     if (call->forward) {
@@ -156,7 +160,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
         ngx_http_moa_sse_init(&call->ctx->sse,
                               call->ctx->conf->max_response_size);
 
-        return ngx_http_moa_send_sse_header(call->ctx);
+        return ngx_http_moa_output_sse_header(call->ctx);
     }
 
     /* a reply of a known length is kept in one allocation of that size */
@@ -226,10 +230,10 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (call->sse_reply) {
-        return ngx_http_moa_stream(r, call, in);
+        return ngx_http_moa_filter_stream(r, call, in);
     }
 
-    return ngx_http_moa_capture_reply(r, call, in);
+    return ngx_http_moa_filter_keep_reply(r, call, in);
 }
 
 
@@ -359,51 +363,6 @@ ngx_http_moa_error_body(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
 }
 
 
-ngx_int_t
-ngx_http_moa_send_sse_header(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_http_request_t  *r;
-
-    if (ctx->header_sent) {
-        return NGX_OK;
-    }
-
-    r = ctx->request;
-
-    ctx->header_sent = 1;
-    ctx->sse_header = 1;
-    ctx->own_response = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type_len = sizeof("text/event-stream") - 1;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/event-stream; charset=utf-8");
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_http_clear_content_length(r);
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-
-    if (ngx_http_moa_add_header(r, "Cache-Control", "no-cache") != NGX_OK
-        || ngx_http_moa_add_header(r, "X-Accel-Buffering", "no") != NGX_OK
-        || ngx_http_moa_add_request_id(r) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-#if (NGX_HTTP_GZIP)
-    /* never compressed: every event must leave at once */
-    r->gzip_tested = 1;
-    r->gzip_ok = 0;
-#endif
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "moa stream header");
-
-    return ngx_http_send_header(r);
-}
-
-
 /* a passthrough reply: the provider's status and headers, as is */
 static ngx_int_t
 ngx_http_moa_forward_header(ngx_http_request_t *sr, ngx_http_moa_call_t *call)
@@ -470,7 +429,7 @@ ngx_http_moa_forward_header(ngx_http_request_t *sr, ngx_http_moa_call_t *call)
 
 /* a reply kept in memory, up to moa_max_response_size */
 static ngx_int_t
-ngx_http_moa_capture_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+ngx_http_moa_filter_keep_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     ngx_chain_t *in)
 {
     size_t        max;
@@ -584,7 +543,7 @@ ngx_http_moa_feed(ngx_http_request_t *r, ngx_http_moa_call_t *call,
  * so that the upstream stops reading and a slow client slows the provider.
  */
 static ngx_int_t
-ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
+ngx_http_moa_filter_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     ngx_chain_t *in)
 {
     int                  rc;
@@ -644,9 +603,9 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
             if (size) {
                 ngx_http_moa_metrics_first_event(ctx);
 
-                out = ngx_http_moa_chain_buf(ctx, r->pool,
-                                             (u_char *) ctx->scratch.data,
-                                             size, 0);
+                out = ngx_http_moa_output_chain_buf(ctx, r->pool,
+                                        (u_char *) ctx->scratch.data,
+                                        size, 0);
                 if (out == NULL) {
                     return NGX_ERROR;
                 }
@@ -737,92 +696,13 @@ ngx_http_moa_busy_size(ngx_http_moa_ctx_t *ctx)
 }
 
 
-/* one of the module's own output buffers, recycled through ctx->free */
-ngx_chain_t *
-ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
-    u_char *data, size_t len, ngx_uint_t last)
-{
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    cl = ngx_chain_get_free_buf(pool, &ctx->free);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    b = cl->buf;
-
-    /* a special buffer (len 0, the end) needs no memory */
-
-    if (len && (b->start == NULL || (size_t) (b->end - b->start) < len)) {
-        size = ngx_max(len, 4096);
-
-        b->start = ngx_palloc(pool, size);
-        if (b->start == NULL) {
-            return NULL;
-        }
-
-        b->end = b->start + size;
-    }
-
-    b->pos = b->start;
-    b->last = len ? ngx_cpymem(b->pos, data, len) : b->pos;
-    b->temporary = (len > 0);         /* else a special buffer */
-    b->tag = (ngx_buf_tag_t) &ngx_http_moa_module;
-    b->flush = 1;
-    b->last_buf = last ? 1 : 0;
-    b->last_in_chain = 0;
-    b->sync = (len == 0) ? 1 : 0;
-
-    return cl;
-}
-
-
-ngx_int_t
-ngx_http_moa_send_buf(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *r,
-    u_char *data, size_t len, ngx_uint_t last)
-{
-    ngx_int_t     rc;
-    ngx_chain_t  *out;
-
-    out = ngx_http_moa_chain_buf(ctx, r->pool, data, len, last);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->last_output = ngx_current_msec;
-
-    rc = ngx_http_output_filter(r, out);
-
-    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_moa_module);
-
-    return rc;
-}
-
-
 /* output of the main request's own, while the synthesis call is active */
 ngx_int_t
-ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
+ngx_http_moa_filter_send_sub(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *sr,
     u_char *data, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_chain_t  *out;
-
-    out = ngx_http_moa_chain_buf(ctx, sr->pool, data, len, 0);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->last_output = ngx_current_msec;
-
-    rc = ngx_http_next_body_filter(sr, out);
-
-    ngx_chain_update_chains(sr->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_moa_module);
-
-    return rc;
+    return ngx_http_moa_output_chain(ctx, sr, ngx_http_next_body_filter,
+                                     data, len, 0);
 }
 
 

@@ -2,9 +2,11 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * The content handler and the stage machine: read the body, route by model,
- * run proposals (in parallel), critique and synthesis as subrequests, and
- * answer with one chat completion or one event stream.
+ * The content handler of a MoA location: the method, the client's body,
+ * routing by model (to the stages or to a passthrough), and what watches
+ * a request while its calls run: the wake-up per finished call, the
+ * client's abort, the stream's keepalive and the proposals' deadline
+ * timers, and the cleanup of the request's pool.
  */
 
 
@@ -12,40 +14,21 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_stages.h"
+#include "ngx_http_moa_answer.h"
+#include "ngx_http_moa_call.h"
+#include "ngx_http_moa_output.h"
+#include "ngx_http_moa_metrics.h"
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
+static void ngx_http_moa_wake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_read_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
 static ngx_http_moa_model_t *ngx_http_moa_find_model(
     ngx_http_moa_loc_conf_t *mlcf, const char *id);
-static ngx_int_t ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx);
-static ngx_int_t ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx);
-static ngx_int_t ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx);
-static ngx_int_t ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_advance(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_call_t *call);
-static ngx_uint_t ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_reply_t *rep, ngx_int_t choice);
-static void ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_error_t *err);
-static void ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_call_t *calls, ngx_uint_t n, ngx_uint_t ok,
-    const char *what);
-static void ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_error_t *err, ngx_str_t *retry_after, ngx_uint_t no_retry);
-static void ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
-    ngx_http_moa_buf_t *json);
-static void ngx_http_moa_finalize(ngx_http_moa_ctx_t *ctx, ngx_int_t rc);
-static ngx_int_t ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx,
-    ngx_uint_t keepalive);
 static void ngx_http_moa_check_broken(ngx_http_request_t *r);
 static void ngx_http_moa_keepalive_handler(ngx_event_t *ev);
 static void ngx_http_moa_deadline_handler(ngx_event_t *ev);
@@ -100,7 +83,7 @@ ngx_http_moa_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        if (ngx_http_moa_add_header(r, "Allow", "POST") != NGX_OK) {
+        if (ngx_http_moa_output_add_header(r, "Allow", "POST") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -132,7 +115,7 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
 
     if (ngx_http_moa_read_body(r, ctx) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -163,7 +146,7 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
 
     ctx->usage = cJSON_CreateObject();
     if (ctx->usage == NULL) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -179,7 +162,7 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     r->read_event_handler = ngx_http_moa_check_broken;
 
     if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -191,8 +174,8 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     if (ctx->model == NULL) {
         ctx->phase = NGX_HTTP_MOA_PHASE_PASSTHROUGH;
 
-        if (ngx_http_moa_start_passthrough(ctx) != NGX_OK) {
-            ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        if (ngx_http_moa_stages_start_passthrough(ctx) != NGX_OK) {
+            ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
 
         return;
@@ -200,8 +183,8 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
 
     ctx->phase = NGX_HTTP_MOA_PHASE_PROPOSALS;
 
-    if (ngx_http_moa_start_proposals(ctx) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_http_moa_stages_start_proposals(ctx) != NGX_OK) {
+        ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -216,7 +199,7 @@ invalid:
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "moa: invalid request: %s", err.message);
 
-    ngx_http_moa_fail(ctx, &err, NULL, 0);
+    ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
 }
 
 
@@ -321,273 +304,8 @@ ngx_http_moa_find_model(ngx_http_moa_loc_conf_t *mlcf, const char *id)
 }
 
 
-/*
- * Where a call goes and what it asks for: the target's own location, model
- * and temperature where given, else the moa_pass location, the base model
- * and the stage's default temperature (none: the client's).
- */
-static void
-ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_call_t *call, ngx_http_moa_target_t *t,
-    ngx_str_t *temperature, ngx_http_moa_call_params_t *cp)
-{
-    ngx_memzero(cp, sizeof(ngx_http_moa_call_params_t));
-
-    call->uri = t ? t->uri : ctx->conf->pass;
-
-    if (t && t->model.len) {
-        cp->model = (char *) t->model.data;
-        cp->model_len = t->model.len;
-
-    } else {
-        cp->model = (char *) ctx->model->base.data;
-        cp->model_len = ctx->model->base.len;
-    }
-
-    if (t && t->temperature.len) {
-        temperature = &t->temperature;
-    }
-
-    if (temperature) {
-        cp->temperature = (char *) temperature->data;
-        cp->temperature_len = temperature->len;
-    }
-}
-
-
-static ngx_int_t
-ngx_http_moa_start_proposals(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_uint_t                   i, n;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_target_t       *t;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
-
-    mlcf = ctx->conf;
-
-    if (mlcf->proposer_list) {
-        n = mlcf->proposer_list->nelts;
-        ctx->expected = n;
-        t = mlcf->proposer_list->elts;
-
-    } else {
-        ctx->expected = mlcf->proposers;
-        n = mlcf->proposer_n ? 1 : mlcf->proposers;
-        t = NULL;
-    }
-
-    /* the proposals, then the critique and the synthesis */
-
-    ctx->calls = ngx_pcalloc(ctx->request->pool,
-                             (n + 2) * sizeof(ngx_http_moa_call_t));
-    if (ctx->calls == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->nproposals = n;
-    ctx->critique = &ctx->calls[n];
-    ctx->synthesis = &ctx->calls[n + 1];
-    ctx->stage_start = ngx_current_msec;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "moa proposals: %ui calls for %ui candidates",
-                   n, ctx->expected);
-
-    for (i = 0; i < n; i++) {
-        call = &ctx->calls[i];
-        call->stage = NGX_HTTP_MOA_PROPOSAL;
-        call->index = i;
-
-        ngx_http_moa_target_params(ctx, call, t ? &t[i] : NULL,
-                                   &mlcf->proposer_temperature, &cp);
-
-        cp.max_tokens = mlcf->proposer_max_tokens;
-        cp.n = (t == NULL && mlcf->proposer_n) ? (int) mlcf->proposers : 0;
-        cp.index = (int) i;
-
-        if (ngx_http_moa_build_proposal(&call->body, &ctx->req, &cp) != 0
-            || ngx_http_moa_call_start(ctx, call, 1) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->pending++;
-    }
-
-    if (mlcf->proposal_timeout) {
-        ngx_add_timer(&ctx->deadline, mlcf->proposal_timeout);
-    }
-
-    return NGX_OK;
-}
-
-
-/* the candidates' block of both prompts, rendered once */
-static ngx_int_t
-ngx_http_moa_candidates_text(ngx_http_moa_ctx_t *ctx)
-{
-    if (ctx->cands_text.len == 0
-        && ngx_http_moa_prompt_candidates(&ctx->cands_text, ctx->cands,
-                                          (int) ctx->ncands)
-           != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * Once the candidates are rendered, the proposals' replies are needed only
- * for a fallback answer: the others are given back.
- */
-static void
-ngx_http_moa_release_candidates(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ctx->nproposals; i++) {
-        if (&ctx->calls[i] == ctx->fallback
-            && ctx->conf->fallback == NGX_HTTP_MOA_FALLBACK_CANDIDATE)
-        {
-            continue;
-        }
-
-        ngx_http_moa_reply_free(&ctx->calls[i].parsed);
-        ngx_http_moa_buf_free(&ctx->calls[i].reply);
-    }
-
-    ctx->cands = NULL;
-}
-
-
-static ngx_int_t
-ngx_http_moa_start_critique(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_int_t                    rc;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
-
-    mlcf = ctx->conf;
-    call = ctx->critique;
-    call->stage = NGX_HTTP_MOA_CRITIQUE;
-
-    ngx_http_moa_target_params(ctx, call, mlcf->critic,
-                               &mlcf->critique_temperature, &cp);
-
-    cp.max_tokens = mlcf->critic_max_tokens;
-
-    rc = NGX_ERROR;
-
-    if (ngx_http_moa_candidates_text(ctx) == NGX_OK
-        && ngx_http_moa_build_critique(&call->body, &ctx->req, &cp,
-                                       (char *) mlcf->critique_prompt_json.data,
-                                       mlcf->critique_prompt_json.len,
-                                       &ctx->cands_text, (int) ctx->ncands)
-           == 0)
-    {
-        rc = ngx_http_moa_call_start(ctx, call, 1);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_moa_release_candidates(ctx);
-
-    ctx->phase = NGX_HTTP_MOA_PHASE_CRITIQUE;
-    ctx->stage_start = ngx_current_msec;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "moa critique of %ui candidates", ctx->ncands);
-
-    return ngx_http_moa_progress(ctx, 0);
-}
-
-
-static ngx_int_t
-ngx_http_moa_start_synthesis(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_int_t                    rc;
-    const ngx_http_moa_choice_t *critique;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
-
-    mlcf = ctx->conf;
-    call = ctx->synthesis;
-    call->stage = NGX_HTTP_MOA_SYNTHESIS;
-    call->stream = ctx->req.stream;
-
-    ngx_http_moa_target_params(ctx, call, mlcf->aggregator, NULL, &cp);
-
-    critique = ctx->critique->ok ? &ctx->critique->parsed.choices[0] : NULL;
-
-    rc = NGX_ERROR;
-
-    if (ngx_http_moa_candidates_text(ctx) == NGX_OK
-        && ngx_http_moa_build_synthesis(&call->body, &ctx->req, &cp,
-                                    (char *) mlcf->synthesis_prompt_json.data,
-                                    mlcf->synthesis_prompt_json.len,
-                                    &ctx->cands_text, (int) ctx->ncands,
-                                    critique)
-           == 0)
-    {
-        /* streamed: a normal subrequest, its output flows in order */
-        rc = ngx_http_moa_call_start(ctx, call, !call->stream);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* the critique and the candidates are in the synthesis body now */
-
-    ngx_http_moa_release_candidates(ctx);
-    ngx_http_moa_reply_free(&ctx->critique->parsed);
-    ngx_http_moa_buf_free(&ctx->critique->reply);
-
-    ctx->phase = NGX_HTTP_MOA_PHASE_SYNTHESIS;
-    ctx->stage_start = ngx_current_msec;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "moa synthesis of %ui candidates, critiques: %d",
-                   ctx->ncands, critique != NULL);
-
-    return ngx_http_moa_progress(ctx, 0);
-}
-
-
-static ngx_int_t
-ngx_http_moa_start_passthrough(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_http_moa_call_t  *call;
-
-    call = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_moa_call_t));
-    if (call == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->calls = call;
-    ctx->passthrough = call;
-
-    call->stage = NGX_HTTP_MOA_PASSTHROUGH;
-    call->uri = ctx->conf->pass;
-    call->stream = ctx->req.stream;
-    call->forward = 1;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "moa passthrough of model \"%s\"", ctx->req.model);
-
-    return ngx_http_moa_call_start(ctx, call, 0);
-}
-
-
 /* the main request's write handler: woken per finished call */
-void
+static void
 ngx_http_moa_wake(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
@@ -608,7 +326,7 @@ ngx_http_moa_wake(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
                       "moa: client timed out");
         c->timedout = 1;
-        ngx_http_moa_finalize(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+        ngx_http_moa_answer_finalize(ctx, NGX_HTTP_REQUEST_TIME_OUT);
         return;
     }
 
@@ -616,7 +334,7 @@ ngx_http_moa_wake(ngx_http_request_t *r)
         rc = ngx_http_output_filter(r, NULL);
 
         if (rc == NGX_ERROR) {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
+            ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
             return;
         }
 
@@ -628,7 +346,7 @@ ngx_http_moa_wake(ngx_http_request_t *r)
             }
 
             if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
-                ngx_http_moa_finalize(ctx, NGX_ERROR);
+                ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
                 return;
             }
 
@@ -637,785 +355,7 @@ ngx_http_moa_wake(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_moa_advance(ctx);
-}
-
-
-static void
-ngx_http_moa_advance(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_http_moa_call_t  *call;
-
-    switch (ctx->phase) {
-
-    case NGX_HTTP_MOA_PHASE_PROPOSALS:
-        if (ctx->pending == 0) {
-            ngx_http_moa_proposals_done(ctx);
-        }
-
-        return;
-
-    case NGX_HTTP_MOA_PHASE_CRITIQUE:
-        if (ctx->critique->done) {
-            ngx_http_moa_critique_done(ctx);
-        }
-
-        return;
-
-    case NGX_HTTP_MOA_PHASE_SYNTHESIS:
-        call = ctx->synthesis;
-
-        /* a normal subrequest is over once nginx marks it done */
-        if (call->done && (call->sr->background || call->sr->done)) {
-            ngx_http_moa_synthesis_done(ctx);
-        }
-
-        return;
-
-    case NGX_HTTP_MOA_PHASE_PASSTHROUGH:
-        call = ctx->passthrough;
-
-        if (call->done && call->sr->done) {
-            ngx_http_moa_passthrough_done(ctx);
-        }
-
-        return;
-
-    default:
-        return;
-    }
-}
-
-
-/* usable candidates of the proposals that are in, in proposal order */
-static ngx_uint_t
-ngx_http_moa_collect(ngx_http_moa_ctx_t *ctx)
-{
-    int                           j;
-    ngx_uint_t                    i, n;
-    ngx_http_moa_call_t          *call;
-    const ngx_http_moa_choice_t  *choice;
-
-    n = 0;
-
-    for (i = 0; i < ctx->nproposals; i++) {
-        call = &ctx->calls[i];
-
-        if (!call->ok) {
-            continue;
-        }
-
-        for (j = 0; j < call->parsed.nchoices; j++) {
-            choice = &call->parsed.choices[j];
-
-            if (!ngx_http_moa_choice_usable(choice)) {
-                continue;
-            }
-
-            if (ctx->cands) {
-                ctx->cands[n].choice = choice;
-
-                if (ctx->fallback == NULL) {
-                    ctx->fallback = call;
-                    ctx->fallback_choice = j;
-                }
-            }
-
-            n++;
-        }
-    }
-
-    return n;
-}
-
-
-static void
-ngx_http_moa_proposals_done(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_uint_t            i, n, ok, need;
-    ngx_http_request_t   *r;
-
-    r = ctx->request;
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
-
-    ctx->proposal_time = ngx_current_msec - ctx->stage_start;
-    ctx->proposals_timed = 1;
-
-    n = ngx_http_moa_collect(ctx);
-
-    ctx->cands = ngx_palloc(r->pool,
-                            (n ? n : 1) * sizeof(ngx_http_moa_candidate_t));
-    if (ctx->cands == NULL) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->ncands = ngx_http_moa_collect(ctx);
-
-    need = ngx_min(ctx->conf->min_proposals, ctx->expected);
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "moa proposals done: %ui of %ui candidates, %M ms",
-                   ctx->ncands, ctx->expected, ctx->proposal_time);
-
-    if (ctx->ncands < need) {
-        ok = 0;
-
-        for (i = 0; i < ctx->nproposals; i++) {
-            ok += ctx->calls[i].ok;
-        }
-
-        ngx_http_moa_calls_error(ctx, ctx->calls, ctx->nproposals, ok,
-                                 "proposal");
-        return;
-    }
-
-    if (ngx_http_moa_progress(ctx, 0) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    if (ctx->conf->critique) {
-        if (ngx_http_moa_start_critique(ctx) != NGX_OK) {
-            ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return;
-    }
-
-    if (ngx_http_moa_start_synthesis(ctx) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
-}
-
-
-static void
-ngx_http_moa_critique_done(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_http_moa_call_t  *call;
-
-    call = ctx->critique;
-
-    ctx->critique_time = ngx_current_msec - ctx->stage_start;
-    ctx->critique_timed = 1;
-
-    if (call->ok
-        && !ngx_http_moa_choice_usable(&call->parsed.choices[0]))
-    {
-        call->ok = 0;
-    }
-
-    if (!call->ok) {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "moa critique failed, synthesis without critiques");
-    }
-
-    if (ngx_http_moa_start_synthesis(ctx) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
-}
-
-
-static void
-ngx_http_moa_synthesis_done(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_http_moa_call_t   *call;
-    ngx_http_moa_error_t   err;
-
-    call = ctx->synthesis;
-
-    ctx->synthesis_time = ngx_current_msec - ctx->stage_start;
-    ctx->synthesis_timed = 1;
-
-    if (call->sse_reply) {
-
-        /* a stream: its usage, then the end or an error event */
-
-        if (ctx->stream.usage
-            && ngx_http_moa_usage_add(ctx->usage, ctx->stream.usage) != 0)
-        {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        if (ctx->stream.done && !ctx->stream.failed && call->status == 200) {
-            ngx_http_moa_stream_end(ctx, NULL);
-            return;
-        }
-
-        if (!ctx->stream.error.len) {
-            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                          "moa synthesis stream ended before [DONE]");
-        }
-
-        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
-                               NULL, "the synthesis stream was cut short");
-        ngx_http_moa_stream_end(ctx, &err);
-        return;
-    }
-
-    if (call->ok && ngx_http_moa_choice_usable(&call->parsed.choices[0])) {
-        ngx_http_moa_answer(ctx, &call->parsed, -1);
-        return;
-    }
-
-    if (call->ok) {
-        call->ok = 0;
-        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
-                               "upstream_error", "bad_upstream_reply", NULL,
-                               "the synthesis reply was empty");
-    }
-
-    if (ctx->conf->fallback == NGX_HTTP_MOA_FALLBACK_CANDIDATE
-        && ctx->fallback)
-    {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "moa synthesis failed, answering with candidate %ui",
-                      ctx->fallback->index);
-
-        if (!ctx->header_sent
-            && ngx_http_moa_add_header(ctx->request, "X-MoA-Fallback",
-                                       "candidate")
-               != NGX_OK)
-        {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        ngx_http_moa_answer(ctx, &ctx->fallback->parsed,
-                            ctx->fallback_choice);
-        return;
-    }
-
-    ngx_http_moa_calls_error(ctx, call, 1, 0, "synthesis");
-}
-
-
-/* the usage and the answer of a passthrough, from what was observed */
-static void
-ngx_http_moa_passthrough_answer(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_call_t *call)
-{
-    cJSON                 *usage;
-    ngx_http_moa_error_t   err;
-
-    if (call->status != NGX_HTTP_OK) {
-        return;
-    }
-
-    if (call->observe_sse) {
-        (void) ngx_http_moa_usage_add(ctx->usage, ctx->collect.usage);
-        ctx->succeeded = ctx->capture && !ctx->collect.failed;
-        return;
-    }
-
-    if (!call->observe) {
-        return;
-    }
-
-    if (ngx_http_moa_usage_scan(call->reply.data, call->reply.len, &usage)
-        == 0)
-    {
-        (void) ngx_http_moa_usage_add(ctx->usage, usage);
-        cJSON_Delete(usage);
-    }
-
-    if (ctx->capture
-        && ngx_http_moa_reply_parse(&call->parsed, call->reply.data,
-                                    call->reply.len, &err)
-           == 0)
-    {
-        ctx->answer = &call->parsed.choices[0];
-        ctx->succeeded = 1;
-    }
-
-}
-
-
-static void
-ngx_http_moa_passthrough_done(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_int_t             rc;
-    ngx_http_moa_call_t  *call;
-
-    call = ctx->passthrough;
-
-    if (call->ok) {
-        ngx_http_moa_passthrough_answer(ctx, call);
-
-        rc = ctx->last_sent ? NGX_OK
-                            : ngx_http_moa_send_buf(ctx, ctx->request, NULL,
-                                                    0, 1);
-        ngx_http_moa_finalize(ctx, rc);
-        return;
-    }
-
-    if (ctx->header_sent) {
-        /* cut short after the header: the client must see it broken */
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    ngx_http_moa_calls_error(ctx, call, 1, 0, "passthrough");
-}
-
-
-/* the final answer from a complete reply: JSON, or chunks when streamed */
-static void
-ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
-    ngx_int_t choice)
-{
-    ngx_int_t            rc;
-    ngx_http_moa_buf_t   out;
-
-    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
-
-    ctx->fallback_used = (choice >= 0);
-    ctx->answer = &rep->choices[choice < 0 ? 0 : choice];
-
-    if (ctx->req.stream) {
-        if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        if (ngx_http_moa_stream_from_reply(&ctx->stream, rep, (int) choice,
-                                           (char *) ctx->model->id.data,
-                                           ctx->model->id.len, &out)
-            != 0)
-        {
-            ngx_http_moa_buf_free(&out);
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        ngx_http_moa_metrics_first_event(ctx);
-
-        rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
-                                   out.len, 0);
-        ngx_http_moa_buf_free(&out);
-
-        if (rc == NGX_ERROR) {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        ngx_http_moa_stream_end(ctx, NULL);
-        return;
-    }
-
-    if (ngx_http_moa_build_response(&out, rep, (int) choice,
-                                    (char *) ctx->model->id.data,
-                                    ctx->usage)
-        != 0)
-    {
-        ngx_http_moa_buf_free(&out);
-        ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->succeeded = 1;
-
-    ngx_http_moa_send(ctx, NGX_HTTP_OK, &out);
-}
-
-
-/* the tail of a stream: the summed usage if asked, or an error; [DONE] */
-static void
-ngx_http_moa_stream_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
-{
-    ngx_int_t            rc;
-    ngx_http_moa_buf_t   out;
-
-    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
-
-    if (err) {
-        ctx->error_status = err->status;
-
-        if (ctx->stream.error.len) {
-            ngx_http_moa_buf_add(&out, ctx->stream.error.data,
-                                 ctx->stream.error.len);
-
-        } else {
-            ngx_http_moa_error_event(&out, err);
-        }
-
-    } else {
-        ctx->succeeded = 1;
-    }
-
-    if (err == NULL && ctx->req.include_usage) {
-        if (ngx_http_moa_stream_usage_chunk(&ctx->stream,
-                                            (char *) ctx->model->id.data,
-                                            ctx->model->id.len, ctx->usage,
-                                            &out)
-            != 0)
-        {
-            ngx_http_moa_buf_free(&out);
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-    }
-
-    ngx_http_moa_buf_lit(&out, "data: [DONE]\n\n");
-
-    if (out.nomem) {
-        ngx_http_moa_buf_free(&out);
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    rc = ngx_http_moa_send_buf(ctx, ctx->request, (u_char *) out.data,
-                               out.len, 1);
-    ngx_http_moa_buf_free(&out);
-
-    ngx_http_moa_finalize(ctx, rc);
-}
-
-
-/*
- * What the client gets when calls failed: a status the client can act on.
- * The provider's 4xx that are the client's own are relayed; 401/403 mean
- * the gateway's credentials are wrong (502, not retried); 429 keeps its
- * Retry-After; timeouts are 504; everything else is 502.
- */
-static void
-ngx_http_moa_calls_error(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *calls,
-    ngx_uint_t n, ngx_uint_t ok, const char *what)
-{
-    u_char                *p, *last;
-    ngx_uint_t             i, status, same, no_retry;
-    ngx_str_t             *retry_after;
-    ngx_http_moa_call_t   *first;
-    ngx_http_moa_error_t   err;
-    u_char                 statuses[128];
-
-    first = &calls[0];
-    status = first->status;
-    same = 1;
-    retry_after = NULL;
-    no_retry = 0;
-
-    p = statuses;
-    last = statuses + sizeof(statuses) - 1;
-
-    for (i = 0; i < n; i++) {
-        if (calls[i].status != status) {
-            same = 0;
-        }
-
-        if (calls[i].retry_after.len && retry_after == NULL) {
-            retry_after = &calls[i].retry_after;
-        }
-
-        if (!calls[i].ok) {
-            p = ngx_slprintf(p, last, "%s%ui", p == statuses ? "" : ", ",
-                             calls[i].status);
-        }
-    }
-
-    *p = '\0';
-
-    if (ok) {
-        ngx_http_moa_error_set(&err, 502, "upstream_error",
-                               "not_enough_candidates", NULL,
-                               "only %lu of %lu %s calls gave a usable "
-                               "candidate (moa_min_proposals is %lu)",
-                               (unsigned long) ctx->ncands,
-                               (unsigned long) ctx->expected, what,
-                               (unsigned long) ctx->conf->min_proposals);
-
-    } else if (!same) {
-        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
-                               NULL, "all %lu %s calls failed (upstream "
-                               "statuses %s): %s", (unsigned long) n, what,
-                               statuses,
-                               ngx_http_moa_call_error(first)->message);
-
-    } else if (status == NGX_HTTP_UNAUTHORIZED
-               || status == NGX_HTTP_FORBIDDEN)
-    {
-        /* never relay: the provider's text may quote the key */
-        ngx_http_moa_error_set(&err, 502, "upstream_error",
-                               "upstream_auth_error", NULL,
-                               "the provider rejected the gateway's "
-                               "credentials (upstream status %lu): check "
-                               "the API key configured for the provider",
-                               (unsigned long) status);
-        no_retry = 1;
-
-    } else if (status >= 400 && status < 500
-               && status != NGX_HTTP_REQUEST_TIME_OUT)
-    {
-        err = *ngx_http_moa_call_error(first);
-        err.status = (int) status;
-
-        if (status == NGX_HTTP_TOO_MANY_REQUESTS && err.type
-            && ngx_strcmp(err.type, "upstream_error") == 0)
-        {
-            err.type = "rate_limit_error";
-        }
-
-    } else if (status == NGX_HTTP_GATEWAY_TIME_OUT
-               || status == NGX_HTTP_REQUEST_TIME_OUT)
-    {
-        err = *ngx_http_moa_call_error(first);
-        err.status = NGX_HTTP_GATEWAY_TIME_OUT;
-        err.type = "upstream_error";
-        err.code = "upstream_timeout";
-
-    } else if (n > 1) {
-        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
-                               NULL, "all %lu %s calls failed: upstream "
-                               "status %lu: %s", (unsigned long) n, what,
-                               (unsigned long) status,
-                               ngx_http_moa_call_error(first)->message);
-
-    } else {
-        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
-                               NULL, "the %s call failed: upstream status "
-                               "%lu: %s", what, (unsigned long) status,
-                               ngx_http_moa_call_error(first)->message);
-    }
-
-    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                  "moa request failed: %s", err.message);
-
-    ngx_http_moa_fail(ctx, &err,
-                      err.status == NGX_HTTP_TOO_MANY_REQUESTS
-                      ? retry_after : NULL, no_retry);
-}
-
-
-static void
-ngx_http_moa_fail(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
-    ngx_str_t *retry_after, ngx_uint_t no_retry)
-{
-    ngx_table_elt_t     *h;
-    ngx_http_request_t  *r;
-    ngx_http_moa_buf_t   json;
-
-    r = ctx->request;
-
-    if (ctx->sse_header) {
-        ngx_http_moa_stream_end(ctx, err);
-        return;
-    }
-
-    if (ctx->header_sent) {
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    if (retry_after && retry_after->len) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            ngx_http_moa_finalize(ctx, NGX_ERROR);
-            return;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value = *retry_after;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-    }
-
-    if (no_retry
-        && ngx_http_moa_add_header(r, "X-Should-Retry", "false") != NGX_OK)
-    {
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    ngx_memzero(&json, sizeof(ngx_http_moa_buf_t));
-    ngx_http_moa_error_json(&json, err);
-
-    if (json.nomem) {
-        ngx_http_moa_buf_free(&json);
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    ngx_http_moa_send(ctx, err->status, &json);
-}
-
-
-/*
- * A whole JSON answer.  Its buffer is handed over: sent from where it is
- * and freed with the request, no copy.
- */
-static void
-ngx_http_moa_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
-    ngx_http_moa_buf_t *json)
-{
-    ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_chain_t          out;
-    ngx_pool_cleanup_t  *cln;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_http_moa_buf_free(json);
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    cln->handler = free;
-    cln->data = json->data;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    b->start = (u_char *) json->data;
-    b->pos = b->start;
-    b->last = b->start + json->len;
-    b->end = b->last;
-    b->memory = 1;
-    b->last_buf = 1;
-
-    ctx->own_response = 1;
-    ctx->header_sent = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = json->len;
-
-    if (ngx_http_moa_add_request_id(r) != NGX_OK) {
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
-        return;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_moa_finalize(ctx, rc);
-        return;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_moa_finalize(ctx, ngx_http_output_filter(r, &out));
-}
-
-
-static void
-ngx_http_moa_finalize(ngx_http_moa_ctx_t *ctx, ngx_int_t rc)
-{
-    ngx_uint_t  i;
-
-    if (ctx->finalized) {
-        return;
-    }
-
-    ctx->finalized = 1;
-    ctx->phase = NGX_HTTP_MOA_PHASE_DONE;
-
-    if (ctx->keepalive.timer_set) {
-        ngx_del_timer(&ctx->keepalive);
-    }
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
-
-    /* stragglers (there are none on a normal path) */
-
-    if (rc != NGX_HTTP_CLIENT_CLOSED_REQUEST && ctx->calls) {
-        for (i = 0; i < ctx->nproposals; i++) {
-            ngx_http_moa_call_cancel(&ctx->calls[i]);
-        }
-    }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "moa finalize: rc %i, %ui upstream calls", rc,
-                   ctx->ncalls);
-
-    ngx_http_finalize_request(ctx->request, rc);
-}
-
-
-/*
- * SSE comment lines while the answer is being prepared: progress for a
- * person watching, and traffic for clients and proxies that time out.
- */
-static ngx_int_t
-ngx_http_moa_progress(ngx_http_moa_ctx_t *ctx, ngx_uint_t keepalive)
-{
-    u_char               *p;
-    ngx_int_t             rc;
-    ngx_uint_t            done, i;
-    ngx_connection_t     *c;
-    ngx_http_request_t   *r, *target;
-    u_char                line[64];
-
-    r = ctx->request;
-    c = r->connection;
-
-    if (!ctx->req.stream || ctx->finalized
-        || (!keepalive && !ctx->header_sent))
-    {
-        return NGX_OK;
-    }
-
-    if (c->data == r) {
-        target = r;
-
-    } else if (ctx->synthesis && ctx->synthesis->sr
-               && c->data == ctx->synthesis->sr && !ctx->synthesis->done)
-    {
-        target = ctx->synthesis->sr;
-
-    } else {
-        return NGX_OK;
-    }
-
-    if (ngx_http_moa_send_sse_header(ctx) == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    switch (ctx->phase) {
-
-    case NGX_HTTP_MOA_PHASE_PROPOSALS:
-        done = 0;
-
-        for (i = 0; i < ctx->nproposals; i++) {
-            done += ctx->calls[i].done;
-        }
-
-        p = ngx_snprintf(line, sizeof(line), ": moa proposals %ui/%ui\n\n",
-                         done, ctx->nproposals);
-        break;
-
-    case NGX_HTTP_MOA_PHASE_CRITIQUE:
-        p = ngx_snprintf(line, sizeof(line), ": moa critique\n\n");
-        break;
-
-    default:
-        p = ngx_snprintf(line, sizeof(line), ": moa synthesis\n\n");
-    }
-
-    if (target == r) {
-        rc = ngx_http_moa_send_buf(ctx, r, line, p - line, 0);
-
-    } else {
-        rc = ngx_http_moa_send_sub(ctx, target, line, p - line);
-    }
-
-    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+    ngx_http_moa_stages_advance(ctx);
 }
 
 
@@ -1486,7 +426,7 @@ ngx_http_moa_check_broken(ngx_http_request_t *r)
 
     if ((ngx_event_flags & NGX_USE_LEVEL_EVENT) && ev->active) {
         if (ngx_del_event(ev, NGX_READ_EVENT, 0) != NGX_OK) {
-            ngx_http_moa_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
     }
@@ -1514,7 +454,7 @@ aborted:
     ngx_log_error(NGX_LOG_INFO, c->log, err,
                   "moa: client prematurely closed connection");
 
-    ngx_http_moa_finalize(ctx, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+    ngx_http_moa_answer_finalize(ctx, NGX_HTTP_CLIENT_CLOSED_REQUEST);
 }
 
 
@@ -1537,9 +477,9 @@ ngx_http_moa_keepalive_handler(ngx_event_t *ev)
 
     if (ngx_current_msec - ctx->last_output + 10
         >= ctx->conf->stream_keepalive
-        && ngx_http_moa_progress(ctx, 1) != NGX_OK)
+        && ngx_http_moa_answer_progress(ctx, 1) != NGX_OK)
     {
-        ngx_http_moa_finalize(ctx, NGX_ERROR);
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
 
     } else {
         ngx_add_timer(ev, ctx->conf->stream_keepalive);
@@ -1589,7 +529,7 @@ ngx_http_moa_deadline_handler(ngx_event_t *ev)
         }
     }
 
-    ngx_http_moa_advance(ctx);
+    ngx_http_moa_stages_advance(ctx);
 
     ngx_http_run_posted_requests(c);
 }
@@ -1631,288 +571,4 @@ ngx_http_moa_cleanup(void *data)
     cJSON_Delete(ctx->answer_owned);
     ngx_http_moa_buf_free(&ctx->scratch);
     cJSON_Delete(ctx->usage);
-}
-
-
-ngx_int_t
-ngx_http_moa_add_header(ngx_http_request_t *r, char *key, char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_moa_add_request_id(ngx_http_request_t *r)
-{
-    ngx_table_elt_t            *h;
-    ngx_http_variable_value_t  *v;
-    ngx_http_moa_main_conf_t   *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-
-    if (mcf->request_id == NGX_ERROR) {
-        return NGX_OK;
-    }
-
-    v = ngx_http_get_indexed_variable(r, mcf->request_id);
-
-    if (v == NULL || v->not_found) {
-        return NGX_OK;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Request-Id");
-    h->value.data = v->data;
-    h->value.len = v->len;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
-/* moa_models: GET /v1/models and /v1/models/{id} */
-ngx_int_t
-ngx_http_moa_models_handler(ngx_http_request_t *r)
-{
-    u_char                    *p;
-    ngx_int_t                  rc;
-    ngx_str_t                  id, *m;
-    ngx_buf_t                 *b;
-    ngx_uint_t                 i, found;
-    ngx_chain_t                out;
-    ngx_http_moa_buf_t         json;
-    ngx_http_moa_error_t       err;
-    ngx_http_moa_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    ngx_memzero(&json, sizeof(ngx_http_moa_buf_t));
-
-    /* the last path segment after ".../models/" is a model id */
-
-    ngx_str_null(&id);
-
-    for (p = r->uri.data + r->uri.len; p > r->uri.data; p--) {
-        if (p[-1] == '/') {
-            break;
-        }
-    }
-
-    if (p > r->uri.data + 1 && (size_t) (r->uri.data + r->uri.len - p) > 0
-        && !(r->uri.data + r->uri.len - p == 6
-             && ngx_strncmp(p, "models", 6) == 0))
-    {
-        id.data = p;
-        id.len = r->uri.data + r->uri.len - p;
-    }
-
-    m = mcf->models.elts;
-    found = 0;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        ngx_http_moa_error_set(&err, NGX_HTTP_NOT_ALLOWED,
-                               "invalid_request_error", "method_not_allowed",
-                               NULL, "Method not allowed: use GET.");
-        goto error;
-    }
-
-    if (id.len) {
-        for (i = 0; i < mcf->models.nelts; i++) {
-            if (m[i].len == id.len
-                && ngx_strncmp(m[i].data, id.data, id.len) == 0)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (!found) {
-            ngx_http_moa_error_set(&err, NGX_HTTP_NOT_FOUND,
-                                   "invalid_request_error", "model_not_found",
-                                   "model", "The model '%.*s' does not exist "
-                                   "or you do not have access to it.",
-                                   (int) ngx_min(id.len, 128), id.data);
-            goto error;
-        }
-
-        ngx_http_moa_buf_lit(&json, "{\"id\":");
-        ngx_http_moa_buf_json_str(&json, (char *) m[i].data, m[i].len);
-        ngx_http_moa_buf_lit(&json, ",\"object\":\"model\",\"created\":");
-        ngx_http_moa_buf_int(&json, mcf->created);
-        ngx_http_moa_buf_lit(&json, ",\"owned_by\":\"moa\"}");
-
-    } else {
-        ngx_http_moa_buf_lit(&json, "{\"object\":\"list\",\"data\":[");
-
-        for (i = 0; i < mcf->models.nelts; i++) {
-            if (i) {
-                ngx_http_moa_buf_lit(&json, ",");
-            }
-
-            ngx_http_moa_buf_lit(&json, "{\"id\":");
-            ngx_http_moa_buf_json_str(&json, (char *) m[i].data, m[i].len);
-            ngx_http_moa_buf_lit(&json, ",\"object\":\"model\",\"created\":");
-            ngx_http_moa_buf_int(&json, mcf->created);
-            ngx_http_moa_buf_lit(&json, ",\"owned_by\":\"moa\"}");
-        }
-
-        ngx_http_moa_buf_lit(&json, "]}");
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    goto send;
-
-error:
-
-    if (err.status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_moa_add_header(r, "Allow", "GET, HEAD") != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_moa_error_json(&json, &err);
-    r->headers_out.status = err.status;
-
-send:
-
-    if (json.nomem) {
-        ngx_http_moa_buf_free(&json);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b = ngx_create_temp_buf(r->pool, json.len);
-    if (b == NULL) {
-        ngx_http_moa_buf_free(&json);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->pos, json.data, json.len);
-    b->last_buf = 1;
-    ngx_http_moa_buf_free(&json);
-
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (ngx_http_moa_add_request_id(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-/* the $moa_capture line of an answered request, in the request's pool */
-ngx_int_t
-ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
-{
-    ngx_time_t                   *tp;
-    ngx_msec_int_t                ms;
-    ngx_http_request_t           *r;
-    ngx_http_moa_buf_t            out;
-    ngx_http_variable_value_t    *v;
-    ngx_http_moa_main_conf_t     *mcf;
-    ngx_http_moa_capture_meta_t   meta;
-
-    r = ctx->request;
-
-    if (ctx->answer_owned) {
-        /* void */
-
-    } else if (ctx->answer) {
-        ctx->answer_owned = ngx_http_moa_choice_message(ctx->answer);
-
-    } else if (ctx->capture && !ctx->collect.failed) {
-
-        /* a stream: the answer put back together from its deltas */
-
-        ctx->answer_owned = ngx_http_moa_collect_message(&ctx->collect);
-    }
-
-    if (ctx->answer_owned == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ngx_memzero(&meta, sizeof(ngx_http_moa_capture_meta_t));
-
-    meta.model = ctx->req.model;
-    meta.base_model = ctx->model ? (char *) ctx->model->base.data : NULL;
-    meta.usage = ctx->usage->child ? ctx->usage : NULL;
-    meta.time = r->start_sec + r->start_msec / 1000.0;
-
-    tp = ngx_timeofday();
-    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
-                           + (tp->msec - r->start_msec));
-    meta.duration = ngx_max(ms, 0) / 1000.0;
-    meta.fallback = ctx->fallback_used;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-
-    if (mcf->request_id != NGX_ERROR) {
-        v = ngx_http_get_indexed_variable(r, mcf->request_id);
-
-        if (v && !v->not_found) {
-            meta.request_id = (char *) v->data;
-            meta.request_id_len = v->len;
-        }
-    }
-
-    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
-
-    if (ngx_http_moa_capture_line(&out, &ctx->req, ctx->answer_owned, &meta)
-        != 0)
-    {
-        ngx_http_moa_buf_free(&out);
-        return NGX_ERROR;
-    }
-
-    line->data = ngx_pnalloc(r->pool, out.len);
-    if (line->data == NULL) {
-        ngx_http_moa_buf_free(&out);
-        return NGX_ERROR;
-    }
-
-    line->len = out.len;
-    ngx_memcpy(line->data, out.data, out.len);
-    ngx_http_moa_buf_free(&out);
-
-    return NGX_OK;
 }

@@ -3,8 +3,8 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Prometheus metrics: counters and histograms in one shared memory zone,
- * so that every worker's numbers add up, and a location that serves them
- * in the text exposition format.
+ * so that every worker's numbers add up (the location that serves them in
+ * the text exposition format is ngx_http_moa_metrics_page.c).
  *
  * The series (one per MoA model id, one for all passthrough traffic and one
  * for requests that were refused before they had a model) are created when
@@ -20,95 +20,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_metrics.h"
 
 
-/* a new layout of the zone must change this: reused zones are checked */
-#define NGX_HTTP_MOA_METRICS_LAYOUT       0x6d6f6101
-
-#define NGX_HTTP_MOA_METRICS_BOUNDS       12
-
-#define NGX_HTTP_MOA_OUTCOME_OK           0
-#define NGX_HTTP_MOA_OUTCOME_CLIENT       1
-#define NGX_HTTP_MOA_OUTCOME_UPSTREAM     2
-#define NGX_HTTP_MOA_OUTCOME_TIMEOUT      3
-#define NGX_HTTP_MOA_OUTCOME_ABORT        4
-#define NGX_HTTP_MOA_OUTCOME_INTERNAL     5
-#define NGX_HTTP_MOA_OUTCOMES             6
-
-/* upstream calls: the stages of ngx_http_moa_module.h, by status class */
-#define NGX_HTTP_MOA_METRICS_STAGES       4
-#define NGX_HTTP_MOA_CALL_CANCELED        4
-#define NGX_HTTP_MOA_CALL_CLASSES         5
-
-/* stage durations: proposal, critique, synthesis */
-#define NGX_HTTP_MOA_METRICS_TIMED        3
-
-#define NGX_HTTP_MOA_SERIES_MOA           0
-#define NGX_HTTP_MOA_SERIES_PASSTHROUGH   1
-#define NGX_HTTP_MOA_SERIES_NONE          2
-
-
-typedef struct {
-    /* per bucket, not cumulative; the last one is +Inf */
-    ngx_atomic_t                        bucket[NGX_HTTP_MOA_METRICS_BOUNDS
-                                               + 1];
-    ngx_atomic_t                        sum;        /* milliseconds */
-} ngx_http_moa_histogram_t;
-
-
-typedef struct ngx_http_moa_series_s  ngx_http_moa_series_t;
-
-struct ngx_http_moa_series_s {
-    ngx_http_moa_series_t              *next;
-    ngx_uint_t                          kind;
-
-    ngx_atomic_t                        requests[NGX_HTTP_MOA_OUTCOMES];
-    ngx_atomic_t                        prompt_tokens;
-    ngx_atomic_t                        completion_tokens;
-    ngx_atomic_t                        fallbacks;
-    ngx_atomic_t                        critiques_skipped;
-    ngx_atomic_t                        proposals_dropped;
-    ngx_atomic_t                        in_flight;
-    ngx_http_moa_histogram_t            duration;
-    ngx_http_moa_histogram_t            ttfb;
-
-    size_t                              len;
-    u_char                              name[1];
-};
-
-
-typedef struct {
-    ngx_uint_t                          layout;
-    ngx_http_moa_series_t              *series;     /* appended, never freed */
-    ngx_atomic_t                        calls[NGX_HTTP_MOA_METRICS_STAGES]
-                                             [NGX_HTTP_MOA_CALL_CLASSES];
-    ngx_http_moa_histogram_t            stage[NGX_HTTP_MOA_METRICS_TIMED];
-} ngx_http_moa_metrics_sh_t;
-
-
-/* one per configuration (cycle): the zone and this cycle's series */
-struct ngx_http_moa_metrics_s {
-    ngx_shm_zone_t                     *shm_zone;
-    ngx_slab_pool_t                    *shpool;
-    ngx_http_moa_metrics_sh_t          *sh;
-    ngx_array_t                        *models;     /* the main conf's ids */
-    ngx_http_moa_series_t             **series;     /* by model index */
-    ngx_http_moa_series_t              *passthrough;
-    ngx_http_moa_series_t              *none;
-};
-
-
-/* a request counted in flight; it lives in a cleanup of the request pool */
-struct ngx_http_moa_metrics_req_s {
-    ngx_http_moa_ctx_t                 *ctx;
-    ngx_http_moa_metrics_t             *metrics;
-    ngx_http_moa_series_t              *series;
-    ngx_msec_int_t                      ttfb;       /* -1: no event yet */
-};
-
-
-static ngx_http_moa_metrics_t *ngx_http_moa_metrics_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_moa_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_moa_series_t *ngx_http_moa_metrics_series(
@@ -118,12 +33,13 @@ static ngx_int_t ngx_http_moa_metrics_log(ngx_http_request_t *r);
 static void ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     ngx_http_moa_series_t *s, ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
     ngx_msec_int_t ttfb);
+static ngx_uint_t ngx_http_moa_metrics_calls(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_metrics_moa(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_series_t *s, ngx_http_moa_ctx_t *ctx, ngx_uint_t dropped);
 static ngx_uint_t ngx_http_moa_metrics_outcome(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
 static ngx_msec_int_t ngx_http_moa_metrics_elapsed(ngx_http_request_t *r);
-static ngx_int_t ngx_http_moa_metrics_handler(ngx_http_request_t *r);
-static void ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
-    ngx_http_moa_metrics_sh_t *sh);
 
 
 static ngx_str_t  ngx_http_moa_metrics_reserved[] = {
@@ -132,37 +48,14 @@ static ngx_str_t  ngx_http_moa_metrics_reserved[] = {
 };
 
 
-/* histogram bounds, in milliseconds and as "le" label text */
+/* histogram bounds, in milliseconds (as "le" labels in the page's file) */
 
 static const ngx_msec_t  ngx_http_moa_latency_ms[] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000
 };
 
-static const char  *ngx_http_moa_latency_le[] = {
-    ",le=\"0.05\"", ",le=\"0.1\"", ",le=\"0.25\"", ",le=\"0.5\"",
-    ",le=\"1\"", ",le=\"2.5\"", ",le=\"5\"", ",le=\"10\"", ",le=\"30\"",
-    ",le=\"60\"", ",le=\"120\"", ",le=\"300\"", ",le=\"+Inf\""
-};
-
 static const ngx_msec_t  ngx_http_moa_ttfb_ms[] = {
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000
-};
-
-static const char  *ngx_http_moa_ttfb_le[] = {
-    ",le=\"0.01\"", ",le=\"0.025\"", ",le=\"0.05\"", ",le=\"0.1\"",
-    ",le=\"0.25\"", ",le=\"0.5\"", ",le=\"1\"", ",le=\"2.5\"", ",le=\"5\"",
-    ",le=\"10\"", ",le=\"30\"", ",le=\"60\"", ",le=\"+Inf\""
-};
-
-static const char  *ngx_http_moa_outcome_labels[] = {
-    ",outcome=\"ok\"", ",outcome=\"client_error\"",
-    ",outcome=\"upstream_error\"", ",outcome=\"timeout\"",
-    ",outcome=\"client_abort\"", ",outcome=\"internal_error\""
-};
-
-static const char  *ngx_http_moa_class_labels[] = {
-    ",status=\"2xx\"", ",status=\"3xx\"", ",status=\"4xx\"",
-    ",status=\"5xx\"", ",status=\"canceled\""
 };
 
 
@@ -222,31 +115,8 @@ ngx_http_moa_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* moa_metrics; in a location */
-char *
-ngx_http_moa_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_moa_metrics_handler) {
-        return "is duplicate";
-    }
-
-    /* the zone may be declared later in the http block: checked at init */
-
-    if (ngx_http_moa_metrics_conf(cf) == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    clcf->handler = ngx_http_moa_metrics_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_http_moa_metrics_t *
+/* the metrics of the configuration, created by the first directive */
+ngx_http_moa_metrics_t *
 ngx_http_moa_metrics_conf(ngx_conf_t *cf)
 {
     ngx_http_moa_main_conf_t  *mcf;
@@ -604,14 +474,9 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     ngx_http_moa_series_t *s, ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
     ngx_msec_int_t ttfb)
 {
-    long long                   n;
-    ngx_uint_t                  i, ncalls, dropped, stage, status, class, run,
-                                outcome;
-    ngx_atomic_t               *counter;
-    ngx_http_moa_call_t        *call;
-    ngx_http_moa_metrics_sh_t  *sh;
+    long long    n;
+    ngx_uint_t   dropped, outcome;
 
-    sh = mt->sh;
     outcome = ngx_http_moa_metrics_outcome(r, ctx);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -647,12 +512,28 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
         }
     }
 
-    /*
-     * Every call that was started, once.  "canceled": stopped by the module
-     * (moa_proposal_timeout), ended by nginx when the client went away (the
-     * active call sees the abort itself; background calls are ended without
-     * post_subrequest), never the provider's doing.
-     */
+    dropped = ngx_http_moa_metrics_calls(mt->sh, ctx);
+
+    if (ctx->model) {
+        ngx_http_moa_metrics_moa(mt->sh, s, ctx, dropped);
+    }
+}
+
+
+/*
+ * Every call that was started, once, by stage and status class; returns
+ * the proposals dropped by the deadline.  "canceled": stopped by the module
+ * (moa_proposal_timeout), ended by nginx when the client went away (the
+ * active call sees the abort itself; background calls are ended without
+ * post_subrequest), never the provider's doing.
+ */
+static ngx_uint_t
+ngx_http_moa_metrics_calls(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_ctx_t *ctx)
+{
+    ngx_uint_t            i, ncalls, dropped, stage, status, class, run;
+    ngx_atomic_t         *counter;
+    ngx_http_moa_call_t  *call;
 
     ncalls = ctx->passthrough ? 1 : (ctx->calls ? ctx->nproposals + 2 : 0);
     dropped = 0;
@@ -710,10 +591,15 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
         (void) ngx_atomic_fetch_add(counter, run);
     }
 
-    if (ctx->model == NULL) {
-        return;
-    }
+    return dropped;
+}
 
+
+/* what only MoA requests have: fallbacks, skipped critiques, stage times */
+static void
+ngx_http_moa_metrics_moa(ngx_http_moa_metrics_sh_t *sh,
+    ngx_http_moa_series_t *s, ngx_http_moa_ctx_t *ctx, ngx_uint_t dropped)
+{
     if (dropped) {
         (void) ngx_atomic_fetch_add(&s->proposals_dropped, dropped);
     }
@@ -849,349 +735,4 @@ ngx_http_moa_metrics_elapsed(ngx_http_request_t *r)
                            + (tp->msec - r->start_msec));
 
     return ngx_max(ms, 0);
-}
-
-
-/* the exposition: GET or HEAD in a location with moa_metrics */
-static ngx_int_t
-ngx_http_moa_metrics_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_chain_t                out;
-    ngx_http_moa_buf_t         text;
-    ngx_http_moa_main_conf_t  *mcf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-
-    ngx_memzero(&text, sizeof(ngx_http_moa_buf_t));
-
-    ngx_http_moa_metrics_write(&text, mcf->metrics->sh);
-
-    if (text.nomem) {
-        ngx_http_moa_buf_free(&text);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b = ngx_create_temp_buf(r->pool, text.len);
-    if (b == NULL) {
-        ngx_http_moa_buf_free(&text);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->pos, text.data, text.len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    ngx_http_moa_buf_free(&text);
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static void
-ngx_http_moa_metrics_head(ngx_http_moa_buf_t *b, const char *name,
-    const char *type, const char *help)
-{
-    ngx_http_moa_buf_lit(b, "# HELP ");
-    ngx_http_moa_buf_cstr(b, name);
-    ngx_http_moa_buf_lit(b, " ");
-    ngx_http_moa_buf_cstr(b, help);
-    ngx_http_moa_buf_lit(b, "\n# TYPE ");
-    ngx_http_moa_buf_cstr(b, name);
-    ngx_http_moa_buf_lit(b, " ");
-    ngx_http_moa_buf_cstr(b, type);
-    ngx_http_moa_buf_lit(b, "\n");
-}
-
-
-/* name{labels more} value */
-static void
-ngx_http_moa_metrics_sample(ngx_http_moa_buf_t *b, const char *name,
-    const char *suffix, ngx_http_moa_buf_t *labels, const char *more,
-    long long value)
-{
-    ngx_http_moa_buf_cstr(b, name);
-
-    if (suffix) {
-        ngx_http_moa_buf_cstr(b, suffix);
-    }
-
-    ngx_http_moa_buf_lit(b, "{");
-    ngx_http_moa_buf_add(b, labels->data, labels->len);
-
-    if (more) {
-        ngx_http_moa_buf_cstr(b, more);
-    }
-
-    ngx_http_moa_buf_lit(b, "} ");
-    ngx_http_moa_buf_int(b, value);
-    ngx_http_moa_buf_lit(b, "\n");
-}
-
-
-static void
-ngx_http_moa_metrics_histogram(ngx_http_moa_buf_t *b, const char *name,
-    ngx_http_moa_buf_t *labels, ngx_http_moa_histogram_t *h,
-    const char **le)
-{
-    char                digits[4];
-    ngx_uint_t          i, sum;
-    ngx_atomic_uint_t   count;
-
-    count = 0;
-
-    for (i = 0; i <= NGX_HTTP_MOA_METRICS_BOUNDS; i++) {
-        count += h->bucket[i];
-        ngx_http_moa_metrics_sample(b, name, "_bucket", labels, le[i],
-                                    (long long) count);
-    }
-
-    /* milliseconds, printed as seconds */
-
-    sum = h->sum;
-
-    ngx_http_moa_buf_cstr(b, name);
-    ngx_http_moa_buf_lit(b, "_sum{");
-    ngx_http_moa_buf_add(b, labels->data, labels->len);
-    ngx_http_moa_buf_lit(b, "} ");
-    ngx_http_moa_buf_int(b, (long long) (sum / 1000));
-
-    digits[0] = '.';
-    digits[1] = (char) ('0' + sum / 100 % 10);
-    digits[2] = (char) ('0' + sum / 10 % 10);
-    digits[3] = (char) ('0' + sum % 10);
-
-    ngx_http_moa_buf_add(b, digits, 4);
-    ngx_http_moa_buf_lit(b, "\n");
-
-    /* the +Inf bucket, so that the two always agree */
-    ngx_http_moa_metrics_sample(b, name, "_count", labels, NULL,
-                                (long long) count);
-}
-
-
-/* model="<id>", the value escaped as the text format wants */
-static void
-ngx_http_moa_metrics_model(ngx_http_moa_buf_t *b, ngx_http_moa_series_t *s)
-{
-    u_char  *p, *last;
-
-    b->len = 0;
-
-    ngx_http_moa_buf_lit(b, "model=\"");
-
-    last = s->name + s->len;
-
-    for (p = s->name; p < last; p++) {
-        switch (*p) {
-
-        case '\\':
-            ngx_http_moa_buf_lit(b, "\\\\");
-            break;
-
-        case '"':
-            ngx_http_moa_buf_lit(b, "\\\"");
-            break;
-
-        case '\n':
-            ngx_http_moa_buf_lit(b, "\\n");
-            break;
-
-        default:
-            ngx_http_moa_buf_add(b, p, 1);
-        }
-    }
-
-    ngx_http_moa_buf_lit(b, "\"");
-}
-
-
-static void
-ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
-    ngx_http_moa_metrics_sh_t *sh)
-{
-    ngx_uint_t              i, j;
-    ngx_str_t              *stage;
-    ngx_http_moa_buf_t      labels;
-    ngx_http_moa_series_t  *s;
-
-    static const char  *counters[] = {
-        "moa_fallbacks_total",
-        "Answers that fell back to a proposal because the synthesis "
-        "failed (moa_fallback candidate).",
-
-        "moa_critiques_skipped_total",
-        "Syntheses run without critiques because the critique failed.",
-
-        "moa_proposals_dropped_total",
-        "Proposal calls cancelled by moa_proposal_timeout."
-    };
-
-    ngx_memzero(&labels, sizeof(ngx_http_moa_buf_t));
-
-    ngx_http_moa_metrics_head(b, "moa_requests_total", "counter",
-                              "Chat completion requests by model (a MoA "
-                              "id, passthrough, or none when refused "
-                              "before routing) and outcome.");
-
-    for (s = sh->series; s; s = s->next) {
-        ngx_http_moa_metrics_model(&labels, s);
-
-        for (i = 0; i < NGX_HTTP_MOA_OUTCOMES; i++) {
-            ngx_http_moa_metrics_sample(b, "moa_requests_total", NULL,
-                                        &labels,
-                                        ngx_http_moa_outcome_labels[i],
-                                        (long long) s->requests[i]);
-        }
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_requests_in_flight", "gauge",
-                              "Requests routed to a MoA model or to "
-                              "passthrough and not finished yet.");
-
-    for (s = sh->series; s; s = s->next) {
-        if (s->kind == NGX_HTTP_MOA_SERIES_NONE) {
-            continue;
-        }
-
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_sample(b, "moa_requests_in_flight", NULL,
-                                    &labels, NULL,
-                                    (long long) (ngx_atomic_int_t)
-                                    s->in_flight);
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_upstream_calls_total", "counter",
-                              "Upstream calls by stage and status class "
-                              "of the reply (canceled: stopped before "
-                              "it ended).");
-
-    for (i = 0; i < NGX_HTTP_MOA_METRICS_STAGES; i++) {
-        stage = ngx_http_moa_stage_name(i);
-
-        labels.len = 0;
-        ngx_http_moa_buf_lit(&labels, "stage=\"");
-        ngx_http_moa_buf_add(&labels, stage->data, stage->len);
-        ngx_http_moa_buf_lit(&labels, "\"");
-
-        for (j = 0; j < NGX_HTTP_MOA_CALL_CLASSES; j++) {
-            ngx_http_moa_metrics_sample(b, "moa_upstream_calls_total", NULL,
-                                        &labels,
-                                        ngx_http_moa_class_labels[j],
-                                        (long long) sh->calls[i][j]);
-        }
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_tokens_total", "counter",
-                              "Tokens the provider reported, summed over "
-                              "every upstream call of a request.");
-
-    for (s = sh->series; s; s = s->next) {
-        if (s->kind == NGX_HTTP_MOA_SERIES_NONE) {
-            continue;
-        }
-
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_sample(b, "moa_tokens_total", NULL, &labels,
-                                    ",kind=\"prompt\"",
-                                    (long long) s->prompt_tokens);
-        ngx_http_moa_metrics_sample(b, "moa_tokens_total", NULL, &labels,
-                                    ",kind=\"completion\"",
-                                    (long long) s->completion_tokens);
-    }
-
-    for (i = 0; i < 3; i++) {
-        ngx_http_moa_metrics_head(b, counters[2 * i], "counter",
-                                  counters[2 * i + 1]);
-
-        for (s = sh->series; s; s = s->next) {
-            if (s->kind != NGX_HTTP_MOA_SERIES_MOA) {
-                continue;
-            }
-
-            ngx_http_moa_metrics_model(&labels, s);
-            ngx_http_moa_metrics_sample(b, counters[2 * i], NULL, &labels,
-                                        NULL,
-                                        (long long) (i == 0
-                                                     ? s->fallbacks
-                                                     : i == 1
-                                                     ? s->critiques_skipped
-                                                     : s->proposals_dropped));
-        }
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_request_duration_seconds", "histogram",
-                              "Time from the request line to the end of "
-                              "the answer.");
-
-    for (s = sh->series; s; s = s->next) {
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_histogram(b, "moa_request_duration_seconds",
-                                       &labels, &s->duration,
-                                       ngx_http_moa_latency_le);
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_stage_duration_seconds", "histogram",
-                              "Duration of each MoA stage (proposal: until "
-                              "the last proposal or moa_proposal_timeout).");
-
-    for (i = 0; i < NGX_HTTP_MOA_METRICS_TIMED; i++) {
-        stage = ngx_http_moa_stage_name(i);
-
-        labels.len = 0;
-        ngx_http_moa_buf_lit(&labels, "stage=\"");
-        ngx_http_moa_buf_add(&labels, stage->data, stage->len);
-        ngx_http_moa_buf_lit(&labels, "\"");
-
-        ngx_http_moa_metrics_histogram(b, "moa_stage_duration_seconds",
-                                       &labels, &sh->stage[i],
-                                       ngx_http_moa_latency_le);
-    }
-
-    ngx_http_moa_metrics_head(b, "moa_stream_ttfb_seconds", "histogram",
-                              "Streamed answers: time from the request "
-                              "line to the first data event sent.");
-
-    for (s = sh->series; s; s = s->next) {
-        if (s->kind == NGX_HTTP_MOA_SERIES_NONE) {
-            continue;
-        }
-
-        ngx_http_moa_metrics_model(&labels, s);
-        ngx_http_moa_metrics_histogram(b, "moa_stream_ttfb_seconds",
-                                       &labels, &s->ttfb,
-                                       ngx_http_moa_ttfb_le);
-    }
-
-    if (labels.nomem) {
-        b->nomem = 1;
-    }
-
-    ngx_http_moa_buf_free(&labels);
 }

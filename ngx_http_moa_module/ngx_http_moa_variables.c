@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * The $moa_* variables: the model, the candidates, the tokens and the
+ * stage times of a request, the stage and call of a subrequest, and the
+ * $moa_capture line (one fine-tuning example per answered request).
  */
 
 
@@ -8,7 +12,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_variables.h"
+#include "ngx_http_moa_call.h"
 
 
 #define NGX_HTTP_MOA_VAR_MODEL              0
@@ -31,6 +37,8 @@ static ngx_int_t ngx_http_moa_call_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_moa_capture_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx,
+    ngx_str_t *line);
 
 
 /* subrequests share the variable cache with the main request */
@@ -82,23 +90,8 @@ static ngx_http_variable_t  ngx_http_moa_vars[] = {
 };
 
 
-static ngx_str_t  ngx_http_moa_stage_names[] = {
-    ngx_string("proposal"),
-    ngx_string("critique"),
-    ngx_string("synthesis"),
-    ngx_string("passthrough")
-};
-
-
-ngx_str_t *
-ngx_http_moa_stage_name(ngx_uint_t stage)
-{
-    return &ngx_http_moa_stage_names[stage];
-}
-
-
 ngx_int_t
-ngx_http_moa_add_variables(ngx_conf_t *cf)
+ngx_http_moa_variables_add(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
 
@@ -246,7 +239,7 @@ ngx_http_moa_stage_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    name = ngx_http_moa_stage_name(call->stage);
+    name = ngx_http_moa_call_stage_name(call->stage);
 
     v->valid = 1;
     v->no_cacheable = 1;
@@ -313,6 +306,84 @@ ngx_http_moa_capture_variable(ngx_http_request_t *r,
     v->not_found = 0;
     v->len = ctx->capture_line.len;
     v->data = ctx->capture_line.data;
+
+    return NGX_OK;
+}
+
+
+/* the $moa_capture line of an answered request, in the request's pool */
+static ngx_int_t
+ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
+{
+    ngx_time_t                   *tp;
+    ngx_msec_int_t                ms;
+    ngx_http_request_t           *r;
+    ngx_http_moa_buf_t            out;
+    ngx_http_variable_value_t    *v;
+    ngx_http_moa_main_conf_t     *mcf;
+    ngx_http_moa_capture_meta_t   meta;
+
+    r = ctx->request;
+
+    if (ctx->answer_owned) {
+        /* void */
+
+    } else if (ctx->answer) {
+        ctx->answer_owned = ngx_http_moa_choice_message(ctx->answer);
+
+    } else if (ctx->capture && !ctx->collect.failed) {
+
+        /* a stream: the answer put back together from its deltas */
+
+        ctx->answer_owned = ngx_http_moa_collect_message(&ctx->collect);
+    }
+
+    if (ctx->answer_owned == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&meta, sizeof(ngx_http_moa_capture_meta_t));
+
+    meta.model = ctx->req.model;
+    meta.base_model = ctx->model ? (char *) ctx->model->base.data : NULL;
+    meta.usage = ctx->usage->child ? ctx->usage : NULL;
+    meta.time = r->start_sec + r->start_msec / 1000.0;
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    meta.duration = ngx_max(ms, 0) / 1000.0;
+    meta.fallback = ctx->fallback_used;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    if (mcf->request_id != NGX_ERROR) {
+        v = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+        if (v && !v->not_found) {
+            meta.request_id = (char *) v->data;
+            meta.request_id_len = v->len;
+        }
+    }
+
+    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ngx_http_moa_capture_line(&out, &ctx->req, ctx->answer_owned, &meta)
+        != 0)
+    {
+        ngx_http_moa_buf_free(&out);
+        return NGX_ERROR;
+    }
+
+    line->data = ngx_pnalloc(r->pool, out.len);
+    if (line->data == NULL) {
+        ngx_http_moa_buf_free(&out);
+        return NGX_ERROR;
+    }
+
+    line->len = out.len;
+    ngx_memcpy(line->data, out.data, out.len);
+    ngx_http_moa_buf_free(&out);
 
     return NGX_OK;
 }

@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * One upstream call of a request: a subrequest to an internal location,
+ * with its own body and headers, in the calls' own pool; its result when
+ * it is done (the reply parsed, or why it failed), its cancellation, and
+ * the names of the stages a call belongs to.
  */
 
 
@@ -8,30 +13,50 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_module.h"
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_call.h"
 
 
-static ngx_chain_t *ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p,
-    size_t len);
+static ngx_http_request_body_t *ngx_http_moa_call_body(
+    ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call);
+static ngx_chain_t *ngx_http_moa_call_body_buf(ngx_pool_t *pool,
+    u_char *p, size_t len);
 static ngx_int_t ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
-static ngx_table_elt_t *ngx_http_moa_push_header(ngx_http_request_t *sr,
-    char *key, char *lowcase, ngx_str_t *value);
+static ngx_table_elt_t *ngx_http_moa_call_push_header(
+    ngx_http_request_t *sr, char *key, char *lowcase, ngx_str_t *value);
 static ngx_int_t ngx_http_moa_call_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 static void ngx_http_moa_call_result(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr, ngx_int_t rc);
+static void ngx_http_moa_call_failed(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr, ngx_int_t rc, const char *what);
 static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
-static ngx_pool_t *ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_calls_pool_cleanup(void *data);
+static ngx_pool_t *ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_call_pool_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
 static ngx_str_t  ngx_http_moa_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_moa_sse_type = ngx_string("text/event-stream");
+
+
+static ngx_str_t  ngx_http_moa_stage_names[] = {
+    ngx_string("proposal"),
+    ngx_string("critique"),
+    ngx_string("synthesis"),
+    ngx_string("passthrough")
+};
+
+
+ngx_str_t *
+ngx_http_moa_call_stage_name(ngx_uint_t stage)
+{
+    return &ngx_http_moa_stage_names[stage];
+}
 
 
 /* why a call failed: allocated only for calls that fail */
@@ -77,10 +102,7 @@ ngx_int_t
 ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     ngx_uint_t background)
 {
-    size_t                       i;
     ngx_uint_t                   flags;
-    ngx_chain_t                 *cl, **ll;
-    ngx_http_moa_part_t         *part;
     ngx_http_request_t          *r, *sr;
     ngx_http_request_body_t     *rb;
     ngx_http_post_subrequest_t  *ps;
@@ -109,7 +131,7 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
      * walk them (a MoA request's calls would take a dozen)
      */
 
-    sr->pool = ngx_http_moa_calls_pool(ctx);
+    sr->pool = ngx_http_moa_call_pool(ctx);
     if (sr->pool == NULL) {
         return NGX_ERROR;
     }
@@ -125,14 +147,46 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     sr->method_name = ngx_http_moa_post;
     sr->method_name.len--;
 
-    /*
-     * a new body of its own (the client's would be sent otherwise): one
-     * buffer per part, referring to text the request keeps
-     */
+    rb = ngx_http_moa_call_body(ctx, call);
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    sr->request_body = rb;
+
+    if (ngx_http_moa_call_headers(ctx, call) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->ncalls++;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa %V call %ui to \"%V\", body %uz bytes",
+                   ngx_http_moa_call_stage_name(call->stage), call->index,
+                   &call->uri, call->body_len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A new body of its own (the client's would be sent otherwise): one
+ * buffer per part, referring to text the request keeps
+ */
+static ngx_http_request_body_t *
+ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
+{
+    size_t                    i;
+    ngx_chain_t              *cl, **ll;
+    ngx_http_request_t       *r;
+    ngx_http_moa_part_t      *part;
+    ngx_http_request_body_t  *rb;
+
+    r = ctx->request;
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     /*
@@ -145,8 +199,8 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
                                                 : call->body.len;
 
     if (call == ctx->passthrough) {
-        rb->bufs = ngx_http_moa_body_buf(r->pool, ctx->body.data,
-                                         ctx->body.len);
+        rb->bufs = ngx_http_moa_call_body_buf(r->pool, ctx->body.data,
+                                              ctx->body.len);
 
     } else if (call->body.nparts > 2
                && call->body.len <= NGX_HTTP_MOA_SMALL_BODY)
@@ -155,11 +209,12 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
         ngx_http_moa_body_free(&call->body);
 
         if (call->flat.nomem) {
-            return NGX_ERROR;
+            return NULL;
         }
 
-        rb->bufs = ngx_http_moa_body_buf(r->pool, (u_char *) call->flat.data,
-                                         call->flat.len);
+        rb->bufs = ngx_http_moa_call_body_buf(r->pool,
+                                              (u_char *) call->flat.data,
+                                              call->flat.len);
 
     } else {
         ll = &rb->bufs;
@@ -167,10 +222,10 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
         for (i = 0; i < call->body.nparts; i++) {
             part = &call->body.parts[i];
 
-            *ll = ngx_http_moa_body_buf(r->pool, (u_char *) part->p,
-                                        part->len);
+            *ll = ngx_http_moa_call_body_buf(r->pool, (u_char *) part->p,
+                                             part->len);
             if (*ll == NULL) {
-                return NGX_ERROR;
+                return NULL;
             }
 
             ll = &(*ll)->next;
@@ -178,7 +233,7 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     }
 
     if (rb->bufs == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     for (cl = rb->bufs; cl->next; cl = cl->next) { /* void */ }
@@ -187,20 +242,7 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     rb->buf->last_buf = 1;
     rb->buf->last_in_chain = 1;
 
-    sr->request_body = rb;
-
-    if (ngx_http_moa_call_headers(ctx, call) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ctx->ncalls++;
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "moa %V call %ui to \"%V\", body %uz bytes",
-                   ngx_http_moa_stage_name(call->stage), call->index,
-                   &call->uri, call->body_len);
-
-    return NGX_OK;
+    return rb;
 }
 
 
@@ -211,7 +253,7 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
  * and wrote the access log, and before the request's memory goes.
  */
 static ngx_pool_t *
-ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
+ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx)
 {
     ngx_pool_t          *pool;
     ngx_pool_cleanup_t  *cln;
@@ -233,7 +275,7 @@ ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
         return NULL;
     }
 
-    cln->handler = ngx_http_moa_calls_pool_cleanup;
+    cln->handler = ngx_http_moa_call_pool_cleanup;
     cln->data = pool;
 
     ctx->calls_pool = pool;
@@ -243,7 +285,7 @@ ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx)
 
 
 static void
-ngx_http_moa_calls_pool_cleanup(void *data)
+ngx_http_moa_call_pool_cleanup(void *data)
 {
     ngx_pool_t  *pool = data;
 
@@ -252,7 +294,7 @@ ngx_http_moa_calls_pool_cleanup(void *data)
 
 
 static ngx_chain_t *
-ngx_http_moa_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
+ngx_http_moa_call_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
 {
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
@@ -308,8 +350,8 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
         return NGX_ERROR;
     }
 
-    h = ngx_http_moa_push_header(sr, "Content-Type", "content-type",
-                                 &ngx_http_moa_json_type);
+    h = ngx_http_moa_call_push_header(sr, "Content-Type", "content-type",
+                                      &ngx_http_moa_json_type);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -318,15 +360,17 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 
     accept = call->stream ? &ngx_http_moa_sse_type : &ngx_http_moa_json_type;
 
-    if (ngx_http_moa_push_header(sr, "Accept", "accept", accept) == NULL) {
+    if (ngx_http_moa_call_push_header(sr, "Accept", "accept", accept)
+        == NULL)
+    {
         return NGX_ERROR;
     }
 
     auth = r->headers_in.authorization;
 
     if (ctx->conf->pass_client_authorization && auth) {
-        h = ngx_http_moa_push_header(sr, "Authorization", "authorization",
-                                     &auth->value);
+        h = ngx_http_moa_call_push_header(sr, "Authorization",
+                                          "authorization", &auth->value);
         if (h == NULL) {
             return NGX_ERROR;
         }
@@ -339,8 +383,8 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 
 
 static ngx_table_elt_t *
-ngx_http_moa_push_header(ngx_http_request_t *sr, char *key, char *lowcase,
-    ngx_str_t *value)
+ngx_http_moa_call_push_header(ngx_http_request_t *sr, char *key,
+    char *lowcase, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -391,7 +435,7 @@ ngx_http_moa_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "moa %V call %ui done: rc %i, status %ui, ok %ud, "
-                   "%M ms", ngx_http_moa_stage_name(call->stage),
+                   "%M ms", ngx_http_moa_call_stage_name(call->stage),
                    call->index, rc, call->status, call->ok, call->elapsed);
 
     /* nginx does not wake the parent of a background subrequest */
@@ -445,37 +489,12 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_http_moa_error_t   err, *e;
 
     ctx = call->ctx;
-    what = (const char *) ngx_http_moa_stage_name(call->stage)->data;
+    what = (const char *) ngx_http_moa_call_stage_name(call->stage)->data;
 
     ngx_http_moa_call_retry_after(call, sr);
 
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || !call->header) {
-
-        call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
-                        || rc == NGX_HTTP_REQUEST_TIME_OUT)
-                       ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
-
-        e = ngx_http_moa_call_error(call);
-
-        if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
-            ngx_http_moa_error_set(e, 502, "upstream_error",
-                                   "upstream_error", NULL,
-                                   "the %s call's reply was cut short",
-                                   what);
-
-        } else {
-            ngx_http_moa_error_set(e, (int) call->status, "upstream_error",
-                                   call->status == NGX_HTTP_GATEWAY_TIME_OUT
-                                   ? "upstream_timeout" : "upstream_error",
-                                   NULL, "the %s call failed: %s", what,
-                                   call->status == NGX_HTTP_GATEWAY_TIME_OUT
-                                   ? "the provider timed out"
-                                   : "the provider could not be reached");
-        }
-
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "moa %s call %ui failed: %s", what, call->index,
-                      e->message);
+        ngx_http_moa_call_failed(call, sr, rc, what);
         return;
     }
 
@@ -547,6 +566,41 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     /* the reply's text stays: the parsed reply points into it */
 
     call->ok = 1;
+}
+
+
+/* no reply, or one cut short: nginx's error, a timeout, a lost provider */
+static void
+ngx_http_moa_call_failed(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
+    ngx_int_t rc, const char *what)
+{
+    ngx_http_moa_error_t  *e;
+
+    call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
+                    || rc == NGX_HTTP_REQUEST_TIME_OUT)
+                   ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
+
+    e = ngx_http_moa_call_error(call);
+
+    if (call->header && call->status == NGX_HTTP_BAD_GATEWAY) {
+        ngx_http_moa_error_set(e, 502, "upstream_error",
+                               "upstream_error", NULL,
+                               "the %s call's reply was cut short",
+                               what);
+
+    } else {
+        ngx_http_moa_error_set(e, (int) call->status, "upstream_error",
+                               call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                               ? "upstream_timeout" : "upstream_error",
+                               NULL, "the %s call failed: %s", what,
+                               call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                               ? "the provider timed out"
+                               : "the provider could not be reached");
+    }
+
+    ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                  "moa %s call %ui failed: %s", what, call->index,
+                  e->message);
 }
 
 
@@ -628,7 +682,7 @@ ngx_http_moa_call_cancel(ngx_http_moa_call_t *call)
         /* not at the provider: it ends on its own, and is ignored */
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                        "moa %V call %ui abandoned",
-                       ngx_http_moa_stage_name(call->stage), call->index);
+                       ngx_http_moa_call_stage_name(call->stage), call->index);
         return;
     }
 
@@ -649,7 +703,7 @@ ngx_http_moa_call_cancel(ngx_http_moa_call_t *call)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "moa %V call %ui canceled",
-                   ngx_http_moa_stage_name(call->stage), call->index);
+                   ngx_http_moa_call_stage_name(call->stage), call->index);
 
     (*sr->upstream->cleanup)(sr);
 }

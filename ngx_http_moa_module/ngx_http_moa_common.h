@@ -1,11 +1,15 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * What every file of the nginx glue shares: the configurations, the
+ * request's context, one upstream call, the stage and phase constants and
+ * the module object.  The functions are declared in one header per file.
  */
 
 
-#ifndef _NGX_HTTP_MOA_MODULE_H_INCLUDED_
-#define _NGX_HTTP_MOA_MODULE_H_INCLUDED_
+#ifndef _NGX_HTTP_MOA_COMMON_H_INCLUDED_
+#define _NGX_HTTP_MOA_COMMON_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -220,39 +224,4 @@ struct ngx_http_moa_ctx_s {
 extern ngx_module_t  ngx_http_moa_module;
 
 
-ngx_int_t ngx_http_moa_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
-void ngx_http_moa_wake(ngx_http_request_t *r);
-
-ngx_int_t ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_call_t *call, ngx_uint_t background);
-void ngx_http_moa_call_cancel(ngx_http_moa_call_t *call);
-ngx_http_moa_call_t *ngx_http_moa_call_get(ngx_http_request_t *r);
-ngx_http_moa_error_t *ngx_http_moa_call_error(ngx_http_moa_call_t *call);
-
-ngx_int_t ngx_http_moa_filter_init(ngx_conf_t *cf);
-ngx_chain_t *ngx_http_moa_chain_buf(ngx_http_moa_ctx_t *ctx,
-    ngx_pool_t *pool, u_char *data, size_t len, ngx_uint_t last);
-ngx_int_t ngx_http_moa_send_buf(ngx_http_moa_ctx_t *ctx,
-    ngx_http_request_t *r, u_char *data, size_t len, ngx_uint_t last);
-ngx_int_t ngx_http_moa_send_sub(ngx_http_moa_ctx_t *ctx,
-    ngx_http_request_t *sr, u_char *data, size_t len);
-ngx_int_t ngx_http_moa_send_sse_header(ngx_http_moa_ctx_t *ctx);
-ngx_int_t ngx_http_moa_add_header(ngx_http_request_t *r, char *key,
-    char *value);
-ngx_int_t ngx_http_moa_add_request_id(ngx_http_request_t *r);
-
-ngx_int_t ngx_http_moa_add_variables(ngx_conf_t *cf);
-ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line);
-
-ngx_str_t *ngx_http_moa_stage_name(ngx_uint_t stage);
-
-char *ngx_http_moa_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_moa_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_moa_metrics_init(ngx_conf_t *cf);
-void ngx_http_moa_metrics_start(ngx_http_moa_ctx_t *ctx);
-void ngx_http_moa_metrics_first_event(ngx_http_moa_ctx_t *ctx);
-
-
-#endif /* _NGX_HTTP_MOA_MODULE_H_INCLUDED_ */
+#endif /* _NGX_HTTP_MOA_COMMON_H_INCLUDED_ */

@@ -1,0 +1,249 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Output to the client: response headers (one push for all of them, the
+ * request id, the event stream's header), the module's own recycled output
+ * buffers, and a whole body sent at once.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_moa_common.h"
+#include "ngx_http_moa_output.h"
+
+
+/* one response header; key and value must live as long as the request */
+ngx_int_t
+ngx_http_moa_output_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_moa_output_add_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_str_t  v;
+
+    v.data = (u_char *) value;
+    v.len = ngx_strlen(value);
+
+    return ngx_http_moa_output_header(r, key, &v);
+}
+
+
+ngx_int_t
+ngx_http_moa_output_request_id(ngx_http_request_t *r)
+{
+    ngx_str_t                   id;
+    ngx_http_variable_value_t  *v;
+    ngx_http_moa_main_conf_t   *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    if (mcf->request_id == NGX_ERROR) {
+        return NGX_OK;
+    }
+
+    v = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+    if (v == NULL || v->not_found) {
+        return NGX_OK;
+    }
+
+    id.data = v->data;
+    id.len = v->len;
+
+    return ngx_http_moa_output_header(r, "X-Request-Id", &id);
+}
+
+
+ngx_int_t
+ngx_http_moa_output_sse_header(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    if (ctx->header_sent) {
+        return NGX_OK;
+    }
+
+    r = ctx->request;
+
+    ctx->header_sent = 1;
+    ctx->sse_header = 1;
+    ctx->own_response = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type_len = sizeof("text/event-stream") - 1;
+    ngx_str_set(&r->headers_out.content_type,
+                "text/event-stream; charset=utf-8");
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+
+    if (ngx_http_moa_output_add_header(r, "Cache-Control", "no-cache")
+        != NGX_OK
+        || ngx_http_moa_output_add_header(r, "X-Accel-Buffering", "no")
+           != NGX_OK
+        || ngx_http_moa_output_request_id(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_GZIP)
+    /* never compressed: every event must leave at once */
+    r->gzip_tested = 1;
+    r->gzip_ok = 0;
+#endif
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa stream header");
+
+    return ngx_http_send_header(r);
+}
+
+
+/* one of the module's own output buffers, recycled through ctx->free */
+ngx_chain_t *
+ngx_http_moa_output_chain_buf(ngx_http_moa_ctx_t *ctx, ngx_pool_t *pool,
+    u_char *data, size_t len, ngx_uint_t last)
+{
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chain_get_free_buf(pool, &ctx->free);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+
+    /* a special buffer (len 0, the end) needs no memory */
+
+    if (len && (b->start == NULL || (size_t) (b->end - b->start) < len)) {
+        size = ngx_max(len, 4096);
+
+        b->start = ngx_palloc(pool, size);
+        if (b->start == NULL) {
+            return NULL;
+        }
+
+        b->end = b->start + size;
+    }
+
+    b->pos = b->start;
+    b->last = len ? ngx_cpymem(b->pos, data, len) : b->pos;
+    b->temporary = (len > 0);         /* else a special buffer */
+    b->tag = (ngx_buf_tag_t) &ngx_http_moa_module;
+    b->flush = 1;
+    b->last_buf = last ? 1 : 0;
+    b->last_in_chain = 0;
+    b->sync = (len == 0) ? 1 : 0;
+
+    return cl;
+}
+
+
+/*
+ * Data in one of the module's buffers, through a body filter: the whole
+ * chain for the main request's own output, or, for output that goes out
+ * while the synthesis subrequest is active, the filters after the
+ * module's own (ngx_http_moa_filter_send_sub).
+ */
+ngx_int_t
+ngx_http_moa_output_chain(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *r,
+    ngx_http_output_body_filter_pt filter, u_char *data, size_t len,
+    ngx_uint_t last)
+{
+    ngx_int_t     rc;
+    ngx_chain_t  *out;
+
+    out = ngx_http_moa_output_chain_buf(ctx, r->pool, data, len, last);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->last_output = ngx_current_msec;
+
+    rc = filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_moa_module);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_moa_output_send_buf(ngx_http_moa_ctx_t *ctx, ngx_http_request_t *r,
+    u_char *data, size_t len, ngx_uint_t last)
+{
+    return ngx_http_moa_output_chain(ctx, r, ngx_http_output_filter, data,
+                                     len, last);
+}
+
+
+/*
+ * A whole body of the module's own pages (moa_models, moa_metrics): the
+ * status and content type are set by the caller; the text is copied into
+ * the request's pool and freed.
+ */
+ngx_int_t
+ngx_http_moa_output_send_text(ngx_http_request_t *r, ngx_http_moa_buf_t *text)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (text->nomem) {
+        ngx_http_moa_buf_free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, text->len);
+    if (b == NULL) {
+        ngx_http_moa_buf_free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, text->data, text->len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    ngx_http_moa_buf_free(text);
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
