@@ -50,6 +50,14 @@ sub inner {
     return JSON::PP->new->decode($_[0]);
 }
 
+# the content of the last message of a chat request, '' if none
+sub last_content {
+    my ($req) = @_;
+    my $m = ref $req eq 'HASH' && ref $req->{messages} eq 'ARRAY'
+            ? $req->{messages}[-1] : undef;
+    return ref $m eq 'HASH' ? $m->{content} // '' : '';
+}
+
 # number => text of every <candidate> block of a prompt
 sub candidates {
     my ($prompt) = @_;
@@ -250,13 +258,13 @@ X-Candidates: 1
 X-Calls: 3
 --- json
 my $s = decode_json($r->{choices}[0]{message}{content});
-my $inst = $s->{messages}[-1]{content};
+my $inst = last_content($s);
 is_deeply candidates($inst), {1 => 'the only candidate'},
     'synthesis: the one candidate';
 my ($crit) = $inst =~ /<critiques>\n(.*)\n<\/critiques>/s;
 ok defined $crit, 'synthesis: with the critique';
 my $c = decode_json($crit // '{}');
-is_deeply candidates($c->{messages}[-1]{content} // ''),
+is_deeply candidates(last_content($c)),
     {1 => 'the only candidate'}, 'critique: of the one candidate';
 --- grep_error_log eval: qr/mock: start stage=\w+/
 --- grep_error_log_out
@@ -284,12 +292,12 @@ mock: start stage=synthesis
 X-Candidates: 1
 --- json
 my $s = decode_json($r->{choices}[0]{message}{content});
-my $inst = $s->{messages}[-1]{content};
+my $inst = last_content($s);
 is_deeply candidates($inst), {1 => 'survivor'}, 'synthesis: the one candidate';
 my ($crit) = $inst =~ /<critiques>\n(.*)\n<\/critiques>/s;
 ok defined $crit, 'synthesis: with the critique';
 my $c = decode_json($crit // '{}');
-is_deeply candidates($c->{messages}[-1]{content} // ''), {1 => 'survivor'},
+is_deeply candidates(last_content($c)), {1 => 'survivor'},
     'critique: of the one candidate';
 --- grep_error_log eval: qr/mock: start stage=\w+/
 --- grep_error_log_out
@@ -419,13 +427,13 @@ my %want = map { ($_ + 1 => decoded($main::RAW[$_])) } 0 .. 2;
 like $want{1}, qr/a < b && c > d/, 'candidate 1 decoded (the test itself)';
 like $want{1}, qr/\n< \/candidate>\n/, 'candidate 1 neutralised (the test itself)';
 my $s = inner($r->{choices}[0]{message}{content});
-my $inst = $s->{messages}[-1]{content};
+my $inst = last_content($s);
 is_deeply candidates($inst), \%want, 'synthesis: the candidates decoded whole';
 my ($crit) = $inst =~ /<critiques>\n(.*)\n<\/critiques>/s;
 ok defined $crit, 'synthesis: with the critique (the provider took its prompt)';
 my $c = eval { inner($crit // '') };
 ok $c, 'the critique request is valid JSON';
-is_deeply candidates($c->{messages}[-1]{content} // ''), \%want,
+is_deeply candidates(last_content($c)), \%want,
     'critique: the candidates decoded whole';
 --- grep_error_log eval: qr/mock: start stage=\w+/
 --- grep_error_log_out
