@@ -69,7 +69,8 @@ sub candidates {
 }
 
 # what the provider received: one line per call of logs/seen.jsonl (the
-# stage, the call, and the Authorization header), waiting for $n lines
+# stage, the call, the Authorization and api-key headers as they came in),
+# sorted by stage and call, after waiting for $n lines
 sub seen {
     my ($n) = @_;
     my $path = Test::Nginx::Util::server_root() . '/logs/seen.jsonl';
