@@ -340,8 +340,18 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
 
     sr->headers_in.server = r->headers_in.server;
-    sr->headers_in.content_length_n = call->body_len;
     sr->headers_in.keep_alive_n = -1;
+
+    /*
+     * the length is set once the call has found its location: nginx holds
+     * every request (subrequests too) whose length it knows at that moment
+     * to the location's client_max_body_size, and a limit on what clients
+     * send does not apply to the bodies the module built (a critique
+     * carries the conversation and every candidate); see
+     * ngx_http_moa_call_preaccess()
+     */
+
+    sr->headers_in.content_length_n = -1;
 
     if (ngx_list_init(&sr->headers_in.headers, sr->pool, 4,
                       sizeof(ngx_table_elt_t))
@@ -403,6 +413,34 @@ ngx_http_moa_call_push_header(ngx_http_request_t *sr, char *key,
 #endif
 
     return h;
+}
+
+
+/*
+ * A call gets its body's length here, in the first phase after the last
+ * lookup of its location (the rewrite phases may look it up again) and
+ * before its content handler: the proxy sends the length as the call's
+ * Content-Length ($proxy_internal_body_length), a call abandoned before
+ * it started included.  The handlers of a phase run in the reverse order
+ * of their registration, and a dynamic module registers after the static
+ * ones: this one runs first, before any handler that could end the phase.
+ */
+ngx_int_t
+ngx_http_moa_call_preaccess(ngx_http_request_t *r)
+{
+    ngx_http_moa_call_t  *call;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    call = ngx_http_moa_call_get(r);
+
+    if (call != NULL) {
+        r->headers_in.content_length_n = call->body_len;
+    }
+
+    return NGX_DECLINED;
 }
 
 
