@@ -15,6 +15,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_call.h"
+#include "ngx_http_moa_credentials.h"
 
 
 static ngx_http_request_body_t *ngx_http_moa_call_body(
@@ -403,10 +404,15 @@ ngx_http_moa_call_push_header(ngx_http_request_t *sr, char *key,
         return NULL;
     }
 
-    h->hash = 1;
+    /*
+     * the real hash: the proxy leaves out a header the location sets
+     * itself (proxy_set_header) by looking it up with this hash
+     */
+
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->lowcase_key = (u_char *) lowcase;
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
     h->value = *value;
 #if (nginx_version >= 1023000)
     h->next = NULL;
@@ -522,6 +528,7 @@ static void
 ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_int_t rc)
 {
+    int                    shaped;
     const char            *what;
     ngx_http_moa_ctx_t    *ctx;
     ngx_http_moa_error_t   err, *e;
@@ -565,10 +572,16 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         /* the provider's own error, relayed when it is the client's */
 
-        (void) ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call),
-                                             (int) call->status,
-                                             call->reply.data,
-                                             call->reply.len);
+        shaped = ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call),
+                                               (int) call->status,
+                                               call->reply.data,
+                                               call->reply.len);
+
+        if (call == ctx->passthrough) {
+            /* a passthrough's reply kept from the client */
+            ngx_http_moa_credentials_log(call, sr, shaped == 0);
+        }
+
         ngx_http_moa_buf_free(&call->reply);
 
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
