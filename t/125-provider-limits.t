@@ -308,7 +308,7 @@ not relayed
 
 
 
-=== TEST 12: a header the internal location sets itself replaces the one the module passes
+=== TEST 12: a header the internal location sets itself replaces the one the module passes; the proxy sends the body's length
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
@@ -322,7 +322,7 @@ not relayed
         proxy_set_header Authorization "Bearer sk-operator-key-abcd";
     }
     location = /echo-auth {
-        return 200 '{"choices":[{"index":0,"message":{"role":"assistant","content":"auth=[$http_authorization]"},"finish_reason":"stop"}]}';
+        return 200 '{"choices":[{"index":0,"message":{"role":"assistant","content":"auth=[$http_authorization] len=[$http_content_length]"},"finish_reason":"stop"}]}';
     }
 --- more_headers
 Authorization: Bearer sk-client-key
@@ -331,8 +331,9 @@ POST /v1/chat/completions
 {"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}
 --- error_code: 200
 --- json
-is $r->{choices}[0]{message}{content}, 'auth=[Bearer sk-operator-key-abcd]',
-    'one Authorization, the location\'s';
+is $r->{choices}[0]{message}{content},
+    'auth=[Bearer sk-operator-key-abcd] len=[67]',
+    'one Authorization, the location\'s, and the body\'s length';
 --- no_error_log
 [alert]
 [crit]
