@@ -201,8 +201,13 @@ ngx_http_moa_answer_calls_error(ngx_http_moa_ctx_t *ctx,
     } else if (status == NGX_HTTP_UNAUTHORIZED
                || status == NGX_HTTP_FORBIDDEN)
     {
-        /* never relay: the provider's text may quote the key */
-        ngx_http_moa_error_set(&err, 502, "upstream_error",
+        /*
+         * never relay: the provider's text may quote the key; a
+         * passthrough keeps the status (ngx_http_moa_credentials_hide)
+         */
+        ngx_http_moa_error_set(&err, first == ctx->passthrough
+                                     ? (int) status : 502,
+                               "upstream_error",
                                "upstream_auth_error", NULL,
                                "the provider rejected the gateway's "
                                "credentials (upstream status %lu): check "

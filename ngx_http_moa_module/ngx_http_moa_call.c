@@ -15,6 +15,7 @@
 
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_call.h"
+#include "ngx_http_moa_credentials.h"
 
 
 static ngx_http_request_body_t *ngx_http_moa_call_body(
@@ -340,8 +341,18 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
 
     sr->headers_in.server = r->headers_in.server;
-    sr->headers_in.content_length_n = call->body_len;
     sr->headers_in.keep_alive_n = -1;
+
+    /*
+     * the length is set once the call has found its location: nginx holds
+     * every request (subrequests too) whose length it knows at that moment
+     * to the location's client_max_body_size, and a limit on what clients
+     * send does not apply to the bodies the module built (a critique
+     * carries the conversation and every candidate); see
+     * ngx_http_moa_call_preaccess()
+     */
+
+    sr->headers_in.content_length_n = -1;
 
     if (ngx_list_init(&sr->headers_in.headers, sr->pool, 4,
                       sizeof(ngx_table_elt_t))
@@ -393,16 +404,49 @@ ngx_http_moa_call_push_header(ngx_http_request_t *sr, char *key,
         return NULL;
     }
 
-    h->hash = 1;
+    /*
+     * the real hash: the proxy leaves out a header the location sets
+     * itself (proxy_set_header) by looking it up with this hash
+     */
+
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->lowcase_key = (u_char *) lowcase;
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
     h->value = *value;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
 
     return h;
+}
+
+
+/*
+ * A call gets its body's length here, in the first phase after the last
+ * lookup of its location (the rewrite phases may look it up again) and
+ * before its content handler: the proxy sends the length as the call's
+ * Content-Length ($proxy_internal_body_length), a call abandoned before
+ * it started included.  The handlers of a phase run in the reverse order
+ * of their registration, and a dynamic module registers after the static
+ * ones: this one runs first, before any handler that could end the phase.
+ */
+ngx_int_t
+ngx_http_moa_call_preaccess(ngx_http_request_t *r)
+{
+    ngx_http_moa_call_t  *call;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    call = ngx_http_moa_call_get(r);
+
+    if (call != NULL) {
+        r->headers_in.content_length_n = call->body_len;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -484,6 +528,7 @@ static void
 ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_int_t rc)
 {
+    int                    shaped;
     const char            *what;
     ngx_http_moa_ctx_t    *ctx;
     ngx_http_moa_error_t   err, *e;
@@ -527,10 +572,16 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         /* the provider's own error, relayed when it is the client's */
 
-        (void) ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call),
-                                             (int) call->status,
-                                             call->reply.data,
-                                             call->reply.len);
+        shaped = ngx_http_moa_error_from_reply(ngx_http_moa_call_error(call),
+                                               (int) call->status,
+                                               call->reply.data,
+                                               call->reply.len);
+
+        if (call == ctx->passthrough) {
+            /* a passthrough's reply kept from the client */
+            ngx_http_moa_credentials_log(call, sr, shaped == 0);
+        }
+
         ngx_http_moa_buf_free(&call->reply);
 
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,

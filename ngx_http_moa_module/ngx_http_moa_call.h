@@ -16,6 +16,7 @@
 ngx_int_t ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call, ngx_uint_t background);
 void ngx_http_moa_call_cancel(ngx_http_moa_call_t *call);
+ngx_int_t ngx_http_moa_call_preaccess(ngx_http_request_t *r);
 ngx_http_moa_call_t *ngx_http_moa_call_get(ngx_http_request_t *r);
 ngx_http_moa_error_t *ngx_http_moa_call_error(ngx_http_moa_call_t *call);
 ngx_str_t *ngx_http_moa_call_stage_name(ngx_uint_t stage);

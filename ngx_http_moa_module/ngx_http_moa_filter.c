@@ -17,6 +17,7 @@
 #include "ngx_http_moa_filter.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_call.h"
+#include "ngx_http_moa_credentials.h"
 #include "ngx_http_moa_metrics.h"
 
 
@@ -134,6 +135,11 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
                    "moa %V call %ui header: status %ui",
                    ngx_http_moa_call_stage_name(call->stage), call->index,
                    r->headers_out.status);
+
+    if (call->forward && ngx_http_moa_credentials_hide(call)) {
+        /* kept, for the operator: the client gets a message of its own */
+        call->forward = 0;
+    }
 
     if (call->forward) {
 

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_moa_common.h"
+#include "ngx_http_moa_call.h"
 #include "ngx_http_moa_conf.h"
 #include "ngx_http_moa_models.h"
 #include "ngx_http_moa_filter.h"
@@ -262,6 +263,7 @@ static ngx_int_t
 ngx_http_moa_postconfiguration(ngx_conf_t *cf)
 {
     ngx_uint_t                  i;
+    ngx_http_handler_pt        *h;
     ngx_http_variable_t        *v;
     ngx_http_moa_main_conf_t   *mcf;
     ngx_http_core_main_conf_t  *cmcf;
@@ -307,6 +309,15 @@ ngx_http_moa_postconfiguration(ngx_conf_t *cf)
     if (mcf->metrics) {
         mcf->usage = 1;
     }
+
+    /* the module's calls are not held to client_max_body_size */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_moa_call_preaccess;
 
     return ngx_http_moa_filter_init(cf);
 }
