@@ -66,7 +66,7 @@ NGX_CC_OPT ?= -g -O2 -fstack-protector-strong -Wformat \
 
 # configure from a copy of nginx-dev's tree (configure writes a Makefile into
 # its current directory), with the flags the packaged nginx was built with
-$(BUILD)/Makefile: config Makefile | deps-build
+$(BUILD)/Makefile: config Makefile $(MOA_SRC_LIST) | deps-build
 	@rm -rf $(BUILD)/nginx-src && mkdir -p $(BUILD) && \
 	cp -r $(NGX_SRC) $(BUILD)/nginx-src && \
 	cd $(BUILD)/nginx-src && \

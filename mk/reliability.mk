@@ -42,7 +42,7 @@ deps-soak:
 	        --no-install-recommends nodejs >/dev/null; }
 
 # the same configure as $(BUILD)/Makefile, with the sanitizer flags
-$(ASAN_BUILD)/Makefile: config | deps-asan
+$(ASAN_BUILD)/Makefile: config $(MOA_SRC_LIST) | deps-asan
 	@rm -rf $(ASAN_BUILD)/nginx-src && mkdir -p $(ASAN_BUILD) && \
 	cp -r $(NGX_SRC) $(ASAN_BUILD)/nginx-src && \
 	cd $(ASAN_BUILD)/nginx-src && \

@@ -16,3 +16,12 @@ MOA_PURE_H   := $(wildcard $(ROOT)/lib/*.h \
 MOA_GLUE     := $(sort $(wildcard $(ROOT)/ngx_http_moa_module/*.c))
 MOA_GLUE_H   := $(wildcard $(ROOT)/ngx_http_moa_module/*.h)
 MOA_INCS     := -I$(ROOT)/lib -I$(ROOT)/ngx_http_moa_module/openai
+
+# the list of source files as of the last make: nginx's configure wrote the
+# list into its Makefile, so a file added or removed must reconfigure
+MOA_SRC_LIST := $(BUILD)/sources.list
+MOA_SRC_NOW  := $(sort $(notdir $(MOA_PURE) $(MOA_PURE_H) $(MOA_GLUE) \
+                                $(MOA_GLUE_H)))
+ifneq ($(MOA_SRC_NOW),$(shell cat $(MOA_SRC_LIST) 2>/dev/null))
+$(shell mkdir -p $(BUILD) && echo '$(MOA_SRC_NOW)' > $(MOA_SRC_LIST))
+endif

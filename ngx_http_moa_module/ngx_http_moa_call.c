@@ -579,7 +579,9 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
         if (call == ctx->passthrough) {
             /* a passthrough's reply kept from the client */
-            ngx_http_moa_credentials_log(call, sr, shaped == 0);
+            ngx_http_moa_credentials_log(call, sr, shaped == 0
+                                ? ngx_http_moa_call_error(call)->message
+                                : NULL);
         }
 
         ngx_http_moa_buf_free(&call->reply);

@@ -13,7 +13,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_moa_common.h"
-#include "ngx_http_moa_call.h"
 #include "ngx_http_moa_credentials.h"
 
 
@@ -124,19 +123,19 @@ ngx_http_moa_credentials_sent(ngx_http_request_t *sr, ngx_str_t *value)
 
 /*
  * The text of a reply kept from the client, for the operator: the
- * provider's message, or the reply's first bytes when it has none, on
- * one line of the error log
+ * provider's message, or the reply's first bytes when it has none (message
+ * NULL), on one line of the error log
  */
 void
 ngx_http_moa_credentials_log(ngx_http_moa_call_t *call,
-    ngx_http_request_t *sr, ngx_int_t parsed)
+    ngx_http_request_t *sr, const char *message)
 {
     u_char   *p, *text;
     size_t    i, len;
     u_char    line[512];
 
-    if (parsed) {
-        text = (u_char *) ngx_http_moa_call_error(call)->message;
+    if (message) {
+        text = (u_char *) message;
         len = ngx_strlen(text);
 
     } else {

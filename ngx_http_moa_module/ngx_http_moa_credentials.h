@@ -15,7 +15,7 @@
 
 ngx_uint_t ngx_http_moa_credentials_hide(ngx_http_moa_call_t *call);
 void ngx_http_moa_credentials_log(ngx_http_moa_call_t *call,
-    ngx_http_request_t *sr, ngx_int_t parsed);
+    ngx_http_request_t *sr, const char *message);
 
 
 #endif /* _NGX_HTTP_MOA_CREDENTIALS_H_INCLUDED_ */
