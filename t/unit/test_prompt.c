@@ -10,6 +10,7 @@
 
 #include "util.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 #define S(s)  s, sizeof(s) - 1

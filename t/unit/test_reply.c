@@ -40,7 +40,7 @@ static void
 test_reply_parse(void)
 {
     size_t                       i;
-    cJSON                       *m;
+    cJSON                       *m, *u;
     const ngx_http_moa_choice_t *c;
     ngx_http_moa_reply_t         rep;
 
@@ -105,12 +105,12 @@ test_reply_parse(void)
     ok(rep.p == good && rep.len == sizeof(good) - 1,
        "reply: the text is referred to, not copied");
     is_int(rep.nchoices, 2, "reply: two choices");
-    ok(rep.usage_at > 0 && rep.usage == NULL,
-       "reply: usage kept as its token, no tree");
-    ok(ngx_http_moa_reply_usage(&rep)
-       && jnum(ngx_http_moa_reply_usage(&rep), "total_tokens") == 3
-       && ngx_http_moa_reply_usage(&rep) == rep.usage,
-       "reply: usage tree on demand, once");
+    ok(rep.usage_at > 0 && rep.json.tok[rep.usage_at].type == '{',
+       "reply: usage kept as its token");
+    u = check_reply_usage(&rep);
+    ok(u && jnum(u, "total_tokens") == 3,
+       "reply: the usage token is the usage object");
+    cJSON_Delete(u);
     ok(rep.root == NULL, "reply: no tree until asked");
 
     if (rep.nchoices == 2) {
@@ -139,7 +139,7 @@ test_reply_parse(void)
            "reply_root: the whole reply");
 
     ngx_http_moa_reply_free(&rep);
-    ok(rep.root == NULL && rep.usage == NULL && rep.choices == NULL
+    ok(rep.root == NULL && rep.usage_at == -1 && rep.choices == NULL
        && rep.nchoices == 0, "reply_free clears");
     ngx_http_moa_reply_free(&rep);
     ok(1, "reply_free twice is harmless");
@@ -148,13 +148,13 @@ test_reply_parse(void)
            S("{\"choices\":[{\"message\":{}}],\"usage\":null,"
              "\"error\":null}"), &err) == 0,
        "reply: usage null and error null are fine");
-    ok(rep.usage_at < 0 && ngx_http_moa_reply_usage(&rep) == NULL,
+    ok(rep.usage_at < 0 && check_reply_usage(&rep) == NULL,
        "reply: usage null is no usage");
     ngx_http_moa_reply_free(&rep);
 
     ok(ngx_http_moa_reply_parse(&rep,
            S("{\"choices\":[{\"message\":{}}],\"usage\":[1]}"), &err) == 0
-       && ngx_http_moa_reply_usage(&rep) == NULL,
+       && check_reply_usage(&rep) == NULL,
        "reply: usage that is not an object is none");
     ngx_http_moa_reply_free(&rep);
 
@@ -170,9 +170,10 @@ test_reply_parse(void)
     ok(rep.nchoices == 1 && span_is(&rep.choices[0].tool_calls, "[ 1 ]")
        && span_is(&rep.choices[0].refusal, "null"),
        "reply: spans without the whitespace around them");
-    is_int(ngx_http_moa_usage_get(ngx_http_moa_reply_usage(&rep),
-                                  "total_tokens"), 2,
+    u = check_reply_usage(&rep);
+    is_int(ngx_http_moa_usage_get(u, "total_tokens"), 2,
            "reply: usage with whitespace");
+    cJSON_Delete(u);
     ngx_http_moa_reply_free(&rep);
 
     /* an empty reply body reaches the parser as (NULL, 0) */
@@ -399,7 +400,7 @@ text_n(const char *json, const char *tag, const char *expected, size_t n,
         return;
     }
 
-    ngx_http_moa_choice_text(&out, c, tag);
+    ngx_http_moa_prompt_choice_text(&out, c, tag);
 
     ok(!out.nomem && text_decodes(&out, expected, n, tag),
        "choice_text: %s", name);
