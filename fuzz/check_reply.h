@@ -3,11 +3,11 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Oracles shared by the unit tests and fuzz_reply: the usage of a reply
- * as a tree, and the two ways build_response answers: a reply already in shape is answered with its own bytes
- * (model and usage replaced), any other through a cJSON tree.  For the same
- * reply both must give the same JSON once parsed: check_response_paths()
- * builds the answer, then forces the tree path on the same reply and
- * compares them.
+ * as a tree, and the two ways build_response answers: a reply already in
+ * shape is answered with its own bytes (model and usage replaced), any
+ * other through a cJSON tree.  For the same reply both must give the same
+ * JSON once parsed: check_response_paths() builds the answer, then forces
+ * the tree path on the same reply and compares them.
  */
 
 

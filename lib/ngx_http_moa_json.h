@@ -160,8 +160,8 @@ ngx_http_moa_json_tok_span(const ngx_http_moa_json_t *j, int i,
 
 /* the value of key in object token obj as a span (len 0 when absent) */
 static inline int
-ngx_http_moa_json_tok_get(const ngx_http_moa_json_t *j, int obj, const char *key,
-    ngx_http_moa_span_t *v)
+ngx_http_moa_json_tok_get(const ngx_http_moa_json_t *j, int obj,
+    const char *key, ngx_http_moa_span_t *v)
 {
     int  i;
 

@@ -64,6 +64,72 @@ ngx_http_moa_capture_answer(const cJSON *answer)
 }
 
 
+/* what produced the answer, as the line's "metadata" */
+static int
+ngx_http_moa_capture_meta(cJSON *line,
+    const ngx_http_moa_capture_meta_t *meta)
+{
+    char                 num[64];
+    cJSON               *md, *item;
+    ngx_http_moa_buf_t   rid;
+
+    md = cJSON_AddObjectToObject(line, "metadata");
+
+    if (md == NULL
+        || cJSON_AddStringToObject(md, "model", meta->model) == NULL
+        || (meta->base_model
+            ? cJSON_AddStringToObject(md, "base_model", meta->base_model)
+            : cJSON_AddNullToObject(md, "base_model")) == NULL)
+    {
+        return -1;
+    }
+
+    item = meta->usage ? cJSON_Duplicate(meta->usage, 1) : cJSON_CreateNull();
+
+    if (item == NULL || !cJSON_AddItemToObject(md, "usage", item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+
+    /* millisecond resolution, printed exactly */
+    snprintf(num, sizeof(num), "%.3f", meta->time);
+    item = cJSON_CreateRaw(num);
+
+    if (item == NULL || !cJSON_AddItemToObject(md, "time", item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+
+    snprintf(num, sizeof(num), "%.3f", meta->duration);
+    item = cJSON_CreateRaw(num);
+
+    if (item == NULL || !cJSON_AddItemToObject(md, "duration", item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+
+    if (meta->request_id_len) {
+        memset(&rid, 0, sizeof(ngx_http_moa_buf_t));
+        ngx_http_moa_buf_add(&rid, meta->request_id, meta->request_id_len);
+        ngx_http_moa_buf_add(&rid, "", 1);
+
+        item = rid.nomem ? NULL : cJSON_CreateString(rid.data);
+        ngx_http_moa_buf_free(&rid);
+
+        if (item == NULL || !cJSON_AddItemToObject(md, "request_id", item)) {
+            cJSON_Delete(item);
+            return -1;
+        }
+    }
+
+    if (meta->fallback && cJSON_AddTrueToObject(md, "fallback") == NULL) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 /*
  * One line of a fine-tuning file (OpenAI chat format): the conversation
  * with the answer appended, the tools, and what produced it.  Printed
@@ -75,8 +141,8 @@ ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
     const ngx_http_moa_capture_meta_t *meta)
 {
     int           rc;
-    char         *s, num[64];
-    cJSON        *line, *messages, *msg, *md, *item;
+    char         *s;
+    cJSON        *line, *messages, *msg, *item;
     const cJSON  *v, *root;
 
     rc = -1;
@@ -126,58 +192,7 @@ ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
         }
     }
 
-    md = cJSON_AddObjectToObject(line, "metadata");
-
-    if (md == NULL
-        || cJSON_AddStringToObject(md, "model", meta->model) == NULL
-        || (meta->base_model
-            ? cJSON_AddStringToObject(md, "base_model", meta->base_model)
-            : cJSON_AddNullToObject(md, "base_model")) == NULL)
-    {
-        goto done;
-    }
-
-    item = meta->usage ? cJSON_Duplicate(meta->usage, 1) : cJSON_CreateNull();
-
-    if (item == NULL || !cJSON_AddItemToObject(md, "usage", item)) {
-        cJSON_Delete(item);
-        goto done;
-    }
-
-    /* millisecond resolution, printed exactly */
-    snprintf(num, sizeof(num), "%.3f", meta->time);
-    item = cJSON_CreateRaw(num);
-
-    if (item == NULL || !cJSON_AddItemToObject(md, "time", item)) {
-        cJSON_Delete(item);
-        goto done;
-    }
-
-    snprintf(num, sizeof(num), "%.3f", meta->duration);
-    item = cJSON_CreateRaw(num);
-
-    if (item == NULL || !cJSON_AddItemToObject(md, "duration", item)) {
-        cJSON_Delete(item);
-        goto done;
-    }
-
-    if (meta->request_id_len) {
-        ngx_http_moa_buf_t  rid;
-
-        memset(&rid, 0, sizeof(ngx_http_moa_buf_t));
-        ngx_http_moa_buf_add(&rid, meta->request_id, meta->request_id_len);
-        ngx_http_moa_buf_add(&rid, "", 1);
-
-        item = rid.nomem ? NULL : cJSON_CreateString(rid.data);
-        ngx_http_moa_buf_free(&rid);
-
-        if (item == NULL || !cJSON_AddItemToObject(md, "request_id", item)) {
-            cJSON_Delete(item);
-            goto done;
-        }
-    }
-
-    if (meta->fallback && cJSON_AddTrueToObject(md, "fallback") == NULL) {
+    if (ngx_http_moa_capture_meta(line, meta) != 0) {
         goto done;
     }
 

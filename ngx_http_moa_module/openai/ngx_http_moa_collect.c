@@ -60,7 +60,8 @@ ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
     v = cJSON_GetObjectItemCaseSensitive(tc, "id");
 
     if (cJSON_IsString(v) && v->valuestring[0]
-        && ngx_http_moa_reply_set(call, "id", cJSON_CreateString(v->valuestring))
+        && ngx_http_moa_reply_set(call, "id",
+                                  cJSON_CreateString(v->valuestring))
            != 0)
     {
         return -1;
@@ -70,7 +71,8 @@ ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
     v = cJSON_GetObjectItemCaseSensitive(f, "name");
 
     if (cJSON_IsString(v) && v->valuestring[0]
-        && ngx_http_moa_reply_set(fn, "name", cJSON_CreateString(v->valuestring))
+        && ngx_http_moa_reply_set(fn, "name",
+                                  cJSON_CreateString(v->valuestring))
            != 0)
     {
         return -1;

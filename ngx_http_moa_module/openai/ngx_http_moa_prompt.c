@@ -157,7 +157,8 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
                                                 critique->message.len + 64);
                 off = b->glue.len;
                 ngx_http_moa_buf_lit(&b->glue, "<critiques>\\n");
-                ngx_http_moa_prompt_choice_text(&b->glue, critique, "</critiques");
+                ngx_http_moa_prompt_choice_text(&b->glue, critique,
+                                                "</critiques");
                 ngx_http_moa_buf_lit(&b->glue, "\\n</critiques>\\n\\n");
                 ngx_http_moa_body_glued(b, off);
             }
@@ -188,8 +189,8 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
  * string on the way, or copied when it is escaped already.
  */
 static void
-ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p, size_t len,
-    const char *tag, int escape)
+ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p,
+    size_t len, const char *tag, int escape)
 {
     size_t       n;
     const char  *end, *q;

@@ -20,21 +20,48 @@ static const ngx_http_moa_json_key_t  ngx_http_moa_reply_fields[] = {
     ngx_http_moa_json_key("usage")
 };
 
-static const ngx_http_moa_json_key_t  ngx_http_moa_reply_choice_fields[] = {
+static const ngx_http_moa_json_key_t  ngx_http_moa_choice_fields[] = {
     ngx_http_moa_json_key("message"),
     ngx_http_moa_json_key("index"),
     ngx_http_moa_json_key("logprobs"),
     ngx_http_moa_json_key("finish_reason")
 };
 
-static const ngx_http_moa_json_key_t  ngx_http_moa_reply_message_fields[] = {
+static const ngx_http_moa_json_key_t  ngx_http_moa_message_fields[] = {
     ngx_http_moa_json_key("content"),
     ngx_http_moa_json_key("tool_calls"),
     ngx_http_moa_json_key("refusal"),
     ngx_http_moa_json_key("role")
 };
 
-#define ngx_http_moa_reply_nkeys(keys)  (int) (sizeof(keys) / sizeof(keys[0]))
+#define ngx_http_moa_nkeys(keys)  (int) (sizeof(keys) / sizeof(keys[0]))
+
+
+/* a reply with an "error" member (token e): its message into err */
+static void
+ngx_http_moa_reply_error(const ngx_http_moa_json_t *j, int e,
+    ngx_http_moa_error_t *err)
+{
+    ngx_http_moa_buf_t   text;
+    ngx_http_moa_span_t  v;
+
+    memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+
+    if (ngx_http_moa_json_tok_get(j, e, "message", &v) >= 0
+        && v.p[0] == '"')
+    {
+        (void) ngx_http_moa_json_unescape(&text, v.p, v.len);
+    }
+
+    ngx_http_moa_buf_add(&text, "", 1);
+
+    ngx_http_moa_error_set(err, 502, "upstream_error", "upstream_error",
+                           NULL, "the provider answered with an error: "
+                           "%.160s", text.len > 1 && !text.nomem
+                                     ? text.data : "(no message)");
+
+    ngx_http_moa_buf_free(&text);
+}
 
 
 /*
@@ -50,8 +77,6 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
 {
     int                     n, e, c, msg, i;
     int                     at[3], ca[4], ma[4];
-    ngx_http_moa_buf_t      text;
-    ngx_http_moa_span_t     v;
     ngx_http_moa_json_t    *j;
     ngx_http_moa_choice_t  *ch;
 
@@ -69,26 +94,13 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     }
 
     ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_reply_fields,
-                                ngx_http_moa_reply_nkeys(ngx_http_moa_reply_fields),
+                                ngx_http_moa_nkeys(ngx_http_moa_reply_fields),
                                 at);
 
     e = at[0];
 
     if (e >= 0 && j->tok[e].type != 'n') {
-        memset(&text, 0, sizeof(ngx_http_moa_buf_t));
-
-        if (ngx_http_moa_json_tok_get(j, e, "message", &v) >= 0 && v.p[0] == '"') {
-            (void) ngx_http_moa_json_unescape(&text, v.p, v.len);
-        }
-
-        ngx_http_moa_buf_add(&text, "", 1);
-
-        ngx_http_moa_error_set(err, 502, "upstream_error", "upstream_error",
-                               NULL, "the provider answered with an error: "
-                               "%.160s", text.len > 1 && !text.nomem
-                                         ? text.data : "(no message)");
-
-        ngx_http_moa_buf_free(&text);
+        ngx_http_moa_reply_error(j, e, err);
         return -1;
     }
 
@@ -121,8 +133,8 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ch = &rep->choices[rep->nchoices++];
         ngx_http_moa_json_span(j, i, &ch->span);
 
-        ngx_http_moa_json_find_keys(j, i, ngx_http_moa_reply_choice_fields,
-                                ngx_http_moa_reply_nkeys(ngx_http_moa_reply_choice_fields),
+        ngx_http_moa_json_find_keys(j, i, ngx_http_moa_choice_fields,
+                                ngx_http_moa_nkeys(ngx_http_moa_choice_fields),
                                 ca);
 
         msg = ca[0];
@@ -136,8 +148,8 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
             return -1;
         }
 
-        ngx_http_moa_json_find_keys(j, msg, ngx_http_moa_reply_message_fields,
-                                ngx_http_moa_reply_nkeys(ngx_http_moa_reply_message_fields),
+        ngx_http_moa_json_find_keys(j, msg, ngx_http_moa_message_fields,
+                                ngx_http_moa_nkeys(ngx_http_moa_message_fields),
                                 ma);
 
         ngx_http_moa_json_tok_span(j, ma[0], &ch->content);

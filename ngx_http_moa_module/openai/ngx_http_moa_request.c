@@ -54,7 +54,8 @@ ngx_http_moa_request_number(const ngx_http_moa_json_t *j, int i, double *d)
 
 /* a string token equals a plain ASCII text, escapes decoded if any */
 static int
-ngx_http_moa_request_tok_is(const ngx_http_moa_json_t *j, int i, const char *text)
+ngx_http_moa_request_tok_is(const ngx_http_moa_json_t *j, int i,
+    const char *text)
 {
     ngx_http_moa_json_member_t  m;
 
@@ -167,36 +168,16 @@ static const ngx_http_moa_json_key_t
 };
 
 
-/*
- * Validates the client's request in one pass over its text (a tree is made
- * only when a capture line needs one) and reads what the chain uses.
- */
-int
-ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
-    size_t len, ngx_http_moa_error_t *err)
+/* the top-level members, for the stage bodies spliced from them */
+static int
+ngx_http_moa_request_members(ngx_http_moa_request_t *req,
+    ngx_http_moa_error_t *err)
 {
-    int                   i, o, k;
-    int                   at[NGX_HTTP_MOA_REQ_NKEYS];
-    double                d;
+    size_t                k;
     uint32_t              t, end;
     ngx_http_moa_json_t  *j;
 
-    memset(req, 0, sizeof(ngx_http_moa_request_t));
-    req->body = body;
-    req->len = len;
-    req->n = 1;
-
     j = &req->json;
-
-    if (ngx_http_moa_json_parse(j, body, len) != 0 || j->tok[0].type != '{') {
-        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
-                               "We could not parse the JSON body of your "
-                               "request: expected a JSON object.");
-        return -1;
-    }
-
-    /* the top-level members, for the stage bodies spliced from them */
-
     end = j->tok[0].next;
 
     for (t = 1; t < end; t = j->tok[t + 1].next) {
@@ -224,14 +205,18 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         k++;
     }
 
-    ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_request_keys,
-                                NGX_HTTP_MOA_REQ_NKEYS, at);
+    return 0;
+}
 
-    req->audio = at[NGX_HTTP_MOA_REQ_AUDIO];
-    req->modalities = at[NGX_HTTP_MOA_REQ_MODALITIES];
-    req->prediction = at[NGX_HTTP_MOA_REQ_PREDICTION];
 
-    i = at[NGX_HTTP_MOA_REQ_MODEL];
+/* "model": a string, required; decoded into req->model */
+static int
+ngx_http_moa_request_model(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
 
     if (i < 0 || j->tok[i].type == 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
@@ -249,31 +234,43 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         memcpy(req->model_text, j->tok[i].p + 1, j->tok[i].len - 2);
         req->model_text[j->tok[i].len - 2] = '\0';
         req->model = req->model_text;
-
-    } else {
-        (void) ngx_http_moa_buf_reserve(&req->model_buf, j->tok[i].len);
-
-        if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
-                                       j->tok[i].len)
-            != 0)
-        {
-            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
-                                   "out of memory");
-            return -1;
-        }
-
-        ngx_http_moa_buf_add(&req->model_buf, "", 1);
-
-        if (req->model_buf.nomem) {
-            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
-                                   "out of memory");
-            return -1;
-        }
-
-        req->model = req->model_buf.data;
+        return 0;
     }
 
-    i = at[NGX_HTTP_MOA_REQ_MESSAGES];
+    (void) ngx_http_moa_buf_reserve(&req->model_buf, j->tok[i].len);
+
+    if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
+                                   j->tok[i].len)
+        != 0)
+    {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        return -1;
+    }
+
+    ngx_http_moa_buf_add(&req->model_buf, "", 1);
+
+    if (req->model_buf.nomem) {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        return -1;
+    }
+
+    req->model = req->model_buf.data;
+
+    return 0;
+}
+
+
+/* "messages": a non-empty array of messages with known roles, required */
+static int
+ngx_http_moa_request_messages(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    size_t                k;
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
 
     if (i < 0 || j->tok[i].type == 'n') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
@@ -301,89 +298,212 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         return -1;
     }
 
-    for (k = 0; k < (int) req->nmembers; k++) {
+    for (k = 0; k < req->nmembers; k++) {
         if (req->members[k].value == j->tok[i].p) {
             req->raw_messages = &req->members[k];
             break;
         }
     }
 
-    i = at[NGX_HTTP_MOA_REQ_STREAM];
+    return 0;
+}
+
+
+/* "stream": a boolean */
+static int
+ngx_http_moa_request_stream(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
 
     if (i >= 0 && j->tok[i].type != 'n') {
         if (j->tok[i].type != 't' && j->tok[i].type != 'f') {
-            return ngx_http_moa_request_invalid_type(err, "stream", "a boolean");
+            return ngx_http_moa_request_invalid_type(err, "stream",
+                                                     "a boolean");
         }
 
         req->stream = (j->tok[i].type == 't');
     }
 
-    i = at[NGX_HTTP_MOA_REQ_STREAM_OPTIONS];
+    return 0;
+}
 
-    if (i >= 0 && j->tok[i].type != 'n') {
-        if (j->tok[i].type != '{') {
-            return ngx_http_moa_request_invalid_type(err, "stream_options",
-                                             "an object");
-        }
 
-        if (!req->stream) {
-            ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   "invalid_value", "stream_options",
-                                   "The 'stream_options' parameter is only "
-                                   "allowed when 'stream' is enabled.");
-            return -1;
-        }
+/* "stream_options": an object, only with "stream"; kept for the synthesis */
+static int
+ngx_http_moa_request_stream_options(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    int                   o;
+    ngx_http_moa_json_t  *j;
 
-        ngx_http_moa_json_span(j, i, &req->stream_options);
+    j = &req->json;
 
-        o = ngx_http_moa_json_find(j, i, "include_usage");
-        req->include_usage = (o >= 0 && j->tok[o].type == 't');
+    if (i < 0 || j->tok[i].type == 'n') {
+        return 0;
     }
 
-    i = at[NGX_HTTP_MOA_REQ_N];
-
-    if (i >= 0 && j->tok[i].type != 'n') {
-        /* range first: casting a double out of range is undefined */
-        if (ngx_http_moa_request_number(j, i, &d) != 0
-            || d < INT_MIN || d > INT_MAX || d != (double) (int) d)
-        {
-            return ngx_http_moa_request_invalid_type(err, "n", "an integer");
-        }
-
-        if (d < 1 || d > NGX_HTTP_MOA_REQUEST_MAX_N) {
-            ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   "invalid_value", "n",
-                                   "Invalid 'n': must be between 1 and %d.",
-                                   NGX_HTTP_MOA_REQUEST_MAX_N);
-            return -1;
-        }
-
-        req->n = (int) d;
+    if (j->tok[i].type != '{') {
+        return ngx_http_moa_request_invalid_type(err, "stream_options",
+                                                 "an object");
     }
 
-    i = at[NGX_HTTP_MOA_REQ_SEED];
-
-    if (i >= 0 && j->tok[i].type != 'n') {
-        /* range first: casting a double out of range is undefined */
-        if (ngx_http_moa_request_number(j, i, &d) != 0
-            || d < -9223372036854775808.0 || d >= 9223372036854775808.0
-            || d != (double) (long long) d)
-        {
-            return ngx_http_moa_request_invalid_type(err, "seed", "an integer");
-        }
-
-        req->has_seed = 1;
-        req->seed = (long long) d;
+    if (!req->stream) {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error",
+                               "invalid_value", "stream_options",
+                               "The 'stream_options' parameter is only "
+                               "allowed when 'stream' is enabled.");
+        return -1;
     }
 
-    i = at[NGX_HTTP_MOA_REQ_TOOLS];
+    ngx_http_moa_json_span(j, i, &req->stream_options);
+
+    o = ngx_http_moa_json_find(j, i, "include_usage");
+    req->include_usage = (o >= 0 && j->tok[o].type == 't');
+
+    return 0;
+}
+
+
+/* "n": an integer from 1 to NGX_HTTP_MOA_REQUEST_MAX_N */
+static int
+ngx_http_moa_request_n(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    double                d;
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
+
+    if (i < 0 || j->tok[i].type == 'n') {
+        return 0;
+    }
+
+    /* range first: casting a double out of range is undefined */
+    if (ngx_http_moa_request_number(j, i, &d) != 0
+        || d < INT_MIN || d > INT_MAX || d != (double) (int) d)
+    {
+        return ngx_http_moa_request_invalid_type(err, "n", "an integer");
+    }
+
+    if (d < 1 || d > NGX_HTTP_MOA_REQUEST_MAX_N) {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error",
+                               "invalid_value", "n",
+                               "Invalid 'n': must be between 1 and %d.",
+                               NGX_HTTP_MOA_REQUEST_MAX_N);
+        return -1;
+    }
+
+    req->n = (int) d;
+
+    return 0;
+}
+
+
+/* "seed": an integer that fits a long long */
+static int
+ngx_http_moa_request_seed(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    double                d;
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
+
+    if (i < 0 || j->tok[i].type == 'n') {
+        return 0;
+    }
+
+    /* range first: casting a double out of range is undefined */
+    if (ngx_http_moa_request_number(j, i, &d) != 0
+        || d < -9223372036854775808.0 || d >= 9223372036854775808.0
+        || d != (double) (long long) d)
+    {
+        return ngx_http_moa_request_invalid_type(err, "seed", "an integer");
+    }
+
+    req->has_seed = 1;
+    req->seed = (long long) d;
+
+    return 0;
+}
+
+
+/* "tools": an array */
+static int
+ngx_http_moa_request_tools(ngx_http_moa_request_t *req, int i,
+    ngx_http_moa_error_t *err)
+{
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
 
     if (i >= 0 && j->tok[i].type != 'n') {
         if (j->tok[i].type != '[') {
-            return ngx_http_moa_request_invalid_type(err, "tools", "an array");
+            return ngx_http_moa_request_invalid_type(err, "tools",
+                                                     "an array");
         }
 
         req->has_tools = (ngx_http_moa_json_first(j, i) >= 0);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Validates the client's request in one pass over its text (a tree is made
+ * only when a capture line needs one) and reads what the chain uses.  The
+ * fields are checked in this order: the first error is the one answered.
+ */
+int
+ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
+    size_t len, ngx_http_moa_error_t *err)
+{
+    int                   i;
+    int                   at[NGX_HTTP_MOA_REQ_NKEYS];
+    ngx_http_moa_json_t  *j;
+
+    memset(req, 0, sizeof(ngx_http_moa_request_t));
+    req->body = body;
+    req->len = len;
+    req->n = 1;
+
+    j = &req->json;
+
+    if (ngx_http_moa_json_parse(j, body, len) != 0 || j->tok[0].type != '{') {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: expected a JSON object.");
+        return -1;
+    }
+
+    if (ngx_http_moa_request_members(req, err) != 0) {
+        return -1;
+    }
+
+    ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_request_keys,
+                                NGX_HTTP_MOA_REQ_NKEYS, at);
+
+    req->audio = at[NGX_HTTP_MOA_REQ_AUDIO];
+    req->modalities = at[NGX_HTTP_MOA_REQ_MODALITIES];
+    req->prediction = at[NGX_HTTP_MOA_REQ_PREDICTION];
+
+    if (ngx_http_moa_request_model(req, at[NGX_HTTP_MOA_REQ_MODEL], err) != 0
+        || ngx_http_moa_request_messages(req, at[NGX_HTTP_MOA_REQ_MESSAGES],
+                                         err) != 0
+        || ngx_http_moa_request_stream(req, at[NGX_HTTP_MOA_REQ_STREAM], err)
+           != 0
+        || ngx_http_moa_request_stream_options(req,
+               at[NGX_HTTP_MOA_REQ_STREAM_OPTIONS], err) != 0
+        || ngx_http_moa_request_n(req, at[NGX_HTTP_MOA_REQ_N], err) != 0
+        || ngx_http_moa_request_seed(req, at[NGX_HTTP_MOA_REQ_SEED], err) != 0
+        || ngx_http_moa_request_tools(req, at[NGX_HTTP_MOA_REQ_TOOLS], err)
+           != 0)
+    {
+        return -1;
     }
 
     i = at[NGX_HTTP_MOA_REQ_MAX_COMPLETION_TOKENS];

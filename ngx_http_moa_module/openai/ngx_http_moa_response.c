@@ -20,11 +20,11 @@ static const char  *ngx_http_moa_response_keys[] = {
     "id", "object", "created", "model", "choices", "usage", NULL
 };
 
-static const char  *ngx_http_moa_response_choice_keys[] = {
+static const char  *ngx_http_moa_choice_keys[] = {
     "index", "message", "logprobs", "finish_reason", NULL
 };
 
-static const char  *ngx_http_moa_response_message_keys[] = {
+static const char  *ngx_http_moa_message_keys[] = {
     "role", "content", "refusal", "tool_calls", NULL
 };
 
@@ -34,13 +34,14 @@ ngx_http_moa_response_choice(cJSON *choice, int index)
 {
     cJSON  *msg, *tc;
 
-    ngx_http_moa_reply_first_only(choice, ngx_http_moa_response_choice_keys);
+    ngx_http_moa_reply_first_only(choice, ngx_http_moa_choice_keys);
     ngx_http_moa_reply_first_only(cJSON_GetObjectItemCaseSensitive(choice,
                                                              "message"),
-                            ngx_http_moa_response_message_keys);
+                            ngx_http_moa_message_keys);
 
     if (index >= 0
-        && ngx_http_moa_reply_set(choice, "index", cJSON_CreateNumber(index)) != 0)
+        && ngx_http_moa_reply_set(choice, "index", cJSON_CreateNumber(index))
+           != 0)
     {
         return -1;
     }
@@ -151,7 +152,8 @@ ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
     }
 
     if (cJSON_GetObjectItemCaseSensitive(root, "id") == NULL
-        && ngx_http_moa_reply_set(root, "id", cJSON_CreateString("chatcmpl-moa"))
+        && ngx_http_moa_reply_set(root, "id",
+                                  cJSON_CreateString("chatcmpl-moa"))
            != 0)
     {
         return -1;
@@ -160,7 +162,8 @@ ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
     if (ngx_http_moa_reply_set(root, "object",
                          cJSON_CreateString("chat.completion")) != 0
         || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model)) != 0
-        || ngx_http_moa_reply_set(root, "usage", ngx_http_moa_response_usage_raw(usage))
+        || ngx_http_moa_reply_set(root, "usage",
+                                  ngx_http_moa_response_usage_raw(usage))
            != 0)
     {
         return -1;

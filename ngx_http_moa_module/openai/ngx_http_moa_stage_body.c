@@ -14,29 +14,30 @@
 
 
 /* never sent on internal (proposal, critique) calls */
-static const char  *ngx_http_moa_stage_body_proposal_drop[] = {
+static const char  *ngx_http_moa_proposal_drop[] = {
     "model", "messages", "stream", "stream_options", "n", "temperature",
     "seed", "logprobs", "top_logprobs", "store", "metadata", NULL
 };
 
 /* the only client fields a critique carries: it must be plain text */
-static const char  *ngx_http_moa_stage_body_critique_keep[] = {
+static const char  *ngx_http_moa_critique_keep[] = {
     "tools", "user", "safety_identifier", "service_tier", "prompt_cache_key",
     "reasoning_effort", NULL
 };
 
 /* replaced by the module on the synthesis call */
-static const char  *ngx_http_moa_stage_body_synthesis_drop[] = {
+static const char  *ngx_http_moa_synthesis_drop[] = {
     "model", "messages", "stream", "stream_options", NULL
 };
 
-static const char  *ngx_http_moa_stage_body_max_tokens_keys[] = {
+static const char  *ngx_http_moa_max_tokens_keys[] = {
     "max_tokens", "max_completion_tokens", NULL
 };
 
 
 static int
-ngx_http_moa_stage_body_in_list(const ngx_http_moa_json_member_t *m, const char **list)
+ngx_http_moa_stage_body_in_list(const ngx_http_moa_json_member_t *m,
+    const char **list)
 {
     for ( /* void */ ; *list; list++) {
         if (ngx_http_moa_json_key_is(m, *list)) {
@@ -123,9 +124,10 @@ ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
-        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_stage_body_proposal_drop)
+        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_proposal_drop)
             || (cp->max_tokens > 0
-                && ngx_http_moa_stage_body_in_list(m, ngx_http_moa_stage_body_max_tokens_keys)))
+                && ngx_http_moa_stage_body_in_list(m,
+                                              ngx_http_moa_max_tokens_keys)))
         {
             continue;
         }
@@ -170,7 +172,7 @@ ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
-        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_stage_body_critique_keep)) {
+        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_critique_keep)) {
             ngx_http_moa_stage_body_member(b, m);
         }
     }
@@ -204,10 +206,11 @@ ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
-        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_stage_body_synthesis_drop)
+        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_synthesis_drop)
             || (cp->temperature && ngx_http_moa_json_key_is(m, "temperature"))
             || (cp->max_tokens > 0
-                && ngx_http_moa_stage_body_in_list(m, ngx_http_moa_stage_body_max_tokens_keys)))
+                && ngx_http_moa_stage_body_in_list(m,
+                                              ngx_http_moa_max_tokens_keys)))
         {
             continue;
         }

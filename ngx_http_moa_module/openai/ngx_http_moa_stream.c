@@ -108,95 +108,53 @@ ngx_http_moa_stream_keep(ngx_http_moa_buf_t *b,
 }
 
 
-/*
- * One event of the provider's stream of the synthesis call.  Appends the
- * rewritten event (model replaced, usage held back for the final sum) to
- * out, or nothing for the provider's usage-only chunk.
- */
-int
-ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
-    size_t len, const char *model, size_t model_len, ngx_http_moa_buf_t *out)
+/* the provider's error event, passed on as it came (on one line) */
+static int
+ngx_http_moa_stream_error(ngx_http_moa_stream_t *st,
+    const ngx_http_moa_json_member_t *m)
 {
-    int                                 usage_only, has_model;
-    size_t                              i, n, start;
-    cJSON                              *usage;
-    ngx_http_moa_json_member_t         *members, *m;
+    size_t  start;
 
-    if (ngx_http_moa_json_is_literal(data, len, "[DONE]")) {
-        st->done = 1;
-        return NGX_HTTP_MOA_EVENT_DONE;
-    }
+    st->failed = 1;
+    ngx_http_moa_buf_lit(&st->error, "data: {\"error\":");
+    start = st->error.len;
+    ngx_http_moa_buf_add(&st->error, m->value, m->value_len);
+    ngx_http_moa_stream_one_line(&st->error, start);
+    ngx_http_moa_buf_lit(&st->error, "}\n\n");
 
-    if (ngx_http_moa_json_members(data, len, &members, &n) != 0) {
-        st->failed = 1;
-        return NGX_HTTP_MOA_EVENT_ERROR;
-    }
+    return st->error.nomem ? NGX_HTTP_MOA_EVENT_NOMEM
+                           : NGX_HTTP_MOA_EVENT_ERROR;
+}
 
-    usage_only = 0;
-    has_model = 0;
+
+/* no member "choices" with an element: a usage-only chunk */
+static int
+ngx_http_moa_stream_no_choices(const ngx_http_moa_json_member_t *members,
+    size_t n)
+{
+    size_t  i;
 
     for (i = 0; i < n; i++) {
-        m = &members[i];
-
-        if (ngx_http_moa_json_key_is(m, "error")
-            && !ngx_http_moa_json_is_literal(m->value, m->value_len, "null"))
-        {
-            st->failed = 1;
-            ngx_http_moa_buf_lit(&st->error, "data: {\"error\":");
-            start = st->error.len;
-            ngx_http_moa_buf_add(&st->error, m->value, m->value_len);
-            ngx_http_moa_stream_one_line(&st->error, start);
-            ngx_http_moa_buf_lit(&st->error, "}\n\n");
-            free(members);
-            return st->error.nomem ? NGX_HTTP_MOA_EVENT_NOMEM
-                                   : NGX_HTTP_MOA_EVENT_ERROR;
-        }
-
-        if (ngx_http_moa_json_key_is(m, "id")) {
-            ngx_http_moa_stream_keep(&st->id, m);
-
-        } else if (ngx_http_moa_json_key_is(m, "created")) {
-            ngx_http_moa_stream_keep(&st->created, m);
-
-        } else if (ngx_http_moa_json_key_is(m, "system_fingerprint")) {
-            ngx_http_moa_stream_keep(&st->fingerprint, m);
-
-        } else if (ngx_http_moa_json_key_is(m, "model")) {
-            has_model = 1;
-
-        } else if (ngx_http_moa_json_key_is(m, "usage")
-                   && !ngx_http_moa_json_is_literal(m->value, m->value_len,
-                                               "null"))
-        {
-            usage = cJSON_ParseWithLength(m->value, m->value_len);
-            if (usage == NULL) {
-                free(members);
-                return NGX_HTTP_MOA_EVENT_NOMEM;
-            }
-
-            cJSON_Delete(st->usage);
-            st->usage = usage;
-            usage_only = 1;
-        }
-    }
-
-    if (usage_only) {
-        /* a usage chunk has no choices; others lose only their usage */
-        for (i = 0; i < n; i++) {
-            if (ngx_http_moa_json_key_is(&members[i], "choices")
-                && !ngx_http_moa_stream_empty_array(members[i].value,
+        if (ngx_http_moa_json_key_is(&members[i], "choices")
+            && !ngx_http_moa_stream_empty_array(members[i].value,
                                                 members[i].value_len))
-            {
-                usage_only = 0;
-                break;
-            }
-        }
-
-        if (usage_only) {
-            free(members);
-            return NGX_HTTP_MOA_EVENT_OK;
+        {
+            return 0;
         }
     }
+
+    return 1;
+}
+
+
+/* the chunk as the client gets it: model replaced, no usage, no error */
+static int
+ngx_http_moa_stream_write(ngx_http_moa_stream_t *st,
+    const ngx_http_moa_json_member_t *members, size_t n, int has_model,
+    const char *model, size_t model_len, ngx_http_moa_buf_t *out)
+{
+    size_t                             i, start;
+    const ngx_http_moa_json_member_t  *m;
 
     start = out->len;
     ngx_http_moa_buf_lit(out, "data: {");
@@ -230,8 +188,6 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
         ngx_http_moa_stream_put_member(out, m);
     }
 
-    free(members);
-
     if (out->nomem) {
         return NGX_HTTP_MOA_EVENT_NOMEM;
     }
@@ -244,6 +200,86 @@ ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
     st->started = 1;
 
     return out->nomem ? NGX_HTTP_MOA_EVENT_NOMEM : NGX_HTTP_MOA_EVENT_OK;
+}
+
+
+/*
+ * One event of the provider's stream of the synthesis call.  Appends the
+ * rewritten event (model replaced, usage held back for the final sum) to
+ * out, or nothing for the provider's usage-only chunk.
+ */
+int
+ngx_http_moa_stream_event(ngx_http_moa_stream_t *st, const char *data,
+    size_t len, const char *model, size_t model_len, ngx_http_moa_buf_t *out)
+{
+    int                          rc, usage_only, has_model;
+    size_t                       i, n;
+    cJSON                       *usage;
+    ngx_http_moa_json_member_t  *members, *m;
+
+    if (ngx_http_moa_json_is_literal(data, len, "[DONE]")) {
+        st->done = 1;
+        return NGX_HTTP_MOA_EVENT_DONE;
+    }
+
+    if (ngx_http_moa_json_members(data, len, &members, &n) != 0) {
+        st->failed = 1;
+        return NGX_HTTP_MOA_EVENT_ERROR;
+    }
+
+    usage_only = 0;
+    has_model = 0;
+
+    for (i = 0; i < n; i++) {
+        m = &members[i];
+
+        if (ngx_http_moa_json_key_is(m, "error")
+            && !ngx_http_moa_json_is_literal(m->value, m->value_len, "null"))
+        {
+            rc = ngx_http_moa_stream_error(st, m);
+            free(members);
+            return rc;
+        }
+
+        if (ngx_http_moa_json_key_is(m, "id")) {
+            ngx_http_moa_stream_keep(&st->id, m);
+
+        } else if (ngx_http_moa_json_key_is(m, "created")) {
+            ngx_http_moa_stream_keep(&st->created, m);
+
+        } else if (ngx_http_moa_json_key_is(m, "system_fingerprint")) {
+            ngx_http_moa_stream_keep(&st->fingerprint, m);
+
+        } else if (ngx_http_moa_json_key_is(m, "model")) {
+            has_model = 1;
+
+        } else if (ngx_http_moa_json_key_is(m, "usage")
+                   && !ngx_http_moa_json_is_literal(m->value, m->value_len,
+                                                    "null"))
+        {
+            usage = cJSON_ParseWithLength(m->value, m->value_len);
+            if (usage == NULL) {
+                free(members);
+                return NGX_HTTP_MOA_EVENT_NOMEM;
+            }
+
+            cJSON_Delete(st->usage);
+            st->usage = usage;
+            usage_only = 1;
+        }
+    }
+
+    /* a usage chunk has no choices; others lose only their usage */
+    if (usage_only && ngx_http_moa_stream_no_choices(members, n)) {
+        free(members);
+        return NGX_HTTP_MOA_EVENT_OK;
+    }
+
+    rc = ngx_http_moa_stream_write(st, members, n, has_model, model,
+                                   model_len, out);
+    free(members);
+
+    return rc;
 }
 
 

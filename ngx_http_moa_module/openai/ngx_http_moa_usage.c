@@ -156,7 +156,8 @@ ngx_http_moa_usage_tok_double(const ngx_http_moa_json_tok_t *t)
 
 /* a key token as a C string in b (reset), decoded if it has escapes */
 static const char *
-ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b, const ngx_http_moa_json_tok_t *t)
+ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
+    const ngx_http_moa_json_tok_t *t)
 {
     b->len = 0;
 
@@ -301,7 +302,8 @@ ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 
     item = cJSON_GetObjectItemCaseSensitive(acc, name);
 
-    return cJSON_IsNumber(item) ? ngx_http_moa_usage_clamp(item->valuedouble) : 0;
+    return cJSON_IsNumber(item) ? ngx_http_moa_usage_clamp(item->valuedouble)
+                                : 0;
 }
 
 
