@@ -118,19 +118,15 @@ const char *ngx_http_moa_json_plain(const char *p, const char *end);
  * On text already validated (a member's value, say), without allocating:
  * the value of key in an object (1, or 0 when absent), the next element of
  * an array (*pos 0 at first; 1, or 0 at the end), a string literal decoded
- * (0, or -1), whether a value is a given literal, e.g. "null".
+ * (0, or -1).
  */
 int ngx_http_moa_json_get(const char *p, size_t len, const char *key,
     ngx_http_moa_span_t *v);
 int ngx_http_moa_json_next(const char *p, size_t len, size_t *pos,
     ngx_http_moa_span_t *v);
 
-/* several keys of an object in one pass: v[i] for keys[i] (NULL-ended) */
-void ngx_http_moa_json_fields(const char *p, size_t len, const char **keys,
-    ngx_http_moa_span_t *v);
 int ngx_http_moa_json_unescape(ngx_http_moa_buf_t *out, const char *p,
     size_t len);
-int ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit);
 
 
 /*
