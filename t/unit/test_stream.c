@@ -2,9 +2,9 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Unit tests of ngx_http_moa_stream.[ch]: rewriting
- * the synthesis stream event by event, the final usage chunk, a complete
- * (parsed) reply as chunks, and error events.
+ * Unit tests of ngx_http_moa_stream.[ch]: rewriting the synthesis stream
+ * event by event, the final usage chunk, a complete (parsed) reply as
+ * chunks, and error events.
  */
 
 

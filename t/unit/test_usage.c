@@ -315,11 +315,61 @@ test_usage_print(void)
 }
 
 
+/* usage_scan of a complete reply: its rc, and total_tokens (-1: no usage) */
+static void
+scan(const char *reply, int rc, long long total, const char *name)
+{
+    cJSON  *u;
+
+    u = (cJSON *) 1;
+
+    is_int(ngx_http_moa_usage_scan(reply, strlen(reply), &u), rc,
+           "usage_scan: %s: rc", name);
+
+    if (total < 0) {
+        ok(u == NULL, "usage_scan: %s: no usage", name);
+
+    } else {
+        is_int(ngx_http_moa_usage_get(u, "total_tokens"), total,
+               "usage_scan: %s: total_tokens", name);
+    }
+
+    cJSON_Delete(u);
+}
+
+
+static void
+test_usage_scan(void)
+{
+    scan("{\"id\":\"c\",\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+         "\"usage\":{\"prompt_tokens\":1,\"total_tokens\":3}}", 0, 3,
+         "a reply with usage");
+    scan(" {\"usage\" : { \"total_tokens\" : 4 , \"x\" : [ ] } }\n", 0, 4,
+         "white space");
+    scan("{\"choices\":[]}", 0, -1, "no usage");
+    scan("{\"usage\":null}", 0, -1, "usage null");
+    scan("{\"usage\":[{\"total_tokens\":1}]}", 0, -1,
+         "usage that is not an object");
+    scan("{\"usage\":{\"total_tokens\":1},\"usage\":{\"total_tokens\":2}}",
+         0, 1, "duplicates: the first object");
+    scan("{\"usage\":null,\"usage\":{\"total_tokens\":2}}", 0, 2,
+         "duplicates: the first that is an object");
+    scan("{\"\\u0075sage\":{\"total_tokens\":5}}", 0, 5,
+         "an escaped key");
+    scan("{\"choices\":[{\"usage\":{\"total_tokens\":6}}]}", 0, -1,
+         "a nested usage is not the reply's");
+    scan("{\"usage\":{\"total_tokens\":1}", -1, -1, "invalid JSON");
+    scan("[{\"usage\":{\"total_tokens\":1}}]", -1, -1, "an array");
+    scan("", -1, -1, "empty");
+}
+
+
 int
 main(void)
 {
     test_usage();
     test_usage_print();
+    test_usage_scan();
 
     return done_testing();
 }
