@@ -21,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "check_json.h"
-#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_response.h"
 
 
 /*

@@ -16,8 +16,11 @@
 
 #include "fuzz.h"
 #include "check_reply.h"
-#include "ngx_http_moa_openai.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_response.h"
+#include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_usage.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"
