@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code: the instructions of the critique and synthesis calls (the
+ * default templates, the check of a template, the candidates' block, the
+ * instruction as parts of a body) and the text of a candidate for them,
+ * escaped for a JSON string with its closing tag neutralised.
  */
 
 
