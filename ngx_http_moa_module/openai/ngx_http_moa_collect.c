@@ -89,7 +89,7 @@ ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
         ngx_http_moa_buf_add(&args, "", 1);
 
         rc = ngx_http_moa_reply_set(fn, "arguments", args.nomem
-                              ? NULL : cJSON_CreateString(args.data));
+                                    ? NULL : cJSON_CreateString(args.data));
         ngx_http_moa_buf_free(&args);
 
         if (rc != 0) {

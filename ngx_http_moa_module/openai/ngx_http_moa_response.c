@@ -36,8 +36,8 @@ ngx_http_moa_response_choice(cJSON *choice, int index)
 
     ngx_http_moa_reply_first_only(choice, ngx_http_moa_choice_keys);
     ngx_http_moa_reply_first_only(cJSON_GetObjectItemCaseSensitive(choice,
-                                                             "message"),
-                            ngx_http_moa_message_keys);
+                                                                   "message"),
+                                  ngx_http_moa_message_keys);
 
     if (index >= 0
         && ngx_http_moa_reply_set(choice, "index", cJSON_CreateNumber(index))
@@ -160,7 +160,7 @@ ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
     }
 
     if (ngx_http_moa_reply_set(root, "object",
-                         cJSON_CreateString("chat.completion")) != 0
+                               cJSON_CreateString("chat.completion")) != 0
         || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model)) != 0
         || ngx_http_moa_reply_set(root, "usage",
                                   ngx_http_moa_response_usage_raw(usage))
@@ -174,7 +174,7 @@ ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 
     if ((!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
         && ngx_http_moa_reply_set(root, "created",
-                            cJSON_CreateNumber((double) time(NULL))) != 0)
+                                  cJSON_CreateNumber((double) time(NULL))) != 0)
     {
         return -1;
     }
@@ -278,7 +278,7 @@ ngx_http_moa_build_response(ngx_http_moa_buf_t *out,
         }
 
         return ngx_http_moa_response_tree(out, root, choice, model,
-                                                usage);
+                                          usage);
     }
 
     (void) ngx_http_moa_buf_reserve(out, rep->len + 256);
