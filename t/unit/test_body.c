@@ -15,48 +15,6 @@
 #define S(s)  s, sizeof(s) - 1
 
 
-static int
-flat_is(const ngx_http_moa_body_t *b, const char *expected, size_t n)
-{
-    int                 rc;
-    ngx_http_moa_buf_t  out;
-
-    memset(&out, 0, sizeof(out));
-
-    ngx_http_moa_body_flat(b, &out);
-
-    rc = !out.nomem && out.len == n && b->len == n
-         && (n == 0 || memcmp(out.data, expected, n) == 0);
-
-    if (!rc) {
-        diag("    flat '%.*s' (%zu bytes, len %zu)", (int) out.len,
-             out.data ? out.data : "", out.len, b->len);
-    }
-
-    ngx_http_moa_buf_free(&out);
-
-    return rc;
-}
-
-
-/* no two parts in a row are contiguous: they would have been merged */
-static int
-merged(const ngx_http_moa_body_t *b)
-{
-    size_t  i;
-
-    for (i = 0; i + 1 < b->nparts; i++) {
-        if (b->parts[i].len == 0
-            || b->parts[i].p + b->parts[i].len == b->parts[i + 1].p)
-        {
-            return 0;
-        }
-    }
-
-    return b->nparts == 0 || b->parts[b->nparts - 1].len > 0;
-}
-
-
 static void
 test_parts(void)
 {

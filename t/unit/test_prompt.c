@@ -499,42 +499,6 @@ test_defaults(void)
 }
 
 
-/* the one choice of a reply made around a message (freed by one_free) */
-typedef struct {
-    ngx_http_moa_buf_t      text;
-    ngx_http_moa_reply_t    rep;
-} one_t;
-
-
-static const ngx_http_moa_choice_t *
-one(one_t *o, const char *message)
-{
-    ngx_http_moa_error_t  err;
-
-    memset(o, 0, sizeof(one_t));
-
-    ngx_http_moa_buf_lit(&o->text, "{\"choices\":[{\"message\":");
-    ngx_http_moa_buf_cstr(&o->text, message);
-    ngx_http_moa_buf_lit(&o->text, "}]}");
-
-    if (ngx_http_moa_reply_parse(&o->rep, o->text.data, o->text.len, &err)
-        != 0)
-    {
-        return NULL;
-    }
-
-    return &o->rep.choices[0];
-}
-
-
-static void
-one_free(one_t *o)
-{
-    ngx_http_moa_reply_free(&o->rep);
-    ngx_http_moa_buf_free(&o->text);
-}
-
-
 /*
  * choice_text's output: a valid JSON string's inside, decoding to the
  * expected text (json_unescape keeps NULs, cJSON would cut there)

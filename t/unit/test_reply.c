@@ -295,40 +295,6 @@ test_reply_parse(void)
 }
 
 
-/* the one choice of a reply made around a message (freed by one_free) */
-typedef struct {
-    ngx_http_moa_buf_t      text;
-    ngx_http_moa_reply_t    rep;
-} one_t;
-
-
-static const ngx_http_moa_choice_t *
-one(one_t *o, const char *message)
-{
-    memset(o, 0, sizeof(one_t));
-
-    ngx_http_moa_buf_lit(&o->text, "{\"choices\":[{\"message\":");
-    ngx_http_moa_buf_cstr(&o->text, message);
-    ngx_http_moa_buf_lit(&o->text, "}]}");
-
-    if (ngx_http_moa_reply_parse(&o->rep, o->text.data, o->text.len, &err)
-        != 0)
-    {
-        return NULL;
-    }
-
-    return &o->rep.choices[0];
-}
-
-
-static void
-one_free(one_t *o)
-{
-    ngx_http_moa_reply_free(&o->rep);
-    ngx_http_moa_buf_free(&o->text);
-}
-
-
 static int
 usable(const char *json)
 {

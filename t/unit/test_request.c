@@ -60,18 +60,6 @@ refused(const char *name, const char *body, int status, const char *code,
 #define M47  "model-0123456789-0123456789-0123456789-01234567"
 
 
-static int
-accepted(const char *name, ngx_http_moa_request_t *req, const char *body)
-{
-    if (!ok(parse(req, body) == 0, "%s: accepted", name)) {
-        diag("    %s", err.message);
-        return 0;
-    }
-
-    return 1;
-}
-
-
 static void
 test_parse(void)
 {
