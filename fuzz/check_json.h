@@ -6,9 +6,9 @@
  * cJSON, shared by the unit tests and fuzz_json: the tokenizer
  * (ngx_http_moa_json_parse), the validating scanners (json_valid,
  * json_members) and the span helpers on validated text (json_get,
- * json_next, json_unescape; json_find_keys on tokens) must all see the
- * same document, and cJSON (strict: nothing after the value) must parse
- * whatever the tokenizer accepts into the same tree.
+ * json_next, json_unescape; json_find_keys and json_tok_members on
+ * tokens) must all see the same document, and cJSON (strict: nothing after
+ * the value) must parse whatever the tokenizer accepts into the same tree.
  *
  * check_json_agree() returns NULL, or what disagrees.
  */
@@ -412,7 +412,7 @@ check_json_members(const ngx_http_moa_json_t *j, int parsed,
     int                          object;
     size_t                       n, m;
     uint32_t                     k;
-    ngx_http_moa_json_member_t  *mb;
+    ngx_http_moa_json_member_t  *mb, *tm;
 
     object = (parsed == 0 && j->tok[0].type == '{');
 
@@ -445,9 +445,35 @@ check_json_members(const ngx_http_moa_json_t *j, int parsed,
         }
     }
 
-    free(mb);
+    if (m != n) {
+        free(mb);
+        return "as many members as the tokenizer's";
+    }
 
-    return m == n ? NULL : "as many members as the tokenizer's";
+    /* and json_tok_members gives them the same from the tokens */
+
+    if (ngx_http_moa_json_tok_members(j, 0, &tm, &m) != 0 || m != n) {
+        free(mb);
+        free(tm);
+        return "tok_members: as many members as members";
+    }
+
+    for (k = 0; k < n; k++) {
+        if (tm[k].key != mb[k].key || tm[k].key_len != mb[k].key_len
+            || tm[k].value != mb[k].value
+            || tm[k].value_len != mb[k].value_len
+            || tm[k].escaped != mb[k].escaped)
+        {
+            free(mb);
+            free(tm);
+            return "tok_members: each member is members'";
+        }
+    }
+
+    free(mb);
+    free(tm);
+
+    return NULL;
 }
 
 

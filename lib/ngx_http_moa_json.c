@@ -1307,6 +1307,60 @@ ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
 }
 
 
+/*
+ * The members of object token obj as spans of its text, as
+ * ngx_http_moa_json_members() gives them from text: a malloc()ed array
+ * (free() it), NULL for an empty object or a token that is not an object;
+ * 0, or -1 without memory.
+ */
+int
+ngx_http_moa_json_tok_members(const ngx_http_moa_json_t *j, int obj,
+    ngx_http_moa_json_member_t **members, size_t *n)
+{
+    size_t                       k;
+    uint32_t                     t, end;
+    ngx_http_moa_json_member_t  *m;
+
+    *members = NULL;
+    *n = 0;
+
+    if (obj < 0 || j->tok[obj].type != '{') {
+        return 0;
+    }
+
+    end = j->tok[obj].next;
+
+    for (t = obj + 1; t < end; t = j->tok[t + 1].next) {
+        (*n)++;
+    }
+
+    if (*n == 0) {
+        return 0;
+    }
+
+    m = malloc(*n * sizeof(ngx_http_moa_json_member_t));
+    if (m == NULL) {
+        *n = 0;
+        return -1;
+    }
+
+    k = 0;
+
+    for (t = obj + 1; t < end; t = j->tok[t + 1].next) {
+        m[k].key = j->tok[t].p + 1;
+        m[k].key_len = j->tok[t].len - 2;
+        m[k].escaped = j->tok[t].escaped;
+        m[k].value = j->tok[t + 1].p;
+        m[k].value_len = j->tok[t + 1].len;
+        k++;
+    }
+
+    *members = m;
+
+    return 0;
+}
+
+
 int
 ngx_http_moa_json_first(const ngx_http_moa_json_t *j, int arr)
 {

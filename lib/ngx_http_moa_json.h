@@ -92,6 +92,13 @@ typedef struct {
 void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
     const ngx_http_moa_json_key_t *keys, int nkeys, int *at);
 
+/*
+ * the members of object token obj, as ngx_http_moa_json_members() gives
+ * them (free() the array): 0, or -1 without memory
+ */
+int ngx_http_moa_json_tok_members(const ngx_http_moa_json_t *j, int obj,
+    ngx_http_moa_json_member_t **members, size_t *n);
+
 /* elements of array token arr: first, then each next; -1 at the end */
 int ngx_http_moa_json_first(const ngx_http_moa_json_t *j, int arr);
 int ngx_http_moa_json_after(const ngx_http_moa_json_t *j, int arr, int i);

@@ -168,47 +168,6 @@ static const ngx_http_moa_json_key_t
 };
 
 
-/* the top-level members, for the stage bodies spliced from them */
-static int
-ngx_http_moa_request_members(ngx_http_moa_request_t *req,
-    ngx_http_moa_error_t *err)
-{
-    size_t                k;
-    uint32_t              t, end;
-    ngx_http_moa_json_t  *j;
-
-    j = &req->json;
-    end = j->tok[0].next;
-
-    for (t = 1; t < end; t = j->tok[t + 1].next) {
-        req->nmembers++;
-    }
-
-    if (req->nmembers) {
-        req->members = malloc(req->nmembers
-                              * sizeof(ngx_http_moa_json_member_t));
-        if (req->members == NULL) {
-            ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
-                                   "out of memory");
-            return -1;
-        }
-    }
-
-    k = 0;
-
-    for (t = 1; t < end; t = j->tok[t + 1].next) {
-        req->members[k].key = j->tok[t].p + 1;
-        req->members[k].key_len = j->tok[t].len - 2;
-        req->members[k].escaped = j->tok[t].escaped;
-        req->members[k].value = j->tok[t + 1].p;
-        req->members[k].value_len = j->tok[t + 1].len;
-        k++;
-    }
-
-    return 0;
-}
-
-
 /* "model": a string, required; decoded into req->model */
 static int
 ngx_http_moa_request_model(ngx_http_moa_request_t *req, int i,
@@ -480,7 +439,13 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         return -1;
     }
 
-    if (ngx_http_moa_request_members(req, err) != 0) {
+    /* the top-level members, for the stage bodies spliced from them */
+
+    if (ngx_http_moa_json_tok_members(j, 0, &req->members, &req->nmembers)
+        != 0)
+    {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
         return -1;
     }
 

@@ -699,6 +699,58 @@ span_is(const ngx_http_moa_span_t *v, const char *expected)
 
 
 static void
+test_tok_members(void)
+{
+    int                          c;
+    size_t                       n;
+    const char                  *s;
+    ngx_http_moa_json_t          j;
+    ngx_http_moa_json_member_t  *m;
+
+    memset(&j, 0, sizeof(j));
+
+    s = "{\"a\":1, \"\\u0062\" : [2,3],\"c\":{},\"a\":{\"d\":null}}";
+
+    ok(ngx_http_moa_json_parse(&j, s, strlen(s)) == 0, "tok_members: parsed");
+    ok(ngx_http_moa_json_tok_members(&j, 0, &m, &n) == 0 && n == 4,
+       "tok_members: four members, duplicates kept");
+
+    if (n == 4) {
+        ok(m[0].key == s + 2 && m[0].key_len == 1 && !m[0].escaped
+           && m[0].value == s + 5 && m[0].value_len == 1,
+           "tok_members: spans of the text");
+        ok(m[1].escaped && m[1].key_len == 6
+           && m[1].value_len == 5 && memcmp(m[1].value, "[2,3]", 5) == 0,
+           "tok_members: an escaped key, raw; the value without spaces");
+        ok(m[3].value_len == 10 && memcmp(m[3].value, "{\"d\":null}", 10) == 0,
+           "tok_members: the second a");
+    }
+
+    free(m);
+
+    c = ngx_http_moa_json_find(&j, 0, "c");
+    ok(c > 0 && ngx_http_moa_json_tok_members(&j, c, &m, &n) == 0 && n == 0
+       && m == NULL, "tok_members of {}: none, NULL");
+
+    c = ngx_http_moa_json_tok_members(&j, ngx_http_moa_json_find(&j, 0, "a"),
+                                      &m, &n);
+    ok(c == 0 && n == 0, "tok_members of a number: none");
+
+    c = ngx_http_moa_json_tok_members(&j, 4, &m, &n);
+    ok(c == 0 && n == 0 && m == NULL && j.tok[4].type == '[',
+       "tok_members of an array: none");
+
+    c = j.tok[0].next - 3;
+    ok(ngx_http_moa_json_tok_members(&j, c, &m, &n) == 0 && n == 1
+       && m[0].key_len == 1 && m[0].key[0] == 'd',
+       "tok_members of an inner object");
+    free(m);
+
+    ngx_http_moa_json_free(&j);
+}
+
+
+static void
 test_spans(void)
 {
     size_t               pos;
@@ -1116,6 +1168,7 @@ main(void)
     test_members();
     test_key_is();
     test_tokens();
+    test_tok_members();
     test_spans();
     test_unescape();
     test_plain();
