@@ -6,9 +6,9 @@
  * cJSON, shared by the unit tests and fuzz_json: the tokenizer
  * (ngx_http_moa_json_parse), the validating scanners (json_valid,
  * json_members) and the span helpers on validated text (json_get,
- * json_fields, json_next, json_unescape) must all see the same document,
- * and cJSON (strict: nothing after the value) must parse whatever the
- * tokenizer accepts into the same tree.
+ * json_next, json_unescape; json_find_keys and json_tok_members on
+ * tokens) must all see the same document, and cJSON (strict: nothing after
+ * the value) must parse whatever the tokenizer accepts into the same tree.
  *
  * check_json_agree() returns NULL, or what disagrees.
  */
@@ -116,9 +116,11 @@ check_json_object(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
     int                             f;
     size_t                          n, m, nk;
     uint32_t                        k, *vals, kv[CHECK_JSON_MAX_GET];
-    const char                     *err, *keys[CHECK_JSON_MAX_GET + 1];
+    int                             at[CHECK_JSON_MAX_GET];
+    const char                     *err;
     const cJSON                    *c2, *c3;
-    ngx_http_moa_span_t             v, fv[CHECK_JSON_MAX_GET + 1];
+    ngx_http_moa_span_t             v;
+    ngx_http_moa_json_key_t         keys[CHECK_JSON_MAX_GET];
     const ngx_http_moa_json_tok_t  *t;
 
     t = &j->tok[i];
@@ -197,19 +199,19 @@ check_json_object(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
             goto done;
         }
 
-        keys[nk] = c2->string;
+        keys[nk].name = c2->string;
+        keys[nk].len = strlen(c2->string);
         kv[nk] = vals[f];
         nk++;
     }
 
     /* several distinct names in one pass */
 
-    keys[nk] = NULL;
-    ngx_http_moa_json_fields(t->p, t->len, keys, fv);
+    ngx_http_moa_json_find_keys(j, (int) i, keys, (int) nk, at);
 
     for (m = 0; m < nk; m++) {
-        if (!check_json_span_is(&fv[m], &j->tok[kv[m]])) {
-            err = "fields returns find's values";
+        if (at[m] != (int) kv[m]) {
+            err = "find_keys returns find's values";
             goto done;
         }
     }
@@ -339,21 +341,27 @@ check_json_tok(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
         break;
 
     case 't':
-        if (!cJSON_IsTrue(c) || !ngx_http_moa_json_is(&v, "true")) {
+        if (!cJSON_IsTrue(c)
+            || !ngx_http_moa_json_is_literal(v.p, v.len, "true"))
+        {
             return "true is cJSON's true";
         }
 
         break;
 
     case 'f':
-        if (!cJSON_IsFalse(c) || !ngx_http_moa_json_is(&v, "false")) {
+        if (!cJSON_IsFalse(c)
+            || !ngx_http_moa_json_is_literal(v.p, v.len, "false"))
+        {
             return "false is cJSON's false";
         }
 
         break;
 
     case 'n':
-        if (!cJSON_IsNull(c) || !ngx_http_moa_json_is(&v, "null")) {
+        if (!cJSON_IsNull(c)
+            || !ngx_http_moa_json_is_literal(v.p, v.len, "null"))
+        {
             return "null is cJSON's null";
         }
 
@@ -404,7 +412,7 @@ check_json_members(const ngx_http_moa_json_t *j, int parsed,
     int                          object;
     size_t                       n, m;
     uint32_t                     k;
-    ngx_http_moa_json_member_t  *mb;
+    ngx_http_moa_json_member_t  *mb, *tm;
 
     object = (parsed == 0 && j->tok[0].type == '{');
 
@@ -437,9 +445,35 @@ check_json_members(const ngx_http_moa_json_t *j, int parsed,
         }
     }
 
-    free(mb);
+    if (m != n) {
+        free(mb);
+        return "as many members as the tokenizer's";
+    }
 
-    return m == n ? NULL : "as many members as the tokenizer's";
+    /* and json_tok_members gives them the same from the tokens */
+
+    if (ngx_http_moa_json_tok_members(j, 0, &tm, &m) != 0 || m != n) {
+        free(mb);
+        free(tm);
+        return "tok_members: as many members as members";
+    }
+
+    for (k = 0; k < n; k++) {
+        if (tm[k].key != mb[k].key || tm[k].key_len != mb[k].key_len
+            || tm[k].value != mb[k].value
+            || tm[k].value_len != mb[k].value_len
+            || tm[k].escaped != mb[k].escaped)
+        {
+            free(mb);
+            free(tm);
+            return "tok_members: each member is members'";
+        }
+    }
+
+    free(mb);
+    free(tm);
+
+    return NULL;
 }
 
 

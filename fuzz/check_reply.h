@@ -2,12 +2,12 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * The two ways build_response answers, shared by the unit tests and
- * fuzz_reply: a reply already in shape is answered with its own bytes
- * (model and usage replaced), any other through a cJSON tree.  For the same
- * reply both must give the same JSON once parsed: check_response_paths()
- * builds the answer, then forces the tree path on the same reply and
- * compares them.
+ * Oracles shared by the unit tests and fuzz_reply: the usage of a reply
+ * as a tree, and the two ways build_response answers: a reply already in
+ * shape is answered with its own bytes (model and usage replaced), any
+ * other through a cJSON tree.  For the same reply both must give the same
+ * JSON once parsed: check_response_paths() builds the answer, then forces
+ * the tree path on the same reply and compares them.
  */
 
 
@@ -21,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "check_json.h"
-#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_response.h"
 
 
 /*
@@ -69,6 +69,26 @@ check_json_equal(const cJSON *a, const cJSON *b)
     }
 
     return x == NULL && y == NULL;
+}
+
+
+/*
+ * The reply's usage as a cJSON tree (NULL when none; the caller deletes
+ * it): the oracle that the sums made from the reply's tokens are checked
+ * against.
+ */
+static inline cJSON *
+check_reply_usage(const ngx_http_moa_reply_t *rep)
+{
+    const ngx_http_moa_json_tok_t  *t;
+
+    if (rep->usage_at <= 0) {
+        return NULL;
+    }
+
+    t = &rep->json.tok[rep->usage_at];
+
+    return cJSON_ParseWithLength(t->p, t->len);
 }
 
 

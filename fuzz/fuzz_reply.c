@@ -16,8 +16,11 @@
 
 #include "fuzz.h"
 #include "check_reply.h"
-#include "ngx_http_moa_openai.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_response.h"
+#include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_usage.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"
@@ -434,12 +437,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void) ngx_http_moa_choice_usable(c);
 
         out.len = 0;
-        ngx_http_moa_choice_text(&out, c, "</candidate");
+        ngx_http_moa_prompt_choice_text(&out, c, "</candidate");
         fuzz_assert(!out.nomem, "choice_text");
         fuzz_text(&out, "</candidate", 0);
 
         out.len = 0;
-        ngx_http_moa_choice_text(&out, c, "</critiques");
+        ngx_http_moa_prompt_choice_text(&out, c, "</critiques");
         fuzz_text(&out, "</critiques", 0);
     }
 
@@ -469,17 +472,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * characters where the tokens read them whole
      */
     if (!fuzz_long_number(&rep)) {
-        cJSON  *tacc;
+        cJSON  *tacc, *tree;
         char   *s1, *s2;
 
         tacc = cJSON_CreateObject();
+        tree = check_reply_usage(&rep);
         fuzz_assert(tacc != NULL
-                    && ngx_http_moa_usage_add(tacc,
-                                              ngx_http_moa_reply_usage(&rep))
-                       == 0
-                    && ngx_http_moa_usage_add(tacc,
-                                              ngx_http_moa_reply_usage(&rep))
-                       == 0, "usage_add of the tree");
+                    && ngx_http_moa_usage_add(tacc, tree) == 0
+                    && ngx_http_moa_usage_add(tacc, tree) == 0,
+                    "usage_add of the tree");
+        cJSON_Delete(tree);
 
         s1 = cJSON_PrintUnformatted(acc);
         s2 = cJSON_PrintUnformatted(tacc);

@@ -14,8 +14,9 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_openai.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 /* what the critique and synthesis calls carry besides the request */

@@ -14,7 +14,8 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_usage.h"
 #include "ngx_http_moa_sse.h"
 
 

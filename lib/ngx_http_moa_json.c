@@ -738,75 +738,6 @@ ngx_http_moa_json_skip(const char *p, const char *end)
 }
 
 
-void
-ngx_http_moa_json_fields(const char *p, size_t len, const char **keys,
-    ngx_http_moa_span_t *v)
-{
-    size_t                       i, n, left;
-    const char                  *end, *k;
-    ngx_http_moa_json_member_t   m;
-
-    for (n = 0; keys[n]; n++) {
-        v[n].p = NULL;
-        v[n].len = 0;
-    }
-
-    left = n;
-    end = p + len;
-    p = ngx_http_moa_json_skip_ws(p, end);
-
-    if (p >= end || *p != '{') {
-        return;
-    }
-
-    p++;
-
-    while (left) {
-        p = ngx_http_moa_json_skip_ws(p, end);
-
-        if (p >= end || *p != '"') {
-            return;
-        }
-
-        k = p;
-        p = ngx_http_moa_json_skip_string(p, end);
-
-        m.key = k + 1;
-        m.key_len = p - k - 2;
-        m.escaped = memchr(m.key, '\\', m.key_len) != NULL;
-
-        p = ngx_http_moa_json_skip_ws(p, end);
-
-        if (p >= end || *p != ':') {
-            return;
-        }
-
-        p = ngx_http_moa_json_skip_ws(p + 1, end);
-
-        m.value = p;
-        p = ngx_http_moa_json_skip(p, end);
-        m.value_len = p - m.value;
-
-        for (i = 0; i < n; i++) {
-            if (v[i].p == NULL && ngx_http_moa_json_key_is(&m, keys[i])) {
-                v[i].p = m.value;
-                v[i].len = m.value_len;
-                left--;
-                break;
-            }
-        }
-
-        p = ngx_http_moa_json_skip_ws(p, end);
-
-        if (p >= end || *p != ',') {
-            return;
-        }
-
-        p++;
-    }
-}
-
-
 int
 ngx_http_moa_json_get(const char *p, size_t len, const char *key,
     ngx_http_moa_span_t *v)
@@ -1034,17 +965,6 @@ ngx_http_moa_json_unescape(ngx_http_moa_buf_t *out, const char *p, size_t len)
     }
 
     return out->nomem ? -1 : 0;
-}
-
-
-int
-ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit)
-{
-    size_t  n;
-
-    n = strlen(lit);
-
-    return v->len == n && memcmp(v->p, lit, n) == 0;
 }
 
 
@@ -1384,6 +1304,60 @@ ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
             }
         }
     }
+}
+
+
+/*
+ * The members of object token obj as spans of its text, as
+ * ngx_http_moa_json_members() gives them from text: a malloc()ed array
+ * (free() it), NULL for an empty object or a token that is not an object;
+ * 0, or -1 without memory.
+ */
+int
+ngx_http_moa_json_tok_members(const ngx_http_moa_json_t *j, int obj,
+    ngx_http_moa_json_member_t **members, size_t *n)
+{
+    size_t                       k;
+    uint32_t                     t, end;
+    ngx_http_moa_json_member_t  *m;
+
+    *members = NULL;
+    *n = 0;
+
+    if (obj < 0 || j->tok[obj].type != '{') {
+        return 0;
+    }
+
+    end = j->tok[obj].next;
+
+    for (t = obj + 1; t < end; t = j->tok[t + 1].next) {
+        (*n)++;
+    }
+
+    if (*n == 0) {
+        return 0;
+    }
+
+    m = malloc(*n * sizeof(ngx_http_moa_json_member_t));
+    if (m == NULL) {
+        *n = 0;
+        return -1;
+    }
+
+    k = 0;
+
+    for (t = obj + 1; t < end; t = j->tok[t + 1].next) {
+        m[k].key = j->tok[t].p + 1;
+        m[k].key_len = j->tok[t].len - 2;
+        m[k].escaped = j->tok[t].escaped;
+        m[k].value = j->tok[t + 1].p;
+        m[k].value_len = j->tok[t + 1].len;
+        k++;
+    }
+
+    *members = m;
+
+    return 0;
 }
 
 

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ngx_http_moa_buf.h"
 
@@ -91,6 +92,13 @@ typedef struct {
 void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
     const ngx_http_moa_json_key_t *keys, int nkeys, int *at);
 
+/*
+ * the members of object token obj, as ngx_http_moa_json_members() gives
+ * them (free() the array): 0, or -1 without memory
+ */
+int ngx_http_moa_json_tok_members(const ngx_http_moa_json_t *j, int obj,
+    ngx_http_moa_json_member_t **members, size_t *n);
+
 /* elements of array token arr: first, then each next; -1 at the end */
 int ngx_http_moa_json_first(const ngx_http_moa_json_t *j, int arr);
 int ngx_http_moa_json_after(const ngx_http_moa_json_t *j, int arr, int i);
@@ -117,19 +125,154 @@ const char *ngx_http_moa_json_plain(const char *p, const char *end);
  * On text already validated (a member's value, say), without allocating:
  * the value of key in an object (1, or 0 when absent), the next element of
  * an array (*pos 0 at first; 1, or 0 at the end), a string literal decoded
- * (0, or -1), whether a value is a given literal, e.g. "null".
+ * (0, or -1).
  */
 int ngx_http_moa_json_get(const char *p, size_t len, const char *key,
     ngx_http_moa_span_t *v);
 int ngx_http_moa_json_next(const char *p, size_t len, size_t *pos,
     ngx_http_moa_span_t *v);
 
-/* several keys of an object in one pass: v[i] for keys[i] (NULL-ended) */
-void ngx_http_moa_json_fields(const char *p, size_t len, const char **keys,
-    ngx_http_moa_span_t *v);
 int ngx_http_moa_json_unescape(ngx_http_moa_buf_t *out, const char *p,
     size_t len);
-int ngx_http_moa_json_is(const ngx_http_moa_span_t *v, const char *lit);
+
+
+/*
+ * Helpers over tokens and spans of validated text, inline: they are on the
+ * hot path of the reply, the prompt and the stream (a call each costs more
+ * than most of them do).
+ */
+
+/* keys of an object answered as the provider wrote it */
+#define NGX_HTTP_MOA_JSON_MAX_KEYS  64
+
+
+/* a token as a span, len 0 when absent (-1) */
+static inline void
+ngx_http_moa_json_tok_span(const ngx_http_moa_json_t *j, int i,
+    ngx_http_moa_span_t *v)
+{
+    if (i < 0) {
+        v->p = NULL;
+        v->len = 0;
+        return;
+    }
+
+    ngx_http_moa_json_span(j, i, v);
+}
+
+
+/* the value of key in object token obj as a span (len 0 when absent) */
+static inline int
+ngx_http_moa_json_tok_get(const ngx_http_moa_json_t *j, int obj,
+    const char *key, ngx_http_moa_span_t *v)
+{
+    int  i;
+
+    i = ngx_http_moa_json_find(j, obj, key);
+
+    ngx_http_moa_json_tok_span(j, i, v);
+
+    return i;
+}
+
+
+/* a string value with something other than white space in it */
+static inline int
+ngx_http_moa_json_nonempty(const ngx_http_moa_span_t *v)
+{
+    const char  *p, *end;
+
+    if (v->len < 2 || v->p[0] != '"') {
+        return 0;
+    }
+
+    p = v->p + 1;
+    end = v->p + v->len - 1;
+
+    while (p < end) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+
+        if (*p == '\\' && p + 1 < end
+            && (p[1] == 'n' || p[1] == 'r' || p[1] == 't'))
+        {
+            p += 2;
+            continue;
+        }
+
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static inline int
+ngx_http_moa_json_array_nonempty(const ngx_http_moa_span_t *v)
+{
+    size_t               pos;
+    ngx_http_moa_span_t  e;
+
+    pos = 0;
+
+    return v->len && v->p[0] == '['
+           && ngx_http_moa_json_next(v->p, v->len, &pos, &e);
+}
+
+
+/*
+ * An object's keys are written plainly (no escapes) and all differ.  The
+ * compare is quadratic: an object with more keys than any reply in shape
+ * has (a 1 MB reply of 100000 keys took half a minute) is not in shape.
+ */
+static inline int
+ngx_http_moa_json_unique(const ngx_http_moa_json_t *j, int obj)
+{
+    uint32_t  k, l, n, end;
+
+    end = j->tok[obj].next;
+    n = 0;
+
+    for (k = obj + 1; k < end; k = j->tok[k + 1].next) {
+        if (j->tok[k].escaped || ++n > NGX_HTTP_MOA_JSON_MAX_KEYS) {
+            return 0;
+        }
+
+        for (l = j->tok[k + 1].next; l < end; l = j->tok[l + 1].next) {
+            if (j->tok[k].len == j->tok[l].len
+                && memcmp(j->tok[k].p, j->tok[l].p, j->tok[k].len) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+static inline int
+ngx_http_moa_json_is_literal(const char *p, size_t len, const char *lit)
+{
+    size_t  n;
+
+    n = strlen(lit);
+
+    while (len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+        len--;
+    }
+
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'
+                   || p[len - 1] == '\r' || p[len - 1] == '\n'))
+    {
+        len--;
+    }
+
+    return len == n && memcmp(p, lit, n) == 0;
+}
 
 
 #endif /* _NGX_HTTP_MOA_JSON_H_INCLUDED_ */

@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code: the instructions of the critique and synthesis calls (the
+ * default templates, the check of a template, the candidates' block, the
+ * instruction as parts of a body) and the text of a candidate for them,
+ * escaped for a JSON string with its closing tag neutralised.
  */
 
 
@@ -103,7 +108,7 @@ ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
         ngx_http_moa_buf_lit(out, "<candidate number=\\\"");
         ngx_http_moa_buf_int(out, i + 1);
         ngx_http_moa_buf_lit(out, "\\\">\\n");
-        ngx_http_moa_choice_text(out, cands[i].choice, "</candidate");
+        ngx_http_moa_prompt_choice_text(out, cands[i].choice, "</candidate");
         ngx_http_moa_buf_lit(out, "\\n</candidate>");
     }
 
@@ -157,7 +162,8 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
                                                 critique->message.len + 64);
                 off = b->glue.len;
                 ngx_http_moa_buf_lit(&b->glue, "<critiques>\\n");
-                ngx_http_moa_choice_text(&b->glue, critique, "</critiques");
+                ngx_http_moa_prompt_choice_text(&b->glue, critique,
+                                                "</critiques");
                 ngx_http_moa_buf_lit(&b->glue, "\\n</critiques>\\n\\n");
                 ngx_http_moa_body_glued(b, off);
             }
@@ -179,4 +185,193 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
     }
 
     ngx_http_moa_body_ref(b, lit, p - lit);
+}
+
+
+/*
+ * Text with every tag ("</candidate") written "< /candidate", so that it
+ * cannot close the block it is put in; the text is escaped for a JSON
+ * string on the way, or copied when it is escaped already.
+ */
+static void
+ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p,
+    size_t len, const char *tag, int escape)
+{
+    size_t       n;
+    const char  *end, *q;
+
+    n = strlen(tag);
+    end = p + len;
+    q = p;
+
+    while ((size_t) (end - q) >= n
+           && (q = memchr(q, tag[0], end - q - n + 1)) != NULL)
+    {
+        if (memcmp(q, tag, n) != 0) {
+            q++;
+            continue;
+        }
+
+        if (escape) {
+            ngx_http_moa_buf_json_inner(out, p, q - p);
+
+        } else {
+            ngx_http_moa_buf_add(out, p, q - p);
+        }
+
+        ngx_http_moa_buf_lit(out, "< ");
+        ngx_http_moa_buf_add(out, tag + 1, n - 1);
+        p = q + n;
+        q = p;
+    }
+
+    if (escape) {
+        ngx_http_moa_buf_json_inner(out, p, end - p);
+
+    } else {
+        ngx_http_moa_buf_add(out, p, end - p);
+    }
+}
+
+
+/*
+ * A string value, escaped for a JSON string.  Its raw text already is,
+ * and is copied as is unless an escape could hide a closing tag ("\u003c",
+ * "\/"): then it is decoded and escaped again.  An escape hides nothing
+ * where the text has no '<' at all, written or escaped (answers escape
+ * quotes and apostrophes as "\u0027" often, '<' seldom).
+ */
+static void
+ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_span_t *v, const char *tag)
+{
+    int                 esc, lt;
+    const char         *p, *end, *q;
+    ngx_http_moa_buf_t  text;
+
+    p = v->p + 1;
+    end = v->p + v->len - 1;
+    esc = 0;
+    lt = 0;
+
+    /* every escape is two bytes or more: the one after '\\' is skipped */
+
+    for (q = p; q + 1 < end; q += 2) {
+        q = memchr(q, '\\', end - q - 1);
+
+        if (q == NULL) {
+            break;
+        }
+
+        if (q[1] == '/') {
+            esc = 1;
+
+        } else if (q[1] == 'u') {
+            esc = 1;
+
+            /* an escaped '<': the text must be decoded */
+
+            if (end - q >= 6 && q[2] == '0' && q[3] == '0' && q[4] == '3'
+                && (q[5] == 'c' || q[5] == 'C'))
+            {
+                lt = 1;
+                break;
+            }
+        }
+    }
+
+    if (!lt && (!esc || memchr(p, '<', end - p) == NULL)) {
+        ngx_http_moa_prompt_neutralised(out, p, end - p, tag, 0);
+        return;
+    }
+
+    memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+
+    if (ngx_http_moa_json_unescape(&text, v->p, v->len) != 0) {
+        out->nomem = 1;
+
+    } else {
+        ngx_http_moa_prompt_neutralised(out, text.data, text.len, tag, 1);
+    }
+
+    ngx_http_moa_buf_free(&text);
+}
+
+
+/*
+ * The text of a choice for a prompt, escaped for a JSON string: its content,
+ * refusal, and tool calls as JSON; tag ("</candidate") is neutralised so
+ * that the text cannot close the block it is put in.
+ */
+void
+ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_choice_t *c, const char *tag)
+{
+    int                  first;
+    size_t               start, pos;
+    ngx_http_moa_span_t  e, fn;
+
+    start = out->len;
+
+    if (c->content.len && c->content.p[0] == '"') {
+        ngx_http_moa_prompt_string_escaped(out, &c->content, tag);
+
+    } else if (c->content.len && c->content.p[0] == '[') {
+        pos = 0;
+
+        while (ngx_http_moa_json_next(c->content.p, c->content.len, &pos, &e))
+        {
+            if (e.p[0] == '{'
+                && ngx_http_moa_json_get(e.p, e.len, "text", &fn)
+                && fn.p[0] == '"')
+            {
+                if (out->len > start) {
+                    ngx_http_moa_buf_lit(out, "\\n");
+                }
+
+                ngx_http_moa_prompt_string_escaped(out, &fn, tag);
+            }
+        }
+    }
+
+    if (ngx_http_moa_json_nonempty(&c->refusal)) {
+        if (out->len > start) {
+            ngx_http_moa_buf_lit(out, "\\n");
+        }
+
+        ngx_http_moa_buf_lit(out, "Refusal: ");
+        ngx_http_moa_prompt_string_escaped(out, &c->refusal, tag);
+    }
+
+    if (!ngx_http_moa_json_array_nonempty(&c->tool_calls)) {
+        return;
+    }
+
+    if (out->len > start) {
+        ngx_http_moa_buf_lit(out, "\\n");
+    }
+
+    ngx_http_moa_buf_lit(out, "Tool calls (JSON): [");
+
+    first = 1;
+    pos = 0;
+
+    while (ngx_http_moa_json_next(c->tool_calls.p, c->tool_calls.len, &pos,
+                                  &e))
+    {
+        if (!(e.p[0] == '{'
+              && ngx_http_moa_json_get(e.p, e.len, "function", &fn)))
+        {
+            fn = e;
+        }
+
+        if (!first) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        ngx_http_moa_prompt_neutralised(out, fn.p, fn.len, tag, 1);
+        first = 0;
+    }
+
+    ngx_http_moa_buf_lit(out, "]");
 }

@@ -14,8 +14,15 @@
 #define _NGX_HTTP_MOA_PROMPT_H_INCLUDED_
 
 
-#include "ngx_http_moa_json.h"
-#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_reply.h"
+
+
+/* a successful candidate: a choice of a proposal reply */
+typedef struct {
+    const ngx_http_moa_choice_t *choice;
+} ngx_http_moa_candidate_t;
 
 
 extern const char  ngx_http_moa_prompt_critique[];
@@ -38,6 +45,14 @@ int ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
 void ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
     size_t len, const ngx_http_moa_buf_t *cands, int ncands,
     const ngx_http_moa_choice_t *critique);
+
+/*
+ * The text of a choice for a prompt, escaped for a JSON string; tag
+ * ("</candidate") is neutralised so that the text cannot close the block
+ * it is put in.
+ */
+void ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_choice_t *c, const char *tag);
 
 
 #endif /* _NGX_HTTP_MOA_PROMPT_H_INCLUDED_ */

@@ -2,10 +2,10 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Unit tests of ngx_http_moa_json.[ch]: the growable buffer, JSON string
- * escaping, the strict scanner, the escaped-key compare, the tokenizer
- * (against the scanner and cJSON), the span helpers on validated text and
- * the SSE2/SWAR scan for bytes a string must escape.
+ * Unit tests of ngx_http_moa_json.[ch]: JSON string escaping, the strict
+ * scanner, the escaped-key compare, the tokenizer (against the scanner and
+ * cJSON), the span helpers on validated text and the SSE2/SWAR scan for
+ * bytes a string must escape.
  */
 
 
@@ -20,87 +20,6 @@
 
 
 #define S(s)  s, sizeof(s) - 1
-
-
-static void
-test_buf(void)
-{
-    size_t              i, size;
-    ngx_http_moa_buf_t  b;
-
-    memset(&b, 0, sizeof(b));
-
-    ok(ngx_http_moa_buf_reserve(&b, 0) == 0, "reserve 0 on an empty buffer");
-
-    ngx_http_moa_buf_add(&b, "", 0);
-    ok(b.len == 0 && b.data == NULL, "adding nothing allocates nothing");
-
-    ngx_http_moa_buf_add(&b, NULL, 0);
-    ok(b.len == 0 && !b.nomem, "adding (NULL, 0) is harmless");
-
-    ngx_http_moa_buf_add(&b, "abc", 3);
-    is_mem(b.data, b.len, "abc", "add");
-    is_int(b.size, 128, "the first allocation is 128 bytes");
-
-    ngx_http_moa_buf_cstr(&b, "def");
-    ngx_http_moa_buf_cstr(&b, "");
-    is_mem(b.data, b.len, "abcdef", "cstr");
-
-    ngx_http_moa_buf_lit(&b, "-lit-");
-    is_mem(b.data, b.len, "abcdef-lit-", "lit");
-
-    b.len = 0;
-    ngx_http_moa_buf_int(&b, 0);
-    ngx_http_moa_buf_lit(&b, " ");
-    ngx_http_moa_buf_int(&b, -42);
-    ngx_http_moa_buf_lit(&b, " ");
-    ngx_http_moa_buf_int(&b, LLONG_MAX);
-    ngx_http_moa_buf_lit(&b, " ");
-    ngx_http_moa_buf_int(&b, LLONG_MIN);
-    is_mem(b.data, b.len,
-           "0 -42 9223372036854775807 -9223372036854775808", "int");
-
-    /* growth keeps the contents */
-    b.len = 0;
-
-    for (i = 0; i < 10000; i++) {
-        ngx_http_moa_buf_add(&b, (i % 2) ? "y" : "x", 1);
-    }
-
-    ok(b.len == 10000 && !b.nomem, "10000 single-byte adds");
-    ok(b.size >= 10000 && (b.size & (b.size - 1)) == 0,
-       "size grows by doubling (%zu)", b.size);
-    ok(b.data[0] == 'x' && b.data[1] == 'y' && b.data[9998] == 'x'
-       && b.data[9999] == 'y', "contents survive the reallocations");
-
-    size = b.size;
-    ok(ngx_http_moa_buf_reserve(&b, size - b.len) == 0 && b.size == size,
-       "reserve of exactly the free space does not grow");
-    ok(ngx_http_moa_buf_reserve(&b, size - b.len + 1) == 0
-       && b.size == size * 2, "one more byte doubles");
-
-    /* an impossible size: nomem, sticky, contents kept */
-    ok(ngx_http_moa_buf_reserve(&b, SIZE_MAX - 10) == -1, "huge reserve fails");
-    ok(b.nomem, "nomem is set");
-    ok(b.len == 10000 && b.data[0] == 'x', "the buffer is left alone");
-
-    ngx_http_moa_buf_add(&b, "z", 1);
-    is_int(b.len, 10000, "nomem is sticky: add does nothing");
-    ok(ngx_http_moa_buf_reserve(&b, 1) == -1, "reserve fails once nomem");
-
-    ngx_http_moa_buf_free(&b);
-    ok(b.data == NULL && b.len == 0 && b.size == 0 && b.nomem == 0,
-       "free resets every field");
-
-    ngx_http_moa_buf_free(&b);
-    ok(1, "free twice is harmless");
-
-    /* json_str on a huge length: nomem, no overflow */
-    memset(&b, 0, sizeof(b));
-    ngx_http_moa_buf_json_str(&b, "x", SIZE_MAX / 4);
-    ok(b.nomem && b.len == 0, "json_str of an impossible length: nomem");
-    ngx_http_moa_buf_free(&b);
-}
 
 
 static void
@@ -156,6 +75,12 @@ test_json_str(void)
        "bytes 1..255 escaped: cJSON decodes the same bytes");
     cJSON_Delete(v);
 
+    ngx_http_moa_buf_free(&b);
+
+    /* json_str on a huge length: nomem, no overflow */
+    memset(&b, 0, sizeof(b));
+    ngx_http_moa_buf_json_str(&b, "x", SIZE_MAX / 4);
+    ok(b.nomem && b.len == 0, "json_str of an impossible length: nomem");
     ngx_http_moa_buf_free(&b);
 }
 
@@ -774,13 +699,63 @@ span_is(const ngx_http_moa_span_t *v, const char *expected)
 
 
 static void
+test_tok_members(void)
+{
+    int                          c;
+    size_t                       n;
+    const char                  *s;
+    ngx_http_moa_json_t          j;
+    ngx_http_moa_json_member_t  *m;
+
+    memset(&j, 0, sizeof(j));
+
+    s = "{\"a\":1, \"\\u0062\" : [2,3],\"c\":{},\"a\":{\"d\":null}}";
+
+    ok(ngx_http_moa_json_parse(&j, s, strlen(s)) == 0, "tok_members: parsed");
+    ok(ngx_http_moa_json_tok_members(&j, 0, &m, &n) == 0 && n == 4,
+       "tok_members: four members, duplicates kept");
+
+    if (n == 4) {
+        ok(m[0].key == s + 2 && m[0].key_len == 1 && !m[0].escaped
+           && m[0].value == s + 5 && m[0].value_len == 1,
+           "tok_members: spans of the text");
+        ok(m[1].escaped && m[1].key_len == 6
+           && m[1].value_len == 5 && memcmp(m[1].value, "[2,3]", 5) == 0,
+           "tok_members: an escaped key, raw; the value without spaces");
+        ok(m[3].value_len == 10 && memcmp(m[3].value, "{\"d\":null}", 10) == 0,
+           "tok_members: the second a");
+    }
+
+    free(m);
+
+    c = ngx_http_moa_json_find(&j, 0, "c");
+    ok(c > 0 && ngx_http_moa_json_tok_members(&j, c, &m, &n) == 0 && n == 0
+       && m == NULL, "tok_members of {}: none, NULL");
+
+    c = ngx_http_moa_json_tok_members(&j, ngx_http_moa_json_find(&j, 0, "a"),
+                                      &m, &n);
+    ok(c == 0 && n == 0, "tok_members of a number: none");
+
+    c = ngx_http_moa_json_tok_members(&j, 4, &m, &n);
+    ok(c == 0 && n == 0 && m == NULL && j.tok[4].type == '[',
+       "tok_members of an array: none");
+
+    c = j.tok[0].next - 3;
+    ok(ngx_http_moa_json_tok_members(&j, c, &m, &n) == 0 && n == 1
+       && m[0].key_len == 1 && m[0].key[0] == 'd',
+       "tok_members of an inner object");
+    free(m);
+
+    ngx_http_moa_json_free(&j);
+}
+
+
+static void
 test_spans(void)
 {
     size_t               pos;
     const char          *s;
-    ngx_http_moa_span_t  v, f[8];
-
-    static const char   *keys[] = { "g", "a", "zz", "c", "a", NULL };
+    ngx_http_moa_span_t  v;
 
     s = " { \"a\" : 1 , \"b\":\"x}\\\"\" ,\"c\":[1,{\"d\":2}],"
         " \"e\":{\"f\":[]} , \"g\" : null,\"a\":2,\"h\":-1.5e3}";
@@ -805,19 +780,13 @@ test_spans(void)
     ok(ngx_http_moa_json_get(S("{}"), "a", &v) == 0, "get on {}");
     ok(ngx_http_moa_json_get(S("{\"\\u0061\":7}"), "a", &v) == 1
        && span_is(&v, "7"), "get: an escaped key");
-    ok(ngx_http_moa_json_is(&v, "7") && !ngx_http_moa_json_is(&v, "77")
-       && !ngx_http_moa_json_is(&v, ""), "is");
-
-    ngx_http_moa_json_fields(s, strlen(s), keys, f);
-    ok(span_is(&f[0], "null"), "fields: g");
-    ok(span_is(&f[1], "1"), "fields: a, the first");
-    ok(f[2].p == NULL && f[2].len == 0, "fields: zz absent");
-    ok(span_is(&f[3], "[1,{\"d\":2}]"), "fields: c");
-    ok(span_is(&f[4], "2"), "fields: a named twice gets the second a");
-
-    ngx_http_moa_json_fields(S("[1]"), keys, f);
-    ok(f[0].p == NULL && f[1].p == NULL && f[3].p == NULL,
-       "fields of an array: none");
+    ok(ngx_http_moa_json_is_literal(v.p, v.len, "7")
+       && !ngx_http_moa_json_is_literal(v.p, v.len, "77")
+       && !ngx_http_moa_json_is_literal(v.p, v.len, ""), "is_literal");
+    ok(ngx_http_moa_json_is_literal(S(" \r\n\tnull\n"), "null")
+       && !ngx_http_moa_json_is_literal(S("nul"), "null")
+       && !ngx_http_moa_json_is_literal(S("null,"), "null"),
+       "is_literal: white space around it only");
 
     s = " [ 1 , \"a,b]\" , [2,3] , {\"x\":\"]\"} ,true ] ";
     pos = 0;
@@ -1194,12 +1163,12 @@ test_inner(void)
 int
 main(void)
 {
-    test_buf();
     test_json_str();
     test_valid();
     test_members();
     test_key_is();
     test_tokens();
+    test_tok_members();
     test_spans();
     test_unescape();
     test_plain();

@@ -4,12 +4,14 @@
  *
  * Unit tests of ngx_http_moa_prompt.[ch]: the template check, the
  * candidates' block (rendered once, escaped for a JSON string) and the
- * instruction as parts of a stage body.
+ * instruction as parts of a stage body, and the text of a candidate
+ * (content, refusal, tool calls) with its closing tag neutralised.
  */
 
 
 #include "util.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 #define S(s)  s, sizeof(s) - 1
@@ -497,6 +499,190 @@ test_defaults(void)
 }
 
 
+/*
+ * choice_text's output: a valid JSON string's inside, decoding to the
+ * expected text (json_unescape keeps NULs, cJSON would cut there)
+ */
+static int
+text_decodes(const ngx_http_moa_buf_t *out, const char *expected, size_t n,
+    const char *tag)
+{
+    int                 rc;
+    ngx_http_moa_buf_t  q, d;
+
+    memset(&q, 0, sizeof(q));
+    memset(&d, 0, sizeof(d));
+
+    ngx_http_moa_buf_lit(&q, "\"");
+    ngx_http_moa_buf_add(&q, out->data, out->len);
+    ngx_http_moa_buf_lit(&q, "\"");
+
+    rc = ngx_http_moa_json_valid(q.data, q.len) == 0
+         && ngx_http_moa_json_unescape(&d, q.data, q.len) == 0
+         && d.len == n && (n == 0 || memcmp(d.data, expected, n) == 0)
+         && tap_memmem(d.data, d.len, tag) == NULL;
+
+    if (!rc) {
+        diag("    raw '%.*s'\n    decoded '%.*s'", (int) out->len,
+             out->data ? out->data : "", (int) d.len, d.data ? d.data : "");
+    }
+
+    ngx_http_moa_buf_free(&q);
+    ngx_http_moa_buf_free(&d);
+
+    return rc;
+}
+
+
+/* choice_text of a message decodes to expected[0..n) */
+static void
+text_n(const char *json, const char *tag, const char *expected, size_t n,
+    const char *raw, const char *name)
+{
+    one_t                         o;
+    ngx_http_moa_buf_t            out;
+    const ngx_http_moa_choice_t  *c;
+
+    memset(&out, 0, sizeof(out));
+
+    c = one(&o, json);
+
+    if (!ok(c != NULL, "choice_text: %s: a reply", name)) {
+        one_free(&o);
+        return;
+    }
+
+    ngx_http_moa_prompt_choice_text(&out, c, tag);
+
+    ok(!out.nomem && text_decodes(&out, expected, n, tag),
+       "choice_text: %s", name);
+
+    if (raw) {
+        is_mem(out.data ? out.data : "", out.len, raw,
+               "choice_text: %s: exact output", name);
+    }
+
+    ngx_http_moa_buf_free(&out);
+    one_free(&o);
+}
+
+
+#define text(json, expected, name)                                           \
+    text_n(json, "</candidate", expected, strlen(expected), NULL, name)
+
+#define text_raw(json, expected, raw, name)                                  \
+    text_n(json, "</candidate", expected, strlen(expected), raw, name)
+
+
+static void
+test_choice_text(void)
+{
+    text("{\"content\":\"plain\"}", "plain", "content");
+    text("{\"content\":\"\"}", "", "empty content");
+    text("{\"content\":null}", "", "null content");
+    text("{}", "", "no content");
+    text("{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":"
+         "\"image_url\",\"image_url\":{}},{\"type\":\"text\",\"text\":\"b\"}"
+         "]}", "a\nb", "text parts joined with LF");
+    text("{\"content\":[\"a\",{\"text\":null},{\"text\":\"b\"}]}", "b",
+         "parts that are not text are left out");
+    text("{\"content\":null,\"refusal\":\"I can't\"}", "Refusal: I can't",
+         "refusal alone");
+    text("{\"content\":\"partly\",\"refusal\":\"no more\"}",
+         "partly\nRefusal: no more", "content and refusal");
+    text("{\"content\":\"x\",\"refusal\":\"  \"}", "x", "blank refusal");
+    text("{\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+         "\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+         "\"{\\\"a\\\":1}\"}},{\"id\":\"call_2\",\"type\":\"function\","
+         "\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]}",
+         "Tool calls (JSON): [{\"name\":\"f\",\"arguments\":"
+         "\"{\\\"a\\\":1}\"},{\"name\":\"g\",\"arguments\":\"{}\"}]",
+         "tool calls: their functions as JSON");
+    text("{\"content\":\"let me check\",\"tool_calls\":[{\"type\":\"x\"}]}",
+         "let me check\nTool calls (JSON): [{\"type\":\"x\"}]",
+         "a tool call without function: the whole call");
+    text("{\"content\":\"x\",\"tool_calls\":[]}", "x", "tool_calls []");
+    text("{\"content\":\"a\",\"refusal\":\"b\",\"tool_calls\":[1,\"s\"]}",
+         "a\nRefusal: b\nTool calls (JSON): [1,\"s\"]",
+         "content, refusal and tool calls that are not objects");
+
+    /* no cJSON on the way: a NUL is kept (cJSON cut the text there) */
+    text_n("{\"content\":\"\\u0000hidden\"}", "</candidate",
+           "\0hidden", 7, "\\u0000hidden", "content with a NUL");
+
+    /* raw text is spliced when no escape can hide a tag */
+    text_raw("{\"content\":\"q\\\"b\\\\s\\n\\t \xc3\xa9\"}",
+             "q\"b\\s\n\t \xc3\xa9", "q\\\"b\\\\s\\n\\t \xc3\xa9",
+             "escaped text is copied as it is");
+    text_raw("{\"content\":\"\\u00e9\\/\"}", "\xc3\xa9/", "\\u00e9\\/",
+             "\\u and \\/ without any '<': copied as they are");
+    text_raw("{\"content\":\"<b>\\u00e9\\/\"}", "<b>\xc3\xa9/",
+             "<b>\xc3\xa9/", "\\u and \\/ with a '<': decoded and escaped "
+             "again");
+    text_raw("{\"content\":\"a\\u003c/candidate>\"}", "a< /candidate>",
+             "a< /candidate>", "an escaped '<' is decoded: the tag it "
+             "hid is neutralised");
+    text_raw("{\"content\":\"\\u003C\\/candidate>\"}", "< /candidate>",
+             "< /candidate>", "\\u003C and \\/: the tag is neutralised");
+}
+
+
+/* the closing tag of the block a text is put in cannot appear in it */
+static void
+test_neutralise(void)
+{
+    text_raw("{\"content\":\"a</candidate>b</candidate\\n<c>< /x><\"}",
+             "a< /candidate>b< /candidate\n<c>< /x><",
+             "a< /candidate>b< /candidate\\n<c>< /x><",
+             "raw text: every closing tag neutralised");
+    text("{\"content\":\"</candidate\"}", "< /candidate", "the tag alone");
+    text("{\"content\":\"x</candidate\"}", "x< /candidate",
+         "the tag at the end");
+    text("{\"content\":\"</candidat\"}", "</candidat", "a partial tag stays");
+    text("{\"content\":\"</candidate</candidate\"}",
+         "< /candidate< /candidate", "adjacent tags");
+    text("{\"content\":\"<</candidate\"}", "<< /candidate",
+         "a '<' before the tag");
+    text("{\"content\":\"</Candidate>\"}", "</Candidate>",
+         "the tag is matched as written");
+
+    text("{\"content\":\"\\u003c/candidate>\"}", "< /candidate>",
+         "hidden as \\u003c: decoded, neutralised");
+    text("{\"content\":\"\\u003C/candidate\"}", "< /candidate",
+         "hidden as \\u003C");
+    text("{\"content\":\"<\\/candidate>\"}", "< /candidate>",
+         "hidden as <\\/");
+    text("{\"content\":\"\\u003c\\/\\u0063andidate\"}", "< /candidate",
+         "hidden by several escapes");
+    text("{\"content\":\"\\u00e9</candidate\\u003c/candidate\"}",
+         "\xc3\xa9< /candidate< /candidate",
+         "decoded path: raw and hidden tags");
+    text_raw("{\"content\":\"\\\\u003c/candidate\"}", "\\u003c/candidate",
+             "\\\\u003c/candidate",
+             "an escaped backslash then u003c: no tag, copied as is");
+    text("{\"content\":\"\\\\</candidate\"}", "\\< /candidate",
+         "an escaped backslash then a tag");
+
+    text("{\"content\":[{\"text\":\"a</candidate\"},{\"text\":"
+         "\"\\u003c/candidate\"},{\"text\":\"<\\/candidate\"}]}",
+         "a< /candidate\n< /candidate\n< /candidate",
+         "content parts: each neutralised");
+    text("{\"content\":null,\"refusal\":\"no</candidate><\\/candidate\"}",
+         "Refusal: no< /candidate>< /candidate", "refusal: neutralised");
+    text("{\"content\":null,\"tool_calls\":[{\"function\":{\"name\":"
+         "\"</candidate>\",\"arguments\":\"\\u003c/candidate\"}}]}",
+         "Tool calls (JSON): [{\"name\":\"< /candidate>\",\"arguments\":"
+         "\"\\u003c/candidate\"}]",
+         "tool calls: raw tags neutralised, escapes stay JSON");
+
+    /* the tag given is the one neutralised */
+    text_n("{\"content\":\"</candidate></critiques><\\/critiques>\"}",
+           "</critiques", "</candidate>< /critiques>< /critiques>",
+           strlen("</candidate>< /critiques>< /critiques>"), NULL,
+           "the critiques' tag");
+}
+
+
 int
 main(void)
 {
@@ -505,6 +691,8 @@ main(void)
     test_candidates();
     test_parts();
     test_defaults();
+    test_choice_text();
+    test_neutralise();
 
     return done_testing();
 }

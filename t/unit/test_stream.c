@@ -2,9 +2,9 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Unit tests of the streamed side of ngx_http_moa_openai.[ch]: rewriting
- * the synthesis stream event by event, the final usage chunk, a complete
- * (parsed) reply as chunks, and error events.
+ * Unit tests of ngx_http_moa_stream.[ch]: rewriting the synthesis stream
+ * event by event, the final usage chunk, a complete (parsed) reply as
+ * chunks, and error events.
  */
 
 
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "util.h"
-#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_stream.h"
 
 
 #define S(s)  s, sizeof(s) - 1

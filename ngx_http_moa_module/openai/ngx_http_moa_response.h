@@ -1,0 +1,24 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code: the final chat.completion answered to the client.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_RESPONSE_H_INCLUDED_
+#define _NGX_HTTP_MOA_RESPONSE_H_INCLUDED_
+
+
+#include <cjson/cJSON.h>
+
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_reply.h"
+
+
+int ngx_http_moa_build_response(ngx_http_moa_buf_t *out,
+    ngx_http_moa_reply_t *rep, int choice, const char *model,
+    const cJSON *usage);
+
+
+#endif /* _NGX_HTTP_MOA_RESPONSE_H_INCLUDED_ */

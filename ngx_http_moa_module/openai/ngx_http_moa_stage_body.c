@@ -1,0 +1,254 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code: the bodies of the proposal, critique and synthesis calls,
+ * spliced from the client's own members, the prompt and the candidates.
+ */
+
+
+#include <stdlib.h>
+
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
+
+
+/* never sent on internal (proposal, critique) calls */
+static const char  *ngx_http_moa_proposal_drop[] = {
+    "model", "messages", "stream", "stream_options", "n", "temperature",
+    "seed", "logprobs", "top_logprobs", "store", "metadata", NULL
+};
+
+/* the only client fields a critique carries: it must be plain text */
+static const char  *ngx_http_moa_critique_keep[] = {
+    "tools", "user", "safety_identifier", "service_tier", "prompt_cache_key",
+    "reasoning_effort", NULL
+};
+
+/* replaced by the module on the synthesis call */
+static const char  *ngx_http_moa_synthesis_drop[] = {
+    "model", "messages", "stream", "stream_options", NULL
+};
+
+static const char  *ngx_http_moa_max_tokens_keys[] = {
+    "max_tokens", "max_completion_tokens", NULL
+};
+
+
+static int
+ngx_http_moa_stage_body_in_list(const ngx_http_moa_json_member_t *m,
+    const char **list)
+{
+    for ( /* void */ ; *list; list++) {
+        if (ngx_http_moa_json_key_is(m, *list)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a member as the client wrote it: from its key's quote to its value's end */
+static void
+ngx_http_moa_stage_body_member(ngx_http_moa_body_t *b,
+    const ngx_http_moa_json_member_t *m)
+{
+    ngx_http_moa_body_ref(b, m->key - 1,
+                          (m->value + m->value_len) - (m->key - 1));
+    ngx_http_moa_body_lit(b, ",");
+}
+
+
+static void
+ngx_http_moa_stage_body_common(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
+{
+    size_t  off;
+
+    off = b->glue.len;
+
+    ngx_http_moa_buf_lit(&b->glue, "\"model\":");
+    ngx_http_moa_buf_json_str(&b->glue, cp->model, cp->model_len);
+
+    if (cp->temperature) {
+        ngx_http_moa_buf_lit(&b->glue, ",\"temperature\":");
+        ngx_http_moa_buf_add(&b->glue, cp->temperature, cp->temperature_len);
+    }
+
+    if (cp->max_tokens > 0) {
+        if (req->max_completion_tokens) {
+            ngx_http_moa_buf_lit(&b->glue, ",\"max_completion_tokens\":");
+
+        } else {
+            ngx_http_moa_buf_lit(&b->glue, ",\"max_tokens\":");
+        }
+
+        ngx_http_moa_buf_int(&b->glue, cp->max_tokens);
+    }
+
+    ngx_http_moa_buf_lit(&b->glue, ",\"messages\":");
+    ngx_http_moa_body_glued(b, off);
+}
+
+
+/* the client's messages, and the start of one instruction message */
+static void
+ngx_http_moa_stage_body_messages(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req, int instruction)
+{
+    const ngx_http_moa_json_member_t  *m;
+
+    m = req->raw_messages;
+
+    if (!instruction) {
+        ngx_http_moa_body_ref(b, m->value, m->value_len);
+        return;
+    }
+
+    /* the raw value ends with ']' and is a non-empty array */
+    ngx_http_moa_body_ref(b, m->value, m->value_len - 1);
+    ngx_http_moa_body_lit(b, ",{\"role\":\"user\",\"content\":\"");
+}
+
+
+int
+ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
+{
+    size_t                             i, off;
+    const ngx_http_moa_json_member_t  *m;
+
+    ngx_http_moa_body_lit(b, "{");
+
+    for (i = 0; i < req->nmembers; i++) {
+        m = &req->members[i];
+
+        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_proposal_drop)
+            || (cp->max_tokens > 0
+                && ngx_http_moa_stage_body_in_list(m,
+                                              ngx_http_moa_max_tokens_keys)))
+        {
+            continue;
+        }
+
+        ngx_http_moa_stage_body_member(b, m);
+    }
+
+    ngx_http_moa_stage_body_common(b, req, cp);
+    ngx_http_moa_stage_body_messages(b, req, 0);
+
+    off = b->glue.len;
+
+    if (cp->n > 1) {
+        ngx_http_moa_buf_lit(&b->glue, ",\"n\":");
+        ngx_http_moa_buf_int(&b->glue, cp->n);
+    }
+
+    /* same seed at a high temperature would give N equal candidates */
+    if (req->has_seed) {
+        ngx_http_moa_buf_lit(&b->glue, ",\"seed\":");
+        ngx_http_moa_buf_int(&b->glue, req->seed + cp->index);
+    }
+
+    ngx_http_moa_buf_lit(&b->glue, ",\"stream\":false}");
+    ngx_http_moa_body_glued(b, off);
+
+    return ngx_http_moa_body_done(b);
+}
+
+
+int
+ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
+    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
+    int ncands)
+{
+    size_t                             i;
+    const ngx_http_moa_json_member_t  *m;
+
+    ngx_http_moa_body_lit(b, "{");
+
+    for (i = 0; i < req->nmembers; i++) {
+        m = &req->members[i];
+
+        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_critique_keep)) {
+            ngx_http_moa_stage_body_member(b, m);
+        }
+    }
+
+    /* tools give the candidates' tool calls a meaning; none may be called */
+    if (req->has_tools) {
+        ngx_http_moa_body_lit(b, "\"tool_choice\":\"none\",");
+    }
+
+    ngx_http_moa_stage_body_common(b, req, cp);
+    ngx_http_moa_stage_body_messages(b, req, 1);
+    ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, NULL);
+    ngx_http_moa_body_lit(b, "\"}],\"stream\":false}");
+
+    return ngx_http_moa_body_done(b);
+}
+
+
+int
+ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
+    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
+    int ncands, const ngx_http_moa_choice_t *critique)
+{
+    size_t                             i, n;
+    ngx_http_moa_json_member_t        *so;
+    const ngx_http_moa_json_member_t  *m;
+
+    ngx_http_moa_body_lit(b, "{");
+
+    for (i = 0; i < req->nmembers; i++) {
+        m = &req->members[i];
+
+        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_synthesis_drop)
+            || (cp->temperature && ngx_http_moa_json_key_is(m, "temperature"))
+            || (cp->max_tokens > 0
+                && ngx_http_moa_stage_body_in_list(m,
+                                              ngx_http_moa_max_tokens_keys)))
+        {
+            continue;
+        }
+
+        ngx_http_moa_stage_body_member(b, m);
+    }
+
+    ngx_http_moa_stage_body_common(b, req, cp);
+    ngx_http_moa_stage_body_messages(b, req, 1);
+    ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, critique);
+
+    if (!req->stream) {
+        ngx_http_moa_body_lit(b, "\"}],\"stream\":false}");
+        return ngx_http_moa_body_done(b);
+    }
+
+    /*
+     * the provider's usage of this call is needed for the sum: the client's
+     * own stream options, include_usage forced on
+     */
+
+    ngx_http_moa_body_lit(b, "\"}],\"stream\":true,\"stream_options\":{");
+
+    if (req->stream_options.len
+        && ngx_http_moa_json_members(req->stream_options.p,
+                                     req->stream_options.len, &so, &n)
+           == 0)
+    {
+        for (i = 0; i < n; i++) {
+            if (!ngx_http_moa_json_key_is(&so[i], "include_usage")) {
+                ngx_http_moa_stage_body_member(b, &so[i]);
+            }
+        }
+
+        free(so);
+    }
+
+    ngx_http_moa_body_lit(b, "\"include_usage\":true}}");
+
+    return ngx_http_moa_body_done(b);
+}

@@ -1,0 +1,375 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Unit tests of ngx_http_moa_usage.[ch]: usage summed from trees and from
+ * a reply's tokens (both must agree), read, found in a complete reply
+ * (usage_scan), and printed.
+ */
+
+
+#include <limits.h>
+#include <math.h>
+
+#include "util.h"
+#include "check_reply.h"
+#include "ngx_http_moa_usage.h"
+
+
+#define S(s)  s, sizeof(s) - 1
+
+
+/*
+ * usage_add() over a and b (b may be NULL), and the same usages summed from
+ * a reply's tokens by reply_usage_add(): both sums must print the same.
+ */
+static cJSON *
+usage_sum(const char *a, const char *b)
+{
+    int                    i;
+    char                  *s1, *s2;
+    cJSON                 *acc, *tacc, *u;
+    const char            *list[2];
+    ngx_http_moa_buf_t     text;
+    ngx_http_moa_reply_t   rep;
+    ngx_http_moa_error_t   err;
+
+    list[0] = a;
+    list[1] = b;
+
+    acc = cJSON_CreateObject();
+    tacc = cJSON_CreateObject();
+    memset(&text, 0, sizeof(text));
+
+    for (i = 0; i < 2 && list[i]; i++) {
+        u = cJSON_Parse(list[i]);
+        ok(ngx_http_moa_usage_add(acc, u) == 0, "usage_add %s", list[i]);
+        cJSON_Delete(u);
+
+        text.len = 0;
+        ngx_http_moa_buf_lit(&text, "{\"choices\":[{\"message\":"
+                             "{\"content\":\"x\"}}],\"usage\":");
+        ngx_http_moa_buf_cstr(&text, list[i]);
+        ngx_http_moa_buf_lit(&text, "}");
+
+        ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
+           && ngx_http_moa_reply_usage_add(tacc, &rep) == 0,
+           "reply_usage_add %s", list[i]);
+        ngx_http_moa_reply_free(&rep);
+    }
+
+    s1 = cJSON_PrintUnformatted(acc);
+    s2 = cJSON_PrintUnformatted(tacc);
+    is_str(s2, s1, "reply_usage_add sums as usage_add: %s", a);
+    free(s1);
+    free(s2);
+
+    cJSON_Delete(tacc);
+    ngx_http_moa_buf_free(&text);
+
+    return acc;
+}
+
+
+static void
+test_usage(void)
+{
+    char   *s;
+    cJSON  *acc;
+
+    acc = usage_sum("{\"prompt_tokens\":10,\"completion_tokens\":5,"
+                    "\"total_tokens\":15,\"prompt_tokens_details\":"
+                    "{\"cached_tokens\":2,\"audio_tokens\":0},"
+                    "\"completion_tokens_details\":{\"reasoning_tokens\":1,"
+                    "\"accepted_prediction_tokens\":0}}",
+                    "{\"prompt_tokens\":100,\"completion_tokens\":50,"
+                    "\"total_tokens\":150,\"prompt_tokens_details\":"
+                    "{\"cached_tokens\":20},\"completion_tokens_details\":"
+                    "{\"reasoning_tokens\":10,\"new_detail\":3},"
+                    "\"cost\":0.5,\"provider\":\"x\",\"flags\":[1,2]}");
+
+    is_int(ngx_http_moa_usage_get(acc, "prompt_tokens"), 110, "sum: prompt");
+    is_int(ngx_http_moa_usage_get(acc, "completion_tokens"), 55,
+           "sum: completion");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 165, "sum: total");
+    is_int(jnum(acc, "prompt_tokens_details.cached_tokens"), 22,
+           "sum: nested cached_tokens");
+    is_int(jnum(acc, "prompt_tokens_details.audio_tokens"), 0,
+           "sum: nested field of one call only");
+    is_int(jnum(acc, "completion_tokens_details.reasoning_tokens"), 11,
+           "sum: nested reasoning_tokens");
+    is_int(jnum(acc, "completion_tokens_details.new_detail"), 3,
+           "sum: a nested field the first call lacked");
+    ok(jnum(acc, "cost") == 0.5, "sum: a provider's extra number");
+    ok(!jhas(acc, "provider") && !jhas(acc, "flags"),
+       "sum: strings and arrays are not summed");
+    cJSON_Delete(acc);
+
+    /* missing totals: prompt + completion count */
+    acc = usage_sum("{\"prompt_tokens\":7,\"completion_tokens\":3}",
+                    "{\"prompt_tokens\":1,\"completion_tokens\":1,"
+                    "\"total_tokens\":2}");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 12,
+           "no total in the first call: 10 + 2");
+    cJSON_Delete(acc);
+
+    acc = usage_sum("{\"prompt_tokens\":1,\"completion_tokens\":1,"
+                    "\"total_tokens\":2}",
+                    "{\"prompt_tokens\":7}");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 9,
+           "no total in the second call: 2 + 7");
+    is_int(ngx_http_moa_usage_get(acc, "completion_tokens"), 1,
+           "no completion_tokens in the second");
+    cJSON_Delete(acc);
+
+    acc = usage_sum("{}", NULL);
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 0,
+           "an empty usage: total 0");
+    ok(jhas(acc, "total_tokens"), "an empty usage still adds a total");
+    cJSON_Delete(acc);
+
+    acc = usage_sum("{\"prompt_tokens\":\"7\",\"completion_tokens\":null,"
+                    "\"total_tokens\":\"9\"}", NULL);
+    ok(!jhas(acc, "prompt_tokens"), "a string count is ignored");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 0,
+           "a string total: counted as missing");
+    cJSON_Delete(acc);
+
+    /* numbers as cJSON reads them, keys with escapes */
+    acc = usage_sum("{\"prompt_\\u0074okens\":5,\"completion_tokens\":"
+                    "12345678901234567,\"a\":-3,\"b\":0.25,\"c\":1e3,"
+                    "\"d\":1E-2,\"e\":-0,\"f\":999999999999999}",
+                    "{\"prompt_tokens\":2,\"a\":3.5,\"f\":1}");
+    is_int(ngx_http_moa_usage_get(acc, "prompt_tokens"), 7,
+           "an escaped key is the key it spells");
+    is_int(ngx_http_moa_usage_get(acc, "completion_tokens"),
+           12345678901234568LL, "17 digits: the nearest double");
+    ok(jnum(acc, "a") == 0.5 && jnum(acc, "b") == 0.25
+       && jnum(acc, "c") == 1000 && jnum(acc, "d") == 0.01,
+       "negative, fractions and exponents");
+    is_int(ngx_http_moa_usage_get(acc, "f"), 1000000000000000LL,
+           "15 digits exactly");
+    /* summed as doubles, as the counts are */
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"),
+           (long long) ((5.0 + 12345678901234567.0) + (2.0 + 0.0)),
+           "no total in either: prompt + completion of each");
+    cJSON_Delete(acc);
+
+    /* mismatched shapes: ignored, no crash */
+    acc = usage_sum("{\"details\":{\"a\":1},\"n\":1}",
+                    "{\"details\":5,\"n\":{\"a\":1}}");
+    is_int(jnum(acc, "details.a"), 1, "number onto object: ignored");
+    is_int(jnum(acc, "n"), 1, "object onto number: ignored");
+    cJSON_Delete(acc);
+
+    /* not an object: nothing */
+    acc = cJSON_CreateObject();
+    ok(ngx_http_moa_usage_add(acc, NULL) == 0 && acc->child == NULL,
+       "usage_add NULL: nothing");
+    {
+        cJSON  *arr;
+
+        arr = cJSON_Parse("[1,2]");
+        ok(ngx_http_moa_usage_add(acc, arr) == 0 && acc->child == NULL,
+           "usage_add of an array: nothing");
+        cJSON_Delete(arr);
+    }
+
+    s = cJSON_PrintUnformatted(acc);
+    is_str(s, "{}", "the accumulator is untouched");
+    free(s);
+    cJSON_Delete(acc);
+
+    /* usage_get */
+    acc = cJSON_Parse("{\"a\":12.9,\"b\":\"3\",\"c\":-4,\"d\":1e15}");
+    is_int(ngx_http_moa_usage_get(acc, "a"), 12, "usage_get truncates");
+    is_int(ngx_http_moa_usage_get(acc, "b"), 0, "usage_get: a string is 0");
+    is_int(ngx_http_moa_usage_get(acc, "c"), -4, "usage_get: negative");
+    is_int(ngx_http_moa_usage_get(acc, "d"), 1000000000000000LL,
+           "usage_get: above 2^31");
+    is_int(ngx_http_moa_usage_get(acc, "zz"), 0, "usage_get: missing is 0");
+    cJSON_Delete(acc);
+
+    /* a provider's absurd counts: clamped, never an undefined cast */
+    acc = cJSON_Parse("{\"a\":1e300,\"b\":-1e300,\"c\":1e999,"
+                      "\"d\":9223372036854775808}");
+    is_int(ngx_http_moa_usage_get(acc, "a"), LLONG_MAX,
+           "usage_get: 1e300 is clamped");
+    is_int(ngx_http_moa_usage_get(acc, "b"), LLONG_MIN,
+           "usage_get: -1e300 is clamped");
+    is_int(ngx_http_moa_usage_get(acc, "c"), LLONG_MAX,
+           "usage_get: infinity is clamped");
+    is_int(ngx_http_moa_usage_get(acc, "d"), LLONG_MAX,
+           "usage_get: 2^63 is clamped");
+    is_int(ngx_http_moa_usage_get(NULL, "a"), 0, "usage_get: NULL is 0");
+    cJSON_Delete(acc);
+}
+
+
+static void
+usage_printed(const char *usage, const char *expected, const char *name)
+{
+    cJSON               *u, *a;
+    ngx_http_moa_buf_t   out;
+
+    memset(&out, 0, sizeof(out));
+
+    u = usage ? cJSON_Parse(usage) : NULL;
+    ngx_http_moa_usage_print(&out, u);
+
+    is_mem(out.data, out.len, expected, "usage_print: %s", name);
+
+    a = check_json_cjson(out.data, out.len);
+    ok(a != NULL && ngx_http_moa_json_valid(out.data, out.len) == 0,
+       "usage_print: %s: valid JSON", name);
+
+    cJSON_Delete(a);
+    cJSON_Delete(u);
+    ngx_http_moa_buf_free(&out);
+}
+
+
+/* printed, then parsed: the numbers cJSON had, whatever their form */
+static void
+usage_roundtrip(cJSON *u, const char *name)
+{
+    cJSON               *a;
+    const cJSON         *x, *y;
+    ngx_http_moa_buf_t   out;
+
+    memset(&out, 0, sizeof(out));
+    ngx_http_moa_usage_print(&out, u);
+
+    a = check_json_cjson(out.data, out.len);
+
+    if (!ok(a != NULL, "usage_print: %s: valid JSON", name)) {
+        diag("    '%.*s'", (int) out.len, out.data);
+    }
+
+    for (x = u->child, y = a ? a->child : NULL; x && y;
+         x = x->next, y = y->next)
+    {
+        if (!ok(cJSON_IsNumber(y) && strcmp(x->string, y->string) == 0
+                && (isfinite(x->valuedouble) ? y->valuedouble
+                                               == x->valuedouble
+                                             : y->valuedouble == 0),
+                "usage_print: %s: %s %.17g printed as %.17g", name,
+                x->string, x->valuedouble, y ? y->valuedouble : 0))
+        {
+            diag("    '%.*s'", (int) out.len, out.data);
+        }
+    }
+
+    ok(x == NULL && y == NULL, "usage_print: %s: every number", name);
+
+    cJSON_Delete(a);
+    ngx_http_moa_buf_free(&out);
+}
+
+
+static void
+test_usage_print(void)
+{
+    cJSON  *u;
+
+    usage_printed(NULL, "{}", "NULL");
+    usage_printed("[1,2]", "{}", "an array");
+    usage_printed("{}", "{}", "empty");
+    usage_printed("{\"prompt_tokens\":10,\"completion_tokens\":-2,"
+                  "\"total_tokens\":0}",
+                  "{\"prompt_tokens\":10,\"completion_tokens\":-2,"
+                  "\"total_tokens\":0}", "integers");
+    usage_printed("{\"a\":1.0,\"b\":2e3,\"c\":-0.0}", "{\"a\":1,\"b\":2000,"
+                  "\"c\":0}", "integral values as integers");
+    usage_printed("{\"d\":{\"e\":3,\"f\":{},\"g\":{\"h\":4}},\"i\":5}",
+                  "{\"d\":{\"e\":3,\"f\":{},\"g\":{\"h\":4}},\"i\":5}",
+                  "nested objects");
+    usage_printed("{\"a\":0.5,\"b\":-2.25}", "{\"a\":0.5,\"b\":-2.25}",
+                  "non-integral");
+    usage_printed("{\"s\":\"x\",\"n\":null,\"t\":true,\"f\":false,"
+                  "\"l\":[1],\"k\":2}", "{\"k\":2}",
+                  "only numbers and objects");
+    usage_printed("{\"s\":\"x\",\"k\":2}", "{\"k\":2}",
+                  "no comma before the first printed");
+    usage_printed("{\"a\\\"b\\\\\\n\":1}", "{\"a\\\"b\\\\\\n\":1}",
+                  "a key escaped");
+    usage_printed("{\"big\":8999999999999999,\"neg\":-8999999999999999}",
+                  "{\"big\":8999999999999999,\"neg\":-8999999999999999}",
+                  "the largest integers printed as such");
+    usage_printed("{\"a\":1e999,\"b\":-1e999}", "{\"a\":0,\"b\":0}",
+                  "infinite: 0, never null");
+
+    u = cJSON_Parse("{\"a\":0.1,\"b\":1e16,\"c\":9e15,\"d\":-9e15,"
+                    "\"e\":1e300,\"f\":-1e300,\"g\":4.9e-324,"
+                    "\"h\":123456789.125,\"i\":9007199254740993,"
+                    "\"j\":1e999}");
+    usage_roundtrip(u, "huge and small values");
+    cJSON_Delete(u);
+
+    u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "nan", NAN);
+    cJSON_AddNumberToObject(u, "inf", -INFINITY);
+    cJSON_AddNumberToObject(u, "half", 0.5);
+    usage_roundtrip(u, "NaN and infinities");
+    cJSON_Delete(u);
+}
+
+
+/* usage_scan of a complete reply: its rc, and total_tokens (-1: no usage) */
+static void
+scan(const char *reply, int rc, long long total, const char *name)
+{
+    cJSON  *u;
+
+    u = (cJSON *) 1;
+
+    is_int(ngx_http_moa_usage_scan(reply, strlen(reply), &u), rc,
+           "usage_scan: %s: rc", name);
+
+    if (total < 0) {
+        ok(u == NULL, "usage_scan: %s: no usage", name);
+
+    } else {
+        is_int(ngx_http_moa_usage_get(u, "total_tokens"), total,
+               "usage_scan: %s: total_tokens", name);
+    }
+
+    cJSON_Delete(u);
+}
+
+
+static void
+test_usage_scan(void)
+{
+    scan("{\"id\":\"c\",\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+         "\"usage\":{\"prompt_tokens\":1,\"total_tokens\":3}}", 0, 3,
+         "a reply with usage");
+    scan(" {\"usage\" : { \"total_tokens\" : 4 , \"x\" : [ ] } }\n", 0, 4,
+         "white space");
+    scan("{\"choices\":[]}", 0, -1, "no usage");
+    scan("{\"usage\":null}", 0, -1, "usage null");
+    scan("{\"usage\":[{\"total_tokens\":1}]}", 0, -1,
+         "usage that is not an object");
+    scan("{\"usage\":{\"total_tokens\":1},\"usage\":{\"total_tokens\":2}}",
+         0, 1, "duplicates: the first object");
+    scan("{\"usage\":null,\"usage\":{\"total_tokens\":2}}", 0, 2,
+         "duplicates: the first that is an object");
+    scan("{\"\\u0075sage\":{\"total_tokens\":5}}", 0, 5,
+         "an escaped key");
+    scan("{\"choices\":[{\"usage\":{\"total_tokens\":6}}]}", 0, -1,
+         "a nested usage is not the reply's");
+    scan("{\"usage\":{\"total_tokens\":1}", -1, -1, "invalid JSON");
+    scan("[{\"usage\":{\"total_tokens\":1}}]", -1, -1, "an array");
+    scan("", -1, -1, "empty");
+}
+
+
+int
+main(void)
+{
+    test_usage();
+    test_usage_print();
+    test_usage_scan();
+
+    return done_testing();
+}
