@@ -125,3 +125,4 @@ include mk/unit.mk
 include mk/fuzz.mk
 # make test-asan, test-valgrind, soak: see mk/reliability.mk, RELIABILITY.md
 include mk/reliability.mk
+include mk/layers.mk

@@ -140,14 +140,14 @@ check_response_paths(ngx_http_moa_reply_t *rep, const char *model,
     cJSON_Delete(rep->root);
     rep->root = NULL;
 
-    if (ngx_http_moa_build_response(out, rep, -1, model, usage) != 0) {
+    if (ngx_http_moa_response_build(out, rep, -1, model, usage) != 0) {
         return "the answer is built";
     }
 
     plain = rep->choices[0].plain;
     rep->choices[0].plain = 0;
 
-    rc = ngx_http_moa_build_response(tree, rep, -1, model, usage);
+    rc = ngx_http_moa_response_build(tree, rep, -1, model, usage);
 
     rep->choices[0].plain = plain;
     cJSON_Delete(rep->root);

@@ -271,7 +271,7 @@ fuzz_response(ngx_http_moa_reply_t *rep, int choice, const cJSON *usage)
         cJSON_Delete(rep->root);
         rep->root = NULL;
 
-        fuzz_assert(ngx_http_moa_build_response(&out, rep, choice,
+        fuzz_assert(ngx_http_moa_response_build(&out, rep, choice,
                                                 FUZZ_MODEL, usage) == 0,
                     "the response with a choice kept is built");
         fuzz_answer(&out, choice, usage);
@@ -430,11 +430,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     && c->span.len && c->message.p[0] == '{',
                     "a choice's spans are values within the reply");
 
-        m = ngx_http_moa_choice_message(c);
+        m = ngx_http_moa_reply_choice_message(c);
         fuzz_assert(cJSON_IsObject(m), "choice_message: an object");
         cJSON_Delete(m);
 
-        (void) ngx_http_moa_choice_usable(c);
+        (void) ngx_http_moa_reply_choice_usable(c);
 
         out.len = 0;
         ngx_http_moa_prompt_choice_text(&out, c, "</candidate");
@@ -463,8 +463,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* usage: this call twice, as over several calls */
     acc = cJSON_CreateObject();
     fuzz_assert(acc != NULL, "acc");
-    fuzz_assert(ngx_http_moa_reply_usage_add(acc, &rep) == 0
-                && ngx_http_moa_reply_usage_add(acc, &rep) == 0,
+    fuzz_assert(ngx_http_moa_usage_add_reply(acc, &rep) == 0
+                && ngx_http_moa_usage_add_reply(acc, &rep) == 0,
                 "reply_usage_add");
 
     /*

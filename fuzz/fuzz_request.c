@@ -69,15 +69,15 @@ fuzz_body(int stage, ngx_http_moa_request_t *req,
 
     switch (stage) {
     case 'p':
-        rc = ngx_http_moa_build_proposal(&body, req, cp);
+        rc = ngx_http_moa_stage_body_proposal(&body, req, cp);
         break;
     case 'c':
-        rc = ngx_http_moa_build_critique(&body, req, cp, inst[0].tpl,
+        rc = ngx_http_moa_stage_body_critique(&body, req, cp, inst[0].tpl,
                                          inst[0].tpl_len, inst[0].cands,
                                          inst[0].ncands);
         break;
     default:
-        rc = ngx_http_moa_build_synthesis(&body, req, cp, inst[1].tpl,
+        rc = ngx_http_moa_stage_body_synthesis(&body, req, cp, inst[1].tpl,
                                           inst[1].tpl_len, inst[1].cands,
                                           inst[1].ncands, inst[1].critique);
     }

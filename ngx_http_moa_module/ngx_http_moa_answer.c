@@ -69,7 +69,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
         return;
     }
 
-    if (ngx_http_moa_build_response(&out, rep, (int) choice,
+    if (ngx_http_moa_response_build(&out, rep, (int) choice,
                                     (char *) ctx->model->id.data,
                                     ctx->usage)
         != 0)

@@ -610,7 +610,7 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
     /* tokens were spent whether or not the reply is usable */
 
-    if (ngx_http_moa_reply_usage_add(ctx->usage, &call->parsed) != 0) {
+    if (ngx_http_moa_usage_add_reply(ctx->usage, &call->parsed) != 0) {
         ngx_http_moa_error_set(ngx_http_moa_call_error(call), 500,
                                "server_error", NULL, NULL, "out of memory");
         return;

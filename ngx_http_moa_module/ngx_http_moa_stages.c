@@ -116,7 +116,7 @@ ngx_http_moa_stages_start_proposals(ngx_http_moa_ctx_t *ctx)
         cp.n = (t == NULL && mlcf->proposer_n) ? (int) mlcf->proposers : 0;
         cp.index = (int) i;
 
-        if (ngx_http_moa_build_proposal(&call->body, &ctx->req, &cp) != 0
+        if (ngx_http_moa_stage_body_proposal(&call->body, &ctx->req, &cp) != 0
             || ngx_http_moa_call_start(ctx, call, 1) != NGX_OK)
         {
             return NGX_ERROR;
@@ -193,7 +193,7 @@ ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
     rc = NGX_ERROR;
 
     if (ngx_http_moa_candidates_text(ctx) == NGX_OK
-        && ngx_http_moa_build_critique(&call->body, &ctx->req, &cp,
+        && ngx_http_moa_stage_body_critique(&call->body, &ctx->req, &cp,
                                        (char *) mlcf->critique_prompt_json.data,
                                        mlcf->critique_prompt_json.len,
                                        &ctx->cands_text, (int) ctx->ncands)
@@ -239,7 +239,7 @@ ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
     rc = NGX_ERROR;
 
     if (ngx_http_moa_candidates_text(ctx) == NGX_OK
-        && ngx_http_moa_build_synthesis(&call->body, &ctx->req, &cp,
+        && ngx_http_moa_stage_body_synthesis(&call->body, &ctx->req, &cp,
                                     (char *) mlcf->synthesis_prompt_json.data,
                                     mlcf->synthesis_prompt_json.len,
                                     &ctx->cands_text, (int) ctx->ncands,
@@ -364,7 +364,7 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
         for (j = 0; j < call->parsed.nchoices; j++) {
             choice = &call->parsed.choices[j];
 
-            if (!ngx_http_moa_choice_usable(choice)) {
+            if (!ngx_http_moa_reply_choice_usable(choice)) {
                 continue;
             }
 
@@ -459,7 +459,7 @@ ngx_http_moa_stages_critique_done(ngx_http_moa_ctx_t *ctx)
     ctx->critique_timed = 1;
 
     if (call->ok
-        && !ngx_http_moa_choice_usable(&call->parsed.choices[0]))
+        && !ngx_http_moa_reply_choice_usable(&call->parsed.choices[0]))
     {
         call->ok = 0;
     }
@@ -513,7 +513,7 @@ ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx)
         return;
     }
 
-    if (call->ok && ngx_http_moa_choice_usable(&call->parsed.choices[0])) {
+    if (call->ok && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0])) {
         ngx_http_moa_answer(ctx, &call->parsed, -1);
         return;
     }

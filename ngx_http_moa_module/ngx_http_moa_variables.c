@@ -329,7 +329,7 @@ ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
         /* void */
 
     } else if (ctx->answer) {
-        ctx->answer_owned = ngx_http_moa_choice_message(ctx->answer);
+        ctx->answer_owned = ngx_http_moa_reply_choice_message(ctx->answer);
 
     } else if (ctx->capture && !ctx->collect.failed) {
 

@@ -205,7 +205,7 @@ ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 
 
 int
-ngx_http_moa_choice_usable(const ngx_http_moa_choice_t *c)
+ngx_http_moa_reply_choice_usable(const ngx_http_moa_choice_t *c)
 {
     size_t               pos;
     ngx_http_moa_span_t  part, text;
@@ -236,7 +236,7 @@ ngx_http_moa_choice_usable(const ngx_http_moa_choice_t *c)
 
 /* the message of a choice as a tree (the caller deletes it) */
 cJSON *
-ngx_http_moa_choice_message(const ngx_http_moa_choice_t *c)
+ngx_http_moa_reply_choice_message(const ngx_http_moa_choice_t *c)
 {
     return cJSON_ParseWithLength(c->message.p, c->message.len);
 }

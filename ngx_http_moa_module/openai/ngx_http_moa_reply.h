@@ -45,8 +45,8 @@ int ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
 cJSON *ngx_http_moa_reply_root(ngx_http_moa_reply_t *rep);
 void ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep);
 
-int ngx_http_moa_choice_usable(const ngx_http_moa_choice_t *c);
-cJSON *ngx_http_moa_choice_message(const ngx_http_moa_choice_t *c);
+int ngx_http_moa_reply_choice_usable(const ngx_http_moa_choice_t *c);
+cJSON *ngx_http_moa_reply_choice_message(const ngx_http_moa_choice_t *c);
 
 /* on trees: a member set or replaced; later duplicates of names dropped */
 int ngx_http_moa_reply_set(cJSON *obj, const char *name, cJSON *value);

@@ -260,7 +260,7 @@ ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
  * answered with its own bytes; others are normalised through a tree.
  */
 int
-ngx_http_moa_build_response(ngx_http_moa_buf_t *out,
+ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     ngx_http_moa_reply_t *rep, int choice, const char *model,
     const cJSON *usage)
 {

@@ -16,7 +16,7 @@
 #include "ngx_http_moa_reply.h"
 
 
-int ngx_http_moa_build_response(ngx_http_moa_buf_t *out,
+int ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     ngx_http_moa_reply_t *rep, int choice, const char *model,
     const cJSON *usage);
 

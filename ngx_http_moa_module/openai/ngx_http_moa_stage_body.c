@@ -113,7 +113,7 @@ ngx_http_moa_stage_body_messages(ngx_http_moa_body_t *b,
 
 
 int
-ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
+ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
 {
     size_t                             i, off;
@@ -159,7 +159,7 @@ ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
 
 
 int
-ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
+ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
     const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
     int ncands)
@@ -192,7 +192,7 @@ ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
 
 
 int
-ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
+ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
     const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
     int ncands, const ngx_http_moa_choice_t *critique)

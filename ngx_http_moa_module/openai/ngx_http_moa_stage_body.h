@@ -36,13 +36,13 @@ typedef struct {
  * renders them, critique NULL when there is none; the body refers to all
  * of them, and to the request's text: they must outlive it.
  */
-int ngx_http_moa_build_proposal(ngx_http_moa_body_t *b,
+int ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp);
-int ngx_http_moa_build_critique(ngx_http_moa_body_t *b,
+int ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
     const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
     int ncands);
-int ngx_http_moa_build_synthesis(ngx_http_moa_body_t *b,
+int ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
     const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
     int ncands, const ngx_http_moa_choice_t *critique);

@@ -237,7 +237,7 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
 
 /* usage_add() of a parsed reply's usage, from its tokens */
 int
-ngx_http_moa_reply_usage_add(cJSON *acc, const ngx_http_moa_reply_t *rep)
+ngx_http_moa_usage_add_reply(cJSON *acc, const ngx_http_moa_reply_t *rep)
 {
     int                         i, rc;
     double                      t;

@@ -21,7 +21,7 @@
 
 
 int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
-int ngx_http_moa_reply_usage_add(cJSON *acc,
+int ngx_http_moa_usage_add_reply(cJSON *acc,
     const ngx_http_moa_reply_t *rep);
 long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
 void ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage);

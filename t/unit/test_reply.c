@@ -123,7 +123,7 @@ test_reply_parse(void)
            && span_is(&rep.choices[0].refusal, NULL),
            "choice 0: no tool calls, no refusal: (NULL, 0)");
 
-        m = ngx_http_moa_choice_message(&rep.choices[1]);
+        m = ngx_http_moa_reply_choice_message(&rep.choices[1]);
         is_str(jstr(m, "content"), "b", "choice_message: a tree of it");
         is_str(jstr(m, "role"), "assistant", "choice_message: role");
         cJSON_Delete(m);
@@ -303,7 +303,7 @@ usable(const char *json)
     const ngx_http_moa_choice_t  *c;
 
     c = one(&o, json);
-    rc = c ? ngx_http_moa_choice_usable(c) : -1;
+    rc = c ? ngx_http_moa_reply_choice_usable(c) : -1;
     one_free(&o);
 
     return rc;

@@ -41,7 +41,7 @@ response(const char *reply, int choice, const char *usage,
     }
 
     u = cJSON_Parse(usage);
-    rc = ngx_http_moa_build_response(out, &rep, choice, "moa-gpt-4o-v1",
+    rc = ngx_http_moa_response_build(out, &rep, choice, "moa-gpt-4o-v1",
                                      u);
     cJSON_Delete(u);
     ngx_http_moa_reply_free(&rep);
@@ -183,7 +183,7 @@ test_response(void)
 
         u = cJSON_Parse(USAGE);
         out.len = 0;
-        ok(ngx_http_moa_build_response(&out, &rep, 3, "m", u) == -1,
+        ok(ngx_http_moa_response_build(&out, &rep, 3, "m", u) == -1,
            "choice out of range: -1");
         cJSON_Delete(u);
     }
@@ -233,7 +233,7 @@ test_response(void)
                                     &err) == 0, "parsed");
         u = cJSON_Parse(USAGE);
         out.len = 0;
-        ok(ngx_http_moa_build_response(&out, &r, -1, "m\"\\\n", u) == 0,
+        ok(ngx_http_moa_response_build(&out, &r, -1, "m\"\\\n", u) == 0,
            "odd model name: built");
         v = json_ok(out.data, out.len, "odd model name");
         is_str(jstr(v, "model"), "m\"\\\n", "odd model name: kept");
@@ -335,7 +335,7 @@ test_fast(void)
 
     /* the reply's own bytes, model and usage replaced in place */
     ok(ngx_http_moa_reply_parse(&rep, S(full), &err) == 0, "full: parsed");
-    rc = ngx_http_moa_build_response(&out, &rep, -1, "moa-gpt-4o-v1", u);
+    rc = ngx_http_moa_response_build(&out, &rep, -1, "moa-gpt-4o-v1", u);
     ok(rc == 0, "full: built");
     is_mem(out.data, out.len,
            "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
@@ -349,7 +349,7 @@ test_fast(void)
 
     /* a candidate as the answer always goes through the tree */
     out.len = 0;
-    ok(ngx_http_moa_build_response(&out, &rep, 0, "moa-gpt-4o-v1", u) == 0,
+    ok(ngx_http_moa_response_build(&out, &rep, 0, "moa-gpt-4o-v1", u) == 0,
        "full, choice 0: built");
     has(out.data, out.len, "\"content\":\"Hi \xc3\xa9 </b>\"",
         "full, choice 0: printed by cJSON");
@@ -360,7 +360,7 @@ test_fast(void)
     ok(ngx_http_moa_reply_parse(&rep, S(spaced), &err) == 0,
        "spaced: parsed");
     out.len = 0;
-    ok(ngx_http_moa_build_response(&out, &rep, -1, "m\"1", u) == 0,
+    ok(ngx_http_moa_response_build(&out, &rep, -1, "m\"1", u) == 0,
        "spaced: built");
     is_mem(out.data, out.len,
            "{\"id\":\"x\",\"object\":\"chat.completion\",\"created\":1,"
@@ -378,7 +378,7 @@ test_fast(void)
     /* a usage that is not an object prints as {} */
     ok(ngx_http_moa_reply_parse(&rep, S(full), &err) == 0, "parsed");
     out.len = 0;
-    ok(ngx_http_moa_build_response(&out, &rep, -1, "m", NULL) == 0
+    ok(ngx_http_moa_response_build(&out, &rep, -1, "m", NULL) == 0
        && tap_memmem(out.data, out.len, "\"usage\":{}") != NULL,
        "no usage: {}");
     ngx_http_moa_reply_free(&rep);

@@ -53,15 +53,15 @@ build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
 
     switch (stage) {
     case 'p':
-        rc = ngx_http_moa_build_proposal(&b, &req, cp);
+        rc = ngx_http_moa_stage_body_proposal(&b, &req, cp);
         break;
     case 'c':
-        rc = ngx_http_moa_build_critique(&b, &req, cp,
+        rc = ngx_http_moa_stage_body_critique(&b, &req, cp,
                                          tpl.len ? tpl.data : "", tpl.len,
                                          &none, 0);
         break;
     default:
-        rc = ngx_http_moa_build_synthesis(&b, &req, cp,
+        rc = ngx_http_moa_stage_body_synthesis(&b, &req, cp,
                                           tpl.len ? tpl.data : "", tpl.len,
                                           &none, 0, NULL);
     }
@@ -715,15 +715,15 @@ test_golden(void)
 
         switch (golden[i].stage) {
         case 'p':
-            rc = ngx_http_moa_build_proposal(&b, &req, &cp[golden[i].params]);
+            rc = ngx_http_moa_stage_body_proposal(&b, &req, &cp[golden[i].params]);
             break;
         case 'c':
-            rc = ngx_http_moa_build_critique(&b, &req, &cp[golden[i].params],
+            rc = ngx_http_moa_stage_body_critique(&b, &req, &cp[golden[i].params],
                                              esc_c.data, esc_c.len, &block,
                                              3);
             break;
         default:
-            rc = ngx_http_moa_build_synthesis(&b, &req,
+            rc = ngx_http_moa_stage_body_synthesis(&b, &req,
                                               &cp[golden[i].params],
                                               esc_s.data, esc_s.len, &block,
                                               3, &rep[3].choices[0]);
@@ -803,7 +803,7 @@ test_refs(void)
     cp.model_len = 1;
     memset(&b, 0, sizeof(b));
 
-    ok(ngx_http_moa_build_proposal(&b, &req, &cp) == 0, "proposal");
+    ok(ngx_http_moa_stage_body_proposal(&b, &req, &cp) == 0, "proposal");
 
     refs = 0;
 

@@ -53,7 +53,7 @@ usage_sum(const char *a, const char *b)
         ngx_http_moa_buf_lit(&text, "}");
 
         ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
-           && ngx_http_moa_reply_usage_add(tacc, &rep) == 0,
+           && ngx_http_moa_usage_add_reply(tacc, &rep) == 0,
            "reply_usage_add %s", list[i]);
         ngx_http_moa_reply_free(&rep);
     }
