@@ -4,7 +4,8 @@
 #
 #  1. lintian on the .changes (source and binaries): no error, no warning
 #  2. the bad cases: make deb with an nginx-dev of another version than the
-#     installed nginx; apt-get install of a module built for another ABI
+#     installed nginx, or with a version debian/changelog does not have;
+#     apt-get install of a module built for another ABI
 #  3. apt-get install ./build/deb/*.deb, then debian/tests/installed (the
 #     enabled snippet, nginx -t, a MoA request through the shipped example
 #     site, man moa-relabel, --version)
@@ -79,6 +80,14 @@ grep -q "nginx-dev 1.24.0-1 does not match the installed nginx $nginx_version" \
 sed -n 's/^/    /; /moa:/p' "$tmp/bad"
 [ -f "$deb/libnginx-mod-http-moa_"*.deb ] \
     || fail "the refused make deb removed the built packages"
+
+step "bad case: a version in the header that debian/changelog does not have"
+if make -s deb MOA_VERSION=9.9.9 > "$tmp/bad" 2>&1; then
+    fail "make deb built with a version debian/changelog does not have"
+fi
+grep -q "says 9.9.9 but debian/changelog says" "$tmp/bad" \
+    || { cat "$tmp/bad"; fail "no clear message"; }
+sed -n "s/^/    /; /moa:/p" "$tmp/bad"
 
 step "bad case: the module built for another nginx ABI"
 abi=$(dpkg-deb -f "$deb"/libnginx-mod-http-moa_*.deb Depends \
