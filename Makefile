@@ -126,3 +126,5 @@ include mk/fuzz.mk
 # make test-asan, test-valgrind, soak: see mk/reliability.mk, RELIABILITY.md
 include mk/reliability.mk
 include mk/layers.mk
+# make deb, test-deb: the Debian packages, see mk/deb.mk and debian/
+include mk/deb.mk

@@ -22,7 +22,7 @@
 #include "ngx_http_moa_prompt.h"
 
 
-#define NGX_HTTP_MOA_VERSION           "0.1.0"
+#include "ngx_http_moa_version.h"  /* NGX_HTTP_MOA_VERSION */
 
 #define NGX_HTTP_MOA_PROPOSAL          0
 #define NGX_HTTP_MOA_CRITIQUE          1

@@ -15,9 +15,10 @@
 #include <sys/types.h>
 
 #include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_version.h"
 
 
-#define RELABEL_VERSION      "0.1.0"
+#define RELABEL_VERSION      NGX_HTTP_MOA_VERSION
 
 
 /* a byte range [start, end) of a line; end == 0 means absent */
