@@ -20,9 +20,7 @@
 #include "ngx_http_moa_openai.h"
 #include "ngx_http_moa_sse.h"
 #include "ngx_http_moa_prompt.h"
-
-
-#include "ngx_http_moa_version.h"  /* NGX_HTTP_MOA_VERSION */
+#include "ngx_http_moa_version.h"
 
 #define NGX_HTTP_MOA_PROPOSAL          0
 #define NGX_HTTP_MOA_CRITIQUE          1
