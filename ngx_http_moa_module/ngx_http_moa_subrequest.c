@@ -25,6 +25,9 @@ static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
+static void ngx_http_moa_call_run(ngx_http_request_t *sr);
+static void ngx_http_moa_call_phases(ngx_http_request_t *sr);
+static void ngx_http_moa_call_shield(ngx_http_request_t *sr);
 static ngx_pool_t *ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_calls_pool_cleanup(void *data);
 
@@ -121,6 +124,9 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
     ngx_http_set_ctx(sr, call, ngx_http_moa_module);
 
+    /* its first run, posted by ngx_http_subrequest(), goes through ours */
+    sr->write_event_handler = ngx_http_moa_call_run;
+
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_http_moa_post;
     sr->method_name.len--;
@@ -201,6 +207,78 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
                    &call->uri, call->body_len);
 
     return NGX_OK;
+}
+
+
+/*
+ * A provider's reply must not steer nginx: X-Accel-Redirect would run the
+ * subrequest again in another location (its output, /metrics say, raw to
+ * the client, or a background call that never ends), X-Accel-Limit-Rate,
+ * -Buffering, -Charset and -Expires would change how the reply is handled.
+ * So every call's upstream gets a copy of its conf that ignores them, as
+ * "proxy_ignore_headers" would, whatever the operator's location says.
+ *
+ * The upstream is created by the location's content handler (proxy_pass)
+ * and its reply's header is read in a later event: the copy is made right
+ * after the subrequest's phases ran (the content handler among them).  A
+ * location whose phases wait (auth_request, limit_req delay) is looked at
+ * again each time they resume through the write handler.
+ */
+static void
+ngx_http_moa_call_run(ngx_http_request_t *sr)
+{
+    ngx_http_handler(sr);
+    ngx_http_moa_call_shield(sr);
+}
+
+
+static void
+ngx_http_moa_call_phases(ngx_http_request_t *sr)
+{
+    ngx_http_core_run_phases(sr);
+    ngx_http_moa_call_shield(sr);
+}
+
+
+static void
+ngx_http_moa_call_shield(ngx_http_request_t *sr)
+{
+    ngx_uint_t                 ignore;
+    ngx_http_upstream_t       *u;
+    ngx_http_upstream_conf_t  *conf;
+
+    ignore = NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT
+             | NGX_HTTP_UPSTREAM_IGN_XA_EXPIRES
+             | NGX_HTTP_UPSTREAM_IGN_XA_LIMIT_RATE
+             | NGX_HTTP_UPSTREAM_IGN_XA_BUFFERING
+             | NGX_HTTP_UPSTREAM_IGN_XA_CHARSET;
+
+    u = sr->upstream;
+
+    if (u == NULL) {
+        if (!sr->done && sr->write_event_handler == ngx_http_core_run_phases) {
+            sr->write_event_handler = ngx_http_moa_call_phases;
+        }
+
+        return;
+    }
+
+    if (u->conf == NULL || (u->conf->ignore_headers & ignore) == ignore) {
+        return;
+    }
+
+    conf = ngx_palloc(sr->pool, sizeof(ngx_http_upstream_conf_t));
+    if (conf == NULL) {
+        ngx_http_finalize_request(sr, NGX_ERROR);
+        return;
+    }
+
+    *conf = *u->conf;
+    conf->ignore_headers |= ignore;
+    u->conf = conf;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "moa call ignores X-Accel-* headers");
 }
 
 

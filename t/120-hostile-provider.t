@@ -1,0 +1,377 @@
+# Hostile and sloppy providers: X-Accel-* control headers in a reply are
+# ignored by the module's calls; a reply cut short is a failed call and a
+# cut passthrough reaches the client as a cut; a stream held open after
+# [DONE] (or after a malformed event) ends the client's stream at once; an
+# event stream is recognised by its bytes when its Content-Type is missing
+# or wrong.  The byte-level misbehaviours come from t/lib/RawProvider.pm.
+
+use lib 't/lib';
+use MoaTest;
+use RawProvider;
+use Test::Nginx::Socket 'no_plan';
+use Time::HiRes ();
+
+our $Msg = '"messages":[{"role":"user","content":"hi"}]';
+
+sub chunk { sprintf("%x\r\n", length $_[0]) . "$_[0]\r\n" }
+
+my $sse_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+               . "Transfer-Encoding: chunked\r\n\r\n";
+my $ev1 = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,'
+          . '"model":"gpt-4o","choices":[{"index":0,"delta":{"role":'
+          . '"assistant","content":"one "},"finish_reason":null}]}' . "\n\n";
+my $ev2 = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,'
+          . '"model":"gpt-4o","choices":[{"index":0,"delta":{"content":'
+          . '"two"},"finish_reason":null}]}' . "\n\n";
+my $ev3 = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,'
+          . '"model":"gpt-4o","choices":[{"index":0,"delta":{},'
+          . '"finish_reason":"stop"}]}' . "\n\n";
+my $done = "data: [DONE]\n\n";
+
+# a whole chat.completion of exactly $len bytes (padded content)
+sub completion {
+    my ($len, $content) = @_;
+    my $json = '{"model":"gpt-4o","choices":[{"index":0,"message":'
+               . '{"role":"assistant","content":"' . $content . '%s"},'
+               . '"finish_reason":"stop"}]}';
+    my $pad = $len - length(sprintf $json, '');
+    die "completion: $len is too short\n" if $pad < 0;
+    return sprintf $json, 'x' x $pad;
+}
+
+my $json156 = completion(156, 'cut ');
+my $whole = completion(200, 'whole ');
+
+sub json_head {
+    my ($len) = @_;
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+           . "Content-Length: $len\r\n\r\n";
+}
+
+our $Raw = RawProvider->start(
+    # a passthrough stream: two events, then a reset or a close
+    'sse_rst-passthrough'   => [[send => $sse_head . chunk($ev1) . chunk($ev2)],
+                                [sleep => 0.3], ['rst']],
+    'sse_close-passthrough' => [[send => $sse_head . chunk($ev1) . chunk($ev2)],
+                                [sleep => 0.3], ['close']],
+    # Content-Length: 312, 156 bytes, then a reset or a close
+    'cl_rst-passthrough'    => [[send => json_head(312) . $json156],
+                                [sleep => 0.3], ['rst']],
+    'cl_close-passthrough'  => [[send => json_head(312) . $json156],
+                                [sleep => 0.3], ['close']],
+    # proposals whose bytes form a whole JSON but are short of their length
+    'cutjson-proposal'      => [[send => json_head(312) . $json156],
+                                [sleep => 0.1], ['close']],
+    'cutjson-critique'      => [[send => json_head(200) . $whole], ['keep']],
+    'cutjson-synthesis'     => [[send => json_head(200) . $whole], ['keep']],
+    # a stream that sends [DONE] (or a malformed event) and stays open
+    'hold-proposal'         => [[send => json_head(200) . $whole], ['keep']],
+    'hold-critique'         => [[send => json_head(200) . $whole], ['keep']],
+    'hold-synthesis'        => [[send => $sse_head . chunk($ev1) . chunk($ev2)
+                                          . chunk($ev3) . chunk($done)],
+                                [sleep => 12]],
+    'holdbad-proposal'      => [[send => json_head(200) . $whole], ['keep']],
+    'holdbad-critique'      => [[send => json_head(200) . $whole], ['keep']],
+    'holdbad-synthesis'     => [[send => $sse_head . chunk($ev1)
+                                          . chunk("data: {\"choices\":[\n\n")],
+                                [sleep => 12]],
+    # an event stream without a Content-Type, ended by a close
+    'noct-proposal'         => [[send => json_head(200) . $whole], ['keep']],
+    'noct-critique'         => [[send => json_head(200) . $whole], ['keep']],
+    'noct-synthesis'        => [[send => "HTTP/1.1 200 OK\r\n"
+                                          . "Connection: close\r\n\r\n"
+                                          . $ev1 . $ev2 . $ev3 . $done],
+                                ['close']],
+);
+$ENV{TEST_NGINX_RAW_PORT} = $Raw->port;
+
+# one HTTP/1.1 exchange on a connection of its own, kept alive unless the
+# reply says otherwise: everything read until nginx closes it or $wait
+# seconds pass: {raw, closed (1 if nginx closed it), time (s to the end)}
+sub raw_exchange {
+    my ($text, $wait) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1',
+        PeerPort => Test::Nginx::Util::server_port_for_client(),
+        Timeout  => 5) or die "connect: $!";
+    my $start = Time::HiRes::time();
+    print $s $text;
+    my ($raw, $closed) = ('', 0);
+    my $sel = IO::Select->new($s);
+    while (Time::HiRes::time() - $start < $wait) {
+        next unless $sel->can_read(0.05);
+        my $n = sysread $s, my $buf, 65536;
+        if (!$n) {
+            $closed = 1;
+            last;
+        }
+        $raw .= $buf;
+    }
+    my $time = Time::HiRes::time() - $start;
+    close $s;
+    return {raw => $raw, closed => $closed, time => $time};
+}
+
+sub post11 {
+    my ($body, $path) = @_;
+    return 'POST ' . ($path // '/v1/chat/completions') . " HTTP/1.1\r\n"
+           . "Host: localhost\r\nContent-Type: application/json\r\n"
+           . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+}
+
+# the open descriptors of the nginx worker (one worker in this file)
+sub worker_fds {
+    my @w = MoaTest::children(MoaTest::master_pid());
+    die "expected one worker, got @w\n" unless @w == 1;
+    opendir my $d, "/proc/$w[0]/fd" or die "/proc/$w[0]/fd: $!";
+    return scalar grep { /^\d+$/ } readdir $d;
+}
+
+# the sum of the moa_requests_in_flight samples, once it is 0 (or after 5 s)
+sub in_flight {
+    my $busy;
+    for (1 .. 100) {
+        my ($m) = MoaTest::scrape();
+        $busy = 0;
+        $busy += $m->{$_} for grep { /^moa_requests_in_flight\{/ } keys %$m;
+        last if $busy == 0;
+        Time::HiRes::sleep(0.05);
+    }
+    return $busy;
+}
+
+master_on();
+workers(1);
+worker_connections(1024);
+no_shuffle();
+moa_setup();
+no_long_string();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('http_config', MoaTest::http_config()
+                      . "    moa_metrics_zone moa_metrics 1m;\n")
+        if !defined $block->http_config && defined $block->config;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: X-Accel-Redirect in a proposal reply is ignored
+--- config
+    location = /metrics {
+        moa_metrics;
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"proposal": {"headers": {"X-Accel-Redirect": "/metrics"}}}
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",$main::Msg}"
+--- error_code: 200
+--- response_body_unlike: moa_requests
+--- json
+like $r->{choices}[0]{message}{content}, qr/^synthesis 0:/, 'the synthesis';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 2: X-Accel-Redirect in a passthrough reply is ignored
+--- config
+    location = /metrics {
+        moa_metrics;
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"passthrough": {"headers": {"X-Accel-Redirect": "/metrics"},
+                 "content": "plain"}}
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"gpt-4o\",$main::Msg}"
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+!X-Accel-Redirect
+--- response_body_unlike: moa_requests
+--- json
+is $r->{choices}[0]{message}{content}, 'plain', 'the provider reply';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 3: X-Accel-Redirect in a streamed passthrough reply is ignored
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"gpt-4o\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- response_body_unlike: moa_requests
+--- sse
+is MoaTest::sse_data(\@e), 'plain', 'the provider stream';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 4: X-Accel-Redirect in a streamed synthesis reply is ignored
+--- config
+    location = /metrics {
+        moa_metrics;
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"synthesis": {"headers": {"X-Accel-Redirect": "/metrics"},
+               "content": "final answer"}}
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- response_body_unlike: moa_requests
+--- sse
+is MoaTest::sse_data(\@e), 'final answer', 'the synthesis stream';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 5: X-Accel-Redirect to a named location, in a non-streamed synthesis
+--- config
+    location = /metrics {
+        moa_metrics;
+    }
+    location @elsewhere {
+        return 200 "elsewhere";
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"default": {"headers": {"X-Accel-Redirect": "@elsewhere"}}}
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",$main::Msg}"
+--- error_code: 200
+--- response_body_unlike: elsewhere
+--- json
+like $r->{choices}[0]{message}{content}, qr/^synthesis 0:/, 'the synthesis';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 6: X-Accel-Buffering: yes does not switch a streamed passthrough to buffering (no event pipe in the debug log)
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"passthrough": {"headers": {"X-Accel-Buffering": "yes"},
+                 "content": "a b c d", "chunks": 4, "interval": 400}}
+--- request
+GET /v1/models
+--- error_code: 404
+--- check
+my @lines = MoaTest::timed_events(
+    Test::Nginx::Util::server_port_for_client(), '/v1/chat/completions',
+    qq~{"model":"gpt-4o","stream":true,$main::Msg}~);
+my @data = grep { $_->[1] =~ /^data:/ } @lines;
+ok @data >= 5, 'the events came' or diag(join ' ', map { $_->[1] } @lines);
+cmp_ok $data[-1][0] - $data[0][0], '>', 0.9,
+    'the first event was not held back until the end';
+--- no_error_log
+[alert]
+[crit]
+pipe write downstream
+
+
+
+=== TEST 7: X-Accel-Charset and X-Accel-Limit-Rate change nothing on a passthrough
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"passthrough": {"headers": {"X-Accel-Charset": "koi8-r",
+                             "X-Accel-Limit-Rate": "100"},
+                 "size": 4000}}
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"gpt-4o\",$main::Msg}"
+--- timeout: 10
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- json
+cmp_ok length($body), '>', 4000, 'the whole reply';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 8: 200 requests whose every reply carries X-Accel-Redirect: no descriptor left open, nothing in flight, no alert at reload
+--- config
+    location = /metrics {
+        moa_metrics;
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock
+{"default": {"headers": {"X-Accel-Redirect": "/metrics"}}}
+--- request
+GET /metrics
+--- timeout: 120
+--- check
+my @kinds = (qq~{"model":"moa-x",$main::Msg}~,
+             qq~{"model":"moa-x","stream":true,$main::Msg}~,
+             qq~{"model":"gpt-4o",$main::Msg}~,
+             qq~{"model":"gpt-4o","stream":true,$main::Msg}~);
+my $batch = sub {
+    my ($n, $from) = @_;
+    return MoaTest::http_parallel(map {
+        ['POST', '/v1/chat/completions', $kinds[($from + $_) % @kinds]]
+    } 1 .. $n);
+};
+# the keepalive connections to the mock are opened by a first batch
+$batch->(20, 0);
+is main::in_flight(), 0, 'nothing in flight after the first batch';
+my $before = main::worker_fds();
+my ($bad, $leak) = (0, 0);
+for my $i (0 .. 9) {
+    for my $res ($batch->(20, $i)) {
+        $bad++ if $res->{status} != 200;
+        $leak++ if $res->{body} =~ /moa_requests|# HELP/;
+    }
+}
+is $bad, 0, 'every reply a 200';
+is $leak, 0, 'no reply carries the redirect target';
+is main::in_flight(), 0, 'moa_requests_in_flight back to 0';
+my $after = main::worker_fds();
+cmp_ok $after, '<=', $before + 4, "worker fds: $before before, $after after";
+MoaTest::reload(1);
+--- no_error_log
+[alert]
+[crit]
+[error]
