@@ -219,6 +219,7 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             if (cl->buf->last_in_chain && cl->next == NULL) {
                 cl->buf->last_buf = 1;
                 call->ctx->last_sent = 1;
+                call->complete = 1;
             }
         }
 

@@ -572,6 +572,29 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
         return;
     }
 
+    /*
+     * nginx finalizes a reply cut short after its header ("upstream
+     * prematurely closed connection", a reset) with rc 0 as well: only the
+     * last buffer, which it sends for a whole reply alone, tells them
+     * apart.  A cut reply is a failed call, whatever its bytes look like;
+     * a cut passthrough then reaches the client as a cut.  (Only for
+     * upstreams: nginx ends an empty reply of its own, "return 204" in the
+     * location, without a last buffer.)
+     */
+
+    if (sr->upstream && !sr->header_only && !call->complete
+        && !call->sse_reply)
+    {
+        call->status = NGX_HTTP_BAD_GATEWAY;
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
+                               "upstream_error", "upstream_error", NULL,
+                               "the %s call's reply was cut short", what);
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "moa %s call %ui failed: reply cut short", what,
+                      call->index);
+        return;
+    }
+
     if (call->forward) {
         call->ok = 1;
         return;

@@ -40,7 +40,8 @@ sub completion {
 }
 
 my $json156 = completion(156, 'cut ');
-my $whole = completion(200, 'whole ');
+our $Whole = completion(200, 'whole ');
+my $whole = $Whole;
 
 sub json_head {
     my ($len) = @_;
@@ -59,6 +60,10 @@ our $Raw = RawProvider->start(
                                 [sleep => 0.3], ['rst']],
     'cl_close-passthrough'  => [[send => json_head(312) . $json156],
                                 [sleep => 0.3], ['close']],
+    # whole replies, for the connection to go on after them
+    'ok204-passthrough'     => [[send => "HTTP/1.1 204 No Content\r\n\r\n"],
+                                ['keep']],
+    'whole-passthrough'     => [[send => json_head(200) . $whole], ['keep']],
     # proposals whose bytes form a whole JSON but are short of their length
     'cutjson-proposal'      => [[send => json_head(312) . $json156],
                                 [sleep => 0.1], ['close']],
@@ -371,6 +376,218 @@ is main::in_flight(), 0, 'moa_requests_in_flight back to 0';
 my $after = main::worker_fds();
 cmp_ok $after, '<=', $before + 4, "worker fds: $before before, $after after";
 MoaTest::reload(1);
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 9: a streamed passthrough reset after two events reaches the client as a cut: connection closed at once, no terminator
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw sse_rst-$moa_stage;
+    }
+--- request
+GET /v1/models
+--- error_code: 404
+--- check
+my $res = main::raw_exchange(
+    main::post11(qq~{"model":"gpt-4o","stream":true,$main::Msg}~), 5);
+like $res->{raw}, qr/^HTTP\/1.1 200 .*"one ".*"two"/s, 'the two events came';
+ok $res->{closed}, 'nginx closed the connection';
+cmp_ok $res->{time}, '<', 1, 'within 1 s';
+unlike $res->{raw}, qr/\r\n0\r\n\r\n\z/, 'no chunked terminator';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 10: a streamed passthrough closed after two events (no last chunk) reaches the client as a cut
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw sse_close-$moa_stage;
+    }
+--- request
+GET /v1/models
+--- error_code: 404
+--- check
+my $res = main::raw_exchange(
+    main::post11(qq~{"model":"gpt-4o","stream":true,$main::Msg}~), 5);
+like $res->{raw}, qr/^HTTP\/1.1 200 .*"one ".*"two"/s, 'the two events came';
+ok $res->{closed}, 'nginx closed the connection';
+cmp_ok $res->{time}, '<', 1, 'within 1 s';
+unlike $res->{raw}, qr/\r\n0\r\n\r\n\z/, 'no chunked terminator';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 11: Content-Length 312, 156 bytes, then a reset: the connection closed at once, nothing glued to the pipelined next response
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw cl_rst-$moa_stage;
+    }
+--- request
+GET /v1/models
+--- error_code: 404
+--- check
+my $req = qq~{"model":"gpt-4o",$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req)
+                             . "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n", 5);
+my ($head, $rest) = split /\r\n\r\n/, $res->{raw}, 2;
+like $head, qr/^HTTP\/1.1 200 .*\r\nContent-Length: 312\r\n/s,
+    'the provider status and length';
+ok $res->{closed}, 'nginx closed the connection';
+cmp_ok $res->{time}, '<', 1, 'within 1 s';
+is length($rest // ''), 156, 'the 156 bytes, nothing after them';
+unlike $res->{raw}, qr/HTTP\/1.1 404/, 'no pipelined response glued on';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 12: Content-Length 312, 156 bytes, then a close: the same
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw cl_close-$moa_stage;
+    }
+--- request
+GET /v1/models
+--- error_code: 404
+--- check
+my $req = qq~{"model":"gpt-4o",$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req)
+                             . "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n", 5);
+my ($head, $rest) = split /\r\n\r\n/, $res->{raw}, 2;
+like $head, qr/^HTTP\/1.1 200 .*\r\nContent-Length: 312\r\n/s,
+    'the provider status and length';
+ok $res->{closed}, 'nginx closed the connection';
+cmp_ok $res->{time}, '<', 1, 'within 1 s';
+is length($rest // ''), 156, 'the 156 bytes, nothing after them';
+unlike $res->{raw}, qr/HTTP\/1.1 404/, 'no pipelined response glued on';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 13: MoA: proposal replies cut short whose bytes form a whole JSON are failed calls
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw cutjson-$moa_stage;
+    }
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",$main::Msg}"
+--- error_code: 502
+--- json
+like $r->{error}{message}, qr/proposal/, 'the proposals failed';
+--- error_log
+upstream prematurely closed connection
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 14: whole passthrough replies (204, Content-Length) are not taken for cuts: the pipelined next request is answered on the same connection
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+    location = /next {
+        return 200 "next";
+    }
+    location = /v2/chat/completions {
+        moa_pass /_moa_upstream2;
+        moa_model moa-x gpt-4o;
+    }
+    location = /_moa_upstream2 {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw whole-$moa_stage;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw ok204-$moa_stage;
+    }
+--- request
+GET /next
+--- error_code: 200
+--- check
+my $req = qq~{"model":"gpt-4o",$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req)
+                             . main::post11($req, '/v2/chat/completions')
+                             . "GET /next HTTP/1.1\r\nHost: x\r\n"
+                             . "Connection: close\r\n\r\n", 5);
+my @status = $res->{raw} =~ /HTTP\/1.1 (\d+) /g;
+is "@status", '204 200 200', 'three answers on one connection'
+    or diag $res->{raw};
+like $res->{raw}, qr/next\z/, 'the last one';
+like $res->{raw}, qr/\Q$main::Whole\E/, 'the whole 200 reply';
+ok $res->{closed}, 'closed after the last';
 --- no_error_log
 [alert]
 [crit]
