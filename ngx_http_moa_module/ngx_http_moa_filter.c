@@ -34,6 +34,7 @@ static int ngx_http_moa_feed(ngx_http_request_t *r,
     ngx_http_moa_sse_event_pt handler);
 static int ngx_http_moa_stream_event_handler(void *data, const char *event,
     size_t len);
+static void ngx_http_moa_stream_stop(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_observe(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static int ngx_http_moa_collect_handler(void *data, const char *event,
@@ -640,6 +641,10 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
                 ctx->stream.failed = 1;
             }
 
+            if (ctx->stream.done || ctx->stream.failed) {
+                ngx_http_moa_stream_stop(r);
+            }
+
             size = ctx->scratch.len;
 
             if (size) {
@@ -680,6 +685,33 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     }
 
     return rv;
+}
+
+
+/*
+ * After [DONE], or a malformed or an error event, nothing the provider may
+ * still send is read: its reply is ended here as nginx ends a whole one
+ * (the upstream is finalized at once and its connection not kept), so
+ * that the client's stream is finished now, not when the provider closes
+ * or proxy_read_timeout runs out.
+ */
+static void
+ngx_http_moa_stream_stop(ngx_http_request_t *r)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u == NULL) {
+        return;
+    }
+
+    u->length = 0;
+    u->keepalive = 0;
+
+    if (u->pipe) {
+        u->pipe->upstream_done = 1;
+    }
 }
 
 

@@ -93,8 +93,10 @@ $ENV{TEST_NGINX_RAW_PORT} = $Raw->port;
 # one HTTP/1.1 exchange on a connection of its own, kept alive unless the
 # reply says otherwise: everything read until nginx closes it or $wait
 # seconds pass: {raw, closed (1 if nginx closed it), time (s to the end)}
+# ($at_end, if given, runs before the client's side is closed: its result
+# is {at_end})
 sub raw_exchange {
-    my ($text, $wait) = @_;
+    my ($text, $wait, $at_end) = @_;
     my $s = IO::Socket::INET->new(
         PeerAddr => '127.0.0.1',
         PeerPort => Test::Nginx::Util::server_port_for_client(),
@@ -113,8 +115,9 @@ sub raw_exchange {
         $raw .= $buf;
     }
     my $time = Time::HiRes::time() - $start;
+    my $end = $at_end ? $at_end->() : undef;
     close $s;
-    return {raw => $raw, closed => $closed, time => $time};
+    return {raw => $raw, closed => $closed, time => $time, at_end => $end};
 }
 
 sub post11 {
@@ -122,6 +125,22 @@ sub post11 {
     return 'POST ' . ($path // '/v1/chat/completions') . " HTTP/1.1\r\n"
            . "Host: localhost\r\nContent-Type: application/json\r\n"
            . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+}
+
+# how many TCP connections to 127.0.0.1:$port are established (nginx's
+# side of its provider calls)
+sub established_to {
+    my ($port) = @_;
+    my $n = 0;
+    for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $in, '<', $file or next;
+        while (<$in>) {
+            my @f = split ' ';
+            next unless @f > 3 && $f[2] =~ /:([0-9A-F]{4})$/;
+            $n++ if hex($1) == $port && $f[3] eq '01';
+        }
+    }
+    return $n;
 }
 
 # the open descriptors of the nginx worker (one worker in this file)
@@ -293,8 +312,9 @@ like $r->{choices}[0]{message}{content}, qr/^synthesis 0:/, 'the synthesis';
 {"passthrough": {"headers": {"X-Accel-Buffering": "yes"},
                  "content": "a b c d", "chunks": 4, "interval": 400}}
 --- request
-GET /v1/models
---- error_code: 404
+POST /v1/chat/completions
+{bad
+--- error_code: 400
 --- check
 my @lines = MoaTest::timed_events(
     Test::Nginx::Util::server_port_for_client(), '/v1/chat/completions',
@@ -399,8 +419,9 @@ MoaTest::reload(1);
         proxy_set_header X-Raw sse_rst-$moa_stage;
     }
 --- request
-GET /v1/models
---- error_code: 404
+POST /v1/chat/completions
+{bad
+--- error_code: 400
 --- check
 my $res = main::raw_exchange(
     main::post11(qq~{"model":"gpt-4o","stream":true,$main::Msg}~), 5);
@@ -430,8 +451,9 @@ unlike $res->{raw}, qr/\r\n0\r\n\r\n\z/, 'no chunked terminator';
         proxy_set_header X-Raw sse_close-$moa_stage;
     }
 --- request
-GET /v1/models
---- error_code: 404
+POST /v1/chat/completions
+{bad
+--- error_code: 400
 --- check
 my $res = main::raw_exchange(
     main::post11(qq~{"model":"gpt-4o","stream":true,$main::Msg}~), 5);
@@ -461,8 +483,9 @@ unlike $res->{raw}, qr/\r\n0\r\n\r\n\z/, 'no chunked terminator';
         proxy_set_header X-Raw cl_rst-$moa_stage;
     }
 --- request
-GET /v1/models
---- error_code: 404
+POST /v1/chat/completions
+{bad
+--- error_code: 400
 --- check
 my $req = qq~{"model":"gpt-4o",$main::Msg}~;
 my $res = main::raw_exchange(main::post11($req)
@@ -496,8 +519,9 @@ unlike $res->{raw}, qr/HTTP\/1.1 404/, 'no pipelined response glued on';
         proxy_set_header X-Raw cl_close-$moa_stage;
     }
 --- request
-GET /v1/models
---- error_code: 404
+POST /v1/chat/completions
+{bad
+--- error_code: 400
 --- check
 my $req = qq~{"model":"gpt-4o",$main::Msg}~;
 my $res = main::raw_exchange(main::post11($req)
@@ -588,6 +612,127 @@ is "@status", '204 200 200', 'three answers on one connection'
 like $res->{raw}, qr/next\z/, 'the last one';
 like $res->{raw}, qr/\Q$main::Whole\E/, 'the whole 200 reply';
 ok $res->{closed}, 'closed after the last';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 15: a streamed synthesis that sends [DONE] and holds the response open: the client's stream ends at once (usage chunk, [DONE]), the call is cancelled
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_read_timeout 60s;
+        proxy_set_header X-Raw hold-$moa_stage;
+    }
+--- request
+POST /v1/chat/completions
+{bad
+--- error_code: 400
+--- timeout: 20
+--- check
+my $req = qq~{"model":"moa-x","stream":true,~
+          . qq~"stream_options":{"include_usage":true},$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req) =~ s/HTTP\/1.1/HTTP\/1.0/r, 5,
+    sub { main::established_to($ENV{TEST_NGINX_RAW_PORT}) });
+ok $res->{closed}, 'the response ended';
+cmp_ok $res->{time}, '<', 1.5, 'within 1.5 s (the provider holds it 12 s)';
+my ($head, $rest) = split /\r\n\r\n/, $res->{raw}, 2;
+my @e = MoaTest::sse_events($rest // '');
+is MoaTest::sse_data(\@e), 'one two', 'the content';
+ok((grep { ref $_ && $_->{usage} } @e), 'a usage chunk');
+is $e[-1], '[DONE]', 'ends with [DONE]';
+is $res->{at_end}, 0, 'no provider connection left open';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 16: a streamed synthesis that sends a malformed event and holds the response open: the error event goes out at once
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_read_timeout 60s;
+        proxy_set_header X-Raw holdbad-$moa_stage;
+    }
+--- request
+POST /v1/chat/completions
+{bad
+--- error_code: 400
+--- timeout: 20
+--- check
+my $req = qq~{"model":"moa-x","stream":true,$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req) =~ s/HTTP\/1.1/HTTP\/1.0/r, 5,
+    sub { main::established_to($ENV{TEST_NGINX_RAW_PORT}) });
+ok $res->{closed}, 'the response ended';
+cmp_ok $res->{time}, '<', 1.5, 'within 1.5 s (the provider holds it 12 s)';
+my ($head, $rest) = split /\r\n\r\n/, $res->{raw}, 2;
+my @e = MoaTest::sse_events($rest // '');
+is MoaTest::sse_data(\@e), 'one ', 'the content before the bad event';
+ok((grep { ref $_ && $_->{error} } @e), 'an error event');
+is $e[-1], '[DONE]', 'ends with [DONE]';
+is $res->{at_end}, 0, 'no provider connection left open';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 17: the same with proxy_buffering on
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering on;
+        proxy_read_timeout 60s;
+        proxy_set_header X-Raw hold-$moa_stage;
+    }
+--- request
+POST /v1/chat/completions
+{bad
+--- error_code: 400
+--- timeout: 20
+--- check
+my $req = qq~{"model":"moa-x","stream":true,~
+          . qq~"stream_options":{"include_usage":true},$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req) =~ s/HTTP\/1.1/HTTP\/1.0/r, 5,
+    sub { main::established_to($ENV{TEST_NGINX_RAW_PORT}) });
+ok $res->{closed}, 'the response ended';
+cmp_ok $res->{time}, '<', 1.5, 'within 1.5 s (the provider holds it 12 s)';
+my ($head, $rest) = split /\r\n\r\n/, $res->{raw}, 2;
+my @e = MoaTest::sse_events($rest // '');
+is MoaTest::sse_data(\@e), 'one two', 'the content';
+ok((grep { ref $_ && $_->{usage} } @e), 'a usage chunk');
+is $e[-1], '[DONE]', 'ends with [DONE]';
+is $res->{at_end}, 0, 'no provider connection left open';
 --- no_error_log
 [alert]
 [crit]
