@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_moa_capture_reply(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_stream(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
+static ngx_int_t ngx_http_moa_sniff_stream(ngx_http_request_t *r,
+    ngx_http_moa_call_t *call);
 static int ngx_http_moa_feed(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_buf_t *b,
     ngx_http_moa_sse_event_pt handler);
@@ -231,7 +233,17 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_moa_stream(r, call, in);
     }
 
-    return ngx_http_moa_capture_reply(r, call, in);
+    if (ngx_http_moa_capture_reply(r, call, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (call->stream && r->headers_out.status == NGX_HTTP_OK
+        && !call->too_big)
+    {
+        return ngx_http_moa_sniff_stream(r, call);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -503,6 +515,78 @@ ngx_http_moa_capture_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A streamed call's reply without "Content-Type: text/event-stream" (none,
+ * or a wrong one: openai-api-mock sends none) is an event stream all the
+ * same when its first non-blank bytes are a field of one: what was kept
+ * so far goes to the stream, and the rest follows it.
+ */
+static ngx_int_t
+ngx_http_moa_sniff_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call)
+{
+    size_t        len;
+    u_char       *p, *last;
+    ngx_buf_t    *b;
+    ngx_uint_t    i;
+    ngx_chain_t   cl;
+
+    static ngx_str_t  fields[] = {
+        ngx_string("data:"), ngx_string("event:"), ngx_string("id:"),
+        ngx_string(":")
+    };
+
+    p = (u_char *) call->reply.data;
+    last = p + call->reply.len;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
+        p++;
+    }
+
+    len = last - p;
+
+    for (i = 0; i < sizeof(fields) / sizeof(ngx_str_t); i++) {
+        if (len >= fields[i].len
+            && ngx_strncmp(p, fields[i].data, fields[i].len) == 0)
+        {
+            break;
+        }
+    }
+
+    /* not (or not yet: "da" may be followed by "ta:") an event stream */
+
+    if (i == sizeof(fields) / sizeof(ngx_str_t)) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa %V call %ui reply is an event stream",
+                   ngx_http_moa_stage_name(call->stage), call->index);
+
+    call->sse_reply = 1;
+    ngx_http_moa_sse_init(&call->ctx->sse, call->ctx->conf->max_response_size);
+
+    if (ngx_http_moa_send_sse_header(call->ctx) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* the reply's memory stays until the request ends */
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = (u_char *) call->reply.data;
+    b->last = last;
+    b->memory = 1;
+
+    cl.buf = b;
+    cl.next = NULL;
+
+    return ngx_http_moa_stream(r, call, &cl);
 }
 
 

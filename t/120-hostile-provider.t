@@ -80,6 +80,20 @@ our $Raw = RawProvider->start(
     'holdbad-synthesis'     => [[send => $sse_head . chunk($ev1)
                                           . chunk("data: {\"choices\":[\n\n")],
                                 [sleep => 12]],
+    # a JSON reply without a Content-Type to a streamed request
+    'nojson-proposal'       => [[send => json_head(200) . $whole], ['keep']],
+    'nojson-critique'       => [[send => json_head(200) . $whole], ['keep']],
+    'nojson-synthesis'      => [[send => "HTTP/1.1 200 OK\r\nContent-Length: "
+                                          . length($whole) . "\r\n\r\n"
+                                          . $whole], ['keep']],
+    # the same, its first field split after "da"
+    'split-proposal'        => [[send => json_head(200) . $whole], ['keep']],
+    'split-critique'        => [[send => json_head(200) . $whole], ['keep']],
+    'split-synthesis'       => [[send => "HTTP/1.1 200 OK\r\n"
+                                          . "Connection: close\r\n\r\n\n\nda"],
+                                [sleep => 0.2],
+                                [send => substr($ev1, 2) . $ev2 . $done],
+                                ['close']],
     # an event stream without a Content-Type, ended by a close
     'noct-proposal'         => [[send => json_head(200) . $whole], ['keep']],
     'noct-critique'         => [[send => json_head(200) . $whole], ['keep']],
@@ -737,3 +751,150 @@ is $res->{at_end}, 0, 'no provider connection left open';
 [alert]
 [crit]
 [error]
+
+
+
+=== TEST 18: a streamed synthesis without a Content-Type: recognised as an event stream by its bytes
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw noct-$moa_stage;
+    }
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- response_headers
+Content-Type: text/event-stream; charset=utf-8
+--- sse
+is MoaTest::sse_data(\@e), 'one two', 'the content';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+is $e[0]{model}, 'moa-x', 'rewritten as the stream is';
+--- no_error_log
+[alert]
+[crit]
+[error]
+[warn]
+
+
+
+=== TEST 19: a JSON reply without a Content-Type to a streamed request is still a reply, sent as chunks
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw nojson-$moa_stage;
+    }
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- response_headers
+Content-Type: text/event-stream; charset=utf-8
+--- sse
+like MoaTest::sse_data(\@e), qr/^whole x+$/, 'the content';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+--- no_error_log
+[alert]
+[crit]
+[error]
+[warn]
+
+
+
+=== TEST 20: a streamed synthesis with a wrong Content-Type (application/json), a comment first: recognised by its bytes
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock eval
+my $ev = '{"id":"x","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"abc"},"finish_reason":null}]}';
+'{"synthesis": {"content_type": "application/json", "body": '
+. '"' . MoaTest::json_escape("\n: keep-alive\n\ndata: $ev\n\ndata: [DONE]\n\n") . '"'
+. '}}'
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- response_headers
+Content-Type: text/event-stream; charset=utf-8
+--- sse
+is MoaTest::sse_data(\@e), 'abc', 'the content';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+--- no_error_log
+[alert]
+[crit]
+[error]
+failed
+
+
+
+=== TEST 21: the same with Content-Type: text/plain
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- mock eval
+my $ev = '{"id":"x","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"abc"},"finish_reason":null}]}';
+'{"synthesis": {"content_type": "text/plain", "body": '
+. '"' . MoaTest::json_escape("data: $ev\n\ndata: [DONE]\n\n") . '"'
+. '}}'
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- sse
+is MoaTest::sse_data(\@e), 'abc', 'the content';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+--- no_error_log
+[alert]
+[crit]
+[error]
+failed
+
+
+
+=== TEST 22: the same, its first bytes split after "da", blank lines first
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw split-$moa_stage;
+    }
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- response_headers
+Content-Type: text/event-stream; charset=utf-8
+--- sse
+is MoaTest::sse_data(\@e), 'one two', 'the content';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+is $e[0]{model}, 'moa-x', 'rewritten as the stream is';
+--- no_error_log
+[alert]
+[crit]
+[error]
+[warn]
