@@ -13,7 +13,7 @@ use Time::HiRes ();
 
 our $Msg = '"messages":[{"role":"user","content":"hi"}]';
 
-sub chunk { sprintf("%x\r\n", length $_[0]) . "$_[0]\r\n" }
+sub chunk { RawProvider::chunk(@_) }
 
 my $sse_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                . "Transfer-Encoding: chunked\r\n\r\n";

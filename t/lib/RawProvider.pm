@@ -13,11 +13,16 @@ package RawProvider;
 #   ['close']           close it normally
 #   ['keep']            (last step only) wait for the next request on it
 #
-# After the last step the connection is closed, unless that step is keep.  Each request is logged to
-# the file log() names, one line "X-Raw value, body length".
+# After the last step the connection is closed, unless that step is keep.
+# Each request is logged to the file log() names, one line "X-Raw value,
+# body length".  RawProvider::chunk(BYTES) is BYTES as one HTTP/1.1 chunk.
 #
 #   my $raw = RawProvider->start(cut => [[send => "HTTP/1.1 200 OK\r\n"], ['rst']]);
 #   $ENV{TEST_NGINX_RAW_PORT} = $raw->port;   # before run_tests
+#
+# The server and the processes serving its connections are a process group
+# of their own: stop() (also at the test's end) ends them all, a
+# connection held open by a sleep step among them.
 
 use strict;
 use warnings;
@@ -42,6 +47,7 @@ sub start {
 
     my $pid = fork // die "RawProvider: fork: $!\n";
     if ($pid == 0) {
+        setpgrp(0, 0);
         $SIG{CHLD} = 'IGNORE';
         # never outlive the test: an hour at most
         alarm 3600;
@@ -63,6 +69,8 @@ sub start {
     return $self;
 }
 
+sub chunk { sprintf("%x\r\n", length $_[0]) . "$_[0]\r\n" }
+
 sub port { $_[0]{port} }
 sub log  { $_[0]{log} }
 
@@ -76,7 +84,7 @@ sub requests {
 sub stop {
     my ($self) = @_;
     return unless $self->{pid} && $$ == $self->{parent};
-    kill 'TERM', $self->{pid};
+    kill 'TERM', -$self->{pid};
     waitpid $self->{pid}, 0;
     delete $self->{pid};
 }
