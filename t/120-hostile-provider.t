@@ -60,6 +60,11 @@ our $Raw = RawProvider->start(
                                 [sleep => 0.3], ['rst']],
     'cl_close-passthrough'  => [[send => json_head(312) . $json156],
                                 [sleep => 0.3], ['close']],
+    # a streamed synthesis reset after two events
+    'mcut-proposal'         => [[send => json_head(200) . $whole], ['keep']],
+    'mcut-critique'         => [[send => json_head(200) . $whole], ['keep']],
+    'mcut-synthesis'        => [[send => $sse_head . chunk($ev1) . chunk($ev2)],
+                                [sleep => 0.3], ['rst']],
     # whole replies, for the connection to go on after them
     'ok204-passthrough'     => [[send => "HTTP/1.1 204 No Content\r\n\r\n"],
                                 ['keep']],
@@ -901,3 +906,39 @@ is $e[0]{model}, 'moa-x', 'rewritten as the stream is';
 [crit]
 [error]
 [warn]
+
+
+
+=== TEST 23: a streamed synthesis reset after two events: the client's stream ends at once with an error event
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAW_PORT/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Raw mcut-$moa_stage;
+    }
+--- request
+POST /v1/chat/completions
+{bad
+--- error_code: 400
+--- check
+my $req = qq~{"model":"moa-x","stream":true,$main::Msg}~;
+my $res = main::raw_exchange(main::post11($req) =~ s/HTTP\/1.1/HTTP\/1.0/r, 5);
+ok $res->{closed}, 'the response ended';
+cmp_ok $res->{time}, '<', 1, sprintf 'within 1 s (%.2f s)', $res->{time};
+my ($head, $rest) = split /\r\n\r\n/, $res->{raw}, 2;
+my @e = MoaTest::sse_events($rest // '');
+is MoaTest::sse_data(\@e), 'one two', 'the content before the cut';
+my ($err) = grep { ref $_ && $_->{error} } @e;
+like $err->{error}{message}, qr/cut short/, 'an error event';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+--- no_error_log
+[alert]
+[crit]
