@@ -26,8 +26,8 @@ static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_run(ngx_http_request_t *sr);
-static void ngx_http_moa_call_phases(ngx_http_request_t *sr);
-static void ngx_http_moa_call_shield(ngx_http_request_t *sr);
+static ngx_int_t ngx_http_moa_call_content(ngx_http_request_t *sr);
+static ngx_int_t ngx_http_moa_call_shield(ngx_http_request_t *sr);
 static ngx_pool_t *ngx_http_moa_calls_pool(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_calls_pool_cleanup(void *data);
 
@@ -220,32 +220,42 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
  *
  * The upstream is created by the location's content handler (proxy_pass)
  * and its reply's header is read in a later event: the copy is made right
- * after the subrequest's phases ran (the content handler among them).  A
- * location whose phases wait (auth_request, limit_req delay) is looked at
- * again each time they resume through the write handler.
+ * after the subrequest's phases ran.  When a handler made them wait
+ * (limit_req's delay), whoever resumes them, the content handler is
+ * wrapped to make the copy once it ran.
  */
 static void
 ngx_http_moa_call_run(ngx_http_request_t *sr)
 {
     ngx_http_handler(sr);
-    ngx_http_moa_call_shield(sr);
+
+    if (ngx_http_moa_call_shield(sr) != NGX_OK) {
+        ngx_http_finalize_request(sr, NGX_ERROR);
+    }
 }
 
 
-static void
-ngx_http_moa_call_phases(ngx_http_request_t *sr)
+static ngx_int_t
+ngx_http_moa_call_content(ngx_http_request_t *sr)
 {
-    ngx_http_core_run_phases(sr);
-    ngx_http_moa_call_shield(sr);
+    ngx_int_t                  rc;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+    rc = clcf->handler(sr);
+
+    return (ngx_http_moa_call_shield(sr) == NGX_OK) ? rc : NGX_ERROR;
 }
 
 
-static void
+static ngx_int_t
 ngx_http_moa_call_shield(ngx_http_request_t *sr)
 {
     ngx_uint_t                 ignore;
     ngx_http_upstream_t       *u;
     ngx_http_upstream_conf_t  *conf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     ignore = NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT
              | NGX_HTTP_UPSTREAM_IGN_XA_EXPIRES
@@ -256,21 +266,24 @@ ngx_http_moa_call_shield(ngx_http_request_t *sr)
     u = sr->upstream;
 
     if (u == NULL) {
-        if (!sr->done && sr->write_event_handler == ngx_http_core_run_phases) {
-            sr->write_event_handler = ngx_http_moa_call_phases;
+        clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+        if (!sr->done && sr->content_handler
+            && sr->content_handler == clcf->handler)
+        {
+            sr->content_handler = ngx_http_moa_call_content;
         }
 
-        return;
+        return NGX_OK;
     }
 
     if (u->conf == NULL || (u->conf->ignore_headers & ignore) == ignore) {
-        return;
+        return NGX_OK;
     }
 
     conf = ngx_palloc(sr->pool, sizeof(ngx_http_upstream_conf_t));
     if (conf == NULL) {
-        ngx_http_finalize_request(sr, NGX_ERROR);
-        return;
+        return NGX_ERROR;
     }
 
     *conf = *u->conf;
@@ -279,6 +292,8 @@ ngx_http_moa_call_shield(ngx_http_request_t *sr)
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "moa call ignores X-Accel-* headers");
+
+    return NGX_OK;
 }
 
 

@@ -942,3 +942,49 @@ is $e[-1], '[DONE]', 'ends with [DONE]';
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 24: X-Accel-Redirect ignored also when the call's phases were delayed (limit_req in the internal location)
+--- http_config eval
+MoaTest::http_config() . "    moa_metrics_zone moa_metrics 1m;\n"
+. "    limit_req_zone \$server_name zone=calls:1m rate=2r/s;\n"
+--- config
+    location = /metrics {
+        moa_metrics;
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        limit_req zone=calls burst=5;
+        proxy_pass http://moa_mock/mock/chat;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_set_header X-Moa-Stage $moa_stage;
+        proxy_set_header X-Moa-Call $moa_call;
+    }
+--- mock
+{"passthrough": {"headers": {"X-Accel-Redirect": "/metrics"},
+                 "content": "plain"}}
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"gpt-4o\",$main::Msg}"
+--- error_code: 200
+--- response_body_unlike: moa_requests
+--- check
+for my $n (2, 3) {
+    my $res = MoaTest::http('POST', '/v1/chat/completions',
+                            qq~{"model":"gpt-4o",$main::Msg}~);
+    is $res->{status}, 200, "request $n: 200";
+    unlike $res->{body}, qr/moa_requests/, "request $n: not the redirect target";
+    like $res->{body}, qr/"plain"/, "request $n: the provider reply";
+}
+--- error_log
+delaying request
+--- no_error_log
+[alert]
+[crit]
