@@ -777,7 +777,8 @@ ngx_http_moa_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
  * still send is read: its reply is ended here as nginx ends a whole one
  * (the upstream is finalized at once and its connection not kept), so
  * that the client's stream is finished now, not when the provider closes
- * or proxy_read_timeout runs out.
+ * or proxy_read_timeout runs out.  A reply already read whole (its last
+ * chunk came with [DONE]) is left as it is: its connection may be kept.
  */
 static void
 ngx_http_moa_stream_stop(ngx_http_request_t *r)
@@ -790,11 +791,18 @@ ngx_http_moa_stream_stop(ngx_http_request_t *r)
         return;
     }
 
-    u->length = 0;
-    u->keepalive = 0;
+    if (u->pipe && u->buffering) {
+        if (!u->pipe->upstream_done) {
+            u->pipe->upstream_done = 1;
+            u->keepalive = 0;
+        }
 
-    if (u->pipe) {
-        u->pipe->upstream_done = 1;
+        return;
+    }
+
+    if (u->length != 0) {
+        u->length = 0;
+        u->keepalive = 0;
     }
 }
 

@@ -15,7 +15,7 @@ package RawProvider;
 #
 # After the last step the connection is closed, unless that step is keep.
 # Each request is logged to the file log() names, one line "X-Raw value,
-# body length".  RawProvider::chunk(BYTES) is BYTES as one HTTP/1.1 chunk.
+# body length, the client's port" (the port tells connections apart).  RawProvider::chunk(BYTES) is BYTES as one HTTP/1.1 chunk.
 #
 #   my $raw = RawProvider->start(cut => [[send => "HTTP/1.1 200 OK\r\n"], ['rst']]);
 #   $ENV{TEST_NGINX_RAW_PORT} = $raw->port;   # before run_tests
@@ -74,7 +74,7 @@ sub chunk { sprintf("%x\r\n", length $_[0]) . "$_[0]\r\n" }
 sub port { $_[0]{port} }
 sub log  { $_[0]{log} }
 
-# the requests seen so far, as [name, body length]
+# the requests seen so far, as [name, body length, client port]
 sub requests {
     my ($self) = @_;
     open my $fh, '<', $self->{log} or return ();
@@ -115,7 +115,7 @@ sub serve {
         $name //= 'default';
 
         if (open my $fh, '>>', $log) {
-            print $fh "$name $len\n";
+            print $fh "$name $len " . $c->peerport . "\n";
             close $fh;
         }
 
