@@ -71,6 +71,11 @@ our $Raw = RawProvider->start(
     'ka-synthesis'          => [[send => $sse_head . chunk($ev1) . chunk($ev2)
                                           . chunk($ev3) . chunk($done)
                                           . "0\r\n\r\n"], ['keep']],
+    'kab-proposal'          => [[send => json_head(200) . $whole], ['keep']],
+    'kab-critique'          => [[send => json_head(200) . $whole], ['keep']],
+    'kab-synthesis'         => [[send => $sse_head . chunk($ev1) . chunk($ev2)
+                                          . chunk($ev3) . chunk($done)
+                                          . "0\r\n\r\n"], ['keep']],
     # whole replies, for the connection to go on after them
     'ok204-passthrough'     => [[send => "HTTP/1.1 204 No Content\r\n\r\n"],
                                 ['keep']],
@@ -1030,6 +1035,50 @@ my $res = MoaTest::http('POST', '/v1/chat/completions',
                         qq~{"model":"moa-x","stream":true,$main::Msg}~);
 is $res->{status}, 200, 'the second request';
 my @calls = grep { $_->[0] =~ /^ka-/ } $main::Raw->requests;
+is scalar(@calls), 10, 'ten calls in all';
+my %ports = map { $_->[2] => 1 } @calls;
+is scalar(keys %ports), 3,
+    'three connections: the synthesis one went back to the pool';
+--- no_error_log
+[alert]
+[crit]
+[error]
+
+
+
+=== TEST 26: the same with proxy_buffering on
+--- http_config eval
+MoaTest::http_config() . <<"_EOC_";
+    upstream raw_ka {
+        server 127.0.0.1:$ENV{TEST_NGINX_RAW_PORT};
+        keepalive 4;
+    }
+_EOC_
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-x gpt-4o;
+    }
+--- upstream_config
+    location = /_moa_upstream {
+        internal;
+        proxy_pass http://raw_ka/v1/chat/completions;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering on;
+        proxy_set_header X-Raw kab-$moa_stage;
+    }
+--- request eval
+"POST /v1/chat/completions\n{\"model\":\"moa-x\",\"stream\":true,$main::Msg}"
+--- error_code: 200
+--- sse
+is MoaTest::sse_data(\@e), 'one two', 'the content';
+is $e[-1], '[DONE]', 'ends with [DONE]';
+--- check
+my $res = MoaTest::http('POST', '/v1/chat/completions',
+                        qq~{"model":"moa-x","stream":true,$main::Msg}~);
+is $res->{status}, 200, 'the second request';
+my @calls = grep { $_->[0] =~ /^kab-/ } $main::Raw->requests;
 is scalar(@calls), 10, 'ten calls in all';
 my %ports = map { $_->[2] => 1 } @calls;
 is scalar(keys %ports), 3,
