@@ -360,7 +360,7 @@ pipe write downstream
 
 
 
-=== TEST 7: X-Accel-Charset and X-Accel-Limit-Rate change nothing on a passthrough
+=== TEST 7: X-Accel-Charset and X-Accel-Limit-Rate on a passthrough: the whole reply, its Content-Type as sent
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
@@ -731,7 +731,7 @@ is $res->{at_end}, 0, 'no provider connection left open';
 
 
 
-=== TEST 17: the same with proxy_buffering on
+=== TEST 17: [DONE] and the response held open, with proxy_buffering on
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
