@@ -36,6 +36,9 @@ static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
+static void ngx_http_moa_call_run(ngx_http_request_t *sr);
+static ngx_int_t ngx_http_moa_call_content(ngx_http_request_t *sr);
+static ngx_int_t ngx_http_moa_call_shield(ngx_http_request_t *sr);
 static ngx_pool_t *ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_call_pool_cleanup(void *data);
 
@@ -144,6 +147,9 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
     ngx_http_set_ctx(sr, call, ngx_http_moa_module);
 
+    /* its first run, posted by ngx_http_subrequest(), goes through ours */
+    sr->write_event_handler = ngx_http_moa_call_run;
+
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_http_moa_post;
     sr->method_name.len--;
@@ -244,6 +250,93 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
     rb->buf->last_in_chain = 1;
 
     return rb;
+}
+
+
+/*
+ * A provider's reply must not steer nginx: X-Accel-Redirect would run the
+ * subrequest again in another location (its output, /metrics say, raw to
+ * the client, or a background call that never ends), X-Accel-Limit-Rate,
+ * -Buffering, -Charset and -Expires would change how the reply is handled.
+ * So every call's upstream gets a copy of its conf that ignores them, as
+ * "proxy_ignore_headers" would, whatever the operator's location says.
+ *
+ * The upstream is created by the location's content handler (proxy_pass)
+ * and its reply's header is read in a later event: the copy is made right
+ * after the subrequest's phases ran.  When a handler made them wait
+ * (limit_req's delay), whoever resumes them, the content handler is
+ * wrapped to make the copy once it ran.
+ */
+static void
+ngx_http_moa_call_run(ngx_http_request_t *sr)
+{
+    ngx_http_handler(sr);
+
+    if (ngx_http_moa_call_shield(sr) != NGX_OK) {
+        ngx_http_finalize_request(sr, NGX_ERROR);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_moa_call_content(ngx_http_request_t *sr)
+{
+    ngx_int_t                  rc;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+    rc = clcf->handler(sr);
+
+    return (ngx_http_moa_call_shield(sr) == NGX_OK) ? rc : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_moa_call_shield(ngx_http_request_t *sr)
+{
+    ngx_uint_t                 ignore;
+    ngx_http_upstream_t       *u;
+    ngx_http_upstream_conf_t  *conf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ignore = NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT
+             | NGX_HTTP_UPSTREAM_IGN_XA_EXPIRES
+             | NGX_HTTP_UPSTREAM_IGN_XA_LIMIT_RATE
+             | NGX_HTTP_UPSTREAM_IGN_XA_BUFFERING
+             | NGX_HTTP_UPSTREAM_IGN_XA_CHARSET;
+
+    u = sr->upstream;
+
+    if (u == NULL) {
+        clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+        if (!sr->done && sr->content_handler
+            && sr->content_handler == clcf->handler)
+        {
+            sr->content_handler = ngx_http_moa_call_content;
+        }
+
+        return NGX_OK;
+    }
+
+    if (u->conf == NULL || (u->conf->ignore_headers & ignore) == ignore) {
+        return NGX_OK;
+    }
+
+    conf = ngx_palloc(sr->pool, sizeof(ngx_http_upstream_conf_t));
+    if (conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    *conf = *u->conf;
+    conf->ignore_headers |= ignore;
+    u->conf = conf;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "moa call ignores X-Accel-* headers");
+
+    return NGX_OK;
 }
 
 
@@ -555,6 +648,29 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "moa %s call %ui failed: reply over "
                       "moa_max_response_size", what, call->index);
+        return;
+    }
+
+    /*
+     * nginx finalizes a reply cut short after its header ("upstream
+     * prematurely closed connection", a reset) with rc 0 as well: only the
+     * last buffer, which it sends for a whole reply alone, tells them
+     * apart.  A cut reply is a failed call, whatever its bytes look like;
+     * a cut passthrough then reaches the client as a cut.  (Only for
+     * upstreams: nginx ends an empty reply of its own, "return 204" in the
+     * location, without a last buffer.)
+     */
+
+    if (sr->upstream && !sr->header_only && !call->complete
+        && !call->sse_reply)
+    {
+        call->status = NGX_HTTP_BAD_GATEWAY;
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
+                               "upstream_error", "upstream_error", NULL,
+                               "the %s call's reply was cut short", what);
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "moa %s call %ui failed: reply cut short", what,
+                      call->index);
         return;
     }
 

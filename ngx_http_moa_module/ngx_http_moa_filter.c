@@ -34,11 +34,14 @@ static ngx_int_t ngx_http_moa_filter_keep_reply(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static ngx_int_t ngx_http_moa_filter_stream(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
+static ngx_int_t ngx_http_moa_filter_sniff(ngx_http_request_t *r,
+    ngx_http_moa_call_t *call);
 static int ngx_http_moa_feed(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_buf_t *b,
     ngx_http_moa_sse_event_pt handler);
 static int ngx_http_moa_stream_event_handler(void *data, const char *event,
     size_t len);
+static void ngx_http_moa_filter_stream_stop(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_observe(ngx_http_request_t *r,
     ngx_http_moa_call_t *call, ngx_chain_t *in);
 static int ngx_http_moa_collect_handler(void *data, const char *event,
@@ -229,6 +232,7 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             if (cl->buf->last_in_chain && cl->next == NULL) {
                 cl->buf->last_buf = 1;
                 call->ctx->last_sent = 1;
+                call->complete = 1;
             }
         }
 
@@ -239,7 +243,17 @@ ngx_http_moa_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_moa_filter_stream(r, call, in);
     }
 
-    return ngx_http_moa_filter_keep_reply(r, call, in);
+    if (ngx_http_moa_filter_keep_reply(r, call, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (call->stream && r->headers_out.status == NGX_HTTP_OK
+        && !call->too_big)
+    {
+        return ngx_http_moa_filter_sniff(r, call);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -469,6 +483,78 @@ ngx_http_moa_filter_keep_reply(ngx_http_request_t *r, ngx_http_moa_call_t *call,
 }
 
 
+/*
+ * A streamed call's reply without "Content-Type: text/event-stream" (none,
+ * or a wrong one: openai-api-mock sends none) is an event stream all the
+ * same when its first non-blank bytes are a field of one: what was kept
+ * so far goes to the stream, and the rest follows it.
+ */
+static ngx_int_t
+ngx_http_moa_filter_sniff(ngx_http_request_t *r, ngx_http_moa_call_t *call)
+{
+    size_t        len;
+    u_char       *p, *last;
+    ngx_buf_t    *b;
+    ngx_uint_t    i;
+    ngx_chain_t   cl;
+
+    static ngx_str_t  fields[] = {
+        ngx_string("data:"), ngx_string("event:"), ngx_string("id:"),
+        ngx_string(":")
+    };
+
+    p = (u_char *) call->reply.data;
+    last = p + call->reply.len;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
+        p++;
+    }
+
+    len = last - p;
+
+    for (i = 0; i < sizeof(fields) / sizeof(ngx_str_t); i++) {
+        if (len >= fields[i].len
+            && ngx_strncmp(p, fields[i].data, fields[i].len) == 0)
+        {
+            break;
+        }
+    }
+
+    /* not (or not yet: "da" may be followed by "ta:") an event stream */
+
+    if (i == sizeof(fields) / sizeof(ngx_str_t)) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa %V call %ui reply is an event stream",
+                   ngx_http_moa_call_stage_name(call->stage), call->index);
+
+    call->sse_reply = 1;
+    ngx_http_moa_sse_init(&call->ctx->sse, call->ctx->conf->max_response_size);
+
+    if (ngx_http_moa_output_sse_header(call->ctx) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* the reply's memory stays until the request ends */
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = (u_char *) call->reply.data;
+    b->last = last;
+    b->memory = 1;
+
+    cl.buf = b;
+    cl.next = NULL;
+
+    return ngx_http_moa_filter_stream(r, call, &cl);
+}
+
+
 /* appends a buffer's bytes (memory or file) to "to", within max */
 static ngx_int_t
 ngx_http_moa_buf_data(ngx_http_request_t *r, ngx_buf_t *b,
@@ -604,6 +690,10 @@ ngx_http_moa_filter_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
                 ctx->stream.failed = 1;
             }
 
+            if (ctx->stream.done || ctx->stream.failed) {
+                ngx_http_moa_filter_stream_stop(r);
+            }
+
             size = ctx->scratch.len;
 
             if (size) {
@@ -644,6 +734,41 @@ ngx_http_moa_filter_stream(ngx_http_request_t *r, ngx_http_moa_call_t *call,
     }
 
     return rv;
+}
+
+
+/*
+ * After [DONE], or a malformed or an error event, nothing the provider may
+ * still send is read: its reply is ended here as nginx ends a whole one
+ * (the upstream is finalized at once and its connection not kept), so
+ * that the client's stream is finished now, not when the provider closes
+ * or proxy_read_timeout runs out.  A reply already read whole (its last
+ * chunk came with [DONE]) is left as it is: its connection may be kept.
+ */
+static void
+ngx_http_moa_filter_stream_stop(ngx_http_request_t *r)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u == NULL) {
+        return;
+    }
+
+    if (u->pipe && u->buffering) {
+        if (!u->pipe->upstream_done) {
+            u->pipe->upstream_done = 1;
+            u->keepalive = 0;
+        }
+
+        return;
+    }
+
+    if (u->length != 0) {
+        u->length = 0;
+        u->keepalive = 0;
+    }
 }
 
 
