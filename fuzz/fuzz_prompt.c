@@ -184,10 +184,11 @@ fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
         memset(&body, 0, sizeof(body));
 
         rc = (i == 0)
-             ? ngx_http_moa_stage_body_critique(&body, &req, &cp, tpl, tpl_len,
-                                           block, ncands)
-             : ngx_http_moa_stage_body_synthesis(&body, &req, &cp, tpl, tpl_len,
-                                            block, ncands, critique);
+             ? ngx_http_moa_stage_body_critique(&body, &req, &cp, tpl,
+                                                tpl_len, block, ncands)
+             : ngx_http_moa_stage_body_synthesis(&body, &req, &cp, tpl,
+                                                 tpl_len, block, ncands,
+                                                 critique);
         fuzz_assert(rc == 0, "a body with the instruction");
 
         out.len = 0;

@@ -73,13 +73,14 @@ fuzz_body(int stage, ngx_http_moa_request_t *req,
         break;
     case 'c':
         rc = ngx_http_moa_stage_body_critique(&body, req, cp, inst[0].tpl,
-                                         inst[0].tpl_len, inst[0].cands,
-                                         inst[0].ncands);
+                                              inst[0].tpl_len, inst[0].cands,
+                                              inst[0].ncands);
         break;
     default:
         rc = ngx_http_moa_stage_body_synthesis(&body, req, cp, inst[1].tpl,
-                                          inst[1].tpl_len, inst[1].cands,
-                                          inst[1].ncands, inst[1].critique);
+                                               inst[1].tpl_len, inst[1].cands,
+                                               inst[1].ncands,
+                                               inst[1].critique);
     }
 
     ngx_http_moa_body_flat(&body, &out);

@@ -194,9 +194,9 @@ ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 
     if (ngx_http_moa_candidates_text(ctx) == NGX_OK
         && ngx_http_moa_stage_body_critique(&call->body, &ctx->req, &cp,
-                                       (char *) mlcf->critique_prompt_json.data,
-                                       mlcf->critique_prompt_json.len,
-                                       &ctx->cands_text, (int) ctx->ncands)
+                              (char *) mlcf->critique_prompt_json.data,
+                              mlcf->critique_prompt_json.len,
+                              &ctx->cands_text, (int) ctx->ncands)
            == 0)
     {
         rc = ngx_http_moa_call_start(ctx, call, 1);
@@ -240,10 +240,9 @@ ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
 
     if (ngx_http_moa_candidates_text(ctx) == NGX_OK
         && ngx_http_moa_stage_body_synthesis(&call->body, &ctx->req, &cp,
-                                    (char *) mlcf->synthesis_prompt_json.data,
-                                    mlcf->synthesis_prompt_json.len,
-                                    &ctx->cands_text, (int) ctx->ncands,
-                                    critique)
+                              (char *) mlcf->synthesis_prompt_json.data,
+                              mlcf->synthesis_prompt_json.len,
+                              &ctx->cands_text, (int) ctx->ncands, critique)
            == 0)
     {
         /* streamed: a normal subrequest, its output flows in order */
@@ -513,7 +512,9 @@ ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx)
         return;
     }
 
-    if (call->ok && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0])) {
+    if (call->ok
+        && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0]))
+    {
         ngx_http_moa_answer(ctx, &call->parsed, -1);
         return;
     }

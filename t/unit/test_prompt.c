@@ -464,7 +464,7 @@ test_defaults(void)
     ok(ngx_http_moa_prompt_candidates(&block, c, 3) == 0, "block rendered");
 
     ok(ngx_http_moa_stage_body_critique(&body, &req, &cp, esc.data, esc.len,
-                                   &block, 3) == 0,
+                                        &block, 3) == 0,
        "critique body built");
     ngx_http_moa_body_flat(&body, &out);
 

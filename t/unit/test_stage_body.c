@@ -57,13 +57,13 @@ build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
         break;
     case 'c':
         rc = ngx_http_moa_stage_body_critique(&b, &req, cp,
-                                         tpl.len ? tpl.data : "", tpl.len,
-                                         &none, 0);
+                                              tpl.len ? tpl.data : "",
+                                              tpl.len, &none, 0);
         break;
     default:
         rc = ngx_http_moa_stage_body_synthesis(&b, &req, cp,
-                                          tpl.len ? tpl.data : "", tpl.len,
-                                          &none, 0, NULL);
+                                               tpl.len ? tpl.data : "",
+                                               tpl.len, &none, 0, NULL);
     }
 
     ngx_http_moa_body_flat(&b, out);
@@ -715,18 +715,21 @@ test_golden(void)
 
         switch (golden[i].stage) {
         case 'p':
-            rc = ngx_http_moa_stage_body_proposal(&b, &req, &cp[golden[i].params]);
+            rc = ngx_http_moa_stage_body_proposal(&b, &req,
+                                                  &cp[golden[i].params]);
             break;
         case 'c':
-            rc = ngx_http_moa_stage_body_critique(&b, &req, &cp[golden[i].params],
-                                             esc_c.data, esc_c.len, &block,
-                                             3);
+            rc = ngx_http_moa_stage_body_critique(&b, &req,
+                                                  &cp[golden[i].params],
+                                                  esc_c.data, esc_c.len,
+                                                  &block, 3);
             break;
         default:
             rc = ngx_http_moa_stage_body_synthesis(&b, &req,
-                                              &cp[golden[i].params],
-                                              esc_s.data, esc_s.len, &block,
-                                              3, &rep[3].choices[0]);
+                                                   &cp[golden[i].params],
+                                                   esc_s.data, esc_s.len,
+                                                   &block, 3,
+                                                   &rep[3].choices[0]);
         }
 
         ok(rc == 0 && merged(&b), "golden %d: built", i);
