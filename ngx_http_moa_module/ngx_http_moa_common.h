@@ -16,13 +16,17 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_json.h"
-#include "ngx_http_moa_openai.h"
+#include "ngx_http_moa_version.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_collect.h"
 
-
-#include "ngx_http_moa_version.h"  /* NGX_HTTP_MOA_VERSION */
 
 #define NGX_HTTP_MOA_PROPOSAL          0
 #define NGX_HTTP_MOA_CRITIQUE          1

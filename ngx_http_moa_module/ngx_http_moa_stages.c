@@ -19,6 +19,13 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
+
 
 static ngx_int_t ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx);
 static ngx_int_t ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx);
