@@ -17,6 +17,8 @@
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 #define FUZZ_MAX_CANDS  8
@@ -119,7 +121,7 @@ fuzz_string(const char *p, size_t len, ngx_http_moa_buf_t *out,
     fuzz_assert(cJSON_IsString(v), what);
 
     out->len = 0;
-    fuzz_assert(ngx_http_moa_json_unescape(out, q.data, q.len) == 0, what);
+    fuzz_assert(ngx_http_moa_json_text_unescape(out, q.data, q.len) == 0, what);
 
     /* cJSON's view: the same text up to a NUL */
     fuzz_assert(strlen(v->valuestring)

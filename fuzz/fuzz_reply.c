@@ -21,6 +21,7 @@
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_stream.h"
 #include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_json_text.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"
@@ -322,7 +323,7 @@ fuzz_text(const ngx_http_moa_buf_t *out, const char *tag, int tags)
     ngx_http_moa_buf_lit(&q, "\"");
 
     fuzz_assert(ngx_http_moa_json_valid(q.data, q.len) == 0
-                && ngx_http_moa_json_unescape(&d, q.data, q.len) == 0,
+                && ngx_http_moa_json_text_unescape(&d, q.data, q.len) == 0,
                 "a candidate's text is a JSON string's inside");
 
     /* decoded (NULs kept): the tag only where the module wrote it */

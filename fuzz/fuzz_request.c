@@ -17,6 +17,7 @@
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf_json.h"
 
 
 /* what the critique and synthesis calls carry besides the request */

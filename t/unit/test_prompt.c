@@ -12,6 +12,8 @@
 #include "util.h"
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 #define S(s)  s, sizeof(s) - 1
@@ -88,7 +90,7 @@ decode(const char *p, size_t len, ngx_http_moa_buf_t *out)
     ngx_http_moa_buf_lit(&q, "\"");
 
     rc = (ngx_http_moa_json_valid(q.data, q.len) == 0
-          && ngx_http_moa_json_unescape(out, q.data, q.len) == 0) ? 0 : -1;
+          && ngx_http_moa_json_text_unescape(out, q.data, q.len) == 0) ? 0 : -1;
 
     ngx_http_moa_buf_free(&q);
 
@@ -518,7 +520,7 @@ text_decodes(const ngx_http_moa_buf_t *out, const char *expected, size_t n,
     ngx_http_moa_buf_lit(&q, "\"");
 
     rc = ngx_http_moa_json_valid(q.data, q.len) == 0
-         && ngx_http_moa_json_unescape(&d, q.data, q.len) == 0
+         && ngx_http_moa_json_text_unescape(&d, q.data, q.len) == 0
          && d.len == n && (n == 0 || memcmp(d.data, expected, n) == 0)
          && tap_memmem(d.data, d.len, tag) == NULL;
 

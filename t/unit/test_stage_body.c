@@ -15,6 +15,7 @@
 #include "util.h"
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf_json.h"
 
 
 #define S(s)  s, sizeof(s) - 1

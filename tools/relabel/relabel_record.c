@@ -23,6 +23,8 @@
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_utf8.h"
 #include "relabel.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 static const char *relabel_record_invalid(const char *p, size_t n);
@@ -317,7 +319,7 @@ relabel_record_str_is(const ngx_http_moa_json_t *j, int i, const char *s)
 
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
-    is = ngx_http_moa_json_unescape(&b, j->tok[i].p, j->tok[i].len) == 0
+    is = ngx_http_moa_json_text_unescape(&b, j->tok[i].p, j->tok[i].len) == 0
          && b.len == n && memcmp(b.data, s, n) == 0;
 
     ngx_http_moa_buf_free(&b);
