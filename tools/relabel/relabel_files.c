@@ -21,7 +21,7 @@
 #include "relabel_run.h"
 
 
-static int relabel_lock_open(const char *path, const char *what,
+static int relabel_files_lock(const char *path, const char *what,
     struct stat *st);
 static int relabel_files_cut(relabel_run_t *run);
 static int relabel_files_resume(relabel_run_t *run);
@@ -30,7 +30,7 @@ static int relabel_files_resume(relabel_run_t *run);
 /* opens and locks OUT or the rejects file; -1 after saying why */
 
 static int
-relabel_lock_open(const char *path, const char *what, struct stat *st)
+relabel_files_lock(const char *path, const char *what, struct stat *st)
 {
     int  fd;
 
@@ -69,7 +69,7 @@ relabel_lock_open(const char *path, const char *what, struct stat *st)
 /* IN, OUT and the rejects file, and where the run starts */
 
 int
-relabel_open_files(relabel_run_t *run)
+relabel_files_open(relabel_run_t *run)
 {
     struct stat      ist, ost, rst;
     relabel_conf_t  *conf;
@@ -89,7 +89,7 @@ relabel_open_files(relabel_run_t *run)
         return -1;
     }
 
-    run->out_fd = relabel_lock_open(conf->out_path, "OUT", &ost);
+    run->out_fd = relabel_files_lock(conf->out_path, "OUT", &ost);
     if (run->out_fd == -1) {
         return -1;
     }
@@ -99,8 +99,8 @@ relabel_open_files(relabel_run_t *run)
         return -1;
     }
 
-    run->rej_fd = relabel_lock_open(conf->rejects_path, "rejects file",
-                                    &rst);
+    run->rej_fd = relabel_files_lock(conf->rejects_path, "rejects file",
+                                     &rst);
     if (run->rej_fd == -1) {
         return -1;
     }
@@ -154,7 +154,7 @@ relabel_files_cut(relabel_run_t *run)
     f[1].path = conf->rejects_path;
 
     for (i = 0; i < 2; i++) {
-        if (relabel_cut_torn(f[i].fd, &cut) != 0) {
+        if (relabel_io_cut_torn(f[i].fd, &cut) != 0) {
             relabel_log(NULL, "cannot check %s last line: %s", f[i].what,
                         strerror(errno));
             return -1;
@@ -197,8 +197,8 @@ relabel_files_resume(relabel_run_t *run)
         return -1;
     }
 
-    rc = relabel_resume_scan(run->in, of, rf, &run->resume, err,
-                             sizeof(err));
+    rc = relabel_io_resume_scan(run->in, of, rf, &run->resume, err,
+                                sizeof(err));
     fclose(of);
     fclose(rf);
 
@@ -216,7 +216,7 @@ relabel_files_resume(relabel_run_t *run)
     run->lineno = run->resume.covered;
     run->covered = run->resume.covered;
 
-    if (relabel_count_lines(fileno(run->in), &run->total_lines) != 0) {
+    if (relabel_io_count_lines(fileno(run->in), &run->total_lines) != 0) {
         relabel_log(NULL, "cannot read IN: %s", strerror(errno));
         return -1;
     }
@@ -232,7 +232,7 @@ relabel_files_resume(relabel_run_t *run)
 /* all of p: a short write or EINTR goes on where it stopped */
 
 int
-relabel_write_all(int fd, const char *p, size_t n)
+relabel_files_write_all(int fd, const char *p, size_t n)
 {
     ssize_t  k;
 

@@ -75,7 +75,7 @@ main(int argc, char **argv)
 
     } else {
         relabel_loop(&run);
-        rc = relabel_finish(&run);
+        rc = relabel_report_finish(&run);
     }
 
     relabel_cleanup(&run);
@@ -105,7 +105,7 @@ relabel_setup(relabel_run_t *run)
     }
     curl_url_cleanup(url);
 
-    if (relabel_open_files(run) != 0) {
+    if (relabel_files_open(run) != 0) {
         return -1;
     }
 
@@ -190,15 +190,15 @@ relabel_loop(relabel_run_t *run)
         relabel_check_signals(run);
 
         if (!run->stopping) {
-            relabel_fill(run);
-            relabel_dispatch(run);
+            relabel_rows_fill(run);
+            relabel_multi_dispatch(run);
         }
 
         if (run->stopping) {
             relabel_apply_stop(run);
         }
 
-        relabel_write_ready(run);
+        relabel_rows_write_ready(run);
 
         if (run->fatal) {
             break;
@@ -214,8 +214,8 @@ relabel_loop(relabel_run_t *run)
         curl_multi_poll(run->multi, &wfd, 1,
                         (int) relabel_poll_timeout(run), NULL);
         curl_multi_perform(run->multi, &running);
-        relabel_harvest(run);
-        relabel_progress(run, 0);
+        relabel_multi_harvest(run);
+        relabel_report_progress(run, 0);
     }
 }
 
@@ -299,7 +299,7 @@ relabel_cancel(relabel_run_t *run, relabel_slot_t *s)
     curl_multi_remove_handle(run->multi, s->easy);
     curl_easy_cleanup(s->easy);
     s->easy = NULL;
-    relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+    relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
 }
 
 
@@ -325,7 +325,7 @@ relabel_check_signals(relabel_run_t *run)
         run->stop_signal = relabel_signo;
     }
 
-    relabel_stop(run, n >= 2 ? 2 : 1);
+    relabel_run_stop(run, n >= 2 ? 2 : 1);
 }
 
 
@@ -352,14 +352,14 @@ relabel_apply_stop(relabel_run_t *run)
 
         case RELABEL_SLOT_QUEUED:
         case RELABEL_SLOT_WAITING:
-            relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+            relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
             break;
 
         case RELABEL_SLOT_DONE:
             if (s->kind == RELABEL_KIND_SUSPECT
                 && run->successes <= s->success_mark)
             {
-                relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+                relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
             }
             break;
 

@@ -19,11 +19,11 @@
 #include "relabel_run.h"
 
 
-static void relabel_human(char *buf, size_t size, double v);
+static void relabel_report_human(char *buf, size_t size, double v);
 
 
 static void
-relabel_human(char *buf, size_t size, double v)
+relabel_report_human(char *buf, size_t size, double v)
 {
     if (v >= 1e9) {
         snprintf(buf, size, "%.2fG", v / 1e9);
@@ -42,7 +42,7 @@ relabel_human(char *buf, size_t size, double v)
 
 
 void
-relabel_progress(relabel_run_t *run, int force)
+relabel_report_progress(relabel_run_t *run, int force)
 {
     int              width, barw, fill, i, len;
     char             line[512], bar[64], tok[32], eta[32];
@@ -88,8 +88,9 @@ relabel_progress(relabel_run_t *run, int force)
         snprintf(eta, sizeof(eta), "-");
     }
 
-    relabel_human(tok, sizeof(tok),
-                  (double) (run->prompt_tokens + run->completion_tokens));
+    relabel_report_human(tok, sizeof(tok),
+                         (double) (run->prompt_tokens
+                                   + run->completion_tokens));
 
     if (!run->tty) {
         fprintf(stderr, "moa-relabel: %lu/%lu rows (%.1f%%), %.1f rows/s, "
@@ -146,7 +147,7 @@ relabel_progress(relabel_run_t *run, int force)
 /* summary, count check and exit status */
 
 int
-relabel_finish(relabel_run_t *run)
+relabel_report_finish(relabel_run_t *run)
 {
     int              rc;
     double           secs;
@@ -157,7 +158,7 @@ relabel_finish(relabel_run_t *run)
     conf = run->conf;
 
     if (run->bar_shown) {
-        relabel_progress(run, 1);
+        relabel_report_progress(run, 1);
         fputc('\n', stderr);
         run->bar_shown = 0;
     }
@@ -189,8 +190,8 @@ relabel_finish(relabel_run_t *run)
 
     /* count what is in the files, not what was meant to be written */
 
-    if (relabel_count_lines(run->out_fd, &out_lines) != 0
-        || relabel_count_lines(run->rej_fd, &rej_lines) != 0)
+    if (relabel_io_count_lines(run->out_fd, &out_lines) != 0
+        || relabel_io_count_lines(run->rej_fd, &rej_lines) != 0)
     {
         relabel_log(run, "cannot re-read OUT or the rejects file: %s",
                     strerror(errno));

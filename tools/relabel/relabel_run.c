@@ -50,7 +50,7 @@ relabel_log(relabel_run_t *run, const char *fmt, ...)
 
 
 void
-relabel_set_state(relabel_run_t *run, relabel_slot_t *s,
+relabel_run_set_state(relabel_run_t *run, relabel_slot_t *s,
     relabel_state_e state)
 {
     run->count[s->state]--;
@@ -60,7 +60,7 @@ relabel_set_state(relabel_run_t *run, relabel_slot_t *s,
 
 
 void
-relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s)
+relabel_run_slot_clear(relabel_run_t *run, relabel_slot_t *s)
 {
     free(s->text);
     free(s->error);
@@ -75,7 +75,7 @@ relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s)
 
 
 void
-relabel_stop(relabel_run_t *run, int level)
+relabel_run_stop(relabel_run_t *run, int level)
 {
     if (level <= run->stopping) {
         return;
