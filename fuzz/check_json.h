@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_text.h"
 

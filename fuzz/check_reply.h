@@ -21,8 +21,9 @@
 #include <cjson/cJSON.h>
 
 #include "check_json.h"
-#include "ngx_http_moa_response.h"
+#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_response.h"
 
 
 /*

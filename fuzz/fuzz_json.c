@@ -15,6 +15,8 @@
 
 #include "fuzz.h"
 #include "check_json.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
 

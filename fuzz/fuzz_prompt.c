@@ -14,11 +14,15 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_prompt.h"
-#include "ngx_http_moa_request.h"
-#include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 #define FUZZ_MAX_CANDS  8

@@ -16,12 +16,15 @@
 
 #include "fuzz.h"
 #include "check_reply.h"
-#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_error.h"
 #include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_stream.h"
-#include "ngx_http_moa_usage.h"
-#include "ngx_http_moa_json_text.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"

@@ -14,10 +14,14 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_prompt.h"
-#include "ngx_http_moa_request.h"
-#include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 /* what the critique and synthesis calls carry besides the request */

@@ -19,8 +19,8 @@
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
-#include "ngx_http_moa_body.h"
 #include "ngx_http_moa_error.h"
+#include "ngx_http_moa_body.h"
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_usage.h"
 

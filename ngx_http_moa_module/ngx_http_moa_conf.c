@@ -20,8 +20,8 @@
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
-#include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_prompt.h"
 
 
 static ngx_int_t ngx_http_moa_escape(ngx_conf_t *cf, ngx_str_t *text,

@@ -16,9 +16,8 @@
 #include "ngx_http_moa_output.h"
 
 #include "ngx_http_moa_buf.h"
-#include "ngx_http_moa_json.h"
-#include "ngx_http_moa_error.h"
 #include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_error.h"
 
 
 static ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);

@@ -12,8 +12,9 @@
 #include <cjson/cJSON.h>
 
 #include "tap.h"
-#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
 
 

@@ -10,10 +10,15 @@
 
 
 #include "util.h"
-#include "ngx_http_moa_prompt.h"
-#include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 #define S(s)  s, sizeof(s) - 1

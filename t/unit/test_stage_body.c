@@ -13,9 +13,13 @@
 #include <math.h>
 
 #include "util.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
-#include "ngx_http_moa_buf_json.h"
 
 
 #define S(s)  s, sizeof(s) - 1

@@ -20,11 +20,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_utf8.h"
-#include "relabel.h"
+#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
+#include "relabel.h"
 
 
 static const char *relabel_record_invalid(const char *p, size_t n);
