@@ -166,14 +166,14 @@ static void
 fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
     int ncands, const ngx_http_moa_choice_t *critique)
 {
-    int                          i, rc;
-    cJSON                       *v;
-    const cJSON                 *m;
-    ngx_http_moa_buf_t           out, text;
-    ngx_http_moa_body_t          body;
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_call_params_t   cp;
+    int                               i, rc;
+    cJSON                            *v;
+    const cJSON                      *m;
+    ngx_http_moa_buf_t                out, text;
+    ngx_http_moa_body_t               body;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_stage_body_params_t  cp;
 
     fuzz_assert(ngx_http_moa_request_parse(&req, fuzz_request,
                                            sizeof(fuzz_request) - 1, &err)
@@ -227,16 +227,16 @@ fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                           i, n, ncands;
-    char                          buf[64];
-    size_t                        len[FUZZ_MAX_CANDS + 2], tpl_len;
-    const char                   *p, *end, *q, *part[FUZZ_MAX_CANDS + 2];
-    const char                   *tpl, *check, *esc;
-    fuzz_reply_t                  r[FUZZ_MAX_CANDS + 1];
-    ngx_http_moa_buf_t            block, tpl_esc, flat, text;
-    ngx_http_moa_body_t           body;
-    ngx_http_moa_candidate_t      cands[FUZZ_MAX_CANDS];
-    const ngx_http_moa_choice_t  *crit;
+    int                              i, n, ncands;
+    char                             buf[64];
+    size_t                           len[FUZZ_MAX_CANDS + 2], tpl_len;
+    const char                      *p, *end, *q, *part[FUZZ_MAX_CANDS + 2];
+    const char                      *tpl, *check, *esc;
+    fuzz_reply_t                     r[FUZZ_MAX_CANDS + 1];
+    ngx_http_moa_buf_t               block, tpl_esc, flat, text;
+    ngx_http_moa_body_t              body;
+    ngx_http_moa_prompt_candidate_t  cands[FUZZ_MAX_CANDS];
+    const ngx_http_moa_choice_t     *crit;
 
     /* the parts between NUL bytes (no NULL + 0 for an empty input) */
     p = size ? (const char *) data : "";

@@ -373,16 +373,16 @@ fuzz_long_number(const ngx_http_moa_reply_t *rep)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                           i, choice, n;
-    char                         *copy;
-    cJSON                        *acc, *m;
-    uint64_t                      h;
-    const char                   *p;
-    ngx_http_moa_buf_t            out;
-    ngx_http_moa_error_t          err;
-    ngx_http_moa_reply_t          rep;
-    ngx_http_moa_candidate_t      cands[FUZZ_MAX_CANDS];
-    const ngx_http_moa_choice_t  *c;
+    int                              i, choice, n;
+    char                            *copy;
+    cJSON                           *acc, *m;
+    uint64_t                         h;
+    const char                      *p;
+    ngx_http_moa_buf_t               out;
+    ngx_http_moa_error_t             err;
+    ngx_http_moa_reply_t             rep;
+    ngx_http_moa_prompt_candidate_t  cands[FUZZ_MAX_CANDS];
+    const ngx_http_moa_choice_t     *c;
 
     /* a copy of the exact size: ASan sees any read past the reply */
     copy = malloc(size ? size : 1);

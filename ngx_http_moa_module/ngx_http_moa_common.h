@@ -169,7 +169,7 @@ struct ngx_http_moa_ctx_s {
     ngx_http_moa_call_t        *passthrough;
     ngx_pool_t                 *calls_pool;    /* the calls' own memory */
 
-    ngx_http_moa_candidate_t   *cands;
+    ngx_http_moa_prompt_candidate_t *cands;
     ngx_uint_t                  ncands;
     ngx_http_moa_buf_t          cands_text;    /* rendered once, escaped */
     ngx_uint_t                  expected;      /* candidates asked for */

@@ -46,9 +46,9 @@ static ngx_uint_t ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx);
 static void
 ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call, ngx_http_moa_target_t *t,
-    ngx_str_t *temperature, ngx_http_moa_call_params_t *cp)
+    ngx_str_t *temperature, ngx_http_moa_stage_body_params_t *cp)
 {
-    ngx_memzero(cp, sizeof(ngx_http_moa_call_params_t));
+    ngx_memzero(cp, sizeof(ngx_http_moa_stage_body_params_t));
 
     call->uri = t ? t->uri : ctx->conf->pass;
 
@@ -75,11 +75,11 @@ ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
 ngx_int_t
 ngx_http_moa_stages_start_proposals(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_uint_t                   i, n;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_target_t       *t;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
+    ngx_uint_t                        i, n;
+    ngx_http_moa_call_t              *call;
+    ngx_http_moa_target_t            *t;
+    ngx_http_moa_loc_conf_t          *mlcf;
+    ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
 
@@ -183,10 +183,10 @@ ngx_http_moa_release_candidates(ngx_http_moa_ctx_t *ctx)
 static ngx_int_t
 ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
+    ngx_int_t                         rc;
+    ngx_http_moa_call_t              *call;
+    ngx_http_moa_loc_conf_t          *mlcf;
+    ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
     call = ctx->critique;
@@ -228,11 +228,11 @@ ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 static ngx_int_t
 ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    const ngx_http_moa_choice_t *critique;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
+    ngx_int_t                         rc;
+    const ngx_http_moa_choice_t      *critique;
+    ngx_http_moa_call_t              *call;
+    ngx_http_moa_loc_conf_t          *mlcf;
+    ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
     call = ctx->synthesis;
@@ -409,7 +409,7 @@ ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
     n = ngx_http_moa_candidates_gather(ctx);
 
     ctx->cands = ngx_palloc(r->pool,
-                            (n ? n : 1) * sizeof(ngx_http_moa_candidate_t));
+                     (n ? n : 1) * sizeof(ngx_http_moa_prompt_candidate_t));
     if (ctx->cands == NULL) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

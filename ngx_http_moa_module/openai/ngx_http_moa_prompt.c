@@ -87,7 +87,7 @@ ngx_http_moa_prompt_check(const char *tpl, size_t len)
 
 int
 ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_candidate_t *cands, int ncands)
+    const ngx_http_moa_prompt_candidate_t *cands, int ncands)
 {
     int     i;
     size_t  size;

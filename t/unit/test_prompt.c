@@ -59,10 +59,10 @@ choice(const char *message)
 }
 
 
-static ngx_http_moa_candidate_t
+static ngx_http_moa_prompt_candidate_t
 cand(const char *message)
 {
-    ngx_http_moa_candidate_t  c;
+    ngx_http_moa_prompt_candidate_t  c;
 
     c.choice = choice(message);
 
@@ -110,7 +110,7 @@ decode(const char *p, size_t len, ngx_http_moa_buf_t *out)
  */
 static int
 instruction(const char *tpl, size_t tpl_len,
-    const ngx_http_moa_candidate_t *c, int n,
+    const ngx_http_moa_prompt_candidate_t *c, int n,
     const ngx_http_moa_choice_t *critique, ngx_http_moa_buf_t *flat,
     ngx_http_moa_buf_t *text)
 {
@@ -152,8 +152,9 @@ instruction(const char *tpl, size_t tpl_len,
 
 /* renders tpl and compares the decoded instruction with expected */
 static void
-render(const char *name, const char *tpl, const ngx_http_moa_candidate_t *c,
-    int n, const ngx_http_moa_choice_t *crit, const char *expected)
+render(const char *name, const char *tpl,
+    const ngx_http_moa_prompt_candidate_t *c, int n,
+    const ngx_http_moa_choice_t *crit, const char *expected)
 {
     int                 rc;
     ngx_http_moa_buf_t  flat, text;
@@ -206,8 +207,8 @@ test_check(void)
 static void
 test_render(void)
 {
-    const ngx_http_moa_choice_t  *crit;
-    ngx_http_moa_candidate_t      c[6];
+    const ngx_http_moa_choice_t     *crit;
+    ngx_http_moa_prompt_candidate_t  c[6];
 
     render("no placeholders", "plain text, {not} {{one}} {{", NULL, 0, NULL,
            "plain text, {not} {{one}} {{");
@@ -287,8 +288,8 @@ test_render(void)
 static void
 test_candidates(void)
 {
-    ngx_http_moa_buf_t         out, text;
-    ngx_http_moa_candidate_t   c[3];
+    ngx_http_moa_buf_t               out, text;
+    ngx_http_moa_prompt_candidate_t  c[3];
 
     memset(&out, 0, sizeof(out));
     memset(&text, 0, sizeof(text));
@@ -325,11 +326,11 @@ test_candidates(void)
 static void
 test_parts(void)
 {
-    size_t                     i, refs;
-    const char                *tpl;
-    ngx_http_moa_buf_t         block, flat;
-    ngx_http_moa_body_t        body;
-    ngx_http_moa_candidate_t   c[2];
+    size_t                           i, refs;
+    const char                      *tpl;
+    ngx_http_moa_buf_t               block, flat;
+    ngx_http_moa_body_t              body;
+    ngx_http_moa_prompt_candidate_t  c[2];
 
     memset(&block, 0, sizeof(block));
     memset(&flat, 0, sizeof(flat));
@@ -421,14 +422,14 @@ test_parts(void)
 static void
 test_defaults(void)
 {
-    cJSON                       *v;
-    const char                  *inst;
-    ngx_http_moa_buf_t           flat, text, esc, block, out;
-    ngx_http_moa_body_t          body;
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_candidate_t     c[3];
-    ngx_http_moa_call_params_t   cp;
+    cJSON                            *v;
+    const char                       *inst;
+    ngx_http_moa_buf_t                flat, text, esc, block, out;
+    ngx_http_moa_body_t               body;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_prompt_candidate_t   c[3];
+    ngx_http_moa_stage_body_params_t  cp;
 
     static const char  request[] =
         "{\"model\":\"moa\",\"messages\":[{\"role\":\"user\",\"content\":"
