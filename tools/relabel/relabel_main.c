@@ -99,7 +99,7 @@ relabel_setup(relabel_run_t *run)
     if (url == NULL
         || curl_url_set(url, CURLUPART_URL, conf->endpoint, 0) != CURLUE_OK)
     {
-        relabel_log(NULL, "--endpoint: not a URL: \"%s\"", conf->endpoint);
+        relabel_run_log(NULL, "--endpoint: not a URL: \"%s\"", conf->endpoint);
         curl_url_cleanup(url);
         return -1;
     }
@@ -116,7 +116,7 @@ relabel_setup(relabel_run_t *run)
     if (run->slots == NULL || run->multi == NULL
         || pipe2(relabel_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
     {
-        relabel_log(NULL, "cannot start: %s", strerror(errno));
+        relabel_run_log(NULL, "cannot start: %s", strerror(errno));
         return -1;
     }
 
@@ -136,7 +136,7 @@ relabel_setup(relabel_run_t *run)
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
 
     run->tty = isatty(STDERR_FILENO);
-    run->start_ms = relabel_now_ms();
+    run->start_ms = relabel_run_now_ms();
     run->last_progress_ms = run->start_ms;
 
     relabel_announce(run);
@@ -157,20 +157,20 @@ relabel_announce(relabel_run_t *run)
     }
 
     if (run->resume.covered) {
-        relabel_log(run, "%s: %lu lines; resuming after line %lu (%lu "
-                    "in OUT, %lu rejected, %lu blank)", conf->in_path,
-                    run->total_lines, run->resume.covered,
-                    run->resume.out_rows, run->resume.reject_rows,
-                    run->resume.blank_rows);
+        relabel_run_log(run, "%s: %lu lines; resuming after line %lu (%lu "
+                        "in OUT, %lu rejected, %lu blank)", conf->in_path,
+                        run->total_lines, run->resume.covered,
+                        run->resume.out_rows, run->resume.reject_rows,
+                        run->resume.blank_rows);
     } else {
-        relabel_log(run, "%s: %lu lines -> %s (rejects: %s)",
-                    conf->in_path, run->total_lines, conf->out_path,
-                    conf->rejects_path);
+        relabel_run_log(run, "%s: %lu lines -> %s (rejects: %s)",
+                        conf->in_path, run->total_lines, conf->out_path,
+                        conf->rejects_path);
     }
 
-    relabel_log(run, "endpoint %s, model %s, concurrency %ld, window "
-                "%ld, retries %ld", conf->endpoint, conf->model,
-                conf->concurrency, conf->window, conf->retries);
+    relabel_run_log(run, "endpoint %s, model %s, concurrency %ld, window "
+                    "%ld, retries %ld", conf->endpoint, conf->model,
+                    conf->concurrency, conf->window, conf->retries);
 }
 
 
@@ -394,7 +394,7 @@ relabel_poll_timeout(relabel_run_t *run)
         return t;
     }
 
-    now = relabel_now_ms();
+    now = relabel_run_now_ms();
 
     if (now < run->pause_until) {
         return (long) (run->pause_until - now) < t

@@ -42,7 +42,7 @@ relabel_multi_dispatch(relabel_run_t *run)
         return;
     }
 
-    now = relabel_now_ms();
+    now = relabel_run_now_ms();
 
     if (now < run->pause_until) {
         return;
@@ -59,7 +59,7 @@ relabel_multi_dispatch(relabel_run_t *run)
             || (s->state == RELABEL_SLOT_WAITING && s->due <= now))
         {
             if (relabel_multi_start(run, s) != 0) {
-                relabel_log(run, "cannot start a request: out of memory");
+                relabel_run_log(run, "cannot start a request: out of memory");
                 run->fatal = 1;
                 return;
             }
@@ -299,7 +299,7 @@ relabel_multi_done(relabel_run_t *run, CURL *e, CURLcode res)
                                         a.message, a.message_len) != 0)
         {
             relabel_record_answer_free(&a);
-            relabel_log(run, "out of memory");
+            relabel_run_log(run, "out of memory");
             run->fatal = 1;
             return;
         }

@@ -50,7 +50,7 @@ relabel_rows_fill(relabel_run_t *run)
         }
 
         if (rc < 0) {
-            relabel_log(run, "reading IN: %s", strerror(errno));
+            relabel_run_log(run, "reading IN: %s", strerror(errno));
             run->fatal = 1;
             return;
         }
@@ -109,14 +109,14 @@ relabel_rows_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
     if (retryable && s->attempts <= (unsigned) conf->retries) {
         delay = relabel_rows_retry_delay(run, s, &why);
 
-        s->due = relabel_now_ms() + (uint64_t) delay;
+        s->due = relabel_run_now_ms() + (uint64_t) delay;
         run->retries++;
         relabel_run_set_state(run, s, RELABEL_SLOT_WAITING);
 
         if (conf->verbose) {
-            relabel_log(run, "line %lu: %s (attempt %u of %ld); retrying in "
-                        "%lld ms (%s)", s->line, err, s->attempts,
-                        conf->retries + 1, delay, why);
+            relabel_run_log(run, "line %lu: %s (attempt %u of %ld); retrying "
+                            "in %lld ms (%s)", s->line, err, s->attempts,
+                            conf->retries + 1, delay, why);
         }
 
         return;
@@ -137,10 +137,10 @@ relabel_rows_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
 
         if (!run->unhealthy) {
             run->unhealthy = 1;
-            relabel_log(run, "line %lu: %s; %ld rows in a row failed that "
-                        "way: stopping (rows that failed like this are "
-                        "left for the resumed run, not rejected)", s->line,
-                        err, run->consec);
+            relabel_run_log(run, "line %lu: %s; %ld rows in a row failed that "
+                            "way: stopping (rows that failed like this are "
+                            "left for the resumed run, not rejected)", s->line,
+                            err, run->consec);
             relabel_run_stop(run, 1);
         }
 
@@ -183,12 +183,12 @@ relabel_rows_retry_delay(relabel_run_t *run, relabel_slot_t *s,
          * told the same thing do not all come back at once.
          */
 
-        if (relabel_now_ms() + ra > run->pause_until) {
-            run->pause_until = relabel_now_ms() + ra;
+        if (relabel_run_now_ms() + ra > run->pause_until) {
+            run->pause_until = relabel_run_now_ms() + ra;
 
             if (conf->verbose) {
-                relabel_log(run, "pausing new requests for %lld ms "
-                            "(Retry-After)", ra);
+                relabel_run_log(run, "pausing new requests for %lld ms "
+                                "(Retry-After)", ra);
             }
         }
 
@@ -222,14 +222,14 @@ relabel_rows_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
     if (relabel_record_reject_build(&s->out, s->line, err, status, s->attempts,
                                     s->text, s->len) != 0)
     {
-        relabel_log(run, "out of memory");
+        relabel_run_log(run, "out of memory");
         run->fatal = 1;
         return;
     }
 
     s->error = strdup(err);
     if (s->error == NULL) {
-        relabel_log(run, "out of memory");
+        relabel_run_log(run, "out of memory");
         run->fatal = 1;
         return;
     }
@@ -297,7 +297,7 @@ relabel_rows_write_ready(relabel_run_t *run)
             what = s->kind == RELABEL_KIND_OUT ? "OUT" : "the rejects file";
 
             if (relabel_files_write_all(fd, s->out.data, s->out.len) != 0) {
-                relabel_log(run, "writing %s: %s", what, strerror(errno));
+                relabel_run_log(run, "writing %s: %s", what, strerror(errno));
                 run->fatal = 1;
                 return;
             }
@@ -310,12 +310,12 @@ relabel_rows_write_ready(relabel_run_t *run)
 
                 if (!run->conf->quiet) {
                     if (s->attempts == 0) {
-                        relabel_log(run, "line %lu: rejected: %s", s->line,
-                                    s->error);
+                        relabel_run_log(run, "line %lu: rejected: %s", s->line,
+                                        s->error);
                     } else {
-                        relabel_log(run, "line %lu: rejected after %u "
-                                    "attempt%s: %s", s->line, s->attempts,
-                                    s->attempts == 1 ? "" : "s", s->error);
+                        relabel_run_log(run, "line %lu: rejected after %u "
+                                        "attempt%s: %s", s->line, s->attempts,
+                                        s->attempts == 1 ? "" : "s", s->error);
                     }
                 }
             }

@@ -150,8 +150,8 @@ typedef struct {
 
 
 /* relabel_run.c: what every part uses */
-uint64_t relabel_now_ms(void);
-void relabel_log(relabel_run_t *run, const char *fmt, ...)
+uint64_t relabel_run_now_ms(void);
+void relabel_run_log(relabel_run_t *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void relabel_run_set_state(relabel_run_t *run, relabel_slot_t *s,
     relabel_state_e state);
