@@ -25,7 +25,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 /* span helpers are checked on the first members of large containers only */
@@ -66,7 +68,7 @@ check_json_string_is(const char *p, size_t len, const char *s)
 
     memset(&dec, 0, sizeof(ngx_http_moa_buf_t));
 
-    if (ngx_http_moa_json_unescape(&dec, p, len) != 0) {
+    if (ngx_http_moa_json_text_unescape(&dec, p, len) != 0) {
         ngx_http_moa_buf_free(&dec);
         return 0;
     }
@@ -192,7 +194,7 @@ check_json_object(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
             continue;
         }
 
-        if (ngx_http_moa_json_get(t->p, t->len, c2->string, &v) != 1
+        if (ngx_http_moa_json_text_get(t->p, t->len, c2->string, &v) != 1
             || !check_json_span_is(&v, &j->tok[vals[f]]))
         {
             err = "get returns find's value";
@@ -217,7 +219,7 @@ check_json_object(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
     }
 
     if (ngx_http_moa_json_find(j, (int) i, "\x01no such key") != -1
-        || ngx_http_moa_json_get(t->p, t->len, "\x01no such key", &v) != 0
+        || ngx_http_moa_json_text_get(t->p, t->len, "\x01no such key", &v) != 0
         || v.p != NULL || v.len != 0)
     {
         err = "an absent key is not found";
@@ -264,7 +266,7 @@ check_json_array(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
             return err;
         }
 
-        if (ngx_http_moa_json_next(t->p, t->len, &pos, &v) != 1
+        if (ngx_http_moa_json_text_next(t->p, t->len, &pos, &v) != 1
             || !check_json_span_is(&v, &j->tok[e]))
         {
             return "next gives the elements' tokens";
@@ -279,7 +281,7 @@ check_json_array(const ngx_http_moa_json_t *j, uint32_t i, const cJSON *c,
         return "an array has fewer elements than cJSON's";
     }
 
-    if (ngx_http_moa_json_next(t->p, t->len, &pos, &v) != 0) {
+    if (ngx_http_moa_json_text_next(t->p, t->len, &pos, &v) != 0) {
         return "next ends with the array";
     }
 

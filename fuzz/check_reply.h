@@ -21,6 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "check_json.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_text.h"
 #include "ngx_http_moa_response.h"
 
 
@@ -165,7 +167,7 @@ check_response_paths(ngx_http_moa_reply_t *rep, const char *model,
 
     /* the choices verbatim: only the fast path keeps the reply's bytes */
 
-    if (ngx_http_moa_json_get(rep->p, rep->len, "choices", &choices) == 1
+    if (ngx_http_moa_json_text_get(rep->p, rep->len, "choices", &choices) == 1
         && out->len >= choices.len)
     {
         for (rc = 0; (size_t) rc + choices.len <= out->len; rc++) {

@@ -16,9 +16,11 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_capture.h"
-#include "ngx_http_moa_collect.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_collect.h"
+#include "ngx_http_moa_capture.h"
 
 
 #define FUZZ_BODY  "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"," \

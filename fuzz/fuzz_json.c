@@ -15,6 +15,10 @@
 
 #include "fuzz.h"
 #include "check_json.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 static void
@@ -39,7 +43,7 @@ fuzz_escape(const char *p, size_t size)
                 "an escaped string decodes to its bytes");
 
     /* unescape keeps the NULs */
-    fuzz_assert(ngx_http_moa_json_unescape(&dec, b.data, b.len) == 0
+    fuzz_assert(ngx_http_moa_json_text_unescape(&dec, b.data, b.len) == 0
                 && dec.len == size
                 && (size == 0 || memcmp(dec.data, p, size) == 0),
                 "unescape gives the bytes back");
@@ -76,7 +80,7 @@ fuzz_unescape(const char *p, size_t size)
 
     memset(&dec, 0, sizeof(dec));
 
-    rc = ngx_http_moa_json_unescape(&dec, s, size + 2);
+    rc = ngx_http_moa_json_text_unescape(&dec, s, size + 2);
 
     if (ngx_http_moa_json_valid(s, size + 2) == 0) {
         v = check_json_cjson(s, size + 2);

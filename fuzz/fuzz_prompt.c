@@ -14,8 +14,14 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_body.h"
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
 
 
@@ -119,7 +125,7 @@ fuzz_string(const char *p, size_t len, ngx_http_moa_buf_t *out,
     fuzz_assert(cJSON_IsString(v), what);
 
     out->len = 0;
-    fuzz_assert(ngx_http_moa_json_unescape(out, q.data, q.len) == 0, what);
+    fuzz_assert(ngx_http_moa_json_text_unescape(out, q.data, q.len) == 0, what);
 
     /* cJSON's view: the same text up to a NUL */
     fuzz_assert(strlen(v->valuestring)
@@ -160,14 +166,14 @@ static void
 fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
     int ncands, const ngx_http_moa_choice_t *critique)
 {
-    int                          i, rc;
-    cJSON                       *v;
-    const cJSON                 *m;
-    ngx_http_moa_buf_t           out, text;
-    ngx_http_moa_body_t          body;
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_call_params_t   cp;
+    int                               i, rc;
+    cJSON                            *v;
+    const cJSON                      *m;
+    ngx_http_moa_buf_t                out, text;
+    ngx_http_moa_body_t               body;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_stage_body_params_t  cp;
 
     fuzz_assert(ngx_http_moa_request_parse(&req, fuzz_request,
                                            sizeof(fuzz_request) - 1, &err)
@@ -184,10 +190,11 @@ fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
         memset(&body, 0, sizeof(body));
 
         rc = (i == 0)
-             ? ngx_http_moa_stage_body_critique(&body, &req, &cp, tpl, tpl_len,
-                                           block, ncands)
-             : ngx_http_moa_stage_body_synthesis(&body, &req, &cp, tpl, tpl_len,
-                                            block, ncands, critique);
+             ? ngx_http_moa_stage_body_critique(&body, &req, &cp, tpl,
+                                                tpl_len, block, ncands)
+             : ngx_http_moa_stage_body_synthesis(&body, &req, &cp, tpl,
+                                                 tpl_len, block, ncands,
+                                                 critique);
         fuzz_assert(rc == 0, "a body with the instruction");
 
         out.len = 0;
@@ -220,16 +227,16 @@ fuzz_bodies(const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *block,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                           i, n, ncands;
-    char                          buf[64];
-    size_t                        len[FUZZ_MAX_CANDS + 2], tpl_len;
-    const char                   *p, *end, *q, *part[FUZZ_MAX_CANDS + 2];
-    const char                   *tpl, *check, *esc;
-    fuzz_reply_t                  r[FUZZ_MAX_CANDS + 1];
-    ngx_http_moa_buf_t            block, tpl_esc, flat, text;
-    ngx_http_moa_body_t           body;
-    ngx_http_moa_candidate_t      cands[FUZZ_MAX_CANDS];
-    const ngx_http_moa_choice_t  *crit;
+    int                              i, n, ncands;
+    char                             buf[64];
+    size_t                           len[FUZZ_MAX_CANDS + 2], tpl_len;
+    const char                      *p, *end, *q, *part[FUZZ_MAX_CANDS + 2];
+    const char                      *tpl, *check, *esc;
+    fuzz_reply_t                     r[FUZZ_MAX_CANDS + 1];
+    ngx_http_moa_buf_t               block, tpl_esc, flat, text;
+    ngx_http_moa_body_t              body;
+    ngx_http_moa_prompt_candidate_t  cands[FUZZ_MAX_CANDS];
+    const ngx_http_moa_choice_t     *crit;
 
     /* the parts between NUL bytes (no NULL + 0 for an empty input) */
     p = size ? (const char *) data : "";

@@ -16,11 +16,15 @@
 
 #include "fuzz.h"
 #include "check_reply.h"
-#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_error.h"
 #include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_stream.h"
-#include "ngx_http_moa_usage.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"
@@ -322,7 +326,7 @@ fuzz_text(const ngx_http_moa_buf_t *out, const char *tag, int tags)
     ngx_http_moa_buf_lit(&q, "\"");
 
     fuzz_assert(ngx_http_moa_json_valid(q.data, q.len) == 0
-                && ngx_http_moa_json_unescape(&d, q.data, q.len) == 0,
+                && ngx_http_moa_json_text_unescape(&d, q.data, q.len) == 0,
                 "a candidate's text is a JSON string's inside");
 
     /* decoded (NULs kept): the tag only where the module wrote it */
@@ -369,16 +373,16 @@ fuzz_long_number(const ngx_http_moa_reply_t *rep)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                           i, choice, n;
-    char                         *copy;
-    cJSON                        *acc, *m;
-    uint64_t                      h;
-    const char                   *p;
-    ngx_http_moa_buf_t            out;
-    ngx_http_moa_error_t          err;
-    ngx_http_moa_reply_t          rep;
-    ngx_http_moa_candidate_t      cands[FUZZ_MAX_CANDS];
-    const ngx_http_moa_choice_t  *c;
+    int                              i, choice, n;
+    char                            *copy;
+    cJSON                           *acc, *m;
+    uint64_t                         h;
+    const char                      *p;
+    ngx_http_moa_buf_t               out;
+    ngx_http_moa_error_t             err;
+    ngx_http_moa_reply_t             rep;
+    ngx_http_moa_prompt_candidate_t  cands[FUZZ_MAX_CANDS];
+    const ngx_http_moa_choice_t     *c;
 
     /* a copy of the exact size: ASan sees any read past the reply */
     copy = malloc(size ? size : 1);

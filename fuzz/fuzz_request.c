@@ -14,8 +14,13 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_body.h"
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
 
 
@@ -54,7 +59,7 @@ fuzz_error(const ngx_http_moa_error_t *err, int status)
 
 static void
 fuzz_body(int stage, ngx_http_moa_request_t *req,
-    const ngx_http_moa_call_params_t *cp, const fuzz_inst_t inst[2])
+    const ngx_http_moa_stage_body_params_t *cp, const fuzz_inst_t inst[2])
 {
     int                   i, rc, n;
     char                 *pa, *pb;
@@ -73,13 +78,14 @@ fuzz_body(int stage, ngx_http_moa_request_t *req,
         break;
     case 'c':
         rc = ngx_http_moa_stage_body_critique(&body, req, cp, inst[0].tpl,
-                                         inst[0].tpl_len, inst[0].cands,
-                                         inst[0].ncands);
+                                              inst[0].tpl_len, inst[0].cands,
+                                              inst[0].ncands);
         break;
     default:
         rc = ngx_http_moa_stage_body_synthesis(&body, req, cp, inst[1].tpl,
-                                          inst[1].tpl_len, inst[1].cands,
-                                          inst[1].ncands, inst[1].critique);
+                                               inst[1].tpl_len, inst[1].cands,
+                                               inst[1].ncands,
+                                               inst[1].critique);
     }
 
     ngx_http_moa_body_flat(&body, &out);
@@ -264,18 +270,18 @@ static const char  *fuzz_cand_replies[] = {
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                          rc, k;
-    char                        *copy;
-    char                         raw[64];
-    size_t                       raw_len;
-    uint64_t                     h;
-    fuzz_inst_t                  inst[2];
-    ngx_http_moa_buf_t           tpl, block;
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_reply_t         rep[2];
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_candidate_t     cands[2];
-    ngx_http_moa_call_params_t   cp;
+    int                               rc, k;
+    char                             *copy;
+    char                              raw[64];
+    size_t                            raw_len;
+    uint64_t                          h;
+    fuzz_inst_t                       inst[2];
+    ngx_http_moa_buf_t                tpl, block;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_reply_t              rep[2];
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_prompt_candidate_t   cands[2];
+    ngx_http_moa_stage_body_params_t  cp;
 
     static const char           *models[] = {
         "gpt-4o", "", "a\"b\\c\n\x01\xc3\xa9", "m\0hidden"

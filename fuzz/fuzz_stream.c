@@ -14,9 +14,10 @@
 
 
 #include "fuzz.h"
-#include "ngx_http_moa_stream.h"
-#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_stream.h"
 
 
 #define FUZZ_MODEL  "moa-gpt-4o-v1"

@@ -2,10 +2,11 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Pure code (no nginx types): JSON string escaping into a buffer, and a
- * strict scanner that finds the raw text of an object's top-level
- * members, so that stage bodies are spliced from the client's own bytes
- * instead of being re-serialised.
+ * Pure code (no nginx types): a strict JSON scanner that validates a text,
+ * finds the raw text of an object's top-level members (so that stage
+ * bodies are spliced from the client's own bytes instead of being
+ * re-serialised) and cuts a text into tokens; the string scan it shares
+ * with the escaper and the walker, inline.
  */
 
 
@@ -17,7 +18,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ngx_http_moa_buf.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 
 typedef struct {
@@ -34,11 +37,6 @@ typedef struct {
     int          escaped;      /* the key contains a backslash */
 } ngx_http_moa_json_member_t;
 
-
-void ngx_http_moa_buf_json_inner(ngx_http_moa_buf_t *b, const char *p,
-    size_t n);
-void ngx_http_moa_buf_json_str(ngx_http_moa_buf_t *b, const char *p,
-    size_t n);
 
 /*
  * Validates that p[0..len) holds exactly one JSON object (surrounding
@@ -118,23 +116,6 @@ int ngx_http_moa_json_valid(const char *p, size_t len);
 int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
     const char *name);
 
-/* the first byte from p on that a string must escape, or end */
-const char *ngx_http_moa_json_plain(const char *p, const char *end);
-
-/*
- * On text already validated (a member's value, say), without allocating:
- * the value of key in an object (1, or 0 when absent), the next element of
- * an array (*pos 0 at first; 1, or 0 at the end), a string literal decoded
- * (0, or -1).
- */
-int ngx_http_moa_json_get(const char *p, size_t len, const char *key,
-    ngx_http_moa_span_t *v);
-int ngx_http_moa_json_next(const char *p, size_t len, size_t *pos,
-    ngx_http_moa_span_t *v);
-
-int ngx_http_moa_json_unescape(ngx_http_moa_buf_t *out, const char *p,
-    size_t len);
-
 
 /*
  * Helpers over tokens and spans of validated text, inline: they are on the
@@ -173,52 +154,6 @@ ngx_http_moa_json_tok_get(const ngx_http_moa_json_t *j, int obj,
     ngx_http_moa_json_tok_span(j, i, v);
 
     return i;
-}
-
-
-/* a string value with something other than white space in it */
-static inline int
-ngx_http_moa_json_nonempty(const ngx_http_moa_span_t *v)
-{
-    const char  *p, *end;
-
-    if (v->len < 2 || v->p[0] != '"') {
-        return 0;
-    }
-
-    p = v->p + 1;
-    end = v->p + v->len - 1;
-
-    while (p < end) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-
-        if (*p == '\\' && p + 1 < end
-            && (p[1] == 'n' || p[1] == 'r' || p[1] == 't'))
-        {
-            p += 2;
-            continue;
-        }
-
-        return 1;
-    }
-
-    return 0;
-}
-
-
-static inline int
-ngx_http_moa_json_array_nonempty(const ngx_http_moa_span_t *v)
-{
-    size_t               pos;
-    ngx_http_moa_span_t  e;
-
-    pos = 0;
-
-    return v->len && v->p[0] == '['
-           && ngx_http_moa_json_next(v->p, v->len, &pos, &e);
 }
 
 
@@ -274,5 +209,107 @@ ngx_http_moa_json_is_literal(const char *p, size_t len, const char *lit)
     return len == n && memcmp(p, lit, n) == 0;
 }
 
+
+/* bytes that JSON strings must escape: control characters, '"', '\\' */
+static const unsigned char  ngx_http_moa_json_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
+};
+
+
+#define NGX_HTTP_MOA_JSON_ONES   0x0101010101010101ULL
+#define NGX_HTTP_MOA_JSON_HIGHS  0x8080808080808080ULL
+
+
+/*
+ * The first byte from p on that a JSON string cannot hold as is ('"', '\\'
+ * or a control character), or end: eight bytes a step while there is none
+ * (a word has such a byte when one of its bytes is zero after an xor with
+ * '"' or '\\', or is below 0x20).
+ */
+static inline const char *
+ngx_http_moa_json_plain(const char *p, const char *end)
+{
+    uint64_t  w, q, s;
+
+#if defined(__SSE2__)
+    int       m;
+    __m128i   v, t;
+
+    /* sixteen bytes a step: unsigned "< 0x20" as a signed compare */
+
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        t = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        t = _mm_or_si128(t, _mm_cmplt_epi8(
+                                _mm_xor_si128(v, _mm_set1_epi8((char) 0x80)),
+                                _mm_set1_epi8((char) (0x20 ^ 0x80))));
+        m = _mm_movemask_epi8(t);
+
+        if (m) {
+            return p + __builtin_ctz((unsigned) m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    while (end - p >= 8) {
+        memcpy(&w, p, 8);
+
+        q = w ^ (NGX_HTTP_MOA_JSON_ONES * '"');
+        s = w ^ (NGX_HTTP_MOA_JSON_ONES * '\\');
+
+        if ((((q - NGX_HTTP_MOA_JSON_ONES) & ~q)
+             | ((s - NGX_HTTP_MOA_JSON_ONES) & ~s)
+             | ((w - NGX_HTTP_MOA_JSON_ONES * 0x20) & ~w))
+            & NGX_HTTP_MOA_JSON_HIGHS)
+        {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < end && !ngx_http_moa_json_esc[(unsigned char) *p]) {
+        p++;
+    }
+
+    return p;
+}
+
+
+static inline int
+ngx_http_moa_json_hex4(const char *p)
+{
+    int  i, c, v;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+        v <<= 4;
+
+        if (c >= '0' && c <= '9') {
+            v |= c - '0';
+
+        } else if (c >= 'a' && c <= 'f') {
+            v |= c - 'a' + 10;
+
+        } else if (c >= 'A' && c <= 'F') {
+            v |= c - 'A' + 10;
+
+        } else {
+            return -1;
+        }
+    }
+
+    return v;
+}
 
 #endif /* _NGX_HTTP_MOA_JSON_H_INCLUDED_ */

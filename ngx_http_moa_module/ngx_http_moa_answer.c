@@ -20,6 +20,11 @@
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_response.h"
+#include "ngx_http_moa_stream.h"
+
 
 static void ngx_http_moa_answer_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
     ngx_http_moa_buf_t *json);

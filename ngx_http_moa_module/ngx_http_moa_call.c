@@ -17,6 +17,13 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_credentials.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage.h"
+
 
 static ngx_http_request_body_t *ngx_http_moa_call_body(
     ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call);

@@ -16,11 +16,17 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_moa_json.h"
-#include "ngx_http_moa_openai.h"
-#include "ngx_http_moa_sse.h"
-#include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_version.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_collect.h"
+
 
 #define NGX_HTTP_MOA_PROPOSAL          0
 #define NGX_HTTP_MOA_CRITIQUE          1
@@ -163,7 +169,7 @@ struct ngx_http_moa_ctx_s {
     ngx_http_moa_call_t        *passthrough;
     ngx_pool_t                 *calls_pool;    /* the calls' own memory */
 
-    ngx_http_moa_candidate_t   *cands;
+    ngx_http_moa_prompt_candidate_t *cands;
     ngx_uint_t                  ncands;
     ngx_http_moa_buf_t          cands_text;    /* rendered once, escaped */
     ngx_uint_t                  expected;      /* candidates asked for */

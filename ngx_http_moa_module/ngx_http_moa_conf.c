@@ -18,6 +18,11 @@
 #include "ngx_http_moa_conf.h"
 #include "ngx_http_moa_handler.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_prompt.h"
+
 
 static ngx_int_t ngx_http_moa_escape(ngx_conf_t *cf, ngx_str_t *text,
     ngx_str_t *json);

@@ -20,6 +20,12 @@
 #include "ngx_http_moa_credentials.h"
 #include "ngx_http_moa_metrics.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_collect.h"
+#include "ngx_http_moa_stream.h"
+
 
 static ngx_int_t ngx_http_moa_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_body_filter(ngx_http_request_t *r,

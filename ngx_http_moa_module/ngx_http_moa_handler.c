@@ -22,6 +22,15 @@
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_sse.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_collect.h"
+#include "ngx_http_moa_stream.h"
+
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
 static void ngx_http_moa_wake(ngx_http_request_t *r);

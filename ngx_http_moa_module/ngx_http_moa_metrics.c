@@ -23,6 +23,8 @@
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_metrics.h"
 
+#include "ngx_http_moa_usage.h"
+
 
 static ngx_int_t ngx_http_moa_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);

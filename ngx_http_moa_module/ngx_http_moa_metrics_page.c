@@ -17,6 +17,8 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 
+#include "ngx_http_moa_buf.h"
+
 
 /*
  * A metric family of the page: its samples are one row per series (the

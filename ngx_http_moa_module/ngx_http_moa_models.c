@@ -15,6 +15,10 @@
 #include "ngx_http_moa_models.h"
 #include "ngx_http_moa_output.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_error.h"
+
 
 static ngx_int_t ngx_http_moa_models_handler(ngx_http_request_t *r);
 static void ngx_http_moa_models_object(ngx_http_moa_buf_t *json,

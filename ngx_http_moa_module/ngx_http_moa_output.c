@@ -15,6 +15,8 @@
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_output.h"
 
+#include "ngx_http_moa_buf.h"
+
 
 /* one response header; key and value must live as long as the request */
 ngx_int_t

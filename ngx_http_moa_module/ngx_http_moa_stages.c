@@ -19,6 +19,13 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
+
 
 static ngx_int_t ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx);
 static ngx_int_t ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx);
@@ -39,9 +46,9 @@ static ngx_uint_t ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx);
 static void
 ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call, ngx_http_moa_target_t *t,
-    ngx_str_t *temperature, ngx_http_moa_call_params_t *cp)
+    ngx_str_t *temperature, ngx_http_moa_stage_body_params_t *cp)
 {
-    ngx_memzero(cp, sizeof(ngx_http_moa_call_params_t));
+    ngx_memzero(cp, sizeof(ngx_http_moa_stage_body_params_t));
 
     call->uri = t ? t->uri : ctx->conf->pass;
 
@@ -68,11 +75,11 @@ ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
 ngx_int_t
 ngx_http_moa_stages_start_proposals(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_uint_t                   i, n;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_target_t       *t;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
+    ngx_uint_t                        i, n;
+    ngx_http_moa_call_t              *call;
+    ngx_http_moa_target_t            *t;
+    ngx_http_moa_loc_conf_t          *mlcf;
+    ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
 
@@ -176,10 +183,10 @@ ngx_http_moa_release_candidates(ngx_http_moa_ctx_t *ctx)
 static ngx_int_t
 ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
+    ngx_int_t                         rc;
+    ngx_http_moa_call_t              *call;
+    ngx_http_moa_loc_conf_t          *mlcf;
+    ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
     call = ctx->critique;
@@ -194,9 +201,9 @@ ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 
     if (ngx_http_moa_candidates_text(ctx) == NGX_OK
         && ngx_http_moa_stage_body_critique(&call->body, &ctx->req, &cp,
-                                       (char *) mlcf->critique_prompt_json.data,
-                                       mlcf->critique_prompt_json.len,
-                                       &ctx->cands_text, (int) ctx->ncands)
+                              (char *) mlcf->critique_prompt_json.data,
+                              mlcf->critique_prompt_json.len,
+                              &ctx->cands_text, (int) ctx->ncands)
            == 0)
     {
         rc = ngx_http_moa_call_start(ctx, call, 1);
@@ -221,11 +228,11 @@ ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
 static ngx_int_t
 ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    const ngx_http_moa_choice_t *critique;
-    ngx_http_moa_call_t         *call;
-    ngx_http_moa_loc_conf_t     *mlcf;
-    ngx_http_moa_call_params_t   cp;
+    ngx_int_t                         rc;
+    const ngx_http_moa_choice_t      *critique;
+    ngx_http_moa_call_t              *call;
+    ngx_http_moa_loc_conf_t          *mlcf;
+    ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
     call = ctx->synthesis;
@@ -240,10 +247,9 @@ ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
 
     if (ngx_http_moa_candidates_text(ctx) == NGX_OK
         && ngx_http_moa_stage_body_synthesis(&call->body, &ctx->req, &cp,
-                                    (char *) mlcf->synthesis_prompt_json.data,
-                                    mlcf->synthesis_prompt_json.len,
-                                    &ctx->cands_text, (int) ctx->ncands,
-                                    critique)
+                              (char *) mlcf->synthesis_prompt_json.data,
+                              mlcf->synthesis_prompt_json.len,
+                              &ctx->cands_text, (int) ctx->ncands, critique)
            == 0)
     {
         /* streamed: a normal subrequest, its output flows in order */
@@ -403,7 +409,7 @@ ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
     n = ngx_http_moa_candidates_gather(ctx);
 
     ctx->cands = ngx_palloc(r->pool,
-                            (n ? n : 1) * sizeof(ngx_http_moa_candidate_t));
+                     (n ? n : 1) * sizeof(ngx_http_moa_prompt_candidate_t));
     if (ctx->cands == NULL) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -513,7 +519,9 @@ ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx)
         return;
     }
 
-    if (call->ok && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0])) {
+    if (call->ok
+        && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0]))
+    {
         ngx_http_moa_answer(ctx, &call->parsed, -1);
         return;
     }

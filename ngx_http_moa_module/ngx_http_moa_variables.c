@@ -16,6 +16,12 @@
 #include "ngx_http_moa_variables.h"
 #include "ngx_http_moa_call.h"
 
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_collect.h"
+#include "ngx_http_moa_capture.h"
+
 
 #define NGX_HTTP_MOA_VAR_MODEL              0
 #define NGX_HTTP_MOA_VAR_BASE_MODEL         1

@@ -15,6 +15,7 @@
 
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_error.h"
+#include "ngx_http_moa_buf_json.h"
 
 
 void

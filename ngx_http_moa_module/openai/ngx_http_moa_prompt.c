@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 /*
@@ -85,7 +87,7 @@ ngx_http_moa_prompt_check(const char *tpl, size_t len)
 
 int
 ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_candidate_t *cands, int ncands)
+    const ngx_http_moa_prompt_candidate_t *cands, int ncands)
 {
     int     i;
     size_t  size;
@@ -287,7 +289,7 @@ ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
 
     memset(&text, 0, sizeof(ngx_http_moa_buf_t));
 
-    if (ngx_http_moa_json_unescape(&text, v->p, v->len) != 0) {
+    if (ngx_http_moa_json_text_unescape(&text, v->p, v->len) != 0) {
         out->nomem = 1;
 
     } else {
@@ -319,10 +321,11 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
     } else if (c->content.len && c->content.p[0] == '[') {
         pos = 0;
 
-        while (ngx_http_moa_json_next(c->content.p, c->content.len, &pos, &e))
+        while (ngx_http_moa_json_text_next(c->content.p, c->content.len,
+                                           &pos, &e))
         {
             if (e.p[0] == '{'
-                && ngx_http_moa_json_get(e.p, e.len, "text", &fn)
+                && ngx_http_moa_json_text_get(e.p, e.len, "text", &fn)
                 && fn.p[0] == '"')
             {
                 if (out->len > start) {
@@ -334,7 +337,7 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
         }
     }
 
-    if (ngx_http_moa_json_nonempty(&c->refusal)) {
+    if (ngx_http_moa_json_text_nonempty(&c->refusal)) {
         if (out->len > start) {
             ngx_http_moa_buf_lit(out, "\\n");
         }
@@ -343,7 +346,7 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
         ngx_http_moa_prompt_string_escaped(out, &c->refusal, tag);
     }
 
-    if (!ngx_http_moa_json_array_nonempty(&c->tool_calls)) {
+    if (!ngx_http_moa_json_text_array_nonempty(&c->tool_calls)) {
         return;
     }
 
@@ -356,11 +359,11 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
     first = 1;
     pos = 0;
 
-    while (ngx_http_moa_json_next(c->tool_calls.p, c->tool_calls.len, &pos,
-                                  &e))
+    while (ngx_http_moa_json_text_next(c->tool_calls.p, c->tool_calls.len,
+                                       &pos, &e))
     {
         if (!(e.p[0] == '{'
-              && ngx_http_moa_json_get(e.p, e.len, "function", &fn)))
+              && ngx_http_moa_json_text_get(e.p, e.len, "function", &fn)))
         {
             fn = e;
         }

@@ -22,7 +22,7 @@
 /* a successful candidate: a choice of a proposal reply */
 typedef struct {
     const ngx_http_moa_choice_t *choice;
-} ngx_http_moa_candidate_t;
+} ngx_http_moa_prompt_candidate_t;
 
 
 extern const char  ngx_http_moa_prompt_critique[];
@@ -34,7 +34,7 @@ const char *ngx_http_moa_prompt_check(const char *tpl, size_t len);
 
 /* the candidates, numbered and delimited, escaped for a JSON string */
 int ngx_http_moa_prompt_candidates(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_candidate_t *cands, int ncands);
+    const ngx_http_moa_prompt_candidate_t *cands, int ncands);
 
 /*
  * The instruction as parts of a body, escaped for a JSON string: tpl is the

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_json_text.h"
 
 
 /* what a reply, each of its choices and each message are read for */
@@ -50,7 +51,7 @@ ngx_http_moa_reply_error(const ngx_http_moa_json_t *j, int e,
     if (ngx_http_moa_json_tok_get(j, e, "message", &v) >= 0
         && v.p[0] == '"')
     {
-        (void) ngx_http_moa_json_unescape(&text, v.p, v.len);
+        (void) ngx_http_moa_json_text_unescape(&text, v.p, v.len);
     }
 
     ngx_http_moa_buf_add(&text, "", 1);
@@ -166,7 +167,8 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
                     && ma[3] >= 0
                     && ch->content.len && ch->refusal.len
                     && (ch->tool_calls.len == 0
-                        || ngx_http_moa_json_array_nonempty(&ch->tool_calls));
+                        || ngx_http_moa_json_text_array_nonempty(
+                               &ch->tool_calls));
     }
 
     /* the usage stays tokens: summed from them, a tree only if asked */
@@ -210,27 +212,27 @@ ngx_http_moa_reply_choice_usable(const ngx_http_moa_choice_t *c)
     size_t               pos;
     ngx_http_moa_span_t  part, text;
 
-    if (ngx_http_moa_json_nonempty(&c->content)) {
+    if (ngx_http_moa_json_text_nonempty(&c->content)) {
         return 1;
     }
 
     if (c->content.len && c->content.p[0] == '[') {
         pos = 0;
 
-        while (ngx_http_moa_json_next(c->content.p, c->content.len, &pos,
-                                      &part))
+        while (ngx_http_moa_json_text_next(c->content.p, c->content.len,
+                                           &pos, &part))
         {
             if (part.p[0] == '{'
-                && ngx_http_moa_json_get(part.p, part.len, "text", &text)
-                && ngx_http_moa_json_nonempty(&text))
+                && ngx_http_moa_json_text_get(part.p, part.len, "text", &text)
+                && ngx_http_moa_json_text_nonempty(&text))
             {
                 return 1;
             }
         }
     }
 
-    return ngx_http_moa_json_array_nonempty(&c->tool_calls)
-           || ngx_http_moa_json_nonempty(&c->refusal);
+    return ngx_http_moa_json_text_array_nonempty(&c->tool_calls)
+           || ngx_http_moa_json_text_nonempty(&c->refusal);
 }
 
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_json_text.h"
 
 
 #define NGX_HTTP_MOA_REQUEST_MAX_N     128
@@ -114,8 +115,8 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
 
         if (*r == NULL) {
             memset(&text, 0, sizeof(ngx_http_moa_buf_t));
-            (void) ngx_http_moa_json_unescape(&text, j->tok[role].p,
-                                              j->tok[role].len);
+            (void) ngx_http_moa_json_text_unescape(&text, j->tok[role].p,
+                                                   j->tok[role].len);
             ngx_http_moa_buf_add(&text, "", 1);
 
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
@@ -198,8 +199,8 @@ ngx_http_moa_request_model(ngx_http_moa_request_t *req, int i,
 
     (void) ngx_http_moa_buf_reserve(&req->model_buf, j->tok[i].len);
 
-    if (ngx_http_moa_json_unescape(&req->model_buf, j->tok[i].p,
-                                   j->tok[i].len)
+    if (ngx_http_moa_json_text_unescape(&req->model_buf, j->tok[i].p,
+                                        j->tok[i].len)
         != 0)
     {
         ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,

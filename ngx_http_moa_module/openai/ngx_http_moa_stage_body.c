@@ -11,6 +11,7 @@
 
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
+#include "ngx_http_moa_buf_json.h"
 
 
 /* never sent on internal (proposal, critique) calls */
@@ -62,7 +63,8 @@ ngx_http_moa_stage_body_member(ngx_http_moa_body_t *b,
 
 static void
 ngx_http_moa_stage_body_common(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp)
 {
     size_t  off;
 
@@ -114,7 +116,8 @@ ngx_http_moa_stage_body_messages(ngx_http_moa_body_t *b,
 
 int
 ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp)
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp)
 {
     size_t                             i, off;
     const ngx_http_moa_json_member_t  *m;
@@ -160,9 +163,9 @@ ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
 
 int
 ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
-    int ncands)
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands)
 {
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
@@ -193,9 +196,10 @@ ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
 
 int
 ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
-    int ncands, const ngx_http_moa_choice_t *critique)
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands,
+    const ngx_http_moa_choice_t *critique)
 {
     size_t                             i, n;
     ngx_http_moa_json_member_t        *so;

@@ -26,7 +26,7 @@ typedef struct {
     long long                    max_tokens;     /* 0: none */
     int                          n;              /* proposals: > 1 asks n */
     int                          index;          /* proposals: seed offset */
-} ngx_http_moa_call_params_t;
+} ngx_http_moa_stage_body_params_t;
 
 
 /*
@@ -37,15 +37,17 @@ typedef struct {
  * of them, and to the request's text: they must outlive it.
  */
 int ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp);
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp);
 int ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
-    int ncands);
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands);
 int ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
-    const ngx_http_moa_request_t *req, const ngx_http_moa_call_params_t *cp,
-    const char *tpl, size_t tpl_len, const ngx_http_moa_buf_t *cands,
-    int ncands, const ngx_http_moa_choice_t *critique);
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands,
+    const ngx_http_moa_choice_t *critique);
 
 
 #endif /* _NGX_HTTP_MOA_STAGE_BODY_H_INCLUDED_ */

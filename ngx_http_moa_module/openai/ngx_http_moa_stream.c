@@ -14,6 +14,7 @@
 
 #include "ngx_http_moa_stream.h"
 #include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_buf_json.h"
 
 
 static const char  *ngx_http_moa_stream_index_key[] = { "index", NULL };

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 static int
@@ -162,7 +164,7 @@ ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
     b->len = 0;
 
     if (t->escaped) {
-        if (ngx_http_moa_json_unescape(b, t->p, t->len) != 0) {
+        if (ngx_http_moa_json_text_unescape(b, t->p, t->len) != 0) {
             return NULL;
         }
 

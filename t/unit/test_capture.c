@@ -9,6 +9,8 @@
 
 
 #include "util.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_request.h"
 #include "ngx_http_moa_capture.h"
 
 

@@ -9,6 +9,7 @@
 
 
 #include "util.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
 
 

@@ -10,6 +10,13 @@
 
 
 #include "util.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
 
@@ -52,10 +59,10 @@ choice(const char *message)
 }
 
 
-static ngx_http_moa_candidate_t
+static ngx_http_moa_prompt_candidate_t
 cand(const char *message)
 {
-    ngx_http_moa_candidate_t  c;
+    ngx_http_moa_prompt_candidate_t  c;
 
     c.choice = choice(message);
 
@@ -88,7 +95,7 @@ decode(const char *p, size_t len, ngx_http_moa_buf_t *out)
     ngx_http_moa_buf_lit(&q, "\"");
 
     rc = (ngx_http_moa_json_valid(q.data, q.len) == 0
-          && ngx_http_moa_json_unescape(out, q.data, q.len) == 0) ? 0 : -1;
+          && ngx_http_moa_json_text_unescape(out, q.data, q.len) == 0) ? 0 : -1;
 
     ngx_http_moa_buf_free(&q);
 
@@ -103,7 +110,7 @@ decode(const char *p, size_t len, ngx_http_moa_buf_t *out)
  */
 static int
 instruction(const char *tpl, size_t tpl_len,
-    const ngx_http_moa_candidate_t *c, int n,
+    const ngx_http_moa_prompt_candidate_t *c, int n,
     const ngx_http_moa_choice_t *critique, ngx_http_moa_buf_t *flat,
     ngx_http_moa_buf_t *text)
 {
@@ -145,8 +152,9 @@ instruction(const char *tpl, size_t tpl_len,
 
 /* renders tpl and compares the decoded instruction with expected */
 static void
-render(const char *name, const char *tpl, const ngx_http_moa_candidate_t *c,
-    int n, const ngx_http_moa_choice_t *crit, const char *expected)
+render(const char *name, const char *tpl,
+    const ngx_http_moa_prompt_candidate_t *c, int n,
+    const ngx_http_moa_choice_t *crit, const char *expected)
 {
     int                 rc;
     ngx_http_moa_buf_t  flat, text;
@@ -199,8 +207,8 @@ test_check(void)
 static void
 test_render(void)
 {
-    const ngx_http_moa_choice_t  *crit;
-    ngx_http_moa_candidate_t      c[6];
+    const ngx_http_moa_choice_t     *crit;
+    ngx_http_moa_prompt_candidate_t  c[6];
 
     render("no placeholders", "plain text, {not} {{one}} {{", NULL, 0, NULL,
            "plain text, {not} {{one}} {{");
@@ -280,8 +288,8 @@ test_render(void)
 static void
 test_candidates(void)
 {
-    ngx_http_moa_buf_t         out, text;
-    ngx_http_moa_candidate_t   c[3];
+    ngx_http_moa_buf_t               out, text;
+    ngx_http_moa_prompt_candidate_t  c[3];
 
     memset(&out, 0, sizeof(out));
     memset(&text, 0, sizeof(text));
@@ -318,11 +326,11 @@ test_candidates(void)
 static void
 test_parts(void)
 {
-    size_t                     i, refs;
-    const char                *tpl;
-    ngx_http_moa_buf_t         block, flat;
-    ngx_http_moa_body_t        body;
-    ngx_http_moa_candidate_t   c[2];
+    size_t                           i, refs;
+    const char                      *tpl;
+    ngx_http_moa_buf_t               block, flat;
+    ngx_http_moa_body_t              body;
+    ngx_http_moa_prompt_candidate_t  c[2];
 
     memset(&block, 0, sizeof(block));
     memset(&flat, 0, sizeof(flat));
@@ -414,14 +422,14 @@ test_parts(void)
 static void
 test_defaults(void)
 {
-    cJSON                       *v;
-    const char                  *inst;
-    ngx_http_moa_buf_t           flat, text, esc, block, out;
-    ngx_http_moa_body_t          body;
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_candidate_t     c[3];
-    ngx_http_moa_call_params_t   cp;
+    cJSON                            *v;
+    const char                       *inst;
+    ngx_http_moa_buf_t                flat, text, esc, block, out;
+    ngx_http_moa_body_t               body;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_prompt_candidate_t   c[3];
+    ngx_http_moa_stage_body_params_t  cp;
 
     static const char  request[] =
         "{\"model\":\"moa\",\"messages\":[{\"role\":\"user\",\"content\":"
@@ -464,7 +472,7 @@ test_defaults(void)
     ok(ngx_http_moa_prompt_candidates(&block, c, 3) == 0, "block rendered");
 
     ok(ngx_http_moa_stage_body_critique(&body, &req, &cp, esc.data, esc.len,
-                                   &block, 3) == 0,
+                                        &block, 3) == 0,
        "critique body built");
     ngx_http_moa_body_flat(&body, &out);
 
@@ -518,7 +526,7 @@ text_decodes(const ngx_http_moa_buf_t *out, const char *expected, size_t n,
     ngx_http_moa_buf_lit(&q, "\"");
 
     rc = ngx_http_moa_json_valid(q.data, q.len) == 0
-         && ngx_http_moa_json_unescape(&d, q.data, q.len) == 0
+         && ngx_http_moa_json_text_unescape(&d, q.data, q.len) == 0
          && d.len == n && (n == 0 || memcmp(d.data, expected, n) == 0)
          && tap_memmem(d.data, d.len, tag) == NULL;
 

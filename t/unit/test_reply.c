@@ -10,6 +10,7 @@
 
 #include "util.h"
 #include "check_reply.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_usage.h"
 

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "util.h"
+#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_request.h"
 
 

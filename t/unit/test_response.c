@@ -13,6 +13,8 @@
 
 #include "util.h"
 #include "check_reply.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_response.h"
 
 

@@ -8,6 +8,7 @@
 
 
 #include "tap.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
 
 

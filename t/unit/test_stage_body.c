@@ -13,6 +13,11 @@
 #include <math.h>
 
 #include "util.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_body.h"
+#include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
 
@@ -28,7 +33,7 @@
  * as at configuration time), with no candidates.
  */
 static cJSON *
-build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
+build(int stage, const char *body, const ngx_http_moa_stage_body_params_t *cp,
     const char *instruction, ngx_http_moa_buf_t *out, const char *name)
 {
     int                     rc;
@@ -57,13 +62,13 @@ build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
         break;
     case 'c':
         rc = ngx_http_moa_stage_body_critique(&b, &req, cp,
-                                         tpl.len ? tpl.data : "", tpl.len,
-                                         &none, 0);
+                                              tpl.len ? tpl.data : "",
+                                              tpl.len, &none, 0);
         break;
     default:
         rc = ngx_http_moa_stage_body_synthesis(&b, &req, cp,
-                                          tpl.len ? tpl.data : "", tpl.len,
-                                          &none, 0, NULL);
+                                               tpl.len ? tpl.data : "",
+                                               tpl.len, &none, 0, NULL);
     }
 
     ngx_http_moa_body_flat(&b, out);
@@ -78,11 +83,11 @@ build(int stage, const char *body, const ngx_http_moa_call_params_t *cp,
 }
 
 
-static ngx_http_moa_call_params_t
+static ngx_http_moa_stage_body_params_t
 params(const char *model, const char *temperature, long long max_tokens,
     int n, int index)
 {
-    ngx_http_moa_call_params_t  cp;
+    ngx_http_moa_stage_body_params_t  cp;
 
     memset(&cp, 0, sizeof(cp));
 
@@ -141,11 +146,11 @@ keys_of(const cJSON *v, char *buf, size_t size)
 static void
 test_proposal(void)
 {
-    int                         i;
-    char                        keys[1024];
-    cJSON                      *v;
-    ngx_http_moa_buf_t          out;
-    ngx_http_moa_call_params_t  cp;
+    int                               i;
+    char                              keys[1024];
+    cJSON                            *v;
+    ngx_http_moa_buf_t                out;
+    ngx_http_moa_stage_body_params_t  cp;
 
     memset(&out, 0, sizeof(out));
 
@@ -265,11 +270,11 @@ test_proposal(void)
 static void
 test_critique(void)
 {
-    char                        keys[1024];
-    cJSON                      *v;
-    const char                 *inst;
-    ngx_http_moa_buf_t          out;
-    ngx_http_moa_call_params_t  cp;
+    char                              keys[1024];
+    cJSON                            *v;
+    const char                       *inst;
+    ngx_http_moa_buf_t                out;
+    ngx_http_moa_stage_body_params_t  cp;
 
     memset(&out, 0, sizeof(out));
 
@@ -364,10 +369,10 @@ test_critique(void)
 static void
 test_synthesis(void)
 {
-    char                        keys[1024];
-    cJSON                      *v;
-    ngx_http_moa_buf_t          out;
-    ngx_http_moa_call_params_t  cp;
+    char                              keys[1024];
+    cJSON                            *v;
+    ngx_http_moa_buf_t                out;
+    ngx_http_moa_stage_body_params_t  cp;
 
     memset(&out, 0, sizeof(out));
 
@@ -659,15 +664,15 @@ static const struct {
 static void
 test_golden(void)
 {
-    int                          i, k, rc;
-    const char                  *tpl_c, *tpl_s;
-    ngx_http_moa_buf_t           text[4], block, esc_c, esc_s, out;
-    ngx_http_moa_body_t          b;
-    ngx_http_moa_reply_t         rep[4];
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_candidate_t     c[3];
-    ngx_http_moa_call_params_t   cp[2];
+    int                               i, k, rc;
+    const char                       *tpl_c, *tpl_s;
+    ngx_http_moa_buf_t                text[4], block, esc_c, esc_s, out;
+    ngx_http_moa_body_t               b;
+    ngx_http_moa_reply_t              rep[4];
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_prompt_candidate_t   c[3];
+    ngx_http_moa_stage_body_params_t  cp[2];
 
     tpl_c = "Review {{count}}:\n{{candidates}}\nend";
     tpl_s = "{{candidates}}\n{{critiques}}Answer \"now\".";
@@ -715,18 +720,21 @@ test_golden(void)
 
         switch (golden[i].stage) {
         case 'p':
-            rc = ngx_http_moa_stage_body_proposal(&b, &req, &cp[golden[i].params]);
+            rc = ngx_http_moa_stage_body_proposal(&b, &req,
+                                                  &cp[golden[i].params]);
             break;
         case 'c':
-            rc = ngx_http_moa_stage_body_critique(&b, &req, &cp[golden[i].params],
-                                             esc_c.data, esc_c.len, &block,
-                                             3);
+            rc = ngx_http_moa_stage_body_critique(&b, &req,
+                                                  &cp[golden[i].params],
+                                                  esc_c.data, esc_c.len,
+                                                  &block, 3);
             break;
         default:
             rc = ngx_http_moa_stage_body_synthesis(&b, &req,
-                                              &cp[golden[i].params],
-                                              esc_s.data, esc_s.len, &block,
-                                              3, &rep[3].choices[0]);
+                                                   &cp[golden[i].params],
+                                                   esc_s.data, esc_s.len,
+                                                   &block, 3,
+                                                   &rep[3].choices[0]);
         }
 
         ok(rc == 0 && merged(&b), "golden %d: built", i);
@@ -761,12 +769,12 @@ test_golden(void)
 static void
 test_refs(void)
 {
-    size_t                       i, refs;
-    ngx_http_moa_buf_t           body, msgs, user, want;
-    ngx_http_moa_body_t          b;
-    ngx_http_moa_error_t         err;
-    ngx_http_moa_request_t       req;
-    ngx_http_moa_call_params_t   cp;
+    size_t                            i, refs;
+    ngx_http_moa_buf_t                body, msgs, user, want;
+    ngx_http_moa_body_t               b;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_stage_body_params_t  cp;
 
     memset(&body, 0, sizeof(body));
     memset(&msgs, 0, sizeof(msgs));

@@ -12,6 +12,10 @@
 #include <time.h>
 
 #include "util.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_error.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_stream.h"
 
 

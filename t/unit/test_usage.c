@@ -13,6 +13,9 @@
 
 #include "util.h"
 #include "check_reply.h"
+#include "ngx_http_moa_buf.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_usage.h"
 
 

@@ -17,10 +17,11 @@
 #include <cjson/cJSON.h>
 
 #include "tap.h"
+#include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_body.h"
-#include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_reply.h"
 
 
 /* NULL (and a failed assertion) unless p[0..len) is valid JSON */

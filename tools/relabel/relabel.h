@@ -63,7 +63,7 @@ typedef struct {
 } relabel_answer_t;
 
 
-/* one input line as read by relabel_read_line() */
+/* one input line as read by relabel_io_read_line() */
 typedef struct {
     char                 *data;         /* getline() buffer, owned */
     size_t                cap;
@@ -87,38 +87,38 @@ typedef struct {
  * records are checked with the module's own JSON rules (lib/), and the
  * functions that build a line leave it NUL-terminated after len
  */
-void relabel_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n);
+void relabel_record_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n);
 const char *relabel_record_split(const char *p, size_t n,
     relabel_record_t *rec);
-int relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
+int relabel_record_request_build(ngx_http_moa_buf_t *b, const char *p,
     const relabel_record_t *rec, const char *model,
     const relabel_param_t *params, size_t nparams);
-int relabel_answer_parse(const char *body, size_t len, relabel_answer_t *a,
-    char *err, size_t errlen);
-void relabel_answer_free(relabel_answer_t *a);
-int relabel_output_build(ngx_http_moa_buf_t *b, const char *p, size_t n,
+int relabel_record_answer_parse(const char *body, size_t len,
+    relabel_answer_t *a, char *err, size_t errlen);
+void relabel_record_answer_free(relabel_answer_t *a);
+int relabel_record_output_build(ngx_http_moa_buf_t *b, const char *p, size_t n,
     const relabel_record_t *rec, const char *msg, size_t mlen);
-int relabel_output_check(const char *p, size_t n,
+int relabel_record_output_check(const char *p, size_t n,
     const relabel_record_t *rec, const char *out, size_t outlen);
-int relabel_reject_build(ngx_http_moa_buf_t *b, unsigned long line,
+int relabel_record_reject_build(ngx_http_moa_buf_t *b, unsigned long line,
     const char *error, long status, unsigned attempts,
     const char *p, size_t n);
-int relabel_reject_check(const char *line, size_t len, const char *p,
+int relabel_record_reject_check(const char *line, size_t len, const char *p,
     size_t n, unsigned long *lineno);
-int relabel_param_parse(const char *arg, relabel_param_t *param);
+int relabel_record_param_parse(const char *arg, relabel_param_t *param);
 
 /* HTTP replies (relabel_http.c) */
-void relabel_error_text(const char *body, size_t len, char *out,
+void relabel_http_error_text(const char *body, size_t len, char *out,
     size_t outlen);
-long long relabel_retry_after_ms(const char *retry_after_ms,
+long long relabel_http_retry_after_ms(const char *retry_after_ms,
     const char *retry_after, time_t now);
-int relabel_status_retryable(long status);
+int relabel_http_retryable(long status);
 
 /* files */
-int relabel_read_line(FILE *f, relabel_line_t *l, unsigned long lineno);
-int relabel_cut_torn(int fd, off_t *cut);
-int relabel_count_lines(int fd, unsigned long *lines);
-int relabel_resume_scan(FILE *in, FILE *out, FILE *rej,
+int relabel_io_read_line(FILE *f, relabel_line_t *l, unsigned long lineno);
+int relabel_io_cut_torn(int fd, off_t *cut);
+int relabel_io_count_lines(int fd, unsigned long *lines);
+int relabel_io_resume_scan(FILE *in, FILE *out, FILE *rej,
     relabel_resume_t *rs, char *err, size_t errlen);
 
 

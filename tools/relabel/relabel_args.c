@@ -186,7 +186,7 @@ static const char  relabel_usage[] =
 
 
 static int
-relabel_parse_long(const char *arg, const char *name, long min, long max,
+relabel_args_long(const char *arg, const char *name, long min, long max,
     long *v)
 {
     char  *end;
@@ -205,7 +205,7 @@ relabel_parse_long(const char *arg, const char *name, long min, long max,
 
 
 static int
-relabel_parse_secs(const char *arg, const char *name, long long *ms)
+relabel_args_secs(const char *arg, const char *name, long long *ms)
 {
     char    *end;
     double   d;
@@ -334,11 +334,11 @@ relabel_args_set(relabel_args_t *a, const relabel_arg_t *opt,
         return 0;
 
     case RELABEL_ARG_LONG:
-        return relabel_parse_long(arg, name, opt->min, opt->max,
-                                  (long *) field);
+        return relabel_args_long(arg, name, opt->min, opt->max,
+                                 (long *) field);
 
     case RELABEL_ARG_SECS:
-        return relabel_parse_secs(arg, name, (long long *) field);
+        return relabel_args_secs(arg, name, (long long *) field);
 
     case RELABEL_ARG_FLAG:
         *(int *) field = 1;
@@ -388,7 +388,7 @@ relabel_args_param(relabel_args_t *a, const char *arg)
 
     conf->params = params;
 
-    if (relabel_param_parse(arg, &params[conf->nparams]) != 0) {
+    if (relabel_record_param_parse(arg, &params[conf->nparams]) != 0) {
         fprintf(stderr, "moa-relabel: --param: expected KEY=VALUE, "
                 "got \"%s\"\n", arg);
         return -1;
@@ -427,7 +427,7 @@ relabel_args_limit(relabel_args_t *a, const char *arg)
 {
     long  v;
 
-    if (relabel_parse_long(arg, "--limit", 1, LONG_MAX, &v) != 0) {
+    if (relabel_args_long(arg, "--limit", 1, LONG_MAX, &v) != 0) {
         return -1;
     }
 

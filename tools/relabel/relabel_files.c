@@ -21,7 +21,7 @@
 #include "relabel_run.h"
 
 
-static int relabel_lock_open(const char *path, const char *what,
+static int relabel_files_lock(const char *path, const char *what,
     struct stat *st);
 static int relabel_files_cut(relabel_run_t *run);
 static int relabel_files_resume(relabel_run_t *run);
@@ -30,34 +30,34 @@ static int relabel_files_resume(relabel_run_t *run);
 /* opens and locks OUT or the rejects file; -1 after saying why */
 
 static int
-relabel_lock_open(const char *path, const char *what, struct stat *st)
+relabel_files_lock(const char *path, const char *what, struct stat *st)
 {
     int  fd;
 
     fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd == -1) {
-        relabel_log(NULL, "cannot open %s %s: %s", what, path,
-                    strerror(errno));
+        relabel_run_log(NULL, "cannot open %s %s: %s", what, path,
+                        strerror(errno));
         return -1;
     }
 
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        relabel_log(NULL, "%s %s is in use by another process (%s)", what,
-                    path, strerror(errno));
+        relabel_run_log(NULL, "%s %s is in use by another process (%s)", what,
+                        path, strerror(errno));
         close(fd);
         return -1;
     }
 
     if (fstat(fd, st) != 0) {
-        relabel_log(NULL, "cannot stat %s %s: %s", what, path,
-                    strerror(errno));
+        relabel_run_log(NULL, "cannot stat %s %s: %s", what, path,
+                        strerror(errno));
         close(fd);
         return -1;
     }
 
     if (!S_ISREG(st->st_mode)) {
         /* resuming needs to read it back, and to cut a torn line off */
-        relabel_log(NULL, "%s %s must be a regular file", what, path);
+        relabel_run_log(NULL, "%s %s must be a regular file", what, path);
         close(fd);
         return -1;
     }
@@ -69,7 +69,7 @@ relabel_lock_open(const char *path, const char *what, struct stat *st)
 /* IN, OUT and the rejects file, and where the run starts */
 
 int
-relabel_open_files(relabel_run_t *run)
+relabel_files_open(relabel_run_t *run)
 {
     struct stat      ist, ost, rst;
     relabel_conf_t  *conf;
@@ -78,29 +78,29 @@ relabel_open_files(relabel_run_t *run)
 
     run->in = fopen(conf->in_path, "r");
     if (run->in == NULL) {
-        relabel_log(NULL, "cannot open IN %s: %s", conf->in_path,
-                    strerror(errno));
+        relabel_run_log(NULL, "cannot open IN %s: %s", conf->in_path,
+                        strerror(errno));
         return -1;
     }
 
     if (fstat(fileno(run->in), &ist) != 0 || !S_ISREG(ist.st_mode)) {
-        relabel_log(NULL, "IN %s must be a regular file (it is read twice, "
-                    "and seeked on resume)", conf->in_path);
+        relabel_run_log(NULL, "IN %s must be a regular file (it is read twice, "
+                        "and seeked on resume)", conf->in_path);
         return -1;
     }
 
-    run->out_fd = relabel_lock_open(conf->out_path, "OUT", &ost);
+    run->out_fd = relabel_files_lock(conf->out_path, "OUT", &ost);
     if (run->out_fd == -1) {
         return -1;
     }
 
     if (ost.st_dev == ist.st_dev && ost.st_ino == ist.st_ino) {
-        relabel_log(NULL, "OUT is the same file as IN");
+        relabel_run_log(NULL, "OUT is the same file as IN");
         return -1;
     }
 
-    run->rej_fd = relabel_lock_open(conf->rejects_path, "rejects file",
-                                    &rst);
+    run->rej_fd = relabel_files_lock(conf->rejects_path, "rejects file",
+                                     &rst);
     if (run->rej_fd == -1) {
         return -1;
     }
@@ -108,7 +108,7 @@ relabel_open_files(relabel_run_t *run)
     if ((rst.st_dev == ist.st_dev && rst.st_ino == ist.st_ino)
         || (rst.st_dev == ost.st_dev && rst.st_ino == ost.st_ino))
     {
-        relabel_log(NULL, "the rejects file must differ from IN and OUT");
+        relabel_run_log(NULL, "the rejects file must differ from IN and OUT");
         return -1;
     }
 
@@ -141,8 +141,8 @@ relabel_files_cut(relabel_run_t *run)
         && (ftruncate(run->out_fd, 0) != 0
             || ftruncate(run->rej_fd, 0) != 0))
     {
-        relabel_log(NULL, "cannot empty OUT or the rejects file: %s",
-                    strerror(errno));
+        relabel_run_log(NULL, "cannot empty OUT or the rejects file: %s",
+                        strerror(errno));
         return -1;
     }
 
@@ -154,15 +154,15 @@ relabel_files_cut(relabel_run_t *run)
     f[1].path = conf->rejects_path;
 
     for (i = 0; i < 2; i++) {
-        if (relabel_cut_torn(f[i].fd, &cut) != 0) {
-            relabel_log(NULL, "cannot check %s last line: %s", f[i].what,
-                        strerror(errno));
+        if (relabel_io_cut_torn(f[i].fd, &cut) != 0) {
+            relabel_run_log(NULL, "cannot check %s last line: %s", f[i].what,
+                            strerror(errno));
             return -1;
         }
 
         if (cut) {
-            relabel_log(NULL, "cut a torn last line (%lld bytes) off %s",
-                        (long long) cut, f[i].path);
+            relabel_run_log(NULL, "cut a torn last line (%lld bytes) off %s",
+                            (long long) cut, f[i].path);
         }
     }
 
@@ -186,8 +186,8 @@ relabel_files_resume(relabel_run_t *run)
     rf = fopen(conf->rejects_path, "r");
 
     if (of == NULL || rf == NULL) {
-        relabel_log(NULL, "cannot read back OUT or the rejects file: %s",
-                    strerror(errno));
+        relabel_run_log(NULL, "cannot read back OUT or the rejects file: %s",
+                        strerror(errno));
         if (of) {
             fclose(of);
         }
@@ -197,27 +197,27 @@ relabel_files_resume(relabel_run_t *run)
         return -1;
     }
 
-    rc = relabel_resume_scan(run->in, of, rf, &run->resume, err,
-                             sizeof(err));
+    rc = relabel_io_resume_scan(run->in, of, rf, &run->resume, err,
+                                sizeof(err));
     fclose(of);
     fclose(rf);
 
     if (rc != 0) {
-        relabel_log(NULL, "cannot resume: %s (use --overwrite to start "
-                    "again, or another OUT)", err);
+        relabel_run_log(NULL, "cannot resume: %s (use --overwrite to start "
+                        "again, or another OUT)", err);
         return -1;
     }
 
     if (fseeko(run->in, run->resume.offset, SEEK_SET) != 0) {
-        relabel_log(NULL, "cannot seek IN: %s", strerror(errno));
+        relabel_run_log(NULL, "cannot seek IN: %s", strerror(errno));
         return -1;
     }
 
     run->lineno = run->resume.covered;
     run->covered = run->resume.covered;
 
-    if (relabel_count_lines(fileno(run->in), &run->total_lines) != 0) {
-        relabel_log(NULL, "cannot read IN: %s", strerror(errno));
+    if (relabel_io_count_lines(fileno(run->in), &run->total_lines) != 0) {
+        relabel_run_log(NULL, "cannot read IN: %s", strerror(errno));
         return -1;
     }
 
@@ -232,7 +232,7 @@ relabel_files_resume(relabel_run_t *run)
 /* all of p: a short write or EINTR goes on where it stopped */
 
 int
-relabel_write_all(int fd, const char *p, size_t n)
+relabel_files_write_all(int fd, const char *p, size_t n)
 {
     ssize_t  k;
 

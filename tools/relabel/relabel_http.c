@@ -27,7 +27,7 @@
 /* a short, single-line description of an error reply */
 
 void
-relabel_error_text(const char *body, size_t len, char *out, size_t outlen)
+relabel_http_error_text(const char *body, size_t len, char *out, size_t outlen)
 {
     char         c;
     size_t       i, k;
@@ -111,7 +111,7 @@ relabel_error_text(const char *body, size_t len, char *out, size_t outlen)
  */
 
 long long
-relabel_retry_after_ms(const char *retry_after_ms, const char *retry_after,
+relabel_http_retry_after_ms(const char *retry_after_ms, const char *retry_after,
     time_t now)
 {
     char    *end;
@@ -170,7 +170,7 @@ relabel_retry_after_ms(const char *retry_after_ms, const char *retry_after,
 
 
 int
-relabel_status_retryable(long status)
+relabel_http_retryable(long status)
 {
     return status == 408 || status == 409 || status == 429
            || (status >= 500 && status <= 599);

@@ -33,13 +33,13 @@ typedef struct {
 } relabel_scan_t;
 
 
-static int relabel_next_reject(FILE *rej, relabel_line_t *l,
+static int relabel_io_next_reject(FILE *rej, relabel_line_t *l,
     unsigned long *lineno, unsigned long *prev, char *err, size_t errlen);
-static int relabel_scan_rej(relabel_scan_t *sc, unsigned long lineno,
+static int relabel_io_scan_rej(relabel_scan_t *sc, unsigned long lineno,
     const relabel_line_t *il, relabel_resume_t *rs);
-static int relabel_scan_out(relabel_scan_t *sc, unsigned long lineno,
+static int relabel_io_scan_out(relabel_scan_t *sc, unsigned long lineno,
     const relabel_line_t *il, relabel_resume_t *rs);
-static int relabel_scan_end(relabel_scan_t *sc, relabel_resume_t *rs);
+static int relabel_io_scan_end(relabel_scan_t *sc, relabel_resume_t *rs);
 
 
 /*
@@ -49,7 +49,7 @@ static int relabel_scan_end(relabel_scan_t *sc, relabel_resume_t *rs);
  */
 
 int
-relabel_read_line(FILE *f, relabel_line_t *l, unsigned long lineno)
+relabel_io_read_line(FILE *f, relabel_line_t *l, unsigned long lineno)
 {
     size_t   i;
     ssize_t  n;
@@ -96,7 +96,7 @@ relabel_read_line(FILE *f, relabel_line_t *l, unsigned long lineno)
  */
 
 int
-relabel_cut_torn(int fd, off_t *cut)
+relabel_io_cut_torn(int fd, off_t *cut)
 {
     char         *buf;
     off_t         size, pos;
@@ -157,7 +157,7 @@ relabel_cut_torn(int fd, off_t *cut)
 /* lines in the file: '\n's, plus one for a last line without it */
 
 int
-relabel_count_lines(int fd, unsigned long *lines)
+relabel_io_count_lines(int fd, unsigned long *lines)
 {
     char     *buf, *p, *end, last;
     off_t     off;
@@ -211,7 +211,7 @@ relabel_count_lines(int fd, unsigned long *lines)
 
 
 static int
-relabel_next_reject(FILE *rej, relabel_line_t *l, unsigned long *lineno,
+relabel_io_next_reject(FILE *rej, relabel_line_t *l, unsigned long *lineno,
     unsigned long *prev, char *err, size_t errlen)
 {
     int  rc;
@@ -222,7 +222,7 @@ relabel_next_reject(FILE *rej, relabel_line_t *l, unsigned long *lineno,
         return 0;
     }
 
-    rc = relabel_read_line(rej, l, 0);
+    rc = relabel_io_read_line(rej, l, 0);
 
     if (rc < 0) {
         snprintf(err, errlen, "reading the rejects file: %s",
@@ -234,7 +234,7 @@ relabel_next_reject(FILE *rej, relabel_line_t *l, unsigned long *lineno,
         return 0;
     }
 
-    if (relabel_reject_check(l->data, l->len, NULL, 0, lineno) != 0) {
+    if (relabel_record_reject_check(l->data, l->len, NULL, 0, lineno) != 0) {
         snprintf(err, errlen, "the rejects file has a line that is not a "
                  "moa-relabel reject: \"%.60s\"", l->data);
         return -1;
@@ -264,7 +264,7 @@ relabel_next_reject(FILE *rej, relabel_line_t *l, unsigned long *lineno,
  */
 
 int
-relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
+relabel_io_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
     char *err, size_t errlen)
 {
     int               rc;
@@ -292,18 +292,18 @@ relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
         goto done;
     }
 
-    if (relabel_next_reject(rej, &sc.rl, &sc.next_reject, &sc.prev_reject,
-                            err, errlen) != 0)
+    if (relabel_io_next_reject(rej, &sc.rl, &sc.next_reject, &sc.prev_reject,
+                               err, errlen) != 0)
     {
         goto done;
     }
 
     for ( ;; ) {
-        switch (relabel_read_line(in, &il, lineno + 1)) {
+        switch (relabel_io_read_line(in, &il, lineno + 1)) {
         case 1:
             break;
         case 0:
-            rc = relabel_scan_end(&sc, rs);
+            rc = relabel_io_scan_end(&sc, rs);
             goto done;
         default:
             snprintf(err, errlen, "reading IN: %s", strerror(errno));
@@ -324,12 +324,13 @@ relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
             continue;
         }
 
-        rc = sc.next_reject == lineno ? relabel_scan_rej(&sc, lineno, &il, rs)
-                                      : relabel_scan_out(&sc, lineno, &il, rs);
+        rc = sc.next_reject == lineno
+             ? relabel_io_scan_rej(&sc, lineno, &il, rs)
+             : relabel_io_scan_out(&sc, lineno, &il, rs);
 
         if (rc == 0) {
             /* the first line not done yet */
-            rc = relabel_scan_end(&sc, rs);
+            rc = relabel_io_scan_end(&sc, rs);
             goto done;
         }
 
@@ -345,8 +346,8 @@ relabel_resume_scan(FILE *in, FILE *out, FILE *rej, relabel_resume_t *rs,
         pending_blank = 0;
 
         if (sc.next_reject == lineno
-            && relabel_next_reject(rej, &sc.rl, &sc.next_reject,
-                                   &sc.prev_reject, err, errlen) != 0)
+            && relabel_io_next_reject(rej, &sc.rl, &sc.next_reject,
+                                      &sc.prev_reject, err, errlen) != 0)
         {
             goto done;
         }
@@ -365,11 +366,11 @@ done:
 /* line lineno of IN, which the rejects file lists: 1 covered, -1 error */
 
 static int
-relabel_scan_rej(relabel_scan_t *sc, unsigned long lineno,
+relabel_io_scan_rej(relabel_scan_t *sc, unsigned long lineno,
     const relabel_line_t *il, relabel_resume_t *rs)
 {
-    if (relabel_reject_check(sc->rl.data, sc->rl.len, il->data, il->len,
-                             &sc->next_reject) != 0)
+    if (relabel_record_reject_check(sc->rl.data, sc->rl.len, il->data, il->len,
+                                    &sc->next_reject) != 0)
     {
         snprintf(sc->err, sc->errlen, "the rejects entry for line %lu does "
                  "not hold that line of IN: is it the same IN?", lineno);
@@ -385,14 +386,14 @@ relabel_scan_rej(relabel_scan_t *sc, unsigned long lineno,
 /* line lineno of IN against OUT's next row: 1 covered, 0 not, -1 error */
 
 static int
-relabel_scan_out(relabel_scan_t *sc, unsigned long lineno,
+relabel_io_scan_out(relabel_scan_t *sc, unsigned long lineno,
     const relabel_line_t *il, relabel_resume_t *rs)
 {
     const char        *why;
     relabel_record_t   rec;
 
     if (sc->have_out) {
-        switch (relabel_read_line(sc->out, &sc->ol, 0)) {
+        switch (relabel_io_read_line(sc->out, &sc->ol, 0)) {
         case 1:
             break;
         case 0:
@@ -412,8 +413,8 @@ relabel_scan_out(relabel_scan_t *sc, unsigned long lineno,
     why = relabel_record_split(il->data, il->len, &rec);
 
     if (why != NULL
-        || relabel_output_check(il->data, il->len, &rec, sc->ol.data,
-                                sc->ol.len) != 0)
+        || relabel_record_output_check(il->data, il->len, &rec, sc->ol.data,
+                                       sc->ol.len) != 0)
     {
         snprintf(sc->err, sc->errlen, "OUT row %lu does not match line %lu "
                  "of IN (%s): is it the same IN, and the same "
@@ -431,7 +432,7 @@ relabel_scan_out(relabel_scan_t *sc, unsigned long lineno,
 /* after the walk: nothing may be left in either file.  0 or -1 */
 
 static int
-relabel_scan_end(relabel_scan_t *sc, relabel_resume_t *rs)
+relabel_io_scan_end(relabel_scan_t *sc, relabel_resume_t *rs)
 {
     if (sc->next_reject != 0) {
         snprintf(sc->err, sc->errlen, "the rejects file lists line %lu, but "
@@ -445,7 +446,7 @@ relabel_scan_end(relabel_scan_t *sc, relabel_resume_t *rs)
         return 0;
     }
 
-    switch (relabel_read_line(sc->out, &sc->ol, 0)) {
+    switch (relabel_io_read_line(sc->out, &sc->ol, 0)) {
     case 0:
         return 0;
     case 1:

@@ -75,7 +75,7 @@ main(int argc, char **argv)
 
     } else {
         relabel_loop(&run);
-        rc = relabel_finish(&run);
+        rc = relabel_report_finish(&run);
     }
 
     relabel_cleanup(&run);
@@ -99,13 +99,13 @@ relabel_setup(relabel_run_t *run)
     if (url == NULL
         || curl_url_set(url, CURLUPART_URL, conf->endpoint, 0) != CURLUE_OK)
     {
-        relabel_log(NULL, "--endpoint: not a URL: \"%s\"", conf->endpoint);
+        relabel_run_log(NULL, "--endpoint: not a URL: \"%s\"", conf->endpoint);
         curl_url_cleanup(url);
         return -1;
     }
     curl_url_cleanup(url);
 
-    if (relabel_open_files(run) != 0) {
+    if (relabel_files_open(run) != 0) {
         return -1;
     }
 
@@ -116,7 +116,7 @@ relabel_setup(relabel_run_t *run)
     if (run->slots == NULL || run->multi == NULL
         || pipe2(relabel_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
     {
-        relabel_log(NULL, "cannot start: %s", strerror(errno));
+        relabel_run_log(NULL, "cannot start: %s", strerror(errno));
         return -1;
     }
 
@@ -136,7 +136,7 @@ relabel_setup(relabel_run_t *run)
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
 
     run->tty = isatty(STDERR_FILENO);
-    run->start_ms = relabel_now_ms();
+    run->start_ms = relabel_run_now_ms();
     run->last_progress_ms = run->start_ms;
 
     relabel_announce(run);
@@ -157,20 +157,20 @@ relabel_announce(relabel_run_t *run)
     }
 
     if (run->resume.covered) {
-        relabel_log(run, "%s: %lu lines; resuming after line %lu (%lu "
-                    "in OUT, %lu rejected, %lu blank)", conf->in_path,
-                    run->total_lines, run->resume.covered,
-                    run->resume.out_rows, run->resume.reject_rows,
-                    run->resume.blank_rows);
+        relabel_run_log(run, "%s: %lu lines; resuming after line %lu (%lu "
+                        "in OUT, %lu rejected, %lu blank)", conf->in_path,
+                        run->total_lines, run->resume.covered,
+                        run->resume.out_rows, run->resume.reject_rows,
+                        run->resume.blank_rows);
     } else {
-        relabel_log(run, "%s: %lu lines -> %s (rejects: %s)",
-                    conf->in_path, run->total_lines, conf->out_path,
-                    conf->rejects_path);
+        relabel_run_log(run, "%s: %lu lines -> %s (rejects: %s)",
+                        conf->in_path, run->total_lines, conf->out_path,
+                        conf->rejects_path);
     }
 
-    relabel_log(run, "endpoint %s, model %s, concurrency %ld, window "
-                "%ld, retries %ld", conf->endpoint, conf->model,
-                conf->concurrency, conf->window, conf->retries);
+    relabel_run_log(run, "endpoint %s, model %s, concurrency %ld, window "
+                    "%ld, retries %ld", conf->endpoint, conf->model,
+                    conf->concurrency, conf->window, conf->retries);
 }
 
 
@@ -190,15 +190,15 @@ relabel_loop(relabel_run_t *run)
         relabel_check_signals(run);
 
         if (!run->stopping) {
-            relabel_fill(run);
-            relabel_dispatch(run);
+            relabel_rows_fill(run);
+            relabel_multi_dispatch(run);
         }
 
         if (run->stopping) {
             relabel_apply_stop(run);
         }
 
-        relabel_write_ready(run);
+        relabel_rows_write_ready(run);
 
         if (run->fatal) {
             break;
@@ -214,8 +214,8 @@ relabel_loop(relabel_run_t *run)
         curl_multi_poll(run->multi, &wfd, 1,
                         (int) relabel_poll_timeout(run), NULL);
         curl_multi_perform(run->multi, &running);
-        relabel_harvest(run);
-        relabel_progress(run, 0);
+        relabel_multi_harvest(run);
+        relabel_report_progress(run, 0);
     }
 }
 
@@ -299,7 +299,7 @@ relabel_cancel(relabel_run_t *run, relabel_slot_t *s)
     curl_multi_remove_handle(run->multi, s->easy);
     curl_easy_cleanup(s->easy);
     s->easy = NULL;
-    relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+    relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
 }
 
 
@@ -325,7 +325,7 @@ relabel_check_signals(relabel_run_t *run)
         run->stop_signal = relabel_signo;
     }
 
-    relabel_stop(run, n >= 2 ? 2 : 1);
+    relabel_run_stop(run, n >= 2 ? 2 : 1);
 }
 
 
@@ -352,14 +352,14 @@ relabel_apply_stop(relabel_run_t *run)
 
         case RELABEL_SLOT_QUEUED:
         case RELABEL_SLOT_WAITING:
-            relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+            relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
             break;
 
         case RELABEL_SLOT_DONE:
             if (s->kind == RELABEL_KIND_SUSPECT
                 && run->successes <= s->success_mark)
             {
-                relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+                relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
             }
             break;
 
@@ -394,7 +394,7 @@ relabel_poll_timeout(relabel_run_t *run)
         return t;
     }
 
-    now = relabel_now_ms();
+    now = relabel_run_now_ms();
 
     if (now < run->pause_until) {
         return (long) (run->pause_until - now) < t

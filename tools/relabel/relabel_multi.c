@@ -19,16 +19,18 @@
 #include "relabel_run.h"
 
 
-static int relabel_start(relabel_run_t *run, relabel_slot_t *s);
-static size_t relabel_write_cb(char *p, size_t size, size_t n, void *data);
-static size_t relabel_header_cb(char *p, size_t size, size_t n, void *data);
-static void relabel_done(relabel_run_t *run, CURL *e, CURLcode res);
+static int relabel_multi_start(relabel_run_t *run, relabel_slot_t *s);
+static size_t relabel_multi_write_cb(char *p, size_t size, size_t n,
+    void *data);
+static size_t relabel_multi_header_cb(char *p, size_t size, size_t n,
+    void *data);
+static void relabel_multi_done(relabel_run_t *run, CURL *e, CURLcode res);
 
 
 /* starts queued rows and retries that are due, oldest first */
 
 void
-relabel_dispatch(relabel_run_t *run)
+relabel_multi_dispatch(relabel_run_t *run)
 {
     uint64_t         now;
     unsigned long    seq;
@@ -40,7 +42,7 @@ relabel_dispatch(relabel_run_t *run)
         return;
     }
 
-    now = relabel_now_ms();
+    now = relabel_run_now_ms();
 
     if (now < run->pause_until) {
         return;
@@ -56,8 +58,8 @@ relabel_dispatch(relabel_run_t *run)
         if (s->state == RELABEL_SLOT_QUEUED
             || (s->state == RELABEL_SLOT_WAITING && s->due <= now))
         {
-            if (relabel_start(run, s) != 0) {
-                relabel_log(run, "cannot start a request: out of memory");
+            if (relabel_multi_start(run, s) != 0) {
+                relabel_run_log(run, "cannot start a request: out of memory");
                 run->fatal = 1;
                 return;
             }
@@ -67,7 +69,7 @@ relabel_dispatch(relabel_run_t *run)
 
 
 static int
-relabel_start(relabel_run_t *run, relabel_slot_t *s)
+relabel_multi_start(relabel_run_t *run, relabel_slot_t *s)
 {
     CURL            *e;
     relabel_conf_t  *conf;
@@ -75,8 +77,8 @@ relabel_start(relabel_run_t *run, relabel_slot_t *s)
     conf = run->conf;
 
     if (s->req.len == 0
-        && relabel_request_build(&s->req, s->text, &s->rec, conf->model,
-                                 conf->params, conf->nparams) != 0)
+        && relabel_record_request_build(&s->req, s->text, &s->rec, conf->model,
+                                        conf->params, conf->nparams) != 0)
     {
         return -1;
     }
@@ -101,9 +103,9 @@ relabel_start(relabel_run_t *run, relabel_slot_t *s)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, conf->headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "moa-relabel/" RELABEL_VERSION);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, relabel_write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, relabel_multi_write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, relabel_header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, relabel_multi_header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, s);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
@@ -126,14 +128,14 @@ relabel_start(relabel_run_t *run, relabel_slot_t *s)
     s->easy = e;
     s->attempts++;
     run->requests++;
-    relabel_set_state(run, s, RELABEL_SLOT_RUNNING);
+    relabel_run_set_state(run, s, RELABEL_SLOT_RUNNING);
 
     return 0;
 }
 
 
 static size_t
-relabel_write_cb(char *p, size_t size, size_t n, void *data)
+relabel_multi_write_cb(char *p, size_t size, size_t n, void *data)
 {
     relabel_slot_t  *s = data;
 
@@ -155,7 +157,7 @@ relabel_write_cb(char *p, size_t size, size_t n, void *data)
 
 
 static void
-relabel_header_copy(char *dst, size_t size, const char *v, size_t n)
+relabel_multi_header_copy(char *dst, size_t size, const char *v, size_t n)
 {
     if (n >= size) {
         n = size - 1;
@@ -167,7 +169,7 @@ relabel_header_copy(char *dst, size_t size, const char *v, size_t n)
 
 
 static size_t
-relabel_header_cb(char *p, size_t size, size_t n, void *data)
+relabel_multi_header_cb(char *p, size_t size, size_t n, void *data)
 {
     char            *colon, *v;
     size_t           len, name, vlen;
@@ -205,18 +207,20 @@ relabel_header_cb(char *p, size_t size, size_t n, void *data)
     }
 
     if (name == 11 && strncasecmp(p, "retry-after", 11) == 0) {
-        relabel_header_copy(s->retry_after, sizeof(s->retry_after), v, vlen);
+        relabel_multi_header_copy(s->retry_after, sizeof(s->retry_after), v,
+                                  vlen);
 
     } else if (name == 14 && strncasecmp(p, "retry-after-ms", 14) == 0) {
-        relabel_header_copy(s->retry_after_ms, sizeof(s->retry_after_ms), v,
-                            vlen);
+        relabel_multi_header_copy(s->retry_after_ms,
+                                  sizeof(s->retry_after_ms), v, vlen);
 
     } else if (name == 14 && strncasecmp(p, "x-should-retry", 14) == 0) {
-        relabel_header_copy(s->should_retry, sizeof(s->should_retry), v,
-                            vlen);
+        relabel_multi_header_copy(s->should_retry, sizeof(s->should_retry), v,
+                                  vlen);
 
     } else if (name == 12 && strncasecmp(p, "x-request-id", 12) == 0) {
-        relabel_header_copy(s->request_id, sizeof(s->request_id), v, vlen);
+        relabel_multi_header_copy(s->request_id, sizeof(s->request_id), v,
+                                  vlen);
     }
 
     return len;
@@ -224,21 +228,21 @@ relabel_header_cb(char *p, size_t size, size_t n, void *data)
 
 
 void
-relabel_harvest(relabel_run_t *run)
+relabel_multi_harvest(relabel_run_t *run)
 {
     int       left;
     CURLMsg  *msg;
 
     while ((msg = curl_multi_info_read(run->multi, &left)) != NULL) {
         if (msg->msg == CURLMSG_DONE) {
-            relabel_done(run, msg->easy_handle, msg->data.result);
+            relabel_multi_done(run, msg->easy_handle, msg->data.result);
         }
     }
 }
 
 
 static void
-relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
+relabel_multi_done(relabel_run_t *run, CURL *e, CURLcode res)
 {
     int                retryable, endpoint;
     long               status;
@@ -259,8 +263,8 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
 
     if (res != CURLE_OK) {
         if (s->too_large) {
-            relabel_fail(run, s, "the reply is larger than 64 MiB", status,
-                         0, 0);
+            relabel_rows_fail(run, s, "the reply is larger than 64 MiB", status,
+                              0, 0);
             return;
         }
 
@@ -268,16 +272,17 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
                  s->errbuf[0] ? ": " : "", s->errbuf);
 
         /* timeouts, refused or dropped connections: all worth a retry */
-        relabel_fail(run, s, err, 0, 1, 1);
+        relabel_rows_fail(run, s, err, 0, 1, 1);
         return;
     }
 
     if (status >= 200 && status <= 299) {
-        if (relabel_answer_parse(s->resp.data ? s->resp.data : "",
-                                 s->resp.len, &a, text, sizeof(text)) != 0)
+        if (relabel_record_answer_parse(s->resp.data ? s->resp.data : "",
+                                        s->resp.len, &a, text, sizeof(text))
+            != 0)
         {
             snprintf(err, sizeof(err), "HTTP %ld: %s", status, text);
-            relabel_fail(run, s, err, status, 1, 1);
+            relabel_rows_fail(run, s, err, status, 1, 1);
             return;
         }
 
@@ -290,16 +295,16 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
             run->truncated++;
         }
 
-        if (relabel_output_build(&s->out, s->text, s->len, &s->rec,
-                                 a.message, a.message_len) != 0)
+        if (relabel_record_output_build(&s->out, s->text, s->len, &s->rec,
+                                        a.message, a.message_len) != 0)
         {
-            relabel_answer_free(&a);
-            relabel_log(run, "out of memory");
+            relabel_record_answer_free(&a);
+            relabel_run_log(run, "out of memory");
             run->fatal = 1;
             return;
         }
 
-        relabel_answer_free(&a);
+        relabel_record_answer_free(&a);
 
         free(s->text);
         s->text = NULL;
@@ -307,20 +312,20 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
         ngx_http_moa_buf_free(&s->resp);
 
         s->kind = RELABEL_KIND_OUT;
-        relabel_set_state(run, s, RELABEL_SLOT_DONE);
+        relabel_run_set_state(run, s, RELABEL_SLOT_DONE);
 
         return;
     }
 
-    relabel_error_text(s->resp.data ? s->resp.data : "", s->resp.len, text,
-                       sizeof(text));
+    relabel_http_error_text(s->resp.data ? s->resp.data : "", s->resp.len, text,
+                            sizeof(text));
 
     snprintf(err, sizeof(err), "HTTP %ld%s%s%s%s%s", status,
              text[0] ? ": " : "", text,
              s->request_id[0] ? " (request id " : "", s->request_id,
              s->request_id[0] ? ")" : "");
 
-    retryable = relabel_status_retryable(status);
+    retryable = relabel_http_retryable(status);
 
     /* auth, wrong URL or model, redirects: the endpoint's fault */
     endpoint = retryable || status < 400 || status == 401 || status == 403
@@ -333,5 +338,5 @@ relabel_done(relabel_run_t *run, CURL *e, CURLcode res)
         retryable = 0;
     }
 
-    relabel_fail(run, s, err, status, retryable, endpoint);
+    relabel_rows_fail(run, s, err, status, retryable, endpoint);
 }

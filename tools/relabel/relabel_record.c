@@ -20,8 +20,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "ngx_http_moa_json.h"
 #include "ngx_http_moa_utf8.h"
+#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 #include "relabel.h"
 
 
@@ -32,10 +34,11 @@ static void relabel_record_span(const ngx_http_moa_json_t *j, int i,
     const char *p, relabel_span_t *sp);
 static int relabel_record_str_is(const ngx_http_moa_json_t *j, int i,
     const char *s);
-static void relabel_request_member(ngx_http_moa_buf_t *b, const char *p,
+static void relabel_record_request_member(ngx_http_moa_buf_t *b, const char *p,
     const char *name, const relabel_span_t *sp);
-static void relabel_base64(ngx_http_moa_buf_t *b, const char *p, size_t n);
-static void relabel_reject_tail(ngx_http_moa_buf_t *b, const char *p,
+static void relabel_record_base64(ngx_http_moa_buf_t *b, const char *p,
+    size_t n);
+static void relabel_record_reject_tail(ngx_http_moa_buf_t *b, const char *p,
     size_t n);
 
 
@@ -46,7 +49,7 @@ static void relabel_reject_tail(ngx_http_moa_buf_t *b, const char *p,
  */
 
 void
-relabel_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
+relabel_record_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
 {
     size_t  i, run, k;
 
@@ -71,7 +74,7 @@ relabel_json_str(ngx_http_moa_buf_t *b, const char *p, size_t n)
 
 
 static void
-relabel_base64(ngx_http_moa_buf_t *b, const char *p, size_t n)
+relabel_record_base64(ngx_http_moa_buf_t *b, const char *p, size_t n)
 {
     char                *d;
     size_t               i;
@@ -317,7 +320,7 @@ relabel_record_str_is(const ngx_http_moa_json_t *j, int i, const char *s)
 
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
-    is = ngx_http_moa_json_unescape(&b, j->tok[i].p, j->tok[i].len) == 0
+    is = ngx_http_moa_json_text_unescape(&b, j->tok[i].p, j->tok[i].len) == 0
          && b.len == n && memcmp(b.data, s, n) == 0;
 
     ngx_http_moa_buf_free(&b);
@@ -327,7 +330,7 @@ relabel_record_str_is(const ngx_http_moa_json_t *j, int i, const char *s)
 
 
 int
-relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
+relabel_record_request_build(ngx_http_moa_buf_t *b, const char *p,
     const relabel_record_t *rec, const char *model,
     const relabel_param_t *params, size_t nparams)
 {
@@ -343,7 +346,7 @@ relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
     b->len = 0;
 
     ngx_http_moa_buf_lit(b, "{\"model\":");
-    relabel_json_str(b, model, strlen(model));
+    relabel_record_json_str(b, model, strlen(model));
     ngx_http_moa_buf_lit(b, ",\"messages\":");
     ngx_http_moa_buf_add(b, p + rec->messages.start,
                          end - rec->messages.start);
@@ -352,10 +355,10 @@ relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
         ngx_http_moa_buf_lit(b, "]");
     }
 
-    relabel_request_member(b, p, "tools", &rec->tools);
-    relabel_request_member(b, p, "tool_choice", &rec->tool_choice);
-    relabel_request_member(b, p, "parallel_tool_calls",
-                           &rec->parallel_tool_calls);
+    relabel_record_request_member(b, p, "tools", &rec->tools);
+    relabel_record_request_member(b, p, "tool_choice", &rec->tool_choice);
+    relabel_record_request_member(b, p, "parallel_tool_calls",
+                                  &rec->parallel_tool_calls);
 
     for (k = 0; k < nparams; k++) {
 
@@ -371,7 +374,7 @@ relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
         }
 
         ngx_http_moa_buf_lit(b, ",");
-        relabel_json_str(b, params[k].key, strlen(params[k].key));
+        relabel_record_json_str(b, params[k].key, strlen(params[k].key));
         ngx_http_moa_buf_lit(b, ":");
         ngx_http_moa_buf_cstr(b, params[k].value);
     }
@@ -385,7 +388,7 @@ relabel_request_build(ngx_http_moa_buf_t *b, const char *p,
 /* ,"name":value when the record has that member */
 
 static void
-relabel_request_member(ngx_http_moa_buf_t *b, const char *p,
+relabel_record_request_member(ngx_http_moa_buf_t *b, const char *p,
     const char *name, const relabel_span_t *sp)
 {
     if (sp->end == 0) {
@@ -405,7 +408,7 @@ relabel_request_member(ngx_http_moa_buf_t *b, const char *p,
  */
 
 int
-relabel_answer_parse(const char *body, size_t len, relabel_answer_t *a,
+relabel_record_answer_parse(const char *body, size_t len, relabel_answer_t *a,
     char *err, size_t errlen)
 {
     int     have_calls, have_text;
@@ -508,7 +511,7 @@ nomem:
 
 
 void
-relabel_answer_free(relabel_answer_t *a)
+relabel_record_answer_free(relabel_answer_t *a)
 {
     cJSON_free(a->message);
     a->message = NULL;
@@ -518,7 +521,7 @@ relabel_answer_free(relabel_answer_t *a)
 /* the output line: the record with the answer spliced in, and '\n' */
 
 int
-relabel_output_build(ngx_http_moa_buf_t *b, const char *p, size_t n,
+relabel_record_output_build(ngx_http_moa_buf_t *b, const char *p, size_t n,
     const relabel_record_t *rec, const char *msg, size_t mlen)
 {
     b->len = 0;
@@ -557,8 +560,8 @@ relabel_output_build(ngx_http_moa_buf_t *b, const char *p, size_t n,
  */
 
 int
-relabel_output_check(const char *p, size_t n, const relabel_record_t *rec,
-    const char *out, size_t outlen)
+relabel_record_output_check(const char *p, size_t n,
+    const relabel_record_t *rec, const char *out, size_t outlen)
 {
     size_t  pre, suf, i, end;
 
@@ -599,21 +602,21 @@ relabel_output_check(const char *p, size_t n, const relabel_record_t *rec,
  */
 
 int
-relabel_reject_build(ngx_http_moa_buf_t *b, unsigned long line,
+relabel_record_reject_build(ngx_http_moa_buf_t *b, unsigned long line,
     const char *error, long status, unsigned attempts, const char *p,
     size_t n)
 {
     b->len = 0;
 
     ngx_http_moa_buf_printf(b, "{\"line\":%lu,\"error\":", line);
-    relabel_json_str(b, error, strlen(error));
+    relabel_record_json_str(b, error, strlen(error));
 
     if (status > 0) {
         ngx_http_moa_buf_printf(b, ",\"status\":%ld", status);
     }
 
     ngx_http_moa_buf_printf(b, ",\"attempts\":%u", attempts);
-    relabel_reject_tail(b, p, n);
+    relabel_record_reject_tail(b, p, n);
     ngx_http_moa_buf_lit(b, "\n");
 
     return ngx_http_moa_buf_cstring(b) ? 0 : -1;
@@ -623,15 +626,15 @@ relabel_reject_build(ngx_http_moa_buf_t *b, unsigned long line,
 /* the end of a rejects line, from the record on */
 
 static void
-relabel_reject_tail(ngx_http_moa_buf_t *b, const char *p, size_t n)
+relabel_record_reject_tail(ngx_http_moa_buf_t *b, const char *p, size_t n)
 {
     if (!ngx_http_moa_utf8_valid(p, n)) {
         ngx_http_moa_buf_lit(b, ",\"record_base64\":");
-        relabel_base64(b, p, n);
+        relabel_record_base64(b, p, n);
     }
 
     ngx_http_moa_buf_lit(b, ",\"record\":");
-    relabel_json_str(b, p, n);
+    relabel_record_json_str(b, p, n);
     ngx_http_moa_buf_lit(b, "}");
 }
 
@@ -642,8 +645,8 @@ relabel_reject_tail(ngx_http_moa_buf_t *b, const char *p, size_t n)
  */
 
 int
-relabel_reject_check(const char *line, size_t len, const char *p, size_t n,
-    unsigned long *lineno)
+relabel_record_reject_check(const char *line, size_t len, const char *p,
+    size_t n, unsigned long *lineno)
 {
     int                  rc;
     cJSON               *root, *v;
@@ -671,7 +674,7 @@ relabel_reject_check(const char *line, size_t len, const char *p, size_t n,
 
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
-    relabel_reject_tail(&b, p, n);
+    relabel_record_reject_tail(&b, p, n);
 
     if (b.nomem) {
         ngx_http_moa_buf_free(&b);
@@ -693,7 +696,7 @@ relabel_reject_check(const char *line, size_t len, const char *p, size_t n,
  */
 
 int
-relabel_param_parse(const char *arg, relabel_param_t *param)
+relabel_record_param_parse(const char *arg, relabel_param_t *param)
 {
     size_t               klen, i, e;
     const char          *eq, *v;
@@ -728,7 +731,7 @@ relabel_param_parse(const char *arg, relabel_param_t *param)
 
     } else {
         memset(&b, 0, sizeof(ngx_http_moa_buf_t));
-        relabel_json_str(&b, v, strlen(v));
+        relabel_record_json_str(&b, v, strlen(v));
         param->value = ngx_http_moa_buf_cstring(&b);
 
         if (param->value == NULL) {

@@ -19,11 +19,11 @@
 #include "relabel_run.h"
 
 
-static void relabel_human(char *buf, size_t size, double v);
+static void relabel_report_human(char *buf, size_t size, double v);
 
 
 static void
-relabel_human(char *buf, size_t size, double v)
+relabel_report_human(char *buf, size_t size, double v)
 {
     if (v >= 1e9) {
         snprintf(buf, size, "%.2fG", v / 1e9);
@@ -42,7 +42,7 @@ relabel_human(char *buf, size_t size, double v)
 
 
 void
-relabel_progress(relabel_run_t *run, int force)
+relabel_report_progress(relabel_run_t *run, int force)
 {
     int              width, barw, fill, i, len;
     char             line[512], bar[64], tok[32], eta[32];
@@ -56,7 +56,7 @@ relabel_progress(relabel_run_t *run, int force)
         return;
     }
 
-    now = relabel_now_ms();
+    now = relabel_run_now_ms();
 
     if (!force
         && now - run->last_progress_ms
@@ -88,8 +88,9 @@ relabel_progress(relabel_run_t *run, int force)
         snprintf(eta, sizeof(eta), "-");
     }
 
-    relabel_human(tok, sizeof(tok),
-                  (double) (run->prompt_tokens + run->completion_tokens));
+    relabel_report_human(tok, sizeof(tok),
+                         (double) (run->prompt_tokens
+                                   + run->completion_tokens));
 
     if (!run->tty) {
         fprintf(stderr, "moa-relabel: %lu/%lu rows (%.1f%%), %.1f rows/s, "
@@ -146,7 +147,7 @@ relabel_progress(relabel_run_t *run, int force)
 /* summary, count check and exit status */
 
 int
-relabel_finish(relabel_run_t *run)
+relabel_report_finish(relabel_run_t *run)
 {
     int              rc;
     double           secs;
@@ -157,65 +158,68 @@ relabel_finish(relabel_run_t *run)
     conf = run->conf;
 
     if (run->bar_shown) {
-        relabel_progress(run, 1);
+        relabel_report_progress(run, 1);
         fputc('\n', stderr);
         run->bar_shown = 0;
     }
 
     if (fdatasync(run->out_fd) != 0 || fdatasync(run->rej_fd) != 0) {
-        relabel_log(run, "syncing OUT or the rejects file: %s",
-                    strerror(errno));
+        relabel_run_log(run, "syncing OUT or the rejects file: %s",
+                        strerror(errno));
         run->fatal = 1;
     }
 
-    secs = (relabel_now_ms() - run->start_ms) / 1000.0;
+    secs = (relabel_run_now_ms() - run->start_ms) / 1000.0;
     rows = run->covered - run->resume.covered;
 
-    relabel_log(run, "%s: this run %lu rows in %.1f s (%.1f rows/s): %lu "
-                "written, %lu rejected, %lu blank; %lu requests, %lu failed, "
-                "%lu retries; tokens %lld prompt + %lld completion = %lld%s",
-                run->fatal ? "failed"
-                : run->stopping ? "stopped" : "done",
-                rows, secs, secs > 0 ? rows / secs : 0.0, run->written,
-                run->rejected, run->blank, run->requests, run->failures,
-                run->retries, run->prompt_tokens, run->completion_tokens,
-                run->prompt_tokens + run->completion_tokens,
-                run->truncated ? "; some answers hit the length limit" : "");
+    relabel_run_log(run, "%s: this run %lu rows in %.1f s (%.1f rows/s): "
+                    "%lu written, %lu rejected, %lu blank; %lu requests, "
+                    "%lu failed, %lu retries; tokens %lld prompt + %lld "
+                    "completion = %lld%s",
+                    run->fatal ? "failed"
+                    : run->stopping ? "stopped" : "done",
+                    rows, secs, secs > 0 ? rows / secs : 0.0, run->written,
+                    run->rejected, run->blank, run->requests, run->failures,
+                    run->retries, run->prompt_tokens, run->completion_tokens,
+                    run->prompt_tokens + run->completion_tokens,
+                    run->truncated ? "; some answers hit the length limit"
+                                   : "");
 
     if (run->truncated) {
-        relabel_log(run, "%lu answers have finish_reason \"length\"",
-                    run->truncated);
+        relabel_run_log(run, "%lu answers have finish_reason \"length\"",
+                        run->truncated);
     }
 
     /* count what is in the files, not what was meant to be written */
 
-    if (relabel_count_lines(run->out_fd, &out_lines) != 0
-        || relabel_count_lines(run->rej_fd, &rej_lines) != 0)
+    if (relabel_io_count_lines(run->out_fd, &out_lines) != 0
+        || relabel_io_count_lines(run->rej_fd, &rej_lines) != 0)
     {
-        relabel_log(run, "cannot re-read OUT or the rejects file: %s",
-                    strerror(errno));
+        relabel_run_log(run, "cannot re-read OUT or the rejects file: %s",
+                        strerror(errno));
         return RELABEL_EXIT_FATAL;
     }
 
     blank = run->resume.blank_rows + run->blank;
 
     if (out_lines + rej_lines + blank == run->covered) {
-        relabel_log(run, "check: IN lines 1-%lu: %lu in OUT + %lu rejected "
-                    "+ %lu blank = %lu: ok", run->covered, out_lines,
-                    rej_lines, blank, run->covered);
+        relabel_run_log(run, "check: IN lines 1-%lu: %lu in OUT + %lu rejected "
+                        "+ %lu blank = %lu: ok", run->covered, out_lines,
+                        rej_lines, blank, run->covered);
         rc = RELABEL_EXIT_OK;
 
     } else {
-        relabel_log(run, "check FAILED: IN lines 1-%lu, but %lu in OUT + %lu "
-                    "rejected + %lu blank = %lu", run->covered, out_lines,
-                    rej_lines, blank, out_lines + rej_lines + blank);
+        relabel_run_log(run, "check FAILED: IN lines 1-%lu, but %lu in OUT "
+                        "+ %lu rejected + %lu blank = %lu", run->covered,
+                        out_lines, rej_lines, blank,
+                        out_lines + rej_lines + blank);
         rc = RELABEL_EXIT_CHECK;
     }
 
     if (!run->stopping && !run->fatal && run->covered != run->total_lines) {
-        relabel_log(run, "warning: IN had %lu lines at the start and %lu now: "
-                    "did it change during the run?", run->total_lines,
-                    run->covered);
+        relabel_run_log(run, "warning: IN had %lu lines at the start and %lu "
+                        "now: did it change during the run?",
+                        run->total_lines, run->covered);
     }
 
     if (rej_lines == 0 && fstat(run->rej_fd, &st) == 0 && st.st_size == 0
@@ -225,8 +229,8 @@ relabel_finish(relabel_run_t *run)
         (void) unlink(conf->rejects_path);
 
     } else if (rej_lines) {
-        relabel_log(run, "%lu rows are in the rejects file %s", rej_lines,
-                    conf->rejects_path);
+        relabel_run_log(run, "%lu rows are in the rejects file %s", rej_lines,
+                        conf->rejects_path);
     }
 
     if (run->fatal) {
@@ -238,9 +242,9 @@ relabel_finish(relabel_run_t *run)
     }
 
     if (run->stopping) {
-        relabel_log(run, "stopped after line %lu; re-run the same command "
-                    "(without --overwrite) to resume at line %lu",
-                    run->covered, run->covered + 1);
+        relabel_run_log(run, "stopped after line %lu; re-run the same command "
+                        "(without --overwrite) to resume at line %lu",
+                        run->covered, run->covered + 1);
 
         if (run->stop_signal) {
             return 128 + run->stop_signal;
@@ -250,7 +254,7 @@ relabel_finish(relabel_run_t *run)
     }
 
     if (conf->limit && run->covered >= conf->limit) {
-        relabel_log(run, "stopped at --limit %lu", conf->limit);
+        relabel_run_log(run, "stopped at --limit %lu", conf->limit);
     }
 
     return rej_lines ? RELABEL_EXIT_REJECTS : RELABEL_EXIT_OK;

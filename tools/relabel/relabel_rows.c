@@ -18,15 +18,15 @@
 #include "relabel_run.h"
 
 
-static long long relabel_retry_delay(relabel_run_t *run, relabel_slot_t *s,
+static long long relabel_rows_retry_delay(relabel_run_t *run, relabel_slot_t *s,
     const char **why);
-static int relabel_suspect_writable(relabel_run_t *run, relabel_slot_t *s);
+static int relabel_rows_suspect_writable(relabel_run_t *run, relabel_slot_t *s);
 
 
 /* reads rows into free slots; a row needing no request is done at once */
 
 void
-relabel_fill(relabel_run_t *run)
+relabel_rows_fill(relabel_run_t *run)
 {
     int              rc;
     const char      *why;
@@ -42,7 +42,7 @@ relabel_fill(relabel_run_t *run)
             break;
         }
 
-        rc = relabel_read_line(run->in, &run->line, run->lineno + 1);
+        rc = relabel_io_read_line(run->in, &run->line, run->lineno + 1);
 
         if (rc == 0) {
             run->in_eof = 1;
@@ -50,7 +50,7 @@ relabel_fill(relabel_run_t *run)
         }
 
         if (rc < 0) {
-            relabel_log(run, "reading IN: %s", strerror(errno));
+            relabel_run_log(run, "reading IN: %s", strerror(errno));
             run->fatal = 1;
             return;
         }
@@ -63,7 +63,7 @@ relabel_fill(relabel_run_t *run)
 
         if (run->line.blank) {
             s->kind = RELABEL_KIND_BLANK;
-            relabel_set_state(run, s, RELABEL_SLOT_DONE);
+            relabel_run_set_state(run, s, RELABEL_SLOT_DONE);
             continue;
         }
 
@@ -77,18 +77,18 @@ relabel_fill(relabel_run_t *run)
         why = relabel_record_split(s->text, s->len, &s->rec);
 
         if (why) {
-            relabel_set_state(run, s, RELABEL_SLOT_QUEUED);
-            relabel_reject(run, s, why, 0, RELABEL_KIND_REJECT);
+            relabel_run_set_state(run, s, RELABEL_SLOT_QUEUED);
+            relabel_rows_reject(run, s, why, 0, RELABEL_KIND_REJECT);
             continue;
         }
 
-        relabel_set_state(run, s, RELABEL_SLOT_QUEUED);
+        relabel_run_set_state(run, s, RELABEL_SLOT_QUEUED);
     }
 }
 
 
 void
-relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
+relabel_rows_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
     long status, int retryable, int endpoint)
 {
     long long        delay;
@@ -102,21 +102,21 @@ relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
 
     if (retryable && run->stopping) {
         /* not a verdict on the row: a resumed run will try it again */
-        relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+        relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
         return;
     }
 
     if (retryable && s->attempts <= (unsigned) conf->retries) {
-        delay = relabel_retry_delay(run, s, &why);
+        delay = relabel_rows_retry_delay(run, s, &why);
 
-        s->due = relabel_now_ms() + (uint64_t) delay;
+        s->due = relabel_run_now_ms() + (uint64_t) delay;
         run->retries++;
-        relabel_set_state(run, s, RELABEL_SLOT_WAITING);
+        relabel_run_set_state(run, s, RELABEL_SLOT_WAITING);
 
         if (conf->verbose) {
-            relabel_log(run, "line %lu: %s (attempt %u of %ld); retrying in "
-                        "%lld ms (%s)", s->line, err, s->attempts,
-                        conf->retries + 1, delay, why);
+            relabel_run_log(run, "line %lu: %s (attempt %u of %ld); retrying "
+                            "in %lld ms (%s)", s->line, err, s->attempts,
+                            conf->retries + 1, delay, why);
         }
 
         return;
@@ -126,28 +126,28 @@ relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
         /* the endpoint gave a verdict on this row: it is up */
         run->successes++;
         run->consec = 0;
-        relabel_reject(run, s, err, status, RELABEL_KIND_REJECT);
+        relabel_rows_reject(run, s, err, status, RELABEL_KIND_REJECT);
         return;
     }
 
     run->consec++;
 
     if (conf->max_consec && run->consec >= conf->max_consec) {
-        relabel_set_state(run, s, RELABEL_SLOT_ABANDONED);
+        relabel_run_set_state(run, s, RELABEL_SLOT_ABANDONED);
 
         if (!run->unhealthy) {
             run->unhealthy = 1;
-            relabel_log(run, "line %lu: %s; %ld rows in a row failed that "
-                        "way: stopping (rows that failed like this are "
-                        "left for the resumed run, not rejected)", s->line,
-                        err, run->consec);
-            relabel_stop(run, 1);
+            relabel_run_log(run, "line %lu: %s; %ld rows in a row failed that "
+                            "way: stopping (rows that failed like this are "
+                            "left for the resumed run, not rejected)", s->line,
+                            err, run->consec);
+            relabel_run_stop(run, 1);
         }
 
         return;
     }
 
-    relabel_reject(run, s, err, status, RELABEL_KIND_SUSPECT);
+    relabel_rows_reject(run, s, err, status, RELABEL_KIND_SUSPECT);
 }
 
 
@@ -158,7 +158,8 @@ relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
  */
 
 static long long
-relabel_retry_delay(relabel_run_t *run, relabel_slot_t *s, const char **why)
+relabel_rows_retry_delay(relabel_run_t *run, relabel_slot_t *s,
+    const char **why)
 {
     long long        delay, ra, cap;
     unsigned         i;
@@ -166,9 +167,9 @@ relabel_retry_delay(relabel_run_t *run, relabel_slot_t *s, const char **why)
 
     conf = run->conf;
 
-    ra = relabel_retry_after_ms(s->retry_after_ms,
-                                s->retry_after[0] ? s->retry_after : NULL,
-                                time(NULL));
+    ra = relabel_http_retry_after_ms(s->retry_after_ms,
+                                     s->retry_after[0] ? s->retry_after : NULL,
+                                     time(NULL));
 
     if (ra >= 0) {
         if (ra > conf->retry_after_max_ms) {
@@ -182,12 +183,12 @@ relabel_retry_delay(relabel_run_t *run, relabel_slot_t *s, const char **why)
          * told the same thing do not all come back at once.
          */
 
-        if (relabel_now_ms() + ra > run->pause_until) {
-            run->pause_until = relabel_now_ms() + ra;
+        if (relabel_run_now_ms() + ra > run->pause_until) {
+            run->pause_until = relabel_run_now_ms() + ra;
 
             if (conf->verbose) {
-                relabel_log(run, "pausing new requests for %lld ms "
-                            "(Retry-After)", ra);
+                relabel_run_log(run, "pausing new requests for %lld ms "
+                                "(Retry-After)", ra);
             }
         }
 
@@ -215,20 +216,20 @@ relabel_retry_delay(relabel_run_t *run, relabel_slot_t *s, const char **why)
 
 
 void
-relabel_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
+relabel_rows_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
     long status, relabel_kind_e kind)
 {
-    if (relabel_reject_build(&s->out, s->line, err, status, s->attempts,
-                             s->text, s->len) != 0)
+    if (relabel_record_reject_build(&s->out, s->line, err, status, s->attempts,
+                                    s->text, s->len) != 0)
     {
-        relabel_log(run, "out of memory");
+        relabel_run_log(run, "out of memory");
         run->fatal = 1;
         return;
     }
 
     s->error = strdup(err);
     if (s->error == NULL) {
-        relabel_log(run, "out of memory");
+        relabel_run_log(run, "out of memory");
         run->fatal = 1;
         return;
     }
@@ -240,7 +241,7 @@ relabel_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
 
     s->kind = kind;
     s->success_mark = run->successes;
-    relabel_set_state(run, s, RELABEL_SLOT_DONE);
+    relabel_run_set_state(run, s, RELABEL_SLOT_DONE);
 }
 
 
@@ -252,7 +253,7 @@ relabel_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
  */
 
 static int
-relabel_suspect_writable(relabel_run_t *run, relabel_slot_t *s)
+relabel_rows_suspect_writable(relabel_run_t *run, relabel_slot_t *s)
 {
     if (run->conf->max_consec == 0 || run->successes > s->success_mark) {
         return 1;
@@ -269,7 +270,7 @@ relabel_suspect_writable(relabel_run_t *run, relabel_slot_t *s)
 /* writes finished rows in input order, each line with one write() */
 
 void
-relabel_write_ready(relabel_run_t *run)
+relabel_rows_write_ready(relabel_run_t *run)
 {
     int              fd;
     const char      *what;
@@ -283,7 +284,7 @@ relabel_write_ready(relabel_run_t *run)
         }
 
         if (s->kind == RELABEL_KIND_SUSPECT
-            && !relabel_suspect_writable(run, s))
+            && !relabel_rows_suspect_writable(run, s))
         {
             break;
         }
@@ -295,8 +296,8 @@ relabel_write_ready(relabel_run_t *run)
             fd = s->kind == RELABEL_KIND_OUT ? run->out_fd : run->rej_fd;
             what = s->kind == RELABEL_KIND_OUT ? "OUT" : "the rejects file";
 
-            if (relabel_write_all(fd, s->out.data, s->out.len) != 0) {
-                relabel_log(run, "writing %s: %s", what, strerror(errno));
+            if (relabel_files_write_all(fd, s->out.data, s->out.len) != 0) {
+                relabel_run_log(run, "writing %s: %s", what, strerror(errno));
                 run->fatal = 1;
                 return;
             }
@@ -309,19 +310,19 @@ relabel_write_ready(relabel_run_t *run)
 
                 if (!run->conf->quiet) {
                     if (s->attempts == 0) {
-                        relabel_log(run, "line %lu: rejected: %s", s->line,
-                                    s->error);
+                        relabel_run_log(run, "line %lu: rejected: %s", s->line,
+                                        s->error);
                     } else {
-                        relabel_log(run, "line %lu: rejected after %u "
-                                    "attempt%s: %s", s->line, s->attempts,
-                                    s->attempts == 1 ? "" : "s", s->error);
+                        relabel_run_log(run, "line %lu: rejected after %u "
+                                        "attempt%s: %s", s->line, s->attempts,
+                                        s->attempts == 1 ? "" : "s", s->error);
                     }
                 }
             }
         }
 
         run->covered = s->line;
-        relabel_slot_clear(run, s);
+        relabel_run_slot_clear(run, s);
         run->head++;
     }
 }

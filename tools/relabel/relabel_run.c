@@ -19,7 +19,7 @@
 
 
 uint64_t
-relabel_now_ms(void)
+relabel_run_now_ms(void)
 {
     struct timespec  ts;
 
@@ -30,7 +30,7 @@ relabel_now_ms(void)
 
 
 void
-relabel_log(relabel_run_t *run, const char *fmt, ...)
+relabel_run_log(relabel_run_t *run, const char *fmt, ...)
 {
     va_list  ap;
 
@@ -50,7 +50,7 @@ relabel_log(relabel_run_t *run, const char *fmt, ...)
 
 
 void
-relabel_set_state(relabel_run_t *run, relabel_slot_t *s,
+relabel_run_set_state(relabel_run_t *run, relabel_slot_t *s,
     relabel_state_e state)
 {
     run->count[s->state]--;
@@ -60,7 +60,7 @@ relabel_set_state(relabel_run_t *run, relabel_slot_t *s,
 
 
 void
-relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s)
+relabel_run_slot_clear(relabel_run_t *run, relabel_slot_t *s)
 {
     free(s->text);
     free(s->error);
@@ -75,7 +75,7 @@ relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s)
 
 
 void
-relabel_stop(relabel_run_t *run, int level)
+relabel_run_stop(relabel_run_t *run, int level)
 {
     if (level <= run->stopping) {
         return;
@@ -88,11 +88,12 @@ relabel_stop(relabel_run_t *run, int level)
     }
 
     if (level == 1) {
-        relabel_log(run, "%s: no new requests; finishing the ones in flight "
-                    "(again to abandon them)", strsignal(run->stop_signal));
+        relabel_run_log(run, "%s: no new requests; finishing the ones in "
+                        "flight (again to abandon them)",
+                        strsignal(run->stop_signal));
 
     } else {
-        relabel_log(run, "%s again: abandoning the requests in flight",
-                    strsignal(run->stop_signal));
+        relabel_run_log(run, "%s again: abandoning the requests in flight",
+                        strsignal(run->stop_signal));
     }
 }

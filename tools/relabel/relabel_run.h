@@ -150,37 +150,37 @@ typedef struct {
 
 
 /* relabel_run.c: what every part uses */
-uint64_t relabel_now_ms(void);
-void relabel_log(relabel_run_t *run, const char *fmt, ...)
+uint64_t relabel_run_now_ms(void);
+void relabel_run_log(relabel_run_t *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void relabel_set_state(relabel_run_t *run, relabel_slot_t *s,
+void relabel_run_set_state(relabel_run_t *run, relabel_slot_t *s,
     relabel_state_e state);
-void relabel_slot_clear(relabel_run_t *run, relabel_slot_t *s);
-void relabel_stop(relabel_run_t *run, int level);
+void relabel_run_slot_clear(relabel_run_t *run, relabel_slot_t *s);
+void relabel_run_stop(relabel_run_t *run, int level);
 
 /* relabel_args.c: the command line */
 int relabel_args_parse(int argc, char **argv, relabel_conf_t *conf);
 void relabel_args_free(relabel_conf_t *conf);
 
 /* relabel_files.c: opening IN, OUT and the rejects file, and resuming */
-int relabel_open_files(relabel_run_t *run);
-int relabel_write_all(int fd, const char *p, size_t n);
+int relabel_files_open(relabel_run_t *run);
+int relabel_files_write_all(int fd, const char *p, size_t n);
 
 /* relabel_rows.c: rows from reading to writing */
-void relabel_fill(relabel_run_t *run);
-void relabel_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
+void relabel_rows_fill(relabel_run_t *run);
+void relabel_rows_fail(relabel_run_t *run, relabel_slot_t *s, const char *err,
     long status, int retryable, int endpoint);
-void relabel_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
+void relabel_rows_reject(relabel_run_t *run, relabel_slot_t *s, const char *err,
     long status, relabel_kind_e kind);
-void relabel_write_ready(relabel_run_t *run);
+void relabel_rows_write_ready(relabel_run_t *run);
 
 /* relabel_multi.c: the requests, on libcurl's multi interface */
-void relabel_dispatch(relabel_run_t *run);
-void relabel_harvest(relabel_run_t *run);
+void relabel_multi_dispatch(relabel_run_t *run);
+void relabel_multi_harvest(relabel_run_t *run);
 
 /* relabel_report.c: progress, summary and the final count check */
-void relabel_progress(relabel_run_t *run, int force);
-int relabel_finish(relabel_run_t *run);
+void relabel_report_progress(relabel_run_t *run, int force);
+int relabel_report_finish(relabel_run_t *run);
 
 
 #endif /* _MOA_RELABEL_RUN_H_INCLUDED_ */

@@ -117,7 +117,8 @@ splice(const char *in, const char *msg)
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     if (relabel_record_split(in, strlen(in), &rec) != NULL
-        || relabel_output_build(&b, in, strlen(in), &rec, msg, strlen(msg))
+        || relabel_record_output_build(&b, in, strlen(in), &rec, msg,
+                                       strlen(msg))
            != 0)
     {
         return NULL;
@@ -136,7 +137,7 @@ request(const char *in, const relabel_param_t *params, size_t n)
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     if (relabel_record_split(in, strlen(in), &rec) != NULL
-        || relabel_request_build(&b, in, &rec, "moa-x", params, n) != 0)
+        || relabel_record_request_build(&b, in, &rec, "moa-x", params, n) != 0)
     {
         return NULL;
     }
@@ -390,31 +391,31 @@ test_output(void)
     relabel_record_split(in, strlen(in), &rec);
 
     o = splice(in, "{\"role\":\"assistant\",\"content\":\"new\"}");
-    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o) - 1) == 0,
+    ok(relabel_record_output_check(in, strlen(in), &rec, o, strlen(o) - 1) == 0,
        "output check: our own output matches its input");
     free(o);
 
     o = "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, "
         "{\"role\":\"assistant\",\"content\":\"new\"}], \"m\": 1}";
-    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+    ok(relabel_record_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
        "output check: a different prompt does not match");
 
     o = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
         "{\"role\":\"assistant\",\"content\":\"new\"}], \"m\": 2}";
-    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+    ok(relabel_record_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
        "output check: a different field after the answer does not match");
 
     o = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
         "{\"role\":\"assistant\",\"content\":\"ne], \"m\": 1}";
-    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+    ok(relabel_record_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
        "output check: a broken answer does not match");
 
     o = "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
         "{\"role\":\"assistant\"}, {}], \"m\": 1}";
-    ok(relabel_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
+    ok(relabel_record_output_check(in, strlen(in), &rec, o, strlen(o)) != 0,
        "output check: two values where the answer goes do not match");
 
-    ok(relabel_output_check(in, strlen(in), &rec, "{}", 2) != 0,
+    ok(relabel_record_output_check(in, strlen(in), &rec, "{}", 2) != 0,
        "output check: a short line does not match");
 }
 
@@ -430,39 +431,39 @@ test_answer(void)
         "\"assistant\",\"content\":\"hi \\u00e9\\n\",\"refusal\":null},"
         "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
         "\"completion_tokens\":5,\"total_tokens\":17}}";
-    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) == 0,
+    ok(relabel_record_answer_parse(b, strlen(b), &a, err, sizeof(err)) == 0,
        "answer: content");
     is_str(a.message, "{\"role\":\"assistant\",\"content\":\"hi \xc3\xa9\\n\"}",
            "answer: message is role + content");
     ok(a.prompt_tokens == 12 && a.completion_tokens == 5, "answer: usage");
     is_str(a.finish_reason, "stop", "answer: finish_reason");
-    relabel_answer_free(&a);
+    relabel_record_answer_free(&a);
 
     b = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"\","
         "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
         "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]},"
         "\"finish_reason\":\"tool_calls\"}]}";
-    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) == 0,
+    ok(relabel_record_answer_parse(b, strlen(b), &a, err, sizeof(err)) == 0,
        "answer: tool calls");
     is_str(a.message, "{\"role\":\"assistant\",\"content\":null,"
            "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
            "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}",
            "answer: tool calls with content null");
     ok(a.prompt_tokens == 0, "answer: no usage is zero");
-    relabel_answer_free(&a);
+    relabel_record_answer_free(&a);
 
     b = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,"
         "\"refusal\":\"no\"},\"finish_reason\":\"content_filter\"}]}";
-    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0
+    ok(relabel_record_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0
        && strstr(err, "content_filter") && strstr(err, "refusal: no"),
        "answer: no content, no tool calls: an error naming why (%s)", err);
 
     b = "{\"choices\":[]}";
-    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0,
+    ok(relabel_record_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0,
        "answer: no choices is an error");
 
     b = "{\"choices\":[{\"message\":{\"content\":\"x\"";
-    ok(relabel_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0,
+    ok(relabel_record_answer_parse(b, strlen(b), &a, err, sizeof(err)) != 0,
        "answer: truncated JSON is an error");
 }
 
@@ -477,29 +478,29 @@ test_reject(void)
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
     rec = "{\"messages\": \"a\\\"b\"\t\x01 \xc3\xa9";
-    relabel_reject_build(&b, 42, "HTTP 400: bad \"x\"", 400, 1, rec,
-                         strlen(rec));
+    relabel_record_reject_build(&b, 42, "HTTP 400: bad \"x\"", 400, 1, rec,
+                                strlen(rec));
     is_str(b.data, "{\"line\":42,\"error\":\"HTTP 400: bad \\\"x\\\"\","
            "\"status\":400,\"attempts\":1,\"record\":\"{\\\"messages\\\": "
            "\\\"a\\\\\\\"b\\\"\\t\\u0001 \xc3\xa9\"}\n",
            "reject: line, error, status, attempts, record as a string");
 
-    ok(relabel_reject_check(b.data, b.len - 1, rec, strlen(rec), &n) == 0
+    ok(relabel_record_reject_check(b.data, b.len - 1, rec, strlen(rec), &n) == 0
        && n == 42, "reject check: line number and record");
-    ok(relabel_reject_check(b.data, b.len - 1, "{}", 2, &n) == -2,
+    ok(relabel_record_reject_check(b.data, b.len - 1, "{}", 2, &n) == -2,
        "reject check: another record is told apart");
-    ok(relabel_reject_check("{\"error\":\"x\"}", 13, NULL, 0, &n) == -1,
+    ok(relabel_record_reject_check("{\"error\":\"x\"}", 13, NULL, 0, &n) == -1,
        "reject check: no line number");
-    ok(relabel_reject_check("{\"line\":1.5}", 12, NULL, 0, &n) == -1,
+    ok(relabel_record_reject_check("{\"line\":1.5}", 12, NULL, 0, &n) == -1,
        "reject check: a fractional line number");
 
-    relabel_reject_build(&b, 3, "invalid JSON", 0, 0, "\xff{", 2);
+    relabel_record_reject_build(&b, 3, "invalid JSON", 0, 0, "\xff{", 2);
     is_str(b.data, "{\"line\":3,\"error\":\"invalid JSON\",\"attempts\":0,"
            "\"record_base64\":\"/3s=\",\"record\":\"\\ufffd{\"}\n",
            "reject: invalid UTF-8 gets the exact bytes in base64");
-    ok(relabel_reject_check(b.data, b.len - 1, "\xff{", 2, &n) == 0
+    ok(relabel_record_reject_check(b.data, b.len - 1, "\xff{", 2, &n) == 0
        && n == 3, "reject check: invalid UTF-8 record");
-    ok(relabel_reject_check(b.data, b.len - 1, "\xfe{", 2, &n) == -2,
+    ok(relabel_record_reject_check(b.data, b.len - 1, "\xfe{", 2, &n) == -2,
        "reject check: bytes that map to the same U+FFFD are told apart");
 
     ngx_http_moa_buf_free(&b);
@@ -513,14 +514,14 @@ test_strings(void)
 
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
 
-    relabel_json_str(&b, "a\"\\/\b\f\n\r\t\x1f\x7f", 11);
+    relabel_record_json_str(&b, "a\"\\/\b\f\n\r\t\x1f\x7f", 11);
     ngx_http_moa_buf_cstring(&b);
     is_str(b.data, "\"a\\\"\\\\/\\b\\f\\n\\r\\t\\u001f\x7f\"",
            "json string: escapes");
 
     b.len = 0;
-    relabel_json_str(&b, "\xe2\x82\xac\xf0\x9f\x98\x80"
-                     "\xc0\xaf\xed\xa0\x80\xe2\x82", 14);
+    relabel_record_json_str(&b, "\xe2\x82\xac\xf0\x9f\x98\x80"
+                            "\xc0\xaf\xed\xa0\x80\xe2\x82", 14);
     ngx_http_moa_buf_cstring(&b);
     is_str(b.data, "\"\xe2\x82\xac\xf0\x9f\x98\x80\\ufffd\\ufffd"
            "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"",
@@ -543,24 +544,24 @@ test_error_text(void)
     const char *b;
 
     b = "{\"error\":{\"message\":\"Invalid\\nmodel\",\"type\":\"x\"}}";
-    relabel_error_text(b, strlen(b), t, sizeof(t));
+    relabel_http_error_text(b, strlen(b), t, sizeof(t));
     is_str(t, "Invalid model", "error text: OpenAI error message");
 
     b = "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n"
         "<body>...</body></html>";
-    relabel_error_text(b, strlen(b), t, sizeof(t));
+    relabel_http_error_text(b, strlen(b), t, sizeof(t));
     is_str(t, "429 Too Many Requests", "error text: HTML title");
 
     b = "upstream   timed\n\nout   ";
-    relabel_error_text(b, strlen(b), t, sizeof(t));
+    relabel_http_error_text(b, strlen(b), t, sizeof(t));
     is_str(t, "upstream timed out", "error text: plain text, one line");
 
     b = "0123456789012345678901234567890123456789012345678901234567\xc3\xa9";
-    relabel_error_text(b, strlen(b), t, 60);
+    relabel_http_error_text(b, strlen(b), t, 60);
     is_str(t, "0123456789012345678901234567890123456789012345678901234567",
            "error text: truncated without a cut UTF-8 sequence");
 
-    relabel_error_text("", 0, t, sizeof(t));
+    relabel_http_error_text("", 0, t, sizeof(t));
     is_str(t, "", "error text: empty body");
 }
 
@@ -589,7 +590,7 @@ test_params(void)
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ok(relabel_param_parse(cases[i].arg, &p) == 0
+        ok(relabel_record_param_parse(cases[i].arg, &p) == 0
            && strcmp(p.key, cases[i].key) == 0
            && strcmp(p.value, cases[i].value) == 0,
            "param: %s", cases[i].arg);
@@ -597,8 +598,9 @@ test_params(void)
         free(p.value);
     }
 
-    ok(relabel_param_parse("novalue", &p) != 0, "param: no '=' is refused");
-    ok(relabel_param_parse("=1", &p) != 0, "param: no key is refused");
+    ok(relabel_record_param_parse("novalue", &p) != 0,
+       "param: no '=' is refused");
+    ok(relabel_record_param_parse("=1", &p) != 0, "param: no key is refused");
 }
 
 
@@ -609,46 +611,50 @@ test_retry_after(void)
 
     now = 784111777;    /* Sun, 06 Nov 1994 08:49:37 GMT */
 
-    is_num(relabel_retry_after_ms(NULL, "1", now), 1000,
+    is_num(relabel_http_retry_after_ms(NULL, "1", now), 1000,
            "retry-after: seconds");
-    is_num(relabel_retry_after_ms(NULL, " 2 ", now), 2000,
+    is_num(relabel_http_retry_after_ms(NULL, " 2 ", now), 2000,
            "retry-after: whitespace");
-    is_num(relabel_retry_after_ms(NULL, "0.25", now), 250,
+    is_num(relabel_http_retry_after_ms(NULL, "0.25", now), 250,
            "retry-after: fractional seconds");
-    is_num(relabel_retry_after_ms(NULL, "0", now), 0, "retry-after: zero");
-    is_num(relabel_retry_after_ms("1500", "1", now), 1500,
+    is_num(relabel_http_retry_after_ms(NULL, "0", now), 0, "retry-after: zero");
+    is_num(relabel_http_retry_after_ms("1500", "1", now), 1500,
            "retry-after-ms wins over retry-after");
-    is_num(relabel_retry_after_ms("12.2", NULL, now), 13,
+    is_num(relabel_http_retry_after_ms("12.2", NULL, now), 13,
            "retry-after-ms: fractional, rounded up");
-    is_num(relabel_retry_after_ms("soon", "3", now), 3000,
+    is_num(relabel_http_retry_after_ms("soon", "3", now), 3000,
            "retry-after-ms unusable: retry-after is used");
-    is_num(relabel_retry_after_ms("-5", NULL, now), -1,
+    is_num(relabel_http_retry_after_ms("-5", NULL, now), -1,
            "retry-after-ms: negative is unusable");
-    is_num(relabel_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:49:47 GMT", now),
+    is_num(relabel_http_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:49:47 GMT",
+                                       now),
            10000, "retry-after: IMF-fixdate");
-    is_num(relabel_retry_after_ms(NULL, "Sunday, 06-Nov-94 08:50:37 GMT",
-                                  now),
+    is_num(relabel_http_retry_after_ms(NULL, "Sunday, 06-Nov-94 08:50:37 GMT",
+                                       now),
            60000, "retry-after: RFC 850 date");
-    is_num(relabel_retry_after_ms(NULL, "Sun Nov  6 08:49:39 1994", now),
+    is_num(relabel_http_retry_after_ms(NULL, "Sun Nov  6 08:49:39 1994", now),
            2000, "retry-after: asctime date");
-    is_num(relabel_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:00:00 GMT", now),
+    is_num(relabel_http_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:00:00 GMT",
+                                       now),
            0, "retry-after: a past date means now");
-    is_num(relabel_retry_after_ms(NULL, "-1", now), -1,
+    is_num(relabel_http_retry_after_ms(NULL, "-1", now), -1,
            "retry-after: negative is unusable");
-    is_num(relabel_retry_after_ms(NULL, "1x", now), -1,
+    is_num(relabel_http_retry_after_ms(NULL, "1x", now), -1,
            "retry-after: garbage after the number");
-    is_num(relabel_retry_after_ms(NULL, "tomorrow-ish", now), -1,
+    is_num(relabel_http_retry_after_ms(NULL, "tomorrow-ish", now), -1,
            "retry-after: garbage");
-    is_num(relabel_retry_after_ms(NULL, "", now), -1, "retry-after: empty");
-    is_num(relabel_retry_after_ms(NULL, NULL, now), -1, "retry-after: none");
+    is_num(relabel_http_retry_after_ms(NULL, "", now), -1,
+           "retry-after: empty");
+    is_num(relabel_http_retry_after_ms(NULL, NULL, now), -1,
+           "retry-after: none");
 
-    ok(relabel_status_retryable(429) && relabel_status_retryable(500)
-       && relabel_status_retryable(503) && relabel_status_retryable(408)
-       && relabel_status_retryable(409),
+    ok(relabel_http_retryable(429) && relabel_http_retryable(500)
+       && relabel_http_retryable(503) && relabel_http_retryable(408)
+       && relabel_http_retryable(409),
        "retryable: 408, 409, 429, 5xx");
-    ok(!relabel_status_retryable(400) && !relabel_status_retryable(401)
-       && !relabel_status_retryable(404) && !relabel_status_retryable(422)
-       && !relabel_status_retryable(200),
+    ok(!relabel_http_retryable(400) && !relabel_http_retryable(401)
+       && !relabel_http_retryable(404) && !relabel_http_retryable(422)
+       && !relabel_http_retryable(200),
        "not retryable: 400, 401, 404, 422, 200");
 }
 
@@ -663,21 +669,21 @@ test_read_line(void)
 
     f = file_with("\xef\xbb\xbf{\"a\":1}\r\n \t\n\n{\"b\":2}");
 
-    ok(relabel_read_line(f, &l, 1) == 1 && strcmp(l.data, "{\"a\":1}\r") == 0
+    ok(relabel_io_read_line(f, &l, 1) == 1 && strcmp(l.data, "{\"a\":1}\r") == 0
        && !l.blank, "read line: BOM dropped on line 1, CR kept");
-    ok(relabel_read_line(f, &l, 2) == 1 && l.blank && l.len == 2,
+    ok(relabel_io_read_line(f, &l, 2) == 1 && l.blank && l.len == 2,
        "read line: whitespace line is blank");
-    ok(relabel_read_line(f, &l, 3) == 1 && l.blank && l.len == 0,
+    ok(relabel_io_read_line(f, &l, 3) == 1 && l.blank && l.len == 0,
        "read line: empty line is blank");
-    ok(relabel_read_line(f, &l, 4) == 1 && strcmp(l.data, "{\"b\":2}") == 0,
+    ok(relabel_io_read_line(f, &l, 4) == 1 && strcmp(l.data, "{\"b\":2}") == 0,
        "read line: last line without newline");
-    ok(relabel_read_line(f, &l, 5) == 0, "read line: end of file");
+    ok(relabel_io_read_line(f, &l, 5) == 0, "read line: end of file");
 
     fclose(f);
 
     f = file_with("x\n\xef\xbb\xbfy\n");
-    relabel_read_line(f, &l, 1);
-    ok(relabel_read_line(f, &l, 2) == 1 && l.len == 4,
+    relabel_io_read_line(f, &l, 1);
+    ok(relabel_io_read_line(f, &l, 2) == 1 && l.len == 4,
        "read line: a BOM is only dropped on line 1");
     fclose(f);
 
@@ -697,15 +703,15 @@ test_files(void)
 
     f = file_with("{\"a\":1}\n{\"b\":2}\n{\"c\":");
     fd = fileno(f);
-    ok(relabel_cut_torn(fd, &cut) == 0 && cut == 5, "cut: torn last line");
+    ok(relabel_io_cut_torn(fd, &cut) == 0 && cut == 5, "cut: torn last line");
     c = file_content(f);
     is_str(c, "{\"a\":1}\n{\"b\":2}\n", "cut: complete lines stay");
     free(c);
-    ok(relabel_cut_torn(fd, &cut) == 0 && cut == 0, "cut: nothing to cut");
+    ok(relabel_io_cut_torn(fd, &cut) == 0 && cut == 0, "cut: nothing to cut");
     fclose(f);
 
     f = file_with("{\"half");
-    ok(relabel_cut_torn(fileno(f), &cut) == 0 && cut == 6,
+    ok(relabel_io_cut_torn(fileno(f), &cut) == 0 && cut == 6,
        "cut: a single torn line");
     c = file_content(f);
     is_str(c, "", "cut: leaves an empty file");
@@ -713,8 +719,9 @@ test_files(void)
     fclose(f);
 
     f = file_with("");
-    ok(relabel_cut_torn(fileno(f), &cut) == 0 && cut == 0, "cut: empty file");
-    ok(relabel_count_lines(fileno(f), &lines) == 0 && lines == 0,
+    ok(relabel_io_cut_torn(fileno(f), &cut) == 0 && cut == 0,
+       "cut: empty file");
+    ok(relabel_io_count_lines(fileno(f), &lines) == 0 && lines == 0,
        "count: empty file");
     fclose(f);
 
@@ -726,20 +733,20 @@ test_files(void)
     big[0] = '\n';
     big[n] = '\0';
     f = file_with(big);
-    ok(relabel_cut_torn(fileno(f), &cut) == 0 && cut == (off_t) n - 1,
+    ok(relabel_io_cut_torn(fileno(f), &cut) == 0 && cut == (off_t) n - 1,
        "cut: torn line across read chunks");
     fclose(f);
 
     big[n - 1] = '\n';
     big[n / 2] = '\n';
     f = file_with(big);
-    ok(relabel_count_lines(fileno(f), &lines) == 0 && lines == 3,
+    ok(relabel_io_count_lines(fileno(f), &lines) == 0 && lines == 3,
        "count: lines across read chunks");
     fclose(f);
     free(big);
 
     f = file_with("a\nb\nc");
-    ok(relabel_count_lines(fileno(f), &lines) == 0 && lines == 3,
+    ok(relabel_io_count_lines(fileno(f), &lines) == 0 && lines == 3,
        "count: last line without newline counts");
     fclose(f);
 }
@@ -766,7 +773,7 @@ scan(const char *in, const char *out, const char *rej, relabel_resume_t *rs,
     r = file_with(rej);
 
     err[0] = '\0';
-    rc = relabel_resume_scan(i, o, r, rs, err, errlen);
+    rc = relabel_io_resume_scan(i, o, r, rs, err, errlen);
 
     if (rc == 0) {
         /* the next line read must be line covered + 1 */
@@ -795,7 +802,7 @@ test_resume(void)
 
     in = REC("a") "\n{bad\n\n" REC("b") "\n" REC("c") "\n\n" REC("d") "\n";
 
-    relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
+    relabel_record_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
     rejline = strdup(b.data);
 
     ok(scan(in, "", "", &rs, err, sizeof(err)) == 0 && rs.covered == 0
@@ -837,13 +844,13 @@ test_resume(void)
        && strstr(err, "lists line 2"),
        "resume: a reject after a gap is an error");
 
-    relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
+    relabel_record_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
     ngx_http_moa_buf_cstr(&b, "{\"line\":3,\"error\":\"x\",\"record\":\"\"}\n");
     ngx_http_moa_buf_cstring(&b);
     ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
        && strstr(err, "blank"), "resume: a reject for a blank line");
 
-    relabel_reject_build(&b, 2, "x", 0, 0, "{other", 6);
+    relabel_record_reject_build(&b, 2, "x", 0, 0, "{other", 6);
     ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
        && strstr(err, "does not hold that line"),
        "resume: a reject holding another record");
@@ -852,7 +859,7 @@ test_resume(void)
        && strstr(err, "not a moa-relabel reject"),
        "resume: a rejects file that is not ours");
 
-    relabel_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
+    relabel_record_reject_build(&b, 2, "invalid JSON", 0, 0, "{bad", 4);
     ngx_http_moa_buf_cstr(&b, rejline);
     ngx_http_moa_buf_cstring(&b);
     ok(scan(in, OUTL("a"), b.data, &rs, err, sizeof(err)) != 0
