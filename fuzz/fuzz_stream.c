@@ -70,7 +70,7 @@ fuzz_event(void *data, const char *event, size_t len)
     int      rc;
     size_t   before;
 
-    /* as ngx_http_moa_stream_event_handler */
+    /* as ngx_http_moa_filter_reply_event */
     if (len == 0 || run->st.done) {
         return 0;
     }
