@@ -349,12 +349,18 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
 static ngx_uint_t
 ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
 {
-    int                           j;
+    int                           j, asked;
     ngx_uint_t                    i, n;
     ngx_http_moa_call_t          *call;
     const ngx_http_moa_choice_t  *choice;
 
     n = 0;
+
+    /*
+     * the choices each proposal asked for (n = 1 each, or one call with
+     * n = all of them): a provider's extra choices are no candidates
+     */
+    asked = (int) (ctx->expected / ctx->nproposals);
 
     for (i = 0; i < ctx->nproposals; i++) {
         call = &ctx->calls[i];
@@ -363,7 +369,7 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
             continue;
         }
 
-        for (j = 0; j < call->parsed.nchoices; j++) {
+        for (j = 0; j < call->parsed.nchoices && j < asked; j++) {
             choice = &call->parsed.choices[j];
 
             if (!ngx_http_moa_reply_choice_usable(choice)) {

@@ -344,3 +344,67 @@ moa proposal call 0: 59992 usage members not summed
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 11: 2,000 choices per proposal: only the one each proposal asked for is a candidate; usage still counted
+--- config eval
+<<'_EOC_' . $main::Big
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_proposer /_big model=gpt-4o;
+        moa_proposer /_big model=gpt-4o;
+        moa_proposer /_big model=gpt-4o;
+        moa_max_response_size 8m;
+        add_header X-Cands $moa_candidates always;
+    }
+_EOC_
+--- user_files eval
+">>> reply.json\n" . main::reply_file(2000, 0)
+--- mock
+{"synthesis": {"echo": true}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_headers
+X-Cands: 3
+--- json
+my $s = $r->{choices}[0]{message}{content};
+my @c = $s =~ /cand #(\d+)/g;
+is_deeply [sort { $a <=> $b } @c], [0, 0, 0], 'three candidates: choice 0 of each';
+cmp_ok length($s), '<', 16384, 'a small synthesis prompt';
+is $r->{usage}{prompt_tokens}, 3 * 10 + 10 + 10, 'the usage of every proposal';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 12: with moa_proposer_n: one call asks n=3, the provider's 2,000 choices give 3 candidates
+--- config eval
+<<'_EOC_' . $main::Big
+    location = /v1/chat/completions {
+        moa_pass /_big;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_proposer_n on;
+        moa_max_response_size 8m;
+        add_header X-Cands $moa_candidates always;
+    }
+_EOC_
+--- user_files eval
+">>> reply.json\n" . main::reply_file(2000, 0)
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_headers
+X-Cands: 3
+--- json
+completion_ok($r, 'answer');
+is $r->{usage}{prompt_tokens}, 3 * 10,
+    'the usage of the three calls (proposal, critique, synthesis)';
+--- no_error_log
+[alert]
+[crit]
