@@ -38,7 +38,7 @@ my ($source, $deb) = slurp("$root/debian/changelog")
 is($source, 'libnginx-mod-http-moa', 'debian/changelog: the source package');
 is($deb, $version, "debian/changelog's top entry is $version");
 
-like(slurp("$root/ngx_http_moa_module/ngx_http_moa_module.h"),
+like(slurp("$root/ngx_http_moa_module/ngx_http_moa_common.h"),
      qr/^#include "ngx_http_moa_version.h"/m,
      'the module takes its version from the header');
 
