@@ -34,6 +34,38 @@ typedef struct {
 } fuzz_chunks_t;
 
 
+/*
+ * OpenAI's CompletionUsage: the three counts, integers from 0 to 2^53 - 1,
+ * first and in order; other members numbers or objects of numbers
+ */
+static int
+fuzz_completion_usage(const cJSON *u)
+{
+    int                 i;
+    const cJSON        *c;
+    static const char  *required[] = {
+        "prompt_tokens", "completion_tokens", "total_tokens"
+    };
+
+    if (!cJSON_IsObject(u)) {
+        return 0;
+    }
+
+    for (i = 0, c = u->child; i < 3; i++, c = c->next) {
+        if (c == NULL || strcmp(c->string, required[i]) != 0
+            || !cJSON_IsNumber(c) || c->valuedouble < 0
+            || c->valuedouble > NGX_HTTP_MOA_USAGE_MAX
+            || c->valuedouble != (double) (long long) c->valuedouble
+            || fuzz_count_key(u, required[i]) != 1)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static void
 fuzz_chunk(const cJSON *ev, void *data)
 {
@@ -60,8 +92,12 @@ fuzz_chunk(const cJSON *ev, void *data)
 
     if (fc->usage) {
         fuzz_assert(cJSON_GetArraySize(item) == 0
-                    && cJSON_IsObject(fuzz_get(ev, "usage")),
-                    "the usage chunk: choices [] and usage");
+                    && fuzz_count_key(ev, "usage") == 1
+                    && (fc->usage == 2
+                        ? fuzz_completion_usage(fuzz_get(ev, "usage"))
+                        : cJSON_IsNull(fuzz_get(ev, "usage"))),
+                    "the usage chunk: choices [] and the usage, or null "
+                    "when no call reported a count");
         return;
     }
 
@@ -144,7 +180,7 @@ fuzz_stream(ngx_http_moa_reply_t *rep, int choice, const cJSON *usage)
                 "every choice is streamed");
 
     out.len = 0;
-    fc.usage = 1;
+    fc.usage = ngx_http_moa_usage_reported(usage) ? 2 : 1;
 
     fuzz_assert(ngx_http_moa_stream_usage_chunk(&st, FUZZ_MODEL,
                                                 sizeof(FUZZ_MODEL) - 1,
@@ -198,18 +234,27 @@ fuzz_answer(const ngx_http_moa_buf_t *out, int choice, const cJSON *usage)
                 && fuzz_str_is(v, "object", "chat.completion"),
                 "object, once");
 
-    /* the summed usage as usage_print writes it (never null) */
+    /* the summed usage as usage_print writes it, or none without a count */
     memset(&up, 0, sizeof(up));
     ngx_http_moa_usage_print(&up, usage);
     u = fuzz_json(up.data, up.len, "usage_print");
 
-    pa = cJSON_PrintUnformatted(fuzz_get(v, "usage"));
-    pb = cJSON_PrintUnformatted(u);
-    fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
-                && strcmp(pa, pb) == 0 && fuzz_numbers(fuzz_get(v, "usage")),
-                "the summed usage, once");
-    cJSON_free(pa);
-    cJSON_free(pb);
+    if (!ngx_http_moa_usage_reported(usage)) {
+        fuzz_assert(cJSON_IsNull(u) && fuzz_count_key(v, "usage") == 0,
+                    "no usage when no call reported a count");
+
+    } else {
+        pa = cJSON_PrintUnformatted(fuzz_get(v, "usage"));
+        pb = cJSON_PrintUnformatted(u);
+        fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
+                    && strcmp(pa, pb) == 0
+                    && fuzz_numbers(fuzz_get(v, "usage"))
+                    && fuzz_completion_usage(fuzz_get(v, "usage")),
+                    "the summed usage, once, a CompletionUsage");
+        cJSON_free(pa);
+        cJSON_free(pb);
+    }
+
     cJSON_Delete(u);
     ngx_http_moa_buf_free(&up);
 
@@ -369,7 +414,7 @@ fuzz_long_number(const ngx_http_moa_reply_t *rep)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                           i, choice, n;
+    int                           i, choice, n, ignored;
     char                         *copy;
     cJSON                        *acc, *m;
     uint64_t                      h;
@@ -463,8 +508,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* usage: this call twice, as over several calls */
     acc = cJSON_CreateObject();
     fuzz_assert(acc != NULL, "acc");
-    fuzz_assert(ngx_http_moa_usage_add_reply(acc, &rep) == 0
-                && ngx_http_moa_usage_add_reply(acc, &rep) == 0,
+    ignored = ngx_http_moa_usage_add_reply(acc, &rep);
+    fuzz_assert(ignored >= 0
+                && ngx_http_moa_usage_add_reply(acc, &rep) == ignored,
                 "reply_usage_add");
 
     /*
@@ -478,9 +524,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tacc = cJSON_CreateObject();
         tree = check_reply_usage(&rep);
         fuzz_assert(tacc != NULL
-                    && ngx_http_moa_usage_add(tacc, tree) == 0
-                    && ngx_http_moa_usage_add(tacc, tree) == 0,
-                    "usage_add of the tree");
+                    && ngx_http_moa_usage_add(tacc, tree) == ignored
+                    && ngx_http_moa_usage_add(tacc, tree) == ignored,
+                    "usage_add of the tree, the same members ignored");
         cJSON_Delete(tree);
 
         s1 = cJSON_PrintUnformatted(acc);

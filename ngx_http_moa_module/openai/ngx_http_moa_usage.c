@@ -31,39 +31,47 @@ typedef struct {
 } ngx_http_moa_usage_walk_t;
 
 
+/* a name of len bytes (not NUL-terminated) is the literal s */
+#define ngx_http_moa_usage_is(name, len, s)                                  \
+    ((len) == sizeof(s) - 1 && memcmp(name, s, sizeof(s) - 1) == 0)
+
+
 /*
  * Names that are always kept in the usage object itself; any other name
  * is kept only while its object has room (NGX_HTTP_MOA_USAGE_MEMBERS).
  */
 static int
-ngx_http_moa_usage_known(const char *name)
+ngx_http_moa_usage_known(const char *name, size_t len)
 {
-    return strcmp(name, "prompt_tokens") == 0
-           || strcmp(name, "completion_tokens") == 0
-           || strcmp(name, "total_tokens") == 0
-           || strcmp(name, "prompt_tokens_details") == 0
-           || strcmp(name, "completion_tokens_details") == 0;
+    return ngx_http_moa_usage_is(name, len, "prompt_tokens")
+           || ngx_http_moa_usage_is(name, len, "completion_tokens")
+           || ngx_http_moa_usage_is(name, len, "total_tokens")
+           || ngx_http_moa_usage_is(name, len, "prompt_tokens_details")
+           || ngx_http_moa_usage_is(name, len, "completion_tokens_details");
 }
 
 
 /* a name kept as it is printed: up to 64 bytes of [A-Za-z0-9_.-] */
 static int
-ngx_http_moa_usage_name(const char *name)
+ngx_http_moa_usage_name(const char *name, size_t len)
 {
     size_t  i;
 
-    for (i = 0; name[i]; i++) {
-        if (i == NGX_HTTP_MOA_USAGE_NAME
-            || !((name[i] >= 'a' && name[i] <= 'z')
-                 || (name[i] >= 'A' && name[i] <= 'Z')
-                 || (name[i] >= '0' && name[i] <= '9')
-                 || name[i] == '_' || name[i] == '.' || name[i] == '-'))
+    if (len == 0 || len > NGX_HTTP_MOA_USAGE_NAME) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z')
+              || (name[i] >= 'A' && name[i] <= 'Z')
+              || (name[i] >= '0' && name[i] <= '9')
+              || name[i] == '_' || name[i] == '.' || name[i] == '-'))
         {
             return 0;
         }
     }
 
-    return i > 0;
+    return 1;
 }
 
 
@@ -71,23 +79,27 @@ ngx_http_moa_usage_name(const char *name)
 static int
 ngx_http_moa_usage_count(double d)
 {
-    return d >= 0 && d <= NGX_HTTP_MOA_USAGE_MAX && d == floor(d);
+    return d >= 0 && d <= NGX_HTTP_MOA_USAGE_MAX
+           && d == (double) (long long) d;
 }
 
 
 /*
  * One member of a call's usage added into acc, the object at depth (1:
- * the usage itself): type is '0' for a number d, '{' for an object, which
- * is returned in *obj to be walked, 'n' for null (absent), anything else
- * is not a count.  Members that are not counts, mismatched, too deep or
- * over the bound are counted in w->ignored.  Each call costs at most one
- * pass over acc, which the bound keeps short: the merge stays linear.
+ * the usage itself): name has len bytes, NUL-terminated only if key is
+ * NULL (else it is copied there when kept); type is '0' for a number d,
+ * '{' for an object, which is returned in *obj to be walked, 'n' for null
+ * (absent), anything else is not a count.  Members that are not counts,
+ * mismatched, too deep or over the bound are counted in w->ignored.  Each
+ * call costs at most one pass over acc, which the bound keeps short: the
+ * merge stays linear.
  */
 static int
-ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, int type,
-    double d, ngx_http_moa_usage_walk_t *w, cJSON **obj)
+ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
+    ngx_http_moa_buf_t *key, int type, double d,
+    ngx_http_moa_usage_walk_t *w, cJSON **obj)
 {
-    int     n, known;
+    int     n;
     cJSON  *a;
 
     *obj = NULL;
@@ -104,17 +116,15 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, int type,
         return 0;
     }
 
-    known = (depth == 1 && ngx_http_moa_usage_known(name));
-
     if (depth == 1 && type == '0') {
-        if (strcmp(name, "total_tokens") == 0) {
+        if (ngx_http_moa_usage_is(name, len, "total_tokens")) {
             w->total = 1;
 
-        } else if (strcmp(name, "prompt_tokens") == 0) {
+        } else if (ngx_http_moa_usage_is(name, len, "prompt_tokens")) {
             w->prompt += d;
             w->counts = 1;
 
-        } else if (strcmp(name, "completion_tokens") == 0) {
+        } else if (ngx_http_moa_usage_is(name, len, "completion_tokens")) {
             w->completion += d;
             w->counts = 1;
         }
@@ -123,7 +133,7 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, int type,
     n = 0;
 
     for (a = acc->child; a; a = a->next) {
-        if (strcmp(a->string, name) == 0) {
+        if (strncmp(a->string, name, len) == 0 && a->string[len] == '\0') {
             break;
         }
 
@@ -131,12 +141,26 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, int type,
     }
 
     if (a == NULL) {
-        if (!known
+        if (!(depth == 1 && ngx_http_moa_usage_known(name, len))
             && (n >= NGX_HTTP_MOA_USAGE_MEMBERS
-                || !ngx_http_moa_usage_name(name)))
+                || !ngx_http_moa_usage_name(name, len)))
         {
             w->ignored++;
             return 0;
+        }
+
+        /* a new member: the name as a C string, for cJSON */
+
+        if (key) {
+            key->len = 0;
+            ngx_http_moa_buf_add(key, name, len);
+            ngx_http_moa_buf_add(key, "", 1);
+
+            if (key->nomem) {
+                return -1;
+            }
+
+            name = key->data;
         }
 
         if (type == '0') {
@@ -184,8 +208,8 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
                : cJSON_IsObject(u) ? '{'
                : cJSON_IsNull(u) ? 'n' : '"';
 
-        if (ngx_http_moa_usage_put(acc, depth, u->string, type,
-                                   u->valuedouble, w, &obj)
+        if (ngx_http_moa_usage_put(acc, depth, u->string, strlen(u->string),
+                                   NULL, type, u->valuedouble, w, &obj)
             != 0)
         {
             return -1;
@@ -214,7 +238,8 @@ ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
     }
 
     /* the sum of two counts, each at most 2^53 - 1, clamped by put() */
-    return ngx_http_moa_usage_put(acc, 1, "total_tokens", '0',
+    return ngx_http_moa_usage_put(acc, 1, "total_tokens",
+                                  sizeof("total_tokens") - 1, NULL, '0',
                                   ngx_http_moa_usage_count(w->prompt
                                                            + w->completion)
                                   ? w->prompt + w->completion
@@ -296,20 +321,15 @@ ngx_http_moa_usage_tok_double(const ngx_http_moa_json_tok_t *t)
 }
 
 
-/* a key token as a C string in b (reset), decoded if it has escapes */
+/* a key token with escapes as a C string in b (reset), decoded */
 static const char *
 ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
     const ngx_http_moa_json_tok_t *t)
 {
     b->len = 0;
 
-    if (t->escaped) {
-        if (ngx_http_moa_json_unescape(b, t->p, t->len) != 0) {
-            return NULL;
-        }
-
-    } else {
-        ngx_http_moa_buf_add(b, t->p + 1, t->len - 2);
+    if (ngx_http_moa_json_unescape(b, t->p, t->len) != 0) {
+        return NULL;
     }
 
     ngx_http_moa_buf_add(b, "", 1);
@@ -324,11 +344,13 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
     uint32_t obj, int depth, ngx_http_moa_buf_t *key,
     ngx_http_moa_usage_walk_t *w)
 {
-    int          type;
-    double       d;
-    cJSON       *a;
-    uint32_t     k, v, end;
-    const char  *name;
+    int                  type;
+    double               d;
+    cJSON               *a;
+    size_t               len;
+    uint32_t             k, v, end;
+    const char          *name;
+    ngx_http_moa_buf_t  *copy;
 
     end = j->tok[obj].next;
 
@@ -336,14 +358,29 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
         v = k + 1;
         type = j->tok[v].type;
 
-        name = ngx_http_moa_usage_tok_key(key, &j->tok[k]);
-        if (name == NULL) {
-            return -1;
+        /* a plain key is compared in place, copied only to be kept */
+
+        if (j->tok[k].escaped) {
+            name = ngx_http_moa_usage_tok_key(key, &j->tok[k]);
+            if (name == NULL) {
+                return -1;
+            }
+
+            len = strlen(name);
+            copy = NULL;
+
+        } else {
+            name = j->tok[k].p + 1;
+            len = j->tok[k].len - 2;
+            copy = key;
         }
 
         d = (type == '0') ? ngx_http_moa_usage_tok_double(&j->tok[v]) : 0;
 
-        if (ngx_http_moa_usage_put(acc, depth, name, type, d, w, &a) != 0) {
+        if (ngx_http_moa_usage_put(acc, depth, name, len, copy, type, d, w,
+                                   &a)
+            != 0)
+        {
             return -1;
         }
 
