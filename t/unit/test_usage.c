@@ -488,7 +488,7 @@ test_usage_counts(void)
 
         out.len = 0;
         ngx_http_moa_usage_print(&out, acc);
-        ok(out.len < 9 * 1024, "worst: the usage printed in %d bytes",
+        ok(out.len < 7 * 1024, "worst: the usage printed in %d bytes",
            (int) out.len);
         u = check_json_cjson(out.data, out.len);
         ok(u != NULL, "worst: valid JSON");
