@@ -34,38 +34,6 @@ typedef struct {
 } fuzz_chunks_t;
 
 
-/*
- * OpenAI's CompletionUsage: the three counts, integers from 0 to 2^53 - 1,
- * first and in order; other members numbers or objects of numbers
- */
-static int
-fuzz_completion_usage(const cJSON *u)
-{
-    int                 i;
-    const cJSON        *c;
-    static const char  *required[] = {
-        "prompt_tokens", "completion_tokens", "total_tokens"
-    };
-
-    if (!cJSON_IsObject(u)) {
-        return 0;
-    }
-
-    for (i = 0, c = u->child; i < 3; i++, c = c->next) {
-        if (c == NULL || strcmp(c->string, required[i]) != 0
-            || !cJSON_IsNumber(c) || c->valuedouble < 0
-            || c->valuedouble > NGX_HTTP_MOA_USAGE_MAX
-            || c->valuedouble != (double) (long long) c->valuedouble
-            || fuzz_count_key(u, required[i]) != 1)
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 static void
 fuzz_chunk(const cJSON *ev, void *data)
 {
@@ -94,7 +62,7 @@ fuzz_chunk(const cJSON *ev, void *data)
         fuzz_assert(cJSON_GetArraySize(item) == 0
                     && fuzz_count_key(ev, "usage") == 1
                     && (fc->usage == 2
-                        ? fuzz_completion_usage(fuzz_get(ev, "usage"))
+                        ? check_completion_usage(fuzz_get(ev, "usage"))
                         : cJSON_IsNull(fuzz_get(ev, "usage"))),
                     "the usage chunk: choices [] and the usage, or null "
                     "when no call reported a count");
@@ -249,7 +217,7 @@ fuzz_answer(const ngx_http_moa_buf_t *out, int choice, const cJSON *usage)
         fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
                     && strcmp(pa, pb) == 0
                     && fuzz_numbers(fuzz_get(v, "usage"))
-                    && fuzz_completion_usage(fuzz_get(v, "usage")),
+                    && check_completion_usage(fuzz_get(v, "usage")),
                     "the summed usage, once, a CompletionUsage");
         cJSON_free(pa);
         cJSON_free(pb);
