@@ -161,7 +161,8 @@ ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 
     if (ngx_http_moa_reply_set(root, "object",
                                cJSON_CreateString("chat.completion")) != 0
-        || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model)) != 0)
+        || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model))
+           != 0)
     {
         return -1;
     }
