@@ -24,6 +24,7 @@
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_text.h"
 #include "ngx_http_moa_response.h"
+#include "ngx_http_moa_usage.h"
 
 
 /*
@@ -71,6 +72,57 @@ check_json_equal(const cJSON *a, const cJSON *b)
     }
 
     return x == NULL && y == NULL;
+}
+
+
+/* members named name in obj (cJSON keeps duplicates) */
+static inline int
+check_count_key(const cJSON *obj, const char *name)
+{
+    int           n;
+    const cJSON  *c;
+
+    n = 0;
+
+    for (c = obj ? obj->child : NULL; c; c = c->next) {
+        if (c->string && strcmp(c->string, name) == 0) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * OpenAI's CompletionUsage: the three counts, integers from 0 to 2^53 - 1,
+ * first and in order; other members numbers or objects of numbers
+ */
+static inline int
+check_completion_usage(const cJSON *u)
+{
+    int                 i;
+    const cJSON        *c;
+    static const char  *required[] = {
+        "prompt_tokens", "completion_tokens", "total_tokens"
+    };
+
+    if (!cJSON_IsObject(u)) {
+        return 0;
+    }
+
+    for (i = 0, c = u->child; i < 3; i++, c = c->next) {
+        if (c == NULL || strcmp(c->string, required[i]) != 0
+            || !cJSON_IsNumber(c) || c->valuedouble < 0
+            || c->valuedouble > NGX_HTTP_MOA_USAGE_MAX
+            || c->valuedouble != (double) (long long) c->valuedouble
+            || check_count_key(u, required[i]) != 1)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -64,8 +64,12 @@ fuzz_chunk(const cJSON *ev, void *data)
 
     if (fc->usage) {
         fuzz_assert(cJSON_GetArraySize(item) == 0
-                    && cJSON_IsObject(fuzz_get(ev, "usage")),
-                    "the usage chunk: choices [] and usage");
+                    && fuzz_count_key(ev, "usage") == 1
+                    && (fc->usage == 2
+                        ? check_completion_usage(fuzz_get(ev, "usage"))
+                        : cJSON_IsNull(fuzz_get(ev, "usage"))),
+                    "the usage chunk: choices [] and the usage, or null "
+                    "when no call reported a count");
         return;
     }
 
@@ -148,7 +152,7 @@ fuzz_stream(ngx_http_moa_reply_t *rep, int choice, const cJSON *usage)
                 "every choice is streamed");
 
     out.len = 0;
-    fc.usage = 1;
+    fc.usage = ngx_http_moa_usage_reported(usage) ? 2 : 1;
 
     fuzz_assert(ngx_http_moa_stream_usage_chunk(&st, FUZZ_MODEL,
                                                 sizeof(FUZZ_MODEL) - 1,
@@ -202,18 +206,27 @@ fuzz_answer(const ngx_http_moa_buf_t *out, int choice, const cJSON *usage)
                 && fuzz_str_is(v, "object", "chat.completion"),
                 "object, once");
 
-    /* the summed usage as usage_print writes it (never null) */
+    /* the summed usage as usage_print writes it, or none without a count */
     memset(&up, 0, sizeof(up));
     ngx_http_moa_usage_print(&up, usage);
     u = fuzz_json(up.data, up.len, "usage_print");
 
-    pa = cJSON_PrintUnformatted(fuzz_get(v, "usage"));
-    pb = cJSON_PrintUnformatted(u);
-    fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
-                && strcmp(pa, pb) == 0 && fuzz_numbers(fuzz_get(v, "usage")),
-                "the summed usage, once");
-    cJSON_free(pa);
-    cJSON_free(pb);
+    if (!ngx_http_moa_usage_reported(usage)) {
+        fuzz_assert(cJSON_IsNull(u) && fuzz_count_key(v, "usage") == 0,
+                    "no usage when no call reported a count");
+
+    } else {
+        pa = cJSON_PrintUnformatted(fuzz_get(v, "usage"));
+        pb = cJSON_PrintUnformatted(u);
+        fuzz_assert(fuzz_count_key(v, "usage") == 1 && pa && pb
+                    && strcmp(pa, pb) == 0
+                    && fuzz_numbers(fuzz_get(v, "usage"))
+                    && check_completion_usage(fuzz_get(v, "usage")),
+                    "the summed usage, once, a CompletionUsage");
+        cJSON_free(pa);
+        cJSON_free(pb);
+    }
+
     cJSON_Delete(u);
     ngx_http_moa_buf_free(&up);
 
@@ -373,7 +386,7 @@ fuzz_long_number(const ngx_http_moa_reply_t *rep)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                              i, choice, n;
+    int                              i, choice, n, ignored;
     char                            *copy;
     cJSON                           *acc, *m;
     uint64_t                         h;
@@ -467,8 +480,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* usage: this call twice, as over several calls */
     acc = cJSON_CreateObject();
     fuzz_assert(acc != NULL, "acc");
-    fuzz_assert(ngx_http_moa_usage_add_reply(acc, &rep) == 0
-                && ngx_http_moa_usage_add_reply(acc, &rep) == 0,
+    ignored = ngx_http_moa_usage_add_reply(acc, &rep);
+    fuzz_assert(ignored >= 0
+                && ngx_http_moa_usage_add_reply(acc, &rep) == ignored,
                 "reply_usage_add");
 
     /*
@@ -482,9 +496,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tacc = cJSON_CreateObject();
         tree = check_reply_usage(&rep);
         fuzz_assert(tacc != NULL
-                    && ngx_http_moa_usage_add(tacc, tree) == 0
-                    && ngx_http_moa_usage_add(tacc, tree) == 0,
-                    "usage_add of the tree");
+                    && ngx_http_moa_usage_add(tacc, tree) == ignored
+                    && ngx_http_moa_usage_add(tacc, tree) == ignored,
+                    "usage_add of the tree, the same members ignored");
         cJSON_Delete(tree);
 
         s1 = cJSON_PrintUnformatted(acc);

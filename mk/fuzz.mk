@@ -26,6 +26,7 @@ FUZZ_CPPFLAGS := $(MOA_INCS) -I$(ROOT)/fuzz
 # the largest input tried, per target (requests and streams are bigger)
 FUZZ_MAX_LEN_request := 16384
 FUZZ_MAX_LEN_reply   := 16384
+FUZZ_MAX_LEN_provider := 16384
 FUZZ_MAX_LEN_stream  := 16384
 FUZZ_MAX_LEN_collect := 16384
 FUZZ_MAX_LEN_prompt  := 8192
@@ -34,6 +35,7 @@ FUZZ_MAX_LEN_json    := 4096
 # the dictionary of each target
 FUZZ_DICT_request    := openai
 FUZZ_DICT_reply      := openai
+FUZZ_DICT_provider   := openai
 FUZZ_DICT_stream     := openai
 FUZZ_DICT_collect    := openai
 FUZZ_DICT_prompt     := prompt

@@ -539,7 +539,7 @@ static void
 ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ngx_int_t rc)
 {
-    int                    shaped;
+    int                    shaped, ignored;
     const char            *what;
     ngx_http_moa_ctx_t    *ctx;
     ngx_http_moa_error_t   err, *e;
@@ -644,10 +644,19 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
 
     /* tokens were spent whether or not the reply is usable */
 
-    if (ngx_http_moa_usage_add_reply(ctx->usage, &call->parsed) != 0) {
+    ignored = ngx_http_moa_usage_add_reply(ctx->usage, &call->parsed);
+
+    if (ignored < 0) {
         ngx_http_moa_error_set(ngx_http_moa_call_error(call), 500,
                                "server_error", NULL, NULL, "out of memory");
         return;
+    }
+
+    if (ignored) {
+        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                      "moa %s call %ui: %d usage members not summed "
+                      "(not a count, or over the bound)", what,
+                      call->index, ignored);
     }
 
     /* the reply's text stays: the parsed reply points into it */

@@ -36,6 +36,8 @@ static void ngx_http_moa_stages_passthrough_done(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
 static ngx_uint_t ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx);
+static ngx_int_t ngx_http_moa_stages_usage(ngx_http_moa_ctx_t *ctx,
+    const cJSON *usage, const char *what);
 
 
 /*
@@ -353,12 +355,18 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
 static ngx_uint_t
 ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
 {
-    int                           j;
+    int                           j, asked;
     ngx_uint_t                    i, n;
     ngx_http_moa_call_t          *call;
     const ngx_http_moa_choice_t  *choice;
 
     n = 0;
+
+    /*
+     * the choices each proposal asked for (n = 1 each, or one call with
+     * n = all of them): a provider's extra choices are no candidates
+     */
+    asked = (int) (ctx->expected / ctx->nproposals);
 
     for (i = 0; i < ctx->nproposals; i++) {
         call = &ctx->calls[i];
@@ -367,7 +375,7 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
             continue;
         }
 
-        for (j = 0; j < call->parsed.nchoices; j++) {
+        for (j = 0; j < call->parsed.nchoices && j < asked; j++) {
             choice = &call->parsed.choices[j];
 
             if (!ngx_http_moa_reply_choice_usable(choice)) {
@@ -496,8 +504,8 @@ ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx)
 
         /* a stream: its usage, then the end or an error event */
 
-        if (ctx->stream.usage
-            && ngx_http_moa_usage_add(ctx->usage, ctx->stream.usage) != 0)
+        if (ngx_http_moa_stages_usage(ctx, ctx->stream.usage, "synthesis")
+            != NGX_OK)
         {
             ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
             return;
@@ -558,6 +566,33 @@ ngx_http_moa_stages_synthesis_done(ngx_http_moa_ctx_t *ctx)
 }
 
 
+/* a streamed or passthrough call's usage into the sum; what it lacks, logged */
+static ngx_int_t
+ngx_http_moa_stages_usage(ngx_http_moa_ctx_t *ctx, const cJSON *usage,
+    const char *what)
+{
+    int  ignored;
+
+    if (usage == NULL) {
+        return NGX_OK;
+    }
+
+    ignored = ngx_http_moa_usage_add(ctx->usage, usage);
+
+    if (ignored < 0) {
+        return NGX_ERROR;
+    }
+
+    if (ignored) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "moa %s call: %d usage members not summed "
+                      "(not a count, or over the bound)", what, ignored);
+    }
+
+    return NGX_OK;
+}
+
+
 /* the usage and the answer of a passthrough, from what was observed */
 static void
 ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
@@ -571,7 +606,8 @@ ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
     }
 
     if (call->observe_sse) {
-        (void) ngx_http_moa_usage_add(ctx->usage, ctx->collect.usage);
+        (void) ngx_http_moa_stages_usage(ctx, ctx->collect.usage,
+                                         "passthrough");
         ctx->succeeded = ctx->capture && !ctx->collect.failed;
         return;
     }
@@ -583,7 +619,7 @@ ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
     if (ngx_http_moa_usage_scan(call->reply.data, call->reply.len, &usage)
         == 0)
     {
-        (void) ngx_http_moa_usage_add(ctx->usage, usage);
+        (void) ngx_http_moa_stages_usage(ctx, usage, "passthrough");
         cJSON_Delete(usage);
     }
 

@@ -162,10 +162,19 @@ ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
 
     if (ngx_http_moa_reply_set(root, "object",
                                cJSON_CreateString("chat.completion")) != 0
-        || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model)) != 0
-        || ngx_http_moa_reply_set(root, "usage",
-                                  ngx_http_moa_response_usage_raw(usage))
+        || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model))
            != 0)
+    {
+        return -1;
+    }
+
+    /* usage is optional: none when no call reported a count */
+    if (!ngx_http_moa_usage_reported(usage)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+
+    } else if (ngx_http_moa_reply_set(root, "usage",
+                                      ngx_http_moa_response_usage_raw(usage))
+               != 0)
     {
         return -1;
     }
@@ -265,7 +274,7 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     ngx_http_moa_reply_t *rep, int choice, const char *model,
     const cJSON *usage)
 {
-    int                          has_model, has_usage;
+    int                          has_model, has_usage, first;
     cJSON                       *root;
     uint32_t                     k, end;
     ngx_http_moa_json_member_t   m;
@@ -286,6 +295,7 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
 
     has_model = 0;
     has_usage = 0;
+    first = 1;
 
     ngx_http_moa_buf_lit(out, "{");
 
@@ -297,9 +307,18 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
         m.key_len = j->tok[k].len - 2;
         m.escaped = 0;
 
-        if (k > 1) {
+        /* usage is optional: none when no call reported a count */
+        if (ngx_http_moa_json_key_is(&m, "usage")
+            && !ngx_http_moa_usage_reported(usage))
+        {
+            continue;
+        }
+
+        if (!first) {
             ngx_http_moa_buf_lit(out, ",");
         }
+
+        first = 0;
 
         ngx_http_moa_buf_add(out, j->tok[k].p, j->tok[k].len);
         ngx_http_moa_buf_lit(out, ":");
@@ -322,7 +341,7 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
         ngx_http_moa_buf_json_str(out, model, strlen(model));
     }
 
-    if (!has_usage) {
+    if (!has_usage && ngx_http_moa_usage_reported(usage)) {
         ngx_http_moa_buf_lit(out, ",\"usage\":");
         ngx_http_moa_usage_print(out, usage);
     }

@@ -17,10 +17,187 @@
 #include "ngx_http_moa_json_text.h"
 
 
+/* the usage members every answer carries, in OpenAI's order */
+static const char  *ngx_http_moa_usage_required[] = {
+    "prompt_tokens", "completion_tokens", "total_tokens", NULL
+};
+
+
+/* what one call's usage brought, for a missing total and the log */
+typedef struct {
+    double        prompt;
+    double        completion;
+    unsigned      counts:1;        /* a valid prompt or completion count */
+    unsigned      total:1;         /* a valid total_tokens */
+    int           ignored;         /* members not summed */
+} ngx_http_moa_usage_walk_t;
+
+
+/* a name of len bytes (not NUL-terminated) is the literal s */
+#define ngx_http_moa_usage_is(name, len, s)                                  \
+    ((len) == sizeof(s) - 1 && memcmp(name, s, sizeof(s) - 1) == 0)
+
+
+/*
+ * Names that are always kept in the usage object itself; any other name
+ * is kept only while its object has room (NGX_HTTP_MOA_USAGE_MEMBERS).
+ */
 static int
-ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage)
+ngx_http_moa_usage_known(const char *name, size_t len)
 {
-    cJSON        *a;
+    return ngx_http_moa_usage_is(name, len, "prompt_tokens")
+           || ngx_http_moa_usage_is(name, len, "completion_tokens")
+           || ngx_http_moa_usage_is(name, len, "total_tokens")
+           || ngx_http_moa_usage_is(name, len, "prompt_tokens_details")
+           || ngx_http_moa_usage_is(name, len, "completion_tokens_details");
+}
+
+
+/* a name kept as it is printed: up to 64 bytes of [A-Za-z0-9_.-] */
+static int
+ngx_http_moa_usage_name(const char *name, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > NGX_HTTP_MOA_USAGE_NAME) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z')
+              || (name[i] >= 'A' && name[i] <= 'Z')
+              || (name[i] >= '0' && name[i] <= '9')
+              || name[i] == '_' || name[i] == '.' || name[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a count: an integer from 0 to 2^53 - 1, exact in a double and in JSON */
+static int
+ngx_http_moa_usage_count(double d)
+{
+    return d >= 0 && d <= NGX_HTTP_MOA_USAGE_MAX
+           && d == (double) (long long) d;
+}
+
+
+/*
+ * One member of a call's usage added into acc, the object at depth (1:
+ * the usage itself): name has len bytes, NUL-terminated only if key is
+ * NULL (else it is copied there when kept); type is '0' for a number d,
+ * '{' for an object, which is returned in *obj to be walked, 'n' for null
+ * (absent), anything else is not a count.  Members that are not counts,
+ * mismatched, too deep or over the bound are counted in w->ignored.  Each
+ * call costs at most one pass over acc, which the bound keeps short: the
+ * merge stays linear.
+ */
+static int
+ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
+    ngx_http_moa_buf_t *key, int type, double d,
+    ngx_http_moa_usage_walk_t *w, cJSON **obj)
+{
+    int     n;
+    cJSON  *a;
+
+    *obj = NULL;
+
+    if (type == 'n') {
+        return 0;
+    }
+
+    if ((type == '0' && !ngx_http_moa_usage_count(d))
+        || (type == '{' && depth >= NGX_HTTP_MOA_USAGE_DEPTH)
+        || (type != '0' && type != '{'))
+    {
+        w->ignored++;
+        return 0;
+    }
+
+    if (depth == 1 && type == '0') {
+        if (ngx_http_moa_usage_is(name, len, "total_tokens")) {
+            w->total = 1;
+
+        } else if (ngx_http_moa_usage_is(name, len, "prompt_tokens")) {
+            w->prompt += d;
+            w->counts = 1;
+
+        } else if (ngx_http_moa_usage_is(name, len, "completion_tokens")) {
+            w->completion += d;
+            w->counts = 1;
+        }
+    }
+
+    n = 0;
+
+    for (a = acc->child; a; a = a->next) {
+        if (strncmp(a->string, name, len) == 0 && a->string[len] == '\0') {
+            break;
+        }
+
+        n++;
+    }
+
+    if (a == NULL) {
+        if (!(depth == 1 && ngx_http_moa_usage_known(name, len))
+            && (n >= NGX_HTTP_MOA_USAGE_MEMBERS
+                || !ngx_http_moa_usage_name(name, len)))
+        {
+            w->ignored++;
+            return 0;
+        }
+
+        /* a new member: the name as a C string, for cJSON */
+
+        if (key) {
+            key->len = 0;
+            ngx_http_moa_buf_add(key, name, len);
+            ngx_http_moa_buf_add(key, "", 1);
+
+            if (key->nomem) {
+                return -1;
+            }
+
+            name = key->data;
+        }
+
+        if (type == '0') {
+            return cJSON_AddNumberToObject(acc, name, d) ? 0 : -1;
+        }
+
+        *obj = cJSON_AddObjectToObject(acc, name);
+
+        return *obj ? 0 : -1;
+    }
+
+    if (type == '0' && cJSON_IsNumber(a)) {
+        d += a->valuedouble;
+        cJSON_SetNumberValue(a, d < NGX_HTTP_MOA_USAGE_MAX
+                                ? d : NGX_HTTP_MOA_USAGE_MAX);
+        return 0;
+    }
+
+    if (type == '{' && cJSON_IsObject(a)) {
+        *obj = a;
+        return 0;
+    }
+
+    w->ignored++;
+
+    return 0;
+}
+
+
+static int
+ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
+    ngx_http_moa_usage_walk_t *w)
+{
+    int           type;
+    cJSON        *obj;
     const cJSON  *u;
 
     cJSON_ArrayForEach(u, usage) {
@@ -29,34 +206,19 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage)
             continue;
         }
 
-        a = cJSON_GetObjectItemCaseSensitive(acc, u->string);
+        type = cJSON_IsNumber(u) ? '0'
+               : cJSON_IsObject(u) ? '{'
+               : cJSON_IsNull(u) ? 'n' : '"';
 
-        if (cJSON_IsNumber(u)) {
-            if (a == NULL) {
-                if (cJSON_AddNumberToObject(acc, u->string, u->valuedouble)
-                    == NULL)
-                {
-                    return -1;
-                }
-
-            } else if (cJSON_IsNumber(a)) {
-                cJSON_SetNumberValue(a, a->valuedouble + u->valuedouble);
-            }
-
-            continue;
+        if (ngx_http_moa_usage_put(acc, depth, u->string, strlen(u->string),
+                                   NULL, type, u->valuedouble, w, &obj)
+            != 0)
+        {
+            return -1;
         }
 
-        if (cJSON_IsObject(u)) {
-            if (a == NULL) {
-                a = cJSON_AddObjectToObject(acc, u->string);
-                if (a == NULL) {
-                    return -1;
-                }
-            }
-
-            if (cJSON_IsObject(a) && ngx_http_moa_usage_merge(a, u) != 0) {
-                return -1;
-            }
+        if (obj && ngx_http_moa_usage_merge(obj, u, depth + 1, w) != 0) {
+            return -1;
         }
     }
 
@@ -65,48 +227,53 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage)
 
 
 /*
- * Adds every number of a usage object (nested details included) into acc,
+ * A call's total when it reported none: its prompt + completion, if it
+ * reported either; a call without any count adds no total.
+ */
+static int
+ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
+{
+    cJSON  *obj;
+
+    if (w->total || !w->counts) {
+        return 0;
+    }
+
+    /* the sum of two counts, each at most 2^53 - 1, clamped by put() */
+    return ngx_http_moa_usage_put(acc, 1, "total_tokens",
+                                  sizeof("total_tokens") - 1, NULL, '0',
+                                  ngx_http_moa_usage_count(w->prompt
+                                                           + w->completion)
+                                  ? w->prompt + w->completion
+                                  : NGX_HTTP_MOA_USAGE_MAX, w, &obj);
+}
+
+
+/*
+ * Adds every count of a usage object (nested details included) into acc,
  * so that fields a provider adds are summed too; a call that reports no
- * total_tokens still adds prompt + completion to the total.
+ * total_tokens still adds prompt + completion to the total.  Returns the
+ * number of members that were not summed (not counts, or over the bound),
+ * or -1 without memory.
  */
 int
 ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
 {
-    double        t;
-    cJSON        *total;
-    const cJSON  *p, *c;
+    ngx_http_moa_usage_walk_t  w;
 
     if (!cJSON_IsObject(usage)) {
         return 0;
     }
 
-    if (ngx_http_moa_usage_merge(acc, usage) != 0) {
+    memset(&w, 0, sizeof(ngx_http_moa_usage_walk_t));
+
+    if (ngx_http_moa_usage_merge(acc, usage, 1, &w) != 0
+        || ngx_http_moa_usage_total(acc, &w) != 0)
+    {
         return -1;
     }
 
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(usage,
-                                                        "total_tokens")))
-    {
-        return 0;
-    }
-
-    p = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
-    c = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
-
-    t = (cJSON_IsNumber(p) ? p->valuedouble : 0)
-        + (cJSON_IsNumber(c) ? c->valuedouble : 0);
-
-    total = cJSON_GetObjectItemCaseSensitive(acc, "total_tokens");
-
-    if (total == NULL) {
-        return cJSON_AddNumberToObject(acc, "total_tokens", t) ? 0 : -1;
-    }
-
-    if (cJSON_IsNumber(total)) {
-        cJSON_SetNumberValue(total, total->valuedouble + t);
-    }
-
-    return 0;
+    return w.ignored;
 }
 
 
@@ -156,20 +323,15 @@ ngx_http_moa_usage_tok_double(const ngx_http_moa_json_tok_t *t)
 }
 
 
-/* a key token as a C string in b (reset), decoded if it has escapes */
+/* a key token with escapes as a C string in b (reset), decoded */
 static const char *
 ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
     const ngx_http_moa_json_tok_t *t)
 {
     b->len = 0;
 
-    if (t->escaped) {
-        if (ngx_http_moa_json_text_unescape(b, t->p, t->len) != 0) {
-            return NULL;
-        }
-
-    } else {
-        ngx_http_moa_buf_add(b, t->p + 1, t->len - 2);
+    if (ngx_http_moa_json_text_unescape(b, t->p, t->len) != 0) {
+        return NULL;
     }
 
     ngx_http_moa_buf_add(b, "", 1);
@@ -181,53 +343,51 @@ ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
 /* usage_merge() on tokens: object obj of j added into acc */
 static int
 ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
-    uint32_t obj, ngx_http_moa_buf_t *key)
+    uint32_t obj, int depth, ngx_http_moa_buf_t *key,
+    ngx_http_moa_usage_walk_t *w)
 {
-    double       d;
-    cJSON       *a;
-    uint32_t     k, v, end;
-    const char  *name;
+    int                  type;
+    double               d;
+    cJSON               *a;
+    size_t               len;
+    uint32_t             k, v, end;
+    const char          *name;
+    ngx_http_moa_buf_t  *copy;
 
     end = j->tok[obj].next;
 
     for (k = obj + 1; k < end; k = j->tok[v].next) {
         v = k + 1;
+        type = j->tok[v].type;
 
-        if (j->tok[v].type != '0' && j->tok[v].type != '{') {
-            continue;
+        /* a plain key is compared in place, copied only to be kept */
+
+        if (j->tok[k].escaped) {
+            name = ngx_http_moa_usage_tok_key(key, &j->tok[k]);
+            if (name == NULL) {
+                return -1;
+            }
+
+            len = strlen(name);
+            copy = NULL;
+
+        } else {
+            name = j->tok[k].p + 1;
+            len = j->tok[k].len - 2;
+            copy = key;
         }
 
-        name = ngx_http_moa_usage_tok_key(key, &j->tok[k]);
-        if (name == NULL) {
+        d = (type == '0') ? ngx_http_moa_usage_tok_double(&j->tok[v]) : 0;
+
+        if (ngx_http_moa_usage_put(acc, depth, name, len, copy, type, d, w,
+                                   &a)
+            != 0)
+        {
             return -1;
         }
 
-        a = cJSON_GetObjectItemCaseSensitive(acc, name);
-
-        if (j->tok[v].type == '0') {
-            d = ngx_http_moa_usage_tok_double(&j->tok[v]);
-
-            if (a == NULL) {
-                if (cJSON_AddNumberToObject(acc, name, d) == NULL) {
-                    return -1;
-                }
-
-            } else if (cJSON_IsNumber(a)) {
-                cJSON_SetNumberValue(a, a->valuedouble + d);
-            }
-
-            continue;
-        }
-
-        if (a == NULL) {
-            a = cJSON_AddObjectToObject(acc, name);
-            if (a == NULL) {
-                return -1;
-            }
-        }
-
-        if (cJSON_IsObject(a)
-            && ngx_http_moa_usage_merge_tok(a, j, v, key) != 0)
+        if (a && ngx_http_moa_usage_merge_tok(a, j, v, depth + 1, key, w)
+                 != 0)
         {
             return -1;
         }
@@ -241,56 +401,42 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
 int
 ngx_http_moa_usage_add_reply(cJSON *acc, const ngx_http_moa_reply_t *rep)
 {
-    int                         i, rc;
-    double                      t;
-    cJSON                      *total;
+    int                         rc;
     ngx_http_moa_buf_t          key;
-    const ngx_http_moa_json_t  *j;
+    ngx_http_moa_usage_walk_t   w;
 
     if (rep->usage_at <= 0) {
         return 0;
     }
 
-    j = &rep->json;
-
     memset(&key, 0, sizeof(ngx_http_moa_buf_t));
+    memset(&w, 0, sizeof(ngx_http_moa_usage_walk_t));
 
-    rc = ngx_http_moa_usage_merge_tok(acc, j, rep->usage_at, &key);
+    rc = ngx_http_moa_usage_merge_tok(acc, &rep->json, rep->usage_at, 1,
+                                      &key, &w);
 
     ngx_http_moa_buf_free(&key);
 
-    if (rc != 0) {
+    if (rc != 0 || ngx_http_moa_usage_total(acc, &w) != 0) {
         return -1;
     }
 
-    i = ngx_http_moa_json_find(j, rep->usage_at, "total_tokens");
+    return w.ignored;
+}
 
-    if (i >= 0 && j->tok[i].type == '0') {
-        return 0;
-    }
 
-    t = 0;
+/* whether a call reported a count: else the answer has no usage to give */
+int
+ngx_http_moa_usage_reported(const cJSON *acc)
+{
+    int  i;
 
-    i = ngx_http_moa_json_find(j, rep->usage_at, "prompt_tokens");
-
-    if (i >= 0 && j->tok[i].type == '0') {
-        t += ngx_http_moa_usage_tok_double(&j->tok[i]);
-    }
-
-    i = ngx_http_moa_json_find(j, rep->usage_at, "completion_tokens");
-
-    if (i >= 0 && j->tok[i].type == '0') {
-        t += ngx_http_moa_usage_tok_double(&j->tok[i]);
-    }
-
-    total = cJSON_GetObjectItemCaseSensitive(acc, "total_tokens");
-
-    if (total == NULL) {
-        return cJSON_AddNumberToObject(acc, "total_tokens", t) ? 0 : -1;
-    }
-
-    if (cJSON_IsNumber(total)) {
-        cJSON_SetNumberValue(total, total->valuedouble + t);
+    for (i = 0; ngx_http_moa_usage_required[i]; i++) {
+        if (cJSON_GetObjectItemCaseSensitive(acc,
+                                             ngx_http_moa_usage_required[i]))
+        {
+            return 1;
+        }
     }
 
     return 0;
@@ -309,26 +455,47 @@ ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 }
 
 
-/* a usage object (numbers and nested objects) without printf's "%g" */
-void
-ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
+/* a count as JSON: an integer when it is one, 0 when not finite */
+static void
+ngx_http_moa_usage_print_number(ngx_http_moa_buf_t *out, double d)
 {
-    int           first;
-    char          num[32];
-    const cJSON  *u;
+    char  num[32];
 
-    if (!cJSON_IsObject(usage)) {
-        ngx_http_moa_buf_lit(out, "{}");
-        return;
+    if (d > -9e15 && d < 9e15 && d == (double) (long long) d) {
+        ngx_http_moa_buf_int(out, (long long) d);
+
+    } else if (isfinite(d)) {
+        snprintf(num, sizeof(num), "%.17g", d);
+        ngx_http_moa_buf_cstr(out, num);
+
+    } else {
+        ngx_http_moa_buf_lit(out, "0");
     }
+}
 
-    ngx_http_moa_buf_lit(out, "{");
-    first = 1;
+
+/* the members of a usage object (numbers and objects), skip[] left out */
+static void
+ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
+    int first, const char **skip)
+{
+    int           i;
+    const cJSON  *u;
 
     cJSON_ArrayForEach(u, usage) {
         if (u->string == NULL
             || !(cJSON_IsNumber(u) || cJSON_IsObject(u)))
         {
+            continue;
+        }
+
+        for (i = 0; skip && skip[i]; i++) {
+            if (strcmp(u->string, skip[i]) == 0) {
+                break;
+            }
+        }
+
+        if (skip && skip[i]) {
             continue;
         }
 
@@ -341,22 +508,47 @@ ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
         ngx_http_moa_buf_lit(out, ":");
 
         if (cJSON_IsObject(u)) {
-            ngx_http_moa_usage_print(out, u);
-
-        } else if (u->valuedouble > -9e15 && u->valuedouble < 9e15
-                   && u->valuedouble == (double) (long long) u->valuedouble)
-        {
-            ngx_http_moa_buf_int(out, (long long) u->valuedouble);
-
-        } else if (isfinite(u->valuedouble)) {
-            snprintf(num, sizeof(num), "%.17g", u->valuedouble);
-            ngx_http_moa_buf_cstr(out, num);
+            ngx_http_moa_buf_lit(out, "{");
+            ngx_http_moa_usage_print_members(out, u, 1, NULL);
+            ngx_http_moa_buf_lit(out, "}");
 
         } else {
-            ngx_http_moa_buf_lit(out, "0");
+            ngx_http_moa_usage_print_number(out, u->valuedouble);
         }
     }
+}
 
+
+/*
+ * A usage object without printf's "%g": OpenAI's CompletionUsage, whose
+ * three counts are required and come first, in its order, 0 for a count
+ * no call reported; or null when no call reported any (usage_reported()).
+ */
+void
+ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
+{
+    int           i;
+    const cJSON  *u;
+
+    if (!cJSON_IsObject(usage) || !ngx_http_moa_usage_reported(usage)) {
+        ngx_http_moa_buf_lit(out, "null");
+        return;
+    }
+
+    for (i = 0; ngx_http_moa_usage_required[i]; i++) {
+        ngx_http_moa_buf_cstr(out, i ? ",\"" : "{\"");
+        ngx_http_moa_buf_cstr(out, ngx_http_moa_usage_required[i]);
+        ngx_http_moa_buf_lit(out, "\":");
+
+        u = cJSON_GetObjectItemCaseSensitive(usage,
+                                             ngx_http_moa_usage_required[i]);
+
+        ngx_http_moa_usage_print_number(out, cJSON_IsNumber(u)
+                                             ? u->valuedouble : 0);
+    }
+
+    ngx_http_moa_usage_print_members(out, usage, 0,
+                                     ngx_http_moa_usage_required);
     ngx_http_moa_buf_lit(out, "}");
 }
 

@@ -20,9 +20,24 @@
 #include "ngx_http_moa_reply.h"
 
 
+/*
+ * A count is an integer from 0 to 2^53 - 1 (exact in a double and in any
+ * JSON reader); sums stop there.  A member of another name than OpenAI's
+ * five is kept only while its object has fewer than
+ * NGX_HTTP_MOA_USAGE_MEMBERS members, and if its name has up to
+ * NGX_HTTP_MOA_USAGE_NAME bytes of [A-Za-z0-9_.-]; objects are kept only
+ * inside the usage itself (depth 2).
+ */
+#define NGX_HTTP_MOA_USAGE_MAX      9007199254740991.0
+#define NGX_HTTP_MOA_USAGE_MEMBERS  8
+#define NGX_HTTP_MOA_USAGE_NAME     64
+#define NGX_HTTP_MOA_USAGE_DEPTH    2
+
+
 int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
 int ngx_http_moa_usage_add_reply(cJSON *acc,
     const ngx_http_moa_reply_t *rep);
+int ngx_http_moa_usage_reported(const cJSON *acc);
 long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
 void ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage);
 int ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage);

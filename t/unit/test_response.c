@@ -377,13 +377,42 @@ test_fast(void)
     cJSON_Delete(v);
     ngx_http_moa_reply_free(&rep);
 
-    /* a usage that is not an object prints as {} */
+    /* no call reported a count: no usage (optional in OpenAI's schema) */
     ok(ngx_http_moa_reply_parse(&rep, S(full), &err) == 0, "parsed");
     out.len = 0;
     ok(ngx_http_moa_response_build(&out, &rep, -1, "m", NULL) == 0
-       && tap_memmem(out.data, out.len, "\"usage\":{}") != NULL,
-       "no usage: {}");
+       && tap_memmem(out.data, out.len, "\"usage\"") == NULL,
+       "no usage: none in the answer");
+    v = json_ok(out.data, out.len, "no usage");
+    cJSON_Delete(v);
     ngx_http_moa_reply_free(&rep);
+
+    {
+        cJSON  *none;
+
+        none = cJSON_Parse("{\"cost\":1}");
+
+        ok(ngx_http_moa_reply_parse(&rep, S(spaced), &err) == 0,
+           "spaced: parsed");
+        out.len = 0;
+        ok(ngx_http_moa_response_build(&out, &rep, -1, "m", none) == 0
+           && tap_memmem(out.data, out.len, "\"usage\"") == NULL,
+           "no count, fast path: no usage");
+        v = json_ok(out.data, out.len, "no count, fast path");
+        cJSON_Delete(v);
+        ngx_http_moa_reply_free(&rep);
+
+        ok(ngx_http_moa_reply_parse(&rep, S(full), &err) == 0, "parsed");
+        out.len = 0;
+        ok(ngx_http_moa_response_build(&out, &rep, 0, "m", none) == 0
+           && tap_memmem(out.data, out.len, "\"usage\"") == NULL,
+           "no count, tree: no usage");
+        v = json_ok(out.data, out.len, "no count, tree");
+        cJSON_Delete(v);
+        ngx_http_moa_reply_free(&rep);
+
+        cJSON_Delete(none);
+    }
 
     cJSON_Delete(u);
     ngx_http_moa_buf_free(&out);

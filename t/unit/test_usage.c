@@ -46,7 +46,7 @@ usage_sum(const char *a, const char *b)
 
     for (i = 0; i < 2 && list[i]; i++) {
         u = cJSON_Parse(list[i]);
-        ok(ngx_http_moa_usage_add(acc, u) == 0, "usage_add %s", list[i]);
+        ok(ngx_http_moa_usage_add(acc, u) >= 0, "usage_add %s", list[i]);
         cJSON_Delete(u);
 
         text.len = 0;
@@ -56,7 +56,7 @@ usage_sum(const char *a, const char *b)
         ngx_http_moa_buf_lit(&text, "}");
 
         ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
-           && ngx_http_moa_usage_add_reply(tacc, &rep) == 0,
+           && ngx_http_moa_usage_add_reply(tacc, &rep) >= 0,
            "reply_usage_add %s", list[i]);
         ngx_http_moa_reply_free(&rep);
     }
@@ -103,7 +103,7 @@ test_usage(void)
            "sum: nested reasoning_tokens");
     is_int(jnum(acc, "completion_tokens_details.new_detail"), 3,
            "sum: a nested field the first call lacked");
-    ok(jnum(acc, "cost") == 0.5, "sum: a provider's extra number");
+    ok(!jhas(acc, "cost"), "sum: a fraction is not a count");
     ok(!jhas(acc, "provider") && !jhas(acc, "flags"),
        "sum: strings and arrays are not summed");
     cJSON_Delete(acc);
@@ -126,9 +126,8 @@ test_usage(void)
     cJSON_Delete(acc);
 
     acc = usage_sum("{}", NULL);
-    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 0,
-           "an empty usage: total 0");
-    ok(jhas(acc, "total_tokens"), "an empty usage still adds a total");
+    ok(acc->child == NULL && !ngx_http_moa_usage_reported(acc),
+       "an empty usage adds nothing, not even a total");
     cJSON_Delete(acc);
 
     acc = usage_sum("{\"prompt_tokens\":\"7\",\"completion_tokens\":null,"
@@ -138,24 +137,24 @@ test_usage(void)
            "a string total: counted as missing");
     cJSON_Delete(acc);
 
-    /* numbers as cJSON reads them, keys with escapes */
+    /* numbers as cJSON reads them, keys with escapes; counts only */
     acc = usage_sum("{\"prompt_\\u0074okens\":5,\"completion_tokens\":"
                     "12345678901234567,\"a\":-3,\"b\":0.25,\"c\":1e3,"
                     "\"d\":1E-2,\"e\":-0,\"f\":999999999999999}",
-                    "{\"prompt_tokens\":2,\"a\":3.5,\"f\":1}");
+                    "{\"prompt_tokens\":2,\"a\":3.5,\"f\":1,"
+                    "\"completion_tokens\":4}");
     is_int(ngx_http_moa_usage_get(acc, "prompt_tokens"), 7,
            "an escaped key is the key it spells");
-    is_int(ngx_http_moa_usage_get(acc, "completion_tokens"),
-           12345678901234568LL, "17 digits: the nearest double");
-    ok(jnum(acc, "a") == 0.5 && jnum(acc, "b") == 0.25
-       && jnum(acc, "c") == 1000 && jnum(acc, "d") == 0.01,
-       "negative, fractions and exponents");
+    is_int(ngx_http_moa_usage_get(acc, "completion_tokens"), 4,
+           "17 digits: over 2^53 - 1, not a count");
+    ok(!jhas(acc, "a") && !jhas(acc, "b") && !jhas(acc, "d"),
+       "negatives and fractions are not counts");
+    ok(jnum(acc, "c") == 1000 && jhas(acc, "e") && jnum(acc, "e") == 0,
+       "an integer with an exponent, and -0, are counts");
     is_int(ngx_http_moa_usage_get(acc, "f"), 1000000000000000LL,
            "15 digits exactly");
-    /* summed as doubles, as the counts are */
-    is_int(ngx_http_moa_usage_get(acc, "total_tokens"),
-           (long long) ((5.0 + 12345678901234567.0) + (2.0 + 0.0)),
-           "no total in either: prompt + completion of each");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 5 + 2 + 4,
+           "no total in either: the valid prompt + completion of each");
     cJSON_Delete(acc);
 
     /* mismatched shapes: ignored, no crash */
@@ -270,39 +269,60 @@ usage_roundtrip(cJSON *u, const char *name)
 }
 
 
+/* the three counts a printed usage starts with when no call had them */
+#define Z  "\"prompt_tokens\":0,\"completion_tokens\":0,"
+#define C3 "\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2"
+
+
 static void
 test_usage_print(void)
 {
     cJSON  *u;
 
-    usage_printed(NULL, "{}", "NULL");
-    usage_printed("[1,2]", "{}", "an array");
-    usage_printed("{}", "{}", "empty");
+    usage_printed(NULL, "null", "NULL: no count reported");
+    usage_printed("[1,2]", "null", "an array: no count reported");
+    usage_printed("{}", "null", "empty: no count reported");
+    usage_printed("{\"cost\":1,\"d\":{\"total_tokens\":1}}", "null",
+                  "other members only: no count reported");
     usage_printed("{\"prompt_tokens\":10,\"completion_tokens\":-2,"
                   "\"total_tokens\":0}",
                   "{\"prompt_tokens\":10,\"completion_tokens\":-2,"
                   "\"total_tokens\":0}", "integers");
-    usage_printed("{\"a\":1.0,\"b\":2e3,\"c\":-0.0}", "{\"a\":1,\"b\":2000,"
-                  "\"c\":0}", "integral values as integers");
-    usage_printed("{\"d\":{\"e\":3,\"f\":{},\"g\":{\"h\":4}},\"i\":5}",
-                  "{\"d\":{\"e\":3,\"f\":{},\"g\":{\"h\":4}},\"i\":5}",
-                  "nested objects");
-    usage_printed("{\"a\":0.5,\"b\":-2.25}", "{\"a\":0.5,\"b\":-2.25}",
+    usage_printed("{\"total_tokens\":7}",
+                  "{" Z "\"total_tokens\":7}",
+                  "the required counts no call reported: 0");
+    usage_printed("{\"completion_tokens\":3,\"total_tokens\":7}",
+                  "{\"prompt_tokens\":0,\"completion_tokens\":3,"
+                  "\"total_tokens\":7}", "prompt_tokens missing: 0");
+    usage_printed("{\"total_tokens\":1,\"a\":1.0,\"b\":2e3,\"c\":-0.0}",
+                  "{" Z "\"total_tokens\":1,\"a\":1,\"b\":2000,\"c\":0}",
+                  "integral values as integers");
+    usage_printed("{\"total_tokens\":1,\"d\":{\"e\":3,\"f\":{},\"g\":"
+                  "{\"h\":4}},\"i\":5}",
+                  "{" Z "\"total_tokens\":1,\"d\":{\"e\":3,\"f\":{},\"g\":"
+                  "{\"h\":4}},\"i\":5}", "nested objects");
+    usage_printed("{\"total_tokens\":1,\"a\":0.5,\"b\":-2.25}",
+                  "{" Z "\"total_tokens\":1,\"a\":0.5,\"b\":-2.25}",
                   "non-integral");
-    usage_printed("{\"s\":\"x\",\"n\":null,\"t\":true,\"f\":false,"
-                  "\"l\":[1],\"k\":2}", "{\"k\":2}",
+    usage_printed("{\"total_tokens\":1,\"s\":\"x\",\"n\":null,\"t\":true,"
+                  "\"f\":false,\"l\":[1],\"k\":2}",
+                  "{" Z "\"total_tokens\":1,\"k\":2}",
                   "only numbers and objects");
-    usage_printed("{\"s\":\"x\",\"k\":2}", "{\"k\":2}",
+    usage_printed("{\"s\":\"x\",\"total_tokens\":2}",
+                  "{" Z "\"total_tokens\":2}",
                   "no comma before the first printed");
-    usage_printed("{\"a\\\"b\\\\\\n\":1}", "{\"a\\\"b\\\\\\n\":1}",
+    usage_printed("{\"total_tokens\":1,\"a\\\"b\\\\\\n\":1}",
+                  "{" Z "\"total_tokens\":1,\"a\\\"b\\\\\\n\":1}",
                   "a key escaped");
-    usage_printed("{\"big\":8999999999999999,\"neg\":-8999999999999999}",
-                  "{\"big\":8999999999999999,\"neg\":-8999999999999999}",
+    usage_printed("{" C3 ",\"big\":8999999999999999,"
+                  "\"neg\":-8999999999999999}",
+                  "{" C3 ",\"big\":8999999999999999,"
+                  "\"neg\":-8999999999999999}",
                   "the largest integers printed as such");
-    usage_printed("{\"a\":1e999,\"b\":-1e999}", "{\"a\":0,\"b\":0}",
-                  "infinite: 0, never null");
+    usage_printed("{" C3 ",\"a\":1e999,\"b\":-1e999}",
+                  "{" C3 ",\"a\":0,\"b\":0}", "infinite: 0, never null");
 
-    u = cJSON_Parse("{\"a\":0.1,\"b\":1e16,\"c\":9e15,\"d\":-9e15,"
+    u = cJSON_Parse("{" C3 ",\"a\":0.1,\"b\":1e16,\"c\":9e15,\"d\":-9e15,"
                     "\"e\":1e300,\"f\":-1e300,\"g\":4.9e-324,"
                     "\"h\":123456789.125,\"i\":9007199254740993,"
                     "\"j\":1e999}");
@@ -310,11 +330,186 @@ test_usage_print(void)
     cJSON_Delete(u);
 
     u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", 1);
+    cJSON_AddNumberToObject(u, "completion_tokens", 1);
+    cJSON_AddNumberToObject(u, "total_tokens", 2);
     cJSON_AddNumberToObject(u, "nan", NAN);
     cJSON_AddNumberToObject(u, "inf", -INFINITY);
     cJSON_AddNumberToObject(u, "half", 0.5);
     usage_roundtrip(u, "NaN and infinities");
     cJSON_Delete(u);
+}
+
+
+/* a usage with n members "k<i>":1 around the known counts, as a reply */
+static void
+usage_huge(ngx_http_moa_buf_t *b, int n, const char *each)
+{
+    int  i;
+
+    b->len = 0;
+    ngx_http_moa_buf_lit(b, "{\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+                            "\"usage\":{");
+
+    for (i = 0; i < n; i++) {
+        ngx_http_moa_buf_lit(b, "\"k");
+        ngx_http_moa_buf_int(b, i);
+        ngx_http_moa_buf_lit(b, "\":");
+        ngx_http_moa_buf_cstr(b, each);
+        ngx_http_moa_buf_lit(b, ",");
+
+        if (i == n / 2) {
+            ngx_http_moa_buf_lit(b, "\"prompt_tokens\":10,"
+                                 "\"completion_tokens\":5,"
+                                 "\"prompt_tokens_details\":"
+                                 "{\"cached_tokens\":2},");
+        }
+    }
+
+    ngx_http_moa_buf_lit(b, "\"total_tokens\":15}}");
+}
+
+
+/* absurd counts, and what a call reported in the return value */
+static void
+test_usage_counts(void)
+{
+    int                    rc;
+    cJSON                 *acc, *u;
+    ngx_http_moa_buf_t     text, out;
+    ngx_http_moa_reply_t   rep;
+    ngx_http_moa_error_t   err;
+
+    acc = usage_sum("{\"prompt_tokens\":-5,\"completion_tokens\":2.5,"
+                    "\"total_tokens\":1e308}",
+                    "{\"prompt_tokens\":123456789012345678901234567890,"
+                    "\"completion_tokens\":\"7\",\"total_tokens\":true}");
+    ok(acc->child == NULL && !ngx_http_moa_usage_reported(acc),
+       "negative, fraction, 1e308, 30 digits, string, boolean: no count");
+    cJSON_Delete(acc);
+
+    /* what usage_add returns: the members not summed */
+    acc = cJSON_CreateObject();
+    u = cJSON_Parse("{\"prompt_tokens\":-5,\"completion_tokens\":3,"
+                    "\"total_tokens\":null,\"x\":\"s\",\"d\":{\"e\":{}}}");
+    is_int(ngx_http_moa_usage_add(acc, u), 3,
+           "usage_add: -5, \"s\" and a third level not summed; null absent");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 3,
+           "usage_add: the total from the valid counts only");
+    cJSON_Delete(u);
+    cJSON_Delete(acc);
+
+    /* sums stop at 2^53 - 1 */
+    acc = usage_sum("{\"prompt_tokens\":9007199254740991,"
+                    "\"completion_tokens\":9007199254740991}",
+                    "{\"prompt_tokens\":9007199254740991,"
+                    "\"total_tokens\":1}");
+    is_int(ngx_http_moa_usage_get(acc, "prompt_tokens"), 9007199254740991LL,
+           "a sum stops at 2^53 - 1");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 9007199254740991LL,
+           "a derived total stops at 2^53 - 1");
+    cJSON_Delete(acc);
+
+    /* a mix: one call without usage, one with: the one that reported */
+    acc = usage_sum("{\"prompt_tokens\":10,\"completion_tokens\":5}", "{}");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 15,
+           "a call that reports nothing adds nothing");
+    cJSON_Delete(acc);
+
+    /* bounds: 60,000 other members around the known counts */
+    memset(&text, 0, sizeof(text));
+    memset(&out, 0, sizeof(out));
+    acc = cJSON_CreateObject();
+
+    usage_huge(&text, 60000, "1");
+    ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0,
+       "60,000 members: parsed");
+    rc = ngx_http_moa_usage_add_reply(acc, &rep);
+    is_int(rc, 60000 - (NGX_HTTP_MOA_USAGE_MEMBERS), "60,000 members: "
+           "all but the first few ignored");
+    ngx_http_moa_reply_free(&rep);
+
+    is_int(ngx_http_moa_usage_get(acc, "prompt_tokens"), 10,
+           "60,000 members: prompt_tokens kept");
+    is_int(ngx_http_moa_usage_get(acc, "completion_tokens"), 5,
+           "60,000 members: completion_tokens kept");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 15,
+           "60,000 members: total_tokens kept");
+    is_int(jnum(acc, "prompt_tokens_details.cached_tokens"), 2,
+           "60,000 members: the details kept");
+    is_int(cJSON_GetArraySize(acc), NGX_HTTP_MOA_USAGE_MEMBERS + 4,
+           "60,000 members: the bound and the known");
+
+    ngx_http_moa_usage_print(&out, acc);
+    ok(out.len < 512, "60,000 members: printed in %d bytes", (int) out.len);
+    cJSON_Delete(acc);
+
+    /* the same through a tree */
+    acc = cJSON_CreateObject();
+    u = cJSON_ParseWithLength(text.data, text.len);
+    is_int(ngx_http_moa_usage_add(acc,
+                                  cJSON_GetObjectItemCaseSensitive(u, "usage")),
+           60000 - NGX_HTTP_MOA_USAGE_MEMBERS, "tree: the same bound");
+    is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 15,
+           "tree: total_tokens kept");
+    cJSON_Delete(u);
+    cJSON_Delete(acc);
+
+    /* the worst a provider can make the answer's usage: bounded */
+    {
+        int   i;
+        char  obj[2048];
+
+        obj[0] = '\0';
+        strcat(obj, "{");
+
+        for (i = 0; i < 20; i++) {
+            snprintf(obj + strlen(obj), sizeof(obj) - strlen(obj),
+                     "%s\"%064d\":9007199254740991", i ? "," : "", i);
+        }
+
+        strcat(obj, "}");
+
+        usage_huge(&text, 20, obj);
+        acc = cJSON_CreateObject();
+        u = cJSON_ParseWithLength(text.data, text.len);
+        ok(ngx_http_moa_usage_add(acc,
+               cJSON_GetObjectItemCaseSensitive(u, "usage")) > 0,
+           "worst: added");
+        cJSON_Delete(u);
+
+        usage_huge(&text, 20, "{\"a\":1}");
+        text.len = 0;
+        ngx_http_moa_buf_lit(&text, "{\"prompt_tokens_details\":");
+        ngx_http_moa_buf_cstr(&text, obj);
+        ngx_http_moa_buf_lit(&text, ",\"completion_tokens_details\":");
+        ngx_http_moa_buf_cstr(&text, obj);
+        ngx_http_moa_buf_lit(&text, "}");
+        u = cJSON_ParseWithLength(text.data, text.len);
+        ok(ngx_http_moa_usage_add(acc, u) > 0, "worst: details added");
+        cJSON_Delete(u);
+
+        out.len = 0;
+        ngx_http_moa_usage_print(&out, acc);
+        ok(out.len < 7 * 1024, "worst: the usage printed in %d bytes",
+           (int) out.len);
+        u = check_json_cjson(out.data, out.len);
+        ok(u != NULL, "worst: valid JSON");
+        cJSON_Delete(u);
+        cJSON_Delete(acc);
+    }
+
+    /* names: a long one or one with other bytes is not kept */
+    acc = usage_sum("{\"total_tokens\":1,\"a b\":1,\"a\\\\b\":1,"
+                    "\"x1234567890123456789012345678901234567890123456789"
+                    "0123456789012345\":1,\"ok.-_9\":1}", NULL);
+    ok(!jhas(acc, "a b") && cJSON_GetArraySize(acc) == 2
+       && cJSON_GetObjectItemCaseSensitive(acc, "ok.-_9") != NULL,
+       "names: [A-Za-z0-9_.-], 64 bytes");
+    cJSON_Delete(acc);
+
+    ngx_http_moa_buf_free(&text);
+    ngx_http_moa_buf_free(&out);
 }
 
 
@@ -372,6 +567,7 @@ main(void)
 {
     test_usage();
     test_usage_print();
+    test_usage_counts();
     test_usage_scan();
 
     return done_testing();
