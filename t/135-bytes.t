@@ -1,0 +1,123 @@
+# Faithful bytes: what the client gets is what the provider and the client
+# wrote, whole (a \u0000 in content, a NUL in a model id), in valid UTF-8
+# (error messages cut on a character boundary), and in the shape SDKs
+# check (every choice has an index, a stream has one id).
+
+use lib 't/lib';
+use MoaTest;
+use Test::Nginx::Socket 'no_plan';
+use Encode ();
+
+moa_setup();
+no_long_string();
+no_shuffle();
+
+# strict UTF-8, as the parsers of other languages are
+sub main::utf8_strict {
+    my $copy = $_[0];
+    return eval { Encode::decode('UTF-8', $copy, Encode::FB_CROAK); 1 };
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a long bad role: the 400 is valid UTF-8 (the '%.64s' cut drops a half character)
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        moa_passthrough off;
+    }
+--- request eval
+"POST /v1/chat/completions\n"
+    . '{"model":"moa-test-v1","messages":[{"role":"a'
+    . ("\xc3\xa9" x 100) . '","content":"hi"}]}'
+--- error_code: 400
+--- check
+ok main::utf8_strict($body), 'the body is valid UTF-8';
+my $r = MoaTest::decode_json($body);
+like $r->{error}{message}, qr/: 'a\x{e9}{31}' is not one of/, 'cut after 31 characters';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2: a long unknown model: the 404 is valid UTF-8 (cut at 128 bytes)
+--- request eval
+"POST /v1/chat/completions\n"
+    . '{"model":"a' . ("\xc3\xa9" x 100)
+    . '","messages":[{"role":"user","content":"hi"}]}'
+--- error_code: 404
+--- check
+ok main::utf8_strict($body), 'the body is valid UTF-8';
+my $r = MoaTest::decode_json($body);
+like $r->{error}{message}, qr/^The model 'a\x{e9}{63}' does not exist/,
+    'cut after 63 characters';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 3: a provider's long error relayed: valid UTF-8 (cut at 255 bytes)
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        moa_passthrough off;
+    }
+--- mock eval
+'{"proposal": {"status": 400, "error": {"message": "a'
+    . ('\u00e9' x 200) . '", "code": "a' . ('\u00e9' x 40)
+    . '", "type": "' . ('\u00e9' x 40) . '"}}}'
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 400
+--- check
+ok main::utf8_strict($body), 'the body is valid UTF-8';
+my $r = MoaTest::decode_json($body);
+is $r->{error}{message}, 'a' . ("\x{e9}" x 127), 'message: whole characters';
+is $r->{error}{code}, 'a' . ("\x{e9}" x 31), 'code: whole characters';
+is $r->{error}{type}, "\x{e9}" x 31, 'type: whole characters';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 4: "moa-test-v1\u0000zzz" is not the MoA model: 404 with passthrough off
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1\u0000zzz","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 404
+--- json
+is $r->{error}{code}, 'model_not_found', 'model_not_found';
+--- no_error_log
+[alert]
+[crit]
+mock: start
+
+
+
+=== TEST 5: the same with passthrough on: forwarded as is, not the MoA chain
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+    }
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1\u0000zzz","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- json
+is $r->{model}, "moa-test-v1\x{0}zzz", 'the model as sent';
+like $r->{choices}[0]{message}{content}, qr/^passthrough 0: /, 'passthrough';
+--- error_log
+mock: start stage=passthrough
+--- no_error_log
+[alert]
+[crit]
+mock: start stage=proposal
