@@ -190,6 +190,21 @@ ngx_http_moa_reply_root(ngx_http_moa_reply_t *rep)
 }
 
 
+/*
+ * The reply's tokens, cut again when they were freed to save memory (a
+ * proposal's, kept for its spans): 0, or -1 without memory.
+ */
+int
+ngx_http_moa_reply_tokens(ngx_http_moa_reply_t *rep)
+{
+    if (rep->json.tok) {
+        return 0;
+    }
+
+    return ngx_http_moa_json_parse(&rep->json, rep->p, rep->len);
+}
+
+
 void
 ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 {
