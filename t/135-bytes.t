@@ -121,3 +121,93 @@ mock: start stage=passthrough
 [alert]
 [crit]
 mock: start stage=proposal
+
+
+
+=== TEST 6: a synthesis reply not in shape (no refusal, logprobs, index): content with \u0000 whole, index filled in
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+    }
+--- mock
+{"synthesis": {"body": "{\"id\":\"s1\",\"object\":\"chat.completion\",\"created\":1,\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"before\\u0000after\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}"}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- json
+is $r->{choices}[0]{message}{content}, "before\x{0}after", 'the content whole';
+is $r->{choices}[0]{index}, 0, 'index: the position';
+ok exists $r->{choices}[0]{logprobs}, 'logprobs added';
+ok exists $r->{choices}[0]{message}{refusal}, 'refusal added';
+is $r->{model}, 'moa-test-v1', 'model';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 7: moa_fallback candidate: a candidate with \u0000 is answered whole
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        moa_fallback candidate;
+    }
+--- mock
+{"proposal": {"content": "before\u0000after {call}"}, "synthesis": {"status": 500}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_headers
+X-MoA-Fallback: candidate
+--- json
+is $r->{choices}[0]{message}{content}, "before\x{0}after 0", 'the candidate whole';
+is $r->{choices}[0]{index}, 0, 'index 0';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 8: the same streamed as chunks
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","stream":true,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_headers
+X-MoA-Fallback: candidate
+--- sse
+is MoaTest::sse_data(\@e), "before\x{0}after 0", 'the candidate whole';
+is $e[-1], '[DONE]', '[DONE]';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 9: a streamed synthesis with a new id per chunk and no index: one id, every choice indexed
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+    }
+--- mock
+{"synthesis": {"content_type": "text/event-stream", "body": "data: {\"id\":\"a1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\ndata: {\"id\":\"a2\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"be\\u0000fore\"}}]}\n\ndata: {\"id\":\"a3\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- sse
+my @chunks = grep { ref } @e;
+is scalar(@chunks), 4, 'three chunks and the usage chunk';
+is_deeply [map { $_->{id} } @chunks], [('a1') x 4], 'one id, the first';
+is_deeply [map { $_->{index} } map { @{ $_->{choices} } } @chunks], [0, 0, 0],
+    'every choice indexed';
+is MoaTest::sse_data(\@e), "be\x{0}fore", 'content whole';
+is $e[-1], '[DONE]', '[DONE]';
+--- no_error_log
+[alert]
+[crit]
