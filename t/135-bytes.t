@@ -211,3 +211,33 @@ is $e[-1], '[DONE]', '[DONE]';
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 10: the capture line keeps the answer's \u0000 (plain and collected from a stream)
+--- http_config eval
+MoaTest::http_config() . "    log_format moa_capture escape=none '\$moa_capture';\n"
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        access_log logs/capture.jsonl moa_capture if=$moa_capture;
+    }
+--- mock
+{"synthesis": {"content": "before\u0000after", "refusal": "no\u0000pe"}}
+--- request eval
+["POST /v1/chat/completions\n"
+   . '{"model":"moa-test-v1","messages":[{"role":"user","content":"cap-plain"}]}',
+ "POST /v1/chat/completions\n"
+   . '{"model":"moa-test-v1","stream":true,"messages":[{"role":"user","content":"cap-stream"}]}']
+--- error_code eval
+[200, 200]
+--- check
+for my $m (qw(cap-plain cap-stream)) {
+    my ($c) = MoaTest::captured($m);
+    is $c->{messages}[-1]{content}, "before\x{0}after", "$m: content whole";
+    is $c->{messages}[-1]{refusal}, "no\x{0}pe", "$m: refusal whole";
+}
+--- no_error_log
+[alert]
+[crit]
