@@ -38,9 +38,10 @@ ngx_http_moa_capture_answer(const cJSON *answer)
         return NULL;
     }
 
+    /* a raw string: the provider's text, whole */
     v = cJSON_GetObjectItemCaseSensitive(answer, "refusal");
 
-    if (cJSON_IsString(v)) {
+    if (cJSON_IsString(v) || cJSON_IsRaw(v)) {
         item = cJSON_Duplicate(v, 1);
         if (item == NULL || !cJSON_AddItemToObject(msg, "refusal", item)) {
             cJSON_Delete(item);
