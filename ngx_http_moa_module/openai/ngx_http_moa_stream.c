@@ -145,6 +145,66 @@ ngx_http_moa_stream_no_choices(const ngx_http_moa_json_member_t *members,
 
 
 /*
+ * Whether every choice of a chunk starts with its "index", as providers
+ * write them: one pass over the validated text, no allocation (the event
+ * is the hot path); any other shape takes ngx_http_moa_stream_choices().
+ */
+static int
+ngx_http_moa_stream_indexed(const char *p, size_t len)
+{
+    int          depth;
+    const char  *end;
+
+    end = p + len;
+    depth = 0;
+
+    for ( /* void */ ; p < end; p++) {
+        switch (*p) {
+
+        case '"':
+            /* a string: its plain runs skipped a word at a time */
+            for (p = ngx_http_moa_json_plain(p + 1, end);
+                 p < end && *p == '\\';
+                 p = ngx_http_moa_json_plain(p + 2, end))
+            {
+                /* void */
+            }
+
+            break;
+
+        case '[':
+            depth++;
+            break;
+
+        case '{':
+            if (depth++ != 1) {
+                break;
+            }
+
+            do {
+                p++;
+            } while (p < end
+                     && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'));
+
+            if ((size_t) (end - p) < 7 || memcmp(p, "\"index\"", 7) != 0) {
+                return 0;
+            }
+
+            p += 6;
+            break;
+
+        case ']':
+        case '}':
+            depth--;
+            break;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
  * The choices of a chunk, each with its index: a provider may leave it
  * out (SDKs then refuse the chunk); the position in the array is the
  * index.
@@ -229,14 +289,19 @@ ngx_http_moa_stream_write(ngx_http_moa_stream_t *st,
             continue;
         }
 
-        if (st->id.len && ngx_http_moa_json_key_is(m, "id")) {
+        if ((m->key_len == 2 || m->escaped) && st->id.len
+            && ngx_http_moa_json_key_is(m, "id"))
+        {
             ngx_http_moa_buf_lit(out, "\"id\":");
             ngx_http_moa_buf_add(out, st->id.data, st->id.len);
             ngx_http_moa_buf_lit(out, ",");
             continue;
         }
 
-        if (m->value[0] == '[' && ngx_http_moa_json_key_is(m, "choices")) {
+        if (m->value[0] == '['
+            && !ngx_http_moa_stream_indexed(m->value, m->value_len)
+            && ngx_http_moa_json_key_is(m, "choices"))
+        {
             ngx_http_moa_stream_choices(out, m);
             continue;
         }
