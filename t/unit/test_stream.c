@@ -679,6 +679,33 @@ test_stream_bytes(void)
     free_events(ev, n);
     ngx_http_moa_stream_free(&st);
 
+    /* the quick pass: strings that look like choices, index not first */
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    is_int(event(&st, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                 "\"[{\\\"x\\\":1},{\\\"index\\\"\"}},{\"delta\":{\"content\":"
+                 "\"{\\\"index\\\":9}\"}},{\"delta\":{},\"index\":5}]}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "index after strings: OK");
+    n = events(out.data, out.len, ev, 32, "index after strings");
+    ok(n == 1 && jnum(ev[0], "choices.0.index") == 0
+       && jnum(ev[0], "choices.1.index") == 1
+       && jnum(ev[0], "choices.2.index") == 5
+       && jsize(ev[0], "choices.2") == 2,
+       "index after strings: the second gets 1, the third keeps its own");
+    is_str(jstr(ev[0], "choices.1.delta.content"), "{\"index\":9}",
+           "index after strings: the content as sent");
+    free_events(ev, n);
+    ngx_http_moa_stream_free(&st);
+
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    is_int(event(&st, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                 "\"a\\\"b\"}}]}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "indexed: OK");
+    has(out.data, out.len, "\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"a\\\"b\"}}]}", "indexed: the provider's bytes");
+    ngx_http_moa_stream_free(&st);
+
     ngx_http_moa_buf_free(&out);
 }
 
