@@ -214,7 +214,7 @@ is $e[-1], '[DONE]', '[DONE]';
 
 
 
-=== TEST 10: the capture line keeps the answer's \u0000 (plain and collected from a stream)
+=== TEST 10: the capture line keeps the client's and the answer's \u0000 (plain and collected from a stream)
 --- http_config eval
 MoaTest::http_config() . "    log_format moa_capture escape=none '\$moa_capture';\n"
 --- config
@@ -227,9 +227,9 @@ MoaTest::http_config() . "    log_format moa_capture escape=none '\$moa_capture'
 {"synthesis": {"content": "before\u0000after", "refusal": "no\u0000pe"}}
 --- request eval
 ["POST /v1/chat/completions\n"
-   . '{"model":"moa-test-v1","messages":[{"role":"user","content":"cap-plain"}]}',
+   . '{"model":"moa-test-v1","messages":[{"role":"user","content":"cap-plain x\u0000y"}]}',
  "POST /v1/chat/completions\n"
-   . '{"model":"moa-test-v1","stream":true,"messages":[{"role":"user","content":"cap-stream"}]}']
+   . '{"model":"moa-test-v1","stream":true,"messages":[{"role":"user","content":"cap-stream x\u0000y"}]}']
 --- error_code eval
 [200, 200]
 --- check
@@ -237,6 +237,7 @@ for my $m (qw(cap-plain cap-stream)) {
     my ($c) = MoaTest::captured($m);
     is $c->{messages}[-1]{content}, "before\x{0}after", "$m: content whole";
     is $c->{messages}[-1]{refusal}, "no\x{0}pe", "$m: refusal whole";
+    is $c->{messages}[0]{content}, "$m x\x{0}y", "$m: the client's message whole";
 }
 --- no_error_log
 [alert]
