@@ -90,8 +90,13 @@ fuzz_message(const cJSON *msg)
     fuzz_assert(cJSON_IsString(c) && strcmp(c->valuestring, "assistant") == 0,
                 "the role is assistant");
 
+    /*
+     * collected, a string is a raw item (its JSON text, escaped from its
+     * length); the capture line, parsed, has it as a string
+     */
     c = cJSON_GetObjectItemCaseSensitive(msg, "content");
-    fuzz_assert(cJSON_IsString(c) || cJSON_IsNull(c),
+    fuzz_assert(cJSON_IsString(c) || cJSON_IsNull(c)
+                || (cJSON_IsRaw(c) && c->valuestring[0] == '"'),
                 "content: a string or null");
 
     tc = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
@@ -99,7 +104,7 @@ fuzz_message(const cJSON *msg)
                                && cJSON_GetArraySize(tc) >= 1
                                && cJSON_GetArraySize(tc) <= 128),
                 "tool calls: none, or 1 to 128");
-    fuzz_assert(tc != NULL || cJSON_IsString(c),
+    fuzz_assert(tc != NULL || cJSON_IsString(c) || cJSON_IsRaw(c),
                 "content null only beside tool calls");
 
     cJSON_ArrayForEach(call, tc) {

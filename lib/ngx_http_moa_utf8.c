@@ -4,6 +4,8 @@
  */
 
 
+#include <string.h>
+
 #include "ngx_http_moa_utf8.h"
 
 
@@ -85,4 +87,30 @@ ngx_http_moa_utf8_valid(const char *p, size_t n)
     }
 
     return 1;
+}
+
+
+size_t
+ngx_http_moa_utf8_clean(char *p, size_t n)
+{
+    size_t  i, k, len;
+
+    len = 0;
+
+    for (i = 0; i < n; i += k) {
+        k = ngx_http_moa_utf8_seq(p + i, n - i);
+
+        if (k == 0) {
+            k = 1;
+            continue;
+        }
+
+        if (len != i) {
+            memmove(p + len, p + i, k);
+        }
+
+        len += k;
+    }
+
+    return len;
 }

@@ -37,7 +37,7 @@ static void ngx_http_moa_wake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_read_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
 static ngx_http_moa_model_t *ngx_http_moa_find_model(
-    ngx_http_moa_loc_conf_t *mlcf, const char *id);
+    ngx_http_moa_loc_conf_t *mlcf, const char *id, size_t len);
 static void ngx_http_moa_check_broken(ngx_http_request_t *r);
 static void ngx_http_moa_keepalive_handler(ngx_event_t *ev);
 static void ngx_http_moa_deadline_handler(ngx_event_t *ev);
@@ -135,7 +135,8 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
         goto invalid;
     }
 
-    ctx->model = ngx_http_moa_find_model(ctx->conf, ctx->req.model);
+    ctx->model = ngx_http_moa_find_model(ctx->conf, ctx->req.model,
+                                         ctx->req.model_len);
 
     if (ctx->model) {
         if (ngx_http_moa_request_check_moa(&ctx->req, &err) != 0) {
@@ -290,9 +291,9 @@ ngx_http_moa_read_body(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx)
 
 
 static ngx_http_moa_model_t *
-ngx_http_moa_find_model(ngx_http_moa_loc_conf_t *mlcf, const char *id)
+ngx_http_moa_find_model(ngx_http_moa_loc_conf_t *mlcf, const char *id,
+    size_t len)
 {
-    size_t                 len;
     ngx_uint_t             i;
     ngx_http_moa_model_t  *m;
 
@@ -300,7 +301,7 @@ ngx_http_moa_find_model(ngx_http_moa_loc_conf_t *mlcf, const char *id)
         return NULL;
     }
 
-    len = ngx_strlen(id);
+    /* the whole id: "moa-x\u0000y" is not "moa-x" */
     m = mlcf->models->elts;
 
     for (i = 0; i < mlcf->models->nelts; i++) {

@@ -38,9 +38,10 @@ ngx_http_moa_capture_answer(const cJSON *answer)
         return NULL;
     }
 
+    /* a raw string: the provider's text, whole */
     v = cJSON_GetObjectItemCaseSensitive(answer, "refusal");
 
-    if (cJSON_IsString(v)) {
+    if (cJSON_IsString(v) || cJSON_IsRaw(v)) {
         item = cJSON_Duplicate(v, 1);
         if (item == NULL || !cJSON_AddItemToObject(msg, "refusal", item)) {
             cJSON_Delete(item);
@@ -61,6 +62,69 @@ ngx_http_moa_capture_answer(const cJSON *answer)
     }
 
     return msg;
+}
+
+
+/*
+ * The client's messages as they sent them, on one line (white space
+ * between tokens dropped, as cJSON prints), then the answer: a raw item,
+ * so that a string of theirs with \u0000 is not cut where cJSON's would
+ * end.  NULL without memory.
+ */
+static cJSON *
+ngx_http_moa_capture_messages(const ngx_http_moa_json_member_t *m,
+    const cJSON *msg)
+{
+    int                  in;
+    char                *s;
+    cJSON               *item;
+    const char          *p, *end;
+    ngx_http_moa_buf_t   b;
+
+    s = cJSON_PrintUnformatted(msg);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+    (void) ngx_http_moa_buf_reserve(&b, m->value_len + strlen(s) + 2);
+
+    in = 0;
+    end = m->value + m->value_len;
+
+    for (p = m->value; p < end && !b.nomem; p++) {
+        if (in) {
+            if (*p == '\\') {
+                ngx_http_moa_buf_add(&b, p++, 2);
+                continue;
+            }
+
+            in = (*p != '"');
+
+        } else if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+            continue;
+
+        } else {
+            in = (*p == '"');
+        }
+
+        ngx_http_moa_buf_add(&b, p, 1);
+    }
+
+    /* the array is not empty: "]" becomes ",<answer>]" */
+    if (!b.nomem && b.len) {
+        b.len--;
+    }
+
+    ngx_http_moa_buf_lit(&b, ",");
+    ngx_http_moa_buf_cstr(&b, s);
+    ngx_http_moa_buf_add(&b, "]", 2);
+    free(s);
+
+    item = b.nomem ? NULL : cJSON_CreateRaw(b.data);
+    ngx_http_moa_buf_free(&b);
+
+    return item;
 }
 
 
@@ -155,18 +219,19 @@ ngx_http_moa_capture_line(ngx_http_moa_buf_t *out,
 
     root = ngx_http_moa_request_root(req);
 
-    messages = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(root,
-                                                                "messages"),
-                               1);
-    if (messages == NULL || !cJSON_AddItemToObject(line, "messages", messages))
-    {
-        cJSON_Delete(messages);
+    msg = ngx_http_moa_capture_answer(answer);
+    if (msg == NULL) {
         goto done;
     }
 
-    msg = ngx_http_moa_capture_answer(answer);
-    if (msg == NULL || !cJSON_AddItemToArray(messages, msg)) {
-        cJSON_Delete(msg);
+    messages = req->raw_messages
+               ? ngx_http_moa_capture_messages(req->raw_messages, msg)
+               : NULL;
+    cJSON_Delete(msg);
+
+    if (messages == NULL || !cJSON_AddItemToObject(line, "messages", messages))
+    {
+        cJSON_Delete(messages);
         goto done;
     }
 

@@ -11,6 +11,8 @@
 
 #include "ngx_http_moa_collect.h"
 #include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_text.h"
 
 
 static int
@@ -102,6 +104,40 @@ ngx_http_moa_collect_call(ngx_http_moa_collect_t *col, const cJSON *tc)
 
 
 /*
+ * A string of the delta of the nth choice of a chunk, decoded from the
+ * chunk's own text into b, whole (cJSON's strings end at a \u0000): 0, or
+ * -1 when the chunk's text is not what its tree says.
+ */
+static int
+ngx_http_moa_collect_text(const char *data, size_t len, int nth,
+    const char *name, ngx_http_moa_buf_t *b)
+{
+    size_t               pos;
+    ngx_http_moa_span_t  v, e;
+
+    if (!ngx_http_moa_json_text_get(data, len, "choices", &v)) {
+        return -1;
+    }
+
+    pos = 0;
+
+    do {
+        if (!ngx_http_moa_json_text_next(v.p, v.len, &pos, &e)) {
+            return -1;
+        }
+    } while (nth--);
+
+    if (!ngx_http_moa_json_text_get(e.p, e.len, "delta", &v)
+        || !ngx_http_moa_json_text_get(v.p, v.len, name, &e))
+    {
+        return -1;
+    }
+
+    return ngx_http_moa_json_text_unescape(b, e.p, e.len);
+}
+
+
+/*
  * Merges one chunk of a stream into the answer: the content, refusal and
  * tool call pieces of choice 0, and the usage of a usage chunk.
  */
@@ -109,6 +145,7 @@ int
 ngx_http_moa_collect_chunk(ngx_http_moa_collect_t *col, const char *data,
     size_t len)
 {
+    int           nth, raw;
     cJSON        *chunk;
     const cJSON  *choices, *c, *delta, *v, *tc;
 
@@ -136,7 +173,13 @@ ngx_http_moa_collect_chunk(ngx_http_moa_collect_t *col, const char *data,
 
     choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
 
+    /* the strings from the text itself, when it is strict JSON */
+    raw = ngx_http_moa_json_valid(data, len) == 0;
+    nth = -1;
+
     cJSON_ArrayForEach(c, choices) {
+        nth++;
+
         v = cJSON_GetObjectItemCaseSensitive(c, "index");
 
         if (cJSON_IsNumber(v) && v->valueint != 0) {
@@ -148,14 +191,24 @@ ngx_http_moa_collect_chunk(ngx_http_moa_collect_t *col, const char *data,
         v = cJSON_GetObjectItemCaseSensitive(delta, "content");
 
         if (cJSON_IsString(v)) {
-            ngx_http_moa_buf_cstr(&col->content, v->valuestring);
+            if (!raw || ngx_http_moa_collect_text(data, len, nth, "content",
+                                                  &col->content) != 0)
+            {
+                ngx_http_moa_buf_cstr(&col->content, v->valuestring);
+            }
+
             col->has_content = 1;
         }
 
         v = cJSON_GetObjectItemCaseSensitive(delta, "refusal");
 
         if (cJSON_IsString(v)) {
-            ngx_http_moa_buf_cstr(&col->refusal, v->valuestring);
+            if (!raw || ngx_http_moa_collect_text(data, len, nth, "refusal",
+                                                  &col->refusal) != 0)
+            {
+                ngx_http_moa_buf_cstr(&col->refusal, v->valuestring);
+            }
+
             col->has_refusal = 1;
         }
 
@@ -186,11 +239,42 @@ failed:
 }
 
 
-/* the assistant message of a collected stream, or NULL */
+/*
+ * a string as a raw item, escaped from its length: a C string would end
+ * at its first NUL
+ */
+static cJSON *
+ngx_http_moa_collect_string(const ngx_http_moa_buf_t *s)
+{
+    cJSON               *item;
+    ngx_http_moa_buf_t   b;
+
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+
+    if (s->len) {
+        ngx_http_moa_buf_json_str(&b, s->data, s->len);
+
+    } else {
+        ngx_http_moa_buf_lit(&b, "\"\"");
+    }
+
+    ngx_http_moa_buf_add(&b, "", 1);
+
+    item = b.nomem ? NULL : cJSON_CreateRaw(b.data);
+    ngx_http_moa_buf_free(&b);
+
+    return item;
+}
+
+
+/*
+ * The assistant message of a collected stream, or NULL; content and
+ * refusal are raw items (cJSON_IsRaw), which print as they are.
+ */
 cJSON *
 ngx_http_moa_collect_message(ngx_http_moa_collect_t *col)
 {
-    cJSON  *msg, *tc;
+    cJSON  *msg, *tc, *item;
 
     if (col->failed) {
         return NULL;
@@ -203,18 +287,16 @@ ngx_http_moa_collect_message(ngx_http_moa_collect_t *col)
         goto failed;
     }
 
-    ngx_http_moa_buf_add(&col->content, "", 1);
-    ngx_http_moa_buf_add(&col->refusal, "", 1);
-
     if (col->content.nomem || col->refusal.nomem) {
         goto failed;
     }
 
-    if ((col->has_content && col->content.len > 1) || col->tool_calls == NULL)
+    if ((col->has_content && col->content.len > 0) || col->tool_calls == NULL)
     {
-        if (cJSON_AddStringToObject(msg, "content", col->content.data)
-            == NULL)
-        {
+        item = ngx_http_moa_collect_string(&col->content);
+
+        if (item == NULL || !cJSON_AddItemToObject(msg, "content", item)) {
+            cJSON_Delete(item);
             goto failed;
         }
 
@@ -222,14 +304,13 @@ ngx_http_moa_collect_message(ngx_http_moa_collect_t *col)
         goto failed;
     }
 
-    col->content.len--;
-    col->refusal.len--;
+    if (col->has_refusal) {
+        item = ngx_http_moa_collect_string(&col->refusal);
 
-    if (col->has_refusal
-        && cJSON_AddStringToObject(msg, "refusal", col->refusal.data)
-           == NULL)
-    {
-        goto failed;
+        if (item == NULL || !cJSON_AddItemToObject(msg, "refusal", item)) {
+            cJSON_Delete(item);
+            goto failed;
+        }
     }
 
     if (col->tool_calls) {

@@ -14,8 +14,20 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_utf8.h"
 #include "ngx_http_moa_error.h"
 #include "ngx_http_moa_buf_json.h"
+
+
+/*
+ * A text cut to its buffer (or a "%.64s" inside it) can end in half a
+ * UTF-8 character, which strict JSON parsers reject: the pieces go.
+ */
+static void
+ngx_http_moa_error_utf8(char *s)
+{
+    s[ngx_http_moa_utf8_clean(s, strlen(s))] = '\0';
+}
 
 
 void
@@ -33,6 +45,8 @@ ngx_http_moa_error_set(ngx_http_moa_error_t *err, int status,
     va_start(args, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, args);
     va_end(args);
+
+    ngx_http_moa_error_utf8(err->message);
 }
 
 
@@ -69,6 +83,7 @@ ngx_http_moa_error_copy(char *buf, size_t size, const cJSON *item)
     }
 
     snprintf(buf, size, "%s", item->valuestring);
+    ngx_http_moa_error_utf8(buf);
 
     return buf;
 }
@@ -100,6 +115,7 @@ ngx_http_moa_error_from_reply(ngx_http_moa_error_t *err, int status,
     }
 
     snprintf(err->message, sizeof(err->message), "%s", msg->valuestring);
+    ngx_http_moa_error_utf8(err->message);
 
     if (ngx_http_moa_error_copy(err->buf[0], sizeof(err->buf[0]),
             cJSON_GetObjectItemCaseSensitive(e, "type")))

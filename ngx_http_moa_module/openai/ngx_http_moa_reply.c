@@ -192,6 +192,21 @@ ngx_http_moa_reply_root(ngx_http_moa_reply_t *rep)
 }
 
 
+/*
+ * The reply's tokens, cut again when they were freed to save memory (a
+ * proposal's, kept for its spans): 0, or -1 without memory.
+ */
+int
+ngx_http_moa_reply_tokens(ngx_http_moa_reply_t *rep)
+{
+    if (rep->json.tok) {
+        return 0;
+    }
+
+    return ngx_http_moa_json_parse(&rep->json, rep->p, rep->len);
+}
+
+
 void
 ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 {
@@ -236,11 +251,56 @@ ngx_http_moa_reply_choice_usable(const ngx_http_moa_choice_t *c)
 }
 
 
-/* the message of a choice as a tree (the caller deletes it) */
+/*
+ * A string member of the tree replaced by its raw text (a cJSON_IsRaw
+ * item, printed as it is): cJSON's strings end at a \u0000.
+ */
+static int
+ngx_http_moa_reply_raw_string(cJSON *obj, const char *name,
+    const ngx_http_moa_span_t *v)
+{
+    cJSON               *item;
+    ngx_http_moa_buf_t   b;
+
+    if (v->len == 0 || v->p[0] != '"'
+        || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, name)))
+    {
+        return 0;
+    }
+
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+
+    ngx_http_moa_buf_add(&b, v->p, v->len);
+    ngx_http_moa_buf_add(&b, "", 1);
+
+    item = b.nomem ? NULL : cJSON_CreateRaw(b.data);
+    ngx_http_moa_buf_free(&b);
+
+    return ngx_http_moa_reply_set(obj, name, item);
+}
+
+
+/*
+ * The message of a choice as a tree (the caller deletes it); content and
+ * refusal strings are raw items, the provider's own text, whole.
+ */
 cJSON *
 ngx_http_moa_reply_choice_message(const ngx_http_moa_choice_t *c)
 {
-    return cJSON_ParseWithLength(c->message.p, c->message.len);
+    cJSON  *msg;
+
+    msg = cJSON_ParseWithLength(c->message.p, c->message.len);
+
+    if (msg
+        && (ngx_http_moa_reply_raw_string(msg, "content", &c->content) != 0
+            || ngx_http_moa_reply_raw_string(msg, "refusal", &c->refusal)
+               != 0))
+    {
+        cJSON_Delete(msg);
+        return NULL;
+    }
+
+    return msg;
 }
 
 

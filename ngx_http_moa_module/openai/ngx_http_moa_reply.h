@@ -43,6 +43,7 @@ typedef struct {
 int ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
     size_t len, ngx_http_moa_error_t *err);
 cJSON *ngx_http_moa_reply_root(ngx_http_moa_reply_t *rep);
+int ngx_http_moa_reply_tokens(ngx_http_moa_reply_t *rep);
 void ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep);
 
 int ngx_http_moa_reply_choice_usable(const ngx_http_moa_choice_t *c);

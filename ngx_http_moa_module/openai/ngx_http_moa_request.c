@@ -194,6 +194,7 @@ ngx_http_moa_request_model(ngx_http_moa_request_t *req, int i,
         memcpy(req->model_text, j->tok[i].p + 1, j->tok[i].len - 2);
         req->model_text[j->tok[i].len - 2] = '\0';
         req->model = req->model_text;
+        req->model_len = j->tok[i].len - 2;
         return 0;
     }
 
@@ -208,6 +209,7 @@ ngx_http_moa_request_model(ngx_http_moa_request_t *req, int i,
         return -1;
     }
 
+    req->model_len = req->model_buf.len;
     ngx_http_moa_buf_add(&req->model_buf, "", 1);
 
     if (req->model_buf.nomem) {

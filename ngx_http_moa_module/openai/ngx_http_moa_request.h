@@ -26,6 +26,7 @@ typedef struct {
     cJSON                       *root;       /* parsed on demand */
 
     const char                  *model;      /* decoded, NUL-terminated */
+    size_t                       model_len;  /* decoded: may hold a NUL */
     ngx_http_moa_buf_t           model_buf;  /* model with escapes or long */
     char                         model_text[48];
     const ngx_http_moa_json_member_t  *raw_messages;

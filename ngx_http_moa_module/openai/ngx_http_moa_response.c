@@ -30,172 +30,330 @@ static const char  *ngx_http_moa_message_keys[] = {
 };
 
 
+/*
+ * Which of names (NULL-terminated) the key of member token k is: its
+ * position, or -1.  Keys are compared decoded, as cJSON did.
+ */
 static int
-ngx_http_moa_response_choice(cJSON *choice, int index)
+ngx_http_moa_response_key(const ngx_http_moa_json_t *j, uint32_t k,
+    const char **names)
 {
-    cJSON  *msg, *tc;
+    int                         i;
+    ngx_http_moa_json_member_t  m;
 
-    ngx_http_moa_reply_first_only(choice, ngx_http_moa_choice_keys);
-    ngx_http_moa_reply_first_only(cJSON_GetObjectItemCaseSensitive(choice,
-                                                                   "message"),
-                                  ngx_http_moa_message_keys);
+    m.key = j->tok[k].p + 1;
+    m.key_len = j->tok[k].len - 2;
+    m.escaped = j->tok[k].escaped;
 
-    if (index >= 0
-        && ngx_http_moa_reply_set(choice, "index", cJSON_CreateNumber(index))
-           != 0)
-    {
-        return -1;
+    for (i = 0; names[i]; i++) {
+        if (ngx_http_moa_json_key_is(&m, names[i])) {
+            return i;
+        }
     }
 
-    if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL
-        && cJSON_AddNullToObject(choice, "logprobs") == NULL)
-    {
-        return -1;
-    }
-
-    if (cJSON_GetObjectItemCaseSensitive(choice, "finish_reason") == NULL
-        && cJSON_AddStringToObject(choice, "finish_reason", "stop") == NULL)
-    {
-        return -1;
-    }
-
-    msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
-
-    if (cJSON_GetObjectItemCaseSensitive(msg, "role") == NULL
-        && cJSON_AddStringToObject(msg, "role", "assistant") == NULL)
-    {
-        return -1;
-    }
-
-    if (cJSON_GetObjectItemCaseSensitive(msg, "content") == NULL
-        && cJSON_AddNullToObject(msg, "content") == NULL)
-    {
-        return -1;
-    }
-
-    if (cJSON_GetObjectItemCaseSensitive(msg, "refusal") == NULL
-        && cJSON_AddNullToObject(msg, "refusal") == NULL)
-    {
-        return -1;
-    }
-
-    /* SDKs expect tool_calls only when there are some */
-    tc = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
-
-    if (tc && cJSON_GetArraySize(tc) == 0) {
-        cJSON_DeleteItemFromObjectCaseSensitive(msg, "tool_calls");
-    }
-
-    return 0;
+    return -1;
 }
 
 
 /*
- * The usage as usage_print() writes it, as on the fast path: cJSON would
- * print a sum that is not finite as null, which no SDK takes for a count.
+ * The members of object token obj are walked in order; a later duplicate
+ * of a key in names is dropped (clients keep the last, the module reads
+ * the first).  Returns the position in names of the key of member token
+ * k, -1 for other keys, or -2 for a member to skip.
  */
-static cJSON *
-ngx_http_moa_response_usage_raw(const cJSON *usage)
+static int
+ngx_http_moa_response_member(const ngx_http_moa_json_t *j, uint32_t k,
+    const char **names, unsigned *seen)
 {
-    cJSON               *item;
-    ngx_http_moa_buf_t   b;
+    int  i;
 
-    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+    i = ngx_http_moa_response_key(j, k, names);
 
-    ngx_http_moa_usage_print(&b, usage);
-    ngx_http_moa_buf_add(&b, "", 1);
+    if (i >= 0) {
+        if (*seen & (1u << i)) {
+            return -2;
+        }
 
-    item = b.nomem ? NULL : cJSON_CreateRaw(b.data);
-    ngx_http_moa_buf_free(&b);
+        *seen |= 1u << i;
+    }
 
-    return item;
+    return i;
+}
+
+
+/* a comma before every member but the first */
+static void
+ngx_http_moa_response_sep(ngx_http_moa_buf_t *out, int *first)
+{
+    if (!*first) {
+        ngx_http_moa_buf_lit(out, ",");
+    }
+
+    *first = 0;
+}
+
+
+/* "key": written raw */
+static void
+ngx_http_moa_response_put_key(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_json_t *j, uint32_t k, int *first)
+{
+    ngx_http_moa_response_sep(out, first);
+    ngx_http_moa_buf_add(out, j->tok[k].p, j->tok[k].len);
+    ngx_http_moa_buf_lit(out, ":");
+}
+
+
+static void
+ngx_http_moa_response_put_raw(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_json_t *j, uint32_t v)
+{
+    ngx_http_moa_buf_add(out, j->tok[v].p, j->tok[v].len);
 }
 
 
 /*
- * The final chat.completion from a provider reply: model is the MoA id,
- * usage the sum.  choice >= 0 keeps that one choice only (a candidate
- * returned as the answer), as index 0.
+ * A message, with role, content and refusal added when missing and a
+ * tool_calls without calls removed (SDKs expect it only with some).
+ */
+static void
+ngx_http_moa_response_message(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_json_t *j, uint32_t msg)
+{
+    int       i, first;
+    uint32_t  k, end;
+    unsigned  seen;
+
+    ngx_http_moa_buf_lit(out, "{");
+
+    first = 1;
+    seen = 0;
+    end = j->tok[msg].next;
+
+    for (k = msg + 1; k < end; k = j->tok[k + 1].next) {
+        i = ngx_http_moa_response_member(j, k, ngx_http_moa_message_keys,
+                                         &seen);
+        if (i == -2) {
+            continue;
+        }
+
+        /* tool_calls: kept with elements (or members) only */
+        if (i == 3
+            && ((j->tok[k + 1].type != '[' && j->tok[k + 1].type != '{')
+                || j->tok[k + 1].next == k + 2))
+        {
+            continue;
+        }
+
+        ngx_http_moa_response_put_key(out, j, k, &first);
+        ngx_http_moa_response_put_raw(out, j, k + 1);
+    }
+
+    if (!(seen & 1)) {
+        ngx_http_moa_response_sep(out, &first);
+        ngx_http_moa_buf_lit(out, "\"role\":\"assistant\"");
+    }
+
+    if (!(seen & 2)) {
+        ngx_http_moa_response_sep(out, &first);
+        ngx_http_moa_buf_lit(out, "\"content\":null");
+    }
+
+    if (!(seen & 4)) {
+        ngx_http_moa_response_sep(out, &first);
+        ngx_http_moa_buf_lit(out, "\"refusal\":null");
+    }
+
+    ngx_http_moa_buf_lit(out, "}");
+}
+
+
+/*
+ * A choice, with index (its position; 0 for a candidate kept alone),
+ * logprobs and finish_reason added when missing.  index >= 0 replaces the
+ * provider's own.
+ */
+static void
+ngx_http_moa_response_choice(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_json_t *j, uint32_t c, int index, int pos)
+{
+    int       i, first;
+    uint32_t  k, end;
+    unsigned  seen;
+
+    ngx_http_moa_buf_lit(out, "{");
+
+    first = 1;
+    seen = 0;
+    end = j->tok[c].next;
+
+    for (k = c + 1; k < end; k = j->tok[k + 1].next) {
+        i = ngx_http_moa_response_member(j, k, ngx_http_moa_choice_keys,
+                                         &seen);
+        if (i == -2) {
+            continue;
+        }
+
+        ngx_http_moa_response_put_key(out, j, k, &first);
+
+        if (i == 0 && index >= 0) {
+            ngx_http_moa_buf_int(out, index);
+
+        } else if (i == 1 && j->tok[k + 1].type == '{') {
+            ngx_http_moa_response_message(out, j, k + 1);
+
+        } else {
+            ngx_http_moa_response_put_raw(out, j, k + 1);
+        }
+    }
+
+    /* Vercel's AI SDK, for one, refuses a choice without its index */
+    if (!(seen & 1)) {
+        ngx_http_moa_response_sep(out, &first);
+        ngx_http_moa_buf_lit(out, "\"index\":");
+        ngx_http_moa_buf_int(out, index >= 0 ? index : pos);
+    }
+
+    if (!(seen & 4)) {
+        ngx_http_moa_response_sep(out, &first);
+        ngx_http_moa_buf_lit(out, "\"logprobs\":null");
+    }
+
+    if (!(seen & 8)) {
+        ngx_http_moa_response_sep(out, &first);
+        ngx_http_moa_buf_lit(out, "\"finish_reason\":\"stop\"");
+    }
+
+    ngx_http_moa_buf_lit(out, "}");
+}
+
+
+/* created, when it is a finite number (1e999 is not a time) */
+static int
+ngx_http_moa_response_created(const ngx_http_moa_json_t *j, uint32_t v)
+{
+    return j->tok[v].type == '0' && isfinite(strtod(j->tok[v].p, NULL));
+}
+
+
+/*
+ * The final chat.completion from a reply not in shape, normalised from
+ * its tokens: the provider's own bytes for everything the module does not
+ * set, so that no string is cut at a \u0000 (cJSON stores C strings) nor
+ * re-escaped.  model is the MoA id, usage the sum; choice >= 0 keeps that
+ * one choice only (a candidate returned as the answer), as index 0.
  */
 static int
-ngx_http_moa_response_tree(ngx_http_moa_buf_t *out, cJSON *root,
-    int choice, const char *model, const cJSON *usage)
+ngx_http_moa_response_tree(ngx_http_moa_buf_t *out,
+    ngx_http_moa_reply_t *rep, int choice, const char *model,
+    const cJSON *usage)
 {
-    char   *s;
-    cJSON  *choices, *c, *keep;
+    int                         i, c, pos, first;
+    uint32_t                    k, end;
+    unsigned                    seen;
+    const ngx_http_moa_json_t  *j;
 
-    ngx_http_moa_reply_first_only(root, ngx_http_moa_response_keys);
+    j = &rep->json;
 
-    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    (void) ngx_http_moa_buf_reserve(out, rep->len + 256);
 
-    if (choice >= 0) {
-        keep = cJSON_DetachItemFromArray(choices, choice);
-        if (keep == NULL) {
-            return -1;
+    ngx_http_moa_buf_lit(out, "{");
+
+    first = 1;
+    seen = 0;
+    end = j->tok[0].next;
+
+    for (k = 1; k < end; k = j->tok[k + 1].next) {
+        i = ngx_http_moa_response_member(j, k, ngx_http_moa_response_keys,
+                                         &seen);
+        /* usage is optional: none when no call reported a count */
+        if (i == -2 || (i == 5 && !ngx_http_moa_usage_reported(usage))) {
+            continue;
         }
 
-        while (choices->child) {
-            cJSON_DeleteItemFromArray(choices, 0);
-        }
+        ngx_http_moa_response_put_key(out, j, k, &first);
 
-        cJSON_AddItemToArray(choices, keep);
+        switch (i) {
 
-        if (ngx_http_moa_response_choice(keep, 0) != 0) {
-            return -1;
-        }
+        case 1:
+            ngx_http_moa_buf_lit(out, "\"chat.completion\"");
+            break;
 
-    } else {
-        cJSON_ArrayForEach(c, choices) {
-            if (ngx_http_moa_response_choice(c, -1) != 0) {
+        case 2:
+            if (ngx_http_moa_response_created(j, k + 1)) {
+                ngx_http_moa_response_put_raw(out, j, k + 1);
+
+            } else {
+                ngx_http_moa_buf_int(out, (long long) time(NULL));
+            }
+
+            break;
+
+        case 3:
+            ngx_http_moa_buf_json_str(out, model, strlen(model));
+            break;
+
+        case 4:
+            ngx_http_moa_buf_lit(out, "[");
+            pos = 0;
+
+            for (c = ngx_http_moa_json_first(j, k + 1); c >= 0;
+                 c = ngx_http_moa_json_after(j, k + 1, c))
+            {
+                if (choice < 0) {
+                    if (pos) {
+                        ngx_http_moa_buf_lit(out, ",");
+                    }
+
+                    ngx_http_moa_response_choice(out, j, c, -1, pos);
+
+                } else if (pos == choice) {
+                    ngx_http_moa_response_choice(out, j, c, 0, 0);
+                }
+
+                pos++;
+            }
+
+            if (choice >= pos) {
                 return -1;
             }
+
+            ngx_http_moa_buf_lit(out, "]");
+            break;
+
+        case 5:
+            ngx_http_moa_usage_print(out, usage);
+            break;
+
+        default:
+            ngx_http_moa_response_put_raw(out, j, k + 1);
         }
     }
 
-    if (cJSON_GetObjectItemCaseSensitive(root, "id") == NULL
-        && ngx_http_moa_reply_set(root, "id",
-                                  cJSON_CreateString("chatcmpl-moa"))
-           != 0)
-    {
-        return -1;
+    if (!(seen & 1)) {
+        ngx_http_moa_buf_lit(out, ",\"id\":\"chatcmpl-moa\"");
     }
 
-    if (ngx_http_moa_reply_set(root, "object",
-                               cJSON_CreateString("chat.completion")) != 0
-        || ngx_http_moa_reply_set(root, "model", cJSON_CreateString(model))
-           != 0)
-    {
-        return -1;
+    if (!(seen & 2)) {
+        ngx_http_moa_buf_lit(out, ",\"object\":\"chat.completion\"");
     }
 
-    /* usage is optional: none when no call reported a count */
-    if (!ngx_http_moa_usage_reported(usage)) {
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
-
-    } else if (ngx_http_moa_reply_set(root, "usage",
-                                      ngx_http_moa_response_usage_raw(usage))
-               != 0)
-    {
-        return -1;
+    if (!(seen & 8)) {
+        ngx_http_moa_buf_lit(out, ",\"model\":");
+        ngx_http_moa_buf_json_str(out, model, strlen(model));
     }
 
-    /* an infinite created (1e999) would be printed as null */
-    c = cJSON_GetObjectItemCaseSensitive(root, "created");
-
-    if ((!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
-        && ngx_http_moa_reply_set(root, "created",
-                                  cJSON_CreateNumber((double) time(NULL))) != 0)
-    {
-        return -1;
+    if (!(seen & 32) && ngx_http_moa_usage_reported(usage)) {
+        ngx_http_moa_buf_lit(out, ",\"usage\":");
+        ngx_http_moa_usage_print(out, usage);
     }
 
-    s = cJSON_PrintUnformatted(root);
-    if (s == NULL) {
-        return -1;
+    if (!(seen & 4)) {
+        ngx_http_moa_buf_lit(out, ",\"created\":");
+        ngx_http_moa_buf_int(out, (long long) time(NULL));
     }
 
-    ngx_http_moa_buf_cstr(out, s);
-    free(s);
+    ngx_http_moa_buf_lit(out, "}");
 
     return out->nomem ? -1 : 0;
 }
@@ -231,7 +389,7 @@ ngx_http_moa_response_time(const ngx_http_moa_span_t *v)
  * with index, message (role, content, refusal, no empty tool_calls),
  * logprobs and finish_reason, without duplicate keys in either.
  */
-static int
+int
 ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
 {
     int                         i;
@@ -267,7 +425,7 @@ ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
  * The final chat.completion from a provider reply: model is the MoA id,
  * usage the sum.  choice >= 0 keeps that one choice only (a candidate
  * returned as the answer), as index 0.  A reply already in shape is
- * answered with its own bytes; others are normalised through a tree.
+ * answered with its own bytes; others are normalised from their tokens.
  */
 int
 ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
@@ -275,20 +433,16 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     const cJSON *usage)
 {
     int                          has_model, has_usage, first;
-    cJSON                       *root;
     uint32_t                     k, end;
     ngx_http_moa_json_member_t   m;
     const ngx_http_moa_json_t   *j;
 
+    if (ngx_http_moa_reply_tokens(rep) != 0) {
+        return -1;
+    }
+
     if (choice >= 0 || !ngx_http_moa_response_plain(rep)) {
-        root = ngx_http_moa_reply_root(rep);
-
-        if (root == NULL || !cJSON_IsObject(root)) {
-            return -1;
-        }
-
-        return ngx_http_moa_response_tree(out, root, choice, model,
-                                          usage);
+        return ngx_http_moa_response_tree(out, rep, choice, model, usage);
     }
 
     (void) ngx_http_moa_buf_reserve(out, rep->len + 256);

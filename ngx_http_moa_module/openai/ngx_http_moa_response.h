@@ -20,5 +20,8 @@ int ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     ngx_http_moa_reply_t *rep, int choice, const char *model,
     const cJSON *usage);
 
+/* the reply is answered with its own bytes, model and usage replaced */
+int ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep);
+
 
 #endif /* _NGX_HTTP_MOA_RESPONSE_H_INCLUDED_ */

@@ -15,9 +15,7 @@
 #include "ngx_http_moa_stream.h"
 #include "ngx_http_moa_usage.h"
 #include "ngx_http_moa_buf_json.h"
-
-
-static const char  *ngx_http_moa_stream_index_key[] = { "index", NULL };
+#include "ngx_http_moa_json_text.h"
 
 
 /* a member into a buffer, as "key":value, */
@@ -148,7 +146,124 @@ ngx_http_moa_stream_no_choices(const ngx_http_moa_json_member_t *members,
 }
 
 
-/* the chunk as the client gets it: model replaced, no usage, no error */
+/*
+ * Whether every choice of a chunk starts with its "index", as providers
+ * write them: one pass over the validated text, no allocation (the event
+ * is the hot path); any other shape takes ngx_http_moa_stream_choices().
+ */
+static int
+ngx_http_moa_stream_indexed(const char *p, size_t len)
+{
+    int          depth;
+    const char  *end;
+
+    end = p + len;
+    depth = 0;
+
+    for ( /* void */ ; p < end; p++) {
+        switch (*p) {
+
+        case '"':
+            /* a string: its plain runs skipped a word at a time */
+            for (p = ngx_http_moa_json_plain(p + 1, end);
+                 p < end && *p == '\\';
+                 p = ngx_http_moa_json_plain(p + 2, end))
+            {
+                /* void */
+            }
+
+            break;
+
+        case '[':
+            depth++;
+            break;
+
+        case '{':
+            if (depth++ != 1) {
+                break;
+            }
+
+            do {
+                p++;
+            } while (p < end
+                     && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'));
+
+            if ((size_t) (end - p) < 7 || memcmp(p, "\"index\"", 7) != 0) {
+                return 0;
+            }
+
+            p += 6;
+            break;
+
+        case ']':
+        case '}':
+            depth--;
+            break;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The choices of a chunk, each with its index: a provider may leave it
+ * out (SDKs then refuse the chunk); the position in the array is the
+ * index.
+ */
+static void
+ngx_http_moa_stream_choices(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_json_member_t *m)
+{
+    int                  k;
+    size_t               pos;
+    const char          *p, *end;
+    ngx_http_moa_span_t  e, v;
+
+    ngx_http_moa_buf_lit(out, "\"");
+    ngx_http_moa_buf_add(out, m->key, m->key_len);
+    ngx_http_moa_buf_lit(out, "\":[");
+
+    pos = 0;
+
+    for (k = 0; ngx_http_moa_json_text_next(m->value, m->value_len, &pos, &e);
+         k++)
+    {
+        if (k) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        if (e.p[0] != '{' || ngx_http_moa_json_text_get(e.p, e.len, "index", &v)) {
+            ngx_http_moa_buf_add(out, e.p, e.len);
+            continue;
+        }
+
+        ngx_http_moa_buf_lit(out, "{\"index\":");
+        ngx_http_moa_buf_int(out, k);
+
+        p = e.p + 1;
+        end = e.p + e.len;
+
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+            p++;
+        }
+
+        if (*p != '}') {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        ngx_http_moa_buf_add(out, p, end - p);
+    }
+
+    ngx_http_moa_buf_lit(out, "],");
+}
+
+
+/*
+ * The chunk as the client gets it: model replaced, the first chunk's id
+ * on every chunk (some providers send a new id per chunk), no usage, no
+ * error.
+ */
 static int
 ngx_http_moa_stream_write(ngx_http_moa_stream_t *st,
     const ngx_http_moa_json_member_t *members, size_t n, int has_model,
@@ -173,6 +288,23 @@ ngx_http_moa_stream_write(ngx_http_moa_stream_t *st,
             ngx_http_moa_buf_lit(out, "\"model\":");
             ngx_http_moa_buf_json_str(out, model, model_len);
             ngx_http_moa_buf_lit(out, ",");
+            continue;
+        }
+
+        if ((m->key_len == 2 || m->escaped) && st->id.len
+            && ngx_http_moa_json_key_is(m, "id"))
+        {
+            ngx_http_moa_buf_lit(out, "\"id\":");
+            ngx_http_moa_buf_add(out, st->id.data, st->id.len);
+            ngx_http_moa_buf_lit(out, ",");
+            continue;
+        }
+
+        if (m->value[0] == '['
+            && !ngx_http_moa_stream_indexed(m->value, m->value_len)
+            && ngx_http_moa_json_key_is(m, "choices"))
+        {
+            ngx_http_moa_stream_choices(out, m);
             continue;
         }
 
@@ -328,61 +460,11 @@ ngx_http_moa_stream_usage_chunk(ngx_http_moa_stream_t *st,
 }
 
 
+/* a chunk of one choice, up to its delta */
 static void
-ngx_http_moa_stream_keep_item(ngx_http_moa_buf_t *b, const cJSON *item)
+ngx_http_moa_stream_head(ngx_http_moa_stream_t *st, const char *model,
+    size_t model_len, int index, ngx_http_moa_buf_t *out)
 {
-    char  *s;
-
-    if (b->len || item == NULL) {
-        return;
-    }
-
-    s = cJSON_PrintUnformatted(item);
-    if (s == NULL) {
-        b->nomem = 1;
-        return;
-    }
-
-    ngx_http_moa_buf_cstr(b, s);
-    free(s);
-}
-
-
-static int
-ngx_http_moa_stream_chunk(ngx_http_moa_stream_t *st, const char *model,
-    size_t model_len, int index, cJSON *delta, const cJSON *finish,
-    ngx_http_moa_buf_t *out)
-{
-    char   *s;
-    cJSON  *choice;
-
-    choice = cJSON_CreateObject();
-
-    if (choice == NULL
-        || cJSON_AddNumberToObject(choice, "index", index) == NULL
-        || !cJSON_AddItemToObject(choice, "delta", delta))
-    {
-        cJSON_Delete(delta);
-        cJSON_Delete(choice);
-        return -1;
-    }
-
-    if (cJSON_AddNullToObject(choice, "logprobs") == NULL
-        || (finish ? !cJSON_AddItemToObject(choice, "finish_reason",
-                                            cJSON_Duplicate(finish, 1))
-                   : cJSON_AddNullToObject(choice, "finish_reason") == NULL))
-    {
-        cJSON_Delete(choice);
-        return -1;
-    }
-
-    s = cJSON_PrintUnformatted(choice);
-    cJSON_Delete(choice);
-
-    if (s == NULL) {
-        return -1;
-    }
-
     ngx_http_moa_buf_lit(out, "data: {\"id\":");
     ngx_http_moa_buf_add(out, st->id.data, st->id.len);
     ngx_http_moa_buf_lit(out, ",\"object\":\"chat.completion.chunk\","
@@ -396,108 +478,142 @@ ngx_http_moa_stream_chunk(ngx_http_moa_stream_t *st, const char *model,
         ngx_http_moa_buf_add(out, st->fingerprint.data, st->fingerprint.len);
     }
 
-    ngx_http_moa_buf_lit(out, ",\"choices\":[");
-    ngx_http_moa_buf_cstr(out, s);
-    ngx_http_moa_buf_lit(out, "]}\n\n");
-    free(s);
-
-    return out->nomem ? -1 : 0;
+    ngx_http_moa_buf_lit(out, ",\"choices\":[{\"index\":");
+    ngx_http_moa_buf_int(out, index);
+    ngx_http_moa_buf_lit(out, ",\"delta\":");
 }
 
 
-static int
-ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st, const cJSON *c,
-    int index, const char *model, size_t model_len, ngx_http_moa_buf_t *out)
+/* the chunk after its delta: finish_reason raw, or null */
+static void
+ngx_http_moa_stream_tail(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_span_t *finish)
 {
-    int           k;
-    cJSON        *delta, *calls, *call;
-    const char   *name;
-    const cJSON  *msg, *item, *tc, *finish;
+    ngx_http_moa_buf_lit(out, ",\"logprobs\":null,\"finish_reason\":");
 
-    msg = cJSON_GetObjectItemCaseSensitive(c, "message");
+    if (finish) {
+        ngx_http_moa_buf_add(out, finish->p, finish->len);
 
-    delta = cJSON_CreateObject();
-    if (delta == NULL
-        || cJSON_AddStringToObject(delta, "role", "assistant") == NULL
-        || cJSON_AddStringToObject(delta, "content", "") == NULL
-        || ngx_http_moa_stream_chunk(st, model, model_len, index, delta,
-                                     NULL, out) != 0)
-    {
+    } else {
+        ngx_http_moa_buf_lit(out, "null");
+    }
+
+    ngx_http_moa_buf_lit(out, "}]}\n\n");
+}
+
+
+/* a tool call with its index (its position), the provider's dropped */
+static int
+ngx_http_moa_stream_call(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_span_t *call, int index)
+{
+    size_t                       i, n;
+    ngx_http_moa_json_member_t  *members;
+
+    if (call->p[0] != '{') {
+        ngx_http_moa_buf_add(out, call->p, call->len);
+        return 0;
+    }
+
+    if (ngx_http_moa_json_members(call->p, call->len, &members, &n) != 0) {
         return -1;
     }
+
+    ngx_http_moa_buf_lit(out, "{");
+
+    for (i = 0; i < n; i++) {
+        if (!ngx_http_moa_json_key_is(&members[i], "index")) {
+            ngx_http_moa_stream_put_member(out, &members[i]);
+        }
+    }
+
+    free(members);
+
+    ngx_http_moa_buf_lit(out, "\"index\":");
+    ngx_http_moa_buf_int(out, index);
+    ngx_http_moa_buf_lit(out, "}");
+
+    return 0;
+}
+
+
+/*
+ * One choice of a complete reply as chunks: the role, the content, the
+ * refusal, the tool calls, the finish.  Strings are the provider's bytes:
+ * a \u0000 is kept with what follows.
+ */
+static int
+ngx_http_moa_stream_choice(ngx_http_moa_stream_t *st,
+    const ngx_http_moa_choice_t *ch, int index, const char *model,
+    size_t model_len, ngx_http_moa_buf_t *out)
+{
+    int                         k, n;
+    size_t                      start, pos;
+    ngx_http_moa_span_t         f, call;
+    const ngx_http_moa_span_t  *v;
+
+    ngx_http_moa_stream_head(st, model, model_len, index, out);
+    ngx_http_moa_buf_lit(out, "{\"role\":\"assistant\",\"content\":\"\"}");
+    ngx_http_moa_stream_tail(out, NULL);
 
     /* the content, then the refusal, each a chunk of its own */
 
     for (k = 0; k < 2; k++) {
-        name = k ? "refusal" : "content";
-        item = cJSON_GetObjectItemCaseSensitive(msg, name);
+        v = k ? &ch->refusal : &ch->content;
 
-        if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+        if (v->len <= 2 || v->p[0] != '"') {
             continue;
         }
 
-        delta = cJSON_CreateObject();
-        if (delta == NULL
-            || cJSON_AddStringToObject(delta, name, item->valuestring) == NULL
-            || ngx_http_moa_stream_chunk(st, model, model_len, index, delta,
-                                         NULL, out) != 0)
-        {
-            return -1;
+        ngx_http_moa_stream_head(st, model, model_len, index, out);
+
+        if (k) {
+            ngx_http_moa_buf_lit(out, "{\"refusal\":");
+
+        } else {
+            ngx_http_moa_buf_lit(out, "{\"content\":");
         }
+
+        ngx_http_moa_buf_add(out, v->p, v->len);
+        ngx_http_moa_buf_lit(out, "}");
+        ngx_http_moa_stream_tail(out, NULL);
     }
 
-    tc = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+    if (ngx_http_moa_json_text_array_nonempty(&ch->tool_calls)) {
+        ngx_http_moa_stream_head(st, model, model_len, index, out);
+        start = out->len;
+        ngx_http_moa_buf_lit(out, "{\"tool_calls\":[");
 
-    if (cJSON_GetArraySize(tc) > 0) {
-        delta = cJSON_CreateObject();
-        calls = cJSON_AddArrayToObject(delta, "tool_calls");
+        pos = 0;
 
-        if (calls == NULL) {
-            cJSON_Delete(delta);
-            return -1;
-        }
-
-        k = 0;
-
-        cJSON_ArrayForEach(item, tc) {
-            call = cJSON_Duplicate(item, 1);
-
-            if (call == NULL || !cJSON_AddItemToArray(calls, call)) {
-                cJSON_Delete(call);
-                cJSON_Delete(delta);
-                return -1;
+        for (n = 0; ngx_http_moa_json_text_next(ch->tool_calls.p,
+                                           ch->tool_calls.len, &pos, &call);
+             n++)
+        {
+            if (n) {
+                ngx_http_moa_buf_lit(out, ",");
             }
 
-            /* every index of the provider's, duplicates included */
-            ngx_http_moa_reply_first_only(call, ngx_http_moa_stream_index_key);
-            cJSON_DeleteItemFromObjectCaseSensitive(call, "index");
-
-            if (cJSON_AddNumberToObject(call, "index", k++) == NULL) {
-                cJSON_Delete(delta);
+            if (ngx_http_moa_stream_call(out, &call, n) != 0) {
                 return -1;
             }
         }
 
-        if (ngx_http_moa_stream_chunk(st, model, model_len, index, delta,
-                                      NULL, out) != 0)
-        {
-            return -1;
-        }
+        ngx_http_moa_buf_lit(out, "]}");
+
+        /* a tool call's own bytes may hold line breaks between tokens */
+        ngx_http_moa_stream_one_line(out, start);
+        ngx_http_moa_stream_tail(out, NULL);
     }
 
-    finish = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    ngx_http_moa_stream_head(st, model, model_len, index, out);
+    ngx_http_moa_buf_lit(out, "{}");
 
-    delta = cJSON_CreateObject();
-    if (delta == NULL) {
-        return -1;
-    }
+    ngx_http_moa_stream_tail(out,
+        ngx_http_moa_json_text_get(ch->span.p, ch->span.len, "finish_reason", &f)
+        && f.p[0] == '"' ? &f : NULL);
 
-    if (!cJSON_IsString(finish)) {
-        finish = NULL;
-    }
-
-    return ngx_http_moa_stream_chunk(st, model, model_len, index, delta,
-                                     finish, out);
+    return out->nomem ? -1 : 0;
 }
 
 
@@ -512,26 +628,40 @@ ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st,
     ngx_http_moa_reply_t *rep, int choice, const char *model,
     size_t model_len, ngx_http_moa_buf_t *out)
 {
-    int           i;
-    const cJSON  *root, *choices, *c, *item;
+    int                          i;
+    ngx_http_moa_json_member_t   m;
+    const ngx_http_moa_json_t   *j;
 
-    root = ngx_http_moa_reply_root(rep);
-
-    if (root == NULL) {
+    if (ngx_http_moa_reply_tokens(rep) != 0) {
         return -1;
     }
 
-    ngx_http_moa_stream_keep_item(&st->id,
-        cJSON_GetObjectItemCaseSensitive(root, "id"));
-    ngx_http_moa_stream_keep_item(&st->fingerprint,
-        cJSON_GetObjectItemCaseSensitive(root, "system_fingerprint"));
+    j = &rep->json;
 
-    item = cJSON_GetObjectItemCaseSensitive(root, "created");
+    memset(&m, 0, sizeof(ngx_http_moa_json_member_t));
+
+    i = ngx_http_moa_json_find(j, 0, "id");
+
+    if (i >= 0) {
+        m.value = j->tok[i].p;
+        m.value_len = j->tok[i].len;
+        ngx_http_moa_stream_keep(&st->id, &m);
+    }
+
+    i = ngx_http_moa_json_find(j, 0, "system_fingerprint");
+
+    if (i >= 0) {
+        m.value = j->tok[i].p;
+        m.value_len = j->tok[i].len;
+        ngx_http_moa_stream_keep(&st->fingerprint, &m);
+    }
+
+    i = ngx_http_moa_json_find(j, 0, "created");
 
     if (st->created.len == 0) {
-        if (cJSON_IsNumber(item)) {
+        if (i >= 0 && j->tok[i].type == '0') {
             ngx_http_moa_buf_int(&st->created,
-                                 ngx_http_moa_usage_clamp(item->valuedouble));
+                ngx_http_moa_usage_clamp(strtod(j->tok[i].p, NULL)));
 
         } else {
             ngx_http_moa_buf_int(&st->created, (long long) time(NULL));
@@ -546,18 +676,18 @@ ngx_http_moa_stream_from_reply(ngx_http_moa_stream_t *st,
         return -1;
     }
 
-    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
-
     if (choice >= 0) {
-        c = cJSON_GetArrayItem(choices, choice);
+        if (choice >= rep->nchoices) {
+            return -1;
+        }
 
-        return ngx_http_moa_stream_choice(st, c, 0, model, model_len, out);
+        return ngx_http_moa_stream_choice(st, &rep->choices[choice], 0,
+                                          model, model_len, out);
     }
 
-    i = 0;
-
-    cJSON_ArrayForEach(c, choices) {
-        if (ngx_http_moa_stream_choice(st, c, i++, model, model_len, out)
+    for (i = 0; i < rep->nchoices; i++) {
+        if (ngx_http_moa_stream_choice(st, &rep->choices[i], i, model,
+                                       model_len, out)
             != 0)
         {
             return -1;

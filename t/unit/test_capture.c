@@ -188,9 +188,36 @@ test_passthrough(void)
 }
 
 
+/* the client's messages as they sent them, on one line, whole */
+static void
+test_raw_messages(void)
+{
+    cJSON                        *line;
+    ngx_http_moa_buf_t            out;
+    ngx_http_moa_capture_meta_t   meta;
+
+    memset(&out, 0, sizeof(out));
+    memset(&meta, 0, sizeof(meta));
+    meta.model = "m";
+
+    line = capture("{\"model\":\"m\",\"messages\" : [\n {\"role\": \"user\",\r\n"
+                   "\t\"content\" : \"be\\u0000fore \\\" ] \\\\\"}\n]\n}",
+                   "{\"role\":\"assistant\",\"content\":\"ok\"}", &meta, &out,
+                   "raw messages");
+    has(out.data, out.len, "{\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"be\\u0000fore \\\" ] \\\\\"},{\"role\":\"assistant\","
+        "\"content\":\"ok\"}]", "raw messages: the client's bytes, white "
+        "space between tokens dropped, in strings kept, the answer after");
+    is_int(jsize(line, "messages"), 2, "raw messages: two");
+    cJSON_Delete(line);
+    ngx_http_moa_buf_free(&out);
+}
+
+
 int
 main(void)
 {
+    test_raw_messages();
     test_moa();
     test_passthrough();
 

@@ -196,7 +196,9 @@ test_tool_calls(void)
        "content and a tool call in one chunk");
 
     msg = ngx_http_moa_collect_message(&col);
-    is_str(jstr(msg, "content"), "let me", "content kept beside tool calls");
+    ok(cJSON_IsRaw(jget(msg, "content"))
+       && strcmp(jget(msg, "content")->valuestring, "\"let me\"") == 0,
+       "content kept beside tool calls, as raw JSON");
     is_str(jstr(msg, "tool_calls.0.id"), "a", "the tool call kept");
     cJSON_Delete(msg);
     ngx_http_moa_collect_free(&col);
@@ -261,10 +263,35 @@ test_usage_and_failure(void)
 }
 
 
+/* a \u0000 keeps what follows it (cJSON's strings end there) */
+static void
+test_nul(void)
+{
+    char                    *s;
+    ngx_http_moa_collect_t   col;
+
+    memset(&col, 0, sizeof(col));
+
+    ok(chunk(&col, "{\"choices\":[{\"index\":1,\"delta\":{\"content\":"
+                   "\"other\"}},{\"delta\":{\"content\":\"be\\u0000\","
+                   "\"refusal\":\"n\\u0000\"}}]}") == 0
+       && chunk(&col, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                      "\"fore\",\"refusal\":\"o\"}}]}") == 0,
+       "NUL: chunks merged");
+
+    s = message_of(&col);
+    is_str(s, "{\"role\":\"assistant\",\"content\":\"be\\u0000fore\","
+              "\"refusal\":\"n\\u0000o\"}", "NUL: content and refusal whole");
+    free(s);
+    ngx_http_moa_collect_free(&col);
+}
+
+
 int
 main(void)
 {
     test_content();
+    test_nul();
     test_tool_calls();
     test_usage_and_failure();
 

@@ -11,6 +11,7 @@
 #include "util.h"
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
+#include "ngx_http_moa_utf8.h"
 
 
 #define S(s)  s, sizeof(s) - 1
@@ -132,10 +133,72 @@ test_errors(void)
 }
 
 
+/*
+ * Messages cut at a length limit (a "%.64s", the message buffer, a
+ * provider's error copied) end on a character boundary: the body stays
+ * valid UTF-8, which strict JSON parsers require.
+ */
+static void
+test_utf8_cuts(void)
+{
+    int                  i;
+    char                 name[400];
+    ngx_http_moa_buf_t   b, out;
+
+    memset(&b, 0, sizeof(b));
+    memset(&out, 0, sizeof(out));
+
+    /* "a" then two-byte characters: the 64th byte is half of one */
+    name[0] = 'a';
+
+    for (i = 1; i < 399; i += 2) {
+        name[i] = (char) 0xc3;
+        name[i + 1] = (char) 0xa9;
+    }
+
+    name[399] = '\0';
+
+    ngx_http_moa_error_set(&err, 400, "t", NULL, NULL,
+                           "'%.64s' is not one of", name);
+    ok(ngx_http_moa_utf8_valid(err.message, strlen(err.message)),
+       "error_set: a %%.64s cut mid-character is valid UTF-8");
+    is_int(strlen(err.message), 1 + 62 + 2 + 14,
+           "error_set: the half character goes, no more");
+
+    ngx_http_moa_error_set(&err, 400, "t", NULL, NULL, "%s", name + 1);
+    ok(ngx_http_moa_utf8_valid(err.message, strlen(err.message)),
+       "error_set: a message cut at its buffer is valid UTF-8");
+    is_int(strlen(err.message), 254, "error_set: whole characters kept");
+
+    ngx_http_moa_buf_lit(&b, "{\"error\":{\"message\":\"");
+    ngx_http_moa_buf_add(&b, name, 399);
+    ngx_http_moa_buf_lit(&b, "\",\"code\":\"");
+    ngx_http_moa_buf_add(&b, name, 399);
+    ngx_http_moa_buf_lit(&b, "\",\"type\":\"");
+    ngx_http_moa_buf_add(&b, name + 1, 398);
+    ngx_http_moa_buf_lit(&b, "\"}}");
+
+    ok(ngx_http_moa_error_from_reply(&err, 400, b.data, b.len) == 0,
+       "error_from_reply: long non-ASCII texts");
+    ok(ngx_http_moa_utf8_valid(err.message, strlen(err.message))
+       && ngx_http_moa_utf8_valid(err.code, strlen(err.code))
+       && ngx_http_moa_utf8_valid(err.type, strlen(err.type)),
+       "error_from_reply: message, code and type cut on a boundary");
+
+    ngx_http_moa_error_json(&out, &err);
+    ok(ngx_http_moa_utf8_valid(out.data, out.len),
+       "error_json: the body is valid UTF-8");
+
+    ngx_http_moa_buf_free(&b);
+    ngx_http_moa_buf_free(&out);
+}
+
+
 int
 main(void)
 {
     test_errors();
+    test_utf8_cuts();
 
     return done_testing();
 }

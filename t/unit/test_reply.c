@@ -125,7 +125,9 @@ test_reply_parse(void)
            "choice 0: no tool calls, no refusal: (NULL, 0)");
 
         m = ngx_http_moa_reply_choice_message(&rep.choices[1]);
-        is_str(jstr(m, "content"), "b", "choice_message: a tree of it");
+        ok(cJSON_IsRaw(jget(m, "content"))
+           && strcmp(jget(m, "content")->valuestring, "\"b\"") == 0,
+           "choice_message: a tree of it, content the raw text");
         is_str(jstr(m, "role"), "assistant", "choice_message: role");
         cJSON_Delete(m);
     }

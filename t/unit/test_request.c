@@ -129,6 +129,7 @@ test_parse(void)
                  "{\"model\":\"m\\u00e9\\\"\\/x\",\"messages\":" USER "}"))
     {
         is_str(req.model, "m\xc3\xa9\"/x", "escaped model: decoded");
+        is_int(req.model_len, 6, "escaped model: model_len, decoded");
         ok(req.model == req.model_buf.data, "escaped model: in model_buf");
     }
 
@@ -140,6 +141,7 @@ test_parse(void)
                  "{\"model\":\"gpt-4o-mini\",\"messages\":" USER "}"))
     {
         is_str(req.model, "gpt-4o-mini", "plain model: as sent");
+        is_int(req.model_len, 11, "plain model: model_len");
         ok(req.model == req.model_text && req.model_buf.data == NULL,
            "plain model: in model_text, nothing allocated");
     }
@@ -167,8 +169,9 @@ test_parse(void)
     if (accepted("a model with \\u0000", &req,
                  "{\"model\":\"moa\\u0000x\",\"messages\":" USER "}"))
     {
-        is_str(req.model, "moa", "\\u0000: the model is cut there, as for "
-               "cJSON");
+        is_str(req.model, "moa", "\\u0000: the C string ends there");
+        is_int(req.model_len, 5, "\\u0000: model_len counts the whole id, "
+               "so that it matches no configured model");
     }
 
     ngx_http_moa_request_free(&req);

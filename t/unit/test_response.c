@@ -86,8 +86,8 @@ test_response(void)
     ok(cJSON_IsNull(jget(v, "choices.0.logprobs")), "bare: logprobs null");
     is_str(jstr(v, "choices.0.finish_reason"), "stop",
            "bare: finish_reason stop");
-    ok(!jhas(v, "choices.0.index"),
-       "bare: no index invented when all choices are kept");
+    is_int(jnum(v, "choices.0.index"), 0,
+           "bare: the index the provider left out is the choice's position");
     is_int(jnum(v, "usage.total_tokens"), 990, "bare: the summed usage");
     cJSON_Delete(v);
 
@@ -253,6 +253,7 @@ test_response(void)
            && jhas(c, "message.refusal") && jhas(c, "message.role"),
            "two choices: normalised");
     }
+    is_int(jnum(v, "choices.1.index"), 1, "two choices: the second's index");
     cJSON_Delete(v);
 
     ngx_http_moa_buf_free(&out);
@@ -353,8 +354,8 @@ test_fast(void)
     out.len = 0;
     ok(ngx_http_moa_response_build(&out, &rep, 0, "moa-gpt-4o-v1", u) == 0,
        "full, choice 0: built");
-    has(out.data, out.len, "\"content\":\"Hi \xc3\xa9 </b>\"",
-        "full, choice 0: printed by cJSON");
+    has(out.data, out.len, "\"content\":\"Hi \\u00e9 <\\/b>\"",
+        "full, choice 0: the provider's bytes");
     ngx_http_moa_reply_free(&rep);
 
     /* whitespace between members goes, inside values stays; model and
@@ -908,10 +909,72 @@ test_paths_random(void)
 }
 
 
+/*
+ * A \u0000 in a string is kept with what follows on every path: cJSON,
+ * which stores C strings, cut "before\u0000after" to "before".
+ */
+static void
+test_nul(void)
+{
+    cJSON                 *u, *v;
+    ngx_http_moa_buf_t     out;
+    ngx_http_moa_reply_t   rep;
+
+    static const char    bare[] =
+        "{\"choices\":[{\"message\":{\"content\":\"before\\u0000after\"}}],"
+        "\"x\":\"a\\u0000b\"}";
+
+    static const char    two[] =
+        "{\"id\":\"i\\u0000d\",\"object\":\"chat.completion\",\"created\":1,"
+        "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"a\",\"refusal\":null},\"logprobs\":null,"
+        "\"finish_reason\":\"stop\"},{\"index\":1,\"message\":{\"role\":"
+        "\"assistant\",\"content\":\"before\\u0000after\",\"refusal\":"
+        "\"no\\u0000pe\"},\"logprobs\":null,\"finish_reason\":\"stop\"}]}";
+
+    memset(&out, 0, sizeof(out));
+
+    v = response(bare, -1, USAGE, &out, "NUL, no refusal");
+    has(out.data, out.len, "\"content\":\"before\\u0000after\"",
+        "NUL, no refusal: the content whole");
+    has(out.data, out.len, "\"x\":\"a\\u0000b\"",
+        "NUL, no refusal: another string whole");
+    cJSON_Delete(v);
+
+    v = response(two, 1, USAGE, &out, "NUL, a candidate");
+    has(out.data, out.len, "\"content\":\"before\\u0000after\"",
+        "NUL, a candidate: the content whole");
+    has(out.data, out.len, "\"refusal\":\"no\\u0000pe\"",
+        "NUL, a candidate: the refusal whole");
+    has(out.data, out.len, "\"id\":\"i\\u0000d\"",
+        "NUL, a candidate: the id whole");
+    is_int(jnum(v, "choices.0.index"), 0, "NUL, a candidate: index 0");
+    is_int(cJSON_GetArraySize(jget(v, "choices")), 1,
+           "NUL, a candidate: alone");
+    cJSON_Delete(v);
+
+    /* a proposal's reply keeps its spans only: the tokens are cut again */
+    u = cJSON_Parse(USAGE);
+    out.len = 0;
+    ok(ngx_http_moa_reply_parse(&rep, S(two), &err) == 0,
+       "tokens freed: parsed");
+    ngx_http_moa_json_free(&rep.json);
+    ok(ngx_http_moa_response_build(&out, &rep, 1, "moa-gpt-4o-v1", u) == 0,
+       "tokens freed: built");
+    has(out.data, out.len, "\"content\":\"before\\u0000after\"",
+        "tokens freed: the candidate");
+    ngx_http_moa_reply_free(&rep);
+    cJSON_Delete(u);
+
+    ngx_http_moa_buf_free(&out);
+}
+
+
 int
 main(void)
 {
     test_response();
+    test_nul();
     test_fast();
     test_many_keys();
     test_paths_random();

@@ -117,12 +117,14 @@ test_stream_event(void)
     is_mem(st.fingerprint.data, st.fingerprint.len, "\"fp\"",
            "fingerprint kept raw");
 
-    /* later ids do not replace the first; output is appended */
+    /* later ids do not replace the first, on the client's chunks either
+     * (one id per stream); output is appended */
     is_int(event(&st, "{\"id\":\"c2\",\"created\":18,\"system_fingerprint\":"
                  "\"fp2\",\"model\":\"x\",\"choices\":[]}", &out),
            NGX_HTTP_MOA_EVENT_OK, "second chunk: OK");
     has(out.data, out.len, "\"finish_reason\":null}]}\n\ndata: {\"id\":"
-        "\"c2\",\"created\":18,", "second chunk appended, as sent");
+        "\"c1\",\"created\":18,", "second chunk appended, the first id");
+    hasnt(out.data, out.len, "c2", "a provider's second id goes");
     is_mem(st.id.data, st.id.len, "\"c1\"", "the first id stays");
     is_mem(st.created.data, st.created.len, "17", "the first created stays");
 
@@ -635,10 +637,95 @@ test_stream_from_reply(void)
 }
 
 
+/*
+ * Faithful bytes: a \u0000 in a string is kept with what follows when a
+ * reply is streamed as chunks; a choice without index gets its position.
+ */
+static void
+test_stream_bytes(void)
+{
+    int                    n;
+    cJSON                 *ev[32];
+    ngx_http_moa_buf_t     out;
+    ngx_http_moa_reply_t   rep;
+    ngx_http_moa_stream_t  st;
+
+    memset(&out, 0, sizeof(out));
+
+    reply_of(&rep, "{\"id\":\"a\\u0000b\",\"choices\":[{\"message\":"
+                       "{\"content\":\"before\\u0000after\",\"refusal\":"
+                       "\"no\\u0000pe\",\"tool_calls\":[{\"id\":\"c\",\n"
+                       "\"function\":{\"name\":\"f\",\"arguments\":"
+                       "\"x\\u0000y\"}}]}}]}");
+    ngx_http_moa_stream_init(&st, 0);
+    ok(ngx_http_moa_stream_from_reply(&st, &rep, 0, S(MODEL), &out) == 0,
+       "NUL from a reply: built");
+    n = events(out.data, out.len, ev, 32, "NUL from a reply");
+    is_int(n, 5, "NUL from a reply: role, content, refusal, calls, finish");
+    has(out.data, out.len, "{\"content\":\"before\\u0000after\"}",
+        "NUL from a reply: the content whole");
+    has(out.data, out.len, "{\"refusal\":\"no\\u0000pe\"}",
+        "NUL from a reply: the refusal whole");
+    has(out.data, out.len, "\"arguments\":\"x\\u0000y\"",
+        "NUL from a reply: the arguments whole");
+    has(out.data, out.len, "\"id\":\"a\\u0000b\"",
+        "NUL from a reply: the id whole");
+    free_events(ev, n);
+    ngx_http_moa_stream_free(&st);
+    ngx_http_moa_reply_free(&rep);
+
+    /* a provider's chunks without index */
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    is_int(event(&st, "{\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":"
+                 "\"a\"}},{ }, {\"index\":7,\"delta\":{}}]}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "no index: OK");
+    n = events(out.data, out.len, ev, 32, "no index");
+    ok(n == 1 && jnum(ev[0], "choices.0.index") == 0
+       && jnum(ev[0], "choices.1.index") == 1
+       && jnum(ev[0], "choices.2.index") == 7,
+       "no index: the position, the provider's kept");
+    is_str(jstr(ev[0], "choices.0.delta.content"), "a",
+           "no index: the rest of the choice");
+    free_events(ev, n);
+    ngx_http_moa_stream_free(&st);
+
+    /* the quick pass: strings that look like choices, index not first */
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    is_int(event(&st, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                 "\"[{\\\"x\\\":1},{\\\"index\\\"\"}},{\"delta\":{\"content\":"
+                 "\"{\\\"index\\\":9}\"}},{\"delta\":{},\"index\":5}]}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "index after strings: OK");
+    n = events(out.data, out.len, ev, 32, "index after strings");
+    ok(n == 1 && jnum(ev[0], "choices.0.index") == 0
+       && jnum(ev[0], "choices.1.index") == 1
+       && jnum(ev[0], "choices.2.index") == 5
+       && jsize(ev[0], "choices.2") == 2,
+       "index after strings: the second gets 1, the third keeps its own");
+    is_str(jstr(ev[0], "choices.1.delta.content"), "{\"index\":9}",
+           "index after strings: the content as sent");
+    free_events(ev, n);
+    ngx_http_moa_stream_free(&st);
+
+    out.len = 0;
+    ngx_http_moa_stream_init(&st, 0);
+    is_int(event(&st, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                 "\"a\\\"b\"}}]}", &out),
+           NGX_HTTP_MOA_EVENT_OK, "indexed: OK");
+    has(out.data, out.len, "\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"a\\\"b\"}}]}", "indexed: the provider's bytes");
+    ngx_http_moa_stream_free(&st);
+
+    ngx_http_moa_buf_free(&out);
+}
+
+
 int
 main(void)
 {
     test_stream_event();
+    test_stream_bytes();
     test_stream_usage();
     test_stream_errors();
     test_stream_from_reply();
