@@ -129,7 +129,10 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     ctx->model = ngx_http_moa_find_model(ctx->conf, ctx->req.model);
 
     if (ctx->model) {
-        if (ngx_http_moa_request_check_moa(&ctx->req, &err) != 0) {
+        if (ngx_http_moa_request_check_moa(&ctx->req,
+                                           ctx->conf->unknown_params, &err)
+            != 0)
+        {
             goto invalid;
         }
 

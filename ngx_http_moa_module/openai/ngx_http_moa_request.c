@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_params.h"
 
 
 #define NGX_HTTP_MOA_REQUEST_MAX_N     128
@@ -478,8 +479,41 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
 }
 
 
+/* unknown top-level members left out of the stage bodies */
+static void
+ngx_http_moa_request_drop_unknown(ngx_http_moa_request_t *req)
+{
+    size_t  k, n;
+
+    n = 0;
+
+    for (k = 0; k < req->nmembers; k++) {
+        if (ngx_http_moa_params_known(req->members[k].key,
+                                      req->members[k].key_len,
+                                      req->members[k].escaped))
+        {
+            req->members[n++] = req->members[k];
+        }
+    }
+
+    req->nmembers = n;
+
+    for (k = 0; k < n; k++) {
+        if (req->members[k].value == req->json.tok[req->messages].p) {
+            req->raw_messages = &req->members[k];
+            break;
+        }
+    }
+}
+
+
+/*
+ * A request for a MoA model: what a pipeline cannot honour, then every
+ * parameter's type and range (before any paid call), and unknown
+ * parameters as the operator wants them.
+ */
 int
-ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
+ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req, int unknown,
     ngx_http_moa_error_t *err)
 {
     int                   i, m;
@@ -512,6 +546,14 @@ ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
                                "supported by the Mixture-of-Agents model "
                                "'%.64s'.", req->model);
         return -1;
+    }
+
+    if (ngx_http_moa_params_check(j, 0, unknown, err) != 0) {
+        return -1;
+    }
+
+    if (unknown == NGX_HTTP_MOA_PARAMS_DROP) {
+        ngx_http_moa_request_drop_unknown(req);
     }
 
     return 0;

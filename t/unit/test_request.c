@@ -184,7 +184,7 @@ test_parse(void)
         ok(!req.stream && !req.include_usage && !req.has_seed
            && !req.has_tools && !req.max_completion_tokens && req.n == 1,
            "nulls: as if absent");
-        ok(ngx_http_moa_request_check_moa(&req, &err) == 0,
+        ok(ngx_http_moa_request_check_moa(&req, 0, &err) == 0,
            "nulls: check_moa accepts audio/prediction/modalities null");
     }
 
@@ -499,11 +499,11 @@ test_check_moa(void)
         memset(&err, 0, sizeof(err));
 
         if (cases[i].param == NULL) {
-            ok(ngx_http_moa_request_check_moa(&req, &err) == 0,
+            ok(ngx_http_moa_request_check_moa(&req, 0, &err) == 0,
                "check_moa: %s: accepted", cases[i].name);
 
         } else {
-            ok(ngx_http_moa_request_check_moa(&req, &err) == -1,
+            ok(ngx_http_moa_request_check_moa(&req, 0, &err) == -1,
                "check_moa: %s: refused", cases[i].name);
             is_int(err.status, 400, "check_moa: %s: 400", cases[i].name);
             is_str(err.code, "unsupported_parameter", "check_moa: %s: code",
