@@ -8,6 +8,7 @@
 
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,13 +88,18 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
     for (i = ngx_http_moa_json_first(j, req->messages); i >= 0;
          i = ngx_http_moa_json_after(j, req->messages, i), n++)
     {
+        /* the param as OpenAI names it: messages[1].role */
+        snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d]", n);
+
         if (j->tok[i].type != '{') {
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   "invalid_type", "messages",
+                                   "invalid_type", err->buf[2],
                                    "Invalid type for 'messages[%d]': "
                                    "expected an object.", n);
             return -1;
         }
+
+        snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d].role", n);
 
         role = ngx_http_moa_json_find(j, i, "role");
 
@@ -101,7 +107,7 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    role >= 0 ? "invalid_type"
                                              : "missing_required_parameter",
-                                   "messages",
+                                   err->buf[2],
                                    "Missing or invalid 'messages[%d].role': "
                                    "expected a string.", n);
             return -1;
@@ -120,7 +126,7 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
             ngx_http_moa_buf_add(&text, "", 1);
 
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   "invalid_value", "messages",
+                                   "invalid_value", err->buf[2],
                                    "Invalid value for 'messages[%d].role': "
                                    "'%.64s' is not one of 'system', "
                                    "'developer', 'user', 'assistant', "

@@ -393,22 +393,22 @@ test_refused(void)
             "empty_array", "messages");
     refused("a message not an object", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":\"user\",\"content\":\"a\"},\"b\"]}", 400,
-            "invalid_type", "messages");
+            "invalid_type", "messages[1]");
     refused("a message without role", "{\"model\":\"m\",\"messages\":"
             "[{\"content\":\"a\"}]}", 400, "missing_required_parameter",
-            "messages");
+            "messages[0].role");
     refused("a role that is not a string", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":1,\"content\":\"a\"}]}", 400, "invalid_type",
-            "messages");
+            "messages[0].role");
     refused("a null role", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":null,\"content\":\"a\"}]}", 400, "invalid_type",
-            "messages");
+            "messages[0].role");
     refused("an unknown role", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":\"robot\",\"content\":\"a\"}]}", 400,
-            "invalid_value", "messages");
+            "invalid_value", "messages[0].role");
     refused("a role in upper case", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":\"User\",\"content\":\"a\"}]}", 400,
-            "invalid_value", "messages");
+            "invalid_value", "messages[0].role");
 
     refused("stream a string", "{\"model\":\"m\",\"messages\":" USER ","
             "\"stream\":\"true\"}", 400, "invalid_type", "stream");
