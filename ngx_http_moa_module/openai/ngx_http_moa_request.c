@@ -419,6 +419,31 @@ ngx_http_moa_request_tools(ngx_http_moa_request_t *req, int i,
 }
 
 
+/* a body that is not JSON: where it stops being JSON, as a byte offset */
+static void
+ngx_http_moa_request_bad_json(const ngx_http_moa_json_t *j, size_t len,
+    ngx_http_moa_error_t *err)
+{
+    if (len == 0) {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: the body is empty.");
+
+    } else if (j->error_at >= len) {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: the JSON ends early (at byte %zu, "
+                               "the end of the body).", len);
+
+    } else {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: invalid JSON at byte %zu.",
+                               j->error_at);
+    }
+}
+
+
 /*
  * Validates the client's request in one pass over its text (a tree is made
  * only when a capture line needs one) and reads what the chain uses.  The
@@ -439,7 +464,12 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
 
     j = &req->json;
 
-    if (ngx_http_moa_json_parse(j, body, len) != 0 || j->tok[0].type != '{') {
+    if (ngx_http_moa_json_parse(j, body, len) != 0) {
+        ngx_http_moa_request_bad_json(j, len, err);
+        return -1;
+    }
+
+    if (j->tok[0].type != '{') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
                                "We could not parse the JSON body of your "
                                "request: expected a JSON object.");

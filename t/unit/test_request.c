@@ -519,12 +519,47 @@ test_check_moa(void)
 }
 
 
+/* a body that is not JSON is told where it stops being JSON */
+static void
+test_bad_json(void)
+{
+    size_t                  k;
+    ngx_http_moa_request_t  req;
+
+    static const struct {
+        const char  *body;
+        const char  *message;
+    } cases[] = {
+        { "{\"model\":\"moa-test-v1\",\"messages\":[",
+          "the JSON ends early (at byte 35, the end of the body)" },
+        { "{\"model\":\"m\",\"messages\":tru}", "invalid JSON at byte 24" },
+        { "{\"model\":\"m\"} x", "invalid JSON at byte 14" },
+        { "", "the body is empty" },
+        { "[1]", "expected a JSON object" }
+    };
+
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        ok(parse(&req, cases[k].body) == -1, "bad JSON %zu: refused", k);
+        is_int(err.status, 400, "bad JSON %zu: 400", k);
+        ok(err.param == NULL && err.code == NULL,
+           "bad JSON %zu: no param, no code", k);
+        ok(strstr(err.message, "We could not parse the JSON body of your "
+                  "request: ") == err.message
+           && strstr(err.message, cases[k].message) != NULL,
+           "bad JSON %zu: '%s' in '%s'", k, cases[k].message, err.message);
+
+        ngx_http_moa_request_free(&req);
+    }
+}
+
+
 int
 main(void)
 {
     test_parse();
     test_refused();
     test_check_moa();
+    test_bad_json();
 
     return done_testing();
 }
