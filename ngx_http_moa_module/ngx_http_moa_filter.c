@@ -322,6 +322,11 @@ ngx_http_moa_error_header(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx)
     ngx_http_clear_last_modified(r);
     ngx_http_clear_etag(r);
 
+    /* nginx's own error pages (405, 413...) carry the id as ours do */
+    if (ngx_http_moa_output_request_id(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_next_header_filter(r);
 }
 
