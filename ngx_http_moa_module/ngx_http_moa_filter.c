@@ -111,6 +111,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
             ctx->conf = mlcf;
 
             ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
+            ngx_http_moa_output_log_id(r);
         }
 
         if (!ctx->own_response) {

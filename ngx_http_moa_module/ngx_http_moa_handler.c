@@ -76,6 +76,8 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
 
+    ngx_http_moa_output_log_id(r);
+
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
 

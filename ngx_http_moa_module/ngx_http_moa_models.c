@@ -56,6 +56,8 @@ ngx_http_moa_models_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
 
+    ngx_http_moa_output_log_id(r);
+
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {

@@ -348,3 +348,63 @@ X-Request-Id: ^[0-9a-f]{32}$
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 13: one id in the header, the error log line and the capture record
+--- http_config eval
+MoaTest::http_config() . "    log_format moa_capture escape=none '\$moa_capture';\n"
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        moa_fallback candidate;
+        access_log logs/capture.jsonl moa_capture if=$moa_capture;
+    }
+--- mock
+{"synthesis": {"status": 503}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","messages":[{"role":"user","content":"same-id: hi"}]}
+--- error_code: 200
+--- check
+my $res = MoaTest::http('POST', '/v1/chat/completions',
+    '{"model":"moa-test-v1","messages":[{"role":"user","content":"same-id-2"}]}');
+my $id = $res->{headers}{'x-request-id'};
+like $id, qr/^[0-9a-f]{32}$/, 'X-Request-Id';
+my ($c) = MoaTest::captured('same-id-2');
+is $c->{metadata}{request_id}, $id, 'the capture record has the same id';
+my $log = join '', do {
+    open my $fh, '<', Test::Nginx::Util::server_root() . '/logs/error.log'
+        or die $!;
+    <$fh>;
+};
+like $log, qr/moa synthesis failed, answering with candidate[^\n]*, request_id: $id/,
+    'the error log line has the same id';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 14: the id of an invalid request's log line is the one the client got
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","messages":[{"role":"user","content":"hi"}],"top_p":9}
+--- error_code: 400
+--- check
+my $res = MoaTest::http('POST', '/v1/chat/completions',
+    '{"model":"moa-test-v1","messages":[{"role":"user","content":"hi"}],"top_p":8}');
+my $id = $res->{headers}{'x-request-id'};
+like $id, qr/^[0-9a-f]{32}$/, 'X-Request-Id';
+my $log = join '', do {
+    open my $fh, '<', Test::Nginx::Util::server_root() . '/logs/error.log'
+        or die $!;
+    <$fh>;
+};
+like $log, qr/moa: invalid request: Invalid 'top_p'[^\n]*got 8 instead[^\n]*, request_id: $id/,
+    'the log line names the same id';
+--- no_error_log
+[alert]
+[crit]
+mock: start
