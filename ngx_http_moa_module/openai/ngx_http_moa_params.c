@@ -141,11 +141,19 @@ static const ngx_http_moa_params_t  ngx_http_moa_params[] = {
     (sizeof(ngx_http_moa_params) / sizeof(ngx_http_moa_params[0]))
 
 
-/* a parameter's name, cut at NGX_HTTP_MOA_PARAMS_PATH bytes */
-static void NGX_HTTP_MOA_PRINTF(2, 3)
-ngx_http_moa_params_path(char *buf, const char *fmt, ...)
+/*
+ * A parameter's name, cut at NGX_HTTP_MOA_PARAMS_PATH bytes; on the silent
+ * pass (err NULL) names are never read, so none is made.
+ */
+static void NGX_HTTP_MOA_PRINTF(3, 4)
+ngx_http_moa_params_path(ngx_http_moa_error_t *err, char *buf,
+    const char *fmt, ...)
 {
     va_list  args;
+
+    if (err == NULL) {
+        return;
+    }
 
     va_start(args, fmt);
     vsnprintf(buf, NGX_HTTP_MOA_PARAMS_PATH, fmt, args);
@@ -160,7 +168,11 @@ ngx_http_moa_params_fail(ngx_http_moa_error_t *err, const char *code,
 {
     va_list  args;
 
-    ngx_http_moa_params_path(err->buf[2], "%s", param);
+    if (err == NULL) {
+        return -1;
+    }
+
+    ngx_http_moa_params_path(err, err->buf[2], "%s", param);
 
     err->status = 400;
     err->type = "invalid_request_error";
@@ -324,6 +336,10 @@ ngx_http_moa_params_one_of(const ngx_http_moa_json_t *j, int i,
         }
     }
 
+    if (err == NULL) {
+        return -1;
+    }
+
     len = 0;
     list[0] = '\0';
 
@@ -416,7 +432,7 @@ ngx_http_moa_params_member(const ngx_http_moa_json_t *j, int obj,
     i = ngx_http_moa_json_find(j, obj, key);
     *at = i;
 
-    ngx_http_moa_params_path(name, "%s.%s", base, key);
+    ngx_http_moa_params_path(err, name, "%s.%s", base, key);
 
     if (i < 0 || j->tok[i].type == 'n') {
         *at = -1;
@@ -458,7 +474,7 @@ ngx_http_moa_params_part(const ngx_http_moa_json_t *j, int i,
         return -1;
     }
 
-    ngx_http_moa_params_path(name, "%s.type", base);
+    ngx_http_moa_params_path(err, name, "%s.type", base);
 
     if (ngx_http_moa_params_one_of(j, t, name, ngx_http_moa_params_part_types,
                                    err)
@@ -485,7 +501,7 @@ ngx_http_moa_params_part(const ngx_http_moa_json_t *j, int i,
             return -1;
         }
 
-        ngx_http_moa_params_path(name, "%s.image_url", base);
+        ngx_http_moa_params_path(err, name, "%s.image_url", base);
 
         return ngx_http_moa_params_member(j, v, "url", '"', name, 1, err, &v);
     }
@@ -509,7 +525,7 @@ ngx_http_moa_params_content(const ngx_http_moa_json_t *j, int msg,
 
     i = ngx_http_moa_json_find(j, msg, "content");
 
-    ngx_http_moa_params_path(name, "%s.content", base);
+    ngx_http_moa_params_path(err, name, "%s.content", base);
 
     if (i < 0 || j->tok[i].type == 'n') {
         /* an assistant's turn may be tool calls alone */
@@ -539,7 +555,7 @@ ngx_http_moa_params_content(const ngx_http_moa_json_t *j, int msg,
     for (p = ngx_http_moa_json_first(j, i); p >= 0;
          p = ngx_http_moa_json_after(j, i, p), k++)
     {
-        ngx_http_moa_params_path(name, "%s.content[%d]", base, k);
+        ngx_http_moa_params_path(err, name, "%s.content[%d]", base, k);
 
         if (ngx_http_moa_params_part(j, p, name, err) != 0) {
             return -1;
@@ -570,7 +586,7 @@ ngx_http_moa_params_tool_calls(const ngx_http_moa_json_t *j, int msg,
     for (c = ngx_http_moa_json_first(j, i); i >= 0 && c >= 0;
          c = ngx_http_moa_json_after(j, i, c), k++)
     {
-        ngx_http_moa_params_path(name, "%s.tool_calls[%d]", base, k);
+        ngx_http_moa_params_path(err, name, "%s.tool_calls[%d]", base, k);
 
         if (j->tok[c].type != '{') {
             return ngx_http_moa_params_bad_type(j, c, name, "an object", err);
@@ -588,13 +604,15 @@ ngx_http_moa_params_tool_calls(const ngx_http_moa_json_t *j, int msg,
         }
 
         if (!ngx_http_moa_params_is(j, t, "function")) {
-            ngx_http_moa_params_path(name, "%s.tool_calls[%d].type", base, k);
+            ngx_http_moa_params_path(err, name, "%s.tool_calls[%d].type",
+                                     base, k);
             return ngx_http_moa_params_fail(err, "invalid_value", name,
                                             "Invalid value for '%s': "
                                             "expected 'function'.", name);
         }
 
-        ngx_http_moa_params_path(name, "%s.tool_calls[%d].function", base, k);
+        ngx_http_moa_params_path(err, name, "%s.tool_calls[%d].function",
+                                 base, k);
 
         if (ngx_http_moa_params_member(j, f, "name", '"', name, 1, err, &t)
             != 0
@@ -626,7 +644,7 @@ ngx_http_moa_params_messages(const ngx_http_moa_json_t *j, int i,
     for (m = ngx_http_moa_json_first(j, i); m >= 0;
          m = ngx_http_moa_json_after(j, i, m), k++)
     {
-        ngx_http_moa_params_path(base, "%s[%d]", name, k);
+        ngx_http_moa_params_path(err, base, "%s[%d]", name, k);
 
         role = ngx_http_moa_json_find(j, m, "role");
         assistant = ngx_http_moa_params_is(j, role, "assistant");
@@ -698,7 +716,7 @@ ngx_http_moa_params_stop(const ngx_http_moa_json_t *j, int i,
          s = ngx_http_moa_json_after(j, i, s), k++)
     {
         if (j->tok[s].type != '"') {
-            ngx_http_moa_params_path(elt, "%s[%d]", name, k);
+            ngx_http_moa_params_path(err, elt, "%s[%d]", name, k);
             return ngx_http_moa_params_bad_type(j, s, elt, "a string", err);
         }
     }
@@ -734,7 +752,7 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
     for (t = ngx_http_moa_json_first(j, i); t >= 0;
          t = ngx_http_moa_json_after(j, i, t), k++)
     {
-        ngx_http_moa_params_path(base, "%s[%d]", name, k);
+        ngx_http_moa_params_path(err, base, "%s[%d]", name, k);
 
         if (j->tok[t].type != '{') {
             return ngx_http_moa_params_bad_type(j, t, base, "an object", err);
@@ -758,7 +776,7 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
         }
 
         if (!ngx_http_moa_params_is(j, type, "function")) {
-            ngx_http_moa_params_path(sub, "%s.type", base);
+            ngx_http_moa_params_path(err, sub, "%s.type", base);
             return ngx_http_moa_params_fail(err, "invalid_value", sub,
                                             "Invalid value for '%s': "
                                             "expected 'function' or "
@@ -772,7 +790,7 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
             return -1;
         }
 
-        ngx_http_moa_params_path(base, "%s[%d].function", name, k);
+        ngx_http_moa_params_path(err, base, "%s[%d].function", name, k);
 
         if (ngx_http_moa_params_member(j, f, "name", '"', base, 1, err, &v)
             != 0)
@@ -780,7 +798,7 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
             return -1;
         }
 
-        ngx_http_moa_params_path(sub, "%s.name", base);
+        ngx_http_moa_params_path(err, sub, "%s.name", base);
 
         if (ngx_http_moa_params_name(j, v, sub, err) != 0
             || ngx_http_moa_params_member(j, f, "description", '"', base, 0,
@@ -839,7 +857,7 @@ ngx_http_moa_params_tool_choice(const ngx_http_moa_json_t *j, int i,
     }
 
     if (!ngx_http_moa_params_is(j, t, "function")) {
-        ngx_http_moa_params_path(sub, "%s.type", name);
+        ngx_http_moa_params_path(err, sub, "%s.type", name);
         return ngx_http_moa_params_fail(err, "invalid_value", sub,
                                         "Invalid value for '%s': expected "
                                         "'function'.", sub);
@@ -851,7 +869,7 @@ ngx_http_moa_params_tool_choice(const ngx_http_moa_json_t *j, int i,
         return -1;
     }
 
-    ngx_http_moa_params_path(sub, "%s.function", name);
+    ngx_http_moa_params_path(err, sub, "%s.function", name);
 
     return ngx_http_moa_params_member(j, f, "name", '"', sub, 1, err, &t);
 }
@@ -880,7 +898,7 @@ ngx_http_moa_params_response_format(const ngx_http_moa_json_t *j, int i,
         return -1;
     }
 
-    ngx_http_moa_params_path(sub, "%s.type", name);
+    ngx_http_moa_params_path(err, sub, "%s.type", name);
 
     if (ngx_http_moa_params_one_of(j, t, sub, ngx_http_moa_params_formats,
                                    err)
@@ -900,7 +918,7 @@ ngx_http_moa_params_response_format(const ngx_http_moa_json_t *j, int i,
         return -1;
     }
 
-    ngx_http_moa_params_path(sub, "%s.json_schema", name);
+    ngx_http_moa_params_path(err, sub, "%s.json_schema", name);
 
     if (ngx_http_moa_params_member(j, s, "name", '"', sub, 1, err, &v)
         != 0)
@@ -908,13 +926,13 @@ ngx_http_moa_params_response_format(const ngx_http_moa_json_t *j, int i,
         return -1;
     }
 
-    ngx_http_moa_params_path(sub, "%s.json_schema.name", name);
+    ngx_http_moa_params_path(err, sub, "%s.json_schema.name", name);
 
     if (ngx_http_moa_params_name(j, v, sub, err) != 0) {
         return -1;
     }
 
-    ngx_http_moa_params_path(sub, "%s.json_schema", name);
+    ngx_http_moa_params_path(err, sub, "%s.json_schema", name);
 
     if (ngx_http_moa_params_member(j, s, "description", '"', sub, 0, err, &v)
         != 0
@@ -950,9 +968,10 @@ ngx_http_moa_params_metadata(const ngx_http_moa_json_t *j, int i,
     for (k = i + 1; k < end; k = j->tok[k + 1].next, n++) {
         len = ngx_http_moa_params_chars(j, k);
 
-        ngx_http_moa_params_path(sub, "%s.%.*s", name,
-                 (int) (j->tok[k].len - 2 < 32 ? j->tok[k].len - 2 : 32),
-                 j->tok[k].p + 1);
+        ngx_http_moa_params_path(err, sub, "%s.%.*s", name,
+                                 (int) (j->tok[k].len - 2 < 32
+                                        ? j->tok[k].len - 2 : 32),
+                                 j->tok[k].p + 1);
 
         if (len > NGX_HTTP_MOA_PARAMS_META_KEY) {
             return ngx_http_moa_params_fail(err, "string_above_max_length",
@@ -1095,8 +1114,8 @@ ngx_http_moa_params_value(const ngx_http_moa_json_t *j, int i,
  * Every member of the request in document order: the first error is the
  * one answered.  null is taken for "not given", as OpenAI does.
  */
-int
-ngx_http_moa_params_check(const ngx_http_moa_json_t *j, int obj,
+static int
+ngx_http_moa_params_walk(const ngx_http_moa_json_t *j, int obj,
     int unknown, ngx_http_moa_error_t *err)
 {
     char                          name[NGX_HTTP_MOA_PARAMS_PATH];
@@ -1111,8 +1130,9 @@ ngx_http_moa_params_check(const ngx_http_moa_json_t *j, int obj,
 
         if (p == NULL) {
             if (unknown == NGX_HTTP_MOA_PARAMS_REJECT) {
-                ngx_http_moa_params_path(name, "%.*s",
-                         (int) (j->tok[k].len - 2), j->tok[k].p + 1);
+                ngx_http_moa_params_path(err, name, "%.*s",
+                                         (int) (j->tok[k].len - 2),
+                                         j->tok[k].p + 1);
 
                 return ngx_http_moa_params_fail(err, "unknown_parameter",
                                                 name, "Unrecognized request "
@@ -1133,4 +1153,22 @@ ngx_http_moa_params_check(const ngx_http_moa_json_t *j, int obj,
     }
 
     return 0;
+}
+
+
+/*
+ * A valid request is walked once without naming anything (no formatting
+ * on the accept path); a refused one again, to name the first error.
+ */
+int
+ngx_http_moa_params_check(const ngx_http_moa_json_t *j, int obj,
+    int unknown, ngx_http_moa_error_t *err)
+{
+    if (ngx_http_moa_params_walk(j, obj, unknown, NULL) == 0) {
+        return 0;
+    }
+
+    (void) ngx_http_moa_params_walk(j, obj, unknown, err);
+
+    return -1;
 }
