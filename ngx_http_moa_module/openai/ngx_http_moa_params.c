@@ -235,7 +235,7 @@ ngx_http_moa_params_is(const ngx_http_moa_json_t *j, int i, const char *text)
 {
     ngx_http_moa_json_member_t  m;
 
-    if (j->tok[i].type != '"') {
+    if (i < 0 || j->tok[i].type != '"') {
         return 0;
     }
 
@@ -639,12 +639,21 @@ ngx_http_moa_params_messages(const ngx_http_moa_json_t *j, int i,
     int   m, k, role, assistant, tool, v;
     char  base[NGX_HTTP_MOA_PARAMS_PATH];
 
+    if (j->tok[i].type != '[') {
+        return ngx_http_moa_params_bad_type(j, i, name, "an array", err);
+    }
+
     k = 0;
 
     for (m = ngx_http_moa_json_first(j, i); m >= 0;
          m = ngx_http_moa_json_after(j, i, m), k++)
     {
         ngx_http_moa_params_path(err, base, "%s[%d]", name, k);
+
+        /* the parse checked the first "messages", not a duplicate key's */
+        if (j->tok[m].type != '{') {
+            return ngx_http_moa_params_bad_type(j, m, base, "an object", err);
+        }
 
         role = ngx_http_moa_json_find(j, m, "role");
         assistant = ngx_http_moa_params_is(j, role, "assistant");
