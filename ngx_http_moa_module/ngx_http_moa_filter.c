@@ -5,7 +5,8 @@
  * Header and body filters.  For the module's subrequests: keep a reply
  * in memory, rewrite a streamed synthesis event by event, or forward a
  * passthrough reply as is.  For the main request: turn an error page that
- * nginx itself generates in a MoA location into an OpenAI error.
+ * nginx itself generates in a MoA or moa_models location into an OpenAI
+ * error.
  */
 
 
@@ -98,7 +99,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 
             mlcf = ngx_http_get_module_loc_conf(r, ngx_http_moa_module);
 
-            if (mlcf->pass.len == 0) {
+            if (mlcf->pass.len == 0 && !mlcf->models_list) {
                 return ngx_http_next_header_filter(r);
             }
 

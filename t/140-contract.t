@@ -255,6 +255,7 @@ mock: start
 
     location /v1/models {
         moa_models;
+        client_max_body_size 1k;
     }
 --- request
 GET /v1/chat/completions
@@ -268,12 +269,14 @@ my @reqs = (
     ['PUT', '/v1/chat/completions', '{}', 405],
     ['POST', '/v1/chat/completions', '{"x":"' . ('a' x 4096) . '"}', 413],
     ['GET', '/v1/models', undef, 200],
-    ['GET', '/v1/models/nope', undef, 404],
-    ['POST', '/v1/models', '{}', 405],
+    ['GET', '/v1/models/nope', undef, 404, 'model_not_found'],
+    ['POST', '/v1/models', '{}', 405, 'method_not_allowed'],
+    ['POST', '/v1/models', '{"x":"' . ('a' x 4096) . '"}', 413,
+     'request_too_large'],
 );
 my %seen;
 for my $q (@reqs) {
-    my ($method, $path, $body, $status) = @$q;
+    my ($method, $path, $body, $status, $code) = @$q;
     my $res = MoaTest::http($method, $path, $body);
     is $res->{status}, $status, "$method $path: $status";
     my $id = $res->{headers}{'x-request-id'} // '';
@@ -281,6 +284,10 @@ for my $q (@reqs) {
     ok !$seen{$id}++, "$method $path $status: an id of its own";
     like $res->{headers}{'content-type'} // '', qr{^application/json},
         "$method $path $status: JSON";
+    if ($code) {
+        my $r = eval { MoaTest::decode_json($res->{body}) } // {};
+        is $r->{error}{code}, $code, "$method $path $status: $code";
+    }
 }
 --- no_error_log
 [alert]
