@@ -9,15 +9,15 @@
 
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ngx_http_moa_field.h"
+#include "ngx_http_moa_messages.h"
 #include "ngx_http_moa_params.h"
 
 
-#define NGX_HTTP_MOA_PARAMS_PATH       64
 #define NGX_HTTP_MOA_PARAMS_MAX_STOP   4
 #define NGX_HTTP_MOA_PARAMS_META_KEYS  16
 #define NGX_HTTP_MOA_PARAMS_META_KEY   64
@@ -51,8 +51,6 @@ typedef struct {
 } ngx_http_moa_params_t;
 
 
-static int ngx_http_moa_params_messages(const ngx_http_moa_json_t *j, int i,
-    const char *name, ngx_http_moa_error_t *err);
 static int ngx_http_moa_params_stream_options(const ngx_http_moa_json_t *j,
     int i, const char *name, ngx_http_moa_error_t *err);
 static int ngx_http_moa_params_stop(const ngx_http_moa_json_t *j, int i,
@@ -89,7 +87,7 @@ static const char  *ngx_http_moa_params_verbosities[] = {
 /* every top-level parameter the module knows, as OpenAI documents it */
 static const ngx_http_moa_params_t  ngx_http_moa_params[] = {
     ngx_http_moa_params_kind("model", NGX_HTTP_MOA_PARAMS_ANY),
-    ngx_http_moa_params_custom("messages", ngx_http_moa_params_messages),
+    ngx_http_moa_params_custom("messages", ngx_http_moa_messages_check),
     ngx_http_moa_params_kind("stream", NGX_HTTP_MOA_PARAMS_BOOL),
     ngx_http_moa_params_custom("stream_options",
                                ngx_http_moa_params_stream_options),
@@ -141,540 +139,6 @@ static const ngx_http_moa_params_t  ngx_http_moa_params[] = {
     (sizeof(ngx_http_moa_params) / sizeof(ngx_http_moa_params[0]))
 
 
-/*
- * A parameter's name, cut at NGX_HTTP_MOA_PARAMS_PATH bytes; on the silent
- * pass (err NULL) names are never read, so none is made.
- */
-static void NGX_HTTP_MOA_PRINTF(3, 4)
-ngx_http_moa_params_path(ngx_http_moa_error_t *err, char *buf,
-    const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL) {
-        return;
-    }
-
-    va_start(args, fmt);
-    vsnprintf(buf, NGX_HTTP_MOA_PARAMS_PATH, fmt, args);
-    va_end(args);
-}
-
-
-/* an error naming param, which is copied into err (it may be a local) */
-static int NGX_HTTP_MOA_PRINTF(4, 5)
-ngx_http_moa_params_fail(ngx_http_moa_error_t *err, const char *code,
-    const char *param, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL) {
-        return -1;
-    }
-
-    ngx_http_moa_params_path(err, err->buf[2], "%s", param);
-
-    err->status = 400;
-    err->type = "invalid_request_error";
-    err->code = code;
-    err->param = err->buf[2];
-
-    va_start(args, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, args);
-    va_end(args);
-
-    return -1;
-}
-
-
-static const char *
-ngx_http_moa_params_type_name(int type)
-{
-    switch (type) {
-    case '{':
-        return "an object";
-    case '[':
-        return "an array";
-    case '"':
-        return "a string";
-    case 't':
-    case 'f':
-        return "a boolean";
-    case '0':
-        return "a number";
-    default:
-        return "null";
-    }
-}
-
-
-static int
-ngx_http_moa_params_bad_type(const ngx_http_moa_json_t *j, int i,
-    const char *name, const char *expected, ngx_http_moa_error_t *err)
-{
-    return ngx_http_moa_params_fail(err, "invalid_type", name,
-                                    "Invalid type for '%s': expected %s, "
-                                    "but got %s instead.", name, expected,
-                                    ngx_http_moa_params_type_name(
-                                        j->tok[i].type));
-}
-
-
-static int
-ngx_http_moa_params_missing(const char *name, ngx_http_moa_error_t *err)
-{
-    return ngx_http_moa_params_fail(err, "missing_required_parameter", name,
-                                    "Missing required parameter: '%s'.",
-                                    name);
-}
-
-
-/* a string token equals a plain ASCII text, escapes decoded if any */
-static int
-ngx_http_moa_params_is(const ngx_http_moa_json_t *j, int i, const char *text)
-{
-    ngx_http_moa_json_member_t  m;
-
-    if (i < 0 || j->tok[i].type != '"') {
-        return 0;
-    }
-
-    if (!j->tok[i].escaped) {
-        return j->tok[i].len - 2 == strlen(text)
-               && memcmp(j->tok[i].p + 1, text, j->tok[i].len - 2) == 0;
-    }
-
-    m.key = j->tok[i].p + 1;
-    m.key_len = j->tok[i].len - 2;
-    m.escaped = 1;
-
-    return ngx_http_moa_json_key_is(&m, text);
-}
-
-
-/* the characters of a string token: escapes and UTF-8 sequences count 1 */
-static size_t
-ngx_http_moa_params_chars(const ngx_http_moa_json_t *j, int i)
-{
-    size_t       n;
-    const char  *p, *end;
-
-    n = 0;
-    p = j->tok[i].p + 1;
-    end = j->tok[i].p + j->tok[i].len - 1;
-
-    while (p < end) {
-        if (*p == '\\') {
-            p += (p[1] == 'u') ? 6 : 2;
-
-        } else {
-            p++;
-
-            while (p < end && ((unsigned char) *p & 0xc0) == 0x80) {
-                p++;
-            }
-        }
-
-        n++;
-    }
-
-    return n;
-}
-
-
-/* ^[a-zA-Z0-9_-]{1,64}$, on the raw text (an escape never matches) */
-static int
-ngx_http_moa_params_name(const ngx_http_moa_json_t *j, int i,
-    const char *name, ngx_http_moa_error_t *err)
-{
-    size_t       k, len;
-    const char  *p;
-
-    if (j->tok[i].type != '"') {
-        return ngx_http_moa_params_bad_type(j, i, name, "a string", err);
-    }
-
-    p = j->tok[i].p + 1;
-    len = j->tok[i].len - 2;
-
-    for (k = 0; k < len; k++) {
-        if (!((p[k] >= 'a' && p[k] <= 'z') || (p[k] >= 'A' && p[k] <= 'Z')
-              || (p[k] >= '0' && p[k] <= '9') || p[k] == '_' || p[k] == '-'))
-        {
-            break;
-        }
-    }
-
-    if (len == 0 || len > 64 || k < len) {
-        return ngx_http_moa_params_fail(err, "invalid_value", name,
-                                        "Invalid '%s': string does not "
-                                        "match pattern. Expected a string "
-                                        "that matches the pattern "
-                                        "'^[a-zA-Z0-9_-]{1,64}$'.", name);
-    }
-
-    return 0;
-}
-
-
-/* a string among values; the message lists them as OpenAI does */
-static int
-ngx_http_moa_params_one_of(const ngx_http_moa_json_t *j, int i,
-    const char *name, const char **values, ngx_http_moa_error_t *err)
-{
-    char          list[160];
-    size_t        len;
-    const char  **v;
-
-    if (j->tok[i].type != '"') {
-        return ngx_http_moa_params_bad_type(j, i, name, "a string", err);
-    }
-
-    for (v = values; *v; v++) {
-        if (ngx_http_moa_params_is(j, i, *v)) {
-            return 0;
-        }
-    }
-
-    if (err == NULL) {
-        return -1;
-    }
-
-    len = 0;
-    list[0] = '\0';
-
-    for (v = values; *v && len < sizeof(list); v++) {
-        len += snprintf(list + len, sizeof(list) - len, "%s'%s'",
-                        v == values ? "" : (v[1] ? ", " : ", and "), *v);
-    }
-
-    return ngx_http_moa_params_fail(err, "invalid_value", name,
-                                    "Invalid value for '%s': '%.*s'. "
-                                    "Supported values are: %s.", name,
-                                    (int) (j->tok[i].len < 66
-                                           ? j->tok[i].len - 2 : 64),
-                                    j->tok[i].p + 1, list);
-}
-
-
-/* a number within [min, max], an integer if asked */
-static int
-ngx_http_moa_params_number(const ngx_http_moa_json_t *j, int i,
-    const char *name, int integer, double min, double max,
-    ngx_http_moa_error_t *err)
-{
-    char         num[40];
-    double       d;
-    const char  *what;
-
-    what = integer ? "integer" : "decimal";
-
-    if (j->tok[i].type != '0') {
-        return ngx_http_moa_params_bad_type(j, i, name,
-                                            integer ? "an integer"
-                                                    : "a decimal", err);
-    }
-
-    if (j->tok[i].len >= sizeof(num)) {
-        d = (j->tok[i].p[0] == '-') ? -1e300 : 1e300;
-
-    } else {
-        memcpy(num, j->tok[i].p, j->tok[i].len);
-        num[j->tok[i].len] = '\0';
-        d = strtod(num, NULL);
-    }
-
-    /* range first: casting a double out of range is undefined */
-    if (integer && d >= -1e18 && d <= 1e18 && d != (double) (long long) d) {
-        return ngx_http_moa_params_fail(err, "invalid_type", name,
-                                        "Invalid type for '%s': expected "
-                                        "an integer, but got a decimal "
-                                        "instead.", name);
-    }
-
-    if (d < min) {
-        return ngx_http_moa_params_fail(err, integer
-                                        ? "integer_below_min_value"
-                                        : "decimal_below_min_value", name,
-                                        "Invalid '%s': %s below minimum "
-                                        "value. Expected a value >= %g, but "
-                                        "got %.*s instead.", name, what, min,
-                                        (int) (j->tok[i].len < 32
-                                               ? j->tok[i].len : 32),
-                                        j->tok[i].p);
-    }
-
-    if (d > max) {
-        return ngx_http_moa_params_fail(err, integer
-                                        ? "integer_above_max_value"
-                                        : "decimal_above_max_value", name,
-                                        "Invalid '%s': %s above maximum "
-                                        "value. Expected a value <= %g, but "
-                                        "got %.*s instead.", name, what, max,
-                                        (int) (j->tok[i].len < 32
-                                               ? j->tok[i].len : 32),
-                                        j->tok[i].p);
-    }
-
-    return 0;
-}
-
-
-/* an optional member of object token obj of one JSON type; its token */
-static int
-ngx_http_moa_params_member(const ngx_http_moa_json_t *j, int obj,
-    const char *key, int type, const char *base, int required,
-    ngx_http_moa_error_t *err, int *at)
-{
-    int    i, t;
-    char   name[NGX_HTTP_MOA_PARAMS_PATH];
-
-    i = ngx_http_moa_json_find(j, obj, key);
-    *at = i;
-
-    ngx_http_moa_params_path(err, name, "%s.%s", base, key);
-
-    if (i < 0 || j->tok[i].type == 'n') {
-        *at = -1;
-        return required ? ngx_http_moa_params_missing(name, err) : 0;
-    }
-
-    t = j->tok[i].type;
-
-    if (type == 't' ? (t != 't' && t != 'f') : t != type) {
-        return ngx_http_moa_params_bad_type(j, i, name,
-                                            ngx_http_moa_params_type_name(
-                                                type), err);
-    }
-
-    return 0;
-}
-
-
-static const char  *ngx_http_moa_params_part_types[] = {
-    "text", "image_url", "input_audio", "file", "refusal", NULL
-};
-
-
-/* one content part of message base: {"type":..., <type>: ...} */
-static int
-ngx_http_moa_params_part(const ngx_http_moa_json_t *j, int i,
-    const char *base, ngx_http_moa_error_t *err)
-{
-    int   t, v;
-    char  name[NGX_HTTP_MOA_PARAMS_PATH];
-
-    if (j->tok[i].type != '{') {
-        return ngx_http_moa_params_bad_type(j, i, base, "an object", err);
-    }
-
-    if (ngx_http_moa_params_member(j, i, "type", '"', base, 1, err, &t)
-        != 0)
-    {
-        return -1;
-    }
-
-    ngx_http_moa_params_path(err, name, "%s.type", base);
-
-    if (ngx_http_moa_params_one_of(j, t, name, ngx_http_moa_params_part_types,
-                                   err)
-        != 0)
-    {
-        return -1;
-    }
-
-    if (ngx_http_moa_params_is(j, t, "text")) {
-        return ngx_http_moa_params_member(j, i, "text", '"', base, 1, err,
-                                          &v);
-    }
-
-    if (ngx_http_moa_params_is(j, t, "refusal")) {
-        return ngx_http_moa_params_member(j, i, "refusal", '"', base, 1, err,
-                                          &v);
-    }
-
-    if (ngx_http_moa_params_is(j, t, "image_url")) {
-        if (ngx_http_moa_params_member(j, i, "image_url", '{', base, 1, err,
-                                       &v)
-            != 0)
-        {
-            return -1;
-        }
-
-        ngx_http_moa_params_path(err, name, "%s.image_url", base);
-
-        return ngx_http_moa_params_member(j, v, "url", '"', name, 1, err, &v);
-    }
-
-    if (ngx_http_moa_params_is(j, t, "input_audio")) {
-        return ngx_http_moa_params_member(j, i, "input_audio", '{', base, 1,
-                                          err, &v);
-    }
-
-    return ngx_http_moa_params_member(j, i, "file", '{', base, 1, err, &v);
-}
-
-
-/* a message's content: a string, an array of parts, or null (assistant) */
-static int
-ngx_http_moa_params_content(const ngx_http_moa_json_t *j, int msg,
-    const char *base, int assistant, ngx_http_moa_error_t *err)
-{
-    int   i, p, k;
-    char  name[NGX_HTTP_MOA_PARAMS_PATH];
-
-    i = ngx_http_moa_json_find(j, msg, "content");
-
-    ngx_http_moa_params_path(err, name, "%s.content", base);
-
-    if (i < 0 || j->tok[i].type == 'n') {
-        /* an assistant's turn may be tool calls alone */
-        return assistant ? 0 : ngx_http_moa_params_missing(name, err);
-    }
-
-    if (j->tok[i].type == '"') {
-        return 0;
-    }
-
-    if (j->tok[i].type != '[') {
-        return ngx_http_moa_params_bad_type(j, i, name,
-                                            "one of a string or array of "
-                                            "objects", err);
-    }
-
-    if (ngx_http_moa_json_first(j, i) < 0 && !assistant) {
-        return ngx_http_moa_params_fail(err, "empty_array", name,
-                                        "Invalid '%s': empty array. "
-                                        "Expected an array with minimum "
-                                        "length 1, but got an empty array "
-                                        "instead.", name);
-    }
-
-    k = 0;
-
-    for (p = ngx_http_moa_json_first(j, i); p >= 0;
-         p = ngx_http_moa_json_after(j, i, p), k++)
-    {
-        ngx_http_moa_params_path(err, name, "%s.content[%d]", base, k);
-
-        if (ngx_http_moa_params_part(j, p, name, err) != 0) {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* an assistant's tool_calls: [{"id","type":"function","function":{...}}] */
-static int
-ngx_http_moa_params_tool_calls(const ngx_http_moa_json_t *j, int msg,
-    const char *base, ngx_http_moa_error_t *err)
-{
-    int   i, c, k, t, f;
-    char  name[NGX_HTTP_MOA_PARAMS_PATH];
-
-    if (ngx_http_moa_params_member(j, msg, "tool_calls", '[', base, 0, err,
-                                   &i)
-        != 0)
-    {
-        return -1;
-    }
-
-    k = 0;
-
-    for (c = ngx_http_moa_json_first(j, i); i >= 0 && c >= 0;
-         c = ngx_http_moa_json_after(j, i, c), k++)
-    {
-        ngx_http_moa_params_path(err, name, "%s.tool_calls[%d]", base, k);
-
-        if (j->tok[c].type != '{') {
-            return ngx_http_moa_params_bad_type(j, c, name, "an object", err);
-        }
-
-        if (ngx_http_moa_params_member(j, c, "id", '"', name, 1, err, &t)
-            != 0
-            || ngx_http_moa_params_member(j, c, "type", '"', name, 1, err, &t)
-               != 0
-            || ngx_http_moa_params_member(j, c, "function", '{', name, 1, err,
-                                          &f)
-               != 0)
-        {
-            return -1;
-        }
-
-        if (!ngx_http_moa_params_is(j, t, "function")) {
-            ngx_http_moa_params_path(err, name, "%s.tool_calls[%d].type",
-                                     base, k);
-            return ngx_http_moa_params_fail(err, "invalid_value", name,
-                                            "Invalid value for '%s': "
-                                            "expected 'function'.", name);
-        }
-
-        ngx_http_moa_params_path(err, name, "%s.tool_calls[%d].function",
-                                 base, k);
-
-        if (ngx_http_moa_params_member(j, f, "name", '"', name, 1, err, &t)
-            != 0
-            || ngx_http_moa_params_member(j, f, "arguments", '"', name, 1,
-                                          err, &t)
-               != 0)
-        {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * Each message's content, parts, tool calls and tool_call_id; its role
- * (a known one) the request's parse checked already.
- */
-static int
-ngx_http_moa_params_messages(const ngx_http_moa_json_t *j, int i,
-    const char *name, ngx_http_moa_error_t *err)
-{
-    int   m, k, role, assistant, tool, v;
-    char  base[NGX_HTTP_MOA_PARAMS_PATH];
-
-    if (j->tok[i].type != '[') {
-        return ngx_http_moa_params_bad_type(j, i, name, "an array", err);
-    }
-
-    k = 0;
-
-    for (m = ngx_http_moa_json_first(j, i); m >= 0;
-         m = ngx_http_moa_json_after(j, i, m), k++)
-    {
-        ngx_http_moa_params_path(err, base, "%s[%d]", name, k);
-
-        /* the parse checked the first "messages", not a duplicate key's */
-        if (j->tok[m].type != '{') {
-            return ngx_http_moa_params_bad_type(j, m, base, "an object", err);
-        }
-
-        role = ngx_http_moa_json_find(j, m, "role");
-        assistant = ngx_http_moa_params_is(j, role, "assistant");
-        tool = ngx_http_moa_params_is(j, role, "tool");
-
-        if (ngx_http_moa_params_content(j, m, base, assistant, err) != 0
-            || ngx_http_moa_params_member(j, m, "name", '"', base, 0, err, &v)
-               != 0
-            || ngx_http_moa_params_member(j, m, "tool_call_id", '"', base,
-                                          tool, err, &v)
-               != 0
-            || (assistant
-                && ngx_http_moa_params_tool_calls(j, m, base, err) != 0))
-        {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
 
 /* {"include_usage": boolean, "include_obfuscation": boolean} */
 static int
@@ -684,14 +148,14 @@ ngx_http_moa_params_stream_options(const ngx_http_moa_json_t *j, int i,
     int  v;
 
     if (j->tok[i].type != '{') {
-        return ngx_http_moa_params_bad_type(j, i, name, "an object", err);
+        return ngx_http_moa_field_bad_type(j, i, name, "an object", err);
     }
 
-    if (ngx_http_moa_params_member(j, i, "include_usage", 't', name, 0, err,
-                                   &v)
+    if (ngx_http_moa_field_member(j, i, "include_usage", 't', name, 0, err,
+                                  &v)
         != 0
-        || ngx_http_moa_params_member(j, i, "include_obfuscation", 't', name,
-                                      0, err, &v)
+        || ngx_http_moa_field_member(j, i, "include_obfuscation", 't', name,
+                                     0, err, &v)
            != 0)
     {
         return -1;
@@ -707,16 +171,16 @@ ngx_http_moa_params_stop(const ngx_http_moa_json_t *j, int i,
     const char *name, ngx_http_moa_error_t *err)
 {
     int   s, k;
-    char  elt[NGX_HTTP_MOA_PARAMS_PATH];
+    char  elt[NGX_HTTP_MOA_FIELD_PATH];
 
     if (j->tok[i].type == '"') {
         return 0;
     }
 
     if (j->tok[i].type != '[') {
-        return ngx_http_moa_params_bad_type(j, i, name,
-                                            "one of a string or array of "
-                                            "strings", err);
+        return ngx_http_moa_field_bad_type(j, i, name,
+                                           "one of a string or array of "
+                                           "strings", err);
     }
 
     k = 0;
@@ -725,18 +189,18 @@ ngx_http_moa_params_stop(const ngx_http_moa_json_t *j, int i,
          s = ngx_http_moa_json_after(j, i, s), k++)
     {
         if (j->tok[s].type != '"') {
-            ngx_http_moa_params_path(err, elt, "%s[%d]", name, k);
-            return ngx_http_moa_params_bad_type(j, s, elt, "a string", err);
+            ngx_http_moa_field_path(err, elt, "%s[%d]", name, k);
+            return ngx_http_moa_field_bad_type(j, s, elt, "a string", err);
         }
     }
 
     if (k > NGX_HTTP_MOA_PARAMS_MAX_STOP) {
-        return ngx_http_moa_params_fail(err, "array_above_max_length", name,
-                                        "Invalid '%s': array too long. "
-                                        "Expected an array with maximum "
-                                        "length %d, but got an array with "
-                                        "length %d instead.", name,
-                                        NGX_HTTP_MOA_PARAMS_MAX_STOP, k);
+        return ngx_http_moa_field_fail(err, "array_above_max_length", name,
+                                       "Invalid '%s': array too long. "
+                                       "Expected an array with maximum "
+                                       "length %d, but got an array with "
+                                       "length %d instead.", name,
+                                       NGX_HTTP_MOA_PARAMS_MAX_STOP, k);
     }
 
     return 0;
@@ -750,10 +214,10 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
     const char *name, ngx_http_moa_error_t *err)
 {
     int   t, k, type, f, v;
-    char  base[NGX_HTTP_MOA_PARAMS_PATH], sub[NGX_HTTP_MOA_PARAMS_PATH];
+    char  base[NGX_HTTP_MOA_FIELD_PATH], sub[NGX_HTTP_MOA_FIELD_PATH];
 
     if (j->tok[i].type != '[') {
-        return ngx_http_moa_params_bad_type(j, i, name, "an array", err);
+        return ngx_http_moa_field_bad_type(j, i, name, "an array", err);
     }
 
     k = 0;
@@ -761,21 +225,21 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
     for (t = ngx_http_moa_json_first(j, i); t >= 0;
          t = ngx_http_moa_json_after(j, i, t), k++)
     {
-        ngx_http_moa_params_path(err, base, "%s[%d]", name, k);
+        ngx_http_moa_field_path(err, base, "%s[%d]", name, k);
 
         if (j->tok[t].type != '{') {
-            return ngx_http_moa_params_bad_type(j, t, base, "an object", err);
+            return ngx_http_moa_field_bad_type(j, t, base, "an object", err);
         }
 
-        if (ngx_http_moa_params_member(j, t, "type", '"', base, 1, err, &type)
+        if (ngx_http_moa_field_member(j, t, "type", '"', base, 1, err, &type)
             != 0)
         {
             return -1;
         }
 
-        if (ngx_http_moa_params_is(j, type, "custom")) {
-            if (ngx_http_moa_params_member(j, t, "custom", '{', base, 1, err,
-                                           &v)
+        if (ngx_http_moa_field_is(j, type, "custom")) {
+            if (ngx_http_moa_field_member(j, t, "custom", '{', base, 1, err,
+                                          &v)
                 != 0)
             {
                 return -1;
@@ -784,40 +248,40 @@ ngx_http_moa_params_tools(const ngx_http_moa_json_t *j, int i,
             continue;
         }
 
-        if (!ngx_http_moa_params_is(j, type, "function")) {
-            ngx_http_moa_params_path(err, sub, "%s.type", base);
-            return ngx_http_moa_params_fail(err, "invalid_value", sub,
-                                            "Invalid value for '%s': "
-                                            "expected 'function' or "
-                                            "'custom'.", sub);
+        if (!ngx_http_moa_field_is(j, type, "function")) {
+            ngx_http_moa_field_path(err, sub, "%s.type", base);
+            return ngx_http_moa_field_fail(err, "invalid_value", sub,
+                                           "Invalid value for '%s': "
+                                           "expected 'function' or "
+                                           "'custom'.", sub);
         }
 
-        if (ngx_http_moa_params_member(j, t, "function", '{', base, 1, err,
-                                       &f)
+        if (ngx_http_moa_field_member(j, t, "function", '{', base, 1, err,
+                                      &f)
             != 0)
         {
             return -1;
         }
 
-        ngx_http_moa_params_path(err, base, "%s[%d].function", name, k);
+        ngx_http_moa_field_path(err, base, "%s[%d].function", name, k);
 
-        if (ngx_http_moa_params_member(j, f, "name", '"', base, 1, err, &v)
+        if (ngx_http_moa_field_member(j, f, "name", '"', base, 1, err, &v)
             != 0)
         {
             return -1;
         }
 
-        ngx_http_moa_params_path(err, sub, "%s.name", base);
+        ngx_http_moa_field_path(err, sub, "%s.name", base);
 
-        if (ngx_http_moa_params_name(j, v, sub, err) != 0
-            || ngx_http_moa_params_member(j, f, "description", '"', base, 0,
-                                          err, &v)
+        if (ngx_http_moa_field_name(j, v, sub, err) != 0
+            || ngx_http_moa_field_member(j, f, "description", '"', base, 0,
+                                         err, &v)
                != 0
-            || ngx_http_moa_params_member(j, f, "parameters", '{', base, 0,
-                                          err, &v)
+            || ngx_http_moa_field_member(j, f, "parameters", '{', base, 0,
+                                         err, &v)
                != 0
-            || ngx_http_moa_params_member(j, f, "strict", 't', base, 0, err,
-                                          &v)
+            || ngx_http_moa_field_member(j, f, "strict", 't', base, 0, err,
+                                         &v)
                != 0)
         {
             return -1;
@@ -839,48 +303,48 @@ ngx_http_moa_params_tool_choice(const ngx_http_moa_json_t *j, int i,
     const char *name, ngx_http_moa_error_t *err)
 {
     int   t, f;
-    char  sub[NGX_HTTP_MOA_PARAMS_PATH];
+    char  sub[NGX_HTTP_MOA_FIELD_PATH];
 
     if (j->tok[i].type == '"') {
-        return ngx_http_moa_params_one_of(j, i, name,
-                                          ngx_http_moa_params_choices, err);
+        return ngx_http_moa_field_one_of(j, i, name,
+                                         ngx_http_moa_params_choices, err);
     }
 
     if (j->tok[i].type != '{') {
-        return ngx_http_moa_params_bad_type(j, i, name,
-                                            "one of a string or object",
-                                            err);
+        return ngx_http_moa_field_bad_type(j, i, name,
+                                           "one of a string or object",
+                                           err);
     }
 
-    if (ngx_http_moa_params_member(j, i, "type", '"', name, 1, err, &t)
+    if (ngx_http_moa_field_member(j, i, "type", '"', name, 1, err, &t)
         != 0)
     {
         return -1;
     }
 
     /* the newer "allowed_tools" and "custom" choices: their shape only */
-    if (ngx_http_moa_params_is(j, t, "allowed_tools")
-        || ngx_http_moa_params_is(j, t, "custom"))
+    if (ngx_http_moa_field_is(j, t, "allowed_tools")
+        || ngx_http_moa_field_is(j, t, "custom"))
     {
         return 0;
     }
 
-    if (!ngx_http_moa_params_is(j, t, "function")) {
-        ngx_http_moa_params_path(err, sub, "%s.type", name);
-        return ngx_http_moa_params_fail(err, "invalid_value", sub,
-                                        "Invalid value for '%s': expected "
-                                        "'function'.", sub);
+    if (!ngx_http_moa_field_is(j, t, "function")) {
+        ngx_http_moa_field_path(err, sub, "%s.type", name);
+        return ngx_http_moa_field_fail(err, "invalid_value", sub,
+                                       "Invalid value for '%s': expected "
+                                       "'function'.", sub);
     }
 
-    if (ngx_http_moa_params_member(j, i, "function", '{', name, 1, err, &f)
+    if (ngx_http_moa_field_member(j, i, "function", '{', name, 1, err, &f)
         != 0)
     {
         return -1;
     }
 
-    ngx_http_moa_params_path(err, sub, "%s.function", name);
+    ngx_http_moa_field_path(err, sub, "%s.function", name);
 
-    return ngx_http_moa_params_member(j, f, "name", '"', sub, 1, err, &t);
+    return ngx_http_moa_field_member(j, f, "name", '"', sub, 1, err, &t);
 }
 
 
@@ -895,59 +359,59 @@ ngx_http_moa_params_response_format(const ngx_http_moa_json_t *j, int i,
     const char *name, ngx_http_moa_error_t *err)
 {
     int   t, s, v;
-    char  sub[NGX_HTTP_MOA_PARAMS_PATH];
+    char  sub[NGX_HTTP_MOA_FIELD_PATH];
 
     if (j->tok[i].type != '{') {
-        return ngx_http_moa_params_bad_type(j, i, name, "an object", err);
+        return ngx_http_moa_field_bad_type(j, i, name, "an object", err);
     }
 
-    if (ngx_http_moa_params_member(j, i, "type", '"', name, 1, err, &t)
+    if (ngx_http_moa_field_member(j, i, "type", '"', name, 1, err, &t)
         != 0)
     {
         return -1;
     }
 
-    ngx_http_moa_params_path(err, sub, "%s.type", name);
+    ngx_http_moa_field_path(err, sub, "%s.type", name);
 
-    if (ngx_http_moa_params_one_of(j, t, sub, ngx_http_moa_params_formats,
-                                   err)
+    if (ngx_http_moa_field_one_of(j, t, sub, ngx_http_moa_params_formats,
+                                  err)
         != 0)
     {
         return -1;
     }
 
-    if (!ngx_http_moa_params_is(j, t, "json_schema")) {
+    if (!ngx_http_moa_field_is(j, t, "json_schema")) {
         return 0;
     }
 
-    if (ngx_http_moa_params_member(j, i, "json_schema", '{', name, 1, err,
-                                   &s)
+    if (ngx_http_moa_field_member(j, i, "json_schema", '{', name, 1, err,
+                                  &s)
         != 0)
     {
         return -1;
     }
 
-    ngx_http_moa_params_path(err, sub, "%s.json_schema", name);
+    ngx_http_moa_field_path(err, sub, "%s.json_schema", name);
 
-    if (ngx_http_moa_params_member(j, s, "name", '"', sub, 1, err, &v)
+    if (ngx_http_moa_field_member(j, s, "name", '"', sub, 1, err, &v)
         != 0)
     {
         return -1;
     }
 
-    ngx_http_moa_params_path(err, sub, "%s.json_schema.name", name);
+    ngx_http_moa_field_path(err, sub, "%s.json_schema.name", name);
 
-    if (ngx_http_moa_params_name(j, v, sub, err) != 0) {
+    if (ngx_http_moa_field_name(j, v, sub, err) != 0) {
         return -1;
     }
 
-    ngx_http_moa_params_path(err, sub, "%s.json_schema", name);
+    ngx_http_moa_field_path(err, sub, "%s.json_schema", name);
 
-    if (ngx_http_moa_params_member(j, s, "description", '"', sub, 0, err, &v)
+    if (ngx_http_moa_field_member(j, s, "description", '"', sub, 0, err, &v)
         != 0
-        || ngx_http_moa_params_member(j, s, "schema", '{', sub, 0, err, &v)
+        || ngx_http_moa_field_member(j, s, "schema", '{', sub, 0, err, &v)
            != 0
-        || ngx_http_moa_params_member(j, s, "strict", 't', sub, 0, err, &v)
+        || ngx_http_moa_field_member(j, s, "strict", 't', sub, 0, err, &v)
            != 0)
     {
         return -1;
@@ -965,61 +429,61 @@ ngx_http_moa_params_metadata(const ngx_http_moa_json_t *j, int i,
     int       n;
     size_t    len;
     uint32_t  k, end;
-    char      sub[NGX_HTTP_MOA_PARAMS_PATH];
+    char      sub[NGX_HTTP_MOA_FIELD_PATH];
 
     if (j->tok[i].type != '{') {
-        return ngx_http_moa_params_bad_type(j, i, name, "an object", err);
+        return ngx_http_moa_field_bad_type(j, i, name, "an object", err);
     }
 
     end = j->tok[i].next;
     n = 0;
 
     for (k = i + 1; k < end; k = j->tok[k + 1].next, n++) {
-        len = ngx_http_moa_params_chars(j, k);
+        len = ngx_http_moa_field_chars(j, k);
 
-        ngx_http_moa_params_path(err, sub, "%s.%.*s", name,
-                                 (int) (j->tok[k].len - 2 < 32
+        ngx_http_moa_field_path(err, sub, "%s.%.*s", name,
+                                (int) (j->tok[k].len - 2 < 32
                                         ? j->tok[k].len - 2 : 32),
-                                 j->tok[k].p + 1);
+                                j->tok[k].p + 1);
 
         if (len > NGX_HTTP_MOA_PARAMS_META_KEY) {
-            return ngx_http_moa_params_fail(err, "string_above_max_length",
-                                            name, "Invalid '%s': key too "
-                                            "long. Expected a key with "
-                                            "maximum length %d, but got a "
-                                            "key with length %zu instead.",
-                                            name,
-                                            NGX_HTTP_MOA_PARAMS_META_KEY,
-                                            len);
+            return ngx_http_moa_field_fail(err, "string_above_max_length",
+                                           name, "Invalid '%s': key too "
+                                           "long. Expected a key with "
+                                           "maximum length %d, but got a "
+                                           "key with length %zu instead.",
+                                           name,
+                                           NGX_HTTP_MOA_PARAMS_META_KEY,
+                                           len);
         }
 
         if (j->tok[k + 1].type != '"') {
-            return ngx_http_moa_params_bad_type(j, k + 1, sub, "a string",
-                                                err);
+            return ngx_http_moa_field_bad_type(j, k + 1, sub, "a string",
+                                               err);
         }
 
-        len = ngx_http_moa_params_chars(j, k + 1);
+        len = ngx_http_moa_field_chars(j, k + 1);
 
         if (len > NGX_HTTP_MOA_PARAMS_META_VALUE) {
-            return ngx_http_moa_params_fail(err, "string_above_max_length",
-                                            sub, "Invalid '%s': string too "
-                                            "long. Expected a string with "
-                                            "maximum length %d, but got a "
-                                            "string with length %zu "
-                                            "instead.", sub,
-                                            NGX_HTTP_MOA_PARAMS_META_VALUE,
-                                            len);
+            return ngx_http_moa_field_fail(err, "string_above_max_length",
+                                           sub, "Invalid '%s': string too "
+                                           "long. Expected a string with "
+                                           "maximum length %d, but got a "
+                                           "string with length %zu "
+                                           "instead.", sub,
+                                           NGX_HTTP_MOA_PARAMS_META_VALUE,
+                                           len);
         }
     }
 
     if (n > NGX_HTTP_MOA_PARAMS_META_KEYS) {
-        return ngx_http_moa_params_fail(err, "object_above_max_properties",
-                                        name, "Invalid '%s': too many "
-                                        "properties. Expected an object "
-                                        "with at most %d properties, but "
-                                        "got an object with %d properties "
-                                        "instead.", name,
-                                        NGX_HTTP_MOA_PARAMS_META_KEYS, n);
+        return ngx_http_moa_field_fail(err, "object_above_max_properties",
+                                       name, "Invalid '%s': too many "
+                                       "properties. Expected an object "
+                                       "with at most %d properties, but "
+                                       "got an object with %d properties "
+                                       "instead.", name,
+                                       NGX_HTTP_MOA_PARAMS_META_KEYS, n);
     }
 
     return 0;
@@ -1072,30 +536,30 @@ ngx_http_moa_params_value(const ngx_http_moa_json_t *j, int i,
 
     case NGX_HTTP_MOA_PARAMS_BOOL:
         if (j->tok[i].type != 't' && j->tok[i].type != 'f') {
-            return ngx_http_moa_params_bad_type(j, i, name, "a boolean",
-                                                err);
+            return ngx_http_moa_field_bad_type(j, i, name, "a boolean",
+                                               err);
         }
 
         return 0;
 
     case NGX_HTTP_MOA_PARAMS_STRING:
         if (j->tok[i].type != '"') {
-            return ngx_http_moa_params_bad_type(j, i, name, "a string", err);
+            return ngx_http_moa_field_bad_type(j, i, name, "a string", err);
         }
 
         return 0;
 
     case NGX_HTTP_MOA_PARAMS_OBJECT:
         if (j->tok[i].type != '{') {
-            return ngx_http_moa_params_bad_type(j, i, name, "an object",
-                                                err);
+            return ngx_http_moa_field_bad_type(j, i, name, "an object",
+                                               err);
         }
 
         return 0;
 
     case NGX_HTTP_MOA_PARAMS_ARRAY:
         if (j->tok[i].type != '[') {
-            return ngx_http_moa_params_bad_type(j, i, name, "an array", err);
+            return ngx_http_moa_field_bad_type(j, i, name, "an array", err);
         }
 
         return 0;
@@ -1104,11 +568,11 @@ ngx_http_moa_params_value(const ngx_http_moa_json_t *j, int i,
     case NGX_HTTP_MOA_PARAMS_INTEGER:
         integer = (p->kind == NGX_HTTP_MOA_PARAMS_INTEGER);
 
-        return ngx_http_moa_params_number(j, i, name, integer, p->min, p->max,
-                                          err);
+        return ngx_http_moa_field_number(j, i, name, integer, p->min, p->max,
+                                         err);
 
     case NGX_HTTP_MOA_PARAMS_ENUM:
-        return ngx_http_moa_params_one_of(j, i, name, p->values, err);
+        return ngx_http_moa_field_one_of(j, i, name, p->values, err);
 
     case NGX_HTTP_MOA_PARAMS_CUSTOM:
         return p->check(j, i, name, err);
@@ -1127,7 +591,7 @@ static int
 ngx_http_moa_params_walk(const ngx_http_moa_json_t *j, int obj,
     int unknown, ngx_http_moa_error_t *err)
 {
-    char                          name[NGX_HTTP_MOA_PARAMS_PATH];
+    char                          name[NGX_HTTP_MOA_FIELD_PATH];
     uint32_t                      k, end;
     const ngx_http_moa_params_t  *p;
 
@@ -1139,14 +603,14 @@ ngx_http_moa_params_walk(const ngx_http_moa_json_t *j, int obj,
 
         if (p == NULL) {
             if (unknown == NGX_HTTP_MOA_PARAMS_REJECT) {
-                ngx_http_moa_params_path(err, name, "%.*s",
-                                         (int) (j->tok[k].len - 2),
-                                         j->tok[k].p + 1);
+                ngx_http_moa_field_path(err, name, "%.*s",
+                                        (int) (j->tok[k].len - 2),
+                                        j->tok[k].p + 1);
 
-                return ngx_http_moa_params_fail(err, "unknown_parameter",
-                                                name, "Unrecognized request "
-                                                "argument supplied: %s",
-                                                name);
+                return ngx_http_moa_field_fail(err, "unknown_parameter",
+                                               name, "Unrecognized request "
+                                               "argument supplied: %s",
+                                               name);
             }
 
             continue;
