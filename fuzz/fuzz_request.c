@@ -21,6 +21,7 @@
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_params.h"
 #include "ngx_http_moa_stage_body.h"
 
 
@@ -267,10 +268,96 @@ static const char  *fuzz_cand_replies[] = {
 };
 
 
+/* a number item within [min, max] (an integer if asked), or null */
+static int
+fuzz_in_range(const cJSON *root, const char *name, double min, double max,
+    int integer)
+{
+    const cJSON  *v;
+
+    v = fuzz_get(root, name);
+
+    if (v == NULL || cJSON_IsNull(v)) {
+        return 1;
+    }
+
+    return cJSON_IsNumber(v) && v->valuedouble >= min
+           && v->valuedouble <= max
+           && (!integer || v->valuedouble == (double) (long long)
+                                                 v->valuedouble);
+}
+
+
+/*
+ * What a request accepted for a MoA model holds, seen through cJSON: the
+ * ranges and shapes ngx_http_moa_params_check() promises, no unknown
+ * parameter in reject mode, none left in the stage bodies in drop mode.
+ */
+static void
+fuzz_contract(ngx_http_moa_request_t *req, int unknown)
+{
+    size_t        k;
+    const cJSON  *root, *v, *m, *role;
+
+    root = ngx_http_moa_request_root(req);
+
+    fuzz_assert(fuzz_in_range(root, "temperature", 0, 2, 0)
+                && fuzz_in_range(root, "top_p", 0, 1, 0)
+                && fuzz_in_range(root, "presence_penalty", -2, 2, 0)
+                && fuzz_in_range(root, "frequency_penalty", -2, 2, 0)
+                && fuzz_in_range(root, "max_tokens", 1, 2147483647.0, 1)
+                && fuzz_in_range(root, "max_completion_tokens", 1,
+                                 2147483647.0, 1)
+                && fuzz_in_range(root, "top_logprobs", 0, 20, 1),
+                "accepted numbers are in range");
+
+    v = fuzz_get(root, "stop");
+    fuzz_assert(v == NULL || cJSON_IsNull(v) || cJSON_IsString(v)
+                || (cJSON_IsArray(v) && cJSON_GetArraySize(v) <= 4),
+                "an accepted stop");
+
+    v = fuzz_get(root, "metadata");
+    fuzz_assert(v == NULL || cJSON_IsNull(v)
+                || (cJSON_IsObject(v) && cJSON_GetArraySize(v) <= 16),
+                "accepted metadata");
+
+    cJSON_ArrayForEach(m, fuzz_get(root, "messages")) {
+        role = fuzz_get(m, "role");
+        v = fuzz_get(m, "content");
+
+        fuzz_assert(cJSON_IsString(v) || cJSON_IsArray(v)
+                    || (cJSON_IsString(role)
+                        && strcmp(role->valuestring, "assistant") == 0),
+                    "an accepted message has content");
+
+        if (cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0) {
+            fuzz_assert(cJSON_IsString(fuzz_get(m, "tool_call_id")),
+                        "an accepted tool message has its tool_call_id");
+        }
+    }
+
+    if (unknown == NGX_HTTP_MOA_PARAMS_PASS) {
+        return;
+    }
+
+    /* reject: none in the body; drop: none left for the stage bodies */
+    for (k = 0; k < req->nmembers; k++) {
+        fuzz_assert(ngx_http_moa_params_known(req->members[k].key,
+                                              req->members[k].key_len,
+                                              req->members[k].escaped),
+                    "no unknown parameter is kept");
+    }
+
+    fuzz_assert(req->raw_messages
+                && req->raw_messages->value == req->json.tok[req->messages].p,
+                "the messages member survives a drop");
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                               rc, k;
+    int                               rc, k, unknown;
     char                             *copy;
     char                              raw[64];
     size_t                            raw_len;
@@ -316,11 +403,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 && ngx_http_moa_request_root(&req) != NULL,
                 "a parsed request");
 
-    if (ngx_http_moa_request_check_moa(&req, &err) != 0) {
-        fuzz_error(&err, 400);
-    }
-
     h = fuzz_hash(data, size);
+    unknown = (int) (h % 3);
+
+    if (ngx_http_moa_request_check_moa(&req, unknown, &err) != 0) {
+        fuzz_error(&err, 400);
+        fuzz_assert(err.param != NULL, "a refused request names the param");
+
+    } else {
+        fuzz_contract(&req, unknown);
+    }
 
     /* the candidates and the critique, fixed */
     memset(&block, 0, sizeof(block));

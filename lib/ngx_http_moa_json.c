@@ -222,6 +222,10 @@ ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p, size_t len)
 
     /* no text (an empty body is (NULL, 0): NULL + 0 is undefined) */
     if (len == 0) {
+        if (j) {
+            j->error_at = 0;
+        }
+
         return -1;
     }
 
@@ -232,13 +236,20 @@ ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p, size_t len)
 
     ngx_http_moa_json_ws(&t.s);
 
-    if (ngx_http_moa_json_tok_value(&t) != 0) {
-        return -1;
+    if (ngx_http_moa_json_tok_value(&t) == 0) {
+        ngx_http_moa_json_ws(&t.s);
+
+        if (t.s.p == t.s.end) {
+            return 0;
+        }
     }
 
-    ngx_http_moa_json_ws(&t.s);
+    /* where the text stops being JSON (len: it ends early) */
+    if (j) {
+        j->error_at = t.s.p - p;
+    }
 
-    return t.s.p == t.s.end ? 0 : -1;
+    return -1;
 }
 
 

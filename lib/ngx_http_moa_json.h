@@ -64,6 +64,8 @@ typedef struct {
     ngx_http_moa_json_tok_t  *tok;
     uint32_t                  n;
     uint32_t                  size;
+    size_t                    error_at;  /* after a failed parse: the byte
+                                            the scan stopped at */
 } ngx_http_moa_json_t;
 
 

@@ -21,6 +21,7 @@
 #include "ngx_http_moa_sse.h"
 #include "ngx_http_moa_error.h"
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_params.h"
 #include "ngx_http_moa_body.h"
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_prompt.h"
@@ -100,6 +101,7 @@ typedef struct {
     ngx_uint_t                  min_proposals;
     ngx_msec_t                  proposal_timeout;
     ngx_uint_t                  fallback;
+    ngx_uint_t                  unknown_params; /* NGX_HTTP_MOA_PARAMS_* */
     ngx_flag_t                  pass_client_authorization;
 
     ngx_str_t                   critique_prompt;

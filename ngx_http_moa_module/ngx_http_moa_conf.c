@@ -84,6 +84,7 @@ ngx_http_moa_conf_create_loc(ngx_conf_t *cf)
     conf->min_proposals = NGX_CONF_UNSET_UINT;
     conf->proposal_timeout = NGX_CONF_UNSET_MSEC;
     conf->fallback = NGX_CONF_UNSET_UINT;
+    conf->unknown_params = NGX_CONF_UNSET_UINT;
     conf->pass_client_authorization = NGX_CONF_UNSET;
 
     return conf;
@@ -132,6 +133,8 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
                               prev->proposal_timeout, 0);
     ngx_conf_merge_uint_value(conf->fallback, prev->fallback,
                               NGX_HTTP_MOA_FALLBACK_ERROR);
+    ngx_conf_merge_uint_value(conf->unknown_params, prev->unknown_params,
+                              NGX_HTTP_MOA_PARAMS_PASS);
     ngx_conf_merge_value(conf->pass_client_authorization,
                          prev->pass_client_authorization, 0);
 

@@ -6,7 +6,8 @@
  * in memory, rewrite a streamed synthesis event by event, or forward a
  * passthrough reply as is (the reply's body is handled by
  * ngx_http_moa_filter_reply.c).  For the main request: turn an error page
- * that nginx itself generates in a MoA location into an OpenAI error.
+ * that nginx itself generates in a MoA or moa_models location into an
+ * OpenAI error.
  */
 
 
@@ -87,7 +88,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
 
             mlcf = ngx_http_get_module_loc_conf(r, ngx_http_moa_module);
 
-            if (mlcf->pass.len == 0) {
+            if (mlcf->pass.len == 0 && !mlcf->models_list) {
                 return ngx_http_next_header_filter(r);
             }
 
@@ -100,6 +101,7 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
             ctx->conf = mlcf;
 
             ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
+            ngx_http_moa_output_log_id(r);
         }
 
         if (!ctx->own_response) {
@@ -323,6 +325,11 @@ ngx_http_moa_error_header(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx)
 
     ngx_http_clear_last_modified(r);
     ngx_http_clear_etag(r);
+
+    /* nginx's own error pages (405, 413...) carry the id as ours do */
+    if (ngx_http_moa_output_request_id(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_next_header_filter(r);
 }

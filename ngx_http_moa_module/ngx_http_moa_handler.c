@@ -85,6 +85,8 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
 
+    ngx_http_moa_output_log_id(r);
+
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
 
@@ -139,7 +141,10 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
                                          ctx->req.model_len);
 
     if (ctx->model) {
-        if (ngx_http_moa_request_check_moa(&ctx->req, &err) != 0) {
+        if (ngx_http_moa_request_check_moa(&ctx->req,
+                                           ctx->conf->unknown_params, &err)
+            != 0)
+        {
             goto invalid;
         }
 

@@ -55,10 +55,13 @@ ngx_http_moa_models_handler(ngx_http_request_t *r)
     ngx_str_t                  id, *m;
     ngx_uint_t                 i, found;
     ngx_http_moa_buf_t         json;
+    ngx_http_moa_ctx_t        *ctx;
     ngx_http_moa_error_t       err;
     ngx_http_moa_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    ngx_http_moa_output_log_id(r);
 
     rc = ngx_http_discard_request_body(r);
 
@@ -135,6 +138,16 @@ ngx_http_moa_models_handler(ngx_http_request_t *r)
     goto send;
 
 error:
+
+    /* the header filter rewrites nginx's error pages here, not this one */
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_moa_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->own_response = 1;
+    ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
 
     if (err.status == NGX_HTTP_NOT_ALLOWED
         && ngx_http_moa_output_add_header(r, "Allow", "GET, HEAD")

@@ -43,6 +43,14 @@ static ngx_conf_enum_t  ngx_http_moa_fallback_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_moa_unknown_params_modes[] = {
+    { ngx_string("pass"), NGX_HTTP_MOA_PARAMS_PASS },
+    { ngx_string("drop"), NGX_HTTP_MOA_PARAMS_DROP },
+    { ngx_string("reject"), NGX_HTTP_MOA_PARAMS_REJECT },
+    { ngx_null_string, 0 }
+};
+
+
 #define NGX_HTTP_MOA_CONF                                                    \
     (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)
 
@@ -139,6 +147,13 @@ static ngx_command_t  ngx_http_moa_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_moa_loc_conf_t, passthrough),
       NULL },
+
+    { ngx_string("moa_unknown_params"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, unknown_params),
+      &ngx_http_moa_unknown_params_modes },
 
     { ngx_string("moa_max_response_size"),
       NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,

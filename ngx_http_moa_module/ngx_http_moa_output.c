@@ -79,6 +79,59 @@ ngx_http_moa_output_request_id(ngx_http_request_t *r)
 }
 
 
+/*
+ * nginx's error log handler (the same for every request): kept here, not
+ * in the module's context, which an internal redirect clears
+ */
+static ngx_http_log_handler_pt  ngx_http_moa_output_log_next;
+
+
+/* nginx's context of an error log line, then the request id */
+static u_char *
+ngx_http_moa_output_log_handler(ngx_http_request_t *r, ngx_http_request_t *sr,
+    u_char *buf, size_t len)
+{
+    u_char                     *p;
+    ngx_http_variable_value_t  *v;
+    ngx_http_moa_main_conf_t   *mcf;
+
+    p = ngx_http_moa_output_log_next(r, sr, buf, len);
+    len -= p - buf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+
+    if (mcf == NULL || mcf->request_id == NGX_ERROR) {
+        return p;
+    }
+
+    v = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+    if (v == NULL || v->not_found) {
+        return p;
+    }
+
+    return ngx_snprintf(p, len, ", request_id: %v", v);
+}
+
+
+/*
+ * The request id on every error log line of the request from now on, as
+ * the X-Request-Id header and the capture record carry it.
+ */
+void
+ngx_http_moa_output_log_id(ngx_http_request_t *r)
+{
+    if (r->log_handler == NULL
+        || r->log_handler == ngx_http_moa_output_log_handler)
+    {
+        return;
+    }
+
+    ngx_http_moa_output_log_next = r->log_handler;
+    r->log_handler = ngx_http_moa_output_log_handler;
+}
+
+
 ngx_int_t
 ngx_http_moa_output_sse_header(ngx_http_moa_ctx_t *ctx)
 {

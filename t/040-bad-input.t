@@ -139,7 +139,7 @@ mock: start
 POST /v1/chat/completions
 {"model":"moa-gpt-4o-v1","messages":["hi"]}
 --- error_code: 400
---- param: 'messages'
+--- param: 'messages[0]'
 --- code: 'invalid_type'
 --- no_error_log
 [alert]
@@ -153,7 +153,7 @@ mock: start
 POST /v1/chat/completions
 {"model":"moa-gpt-4o-v1","messages":[{"role":"wizard","content":"hi"}]}
 --- error_code: 400
---- param: 'messages'
+--- param: 'messages[0].role'
 --- code: 'invalid_value'
 --- no_error_log
 [alert]

@@ -8,11 +8,13 @@
 
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_params.h"
 
 
 #define NGX_HTTP_MOA_REQUEST_MAX_N     128
@@ -87,13 +89,18 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
     for (i = ngx_http_moa_json_first(j, req->messages); i >= 0;
          i = ngx_http_moa_json_after(j, req->messages, i), n++)
     {
+        /* the param as OpenAI names it: messages[1].role */
+        snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d]", n);
+
         if (j->tok[i].type != '{') {
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   "invalid_type", "messages",
+                                   "invalid_type", err->buf[2],
                                    "Invalid type for 'messages[%d]': "
                                    "expected an object.", n);
             return -1;
         }
+
+        snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d].role", n);
 
         role = ngx_http_moa_json_find(j, i, "role");
 
@@ -101,7 +108,7 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    role >= 0 ? "invalid_type"
                                              : "missing_required_parameter",
-                                   "messages",
+                                   err->buf[2],
                                    "Missing or invalid 'messages[%d].role': "
                                    "expected a string.", n);
             return -1;
@@ -120,7 +127,7 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
             ngx_http_moa_buf_add(&text, "", 1);
 
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                                   "invalid_value", "messages",
+                                   "invalid_value", err->buf[2],
                                    "Invalid value for 'messages[%d].role': "
                                    "'%.64s' is not one of 'system', "
                                    "'developer', 'user', 'assistant', "
@@ -415,6 +422,31 @@ ngx_http_moa_request_tools(ngx_http_moa_request_t *req, int i,
 }
 
 
+/* a body that is not JSON: where it stops being JSON, as a byte offset */
+static void
+ngx_http_moa_request_bad_json(const ngx_http_moa_json_t *j, size_t len,
+    ngx_http_moa_error_t *err)
+{
+    if (len == 0) {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: the body is empty.");
+
+    } else if (j->error_at >= len) {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: the JSON ends early (at byte %zu, "
+                               "the end of the body).", len);
+
+    } else {
+        ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                               "We could not parse the JSON body of your "
+                               "request: invalid JSON at byte %zu.",
+                               j->error_at);
+    }
+}
+
+
 /*
  * Validates the client's request in one pass over its text (a tree is made
  * only when a capture line needs one) and reads what the chain uses.  The
@@ -435,7 +467,12 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
 
     j = &req->json;
 
-    if (ngx_http_moa_json_parse(j, body, len) != 0 || j->tok[0].type != '{') {
+    if (ngx_http_moa_json_parse(j, body, len) != 0) {
+        ngx_http_moa_request_bad_json(j, len, err);
+        return -1;
+    }
+
+    if (j->tok[0].type != '{') {
         ngx_http_moa_error_set(err, 400, "invalid_request_error", NULL, NULL,
                                "We could not parse the JSON body of your "
                                "request: expected a JSON object.");
@@ -481,8 +518,41 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
 }
 
 
+/* unknown top-level members left out of the stage bodies */
+static void
+ngx_http_moa_request_drop_unknown(ngx_http_moa_request_t *req)
+{
+    size_t  k, n;
+
+    n = 0;
+
+    for (k = 0; k < req->nmembers; k++) {
+        if (ngx_http_moa_params_known(req->members[k].key,
+                                      req->members[k].key_len,
+                                      req->members[k].escaped))
+        {
+            req->members[n++] = req->members[k];
+        }
+    }
+
+    req->nmembers = n;
+
+    for (k = 0; k < n; k++) {
+        if (req->members[k].value == req->json.tok[req->messages].p) {
+            req->raw_messages = &req->members[k];
+            break;
+        }
+    }
+}
+
+
+/*
+ * A request for a MoA model: what a pipeline cannot honour, then every
+ * parameter's type and range (before any paid call), and unknown
+ * parameters as the operator wants them.
+ */
 int
-ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
+ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req, int unknown,
     ngx_http_moa_error_t *err)
 {
     int                   i, m;
@@ -515,6 +585,14 @@ ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
                                "supported by the Mixture-of-Agents model "
                                "'%.64s'.", req->model);
         return -1;
+    }
+
+    if (ngx_http_moa_params_check(j, 0, unknown, err) != 0) {
+        return -1;
+    }
+
+    if (unknown == NGX_HTTP_MOA_PARAMS_DROP) {
+        ngx_http_moa_request_drop_unknown(req);
     }
 
     return 0;

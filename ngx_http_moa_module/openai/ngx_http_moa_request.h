@@ -49,7 +49,7 @@ typedef struct {
 int ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     size_t len, ngx_http_moa_error_t *err);
 int ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req,
-    ngx_http_moa_error_t *err);
+    int unknown, ngx_http_moa_error_t *err);
 void ngx_http_moa_request_free(ngx_http_moa_request_t *req);
 cJSON *ngx_http_moa_request_root(ngx_http_moa_request_t *req);
 void ngx_http_moa_request_compact(ngx_http_moa_request_t *req);

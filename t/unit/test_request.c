@@ -188,7 +188,7 @@ test_parse(void)
         ok(!req.stream && !req.include_usage && !req.has_seed
            && !req.has_tools && !req.max_completion_tokens && req.n == 1,
            "nulls: as if absent");
-        ok(ngx_http_moa_request_check_moa(&req, &err) == 0,
+        ok(ngx_http_moa_request_check_moa(&req, 0, &err) == 0,
            "nulls: check_moa accepts audio/prediction/modalities null");
     }
 
@@ -397,22 +397,22 @@ test_refused(void)
             "empty_array", "messages");
     refused("a message not an object", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":\"user\",\"content\":\"a\"},\"b\"]}", 400,
-            "invalid_type", "messages");
+            "invalid_type", "messages[1]");
     refused("a message without role", "{\"model\":\"m\",\"messages\":"
             "[{\"content\":\"a\"}]}", 400, "missing_required_parameter",
-            "messages");
+            "messages[0].role");
     refused("a role that is not a string", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":1,\"content\":\"a\"}]}", 400, "invalid_type",
-            "messages");
+            "messages[0].role");
     refused("a null role", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":null,\"content\":\"a\"}]}", 400, "invalid_type",
-            "messages");
+            "messages[0].role");
     refused("an unknown role", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":\"robot\",\"content\":\"a\"}]}", 400,
-            "invalid_value", "messages");
+            "invalid_value", "messages[0].role");
     refused("a role in upper case", "{\"model\":\"m\",\"messages\":"
             "[{\"role\":\"User\",\"content\":\"a\"}]}", 400,
-            "invalid_value", "messages");
+            "invalid_value", "messages[0].role");
 
     refused("stream a string", "{\"model\":\"m\",\"messages\":" USER ","
             "\"stream\":\"true\"}", 400, "invalid_type", "stream");
@@ -503,11 +503,11 @@ test_check_moa(void)
         memset(&err, 0, sizeof(err));
 
         if (cases[i].param == NULL) {
-            ok(ngx_http_moa_request_check_moa(&req, &err) == 0,
+            ok(ngx_http_moa_request_check_moa(&req, 0, &err) == 0,
                "check_moa: %s: accepted", cases[i].name);
 
         } else {
-            ok(ngx_http_moa_request_check_moa(&req, &err) == -1,
+            ok(ngx_http_moa_request_check_moa(&req, 0, &err) == -1,
                "check_moa: %s: refused", cases[i].name);
             is_int(err.status, 400, "check_moa: %s: 400", cases[i].name);
             is_str(err.code, "unsupported_parameter", "check_moa: %s: code",
@@ -523,12 +523,47 @@ test_check_moa(void)
 }
 
 
+/* a body that is not JSON is told where it stops being JSON */
+static void
+test_bad_json(void)
+{
+    size_t                  k;
+    ngx_http_moa_request_t  req;
+
+    static const struct {
+        const char  *body;
+        const char  *message;
+    } cases[] = {
+        { "{\"model\":\"moa-test-v1\",\"messages\":[",
+          "the JSON ends early (at byte 35, the end of the body)" },
+        { "{\"model\":\"m\",\"messages\":tru}", "invalid JSON at byte 24" },
+        { "{\"model\":\"m\"} x", "invalid JSON at byte 14" },
+        { "", "the body is empty" },
+        { "[1]", "expected a JSON object" }
+    };
+
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        ok(parse(&req, cases[k].body) == -1, "bad JSON %zu: refused", k);
+        is_int(err.status, 400, "bad JSON %zu: 400", k);
+        ok(err.param == NULL && err.code == NULL,
+           "bad JSON %zu: no param, no code", k);
+        ok(strstr(err.message, "We could not parse the JSON body of your "
+                  "request: ") == err.message
+           && strstr(err.message, cases[k].message) != NULL,
+           "bad JSON %zu: '%s' in '%s'", k, cases[k].message, err.message);
+
+        ngx_http_moa_request_free(&req);
+    }
+}
+
+
 int
 main(void)
 {
     test_parse();
     test_refused();
     test_check_moa();
+    test_bad_json();
 
     return done_testing();
 }
