@@ -19,7 +19,7 @@ DEB_VERSION     := $(shell sed -n \
                      $(ROOT)/lib/ngx_http_moa_version.h)
 DEB_SRC         := $(DEB_DIR)/src/libnginx-mod-http-moa-$(DEB_VERSION)
 # nginx-dev brings the nginx_mod build system and dh_nginx
-PKGS_DEB        := $(PKGS_BUILD) debhelper dpkg-dev
+PKGS_DEB        := $(PKGS_BUILD) build-essential debhelper dpkg-dev git
 PKGS_TEST_DEB   := $(PKGS_DEB) lintian libnginx-mod-http-js curl man-db perl
 
 .PHONY: deb deps-deb deps-test-deb test-deb
