@@ -89,10 +89,13 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
     for (i = ngx_http_moa_json_first(j, req->messages); i >= 0;
          i = ngx_http_moa_json_after(j, req->messages, i), n++)
     {
-        /* the param as OpenAI names it: messages[1].role */
-        snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d]", n);
+        /*
+         * the param as OpenAI names it (messages[1].role), formatted only
+         * for an error: a valid request pays nothing for it
+         */
 
         if (j->tok[i].type != '{') {
+            snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d]", n);
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    "invalid_type", err->buf[2],
                                    "Invalid type for 'messages[%d]': "
@@ -100,11 +103,10 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
             return -1;
         }
 
-        snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d].role", n);
-
         role = ngx_http_moa_json_find(j, i, "role");
 
         if (role < 0 || j->tok[role].type != '"') {
+            snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d].role", n);
             ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                    role >= 0 ? "invalid_type"
                                              : "missing_required_parameter",
@@ -121,6 +123,7 @@ ngx_http_moa_request_check_messages(ngx_http_moa_request_t *req,
         }
 
         if (*r == NULL) {
+            snprintf(err->buf[2], sizeof(err->buf[2]), "messages[%d].role", n);
             memset(&text, 0, sizeof(ngx_http_moa_buf_t));
             (void) ngx_http_moa_json_text_unescape(&text, j->tok[role].p,
                                                    j->tok[role].len);
