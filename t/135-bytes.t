@@ -89,6 +89,12 @@ is $r->{error}{type}, "\x{e9}" x 31, 'type: whole characters';
 
 
 === TEST 4: "moa-test-v1\u0000zzz" is not the MoA model: 404 with passthrough off
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        moa_passthrough off;
+    }
 --- request
 POST /v1/chat/completions
 {"model":"moa-test-v1\u0000zzz","messages":[{"role":"user","content":"hi"}]}
