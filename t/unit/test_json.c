@@ -3,7 +3,7 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Unit tests of ngx_http_moa_json.[ch]: the strict scanner, the
- * escaped-key compare, the tokenizer (against the scanner and cJSON) and
+ * tokenizer (against the scanner and cJSON) and
  * the SSE2/SWAR scan for bytes a string must escape.
  */
 
@@ -251,88 +251,6 @@ test_members(void)
 }
 
 
-static int
-key_is(const char *json, const char *name)
-{
-    int                          rc;
-    size_t                       n;
-    ngx_http_moa_json_member_t  *m;
-
-    if (ngx_http_moa_json_members(json, strlen(json), &m, &n) != 0 || n != 1) {
-        free(m);
-        return -1;
-    }
-
-    rc = ngx_http_moa_json_key_is(&m[0], name);
-    free(m);
-
-    return rc;
-}
-
-
-static void
-test_key_is(void)
-{
-    char                        *s;
-    size_t                       i;
-    ngx_http_moa_json_member_t   m;
-
-    is_int(key_is("{\"model\":1}", "model"), 1, "plain key matches");
-    is_int(key_is("{\"model\":1}", "mode"), 0, "a prefix does not match");
-    is_int(key_is("{\"mode\":1}", "model"), 0, "a longer name does not");
-    is_int(key_is("{\"Model\":1}", "model"), 0, "case matters");
-    is_int(key_is("{\"\":1}", ""), 1, "the empty key");
-    is_int(key_is("{\"\\u006dodel\":1}", "model"), 1, "\\u006d decoded");
-    is_int(key_is("{\"\\u006Dodel\":1}", "model"), 1, "upper-case hex");
-    is_int(key_is("{\"\\u006d\\u006f\\u0064\\u0065\\u006c\":1}", "model"), 1,
-           "every character escaped");
-    is_int(key_is("{\"mod\\u0065l\":1}", "model"), 1, "escape in the middle");
-    is_int(key_is("{\"mo\\/del\":1}", "mo/del"), 1, "\\/");
-    is_int(key_is("{\"a\\\"b\":1}", "a\"b"), 1, "\\\"");
-    is_int(key_is("{\"a\\\\b\":1}", "a\\b"), 1, "\\\\");
-    is_int(key_is("{\"\\b\\f\\n\\r\\t\":1}", "\b\f\n\r\t"), 1,
-           "\\b \\f \\n \\r \\t");
-    is_int(key_is("{\"\\n\":1}", "n"), 0, "\\n is not 'n'");
-    is_int(key_is("{\"\\u00e9\":1}", "\xc3\xa9"), 0,
-           "non-ASCII escapes never match (names are ASCII)");
-    is_int(key_is("{\"\\ud83d\\ude00\":1}", "x"), 0, "surrogates: no match");
-    is_int(key_is("{\"model\\u0020\":1}", "model"), 0, "trailing escape");
-    is_int(key_is("{\"\\u006dodelx\":1}", "model"), 0,
-           "escaped key longer than the name");
-
-    /* cJSON ends a key at \u0000: the compare sees the same key */
-    is_int(key_is("{\"model\\u0000\":1}", "model"), 1,
-           "\\u0000 ends the key, as for cJSON");
-    is_int(key_is("{\"model\\u0000x\":1}", "model"), 1,
-           "what follows \\u0000 is not part of the key");
-    is_int(key_is("{\"mo\\u0000del\":1}", "model"), 0,
-           "\\u0000 in the middle cuts the key short");
-    is_int(key_is("{\"mo\\u0000del\":1}", "mo"), 1,
-           "... to what precedes it");
-    is_int(key_is("{\"\\u0000\":1}", ""), 1, "\\u0000 alone is the empty key");
-
-    /* a decoded key over 64 bytes never matches, no overflow */
-    s = malloc(2 + 6 * 100 + 8);
-    strcpy(s, "{\"");
-
-    for (i = 0; i < 100; i++) {
-        strcat(s, "\\u0061");
-    }
-
-    strcat(s, "\":1}");
-    is_int(key_is(s, "aaaa"), 0, "100 escaped characters: no match");
-    free(s);
-
-    /* a plain key, no scanner involved */
-    m.key = "stream";
-    m.key_len = 6;
-    m.value = "true";
-    m.value_len = 4;
-    m.escaped = 0;
-    ok(ngx_http_moa_json_key_is(&m, "stream"), "hand-made member");
-}
-
-
 /* valid documents beyond json_good: what the tokenizer must cut as cJSON */
 static const char  *json_more[] = {
     "{\"a\":[1,{\"b\":null}],\"c\":\"x\\ny\",\"d\":true,\"e\":false}",
@@ -350,6 +268,7 @@ static const char  *json_more[] = {
     "[true,false,null,true]", "{\"deep\":[[[[[[[[[[{}]]]]]]]]]]}",
     NULL
 };
+
 
 /* which of json_bad cJSON (strict) accepts: it is laxer, never stricter */
 static const char  *json_bad_cjson_accepts[] = {
@@ -835,7 +754,6 @@ main(void)
 {
     test_valid();
     test_members();
-    test_key_is();
     test_tokens();
     test_tok_members();
     test_plain();
