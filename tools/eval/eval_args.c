@@ -142,8 +142,8 @@ static const char  eval_usage[] =
 "  -h, --help                 this help\n"
 "  -V, --version              the version\n"
 "\n"
-"Exit status: 0 every prompt judged; 1 some calls failed for good (run\n"
-"again to retry them); 2 bad usage or a fatal error.\n";
+"Exit status: 0 every prompt judged; 1 some were not (malformed lines,\n"
+"calls that failed for good: run again to retry them); 2 bad usage or a\nfatal error; 130 stopped by a signal (run again to resume).\n";
 
 
 static int eval_args_long(const char *name, const char *arg, long min,
