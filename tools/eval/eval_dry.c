@@ -100,8 +100,7 @@ eval_calls_dry_run(eval_run_t *run)
     }
 
     printf("; %lld calls to make%s\n", sum,
-           run->total < run->nprompts * EVAL_NCALLS
-           ? " (the results file has the others)" : "");
+           run->resumed ? " (the results file has the others)" : "");
 
     printf("\n%-10s %-24s %7s %15s %15s\n", "call", "model", "calls",
            "prompt tokens", "completion");

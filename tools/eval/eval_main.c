@@ -27,6 +27,7 @@
 
 
 static volatile sig_atomic_t  eval_signals;
+static volatile sig_atomic_t  eval_signo;
 
 
 static void eval_main_signal(int signo);
@@ -66,8 +67,7 @@ eval_main_log(eval_run_t *run, const char *fmt, ...)
 static void
 eval_main_signal(int signo)
 {
-    (void) signo;
-
+    eval_signo = signo;
     eval_signals++;
 }
 
@@ -160,7 +160,7 @@ main(int argc, char **argv)
     if (eval_signals) {
         eval_main_log(&run, "stopped by a signal: run the same command again "
                       "to resume");
-        rc = 128 + SIGINT;
+        rc = 128 + eval_signo;
         goto done;
     }
 

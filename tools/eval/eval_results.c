@@ -297,6 +297,8 @@ eval_results_load(eval_run_t *run, FILE *f)
         return -1;
     }
 
+    run->resumed = seen > 1;
+
     if (seen && !run->conf->quiet) {
         eval_main_log(run, "%s: resuming: %lu results read back",
                       run->conf->out_path, answers);

@@ -128,6 +128,7 @@ typedef struct {
     unsigned long         unparsed_retries;
     uint64_t              pause_until;
 
+    int                   resumed;      /* the results file had results */
     int                   stopping;
     int                   fatal;
     int                   tty;
