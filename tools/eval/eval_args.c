@@ -37,7 +37,8 @@ enum {
     EVAL_OPT_JUDGE_MAX_TOKENS,
     EVAL_OPT_BOOTSTRAP,
     EVAL_OPT_SEED,
-    EVAL_OPT_LIMIT
+    EVAL_OPT_LIMIT,
+    EVAL_OPT_PRINT_TEMPLATE
 };
 
 
@@ -65,6 +66,7 @@ static const struct option  eval_args_options[] = {
     { "bootstrap",        required_argument, NULL, EVAL_OPT_BOOTSTRAP },
     { "seed",             required_argument, NULL, EVAL_OPT_SEED },
     { "limit",            required_argument, NULL, EVAL_OPT_LIMIT },
+    { "print-template",   no_argument,       NULL, EVAL_OPT_PRINT_TEMPLATE },
     { "dry-run",          no_argument,       NULL, 'n' },
     { "insecure",         no_argument,       NULL, 'k' },
     { "quiet",            no_argument,       NULL, 'q' },
@@ -107,7 +109,7 @@ static const char  eval_usage[] =
 "      --judge-url URL        the judge's endpoint (default: --url)\n"
 "      --template FILE        the judge prompt, with the placeholders\n"
 "                             {question} {answer_a} {answer_b} (default:\n"
-"                             built in; see the man page)\n"
+"                             built in: --print-template prints it)\n"
 "      --judge-max-tokens N   max_tokens of the judge's requests\n"
 "  -p, --param KEY=JSON       an extra field of the contenders' requests,\n"
 "                             e.g. -p temperature=0 -p max_tokens=1024\n"
@@ -342,6 +344,11 @@ eval_args_parse(int argc, char **argv, eval_conf_t *conf)
 
         case 'h':
             fputs(eval_usage, stdout);
+            curl_slist_free_all(user);
+            exit(EVAL_EXIT_OK);
+
+        case EVAL_OPT_PRINT_TEMPLATE:
+            fputs(eval_judge_default_template, stdout);
             curl_slist_free_all(user);
             exit(EVAL_EXIT_OK);
 
