@@ -814,6 +814,7 @@ like($out, qr/^NOTE: The offline DEMO provider answered .* these numbers mean no
      'the demo provider answered: the report says so');
 like(slurp("$dir/demo.md") // '', qr/DEMO provider answered/,
      'and so does the markdown report');
+is(figures($out)->{judged}, 12, 'the demo judge gives verdicts: 12 judged');
 
 
 # ---------------------------------------------------------- 8. usage
