@@ -154,6 +154,7 @@ static int eval_args_secs(const char *name, const char *arg, long long *out);
 static int eval_args_headers(struct curl_slist **out, const char *key,
     struct curl_slist *user);
 static int eval_args_check(eval_conf_t *conf, struct curl_slist *user);
+static int eval_args_number(eval_conf_t *conf, int c, const char *arg);
 static int eval_args_template(eval_conf_t *conf);
 
 
@@ -202,11 +203,93 @@ eval_args_secs(const char *name, const char *arg, long long *out)
 }
 
 
+/* an option with a number: 0, -1 after saying why, -2 not one of them */
+
+static int
+eval_args_number(eval_conf_t *conf, int c, const char *arg)
+{
+    long  v;
+
+    switch (c) {
+    case 'c':
+        if (eval_args_long("--concurrency", arg, 1, 1024,
+                           &conf->concurrency) != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case 'r':
+        if (eval_args_long("--retries", arg, 0, 100, &conf->retries)
+            != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case 't':
+        if (eval_args_secs("--timeout", arg, &conf->timeout_ms) != 0) {
+            return -1;
+        }
+        return 0;
+
+    case EVAL_OPT_CONNECT_TIMEOUT:
+        if (eval_args_secs("--connect-timeout", arg,
+                           &conf->connect_timeout_ms) != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case EVAL_OPT_RETRY_AFTER_MAX:
+        if (eval_args_secs("--retry-after-max", arg,
+                           &conf->retry_after_max_ms) != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case EVAL_OPT_JUDGE_MAX_TOKENS:
+        if (eval_args_long("--judge-max-tokens", arg, 1, 1 << 24,
+                           &conf->judge_max_tokens) != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case EVAL_OPT_BOOTSTRAP:
+        if (eval_args_long("--bootstrap", arg, 0, 1000000,
+                           &conf->bootstrap) != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case EVAL_OPT_SEED:
+        if (eval_args_long("--seed", arg, 0, 4294967295L, &conf->seed)
+            != 0)
+        {
+            return -1;
+        }
+        return 0;
+
+    case EVAL_OPT_LIMIT:
+        if (eval_args_long("--limit", arg, 1, LONG_MAX, &v) != 0) {
+            return -1;
+        }
+        conf->limit = (unsigned long) v;
+        return 0;
+
+    }
+
+    return -2;
+}
+
+
 int
 eval_args_parse(int argc, char **argv, eval_conf_t *conf)
 {
-    int                 c;
-    long                v;
+    int                 c, rc;
     size_t              n;
     relabel_param_t    *np;
     struct curl_slist  *user, *l;
@@ -273,75 +356,6 @@ eval_args_parse(int argc, char **argv, eval_conf_t *conf)
             user = l;
             break;
 
-        case 'c':
-            if (eval_args_long("--concurrency", optarg, 1, 1024,
-                               &conf->concurrency) != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case 'r':
-            if (eval_args_long("--retries", optarg, 0, 100, &conf->retries)
-                != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case 't':
-            if (eval_args_secs("--timeout", optarg, &conf->timeout_ms) != 0) {
-                goto fail;
-            }
-            break;
-
-        case EVAL_OPT_CONNECT_TIMEOUT:
-            if (eval_args_secs("--connect-timeout", optarg,
-                               &conf->connect_timeout_ms) != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case EVAL_OPT_RETRY_AFTER_MAX:
-            if (eval_args_secs("--retry-after-max", optarg,
-                               &conf->retry_after_max_ms) != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case EVAL_OPT_JUDGE_MAX_TOKENS:
-            if (eval_args_long("--judge-max-tokens", optarg, 1, 1 << 24,
-                               &conf->judge_max_tokens) != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case EVAL_OPT_BOOTSTRAP:
-            if (eval_args_long("--bootstrap", optarg, 0, 1000000,
-                               &conf->bootstrap) != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case EVAL_OPT_SEED:
-            if (eval_args_long("--seed", optarg, 0, 4294967295L, &conf->seed)
-                != 0)
-            {
-                goto fail;
-            }
-            break;
-
-        case EVAL_OPT_LIMIT:
-            if (eval_args_long("--limit", optarg, 1, LONG_MAX, &v) != 0) {
-                goto fail;
-            }
-            conf->limit = (unsigned long) v;
-            break;
-
         case 'h':
             fputs(eval_usage, stdout);
             curl_slist_free_all(user);
@@ -363,9 +377,17 @@ eval_args_parse(int argc, char **argv, eval_conf_t *conf)
             goto usage;
 
         default:
-            fprintf(stderr, "moa-eval: unknown option %s\n",
-                    argv[optind - 1]);
-            goto usage;
+            rc = eval_args_number(conf, c, optarg);
+
+            if (rc == -1) {
+                goto fail;
+            }
+
+            if (rc == -2) {
+                fprintf(stderr, "moa-eval: unknown option %s\n",
+                        argv[optind - 1]);
+                goto usage;
+            }
         }
     }
 

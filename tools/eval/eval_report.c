@@ -72,6 +72,8 @@ static int eval_report_categories(eval_run_t *run, eval_figures_t *f,
 static int eval_report_cost(eval_run_t *run, eval_figures_t *f);
 static void eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out,
     int md);
+static void eval_report_tables(eval_run_t *run, eval_figures_t *f,
+    FILE *out, int md);
 static int eval_report_picture(eval_run_t *run, eval_figures_t *f);
 static size_t eval_report_chars(const char *s);
 
@@ -378,9 +380,6 @@ eval_report_pct(FILE *out, double v)
 static void
 eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
 {
-    int            k;
-    size_t         i;
-    double         per;
     eval_conf_t   *conf;
     const char    *name[2], *bar;
 
@@ -434,8 +433,33 @@ eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
             "difference / its sd)); %ld bootstrap rounds, seed %ld\n",
             md ? "- " : "", f->lc.b1, conf->bootstrap, conf->seed);
 
+    eval_report_tables(run, f, out, md);
+
+    if (md) {
+        fprintf(out, "\nResults: `%s`; moa-eval %s.\n", conf->out_path,
+                EVAL_VERSION);
+    }
+}
+
+
+/* the per-category and the cost tables */
+
+static void
+eval_report_tables(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
+{
+    int            k;
+    size_t         i;
+    double         per;
+    eval_conf_t   *conf;
+    const char    *name[2], *bar;
+
+    conf = run->conf;
+    name[0] = conf->model;
+    name[1] = conf->baseline ? conf->baseline : conf->baseline_answers;
+    bar = md ? "|" : " ";
+
     if (f->ncats) {
-        fprintf(out, "\n%s%-28s%s%8s %s%9s %s %-21s%s\n",
+        fprintf(out, "\n%s%-28s%s%8s %s%9s %s %s%s\n",
                 md ? "| " : "", "category", bar, "prompts", bar, "win rate",
                 bar, "95% CI", md ? " |" : "");
 
@@ -488,10 +512,6 @@ eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
             f->judge_calls, f->judge_prompt_tokens,
             f->judge_completion_tokens);
 
-    if (md) {
-        fprintf(out, "\nResults: `%s`; moa-eval %s.\n", conf->out_path,
-                EVAL_VERSION);
-    }
 }
 
 
