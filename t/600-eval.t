@@ -760,6 +760,46 @@ near_pct(figures($out)->{wr},
          'resumed: the win rate of all 12');
 
 
+# a TERM: the requests in flight finish and are recorded, then exit 143
+
+my @tp = map { ["t$_", "slow=200 win=m1"] } 1 .. 8;
+spew("$dir/t.jsonl", join '', map { arena_line($_->[0], '', "$_->[1] qid=$_->[0]") } @tp);
+my $tres = "$dir/t-results.jsonl";
+$kpid = fork() // die "fork: $!";
+
+if ($kpid == 0) {
+    open(STDOUT, '>', '/dev/null');
+    open(STDERR, '>', "$dir/t-stderr");
+    exec($bin, '-u', $direct, '-m', 'm1', '-b', 'b1', '-j', 'j1', '-o', $tres,
+         '-c', '2', "$dir/t.jsonl") or POSIX::_exit(127);
+}
+
+for (1 .. 400) {
+    last if scalar(() = (slurp($tres) // '') =~ /\n/g) >= 4;
+    sleep(0.025);
+}
+
+my $lines_at_term = scalar(() = (slurp($tres) // '') =~ /\n/g);
+kill 'TERM', $kpid;
+waitpid($kpid, 0);
+is($? >> 8, 143, 'TERM: exit 128 + 15');
+like(slurp("$dir/t-stderr") // '', qr/stopped by a signal: run the same command again/,
+     'TERM: saying how to resume');
+my $t = slurp($tres) // '';
+ok($t =~ /\n\z/ && !grep({ !eval { $json->decode($_) } } split /\n/, $t),
+   'TERM: only whole lines');
+ok(scalar(() = $t =~ /\n/g) > $lines_at_term,
+   'TERM: the requests in flight were recorded');
+($rc, $out, $err) = run_eval('-u', $direct, '-m', 'm1', '-b', 'b1', '-j',
+    'j1', '-o', $tres, '-q', "$dir/t.jsonl");
+is($rc, 0, 'TERM, then resumed: exit 0');
+%seen = ();
+$seen{"$_->{type} $_->{id} " . ($_->{who} // $_->{game})}++
+    for grep { $_->{type} ne 'run' } results($tres);
+is(scalar(keys %seen) . ' ' . scalar(grep { $_ > 1 } values %seen), '32 0',
+   'TERM, then resumed: 32 results, none twice');
+
+
 # ------------------------------------------------------------ 6. dry run
 
 my @dp = map { { messages => [{ role => 'user', content => "q$_ qid=d$_" },
