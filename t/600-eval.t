@@ -845,6 +845,24 @@ like($out, qr/^\Q$dir\E\/d\.jsonl\s+5\s+\(from a file\)/m,
 is(figures($out)->{judged}, 5, '--baseline-answers: 5 judged');
 
 
+# a prompt without its baseline answer is skipped, and said to be
+spew("$dir/ans.jsonl", $json->encode({ question_id => 'd1',
+    choices => [{ index => 0, turns => [{ content => 'ref MARK-WIN' }] }] })
+    . "\n" . "garbage\n");
+($rc, $out, $err) = run_eval('-u', $direct, '-m', 'm1', '--baseline-answers',
+    "$dir/ans.jsonl", '-j', 'j1', '-o', "$dir/ans-results.jsonl", '-q',
+    "$dir/d.jsonl");
+is($rc, 1, 'missing baseline answers: exit 1');
+like($err, qr/ans\.jsonl:2: skipped: not a JSON object/,
+     'a bad answer line reported');
+like($err, qr/d\.jsonl:2: skipped: no baseline answer for id "d2"/,
+     'a prompt without an answer reported');
+like($out, qr/prompts: 5 read, 1 judged, 0 with a failed call, 4 without a baseline answer; 0 input lines skipped/,
+     'the report counts them apart');
+near_pct(figures($out)->{wr}, 0,
+         'd1: the file\'s marked answer beats the model\'s plain one');
+
+
 # ------------------------------------------------------- 7. demo provider
 
 ($rc, $out, $err) = run_eval('-u', "http://127.0.0.1:$port/demo/v1/chat/completions",

@@ -165,7 +165,10 @@ eval_report_figures(eval_run_t *run, eval_figures_t *f)
 
     for (i = 0; i < run->nprompts; i++) {
         pr = &run->prompts[i];
-        f->failed += pr->failed;
+
+        /* a prompt without its baseline answer was skipped, not failed */
+        f->failed += pr->failed
+                     && (run->conf->baseline || pr->answer[EVAL_BASELINE].have);
 
         for (g = 0; g < EVAL_GAMES; g++) {
             s[g] = 0;
@@ -398,9 +401,14 @@ eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
                 md ? "> **" : "NOTE: ", md ? "**" : "");
     }
 
-    fprintf(out, "%sprompts: %zu read, %zu judged, %zu with a failed call; "
-            "%lu input lines skipped\n", md ? "- " : "", run->nprompts,
-            f->judged, f->failed, run->bad_lines + run->missing_answers);
+    fprintf(out, "%sprompts: %zu read, %zu judged, %zu with a failed call",
+            md ? "- " : "", run->nprompts, f->judged, f->failed);
+
+    if (run->missing_answers) {
+        fprintf(out, ", %lu without a baseline answer", run->missing_answers);
+    }
+
+    fprintf(out, "; %lu input lines skipped\n", run->bad_lines);
     fprintf(out, "%sgames: %zu with a verdict (two per prompt, positions "
             "swapped), %zu unparseable (left out), %zu prompts whose two "
             "games disagree\n", md ? "- " : "", f->games, f->unparsed,
