@@ -72,7 +72,7 @@ static int eval_report_categories(eval_run_t *run, eval_figures_t *f,
 static int eval_report_cost(eval_run_t *run, eval_figures_t *f);
 static void eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out,
     int md);
-static void eval_report_tables(eval_run_t *run, eval_figures_t *f,
+static void eval_report_tables(eval_figures_t *f, const char *name[2],
     FILE *out, int md);
 static int eval_report_picture(eval_run_t *run, eval_figures_t *f);
 static size_t eval_report_chars(const char *s);
@@ -441,7 +441,12 @@ eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
             "difference / its sd)); %ld bootstrap rounds, seed %ld\n",
             md ? "- " : "", f->lc.b1, conf->bootstrap, conf->seed);
 
-    eval_report_tables(run, f, out, md);
+    eval_report_tables(f, name, out, md);
+
+    fprintf(out, "\n%sjudge %s: %zu verdicts recorded, %lld prompt + %lld "
+            "completion tokens\n", md ? "- " : "", conf->judge,
+            f->judge_calls, f->judge_prompt_tokens,
+            f->judge_completion_tokens);
 
     if (md) {
         fprintf(out, "\nResults: `%s`; moa-eval %s.\n", conf->out_path,
@@ -453,17 +458,13 @@ eval_report_print(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
 /* the per-category and the cost tables */
 
 static void
-eval_report_tables(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
+eval_report_tables(eval_figures_t *f, const char *name[2], FILE *out, int md)
 {
     int            k;
     size_t         i;
     double         per;
-    eval_conf_t   *conf;
-    const char    *name[2], *bar;
+    const char    *bar;
 
-    conf = run->conf;
-    name[0] = conf->model;
-    name[1] = conf->baseline ? conf->baseline : conf->baseline_answers;
     bar = md ? "|" : " ";
 
     if (f->ncats) {
@@ -515,10 +516,6 @@ eval_report_tables(eval_run_t *run, eval_figures_t *f, FILE *out, int md)
                 f->cost[k].p50, bar, f->cost[k].p95, md ? " |" : "");
     }
 
-    fprintf(out, "\n%sjudge %s: %zu verdicts recorded, %lld prompt + %lld "
-            "completion tokens\n", md ? "- " : "", conf->judge,
-            f->judge_calls, f->judge_prompt_tokens,
-            f->judge_completion_tokens);
 
 }
 
