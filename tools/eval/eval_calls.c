@@ -67,7 +67,7 @@ eval_calls_plan(eval_run_t *run)
     run->calls = calloc(run->ncalls ? run->ncalls : 1, sizeof(eval_call_t));
 
     if (run->calls == NULL) {
-        eval_main_log(run, "out of memory");
+        eval_run_log(run, "out of memory");
         return -1;
     }
 
@@ -181,7 +181,7 @@ eval_calls_dispatch(eval_run_t *run)
         return;
     }
 
-    now = eval_main_now_ms();
+    now = eval_run_now_ms();
 
     if (now < run->pause_until) {
         return;
@@ -204,7 +204,7 @@ eval_calls_dispatch(eval_run_t *run)
             || (c->state == EVAL_ST_WAITING && c->due <= now))
         {
             if (eval_calls_start(run, c) != 0) {
-                eval_main_log(run, "cannot start a request: out of memory");
+                eval_run_log(run, "cannot start a request: out of memory");
                 run->fatal = 1;
                 return;
             }
@@ -270,7 +270,7 @@ eval_calls_start(eval_run_t *run, eval_call_t *c)
 
     c->easy = e;
     c->attempts++;
-    c->started = eval_main_now_ms();
+    c->started = eval_run_now_ms();
     c->state = EVAL_ST_RUNNING;
     run->running++;
     run->requests++;
@@ -420,10 +420,10 @@ eval_calls_done(eval_run_t *run, CURL *e, CURLcode res)
 
     if (status == 429) {
         /* the provider's limit is everyone's: no new request before it */
-        if (eval_main_now_ms() + (wait > 0 ? wait : EVAL_BACKOFF_MS)
+        if (eval_run_now_ms() + (wait > 0 ? wait : EVAL_BACKOFF_MS)
             > run->pause_until)
         {
-            run->pause_until = eval_main_now_ms()
+            run->pause_until = eval_run_now_ms()
                                + (wait > 0 ? wait : EVAL_BACKOFF_MS);
         }
     }
@@ -500,14 +500,14 @@ eval_calls_answer(eval_run_t *run, eval_call_t *c, const char *text,
 
     an->content = strdup(text);
     if (an->content == NULL) {
-        eval_main_log(run, "out of memory");
+        eval_run_log(run, "out of memory");
         run->fatal = 1;
         return;
     }
 
     an->prompt_tokens = a->prompt_tokens;
     an->completion_tokens = a->completion_tokens;
-    an->latency_ms = (long long) (eval_main_now_ms() - c->started);
+    an->latency_ms = (long long) (eval_run_now_ms() - c->started);
     an->demo = strncmp(rid, "chatcmpl-demo-", 14) == 0;
 
     memset(&line, 0, sizeof(ngx_http_moa_buf_t));
@@ -561,7 +561,7 @@ eval_calls_verdict(eval_run_t *run, eval_call_t *c, const char *text,
     if (verdict == EVAL_VERDICT_NONE && c->parse_tries < 2) {
         /* no label, or labels that disagree: ask once more */
         if (run->conf->verbose) {
-            eval_main_log(run, "%s %s: the judge gave no verdict label; "
+            eval_run_log(run, "%s %s: the judge gave no verdict label; "
                           "asking again", pr->id, eval_calls_names[c->kind]);
         }
 
@@ -620,13 +620,13 @@ eval_calls_fail(eval_run_t *run, eval_call_t *c, const char *err,
         }
 
         if (run->conf->verbose) {
-            eval_main_log(run, "%s %s: attempt %u: %s; retrying in %lld ms",
+            eval_run_log(run, "%s %s: attempt %u: %s; retrying in %lld ms",
                           pr->id, eval_calls_names[c->kind], c->attempts, err,
                           backoff);
         }
 
         run->retries++;
-        c->due = eval_main_now_ms() + (uint64_t) backoff;
+        c->due = eval_run_now_ms() + (uint64_t) backoff;
         c->state = EVAL_ST_WAITING;
         return;
     }
@@ -637,7 +637,7 @@ eval_calls_fail(eval_run_t *run, eval_call_t *c, const char *err,
         return;
     }
 
-    eval_main_log(run, "%s:%lu (%s) %s: failed after %u attempt%s: %s",
+    eval_run_log(run, "%s:%lu (%s) %s: failed after %u attempt%s: %s",
                   run->conf->in_path, pr->line, pr->id,
                   eval_calls_names[c->kind], c->attempts,
                   c->attempts == 1 ? "" : "s", err);

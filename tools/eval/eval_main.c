@@ -8,7 +8,7 @@
  * appended to the results file as it arrives, and the figures are
  * computed from all of them at the end.
  *
- * This file: main (setup, the loop, cleanup), the clock, the log, signals.
+ * This file: main (setup, the loop, cleanup), signals.
  */
 
 
@@ -32,36 +32,6 @@ static volatile sig_atomic_t  eval_signo;
 
 static void eval_main_signal(int signo);
 static void eval_main_loop(eval_run_t *run);
-
-
-uint64_t
-eval_main_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-
-void
-eval_main_log(eval_run_t *run, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (run->bar_shown) {
-        /* clear the progress bar's line first */
-        fputs("\r\033[K", stderr);
-        run->bar_shown = 0;
-    }
-
-    fputs("moa-eval: ", stderr);
-    va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
-    va_end(args);
-    fputc('\n', stderr);
-}
 
 
 static void
@@ -102,7 +72,7 @@ main(int argc, char **argv)
     }
 
     if (run.nprompts == 0) {
-        eval_main_log(&run, "%s: no prompts to evaluate", conf.in_path);
+        eval_run_log(&run, "%s: no prompts to evaluate", conf.in_path);
         goto done;
     }
 
@@ -128,7 +98,7 @@ main(int argc, char **argv)
 
     run.multi = curl_multi_init();
     if (run.multi == NULL) {
-        eval_main_log(&run, "cannot initialise libcurl");
+        eval_run_log(&run, "cannot initialise libcurl");
         goto done;
     }
 
@@ -140,10 +110,10 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     run.tty = !conf.quiet && isatty(STDERR_FILENO);
-    run.start_ms = eval_main_now_ms();
+    run.start_ms = eval_run_now_ms();
 
     if (!conf.quiet) {
-        eval_main_log(&run, "%zu prompts, %zu calls to make (model %s, "
+        eval_run_log(&run, "%zu prompts, %zu calls to make (model %s, "
                       "baseline %s, judge %s)", run.nprompts, run.total,
                       conf.model,
                       conf.baseline ? conf.baseline : conf.baseline_answers,
@@ -158,7 +128,7 @@ main(int argc, char **argv)
     }
 
     if (eval_signals) {
-        eval_main_log(&run, "stopped by a signal: run the same command again "
+        eval_run_log(&run, "stopped by a signal: run the same command again "
                       "to resume");
         rc = 128 + eval_signo;
         goto done;
@@ -201,7 +171,7 @@ eval_main_loop(eval_run_t *run)
     while (!run->fatal) {
         if (eval_signals && !run->stopping) {
             run->stopping = 1;
-            eval_main_log(run, "stopping: waiting for %ld request%s in "
+            eval_run_log(run, "stopping: waiting for %ld request%s in "
                           "flight (again to quit now)", run->running,
                           run->running == 1 ? "" : "s");
         }
@@ -217,7 +187,7 @@ eval_main_loop(eval_run_t *run)
         }
 
         timeout = EVAL_TICK_MS;
-        now = eval_main_now_ms();
+        now = eval_run_now_ms();
 
         if (run->running == 0 && run->pause_until > now
             && run->pause_until - now < (uint64_t) timeout)
@@ -228,13 +198,13 @@ eval_main_loop(eval_run_t *run)
         if (curl_multi_poll(run->multi, NULL, 0, (int) timeout, NULL)
             != CURLM_OK)
         {
-            eval_main_log(run, "curl_multi_poll failed");
+            eval_run_log(run, "curl_multi_poll failed");
             run->fatal = 1;
             break;
         }
 
         if (curl_multi_perform(run->multi, &still) != CURLM_OK) {
-            eval_main_log(run, "curl_multi_perform failed");
+            eval_run_log(run, "curl_multi_perform failed");
             run->fatal = 1;
             break;
         }

@@ -56,7 +56,7 @@ eval_prompts_load(eval_run_t *run)
 
     f = fopen(conf->in_path, "r");
     if (f == NULL) {
-        eval_main_log(run, "%s: %s", conf->in_path, strerror(errno));
+        eval_run_log(run, "%s: %s", conf->in_path, strerror(errno));
         return -1;
     }
 
@@ -80,7 +80,7 @@ eval_prompts_load(eval_run_t *run)
             np = realloc(run->prompts, cap * sizeof(eval_prompt_t));
 
             if (np == NULL) {
-                eval_main_log(run, "out of memory");
+                eval_run_log(run, "out of memory");
                 rc = -1;
                 break;
             }
@@ -93,7 +93,7 @@ eval_prompts_load(eval_run_t *run)
         if (eval_input_parse(l.data, l.len, lineno, pr, err, sizeof(err))
             != 0)
         {
-            eval_main_log(run, "%s:%lu: skipped: %s", conf->in_path, lineno,
+            eval_run_log(run, "%s:%lu: skipped: %s", conf->in_path, lineno,
                           err);
             run->bad_lines++;
             continue;
@@ -131,7 +131,7 @@ eval_prompts_sort(eval_run_t *run)
 
     run->by_id = malloc((run->nprompts + 1) * sizeof(size_t));
     if (run->by_id == NULL) {
-        eval_main_log(run, "out of memory");
+        eval_run_log(run, "out of memory");
         return -1;
     }
 
@@ -149,7 +149,7 @@ eval_prompts_sort(eval_run_t *run)
         k = run->by_id[i];
 
         if (i > 0 && strcmp(p[k].id, p[run->by_id[i - 1]].id) == 0) {
-            eval_main_log(run, "%s:%lu: skipped: id \"%s\" again (line %lu "
+            eval_run_log(run, "%s:%lu: skipped: id \"%s\" again (line %lu "
                           "has it)", run->conf->in_path, p[k].line, p[k].id,
                           p[run->by_id[i - 1]].line);
             run->bad_lines++;
@@ -227,7 +227,7 @@ eval_prompts_answers(eval_run_t *run)
 
     f = fopen(conf->baseline_answers, "r");
     if (f == NULL) {
-        eval_main_log(run, "%s: %s", conf->baseline_answers, strerror(errno));
+        eval_run_log(run, "%s: %s", conf->baseline_answers, strerror(errno));
         return -1;
     }
 
@@ -245,7 +245,7 @@ eval_prompts_answers(eval_run_t *run)
                                     err, sizeof(err))
             != 0)
         {
-            eval_main_log(run, "%s:%lu: skipped: %s", conf->baseline_answers,
+            eval_run_log(run, "%s:%lu: skipped: %s", conf->baseline_answers,
                           lineno, err);
             run->bad_answers++;
             continue;
@@ -268,13 +268,13 @@ eval_prompts_answers(eval_run_t *run)
     fclose(f);
 
     if (rc < 0) {
-        eval_main_log(run, "%s: %s", conf->baseline_answers, strerror(errno));
+        eval_run_log(run, "%s: %s", conf->baseline_answers, strerror(errno));
         return -1;
     }
 
     for (i = 0; i < run->nprompts; i++) {
         if (!run->prompts[i].answer[EVAL_BASELINE].have) {
-            eval_main_log(run, "%s:%lu: skipped: no baseline answer for id "
+            eval_run_log(run, "%s:%lu: skipped: no baseline answer for id "
                           "\"%s\" in %s", conf->in_path, run->prompts[i].line,
                           run->prompts[i].id, conf->baseline_answers);
             run->missing_answers++;

@@ -102,7 +102,7 @@ eval_report_write(eval_run_t *run)
 
     f = calloc(1, sizeof(eval_figures_t));
     if (f == NULL || eval_report_figures(run, f) != 0) {
-        eval_main_log(run, "out of memory");
+        eval_run_log(run, "out of memory");
         free(f);
         return -1;
     }
@@ -115,7 +115,7 @@ eval_report_write(eval_run_t *run)
         md = fopen(run->conf->report_path, "w");
 
         if (md == NULL) {
-            eval_main_log(run, "%s: %s", run->conf->report_path,
+            eval_run_log(run, "%s: %s", run->conf->report_path,
                           strerror(errno));
             rc = -1;
 
@@ -123,7 +123,7 @@ eval_report_write(eval_run_t *run)
             eval_report_print(run, f, md, 1);
 
             if (fclose(md) != 0) {
-                eval_main_log(run, "%s: %s", run->conf->report_path,
+                eval_run_log(run, "%s: %s", run->conf->report_path,
                               strerror(errno));
                 rc = -1;
             }
@@ -570,7 +570,7 @@ eval_report_picture(eval_run_t *run, eval_figures_t *f)
     if (eval_svg_write(run->conf->picture_path, title, bars, n, names,
                        (const double (*)[2]) tokens) != 0)
     {
-        eval_main_log(run, "%s: %s", run->conf->picture_path,
+        eval_run_log(run, "%s: %s", run->conf->picture_path,
                       strerror(errno));
         return -1;
     }
@@ -592,7 +592,7 @@ eval_report_progress(eval_run_t *run, int force)
         return;
     }
 
-    now = eval_main_now_ms();
+    now = eval_run_now_ms();
 
     if (!force && now - run->last_progress_ms < EVAL_TICK_MS) {
         return;

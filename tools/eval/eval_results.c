@@ -191,24 +191,24 @@ eval_results_open(eval_run_t *run)
 
     fd = open(conf->out_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        eval_main_log(run, "%s: %s", conf->out_path, strerror(errno));
+        eval_run_log(run, "%s: %s", conf->out_path, strerror(errno));
         return -1;
     }
 
     if (relabel_io_cut_torn(fd, &cut) != 0) {
-        eval_main_log(run, "%s: %s", conf->out_path, strerror(errno));
+        eval_run_log(run, "%s: %s", conf->out_path, strerror(errno));
         close(fd);
         return -1;
     }
 
     if (cut) {
-        eval_main_log(run, "%s: cut a torn last line (%lld bytes) left by an "
+        eval_run_log(run, "%s: cut a torn last line (%lld bytes) left by an "
                       "interrupted run", conf->out_path, (long long) cut);
     }
 
     f = fopen(conf->out_path, "r");
     if (f == NULL) {
-        eval_main_log(run, "%s: %s", conf->out_path, strerror(errno));
+        eval_run_log(run, "%s: %s", conf->out_path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -269,7 +269,7 @@ eval_results_load(eval_run_t *run, FILE *f)
         o = cJSON_ParseWithLength(l.data, l.len);
 
         if (!cJSON_IsObject(o)) {
-            eval_main_log(run, "%s:%lu: not a results line (not JSON): is "
+            eval_run_log(run, "%s:%lu: not a results line (not JSON): is "
                           "this a results file of moa-eval?",
                           run->conf->out_path, lineno);
             cJSON_Delete(o);
@@ -293,14 +293,14 @@ eval_results_load(eval_run_t *run, FILE *f)
     free(l.data);
 
     if (rc < 0) {
-        eval_main_log(run, "%s: %s", run->conf->out_path, strerror(errno));
+        eval_run_log(run, "%s: %s", run->conf->out_path, strerror(errno));
         return -1;
     }
 
     run->resumed = seen > 1;
 
     if (seen && !run->conf->quiet) {
-        eval_main_log(run, "%s: resuming: %lu results read back",
+        eval_run_log(run, "%s: resuming: %lu results read back",
                       run->conf->out_path, answers);
     }
 
@@ -338,7 +338,7 @@ eval_results_load_line(eval_run_t *run, cJSON *o, unsigned long lineno)
             x = cJSON_GetObjectItemCaseSensitive(o, key[i]);
 
             if (!cJSON_IsString(x) || strcmp(x->valuestring, want[i]) != 0) {
-                eval_main_log(run, "%s: the results of another evaluation "
+                eval_run_log(run, "%s: the results of another evaluation "
                               "(%s %s, this run has %s): use another "
                               "--output, or remove the file to start over",
                               conf->out_path, key[i],
@@ -352,7 +352,7 @@ eval_results_load_line(eval_run_t *run, cJSON *o, unsigned long lineno)
     }
 
     if (lineno == 1) {
-        eval_main_log(run, "%s: its first line is not a run line: is this a "
+        eval_run_log(run, "%s: its first line is not a run line: is this a "
                       "results file of moa-eval?", conf->out_path);
         return -1;
     }
@@ -434,7 +434,7 @@ eval_results_append(eval_run_t *run, ngx_http_moa_buf_t *line)
     ssize_t  n;
 
     if (line->nomem) {
-        eval_main_log(run, "out of memory");
+        eval_run_log(run, "out of memory");
         return -1;
     }
 
@@ -447,7 +447,7 @@ eval_results_append(eval_run_t *run, ngx_http_moa_buf_t *line)
                 continue;
             }
 
-            eval_main_log(run, "%s: %s", run->conf->out_path,
+            eval_run_log(run, "%s: %s", run->conf->out_path,
                           strerror(errno));
             return -1;
         }

@@ -142,9 +142,9 @@ typedef struct {
 int eval_args_parse(int argc, char **argv, eval_conf_t *conf);
 void eval_args_free(eval_conf_t *conf);
 
-/* eval_main.c */
-uint64_t eval_main_now_ms(void);
-void eval_main_log(eval_run_t *run, const char *fmt, ...)
+/* eval_run.c: what every part uses */
+uint64_t eval_run_now_ms(void);
+void eval_run_log(eval_run_t *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* eval_prompts.c: reading the input and the baseline answers */
