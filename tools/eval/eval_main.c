@@ -181,6 +181,7 @@ eval_main_loop(eval_run_t *run)
         }
 
         eval_calls_dispatch(run);
+        eval_report_progress(run, 0);
 
         if (run->running == 0 && (run->pending == 0 || run->stopping)) {
             break;
@@ -210,6 +211,5 @@ eval_main_loop(eval_run_t *run)
         }
 
         eval_calls_harvest(run);
-        eval_report_progress(run, 0);
     }
 }
