@@ -36,6 +36,7 @@
  * Log lines ([warn], "js: evalmock: ..."), one per request:
  *   evalmock: answer who=WHO qid=ID stage=STAGE
  *   evalmock: judge qid=ID a=WHO b=WHO reply=VERDICT|garbage|...
+ *             temperature=T max_tokens=N     (as the request has them)
  */
 
 var A_START = "<|The Start of Assistant A's Answer|>";
@@ -211,7 +212,8 @@ function judge(r, body, raw, prompt) {
     }
 
     r.warn('evalmock: judge qid=' + qid + ' a=' + whoOf(a) + ' b=' + whoOf(b)
-           + ' reply=' + v);
+           + ' reply=' + v + ' temperature=' + body.temperature
+           + ' max_tokens=' + body.max_tokens);
 
     reply(r, 200, completion(body, raw, text));
 }

@@ -639,6 +639,20 @@ ok($v1 && !defined $v1->{verdict} && $v1->{judge_replies} == 2,
    'unparseable: verdict null after two replies');
 
 
+# the judge's request: temperature 0 unless --judge-param says otherwise
+like(slurp("$dir/error.log"), qr/judge qid=v6 a=b1 b=m1 reply=A>>B temperature=0 max_tokens=undefined/,
+     'the judge is asked with temperature 0');
+spew("$dir/jp.jsonl", arena_line('jp', '', 'win=m1 qid=jp'));
+$before = log_size();
+($rc) = run_eval('-u', $direct, '-m', 'm1', '-b', 'b1', '-j', 'j1',
+    '--judge-param', 'temperature=1', '--judge-max-tokens', '99', '-o',
+    "$dir/jp-results.jsonl", '-q', "$dir/jp.jsonl");
+is($rc, 0, '--judge-param: exit 0');
+is(scalar(grep { /judge qid=jp .* temperature=1 max_tokens=99$/ }
+          split /\n/, substr(slurp("$dir/error.log"), $before)), 2,
+   '--judge-param temperature=1 replaces the 0; --judge-max-tokens sent');
+
+
 # ----------------------------------------------------------- 3. faults
 
 my @fp = (

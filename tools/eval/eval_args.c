@@ -38,7 +38,8 @@ enum {
     EVAL_OPT_BOOTSTRAP,
     EVAL_OPT_SEED,
     EVAL_OPT_LIMIT,
-    EVAL_OPT_PRINT_TEMPLATE
+    EVAL_OPT_PRINT_TEMPLATE,
+    EVAL_OPT_JUDGE_PARAM
 };
 
 
@@ -56,6 +57,7 @@ static const struct option  eval_args_options[] = {
     { "picture",          required_argument, NULL, EVAL_OPT_PICTURE },
     { "template",         required_argument, NULL, EVAL_OPT_TEMPLATE },
     { "param",            required_argument, NULL, 'p' },
+    { "judge-param",      required_argument, NULL, EVAL_OPT_JUDGE_PARAM },
     { "header",           required_argument, NULL, 'H' },
     { "concurrency",      required_argument, NULL, 'c' },
     { "retries",          required_argument, NULL, 'r' },
@@ -111,6 +113,8 @@ static const char  eval_usage[] =
 "                             {question} {answer_a} {answer_b} (default:\n"
 "                             built in: --print-template prints it)\n"
 "      --judge-max-tokens N   max_tokens of the judge's requests\n"
+"      --judge-param KEY=JSON an extra field of the judge's requests; its\n"
+"                             temperature is 0 unless given here\n"
 "  -p, --param KEY=JSON       an extra field of the contenders' requests,\n"
 "                             e.g. -p temperature=0 -p max_tokens=1024\n"
 "      --api-key KEY          bearer token (default: $OPENAI_API_KEY)\n"
@@ -155,6 +159,8 @@ static int eval_args_headers(struct curl_slist **out, const char *key,
     struct curl_slist *user);
 static int eval_args_check(eval_conf_t *conf, struct curl_slist *user);
 static int eval_args_number(eval_conf_t *conf, int c, const char *arg);
+static int eval_args_param(relabel_param_t **params, size_t *n,
+    const char *name, const char *arg);
 static int eval_args_template(eval_conf_t *conf);
 
 
@@ -286,12 +292,38 @@ eval_args_number(eval_conf_t *conf, int c, const char *arg)
 }
 
 
+/* --param, --judge-param: KEY=JSON (else sent as a string) */
+
+static int
+eval_args_param(relabel_param_t **params, size_t *n, const char *name,
+    const char *arg)
+{
+    relabel_param_t  *np;
+
+    np = realloc(*params, (*n + 1) * sizeof(relabel_param_t));
+    if (np == NULL) {
+        fprintf(stderr, "moa-eval: out of memory\n");
+        return -1;
+    }
+
+    *params = np;
+
+    if (relabel_record_param_parse(arg, &np[*n]) != 0) {
+        fprintf(stderr, "moa-eval: %s: \"%s\" is not KEY=VALUE\n", name,
+                arg);
+        return -1;
+    }
+
+    (*n)++;
+
+    return 0;
+}
+
+
 int
 eval_args_parse(int argc, char **argv, eval_conf_t *conf)
 {
     int                 c, rc;
-    size_t              n;
-    relabel_param_t    *np;
     struct curl_slist  *user, *l;
 
     conf->url = EVAL_DEFAULT_URL;
@@ -329,18 +361,15 @@ eval_args_parse(int argc, char **argv, eval_conf_t *conf)
         case EVAL_OPT_TEMPLATE: conf->template_path = optarg; break;
 
         case 'p':
-            n = conf->nparams + 1;
-            np = realloc(conf->params, n * sizeof(relabel_param_t));
-            if (np == NULL) {
-                goto nomem;
-            }
-            conf->params = np;
-            if (relabel_record_param_parse(optarg, &np[n - 1]) != 0) {
-                fprintf(stderr, "moa-eval: --param: \"%s\" is not KEY=VALUE\n",
-                        optarg);
+        case EVAL_OPT_JUDGE_PARAM:
+            if (eval_args_param(c == 'p' ? &conf->params : &conf->judge_params,
+                                c == 'p' ? &conf->nparams
+                                         : &conf->njudge_params,
+                                c == 'p' ? "--param" : "--judge-param",
+                                optarg) != 0)
+            {
                 goto fail;
             }
-            conf->nparams = n;
             break;
 
         case 'H':
@@ -600,7 +629,13 @@ eval_args_free(eval_conf_t *conf)
         free(conf->params[i].value);
     }
 
+    for (i = 0; i < conf->njudge_params; i++) {
+        free(conf->judge_params[i].key);
+        free(conf->judge_params[i].value);
+    }
+
     free(conf->params);
+    free(conf->judge_params);
     free(conf->template);
     curl_slist_free_all(conf->headers);
     curl_slist_free_all(conf->judge_headers);

@@ -35,6 +35,10 @@ static const char  *eval_calls_names[EVAL_NCALLS] = {
 };
 
 
+static void eval_calls_params(ngx_http_moa_buf_t *b,
+    const relabel_param_t *params, size_t n);
+static int eval_calls_has_param(const relabel_param_t *params, size_t n,
+    const char *key);
 static int eval_calls_build(eval_run_t *run, eval_call_t *c);
 static int eval_calls_start(eval_run_t *run, eval_call_t *c);
 static size_t eval_calls_write_cb(char *p, size_t size, size_t n, void *data);
@@ -97,13 +101,45 @@ eval_calls_plan(eval_run_t *run)
 }
 
 
+/* ,"key":value for each extra field */
+
+static void
+eval_calls_params(ngx_http_moa_buf_t *b, const relabel_param_t *params,
+    size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_moa_buf_lit(b, ",");
+        relabel_record_json_str(b, params[i].key, strlen(params[i].key));
+        ngx_http_moa_buf_lit(b, ":");
+        ngx_http_moa_buf_cstr(b, params[i].value);
+    }
+}
+
+
+static int
+eval_calls_has_param(const relabel_param_t *params, size_t n,
+    const char *key)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(params[i].key, key) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* the request body of a call */
 
 static int
 eval_calls_build(eval_run_t *run, eval_call_t *c)
 {
     int                  game;
-    size_t               i;
     eval_conf_t         *conf;
     eval_prompt_t       *pr;
     ngx_http_moa_buf_t  *b, jp;
@@ -122,14 +158,7 @@ eval_calls_build(eval_run_t *run, eval_call_t *c)
         ngx_http_moa_buf_lit(b, ",\"messages\":");
         ngx_http_moa_buf_cstr(b, pr->messages);
 
-        for (i = 0; i < conf->nparams; i++) {
-            ngx_http_moa_buf_lit(b, ",");
-            relabel_record_json_str(b, conf->params[i].key,
-                                    strlen(conf->params[i].key));
-            ngx_http_moa_buf_lit(b, ":");
-            ngx_http_moa_buf_cstr(b, conf->params[i].value);
-        }
-
+        eval_calls_params(b, conf->params, conf->nparams);
         ngx_http_moa_buf_lit(b, "}");
 
         return ngx_http_moa_buf_cstring(b) ? 0 : -1;
@@ -154,13 +183,24 @@ eval_calls_build(eval_run_t *run, eval_call_t *c)
     relabel_record_json_str(b, conf->judge, strlen(conf->judge));
     ngx_http_moa_buf_lit(b, ",\"messages\":[{\"role\":\"user\",\"content\":");
     relabel_record_json_str(b, jp.data, jp.len);
-    ngx_http_moa_buf_lit(b, "}],\"temperature\":0");
+    ngx_http_moa_buf_lit(b, "}]");
 
-    if (conf->judge_max_tokens) {
+    /* a judge as deterministic as it goes, unless told otherwise */
+    if (!eval_calls_has_param(conf->judge_params, conf->njudge_params,
+                              "temperature"))
+    {
+        ngx_http_moa_buf_lit(b, ",\"temperature\":0");
+    }
+
+    if (conf->judge_max_tokens
+        && !eval_calls_has_param(conf->judge_params, conf->njudge_params,
+                                 "max_tokens"))
+    {
         ngx_http_moa_buf_lit(b, ",\"max_tokens\":");
         ngx_http_moa_buf_int(b, conf->judge_max_tokens);
     }
 
+    eval_calls_params(b, conf->judge_params, conf->njudge_params);
     ngx_http_moa_buf_lit(b, "}");
     ngx_http_moa_buf_free(&jp);
 

@@ -45,6 +45,8 @@ typedef struct {
     char                 *template;
     relabel_param_t      *params;
     size_t                nparams;
+    relabel_param_t      *judge_params;
+    size_t                njudge_params;
     struct curl_slist    *headers;
     struct curl_slist    *judge_headers;
     long                  concurrency;
