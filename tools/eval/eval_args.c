@@ -99,7 +99,7 @@ static const char  eval_usage[] =
 "\n"
 "Contenders and judge:\n"
 "  -u, --url URL              chat completions endpoint of both contenders\n"
-"                             (default " EVAL_DEFAULT_URL ")\n"
+"                 (default " EVAL_DEFAULT_URL ")\n"
 "  -m, --model MODEL          the model under test, e.g. moa-gpt-4o-v1\n"
 "  -b, --baseline MODEL       the model it is compared with, e.g. gpt-4o\n"
 "      --baseline-answers FILE  the baseline's answers instead: Arena-Hard\n"
@@ -149,7 +149,8 @@ static const char  eval_usage[] =
 "  -V, --version              the version\n"
 "\n"
 "Exit status: 0 every prompt judged; 1 some were not (malformed lines,\n"
-"calls that failed for good: run again to retry them); 2 bad usage or a\nfatal error; 130 stopped by a signal (run again to resume).\n";
+"calls that failed for good: run again to retry them); 2 bad usage or a\n"
+"fatal error; 128+N stopped by signal N (run again to resume).\n";
 
 
 static int eval_args_long(const char *name, const char *arg, long min,
