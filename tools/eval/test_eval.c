@@ -4,7 +4,7 @@
  *
  * Unit tests of moa-eval's pure parts (TAP): verdict labels and the judge
  * prompt (eval_judge.c), the statistics (eval_stats.c), prompt and answer
- * lines (eval_input.c).  Run by t/610-eval-unit.t.
+ * lines (eval_input.c).  Run by t/600-eval-unit.t.
  */
 
 
