@@ -752,7 +752,7 @@ for (results($kres)) {
     $done{"judge $_->{id} " . ($_->{game} == 0 ? 'b1' : 'm1')} = 1
         if $_->{type} eq 'verdict';
 }
-ok(keys(%done) >= 9 && keys(%done) < 72, 'killed with part of the work done: '
+ok(keys(%done) >= 9 && keys(%done) < 48, 'killed with part of the work done: '
    . scalar(keys %done) . ' results');
 
 $before = log_size();
