@@ -42,7 +42,7 @@ endef
 
 .PHONY: all deps-build deps-run deps-test test run clean
 
-all: $(MODULE) relabel
+all: $(MODULE) relabel eval
 
 deps-build:
 	$(call ensure_packages,$(PKGS_BUILD))
@@ -120,6 +120,7 @@ run: $(MODULE) | deps-run
 	@$(SUDO) $(NGINX) -p $(ROOT)/ -c conf/demo.conf -g 'daemon off;'
 
 include mk/relabel.mk
+include mk/eval.mk
 include mk/bench.mk
 include mk/unit.mk
 include mk/fuzz.mk

@@ -1002,6 +1002,31 @@ function demoText(stage, call, quote) {
 
 
 /*
+ * A judge prompt of moa-eval (its answer delimiters): a verdict label that
+ * prefers the longer answer, as judges tend to, or null for any other
+ * request.  No model reads the answers: moa-eval's report says the demo
+ * provider answered.
+ */
+function demoJudge(req) {
+    var t = messageText(req.messages[req.messages.length - 1]);
+    var a = t.split("<|The Start of Assistant A's Answer|>")[1];
+    var b = t.split("<|The Start of Assistant B's Answer|>")[1];
+    var la, lb;
+
+    if (a === undefined || b === undefined) {
+        return null;
+    }
+
+    la = a.split("<|The End of Assistant A's Answer|>")[0].length;
+    lb = b.split("<|The End of Assistant B's Answer|>")[0].length;
+
+    return 'Demo judge (offline): no language model read these answers; it'
+           + ' prefers the longer one. My final verdict: [['
+           + (la > lb ? 'A>B' : la < lb ? 'B>A' : 'A=B') + ']]';
+}
+
+
+/*
  * Offline demo provider for `make run`: any chat request, streamed or not,
  * gets a short deterministic reply that shows which stage it answers.
  * Delays of 50-115 ms make the parallel proposals visible in the timings.
@@ -1013,8 +1038,9 @@ function demo(r) {
         return;
     }
 
-    text = demoText(c.info.stage, c.info.call,
-                    userQuote(c.req, c.info.stage));
+    text = demoJudge(c.req)
+           || demoText(c.info.stage, c.info.call,
+                       userQuote(c.req, c.info.stage));
 
     /* rough token counts, ~4 bytes a token, so usage sums look plausible */
     rule = {

@@ -54,4 +54,16 @@ like(slurp("$root/man/moa-relabel.1"), qr/^\.TH MOA-RELABEL 1 /m,
 like(slurp("$root/debian/moa-tools.manpages"), qr/^man\/moa-relabel\.1$/m,
      'moa-tools installs man/moa-relabel.1');
 
+# moa-eval: the same version, its man page and binary in moa-tools
+$log = `make -s -f '$root/mk/eval.mk' ROOT='$root' BUILD='$build' \\
+        '$build/moa-eval' 2>&1`;
+is($?, 0, 'build moa-eval') or diag($log);
+like(`'$build/moa-eval' --version`, qr/\Amoa-eval \Q$version\E \(/,
+     "moa-eval --version says $version");
+like(slurp("$root/man/moa-eval.1"), qr/^\.TH MOA-EVAL 1 /m, 'man/moa-eval.1');
+like(slurp("$root/debian/moa-tools.manpages"), qr/^man\/moa-eval\.1$/m,
+     'moa-tools installs man/moa-eval.1');
+like(slurp("$root/debian/moa-tools.install"), qr/^usr\/bin\/moa-eval$/m,
+     'moa-tools installs moa-eval');
+
 done_testing();
