@@ -202,15 +202,14 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
 
 /*
  * The recipes' directives; moa_max_proposers and moa_max_layers default
- * to the location's own recipe: clients may spend less, never more, until
- * the operator raises them.
+ * to the location's own recipe (0 here, the location's own values even
+ * where an outer level set them): clients may spend less, never more,
+ * until the operator raises them.
  */
 static ngx_int_t
 ngx_http_moa_conf_merge_recipes(ngx_conf_t *cf, ngx_http_moa_loc_conf_t *prev,
     ngx_http_moa_loc_conf_t *conf)
 {
-    ngx_uint_t  proposers;
-
     ngx_conf_merge_uint_value(conf->layers, prev->layers, 1);
     ngx_conf_merge_uint_value(conf->aggregate, prev->aggregate,
                               NGX_HTTP_MOA_AGGREGATE_SYNTHESIZE);
@@ -221,13 +220,9 @@ ngx_http_moa_conf_merge_recipes(ngx_conf_t *cf, ngx_http_moa_loc_conf_t *prev,
     ngx_conf_merge_value(conf->agreement, prev->agreement, 0);
     ngx_conf_merge_value(conf->request_overrides, prev->request_overrides, 0);
 
-    proposers = conf->proposer_list ? conf->proposer_list->nelts
-                                    : conf->proposers;
-
-    ngx_conf_merge_uint_value(conf->max_proposers, prev->max_proposers,
-                              proposers);
-    ngx_conf_merge_uint_value(conf->max_layers, prev->max_layers,
-                              conf->layers);
+    /* 0: the location's own (resolved per request) */
+    ngx_conf_merge_uint_value(conf->max_proposers, prev->max_proposers, 0);
+    ngx_conf_merge_uint_value(conf->max_layers, prev->max_layers, 0);
     ngx_conf_merge_value(conf->max_total_tokens, prev->max_total_tokens, 0);
 
     if (conf->layer_prompt.data == NULL) {

@@ -40,7 +40,7 @@ static ngx_str_t  ngx_http_moa_recipes_zero = ngx_string("0");
 ngx_int_t
 ngx_http_moa_recipes_init(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
 {
-    ngx_uint_t                   max_p;
+    ngx_uint_t                   max_p, max_l;
     ngx_http_moa_recipe_t       *rc;
     ngx_http_moa_loc_conf_t     *mlcf;
     ngx_http_moa_recipe_cost_t   cost;
@@ -71,16 +71,17 @@ ngx_http_moa_recipes_init(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err)
             return NGX_DECLINED;
         }
 
-        /* a list of moa_proposer targets: the first k of them */
-        max_p = mlcf->max_proposers;
+        /* by default, the location's own; of moa_proposer targets, k */
+        max_p = mlcf->max_proposers ? mlcf->max_proposers
+                                    : (ngx_uint_t) rc->proposers;
+        max_l = mlcf->max_layers ? mlcf->max_layers : mlcf->layers;
 
         if (mlcf->proposer_list && max_p > mlcf->proposer_list->nelts) {
             max_p = mlcf->proposer_list->nelts;
         }
 
         if (ngx_http_moa_recipe_override(rc, &ctx->req.json, ctx->req.moa,
-                                         (int) max_p, (int) mlcf->max_layers,
-                                         err)
+                                         (int) max_p, (int) max_l, err)
             != 0)
         {
             return err->status == 500 ? NGX_ERROR : NGX_DECLINED;

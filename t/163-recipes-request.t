@@ -164,7 +164,32 @@ mock: start
 
 
 
-=== TEST 6: moa_proposer targets: the first k of them
+=== TEST 6: the default bounds are the location's own even when the overrides are on at the server level
+--- config
+    moa_request_overrides on;
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_proposers 5;
+        moa_layers 2;
+        add_header X-Recipe "$moa_recipe $moa_layers $moa_upstream_calls" always;
+    }
+--- mock
+{}
+--- request eval
+["POST /v1/chat/completions\n" . '{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}],"moa":{"proposers":5,"layers":2,"critique":false}}',
+ "POST /v1/chat/completions\n" . '{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}],"moa":{"proposers":6}}']
+--- error_code eval
+[200, 400]
+--- response_body_like eval
+[qr/"object":"chat.completion"/, qr/Expected a value <= 5/]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 7: moa_proposer targets: the first k of them
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
@@ -190,7 +215,7 @@ model=model-c
 
 
 
-=== TEST 7: "moa" is the gateway's own: accepted with moa_unknown_params reject, never sent on
+=== TEST 8: "moa" is the gateway's own: accepted with moa_unknown_params reject, never sent on
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
@@ -213,7 +238,7 @@ is $s->{temperature}, 0.5, "the client's other members are";
 
 
 
-=== TEST 8: a passthrough request is forwarded as the client sent it, "moa" included
+=== TEST 9: a passthrough request is forwarded as the client sent it, "moa" included
 --- mock
 {}
 --- request
@@ -228,7 +253,7 @@ qr/stage=passthrough call=0 .*"moa":\{"proposers":99\}/
 
 
 
-=== TEST 9: proposal_timeout_ms, agreement and streaming per request
+=== TEST 10: proposal_timeout_ms, agreement and streaming per request
 --- mock
 {"proposal": {"content": "same"}, "proposal.2": {"delay": 3000}}
 --- request
@@ -249,7 +274,7 @@ mock: start stage=critique
 
 
 
-=== TEST 10: the recipes' directives are checked at start-up
+=== TEST 11: the recipes' directives are checked at start-up
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
