@@ -78,7 +78,8 @@ ngx_http_moa_recipe_int(const ngx_http_moa_json_t *j, int i,
         return -1;
     }
 
-    *out = strtoll(j->tok[i].p, NULL, 10);
+    /* a JSON integer may be written 2e0: read as a number, in range now */
+    *out = (long long) strtod(j->tok[i].p, NULL);
 
     return 0;
 }
@@ -206,6 +207,7 @@ static int
 ngx_http_moa_recipe_text(ngx_http_moa_buf_t *out,
     const ngx_http_moa_span_t *v)
 {
+    int                  rc;
     size_t               i, n;
     ngx_http_moa_buf_t   raw;
 
@@ -245,10 +247,10 @@ ngx_http_moa_recipe_text(ngx_http_moa_buf_t *out,
         ngx_http_moa_buf_add(out, &raw.data[i], 1);
     }
 
-    n = raw.nomem || out->nomem;
+    rc = (raw.nomem || out->nomem) ? -1 : 0;
     ngx_http_moa_buf_free(&raw);
 
-    return n ? -1 : 0;
+    return rc;
 }
 
 

@@ -465,6 +465,7 @@ static void
 ngx_http_moa_request_recipe(ngx_http_moa_request_t *req, const int *at)
 {
     int                   i, t;
+    double                d;
     ngx_http_moa_json_t  *j;
 
     j = &req->json;
@@ -475,8 +476,12 @@ ngx_http_moa_request_recipe(ngx_http_moa_request_t *req, const int *at)
         i = at[NGX_HTTP_MOA_REQ_MAX_TOKENS];
     }
 
-    if (i >= 0 && j->tok[i].type == '0' && j->tok[i].p[0] != '-') {
-        req->max_tokens = strtoll(j->tok[i].p, NULL, 10);
+    /* a number token ends where the JSON text goes on: strtod stops */
+    if (i >= 0 && j->tok[i].type == '0'
+        && ngx_http_moa_request_number(j, i, &d) == 0
+        && d >= 1 && d <= INT_MAX)
+    {
+        req->max_tokens = (long long) d;
     }
 
     i = at[NGX_HTTP_MOA_REQ_RESPONSE_FORMAT];

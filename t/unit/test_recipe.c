@@ -122,6 +122,12 @@ test_override(void)
     bad("[1]", "invalid_type", "moa", "moa not an object");
 
     rc = base_recipe();
+    ok(override("{\"proposers\":2e0,\"proposal_timeout_ms\":1.5e3}", &rc,
+                &err) == 0
+       && rc.proposers == 2 && rc.proposal_timeout_ms == 1500,
+       "override: integers in exponent form");
+
+    rc = base_recipe();
     (void) override("{\"lay\\u0065rs\":2}", &rc, &err);
     is_int(rc.layers, 2, "override: an escaped key is the key");
 }

@@ -601,6 +601,15 @@ test_recipe_members(void)
                  "{\"type\":\"json_object\"}}"))
     {
         is_int(req.max_tokens, 40, "recipe: max_completion_tokens first");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("recipe limit in exponent form", &req,
+                 "{\"model\":\"m\",\"messages\":" USER
+                 ",\"max_tokens\":1e2}"))
+    {
+        is_int(req.max_tokens, 100, "recipe: max_tokens 1e2 is 100");
         ok(!req.json_schema && req.moa < 0, "recipe: no json_schema, no moa");
     }
 
