@@ -281,6 +281,14 @@ ngx_http_moa_recipe_same_text(const ngx_http_moa_span_t *a,
 }
 
 
+/* two members equal as JSON, or both absent */
+static int
+ngx_http_moa_recipe_same_item(const cJSON *a, const cJSON *b)
+{
+    return (a == NULL && b == NULL) || cJSON_Compare(a, b, 1);
+}
+
+
 /* two function calls' arguments: equal as JSON, or as text if not JSON */
 static int
 ngx_http_moa_recipe_same_args(const cJSON *a, const cJSON *b)
@@ -289,7 +297,11 @@ ngx_http_moa_recipe_same_args(const cJSON *a, const cJSON *b)
     cJSON  *x, *y;
 
     if (!cJSON_IsString(a) || !cJSON_IsString(b)) {
-        return cJSON_Compare(a, b, 1);
+        return ngx_http_moa_recipe_same_item(a, b);
+    }
+
+    if (strcmp(a->valuestring, b->valuestring) == 0) {
+        return 1;
     }
 
     x = cJSON_Parse(a->valuestring);
@@ -326,11 +338,20 @@ ngx_http_moa_recipe_same_calls(const ngx_http_moa_span_t *a,
         return na == nb;
     }
 
+    /*
+     * the same text is the same calls (cJSON_Compare is not reflexive on
+     * objects with duplicate names)
+     */
+    if (a->len == b->len && memcmp(a->p, b->p, a->len) == 0) {
+        return 1;
+    }
+
     x = cJSON_ParseWithLength(a->p, a->len);
     y = cJSON_ParseWithLength(b->p, b->len);
 
     if (x == NULL || y == NULL) {
-        rc = (x || y) ? 0 : -1;
+        /* text cJSON does not take (or no memory): compared as text */
+        rc = (a->len == b->len && memcmp(a->p, b->p, a->len) == 0);
         goto done;
     }
 
@@ -342,10 +363,16 @@ ngx_http_moa_recipe_same_calls(const ngx_http_moa_span_t *a,
         fb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(y, i),
                                               "function");
 
-        rc = fa && fb
-             && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(fa, "name"),
-                              cJSON_GetObjectItemCaseSensitive(fb, "name"),
-                              1)
+        if (!cJSON_IsObject(fa) || !cJSON_IsObject(fb)) {
+            /* not a function call: the same element, ids and all */
+            rc = ngx_http_moa_recipe_same_item(cJSON_GetArrayItem(x, i),
+                                               cJSON_GetArrayItem(y, i));
+            continue;
+        }
+
+        rc = ngx_http_moa_recipe_same_item(
+                    cJSON_GetObjectItemCaseSensitive(fa, "name"),
+                    cJSON_GetObjectItemCaseSensitive(fb, "name"))
              && ngx_http_moa_recipe_same_args(
                     cJSON_GetObjectItemCaseSensitive(fa, "arguments"),
                     cJSON_GetObjectItemCaseSensitive(fb, "arguments"));
@@ -468,7 +495,8 @@ ngx_http_moa_recipe_best(const ngx_http_moa_choice_t *c, int ncands)
     memset(&text, 0, sizeof(ngx_http_moa_buf_t));
 
     if (ngx_http_moa_json_text_unescape(&text, c->content.p, c->content.len)
-        != 0)
+        != 0
+        || text.len == 0)
     {
         ngx_http_moa_buf_free(&text);
         return -1;
