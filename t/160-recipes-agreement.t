@@ -176,7 +176,27 @@ mock: start stage=synthesis
 
 
 
-=== TEST 6: streamed: the agreed candidate as chunks, usage summed over the proposals, [DONE]
+=== TEST 6: JSON answers agree when they are equal as JSON, however they are laid out
+--- mock
+{"proposal": {"content": "{\"city\": \"Paris\", \"n\": 1}"},
+ "proposal.1": {"content": "{\"n\":1,\"city\":\"Paris\"}"},
+ "proposal.2": {"content": "{\n  \"city\": \"Paris\",\n  \"n\": 1.0\n}"}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"json"}],"response_format":{"type":"json_object"}}
+--- error_code: 200
+--- response_headers
+X-MoA-Shortcut: agreement
+--- json
+is $r->{choices}[0]{message}{content}, '{"city": "Paris", "n": 1}', 'the first candidate, verbatim';
+--- no_error_log
+[alert]
+[crit]
+mock: start stage=critique
+
+
+
+=== TEST 7: streamed: the agreed candidate as chunks, usage summed over the proposals, [DONE]
 --- mock
 {"proposal": {"content": "Paris", "usage": {"prompt_tokens": 7, "completion_tokens": 1}}}
 --- request
@@ -202,7 +222,7 @@ mock: start stage=critique
 
 
 
-=== TEST 7: quorum: a failed proposal leaves two that agree: the shortcut
+=== TEST 8: quorum: a failed proposal leaves two that agree: the shortcut
 --- mock
 {"proposal": {"content": "42"}, "proposal.1": {"status": 500}}
 --- request
@@ -222,7 +242,7 @@ mock: start stage=critique
 
 
 
-=== TEST 8: quorum first: agreeing candidates under moa_min_proposals fail the request
+=== TEST 9: quorum first: agreeing candidates under moa_min_proposals fail the request
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
@@ -246,7 +266,7 @@ is $r->{error}{code}, 'not_enough_candidates', 'the quorum error';
 
 
 
-=== TEST 9: a single candidate is no agreement: the chain runs
+=== TEST 10: a single candidate is no agreement: the chain runs
 --- mock
 {"proposal": {"status": 500}, "proposal.0": {"status": 200, "content": "alone"},
  "synthesis": {"content": "synthesized"}}
@@ -264,7 +284,7 @@ is $r->{choices}[0]{message}{content}, 'synthesized', 'the synthesis';
 
 
 
-=== TEST 10: moa_proposal_timeout: the candidates in time agree, the straggler is cancelled
+=== TEST 11: moa_proposal_timeout: the candidates in time agree, the straggler is cancelled
 --- config
     location = /v1/chat/completions {
         moa_pass /_moa_upstream;
@@ -292,7 +312,7 @@ mock: start stage=critique
 
 
 
-=== TEST 11: the client goes away while the proposals run: all cancelled, nothing more started
+=== TEST 12: the client goes away while the proposals run: all cancelled, nothing more started
 --- mock
 {"proposal": {"delay": 1000, "content": "same"}}
 --- request
@@ -312,7 +332,7 @@ mock: start stage=critique
 
 
 
-=== TEST 12: moa_shortcuts_total counts the shortcut
+=== TEST 13: moa_shortcuts_total counts the shortcut
 --- mock
 {"proposal": {"content": "same"}}
 --- request eval

@@ -254,6 +254,26 @@ ngx_http_moa_recipe_text(ngx_http_moa_buf_t *out,
 }
 
 
+/* two texts that are JSON values equal as JSON (1), else 0 */
+static int
+ngx_http_moa_recipe_same_json(const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+    int     rc;
+    cJSON  *x, *y;
+
+    x = cJSON_ParseWithLength(a, alen);
+    y = cJSON_ParseWithLength(b, blen);
+
+    rc = (x && y && cJSON_Compare(x, y, 1));
+
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+
+    return rc;
+}
+
+
 static int
 ngx_http_moa_recipe_same_text(const ngx_http_moa_span_t *a,
     const ngx_http_moa_span_t *b)
@@ -272,6 +292,13 @@ ngx_http_moa_recipe_same_text(const ngx_http_moa_span_t *a,
     } else {
         rc = (x.len == y.len && (x.len == 0
                                  || memcmp(x.data, y.data, x.len) == 0));
+
+        /* JSON answers (response_format) are the same when equal as JSON */
+        if (!rc && x.len && y.len && (x.data[0] == '{' || x.data[0] == '[')
+            && y.data[0] == x.data[0])
+        {
+            rc = ngx_http_moa_recipe_same_json(x.data, x.len, y.data, y.len);
+        }
     }
 
     ngx_http_moa_buf_free(&x);

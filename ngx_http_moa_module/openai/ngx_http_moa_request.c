@@ -493,7 +493,9 @@ ngx_http_moa_request_recipe(ngx_http_moa_request_t *req, const int *at)
                                                            "json_schema"));
     }
 
-    req->moa = at[NGX_HTTP_MOA_REQ_MOA];
+    /* "moa": null is not given, as any null */
+    i = at[NGX_HTTP_MOA_REQ_MOA];
+    req->moa = (i >= 0 && j->tok[i].type != 'n') ? i : -1;
 }
 
 

@@ -187,6 +187,12 @@ test_agree(void)
                  NULL), 1, "agree: escapes decoded");
     is_int(agree("{\"content\":\"Paris\"}", NULL, NULL), 0,
            "agree: one candidate is no agreement");
+    is_int(agree("{\"content\":\"{\\\"a\\\": 1, \\\"b\\\": [2]}\"}",
+                 "{\"content\":\"{\\\"b\\\":[2],\\\"a\\\":1.0}\"}", NULL),
+           1, "agree: JSON answers equal as JSON");
+    is_int(agree("{\"content\":\"{\\\"a\\\": 1}\"}",
+                 "{\"content\":\"{\\\"a\\\": 2}\"}", NULL),
+           0, "agree: JSON answers that differ");
     is_int(agree("{\"content\":\"\",\"refusal\":\"no\"}",
                  "{\"content\":\"\",\"refusal\":\"No\"}", NULL), 0,
            "agree: refusals differ");

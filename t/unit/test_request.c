@@ -615,6 +615,14 @@ test_recipe_members(void)
 
     ngx_http_moa_request_free(&req);
 
+    if (accepted("recipe moa null", &req,
+                 "{\"model\":\"m\",\"messages\":" USER ",\"moa\":null}"))
+    {
+        ok(req.moa < 0, "recipe: \"moa\": null is not given");
+    }
+
+    ngx_http_moa_request_free(&req);
+
     if (accepted("recipe moa not an object", &req,
                  "{\"model\":\"m\",\"messages\":" USER ",\"moa\":3}"))
     {
