@@ -310,7 +310,37 @@ qr/stage=critique .*<candidate number=\\"1\\">\\ncandidate 1\\n<\/candidate>\\n\
 
 
 
-=== TEST 12: n = 2 is answered by a synthesis
+=== TEST 12: moa_proposal_timeout: the judge chooses among the candidates in time
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_aggregate select;
+        moa_proposal_timeout 300ms;
+    }
+--- mock
+{"proposal": {"content": "candidate {call}"}, "proposal.0": {"delay": 3000},
+ "critique": {"content": "{\"best\": 2}"}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_headers
+X-MoA-Selected: 2
+--- json
+is $r->{choices}[0]{message}{content}, 'candidate 2', 'the second of the two in time';
+--- error_log eval
+[
+"moa_proposal_timeout: going on with 2 of 3 proposals",
+qr/stage=critique .*Below are 2 candidate replies/,
+]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 13: n = 2 is answered by a synthesis
 --- mock
 {"synthesis": {"content": "synthesized"}}
 --- request
@@ -327,7 +357,7 @@ is scalar @{ $r->{choices} }, 2, 'two choices';
 
 
 
-=== TEST 13: the client goes away while the judge runs: it is cancelled, nothing answered
+=== TEST 14: the client goes away while the judge runs: it is cancelled, nothing answered
 --- mock
 {"critique": {"delay": 1000}}
 --- request
@@ -351,7 +381,7 @@ mock: start stage=synthesis
 
 
 
-=== TEST 14: moa_selections_total counts the selection
+=== TEST 15: moa_selections_total counts the selection
 --- mock
 {"proposal": {"content": "candidate {call}"}, "critique": {"content": "{\"best\": 1}"}}
 --- request eval
