@@ -316,3 +316,48 @@ for my $case (@cases) {
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 12: per request, quorum per layer: two proposers asked, one fails, moa_min_proposals 2 refuses
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_request_overrides on;
+        moa_min_proposals 2;
+    }
+--- mock
+{"proposal.1": {"status": 500}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}],"moa":{"proposers":2}}
+--- error_code: 502
+--- json
+like $r->{error}{message}, qr/only 1 of 2 proposal calls/, 'two asked, one came';
+--- no_error_log
+[alert]
+[crit]
+mock: start stage=critique
+
+
+
+=== TEST 13: per request, two layers with tools; the client goes away during layer 2
+--- mock
+{"proposal": {"tool_calls": [{"name": "f", "arguments": "{}"}]}, "proposal@2": {"delay": 1000}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}],"moa":{"layers":2}}
+--- timeout: 0.5
+--- abort
+--- ignore_response
+--- wait: 0.2
+--- error_log eval
+[
+"moa: client prematurely closed connection",
+qr/stage=proposal call=0 model=gpt-4o stream=false body=\{"tools":\[\{"type":"function","function":\{"name":"f"\}\}\],"model":"gpt-4o","temperature":1.0,"messages":\[\{"role":"system","content":"You have been.*Tool calls \(JSON\)/,
+]
+--- no_error_log
+[alert]
+[crit]
+mock: start stage=synthesis

@@ -147,3 +147,70 @@ qr/stage=critique call=0 model=o3 stream=false body=\{"response_format"/,
 --- no_error_log eval
 ["[alert]", "[crit]", qr/"temperature"/,
  qr/stage=(proposal|critique) .*SECRET-THOUGHT/]
+
+
+
+=== TEST 6: tools: the critique may call none and sends no temperature; the synthesis' tool call is the answer
+--- mock
+{"default": {"reasoning_model": true},
+ "synthesis": {"reasoning_model": true, "tool_calls": [{"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}]}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-o3-v1","messages":[{"role":"user","content":"weather?"}],"tools":[{"type":"function","function":{"name":"get_weather"}}],"tool_choice":"auto"}
+--- error_code: 200
+--- json
+is $r->{choices}[0]{finish_reason}, 'tool_calls', 'a tool call';
+--- error_log eval
+[
+qr/stage=critique call=0 model=o3 stream=false body=\{"tools":\[\{"type":"function","function":\{"name":"get_weather"\}\}\],"tool_choice":"none","model":"o3","messages"/,
+qr/stage=synthesis call=0 model=o3 stream=false body=\{"tools":\[[^\]]*\],"tool_choice":"auto","model":"o3","messages"/,
+]
+--- no_error_log eval
+["[alert]", "[crit]", qr/"temperature"/]
+
+
+
+=== TEST 7: quorum and moa_proposal_timeout: a failed and a late proposal leave one candidate, enough for moa_min_proposals 1
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-o3-v1 o3 reasoning;
+        moa_proposal_timeout 300ms;
+    }
+--- mock
+{"default": {"reasoning_model": true},
+ "proposal.1": {"status": 500}, "proposal.2": {"delay": 3000},
+ "synthesis": {"reasoning_model": true, "echo": true}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-o3-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- json
+my $s = decode_json($r->{choices}[0]{message}{content});
+ok !exists $s->{temperature}, 'the synthesis: no temperature';
+like $s->{messages}[-1]{content}, qr/Below are 1 candidate/, 'one candidate';
+unlike $s->{messages}[-1]{content}, qr/mock reasoning/, 'no reasoning in the prompt';
+--- error_log
+moa_proposal_timeout: going on with 2 of 3 proposals
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 8: the client goes away while the reasoning proposals run
+--- mock
+{"default": {"reasoning_model": true, "delay": 1000}}
+--- request
+POST /v1/chat/completions
+{"model":"moa-o3-v1","stream":true,"messages":[{"role":"user","content":"hi"}]}
+--- timeout: 0.3
+--- abort
+--- ignore_response
+--- wait: 0.2
+--- error_log
+moa: client prematurely closed connection
+--- no_error_log
+[alert]
+[crit]
+mock: start stage=critique

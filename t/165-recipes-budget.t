@@ -13,6 +13,7 @@ no_long_string();
 our $Critique = "Critique: {{candidates}}\n";
 our $Synthesis = "Write the best reply. {{candidates}} {{critiques}}\n";
 our $Body = '{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"budget"}]}';
+our $Tools = '{"model":"moa-gpt-4o-v1","stream":true,"tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"budget"}]}';
 our $Short = '{"model":"moa-gpt-4o-v1","max_tokens":20,"messages":[{"role":"user","content":"budget"}]}';
 
 sub tok { int(($_[0] + 2) / 3) }
@@ -167,6 +168,36 @@ my $p = main::tok(length $sent);
 my $m = int((2000 - 2 * $p - main::tok(length $main::Synthesis) - 16) / 3);
 is decode_json($r->{choices}[0]{message}{content})->{max_tokens}, $m,
     "one proposer, no critique: $m";
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: streamed, with tools: the streamed synthesis gets the limit too
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_critique_prompt ../html/critique.txt;
+        moa_synthesis_prompt ../html/synthesis.txt;
+        moa_max_total_tokens 5000;
+    }
+--- mock
+{"synthesis": {"content": "streamed"}}
+--- request eval
+"POST /v1/chat/completions\n$main::Tools"
+--- error_code: 200
+--- sse
+is MoaTest::sse_data(\@e), 'streamed', 'the synthesis';
+is $e[-1], '[DONE]', '[DONE]';
+--- error_log eval
+my $m = main::limit(5000, $main::Tools);
+[
+qr/stage=proposal call=2 model=gpt-4o stream=false body=\{"tools":.*"max_tokens":$m,/,
+qr/stage=critique call=0 model=gpt-4o stream=false body=\{"tools":.*"tool_choice":"none",.*"max_tokens":$m,/,
+qr/stage=synthesis call=0 model=gpt-4o stream=true body=\{"tools":.*"max_tokens":$m,/,
+]
 --- no_error_log
 [alert]
 [crit]
