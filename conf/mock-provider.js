@@ -47,7 +47,10 @@ var RULE_FIELDS = {
     stream_error:     ['object'],
     crlf:             ['boolean'],
     split:            ['boolean', 'number'],
-    split_delay:      ['number']
+    split_delay:      ['number'],
+    /* the recipes' part, at the end of this file */
+    reasoning_model:  ['boolean'],
+    reasoning_content: ['string']
 };
 
 
@@ -79,7 +82,8 @@ function callInfo(r) {
 
     return {
         stage: stage ? String(stage) : 'direct',
-        call: isNaN(call) ? 0 : call
+        call: isNaN(call) ? 0 : call,
+        layer: layerOf(r)
     };
 }
 
@@ -289,7 +293,8 @@ function ruleFor(r, info) {
         }
     }
 
-    [ 'default', info.stage, info.stage + '.' + info.call ].forEach(
+    [ 'default', info.stage, info.stage + '.' + info.call ]
+        .concat(layerRuleKeys(info)).forEach(
         function(key) {
             if (scn.hasOwnProperty(key)) {
                 Object.assign(rule, scn[key]);
@@ -377,6 +382,7 @@ function buildReply(info, req, raw, rule, idPrefix) {
     finish = rule.finish_reason || (calls.length ? 'tool_calls' : 'stop');
 
     return {
+        reasoning: reasoningText(rule),
         id: idPrefix + info.stage + '-' + info.call,
         model: req.model,
         created: Math.floor(now() / 1000),
@@ -392,6 +398,11 @@ function buildReply(info, req, raw, rule, idPrefix) {
 /* {prompt,completion,total}_tokens (+ details), or null for "no usage" */
 function buildUsage(rule) {
     var given = rule.usage, u, keys, i;
+
+    if (rule.reasoning_model && given === undefined) {
+        given = { completion_tokens: 5,
+                  completion_tokens_details: { reasoning_tokens: 3 } };
+    }
 
     if (given === null) {
         return null;
@@ -437,6 +448,10 @@ function completionJson(rep) {
             content: rep.contents[i],
             refusal: rep.refusal
         };
+
+        if (rep.reasoning !== undefined) {
+            msg.reasoning_content = rep.reasoning;
+        }
 
         if (rep.toolCalls[i].length) {
             msg.tool_calls = rep.toolCalls[i].map(function(c) {
@@ -785,6 +800,11 @@ function begin(r) {
            + ' model=' + asText(parsed.req ? parsed.req.model : undefined)
            + ' stream=' + stream + ' body=' + oneLine(raw));
 
+    if (info.layer > 1) {
+        r.warn('mock: layer=' + info.layer + ' stage=' + info.stage
+               + ' call=' + info.call);
+    }
+
     if (parsed.error) {
         out.json(400, parsed.error);
         return null;
@@ -827,6 +847,13 @@ function chat(r) {
 
     later(rule.delay, function() {
         var status = rule.status || 200, rep, err;
+
+        err = reasoningRefusal(c.req, rule);
+
+        if (err) {
+            out.json(400, err);
+            return;
+        }
 
         if (rule.body !== undefined) {
             out.whole(status, rule.content_type || 'application/json',
@@ -1072,6 +1099,74 @@ function demo(r) {
 
         c.out.stream(200, streamEvents(rep, c.req, opts), opts);
     });
+}
+
+
+
+
+/* ---------------------------------------------------------------------- */
+/* the recipes: layers and reasoning models                                */
+
+/*
+ * The layer of a proposal (moa_layers), from X-Moa-Layer ($moa_layer): 0
+ * when absent.  A rule "<stage>@<layer>" and then "<stage>@<layer>.<call>"
+ * apply after the others, e.g. {"proposal@2": {"echo": true}}.
+ */
+function layerOf(r) {
+    var layer = parseInt(r.headersIn['X-Moa-Layer'], 10);
+
+    return isNaN(layer) ? 0 : layer;
+}
+
+
+function layerRuleKeys(info) {
+    if (!info.layer) {
+        return [];
+    }
+
+    return [ info.stage + '@' + info.layer,
+             info.stage + '@' + info.layer + '.' + info.call ];
+}
+
+
+/*
+ * "reasoning_model": true answers as an o-series model does: 400 for a
+ * temperature (any value: the module must send none) or a max_tokens,
+ * and a message with reasoning_content (rule "reasoning_content", or a
+ * default) and completion_tokens_details.reasoning_tokens 3 of 5.
+ */
+function reasoningRefusal(req, rule) {
+    if (!rule.reasoning_model) {
+        return null;
+    }
+
+    if (req.hasOwnProperty('temperature')) {
+        return openaiError("Unsupported value: 'temperature' does not support"
+                           + ' ' + JSON.stringify(req.temperature) + ' with'
+                           + ' this model. Only the default (1) value is'
+                           + ' supported.', 'invalid_request_error',
+                           'temperature', 'unsupported_value');
+    }
+
+    if (req.hasOwnProperty('max_tokens')) {
+        return openaiError("Unsupported parameter: 'max_tokens' is not"
+                           + ' supported with this model. Use'
+                           + " 'max_completion_tokens' instead.",
+                           'invalid_request_error', 'max_tokens',
+                           'unsupported_parameter');
+    }
+
+    return null;
+}
+
+
+function reasoningText(rule) {
+    if (!rule.reasoning_model) {
+        return undefined;
+    }
+
+    return rule.reasoning_content === undefined ? 'mock reasoning'
+                                                : rule.reasoning_content;
 }
 
 

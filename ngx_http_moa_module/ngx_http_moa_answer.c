@@ -40,7 +40,8 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
 
-    ctx->fallback_used = (choice >= 0);
+    /* a candidate answered by a recipe is no fallback */
+    ctx->fallback_used = (choice >= 0 && !ctx->shortcut && !ctx->selected);
     ctx->answer = &rep->choices[choice < 0 ? 0 : choice];
 
     if (ctx->req.stream) {
@@ -458,15 +459,29 @@ ngx_http_moa_answer_progress(ngx_http_moa_ctx_t *ctx, ngx_uint_t keepalive)
     case NGX_HTTP_MOA_PHASE_PROPOSALS:
         done = 0;
 
-        for (i = 0; i < ctx->nproposals; i++) {
-            done += ctx->calls[i].done;
+        for (i = 0; i < ctx->per_layer; i++) {
+            done += ctx->layer_calls[i].done;
         }
 
-        p = ngx_snprintf(line, sizeof(line), ": moa proposals %ui/%ui\n\n",
-                         done, ctx->nproposals);
+        if (ctx->recipe.layers > 1) {
+            p = ngx_snprintf(line, sizeof(line),
+                             ": moa layer %ui proposals %ui/%ui\n\n",
+                             ctx->layer, done, ctx->per_layer);
+
+        } else {
+            p = ngx_snprintf(line, sizeof(line),
+                             ": moa proposals %ui/%ui\n\n", done,
+                             ctx->per_layer);
+        }
+
         break;
 
     case NGX_HTTP_MOA_PHASE_CRITIQUE:
+        if (ctx->recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT) {
+            p = ngx_snprintf(line, sizeof(line), ": moa select\n\n");
+            break;
+        }
+
         p = ngx_snprintf(line, sizeof(line), ": moa critique\n\n");
         break;
 

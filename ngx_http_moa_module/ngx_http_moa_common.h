@@ -27,6 +27,7 @@
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stream.h"
 #include "ngx_http_moa_collect.h"
+#include "ngx_http_moa_recipe.h"
 
 
 #define NGX_HTTP_MOA_PROPOSAL          0
@@ -43,6 +44,10 @@
 
 #define NGX_HTTP_MOA_FALLBACK_ERROR     0
 #define NGX_HTTP_MOA_FALLBACK_CANDIDATE 1
+
+/* why the answer is a candidate without a synthesis ($moa_shortcut) */
+#define NGX_HTTP_MOA_SHORTCUT_NONE      0
+#define NGX_HTTP_MOA_SHORTCUT_AGREEMENT 1
 
 /* bodies up to this size are sent as one piece of the pool */
 #define NGX_HTTP_MOA_SMALL_BODY        3072
@@ -64,6 +69,7 @@ typedef struct {
     ngx_str_t                   id;
     ngx_str_t                   base;
     ngx_uint_t                  index;         /* in the main conf's models */
+    ngx_flag_t                  reasoning;     /* a reasoning base model */
 } ngx_http_moa_model_t;
 
 
@@ -103,6 +109,21 @@ typedef struct {
     ngx_uint_t                  fallback;
     ngx_uint_t                  unknown_params; /* NGX_HTTP_MOA_PARAMS_* */
     ngx_flag_t                  pass_client_authorization;
+
+    /* the recipes (ngx_http_moa_recipes.c) */
+    ngx_uint_t                  layers;
+    ngx_uint_t                  aggregate;     /* NGX_HTTP_MOA_AGGREGATE_* */
+    ngx_flag_t                  select_json_schema;
+    ngx_uint_t                  select_format; /* NGX_HTTP_MOA_SELECT_... */
+    ngx_flag_t                  agreement;
+    ngx_flag_t                  request_overrides;
+    ngx_uint_t                  max_proposers;
+    ngx_uint_t                  max_layers;
+    ngx_int_t                   max_total_tokens;
+    ngx_str_t                   layer_prompt;
+    ngx_str_t                   select_prompt;
+    ngx_str_t                   layer_prompt_json;      /* escaped */
+    ngx_str_t                   select_prompt_json;
 
     ngx_str_t                   critique_prompt;
     ngx_str_t                   synthesis_prompt;
@@ -153,6 +174,13 @@ typedef struct {
 } ngx_http_moa_call_t;
 
 
+/* where a candidate comes from: a proposal call and its choice */
+typedef struct {
+    ngx_http_moa_call_t        *call;
+    ngx_int_t                   choice;
+} ngx_http_moa_cand_src_t;
+
+
 struct ngx_http_moa_ctx_s {
     ngx_http_request_t         *request;
     ngx_http_moa_loc_conf_t    *conf;
@@ -177,6 +205,19 @@ struct ngx_http_moa_ctx_s {
     ngx_uint_t                  expected;      /* candidates asked for */
     ngx_http_moa_call_t        *fallback;      /* first good proposal */
     ngx_int_t                   fallback_choice;
+
+    /* the request's recipe: the configuration and the client's "moa" */
+    ngx_http_moa_recipe_t       recipe;
+    ngx_uint_t                  layer;         /* of the proposals, 1.. */
+    ngx_uint_t                  per_layer;     /* proposal calls a layer */
+    ngx_http_moa_call_t        *layer_calls;   /* the layer's first call */
+    ngx_http_moa_cand_src_t    *cand_src;      /* of each candidate */
+    long long                   budget;        /* moa_max_total_tokens */
+    ngx_uint_t                  shortcut;      /* NGX_HTTP_MOA_SHORTCUT_* */
+    ngx_uint_t                  selected;      /* select: 1.., 0: none */
+    ngx_uint_t                  layers_done;   /* layers whose proposals
+                                                  are all in */
+    ngx_msec_t                  layer_time[NGX_HTTP_MOA_RECIPE_MAX_LAYERS];
 
     cJSON                      *usage;
     ngx_http_moa_stream_t       stream;

@@ -6,7 +6,7 @@
  * (created, merged, the prompts escaped once for the stage bodies) and the
  * directives whose arguments need checking: moa_pass, moa_model,
  * moa_proposer, moa_critic and moa_aggregator, the temperatures and the
- * prompt files.
+ * prompt files; the recipes' defaults.
  */
 
 
@@ -22,10 +22,13 @@
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_prompt.h"
+#include "ngx_http_moa_stage_body.h"
 
 
 static ngx_int_t ngx_http_moa_escape(ngx_conf_t *cf, ngx_str_t *text,
     ngx_str_t *json);
+static ngx_int_t ngx_http_moa_conf_merge_recipes(ngx_conf_t *cf,
+    ngx_http_moa_loc_conf_t *prev, ngx_http_moa_loc_conf_t *conf);
 
 
 void *
@@ -87,6 +90,16 @@ ngx_http_moa_conf_create_loc(ngx_conf_t *cf)
     conf->unknown_params = NGX_CONF_UNSET_UINT;
     conf->pass_client_authorization = NGX_CONF_UNSET;
 
+    conf->layers = NGX_CONF_UNSET_UINT;
+    conf->aggregate = NGX_CONF_UNSET_UINT;
+    conf->select_json_schema = NGX_CONF_UNSET;
+    conf->select_format = NGX_CONF_UNSET_UINT;
+    conf->agreement = NGX_CONF_UNSET;
+    conf->request_overrides = NGX_CONF_UNSET;
+    conf->max_proposers = NGX_CONF_UNSET_UINT;
+    conf->max_layers = NGX_CONF_UNSET_UINT;
+    conf->max_total_tokens = NGX_CONF_UNSET;
+
     return conf;
 }
 
@@ -138,6 +151,10 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pass_client_authorization,
                          prev->pass_client_authorization, 0);
 
+    if (ngx_http_moa_conf_merge_recipes(cf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->critique_prompt.data == NULL) {
         conf->critique_prompt = prev->critique_prompt;
     }
@@ -180,6 +197,63 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The recipes' directives; moa_max_proposers and moa_max_layers default
+ * to the location's own recipe (0 here, the location's own values even
+ * where an outer level set them): clients may spend less, never more,
+ * until the operator raises them.
+ */
+static ngx_int_t
+ngx_http_moa_conf_merge_recipes(ngx_conf_t *cf, ngx_http_moa_loc_conf_t *prev,
+    ngx_http_moa_loc_conf_t *conf)
+{
+    ngx_conf_merge_uint_value(conf->layers, prev->layers, 1);
+    ngx_conf_merge_uint_value(conf->aggregate, prev->aggregate,
+                              NGX_HTTP_MOA_AGGREGATE_SYNTHESIZE);
+    ngx_conf_merge_value(conf->select_json_schema, prev->select_json_schema,
+                         1);
+    ngx_conf_merge_uint_value(conf->select_format, prev->select_format,
+                              NGX_HTTP_MOA_SELECT_FORMAT_JSON_SCHEMA);
+    ngx_conf_merge_value(conf->agreement, prev->agreement, 0);
+    ngx_conf_merge_value(conf->request_overrides, prev->request_overrides, 0);
+
+    /* 0: the location's own (resolved per request) */
+    ngx_conf_merge_uint_value(conf->max_proposers, prev->max_proposers, 0);
+    ngx_conf_merge_uint_value(conf->max_layers, prev->max_layers, 0);
+    ngx_conf_merge_value(conf->max_total_tokens, prev->max_total_tokens, 0);
+
+    if (conf->layer_prompt.data == NULL) {
+        conf->layer_prompt = prev->layer_prompt;
+    }
+
+    if (conf->layer_prompt.data == NULL) {
+        conf->layer_prompt.data = (u_char *) ngx_http_moa_prompt_layer;
+        conf->layer_prompt.len = ngx_strlen(ngx_http_moa_prompt_layer);
+    }
+
+    if (conf->select_prompt.data == NULL) {
+        conf->select_prompt = prev->select_prompt;
+    }
+
+    if (conf->select_prompt.data == NULL) {
+        conf->select_prompt.data = (u_char *) ngx_http_moa_prompt_select;
+        conf->select_prompt.len = ngx_strlen(ngx_http_moa_prompt_select);
+    }
+
+    if (ngx_http_moa_escape(cf, &conf->layer_prompt,
+                            &conf->layer_prompt_json)
+        != NGX_OK
+        || ngx_http_moa_escape(cf, &conf->select_prompt,
+                               &conf->select_prompt_json)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -268,6 +342,18 @@ ngx_http_moa_conf_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has an empty model name";
     }
 
+    /* moa_model <id> <base> reasoning: an o-series-like base model */
+    if (cf->args->nelts == 4
+        && (value[3].len != sizeof("reasoning") - 1
+            || ngx_strncmp(value[3].data, "reasoning",
+                           sizeof("reasoning") - 1) != 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": expected "
+                           "\"reasoning\"", &value[3]);
+        return NGX_CONF_ERROR;
+    }
+
     if (mlcf->models == NULL) {
         mlcf->models = ngx_array_create(cf->pool, 2,
                                         sizeof(ngx_http_moa_model_t));
@@ -295,6 +381,7 @@ ngx_http_moa_conf_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     m->id = value[1];
     m->base = value[2];
+    m->reasoning = (cf->args->nelts == 4);
 
     /* every id, for moa_models */
 

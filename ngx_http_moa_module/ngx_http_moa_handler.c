@@ -17,6 +17,7 @@
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_handler.h"
 #include "ngx_http_moa_stages.h"
+#include "ngx_http_moa_recipes.h"
 #include "ngx_http_moa_answer.h"
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
@@ -146,6 +147,16 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
             != 0)
         {
             goto invalid;
+        }
+
+        switch (ngx_http_moa_recipes_init(ctx, &err)) {
+        case NGX_OK:
+            break;
+        case NGX_DECLINED:
+            goto invalid;
+        default:
+            ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
         }
 
     } else if (!ctx->conf->passthrough || ctx->conf->pass.len == 0) {
@@ -511,10 +522,11 @@ ngx_http_moa_keepalive_handler(ngx_event_t *ev)
 static void
 ngx_http_moa_deadline_handler(ngx_event_t *ev)
 {
-    ngx_uint_t           i;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-    ngx_http_moa_ctx_t  *ctx;
+    ngx_uint_t            i;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_http_moa_ctx_t   *ctx;
+    ngx_http_moa_call_t  *call;
 
     ctx = ev->data;
     r = ctx->request;
@@ -528,19 +540,23 @@ ngx_http_moa_deadline_handler(ngx_event_t *ev)
 
     ctx->deadline_passed = 1;
 
+    /* the proposals of the layer running (moa_layers) */
+
+    call = ctx->layer_calls;
+
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
                   "moa: moa_proposal_timeout: going on with %ui of %ui "
-                  "proposals", ctx->nproposals - ctx->pending,
-                  ctx->nproposals);
+                  "proposals", ctx->per_layer - ctx->pending,
+                  ctx->per_layer);
 
-    for (i = 0; i < ctx->nproposals; i++) {
-        if (!ctx->calls[i].done) {
-            ngx_http_moa_error_set(ngx_http_moa_call_error(&ctx->calls[i]), 504,
+    for (i = 0; i < ctx->per_layer; i++) {
+        if (!call[i].done) {
+            ngx_http_moa_error_set(ngx_http_moa_call_error(&call[i]), 504,
                                    "upstream_error", "upstream_timeout",
                                    NULL, "the proposal did not arrive "
                                    "within moa_proposal_timeout");
-            ctx->calls[i].status = NGX_HTTP_GATEWAY_TIME_OUT;
-            ngx_http_moa_call_cancel(&ctx->calls[i]);
+            call[i].status = NGX_HTTP_GATEWAY_TIME_OUT;
+            ngx_http_moa_call_cancel(&call[i]);
         }
     }
 

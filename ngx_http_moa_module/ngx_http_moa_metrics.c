@@ -597,11 +597,16 @@ ngx_http_moa_metrics_calls(ngx_http_moa_metrics_sh_t *sh,
 }
 
 
-/* what only MoA requests have: fallbacks, skipped critiques, stage times */
+/*
+ * what only MoA requests have: fallbacks, skipped critiques, the recipes'
+ * shortcuts and selections, stage and layer times
+ */
 static void
 ngx_http_moa_metrics_moa(ngx_http_moa_metrics_sh_t *sh,
     ngx_http_moa_series_t *s, ngx_http_moa_ctx_t *ctx, ngx_uint_t dropped)
 {
+    ngx_uint_t  i;
+
     if (dropped) {
         (void) ngx_atomic_fetch_add(&s->proposals_dropped, dropped);
     }
@@ -610,8 +615,23 @@ ngx_http_moa_metrics_moa(ngx_http_moa_metrics_sh_t *sh,
         (void) ngx_atomic_fetch_add(&s->fallbacks, 1);
     }
 
-    if (ctx->critique_timed && ctx->critique && !ctx->critique->ok) {
+    if (ctx->critique_timed && ctx->critique && !ctx->critique->ok
+        && !ctx->selected)
+    {
         (void) ngx_atomic_fetch_add(&s->critiques_skipped, 1);
+    }
+
+    if (ctx->shortcut) {
+        (void) ngx_atomic_fetch_add(&s->shortcuts, 1);
+    }
+
+    if (ctx->selected) {
+        (void) ngx_atomic_fetch_add(&s->selections, 1);
+    }
+
+    for (i = 0; i < ctx->layers_done; i++) {
+        ngx_http_moa_metrics_observe(&sh->layer[i], ngx_http_moa_latency_ms,
+                                     ctx->layer_time[i]);
     }
 
     if (ctx->proposals_timed) {

@@ -15,7 +15,7 @@
 
 
 /* a new layout of the zone must change this: reused zones are checked */
-#define NGX_HTTP_MOA_METRICS_LAYOUT       0x6d6f6101
+#define NGX_HTTP_MOA_METRICS_LAYOUT       0x6d6f6102
 
 #define NGX_HTTP_MOA_METRICS_BOUNDS       12
 
@@ -60,6 +60,8 @@ struct ngx_http_moa_series_s {
     ngx_atomic_t                        fallbacks;
     ngx_atomic_t                        critiques_skipped;
     ngx_atomic_t                        proposals_dropped;
+    ngx_atomic_t                        shortcuts;  /* agreement */
+    ngx_atomic_t                        selections;
     ngx_atomic_t                        in_flight;
     ngx_http_moa_histogram_t            duration;
     ngx_http_moa_histogram_t            ttfb;
@@ -75,6 +77,7 @@ typedef struct {
     ngx_atomic_t                        calls[NGX_HTTP_MOA_METRICS_STAGES]
                                              [NGX_HTTP_MOA_CALL_CLASSES];
     ngx_http_moa_histogram_t            stage[NGX_HTTP_MOA_METRICS_TIMED];
+    ngx_http_moa_histogram_t            layer[NGX_HTTP_MOA_RECIPE_MAX_LAYERS];
 } ngx_http_moa_metrics_sh_t;
 
 

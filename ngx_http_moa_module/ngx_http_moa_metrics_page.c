@@ -39,6 +39,7 @@ typedef struct {
 
 
 #define NGX_HTTP_MOA_METRICS_BY_STAGE  (NGX_HTTP_MOA_SERIES_NONE + 1)
+#define NGX_HTTP_MOA_METRICS_BY_LAYER  (NGX_HTTP_MOA_SERIES_NONE + 2)
 
 #define ngx_http_moa_series_at(field)                                         \
     offsetof(ngx_http_moa_series_t, field)
@@ -75,6 +76,11 @@ static const char  *ngx_http_moa_outcome_labels[] = {
 static const char  *ngx_http_moa_class_labels[] = {
     ",status=\"2xx\"", ",status=\"3xx\"", ",status=\"4xx\"",
     ",status=\"5xx\"", ",status=\"canceled\""
+};
+
+
+static const char  *ngx_http_moa_shortcut_labels[] = {
+    ",kind=\"agreement\""
 };
 
 
@@ -126,6 +132,19 @@ static ngx_http_moa_metrics_family_t  ngx_http_moa_metrics_families[] = {
       NGX_HTTP_MOA_SERIES_MOA, ngx_http_moa_series_at(proposals_dropped),
       NULL, 1, NULL },
 
+    { "moa_shortcuts_total", "counter",
+      "Answers that were a candidate without critique and synthesis, by "
+      "kind (agreement: every candidate was the same answer, "
+      "moa_agreement).",
+      NGX_HTTP_MOA_SERIES_MOA, ngx_http_moa_series_at(shortcuts),
+      ngx_http_moa_shortcut_labels, 1, NULL },
+
+    { "moa_selections_total", "counter",
+      "Answers that were the candidate a judge selected (moa_aggregate "
+      "select).",
+      NGX_HTTP_MOA_SERIES_MOA, ngx_http_moa_series_at(selections),
+      NULL, 1, NULL },
+
     { "moa_request_duration_seconds", "histogram",
       "Time from the request line to the end of the answer.",
       NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(duration),
@@ -135,6 +154,13 @@ static ngx_http_moa_metrics_family_t  ngx_http_moa_metrics_families[] = {
       "Duration of each MoA stage (proposal: until the last proposal or "
       "moa_proposal_timeout).",
       NGX_HTTP_MOA_METRICS_BY_STAGE, 0,
+      NULL, 0, ngx_http_moa_latency_le },
+
+    { "moa_layer_duration_seconds", "histogram",
+      "Duration of the proposals of each layer (moa_layers; layer 1 is "
+      "every request's proposals), until its last proposal or "
+      "moa_proposal_timeout.",
+      NGX_HTTP_MOA_METRICS_BY_LAYER, 0,
       NULL, 0, ngx_http_moa_latency_le },
 
     { "moa_stream_ttfb_seconds", "histogram",
@@ -342,6 +368,19 @@ ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
 
         if (f->series == NGX_HTTP_MOA_METRICS_BY_STAGE) {
             ngx_http_moa_metrics_stages(b, f, sh, &labels);
+            continue;
+        }
+
+        if (f->series == NGX_HTTP_MOA_METRICS_BY_LAYER) {
+            for (i = 0; i < NGX_HTTP_MOA_RECIPE_MAX_LAYERS; i++) {
+                labels.len = 0;
+                ngx_http_moa_buf_lit(&labels, "layer=\"");
+                ngx_http_moa_buf_int(&labels, (long long) i + 1);
+                ngx_http_moa_buf_lit(&labels, "\"");
+                ngx_http_moa_metrics_histogram(b, f->name, &labels,
+                                               &sh->layer[i], f->le);
+            }
+
             continue;
         }
 

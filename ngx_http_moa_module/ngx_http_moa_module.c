@@ -22,6 +22,8 @@
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_metrics_page.h"
 
+#include "ngx_http_moa_stage_body.h"
+
 
 static ngx_int_t ngx_http_moa_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_moa_postconfiguration(ngx_conf_t *cf);
@@ -33,6 +35,30 @@ static ngx_conf_num_bounds_t  ngx_http_moa_proposers_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_moa_min_proposals_bounds = {
     ngx_conf_check_num_bounds, 1, 64
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_moa_layers_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_MOA_RECIPE_MAX_LAYERS
+};
+
+static ngx_conf_num_bounds_t  ngx_http_moa_max_total_tokens_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000000
+};
+
+
+static ngx_conf_enum_t  ngx_http_moa_aggregate_modes[] = {
+    { ngx_string("synthesize"), NGX_HTTP_MOA_AGGREGATE_SYNTHESIZE },
+    { ngx_string("select"), NGX_HTTP_MOA_AGGREGATE_SELECT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_moa_select_formats[] = {
+    { ngx_string("json_schema"), NGX_HTTP_MOA_SELECT_FORMAT_JSON_SCHEMA },
+    { ngx_string("json_object"), NGX_HTTP_MOA_SELECT_FORMAT_JSON_OBJECT },
+    { ngx_string("none"), NGX_HTTP_MOA_SELECT_FORMAT_NONE },
+    { ngx_null_string, 0 }
 };
 
 
@@ -65,7 +91,7 @@ static ngx_command_t  ngx_http_moa_commands[] = {
       NULL },
 
     { ngx_string("moa_model"),
-      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE23,
       ngx_http_moa_conf_model,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -210,6 +236,83 @@ static ngx_command_t  ngx_http_moa_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_moa_loc_conf_t, synthesis_prompt),
       NULL },
+
+    { ngx_string("moa_layers"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, layers),
+      &ngx_http_moa_layers_bounds },
+
+    { ngx_string("moa_layer_prompt"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_http_moa_conf_prompt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, layer_prompt),
+      NULL },
+
+    { ngx_string("moa_aggregate"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, aggregate),
+      &ngx_http_moa_aggregate_modes },
+
+    { ngx_string("moa_select_json_schema"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, select_json_schema),
+      NULL },
+
+    { ngx_string("moa_select_format"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, select_format),
+      &ngx_http_moa_select_formats },
+
+    { ngx_string("moa_select_prompt"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_http_moa_conf_prompt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, select_prompt),
+      NULL },
+
+    { ngx_string("moa_agreement"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, agreement),
+      NULL },
+
+    { ngx_string("moa_request_overrides"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, request_overrides),
+      NULL },
+
+    { ngx_string("moa_max_proposers"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, max_proposers),
+      &ngx_http_moa_proposers_bounds },
+
+    { ngx_string("moa_max_layers"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, max_layers),
+      &ngx_http_moa_layers_bounds },
+
+    { ngx_string("moa_max_total_tokens"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, max_total_tokens),
+      &ngx_http_moa_max_total_tokens_bounds },
 
     { ngx_string("moa_models"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * The stage machine of a request: the proposals (in parallel), the
- * candidates gathered from their replies, the critique and the synthesis,
- * or one passthrough call; each stage starts its calls and, when they are
+ * The stage machine of a request: the proposals (in parallel, in one or
+ * more layers), the candidates gathered from their replies, the critique
+ * and the synthesis (or a select judge, ngx_http_moa_recipes.c), or one
+ * passthrough call; each stage starts its calls and, when they are
  * done, starts the next stage or ends the request (ngx_http_moa_answer.c).
  */
 
@@ -18,6 +19,7 @@
 #include "ngx_http_moa_answer.h"
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
+#include "ngx_http_moa_recipes.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
@@ -27,6 +29,7 @@
 #include "ngx_http_moa_stage_body.h"
 
 
+static ngx_int_t ngx_http_moa_stages_start_layer(ngx_http_moa_ctx_t *ctx);
 static ngx_int_t ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx);
 static ngx_int_t ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx);
@@ -40,118 +43,98 @@ static ngx_int_t ngx_http_moa_stages_usage(ngx_http_moa_ctx_t *ctx,
     const cJSON *usage, const char *what);
 
 
-/*
- * Where a call goes and what it asks for: the target's own location, model
- * and temperature where given, else the moa_pass location, the base model
- * and the stage's default temperature (none: the client's).
- */
-static void
-ngx_http_moa_target_params(ngx_http_moa_ctx_t *ctx,
-    ngx_http_moa_call_t *call, ngx_http_moa_target_t *t,
-    ngx_str_t *temperature, ngx_http_moa_stage_body_params_t *cp)
-{
-    ngx_memzero(cp, sizeof(ngx_http_moa_stage_body_params_t));
-
-    call->uri = t ? t->uri : ctx->conf->pass;
-
-    if (t && t->model.len) {
-        cp->model = (char *) t->model.data;
-        cp->model_len = t->model.len;
-
-    } else {
-        cp->model = (char *) ctx->model->base.data;
-        cp->model_len = ctx->model->base.len;
-    }
-
-    if (t && t->temperature.len) {
-        temperature = &t->temperature;
-    }
-
-    if (temperature) {
-        cp->temperature = (char *) temperature->data;
-        cp->temperature_len = temperature->len;
-    }
-}
-
-
 ngx_int_t
 ngx_http_moa_stages_start_proposals(ngx_http_moa_ctx_t *ctx)
 {
-    ngx_uint_t                        i, n;
+    ngx_uint_t                n;
+    ngx_http_moa_loc_conf_t  *mlcf;
+
+    mlcf = ctx->conf;
+
+    /* moa_proposer targets: the first k of them (k: the request's) */
+    ctx->expected = (ngx_uint_t) ctx->recipe.proposers;
+    n = (mlcf->proposer_list == NULL && mlcf->proposer_n) ? 1
+                                                          : ctx->expected;
+
+    /* every layer's proposals, then the critique and the synthesis */
+
+    ctx->per_layer = n;
+    ctx->nproposals = n * ctx->recipe.layers;
+
+    ctx->calls = ngx_pcalloc(ctx->request->pool,
+                             (ctx->nproposals + 2)
+                             * sizeof(ngx_http_moa_call_t));
+    if (ctx->calls == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->critique = &ctx->calls[ctx->nproposals];
+    ctx->synthesis = &ctx->calls[ctx->nproposals + 1];
+    ctx->layer = 1;
+    ctx->layer_calls = ctx->calls;
+
+    return ngx_http_moa_stages_start_layer(ctx);
+}
+
+
+/*
+ * The proposals of a layer: the first sees the conversation, the others
+ * also the previous layer's candidates (ctx->cands_text), as references
+ */
+static ngx_int_t
+ngx_http_moa_stages_start_layer(ngx_http_moa_ctx_t *ctx)
+{
+    int                               rc;
+    ngx_uint_t                        i;
     ngx_http_moa_call_t              *call;
     ngx_http_moa_target_t            *t;
     ngx_http_moa_loc_conf_t          *mlcf;
     ngx_http_moa_stage_body_params_t  cp;
 
     mlcf = ctx->conf;
+    t = mlcf->proposer_list ? mlcf->proposer_list->elts : NULL;
 
-    if (mlcf->proposer_list) {
-        n = mlcf->proposer_list->nelts;
-        ctx->expected = n;
-        t = mlcf->proposer_list->elts;
-
-    } else {
-        ctx->expected = mlcf->proposers;
-        n = mlcf->proposer_n ? 1 : mlcf->proposers;
-        t = NULL;
-    }
-
-    /* the proposals, then the critique and the synthesis */
-
-    ctx->calls = ngx_pcalloc(ctx->request->pool,
-                             (n + 2) * sizeof(ngx_http_moa_call_t));
-    if (ctx->calls == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->nproposals = n;
-    ctx->critique = &ctx->calls[n];
-    ctx->synthesis = &ctx->calls[n + 1];
     ctx->stage_start = ngx_current_msec;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "moa proposals: %ui calls for %ui candidates",
-                   n, ctx->expected);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "moa layer %ui proposals: %ui calls for %ui candidates",
+                   ctx->layer, ctx->per_layer, ctx->expected);
 
-    for (i = 0; i < n; i++) {
-        call = &ctx->calls[i];
+    for (i = 0; i < ctx->per_layer; i++) {
+        call = &ctx->layer_calls[i];
         call->stage = NGX_HTTP_MOA_PROPOSAL;
         call->index = i;
 
-        ngx_http_moa_target_params(ctx, call, t ? &t[i] : NULL,
-                                   &mlcf->proposer_temperature, &cp);
+        ngx_http_moa_recipes_params(ctx, call, t ? &t[i] : NULL,
+                                    &mlcf->proposer_temperature,
+                                    mlcf->proposer_max_tokens, 1, &cp);
 
-        cp.max_tokens = mlcf->proposer_max_tokens;
-        cp.n = (t == NULL && mlcf->proposer_n) ? (int) mlcf->proposers : 0;
+        cp.n = (t == NULL && mlcf->proposer_n) ? (int) ctx->expected : 0;
         cp.index = (int) i;
 
-        if (ngx_http_moa_stage_body_proposal(&call->body, &ctx->req, &cp) != 0
-            || ngx_http_moa_call_start(ctx, call, 1) != NGX_OK)
-        {
+        if (ctx->layer == 1) {
+            rc = ngx_http_moa_stage_body_proposal(&call->body, &ctx->req,
+                                                  &cp);
+
+        } else {
+            rc = ngx_http_moa_stage_body_layer(&call->body, &ctx->req, &cp,
+                                      (char *) mlcf->layer_prompt_json.data,
+                                      mlcf->layer_prompt_json.len,
+                                      &ctx->cands_text, (int) ctx->ncands);
+        }
+
+        if (rc != 0 || ngx_http_moa_call_start(ctx, call, 1) != NGX_OK) {
             return NGX_ERROR;
         }
 
         ctx->pending++;
     }
 
-    if (mlcf->proposal_timeout) {
-        ngx_add_timer(&ctx->deadline, mlcf->proposal_timeout);
-    }
+    /* quorum and moa_proposal_timeout apply to each layer */
 
-    return NGX_OK;
-}
-
-
-/* the candidates' block of both prompts, rendered once */
-static ngx_int_t
-ngx_http_moa_candidates_text(ngx_http_moa_ctx_t *ctx)
-{
-    if (ctx->cands_text.len == 0
-        && ngx_http_moa_prompt_candidates(&ctx->cands_text, ctx->cands,
-                                          (int) ctx->ncands)
-           != 0)
-    {
-        return NGX_ERROR;
+    if (ctx->recipe.proposal_timeout_ms) {
+        ngx_add_timer(&ctx->deadline,
+                      (ngx_msec_t) ctx->recipe.proposal_timeout_ms);
     }
 
     return NGX_OK;
@@ -194,14 +177,13 @@ ngx_http_moa_stages_start_critique(ngx_http_moa_ctx_t *ctx)
     call = ctx->critique;
     call->stage = NGX_HTTP_MOA_CRITIQUE;
 
-    ngx_http_moa_target_params(ctx, call, mlcf->critic,
-                               &mlcf->critique_temperature, &cp);
-
-    cp.max_tokens = mlcf->critic_max_tokens;
+    ngx_http_moa_recipes_params(ctx, call, mlcf->critic,
+                                &mlcf->critique_temperature,
+                                mlcf->critic_max_tokens, 0, &cp);
 
     rc = NGX_ERROR;
 
-    if (ngx_http_moa_candidates_text(ctx) == NGX_OK
+    if (ngx_http_moa_recipes_candidates_text(ctx) == NGX_OK
         && ngx_http_moa_stage_body_critique(&call->body, &ctx->req, &cp,
                               (char *) mlcf->critique_prompt_json.data,
                               mlcf->critique_prompt_json.len,
@@ -241,13 +223,14 @@ ngx_http_moa_stages_start_synthesis(ngx_http_moa_ctx_t *ctx)
     call->stage = NGX_HTTP_MOA_SYNTHESIS;
     call->stream = ctx->req.stream;
 
-    ngx_http_moa_target_params(ctx, call, mlcf->aggregator, NULL, &cp);
+    ngx_http_moa_recipes_params(ctx, call, mlcf->aggregator, NULL, 0, 1,
+                                &cp);
 
     critique = ctx->critique->ok ? &ctx->critique->parsed.choices[0] : NULL;
 
     rc = NGX_ERROR;
 
-    if (ngx_http_moa_candidates_text(ctx) == NGX_OK
+    if (ngx_http_moa_recipes_candidates_text(ctx) == NGX_OK
         && ngx_http_moa_stage_body_synthesis(&call->body, &ctx->req, &cp,
                               (char *) mlcf->synthesis_prompt_json.data,
                               mlcf->synthesis_prompt_json.len,
@@ -320,7 +303,14 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
         return;
 
     case NGX_HTTP_MOA_PHASE_CRITIQUE:
-        if (ctx->critique->done) {
+        if (!ctx->critique->done) {
+            return;
+        }
+
+        if (ctx->recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT) {
+            ngx_http_moa_recipes_select_done(ctx);
+
+        } else {
             ngx_http_moa_stages_critique_done(ctx);
         }
 
@@ -351,7 +341,7 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
 }
 
 
-/* usable candidates of the proposals that are in, in proposal order */
+/* usable candidates of the layer's proposals that are in, in order */
 static ngx_uint_t
 ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
 {
@@ -366,10 +356,10 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
      * the choices each proposal asked for (n = 1 each, or one call with
      * n = all of them): a provider's extra choices are no candidates
      */
-    asked = (int) (ctx->expected / ctx->nproposals);
+    asked = (int) (ctx->expected / ctx->per_layer);
 
-    for (i = 0; i < ctx->nproposals; i++) {
-        call = &ctx->calls[i];
+    for (i = 0; i < ctx->per_layer; i++) {
+        call = &ctx->layer_calls[i];
 
         if (!call->ok) {
             continue;
@@ -384,6 +374,8 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
 
             if (ctx->cands) {
                 ctx->cands[n].choice = choice;
+                ctx->cand_src[n].call = call;
+                ctx->cand_src[n].choice = j;
 
                 if (ctx->fallback == NULL) {
                     ctx->fallback = call;
@@ -399,10 +391,45 @@ ngx_http_moa_candidates_gather(ngx_http_moa_ctx_t *ctx)
 }
 
 
+/*
+ * Layers 2..n: the layer's candidates rendered for the next one's prompts,
+ * their replies given back, the next layer's proposals started
+ */
+static ngx_int_t
+ngx_http_moa_stages_next_layer(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_moa_recipes_candidates_text(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ctx->per_layer; i++) {
+        ngx_http_moa_reply_free(&ctx->layer_calls[i].parsed);
+        ngx_http_moa_buf_free(&ctx->layer_calls[i].reply);
+    }
+
+    ctx->cands = NULL;
+    ctx->fallback = NULL;
+    ctx->layer++;
+    ctx->layer_calls += ctx->per_layer;
+    ctx->phase = NGX_HTTP_MOA_PHASE_PROPOSALS;
+
+    if (ngx_http_moa_stages_start_layer(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_moa_answer_progress(ctx, 0);
+}
+
+
+/* a layer's proposals are in: the next layer, or the aggregation */
 static void
 ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
 {
+    ngx_int_t             rc;
     ngx_uint_t            i, n, ok, need;
+    ngx_msec_t            elapsed;
     ngx_http_request_t   *r;
 
     r = ctx->request;
@@ -411,14 +438,23 @@ ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
         ngx_del_timer(&ctx->deadline);
     }
 
-    ctx->proposal_time = ngx_current_msec - ctx->stage_start;
+    elapsed = ngx_current_msec - ctx->stage_start;
+    ctx->layer_time[ctx->layer - 1] = elapsed;
+    ctx->proposal_time += elapsed;
     ctx->proposals_timed = 1;
+    ctx->layers_done = ctx->layer;
+
+    ctx->fallback = NULL;
+    ctx->cands_text.len = 0;
 
     n = ngx_http_moa_candidates_gather(ctx);
 
     ctx->cands = ngx_palloc(r->pool,
                      (n ? n : 1) * sizeof(ngx_http_moa_prompt_candidate_t));
-    if (ctx->cands == NULL) {
+    ctx->cand_src = ngx_palloc(r->pool,
+                     (n ? n : 1) * sizeof(ngx_http_moa_cand_src_t));
+
+    if (ctx->cands == NULL || ctx->cand_src == NULL) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -427,19 +463,19 @@ ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
 
     need = ngx_min(ctx->conf->min_proposals, ctx->expected);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "moa proposals done: %ui of %ui candidates, %M ms",
-                   ctx->ncands, ctx->expected, ctx->proposal_time);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "moa layer %ui proposals done: %ui of %ui candidates, "
+                   "%M ms", ctx->layer, ctx->ncands, ctx->expected, elapsed);
 
     if (ctx->ncands < need) {
         ok = 0;
 
-        for (i = 0; i < ctx->nproposals; i++) {
-            ok += ctx->calls[i].ok;
+        for (i = 0; i < ctx->per_layer; i++) {
+            ok += ctx->layer_calls[i].ok;
         }
 
-        ngx_http_moa_answer_calls_error(ctx, ctx->calls, ctx->nproposals, ok,
-                                        "proposal");
+        ngx_http_moa_answer_calls_error(ctx, ctx->layer_calls,
+                                        ctx->per_layer, ok, "proposal");
         return;
     }
 
@@ -448,15 +484,30 @@ ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
         return;
     }
 
-    if (ctx->conf->critique) {
-        if (ngx_http_moa_stages_start_critique(ctx) != NGX_OK) {
+    rc = ngx_http_moa_recipes_agreement(ctx);
+
+    if (rc != NGX_DECLINED) {
+        if (rc == NGX_ERROR) {
             ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
 
         return;
     }
 
-    if (ngx_http_moa_stages_start_synthesis(ctx) != NGX_OK) {
+    if (ctx->layer < (ngx_uint_t) ctx->recipe.layers) {
+        rc = ngx_http_moa_stages_next_layer(ctx);
+
+    } else if (ctx->recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT) {
+        rc = ngx_http_moa_recipes_start_select(ctx);
+
+    } else if (ctx->recipe.critique) {
+        rc = ngx_http_moa_stages_start_critique(ctx);
+
+    } else {
+        rc = ngx_http_moa_stages_start_synthesis(ctx);
+    }
+
+    if (rc != NGX_OK) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }

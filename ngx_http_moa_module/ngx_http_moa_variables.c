@@ -33,6 +33,10 @@
 #define NGX_HTTP_MOA_VAR_PROPOSAL_TIME      7
 #define NGX_HTTP_MOA_VAR_CRITIQUE_TIME      8
 #define NGX_HTTP_MOA_VAR_SYNTHESIS_TIME     9
+#define NGX_HTTP_MOA_VAR_RECIPE            10
+#define NGX_HTTP_MOA_VAR_LAYERS            11
+#define NGX_HTTP_MOA_VAR_SHORTCUT          12
+#define NGX_HTTP_MOA_VAR_SELECTED          13
 
 
 static ngx_int_t ngx_http_moa_variable(ngx_http_request_t *r,
@@ -41,6 +45,8 @@ static ngx_int_t ngx_http_moa_stage_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_moa_call_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_moa_recipe_variable(ngx_http_request_t *r,
+    ngx_http_moa_ctx_t *ctx, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_moa_capture_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx,
@@ -83,8 +89,23 @@ static ngx_http_variable_t  ngx_http_moa_vars[] = {
     { ngx_string("moa_synthesis_time"), NULL, ngx_http_moa_variable,
       NGX_HTTP_MOA_VAR_SYNTHESIS_TIME, NGX_HTTP_MOA_VAR, 0 },
 
+    { ngx_string("moa_recipe"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_RECIPE, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_layers"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_LAYERS, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_shortcut"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_SHORTCUT, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_selected"), NULL, ngx_http_moa_variable,
+      NGX_HTTP_MOA_VAR_SELECTED, NGX_HTTP_MOA_VAR, 0 },
+
     { ngx_string("moa_stage"), NULL, ngx_http_moa_stage_variable,
       0, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_layer"), NULL, ngx_http_moa_call_variable,
+      1, NGX_HTTP_MOA_VAR, 0 },
 
     { ngx_string("moa_call"), NULL, ngx_http_moa_call_variable,
       0, NGX_HTTP_MOA_VAR, 0 },
@@ -214,9 +235,12 @@ ngx_http_moa_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         return ngx_http_moa_time_value(r, v, ctx->critique_timed,
                                        ctx->critique_time);
 
-    default: /* NGX_HTTP_MOA_VAR_SYNTHESIS_TIME */
+    case NGX_HTTP_MOA_VAR_SYNTHESIS_TIME:
         return ngx_http_moa_time_value(r, v, ctx->synthesis_timed,
                                        ctx->synthesis_time);
+
+    default:
+        return ngx_http_moa_recipe_variable(r, ctx, v, data);
     }
 
     p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
@@ -225,6 +249,69 @@ ngx_http_moa_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     }
 
     v->len = ngx_sprintf(p, "%i", n) - p;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $moa_recipe (synthesize, select), $moa_layers (the layers run),
+ * $moa_shortcut (agreement), $moa_selected (the judge's pick, 1..)
+ */
+static ngx_int_t
+ngx_http_moa_recipe_variable(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char      *p;
+    ngx_uint_t   n;
+
+    if (ctx->model == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_MOA_VAR_RECIPE:
+        if (ctx->recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT) {
+            ngx_str_set(v, "select");
+
+        } else {
+            ngx_str_set(v, "synthesize");
+        }
+
+        return NGX_OK;
+
+    case NGX_HTTP_MOA_VAR_SHORTCUT:
+        if (ctx->shortcut == NGX_HTTP_MOA_SHORTCUT_AGREEMENT) {
+            ngx_str_set(v, "agreement");
+
+        } else {
+            v->not_found = 1;
+        }
+
+        return NGX_OK;
+
+    case NGX_HTTP_MOA_VAR_LAYERS:
+        n = ctx->layers_done;
+        break;
+
+    default: /* NGX_HTTP_MOA_VAR_SELECTED */
+        if (ctx->selected == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        n = ctx->selected;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%ui", n) - p;
     v->data = p;
 
     return NGX_OK;
@@ -262,11 +349,17 @@ ngx_http_moa_call_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char               *p;
+    ngx_uint_t            n;
     ngx_http_moa_call_t  *call;
 
     call = ngx_http_moa_call_get(r);
 
-    if (call == NULL) {
+    /* $moa_layer: a proposal's layer (moa_layers), 1.. */
+
+    if (call == NULL
+        || (data && (call->stage != NGX_HTTP_MOA_PROPOSAL
+                     || call->ctx->per_layer == 0)))
+    {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -279,7 +372,11 @@ ngx_http_moa_call_variable(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->len = ngx_sprintf(p, "%ui", call->index) - p;
+    n = data ? (ngx_uint_t) (call - call->ctx->calls) / call->ctx->per_layer
+               + 1
+             : call->index;
+
+    v->len = ngx_sprintf(p, "%ui", n) - p;
     v->data = p;
 
     return NGX_OK;
@@ -360,6 +457,15 @@ ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
                            + (tp->msec - r->start_msec));
     meta.duration = ngx_max(ms, 0) / 1000.0;
     meta.fallback = ctx->fallback_used;
+
+    if (ctx->model) {
+        meta.recipe = (ctx->recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT)
+                      ? "select" : "synthesize";
+        meta.layers = (int) ctx->layers_done;
+        meta.shortcut = (ctx->shortcut == NGX_HTTP_MOA_SHORTCUT_AGREEMENT)
+                        ? "agreement" : NULL;
+        meta.selected = (int) ctx->selected;
+    }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
 

@@ -110,6 +110,16 @@ _EOS_
 _EOS_
     },
 
+    # the recipes chosen per request (moa in the body): a judge picks 2
+    recipes => {
+        directives => 'moa_request_overrides on; moa_max_layers 2;',
+        mock => <<'_EOS_',
+{"proposal": {"content": "{\"pick\": {call}}", "chunks": 2},
+ "critique": {"content": "{\"best\": 2}"},
+ "synthesis": {"content": "synthesized"}}
+_EOS_
+    },
+
     # the synthesis echoes the request it got
     echo => {
         mock => '{"synthesis": {"echo": true}}',

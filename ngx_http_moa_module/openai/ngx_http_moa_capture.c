@@ -190,6 +190,22 @@ ngx_http_moa_capture_meta(cJSON *line,
         return -1;
     }
 
+    /* the recipe that made the answer (MoA only) */
+
+    if ((meta->recipe
+         && cJSON_AddStringToObject(md, "recipe", meta->recipe) == NULL)
+        || (meta->layers
+            && cJSON_AddNumberToObject(md, "layers", meta->layers) == NULL)
+        || (meta->shortcut
+            && cJSON_AddStringToObject(md, "shortcut", meta->shortcut)
+               == NULL)
+        || (meta->selected
+            && cJSON_AddNumberToObject(md, "selected", meta->selected)
+               == NULL))
+    {
+        return -1;
+    }
+
     return 0;
 }
 

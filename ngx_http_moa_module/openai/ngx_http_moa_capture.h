@@ -26,6 +26,10 @@ typedef struct {
     const char                  *request_id;
     size_t                       request_id_len;
     int                          fallback;    /* the answer is a candidate */
+    const char                  *recipe;      /* synthesize, select, NULL */
+    int                          layers;      /* of proposals run, or 0 */
+    const char                  *shortcut;    /* agreement, or NULL */
+    int                          selected;    /* the judge's pick, 1.., 0 */
 } ngx_http_moa_capture_meta_t;
 
 

@@ -131,7 +131,9 @@ static const ngx_http_moa_params_t  ngx_http_moa_params[] = {
     ngx_http_moa_params_kind("prompt_cache_retention",
                              NGX_HTTP_MOA_PARAMS_STRING),
     ngx_http_moa_params_kind("functions", NGX_HTTP_MOA_PARAMS_ARRAY),
-    ngx_http_moa_params_kind("function_call", NGX_HTTP_MOA_PARAMS_ANY)
+    ngx_http_moa_params_kind("function_call", NGX_HTTP_MOA_PARAMS_ANY),
+    /* the gateway's own: the request's recipe (ngx_http_moa_recipe.c) */
+    ngx_http_moa_params_kind("moa", NGX_HTTP_MOA_PARAMS_OBJECT)
 };
 
 

@@ -27,6 +27,8 @@ typedef struct {
 
 extern const char  ngx_http_moa_prompt_critique[];
 extern const char  ngx_http_moa_prompt_synthesis[];
+extern const char  ngx_http_moa_prompt_layer[];
+extern const char  ngx_http_moa_prompt_select[];
 
 
 /* NULL if the template is usable, else what is wrong with it */

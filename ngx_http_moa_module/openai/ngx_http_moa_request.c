@@ -158,6 +158,9 @@ enum {
     NGX_HTTP_MOA_REQ_AUDIO,
     NGX_HTTP_MOA_REQ_MODALITIES,
     NGX_HTTP_MOA_REQ_PREDICTION,
+    NGX_HTTP_MOA_REQ_MAX_TOKENS,
+    NGX_HTTP_MOA_REQ_RESPONSE_FORMAT,
+    NGX_HTTP_MOA_REQ_MOA,
     NGX_HTTP_MOA_REQ_NKEYS
 };
 
@@ -175,7 +178,10 @@ static const ngx_http_moa_json_key_t
     ngx_http_moa_json_key("max_completion_tokens"),
     ngx_http_moa_json_key("audio"),
     ngx_http_moa_json_key("modalities"),
-    ngx_http_moa_json_key("prediction")
+    ngx_http_moa_json_key("prediction"),
+    ngx_http_moa_json_key("max_tokens"),
+    ngx_http_moa_json_key("response_format"),
+    ngx_http_moa_json_key("moa")
 };
 
 
@@ -451,6 +457,49 @@ ngx_http_moa_request_bad_json(const ngx_http_moa_json_t *j, size_t len,
 
 
 /*
+ * What the recipes read: the client's token limit (for a reasoning model's
+ * max_completion_tokens and the cost cap; its range is checked later with
+ * every parameter), a json_schema response_format, the "moa" member.
+ */
+static void
+ngx_http_moa_request_recipe(ngx_http_moa_request_t *req, const int *at)
+{
+    int                   i, t;
+    double                d;
+    ngx_http_moa_json_t  *j;
+
+    j = &req->json;
+
+    i = at[NGX_HTTP_MOA_REQ_MAX_COMPLETION_TOKENS];
+
+    if (i < 0 || j->tok[i].type != '0') {
+        i = at[NGX_HTTP_MOA_REQ_MAX_TOKENS];
+    }
+
+    /* a number token ends where the JSON text goes on: strtod stops */
+    if (i >= 0 && j->tok[i].type == '0'
+        && ngx_http_moa_request_number(j, i, &d) == 0
+        && d >= 1 && d <= INT_MAX)
+    {
+        req->max_tokens = (long long) d;
+    }
+
+    i = at[NGX_HTTP_MOA_REQ_RESPONSE_FORMAT];
+
+    if (i >= 0 && j->tok[i].type == '{') {
+        t = ngx_http_moa_json_find(j, i, "type");
+        req->json_schema = (t >= 0
+                            && ngx_http_moa_request_tok_is(j, t,
+                                                           "json_schema"));
+    }
+
+    /* "moa": null is not given, as any null */
+    i = at[NGX_HTTP_MOA_REQ_MOA];
+    req->moa = (i >= 0 && j->tok[i].type != 'n') ? i : -1;
+}
+
+
+/*
  * Validates the client's request in one pass over its text (a tree is made
  * only when a capture line needs one) and reads what the chain uses.  The
  * fields are checked in this order: the first error is the one answered.
@@ -517,6 +566,8 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
     i = at[NGX_HTTP_MOA_REQ_MAX_COMPLETION_TOKENS];
     req->max_completion_tokens = (i >= 0 && j->tok[i].type != 'n');
 
+    ngx_http_moa_request_recipe(req, at);
+
     return 0;
 }
 
@@ -534,6 +585,31 @@ ngx_http_moa_request_drop_unknown(ngx_http_moa_request_t *req)
                                       req->members[k].key_len,
                                       req->members[k].escaped))
         {
+            req->members[n++] = req->members[k];
+        }
+    }
+
+    req->nmembers = n;
+
+    for (k = 0; k < n; k++) {
+        if (req->members[k].value == req->json.tok[req->messages].p) {
+            req->raw_messages = &req->members[k];
+            break;
+        }
+    }
+}
+
+
+/* the "moa" member is the gateway's: it never reaches the provider */
+static void
+ngx_http_moa_request_drop_moa(ngx_http_moa_request_t *req)
+{
+    size_t  k, n;
+
+    n = 0;
+
+    for (k = 0; k < req->nmembers; k++) {
+        if (!ngx_http_moa_json_key_is(&req->members[k], "moa")) {
             req->members[n++] = req->members[k];
         }
     }
@@ -596,6 +672,10 @@ ngx_http_moa_request_check_moa(ngx_http_moa_request_t *req, int unknown,
 
     if (unknown == NGX_HTTP_MOA_PARAMS_DROP) {
         ngx_http_moa_request_drop_unknown(req);
+    }
+
+    if (req->moa >= 0) {
+        ngx_http_moa_request_drop_moa(req);
     }
 
     return 0;

@@ -37,12 +37,15 @@ typedef struct {
     ngx_http_moa_span_t          stream_options;   /* len 0: none */
 
     long long                    seed;
+    long long                    max_tokens; /* the client's limit, or 0 */
     int                          n;
+    int                          moa;        /* token of "moa", or -1 */
     unsigned                     stream:1;
     unsigned                     include_usage:1;
     unsigned                     has_seed:1;
     unsigned                     has_tools:1;
     unsigned                     max_completion_tokens:1;
+    unsigned                     json_schema:1;  /* response_format */
 } ngx_http_moa_request_t;
 
 

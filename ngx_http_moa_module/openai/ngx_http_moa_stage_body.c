@@ -2,8 +2,9 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * Pure code: the bodies of the proposal, critique and synthesis calls,
- * spliced from the client's own members, the prompt and the candidates.
+ * Pure code: the bodies of the proposal, critique and synthesis calls
+ * (and of the recipes' layer proposals and select judge), spliced from
+ * the client's own members, the prompt and the candidates.
  */
 
 
@@ -73,13 +74,13 @@ ngx_http_moa_stage_body_common(ngx_http_moa_body_t *b,
     ngx_http_moa_buf_lit(&b->glue, "\"model\":");
     ngx_http_moa_buf_json_str(&b->glue, cp->model, cp->model_len);
 
-    if (cp->temperature) {
+    if (cp->temperature && !cp->reasoning) {
         ngx_http_moa_buf_lit(&b->glue, ",\"temperature\":");
         ngx_http_moa_buf_add(&b->glue, cp->temperature, cp->temperature_len);
     }
 
     if (cp->max_tokens > 0) {
-        if (req->max_completion_tokens) {
+        if (req->max_completion_tokens || cp->reasoning) {
             ngx_http_moa_buf_lit(&b->glue, ",\"max_completion_tokens\":");
 
         } else {
@@ -114,13 +115,35 @@ ngx_http_moa_stage_body_messages(ngx_http_moa_body_t *b,
 }
 
 
-int
-ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
+/*
+ * A reasoning model takes no max_tokens: the client's own limit goes as
+ * max_completion_tokens, like the module's
+ */
+static void
+ngx_http_moa_stage_body_limit(const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp,
+    ngx_http_moa_stage_body_params_t *out)
+{
+    *out = *cp;
+
+    if (cp->reasoning && cp->max_tokens <= 0) {
+        out->max_tokens = req->max_tokens;
+    }
+}
+
+
+/* a proposal; of layer 2..n when tpl is given (the layer prompt) */
+static int
+ngx_http_moa_stage_body_proposer(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req,
-    const ngx_http_moa_stage_body_params_t *cp)
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands)
 {
     size_t                             i, off;
     const ngx_http_moa_json_member_t  *m;
+    ngx_http_moa_stage_body_params_t   lp;
+
+    ngx_http_moa_stage_body_limit(req, cp, &lp);
 
     ngx_http_moa_body_lit(b, "{");
 
@@ -128,7 +151,7 @@ ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
         m = &req->members[i];
 
         if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_proposal_drop)
-            || (cp->max_tokens > 0
+            || ((lp.max_tokens > 0 || lp.reasoning)
                 && ngx_http_moa_stage_body_in_list(m,
                                               ngx_http_moa_max_tokens_keys)))
         {
@@ -138,8 +161,19 @@ ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
         ngx_http_moa_stage_body_member(b, m);
     }
 
-    ngx_http_moa_stage_body_common(b, req, cp);
-    ngx_http_moa_stage_body_messages(b, req, 0);
+    ngx_http_moa_stage_body_common(b, req, &lp);
+
+    if (tpl) {
+        /* the layer prompt first: the conversation's last turn stays last */
+        m = req->raw_messages;
+        ngx_http_moa_body_lit(b, "[{\"role\":\"system\",\"content\":\"");
+        ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, NULL);
+        ngx_http_moa_body_lit(b, "\"},");
+        ngx_http_moa_body_ref(b, m->value + 1, m->value_len - 1);
+
+    } else {
+        ngx_http_moa_stage_body_messages(b, req, 0);
+    }
 
     off = b->glue.len;
 
@@ -162,10 +196,31 @@ ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
 
 
 int
-ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
+ngx_http_moa_stage_body_proposal(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp)
+{
+    return ngx_http_moa_stage_body_proposer(b, req, cp, NULL, 0, NULL, 0);
+}
+
+
+int
+ngx_http_moa_stage_body_layer(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req,
     const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
     size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands)
+{
+    return ngx_http_moa_stage_body_proposer(b, req, cp, tpl, tpl_len, cands,
+                                            ncands);
+}
+
+
+/* a critique, or a select's judge asked for {"best": k} in format */
+static int
+ngx_http_moa_stage_body_judge(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands, int format)
 {
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
@@ -185,12 +240,47 @@ ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
         ngx_http_moa_body_lit(b, "\"tool_choice\":\"none\",");
     }
 
+    if (format == NGX_HTTP_MOA_SELECT_FORMAT_JSON_SCHEMA) {
+        ngx_http_moa_body_lit(b, "\"response_format\":{\"type\":"
+            "\"json_schema\",\"json_schema\":{\"name\":\"moa_selection\","
+            "\"strict\":true,\"schema\":{\"type\":\"object\","
+            "\"properties\":{\"best\":{\"type\":\"integer\"}},"
+            "\"required\":[\"best\"],\"additionalProperties\":false}}},");
+
+    } else if (format == NGX_HTTP_MOA_SELECT_FORMAT_JSON_OBJECT) {
+        ngx_http_moa_body_lit(b, "\"response_format\":{\"type\":"
+                                 "\"json_object\"},");
+    }
+
     ngx_http_moa_stage_body_common(b, req, cp);
     ngx_http_moa_stage_body_messages(b, req, 1);
     ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, NULL);
     ngx_http_moa_body_lit(b, "\"}],\"stream\":false}");
 
     return ngx_http_moa_body_done(b);
+}
+
+
+int
+ngx_http_moa_stage_body_critique(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands)
+{
+    return ngx_http_moa_stage_body_judge(b, req, cp, tpl, tpl_len, cands,
+                                         ncands,
+                                         NGX_HTTP_MOA_SELECT_FORMAT_NONE);
+}
+
+
+int
+ngx_http_moa_stage_body_select(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands, int format)
+{
+    return ngx_http_moa_stage_body_judge(b, req, cp, tpl, tpl_len, cands,
+                                         ncands, format);
 }
 
 
@@ -204,6 +294,9 @@ ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     size_t                             i, n;
     ngx_http_moa_json_member_t        *so;
     const ngx_http_moa_json_member_t  *m;
+    ngx_http_moa_stage_body_params_t   lp;
+
+    ngx_http_moa_stage_body_limit(req, cp, &lp);
 
     ngx_http_moa_body_lit(b, "{");
 
@@ -211,8 +304,9 @@ ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
         m = &req->members[i];
 
         if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_synthesis_drop)
-            || (cp->temperature && ngx_http_moa_json_key_is(m, "temperature"))
-            || (cp->max_tokens > 0
+            || ((lp.temperature || lp.reasoning)
+                && ngx_http_moa_json_key_is(m, "temperature"))
+            || ((lp.max_tokens > 0 || lp.reasoning)
                 && ngx_http_moa_stage_body_in_list(m,
                                               ngx_http_moa_max_tokens_keys)))
         {
@@ -222,7 +316,7 @@ ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
         ngx_http_moa_stage_body_member(b, m);
     }
 
-    ngx_http_moa_stage_body_common(b, req, cp);
+    ngx_http_moa_stage_body_common(b, req, &lp);
     ngx_http_moa_stage_body_messages(b, req, 1);
     ngx_http_moa_prompt_parts(b, tpl, tpl_len, cands, ncands, critique);
 

@@ -26,7 +26,17 @@ typedef struct {
     long long                    max_tokens;     /* 0: none */
     int                          n;              /* proposals: > 1 asks n */
     int                          index;          /* proposals: seed offset */
+    int                          reasoning;      /* a reasoning model: no
+                                                    temperature at all, the
+                                                    limit as
+                                                    max_completion_tokens */
 } ngx_http_moa_stage_body_params_t;
+
+
+/* the judge's reply format in moa_aggregate select */
+#define NGX_HTTP_MOA_SELECT_FORMAT_NONE         0
+#define NGX_HTTP_MOA_SELECT_FORMAT_JSON_OBJECT  1
+#define NGX_HTTP_MOA_SELECT_FORMAT_JSON_SCHEMA  2
 
 
 /*
@@ -48,6 +58,26 @@ int ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
     size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands,
     const ngx_http_moa_choice_t *critique);
+
+/*
+ * A proposal of layers 2..n: the proposal's body with the layer prompt
+ * (tpl, escaped, its {{candidates}} the previous layer's) as a system
+ * message before the conversation.
+ */
+int ngx_http_moa_stage_body_layer(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands);
+
+/*
+ * The judge of moa_aggregate select: the critique's body with the select
+ * prompt, and its reply asked as {"best": k} in format
+ * (NGX_HTTP_MOA_SELECT_FORMAT_*).
+ */
+int ngx_http_moa_stage_body_select(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, const char *tpl,
+    size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands, int format);
 
 
 #endif /* _NGX_HTTP_MOA_STAGE_BODY_H_INCLUDED_ */

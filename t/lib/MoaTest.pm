@@ -156,6 +156,7 @@ sub moa_setup {
         proxy_buffering off;
         proxy_set_header X-Moa-Stage $moa_stage;
         proxy_set_header X-Moa-Call $moa_call;
+        proxy_set_header X-Moa-Layer $moa_layer;
     }
 _EOC_
 

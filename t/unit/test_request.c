@@ -13,6 +13,7 @@
 #include "util.h"
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_request.h"
+#include "ngx_http_moa_params.h"
 
 
 #define S(s)  s, sizeof(s) - 1
@@ -557,12 +558,91 @@ test_bad_json(void)
 }
 
 
+/* what the recipes read: the client's limit, json_schema, "moa" */
+static void
+test_recipe_members(void)
+{
+    size_t                  k;
+    ngx_http_moa_error_t    err;
+    ngx_http_moa_request_t  req;
+
+    if (accepted("recipe members", &req,
+                 "{\"model\":\"m\",\"moa\":{\"layers\":2},\"messages\":" USER
+                 ",\"max_tokens\":90,\"response_format\":{\"type\":"
+                 "\"json_schema\",\"json_schema\":{\"name\":\"x\","
+                 "\"schema\":{}}}}"))
+    {
+        is_int(req.max_tokens, 90, "recipe: the client's max_tokens");
+        ok(req.json_schema, "recipe: a json_schema response_format");
+        ok(req.moa > 0 && req.json.tok[req.moa].type == '{',
+           "recipe: the moa member's token");
+
+        ok(ngx_http_moa_request_check_moa(&req, NGX_HTTP_MOA_PARAMS_REJECT,
+                                          &err) == 0,
+           "recipe: moa is known, even when unknown parameters are refused");
+
+        for (k = 0; k < req.nmembers; k++) {
+            if (ngx_http_moa_json_key_is(&req.members[k], "moa")) {
+                break;
+            }
+        }
+
+        ok(k == req.nmembers, "recipe: moa never reaches a stage body");
+        ok(req.raw_messages
+           && req.raw_messages->value == req.json.tok[req.messages].p,
+           "recipe: the messages found again after the drop");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("recipe limits", &req,
+                 "{\"model\":\"m\",\"messages\":" USER ",\"max_tokens\":90,"
+                 "\"max_completion_tokens\":40,\"response_format\":"
+                 "{\"type\":\"json_object\"}}"))
+    {
+        is_int(req.max_tokens, 40, "recipe: max_completion_tokens first");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("recipe limit in exponent form", &req,
+                 "{\"model\":\"m\",\"messages\":" USER
+                 ",\"max_tokens\":1e2}"))
+    {
+        is_int(req.max_tokens, 100, "recipe: max_tokens 1e2 is 100");
+        ok(!req.json_schema && req.moa < 0, "recipe: no json_schema, no moa");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("recipe moa null", &req,
+                 "{\"model\":\"m\",\"messages\":" USER ",\"moa\":null}"))
+    {
+        ok(req.moa < 0, "recipe: \"moa\": null is not given");
+    }
+
+    ngx_http_moa_request_free(&req);
+
+    if (accepted("recipe moa not an object", &req,
+                 "{\"model\":\"m\",\"messages\":" USER ",\"moa\":3}"))
+    {
+        ok(ngx_http_moa_request_check_moa(&req, 0, &err) == -1
+           && strcmp(err.param, "moa") == 0
+           && strcmp(err.code, "invalid_type") == 0,
+           "recipe: a moa that is no object refused");
+    }
+
+    ngx_http_moa_request_free(&req);
+}
+
+
 int
 main(void)
 {
     test_parse();
     test_refused();
     test_check_moa();
+    test_recipe_members();
     test_bad_json();
 
     return done_testing();

@@ -844,6 +844,167 @@ test_refs(void)
 }
 
 
+/*
+ * The recipes' bodies: a layer 2 proposal (the layer prompt as a system
+ * message before the conversation, the previous layer's candidates in
+ * it, never their reasoning), the select judge (temperature 0, the reply
+ * asked as {"best": k}), and a reasoning model's (no temperature at all,
+ * the limits as max_completion_tokens).
+ */
+static void
+test_recipes(void)
+{
+    int                               i, rc;
+    const char                       *text;
+    cJSON                            *v;
+    one_t                             o[2];
+    ngx_http_moa_buf_t                out, tpl, cands;
+    ngx_http_moa_body_t               b;
+    ngx_http_moa_request_t            req;
+    ngx_http_moa_prompt_candidate_t   pc[2];
+    ngx_http_moa_stage_body_params_t  cp;
+
+    memset(&out, 0, sizeof(out));
+    memset(&tpl, 0, sizeof(tpl));
+    memset(&cands, 0, sizeof(cands));
+
+    pc[0].choice = one(&o[0], "{\"content\":\"layer one A\","
+                              "\"reasoning_content\":\"secret thoughts\"}");
+    pc[1].choice = one(&o[1], "{\"content\":\"layer one B\"}");
+    ok(pc[0].choice && pc[1].choice
+       && ngx_http_moa_prompt_candidates(&cands, pc, 2) == 0,
+       "recipes: two candidates rendered");
+
+    ngx_http_moa_buf_json_inner(&tpl, ngx_http_moa_prompt_layer,
+                                strlen(ngx_http_moa_prompt_layer));
+
+    if (!accepted("layer", &req, FULL)) {
+        return;
+    }
+
+    /* a layer 2 proposal */
+
+    memset(&b, 0, sizeof(b));
+    cp = params("gpt-4o", "1.0", 0, 0, 1);
+    rc = ngx_http_moa_stage_body_layer(&b, &req, &cp, tpl.data, tpl.len,
+                                       &cands, 2);
+    out.len = 0;
+    ngx_http_moa_body_flat(&b, &out);
+    ok(rc == 0 && out.len == b.len, "layer: built");
+    v = json_ok(out.data, out.len, "layer");
+
+    is_int(cJSON_GetArraySize(jget(v, "messages")), 3,
+           "layer: the layer prompt and the client's two messages");
+    is_str(jstr(v, "messages.0.role"), "system",
+           "layer: the layer prompt is a system message");
+    text = jstr(v, "messages.0.content");
+    ok(text && strstr(text, "<candidate number=\"1\">\nlayer one A\n"
+                            "</candidate>")
+       && strstr(text, "<candidate number=\"2\">\nlayer one B\n"
+                       "</candidate>")
+       && strstr(text, "provided with 2 responses"),
+       "layer: the previous layer's candidates, numbered, counted");
+    ok(text && strstr(text, "secret") == NULL,
+       "layer: a candidate's reasoning is never in the prompt");
+    is_str(jstr(v, "messages.1.content"), "be brief",
+           "layer: then the client's system message");
+    is_str(jstr(v, "messages.2.content"), "hi",
+           "layer: the client's last message stays last");
+    ok(jnum(v, "temperature") == 1.0 && jnum(v, "seed") == 41
+       && cJSON_IsFalse(jget(v, "stream")) && !jhas(v, "n"),
+       "layer: a proposal's temperature, seed, no stream");
+    is_str(jstr(v, "tools.0.function.name"), "f", "layer: the client's tools");
+    cJSON_Delete(v);
+    ngx_http_moa_body_free(&b);
+
+    /* the select judge, in each reply format */
+
+    for (i = 0; i < 3; i++) {
+        memset(&b, 0, sizeof(b));
+        cp = params("gpt-4o", "0", 0, 0, 0);
+        rc = ngx_http_moa_stage_body_select(&b, &req, &cp, tpl.data, tpl.len,
+                                            &cands, 2, i);
+        out.len = 0;
+    ngx_http_moa_body_flat(&b, &out);
+        ok(rc == 0 && out.len == b.len, "select %d: built", i);
+        v = json_ok(out.data, out.len, "select");
+
+        ok(jnum(v, "temperature") == 0, "select %d: temperature 0", i);
+        is_str(jstr(v, "tool_choice"), "none", "select %d: no tool call", i);
+        ok(!jhas(v, "max_tokens") && !jhas(v, "stop") && !jhas(v, "n"),
+           "select %d: none of the answer's parameters", i);
+        is_str(jstr(v, "messages.2.role"), "user",
+               "select %d: the instruction after the conversation", i);
+
+        if (i == NGX_HTTP_MOA_SELECT_FORMAT_JSON_SCHEMA) {
+            is_str(jstr(v, "response_format.type"), "json_schema",
+                   "select: json_schema");
+            is_str(jstr(v, "response_format.json_schema.schema.required.0"),
+                   "best", "select: {\"best\": k} required");
+            ok(cJSON_IsTrue(jget(v, "response_format.json_schema.strict")),
+               "select: strict");
+
+        } else if (i == NGX_HTTP_MOA_SELECT_FORMAT_JSON_OBJECT) {
+            is_str(jstr(v, "response_format.type"), "json_object",
+                   "select: json_object");
+
+        } else {
+            ok(!jhas(v, "response_format"), "select: no response_format");
+        }
+
+        cJSON_Delete(v);
+        ngx_http_moa_body_free(&b);
+    }
+
+    /* a reasoning model: the client's temperature and max_tokens too */
+
+    cp = params("o3", "1.0", 0, 0, 0);
+    cp.reasoning = 1;
+
+    for (i = 0; i < 2; i++) {
+        memset(&b, 0, sizeof(b));
+        rc = i ? ngx_http_moa_stage_body_synthesis(&b, &req, &cp, tpl.data,
+                                                   tpl.len, &cands, 2, NULL)
+               : ngx_http_moa_stage_body_proposal(&b, &req, &cp);
+        out.len = 0;
+    ngx_http_moa_body_flat(&b, &out);
+        ok(rc == 0, "reasoning %d: built", i);
+        v = json_ok(out.data, out.len, "reasoning");
+
+        ok(!jhas(v, "temperature") && count_of(out.data, out.len,
+                                               "temperature") == 0,
+           "reasoning %d: no temperature at all", i);
+        ok(!jhas(v, "max_tokens")
+           && jnum(v, "max_completion_tokens") == 300,
+           "reasoning %d: the client's limit as max_completion_tokens", i);
+        is_str(jstr(v, "reasoning_effort"), "low",
+               "reasoning %d: the client's reasoning_effort kept", i);
+        cJSON_Delete(v);
+        ngx_http_moa_body_free(&b);
+    }
+
+    memset(&b, 0, sizeof(b));
+    cp.max_tokens = 77;
+    rc = ngx_http_moa_stage_body_critique(&b, &req, &cp, tpl.data, tpl.len,
+                                          &cands, 2);
+    out.len = 0;
+    ngx_http_moa_body_flat(&b, &out);
+    v = json_ok(out.data, out.len, "reasoning critique");
+    ok(rc == 0 && !jhas(v, "temperature")
+       && jnum(v, "max_completion_tokens") == 77 && !jhas(v, "max_tokens"),
+       "reasoning: a critique's own limit as max_completion_tokens");
+    cJSON_Delete(v);
+    ngx_http_moa_body_free(&b);
+
+    ngx_http_moa_request_free(&req);
+    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_buf_free(&tpl);
+    ngx_http_moa_buf_free(&cands);
+    one_free(&o[0]);
+    one_free(&o[1]);
+}
+
+
 int
 main(void)
 {
@@ -852,6 +1013,7 @@ main(void)
     test_synthesis();
     test_refs();
     test_golden();
+    test_recipes();
 
     return done_testing();
 }
