@@ -1,0 +1,732 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * moa-relabel --batch: the run.  The MoA stages as three chained rounds of
+ * provider batch jobs: every row's proposals, the critique of each row
+ * whose proposals met the quorum, the synthesis; each stage in rounds
+ * (round 0, then the calls to send again), each round in parts (batch
+ * input files within the provider's limits).  A part goes through: planned
+ * (its input file written), upload started, uploaded, create started,
+ * created, ended, downloaded; the state file records each step before the
+ * next builds on it, so that a run killed at any moment resumes where it
+ * was, never uploading a file or creating a batch twice (a step started
+ * but not recorded is looked up at the provider first).  Then OUT and the
+ * rejects file are written as an online run writes them.
+ */
+
+
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "ngx_http_moa_usage.h"
+#include "relabel_batch_run.h"
+
+
+static volatile sig_atomic_t  relabel_batch_signo;
+
+
+static const char  *relabel_batch_stages[] = {
+    "", "proposal", "critique", "synthesis"
+};
+
+
+static void relabel_batch_signal(int signo);
+static int relabel_batch_setup(relabel_batch_t *b);
+static int relabel_batch_open_state(relabel_batch_t *b, int must_exist);
+static int relabel_batch_start(relabel_batch_t *b);
+static int relabel_batch_stage(relabel_batch_t *b, int stage);
+static int relabel_batch_round(relabel_batch_t *b, int stage, int round);
+static void relabel_batch_report(relabel_batch_t *b);
+static void relabel_batch_cleanup(relabel_batch_t *b, int remove_state);
+
+
+void
+relabel_batch_defaults(relabel_batch_conf_t *bc)
+{
+    bc->url = "https://api.openai.com/v1";
+    bc->window = "24h";
+    bc->retry = 2;
+    bc->poll_ms = 30000;
+    bc->max_requests = 50000;
+    bc->max_mb = 190;
+    bc->proposers = 3;
+    bc->proposer_temperature = "1.0";
+    bc->critique = 1;
+    bc->critique_temperature = "0.2";
+    bc->min_proposals = 1;
+    bc->unknown_params = "pass";
+    bc->fallback = "error";
+}
+
+
+/*
+ * The test hook: MOA_RELABEL_BATCH_KILL=STEP[:N] makes the tool SIGKILL
+ * itself right after the Nth (default 1st) time it reaches STEP
+ * (upload-sent, uploaded, create-sent, created, polled, downloaded,
+ * written), so that tests can kill it in each phase deterministically.
+ */
+void
+relabel_batch_hook(const char *step)
+{
+    static long   seen;
+    const char   *env, *colon;
+    size_t        n;
+    long          want;
+
+    env = getenv("MOA_RELABEL_BATCH_KILL");
+    if (env == NULL) {
+        return;
+    }
+
+    colon = strchr(env, ':');
+    n = colon ? (size_t) (colon - env) : strlen(env);
+
+    if (strlen(step) != n || strncmp(env, step, n) != 0) {
+        return;
+    }
+
+    want = colon ? atol(colon + 1) : 1;
+
+    if (++seen >= want) {
+        fprintf(stderr, "moa-relabel: MOA_RELABEL_BATCH_KILL: killed after "
+                "%s #%ld\n", step, seen);
+        raise(SIGKILL);
+    }
+}
+
+
+const char *
+relabel_batch_stage_name(int stage)
+{
+    return relabel_batch_stages[stage];
+}
+
+
+static void
+relabel_batch_signal(int signo)
+{
+    relabel_batch_signo = signo;
+}
+
+
+int
+relabel_batch_stopped(relabel_batch_t *b)
+{
+    if (relabel_batch_signo == 0) {
+        return 0;
+    }
+
+    b->run->stopping = 1;
+    b->run->stop_signal = relabel_batch_signo;
+
+    return 1;
+}
+
+
+/* a step of a part, in the state file (written and synced) and applied */
+int
+relabel_batch_record(relabel_batch_t *b, const char *part, const char *key,
+    const char *value, int stage, int round, unsigned long lines)
+{
+    int                 rc;
+    char                err[RELABEL_ERRLEN];
+    ngx_http_moa_buf_t  line;
+
+    memset(&line, 0, sizeof(ngx_http_moa_buf_t));
+
+    rc = relabel_batch_state_record(&line, part, key, value, stage, round,
+                                    lines);
+
+    if (rc == 0
+        && (relabel_files_write_all(b->state_fd, line.data, line.len) != 0
+            || fdatasync(b->state_fd) != 0))
+    {
+        relabel_run_log(NULL, "writing the state file %s: %s", b->state_path,
+                        strerror(errno));
+        rc = -1;
+
+    } else if (rc == 0
+               && relabel_batch_state_apply(&b->st, line.data, line.len - 1,
+                                            err, sizeof(err)) != 0)
+    {
+        relabel_run_log(NULL, "the state file: %s", err);
+        rc = -1;
+    }
+
+    ngx_http_moa_buf_free(&line);
+
+    return rc;
+}
+
+
+int
+relabel_batch_main(relabel_run_t *run)
+{
+    int                rc, stage;
+    relabel_batch_t    b;
+    struct sigaction   sa;
+
+    memset(&b, 0, sizeof(relabel_batch_t));
+    b.run = run;
+    b.conf = run->conf;
+    b.bc = &run->conf->batch;
+    b.state_fd = -1;
+    b.in_fd = -1;
+
+    memset(&sa, 0, sizeof(struct sigaction));
+    sa.sa_handler = relabel_batch_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    run->tty = isatty(STDERR_FILENO);
+    run->start_ms = relabel_run_now_ms();
+    b.tty = run->tty;
+
+    if (relabel_batch_setup(&b) != 0) {
+        relabel_batch_cleanup(&b, 0);
+        return RELABEL_EXIT_FATAL;
+    }
+
+    if (b.bc->cancel) {
+        rc = relabel_batch_parts_cancel(&b);
+        relabel_batch_cleanup(&b, 0);
+        return rc;
+    }
+
+    rc = relabel_batch_start(&b);
+
+    for (stage = RELABEL_BATCH_PROPOSAL;
+         rc == 0 && stage <= RELABEL_BATCH_SYNTHESIS;
+         stage++)
+    {
+        if (stage == RELABEL_BATCH_CRITIQUE && !b.bc->critique) {
+            continue;
+        }
+
+        rc = relabel_batch_stage(&b, stage);
+    }
+
+    if (rc == 0) {
+        rc = relabel_batch_rows_write(&b);
+    }
+
+    if (rc != 0 && !run->stopping) {
+        run->fatal = 1;
+    }
+
+    relabel_batch_report(&b);
+
+    if (run->stopping) {
+        relabel_run_log(run, "%s: stopped; the batches already created go "
+                        "on at the provider: run the same command again to "
+                        "resume (--batch-cancel to cancel them)",
+                        strsignal(run->stop_signal));
+    }
+
+    rc = relabel_report_finish(run);
+
+    if (run->stopping) {
+        rc = 128 + run->stop_signal;
+    }
+
+    relabel_batch_cleanup(&b, !run->stopping && !run->fatal
+                              && run->covered == b.st.last
+                              && !b.bc->keep);
+
+    return rc;
+}
+
+
+/* the recipe, the API and the files (not for --batch-cancel) */
+static int
+relabel_batch_setup(relabel_batch_t *b)
+{
+    int              i;
+    char             err[RELABEL_ERRLEN];
+    relabel_conf_t  *conf;
+
+    conf = b->conf;
+
+    for (i = 0; i < RELABEL_BATCH_NSTAGES; i++) {
+        b->usage[i] = cJSON_CreateObject();
+        if (b->usage[i] == NULL) {
+            return -1;
+        }
+    }
+
+    if (relabel_batch_recipe_init(&b->recipe, b->bc, conf->model,
+                                  conf->params, conf->nparams, err,
+                                  sizeof(err)) != 0)
+    {
+        relabel_run_log(NULL, "%s", err);
+        return -1;
+    }
+
+    b->ncalls = b->recipe.ncalls + 2;
+
+    if (relabel_batch_api_init(&b->api, conf, b->bc->url) != 0
+        || asprintf(&b->state_path, "%s.batch", conf->out_path) < 0
+        || asprintf(&b->dir, "%s.batch.d", conf->out_path) < 0)
+    {
+        b->state_path = NULL;
+        b->dir = NULL;
+        relabel_run_log(NULL, "out of memory");
+        return -1;
+    }
+
+    if (b->bc->cancel) {
+        return relabel_batch_open_state(b, 1);
+    }
+
+    if (relabel_files_open(b->run) != 0) {
+        return -1;
+    }
+
+    b->in_fd = fileno(b->run->in);
+
+    if (mkdir(b->dir, 0755) != 0 && errno != EEXIST) {
+        relabel_run_log(NULL, "cannot make the work directory %s: %s",
+                        b->dir, strerror(errno));
+        return -1;
+    }
+
+    return relabel_batch_open_state(b, 0);
+}
+
+
+/* the state file, locked; read back, a torn last line cut off */
+static int
+relabel_batch_open_state(relabel_batch_t *b, int must_exist)
+{
+    int           rc;
+    char          err[RELABEL_ERRLEN], *text;
+    size_t        torn;
+    ssize_t       n;
+    struct stat   st;
+
+    b->state_fd = open(b->state_path, O_RDWR | O_APPEND | O_CLOEXEC
+                                      | (must_exist ? 0 : O_CREAT), 0644);
+
+    if (b->state_fd == -1) {
+        relabel_run_log(NULL, "cannot open the state file %s: %s",
+                        b->state_path, strerror(errno));
+        return -1;
+    }
+
+    if (flock(b->state_fd, LOCK_EX | LOCK_NB) != 0) {
+        relabel_run_log(NULL, "the state file %s is in use by another "
+                        "process", b->state_path);
+        return -1;
+    }
+
+    if (b->conf->overwrite && ftruncate(b->state_fd, 0) != 0) {
+        relabel_run_log(NULL, "cannot empty the state file: %s",
+                        strerror(errno));
+        return -1;
+    }
+
+    if (fstat(b->state_fd, &st) != 0) {
+        return -1;
+    }
+
+    text = malloc(st.st_size + 1);
+    if (text == NULL) {
+        return -1;
+    }
+
+    n = pread(b->state_fd, text, st.st_size, 0);
+    rc = n == st.st_size
+         ? relabel_batch_state_parse(&b->st, text, n, &torn, err, sizeof(err))
+         : -1;
+    free(text);
+
+    if (rc != 0) {
+        relabel_run_log(NULL, "the state file %s: %s (use --overwrite to "
+                        "start again)", b->state_path,
+                        n == st.st_size ? err : "cannot read it");
+        return -1;
+    }
+
+    if (torn && ftruncate(b->state_fd, st.st_size - torn) != 0) {
+        relabel_run_log(NULL, "cannot cut the state file's torn line: %s",
+                        strerror(errno));
+        return -1;
+    }
+
+    if (must_exist && b->st.run == NULL) {
+        relabel_run_log(NULL, "the state file %s is empty: no batches to "
+                        "cancel", b->state_path);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* a new run's header, or the check that the state is this run's */
+static int
+relabel_batch_start(relabel_batch_t *b)
+{
+    char                 id[32], recipe[32];
+    unsigned             rnd;
+    unsigned long long   digest;
+    ngx_http_moa_buf_t   line, settings;
+    relabel_run_t       *run;
+
+    run = b->run;
+    memset(&line, 0, sizeof(ngx_http_moa_buf_t));
+    memset(&settings, 0, sizeof(ngx_http_moa_buf_t));
+
+    if (b->st.run == NULL) {
+        b->st.first = run->resume.covered + 1;
+        b->st.last = run->total_lines;
+    }
+
+    digest = 14695981039346656037ULL;
+
+    if (relabel_batch_recipe_settings(&b->recipe, &settings) != 0) {
+        return -1;
+    }
+
+    digest = relabel_batch_files_digest(digest, settings.data, settings.len);
+    ngx_http_moa_buf_free(&settings);
+
+    if (relabel_batch_rows_scan(b, &digest) != 0) {
+        return -1;
+    }
+
+    snprintf(recipe, sizeof(recipe), "%016llx", digest);
+
+    if (b->st.run) {
+        if (strcmp(b->st.recipe, recipe) != 0) {
+            relabel_run_log(NULL, "the state file %s belongs to another run "
+                            "(another IN, or other settings): use "
+                            "--overwrite to start again, or another OUT",
+                            b->state_path);
+            return -1;
+        }
+
+        if (!b->conf->quiet) {
+            relabel_run_log(NULL, "resuming batch run %s (lines %lu-%lu), "
+                            "%zu parts in %s", b->st.run, b->st.first,
+                            b->st.last, b->st.nparts, b->state_path);
+        }
+
+        return 0;
+    }
+
+    rnd = (unsigned) time(NULL) ^ (unsigned) getpid() << 16
+          ^ (unsigned) relabel_run_now_ms();
+    snprintf(id, sizeof(id), "mr%08x", rnd);
+
+    b->st.run = strdup(id);
+    b->st.recipe = strdup(recipe);
+
+    if (b->st.run == NULL || b->st.recipe == NULL
+        || relabel_batch_state_header(&line, &b->st) != 0
+        || relabel_files_write_all(b->state_fd, line.data, line.len) != 0
+        || fdatasync(b->state_fd) != 0)
+    {
+        relabel_run_log(NULL, "writing the state file %s: %s", b->state_path,
+                        strerror(errno));
+        ngx_http_moa_buf_free(&line);
+        return -1;
+    }
+
+    ngx_http_moa_buf_free(&line);
+
+    if (!b->conf->quiet) {
+        relabel_run_log(NULL, "batch run %s: lines %lu-%lu of %s, state in "
+                        "%s, %s %s at %s", b->st.run, b->st.first,
+                        b->st.last, b->conf->in_path, b->state_path,
+                        b->conf->model, b->bc->critique
+                        ? "proposals, critique, synthesis"
+                        : "proposals, synthesis", b->bc->url);
+    }
+
+    return 0;
+}
+
+
+/* the rounds of a stage, then what they make of each row */
+static int
+relabel_batch_stage(relabel_batch_t *b, int stage)
+{
+    int  round, rc;
+
+    for (round = 0; ; round++) {
+        rc = relabel_batch_round(b, stage, round);
+
+        if (rc < 0) {
+            return -1;
+        }
+
+        if (rc == 0) {
+            break;
+        }
+    }
+
+    relabel_batch_rows_settle(b, stage);
+
+    return 0;
+}
+
+
+/* one round: 1 when it ran, 0 when it had nothing to send, -1 */
+static int
+relabel_batch_round(relabel_batch_t *b, int stage, int round)
+{
+    int                   *pis;
+    char                   prefix[32];
+    size_t                 i, n, npis;
+    relabel_batch_item_t  *items;
+
+    snprintf(prefix, sizeof(prefix), "s%d.r%d.", stage, round);
+
+    pis = calloc(b->st.nparts + 1, sizeof(int));
+    if (pis == NULL) {
+        return -1;
+    }
+
+    /* the parts planned before (by a run that was stopped) */
+
+    for (i = 0, npis = 0; i < b->st.nparts; i++) {
+        if (strncmp(b->st.parts[i].part, prefix, strlen(prefix)) == 0) {
+            if (relabel_batch_rows_members(b, (int) i) != 0) {
+                free(pis);
+                return -1;
+            }
+            pis[npis++] = (int) i;
+        }
+    }
+
+    if (relabel_batch_rows_todo(b, stage, round, &items, &n) != 0) {
+        free(pis);
+        return -1;
+    }
+
+    if (n) {
+        i = b->st.nparts;
+
+        if (relabel_batch_parts_plan(b, stage, round, items, n) != 0) {
+            free(items);
+            free(pis);
+            return -1;
+        }
+
+        free(pis);
+        pis = calloc(b->st.nparts + 1, sizeof(int));
+        if (pis == NULL) {
+            free(items);
+            return -1;
+        }
+
+        for (npis = 0, i = 0; i < b->st.nparts; i++) {
+            if (strncmp(b->st.parts[i].part, prefix, strlen(prefix)) == 0) {
+                pis[npis++] = (int) i;
+            }
+        }
+    }
+
+    free(items);
+
+    if (npis == 0) {
+        free(pis);
+        return 0;
+    }
+
+    if (round > 0) {
+        b->rounds_retried++;
+    }
+
+    for (i = 0; i < npis; i++) {
+        if (relabel_batch_parts_submit(b, pis[i]) != 0) {
+            free(pis);
+            return -1;
+        }
+    }
+
+    if (relabel_batch_parts_wait(b, pis, npis) != 0) {
+        free(pis);
+        return -1;
+    }
+
+    for (i = 0; i < npis; i++) {
+        if (relabel_batch_parts_fetch(b, pis[i]) != 0
+            || relabel_batch_rows_join(b, pis[i]) != 0)
+        {
+            free(pis);
+            return -1;
+        }
+    }
+
+    free(pis);
+
+    return 1;
+}
+
+
+/* tokens per stage, and their cost at batch and at synchronous prices */
+static void
+relabel_batch_report(relabel_batch_t *b)
+{
+    int                     stage, priced;
+    size_t                  i;
+    double                  sync, batch, ts, tb;
+    long long               in, out;
+    const char             *model;
+    relabel_run_t          *run;
+    relabel_price_t        *user;
+    const relabel_price_t  *p;
+
+    run = b->run;
+    user = NULL;
+
+    if (b->bc->nprices) {
+        user = calloc(b->bc->nprices, sizeof(relabel_price_t));
+    }
+
+    for (i = 0; user && i < b->bc->nprices; i++) {
+        char  *name;
+
+        if (relabel_price_parse(b->bc->prices[i], &user[i], &name) != 0) {
+            user[i].model = "";
+        }
+    }
+
+    ts = 0;
+    tb = 0;
+    priced = 1;
+
+    for (stage = RELABEL_BATCH_PROPOSAL; stage <= RELABEL_BATCH_SYNTHESIS;
+         stage++)
+    {
+        in = ngx_http_moa_usage_get(b->usage[stage], "prompt_tokens");
+        out = ngx_http_moa_usage_get(b->usage[stage], "completion_tokens");
+        in = in < 0 ? 0 : in;
+        out = out < 0 ? 0 : out;
+
+        run->prompt_tokens += in;
+        run->completion_tokens += out;
+        run->requests += b->sent[stage];
+        run->failures += b->failed[stage];
+
+        if (b->sent[stage] == 0) {
+            continue;
+        }
+
+        model = relabel_batch_recipe_stage_model(&b->recipe, stage);
+        p = relabel_price_find(user, user ? b->bc->nprices : 0, model);
+
+        if (p == NULL) {
+            priced = 0;
+            relabel_run_log(run, "%s: %lu requests, %lu failed; tokens %lld "
+                            "prompt + %lld completion (%s: no price, see "
+                            "--price)", relabel_batch_stage_name(stage),
+                            b->sent[stage], b->failed[stage], in, out, model);
+            continue;
+        }
+
+        sync = relabel_price_cost(in, out, p->in, p->out);
+        batch = relabel_price_cost(in, out, p->batch_in, p->batch_out);
+        ts += sync;
+        tb += batch;
+
+        relabel_run_log(run, "%s: %lu requests, %lu failed; tokens %lld "
+                        "prompt + %lld completion; %s at $%g/$%g per 1M: "
+                        "batch $%.4f, synchronous $%.4f",
+                        relabel_batch_stage_name(stage), b->sent[stage],
+                        b->failed[stage], in, out, model, p->in, p->out,
+                        batch, sync);
+    }
+
+    run->retries = b->rounds_retried;
+
+    if (priced && ts > 0) {
+        relabel_run_log(run, "cost: batch $%.4f, synchronous $%.4f (saved "
+                        "$%.4f, %.0f%%)%s", tb, ts, ts - tb,
+                        (ts - tb) / ts * 100,
+                        b->bc->nprices ? ""
+                        : "; prices: built-in table, OpenAI's as of "
+                          RELABEL_PRICE_SNAPSHOT);
+    }
+
+    for (i = 0; user && i < b->bc->nprices; i++) {
+        if (user[i].model[0]) {
+            free((char *) user[i].model);
+        }
+    }
+
+    free(user);
+}
+
+
+/* the work directory's files, then the directory */
+static void
+relabel_batch_remove_dir(const char *dir)
+{
+    char           *path;
+    DIR            *d;
+    struct dirent  *e;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+
+        if (asprintf(&path, "%s/%s", dir, e->d_name) >= 0) {
+            (void) unlink(path);
+            free(path);
+        }
+    }
+
+    closedir(d);
+    (void) rmdir(dir);
+}
+
+
+static void
+relabel_batch_cleanup(relabel_batch_t *b, int remove_state)
+{
+    int  i;
+
+    if (remove_state) {
+        /* the run is over: OUT has every row */
+        relabel_batch_remove_dir(b->dir);
+        (void) unlink(b->state_path);
+    }
+
+    if (b->state_fd != -1) {
+        close(b->state_fd);
+    }
+
+    for (i = 0; i < RELABEL_BATCH_NSTAGES; i++) {
+        cJSON_Delete(b->usage[i]);
+    }
+
+    relabel_batch_rows_free(b);
+    relabel_batch_state_free(&b->st);
+    relabel_batch_recipe_free(&b->recipe);
+    relabel_batch_api_free(&b->api);
+    free(b->state_path);
+    free(b->dir);
+}
