@@ -161,8 +161,6 @@ relabel_batch_parts_flush(relabel_batch_t *b, FILE **f, char **tmp,
         return -1;
     }
 
-    b->sent[stage] += lines;
-
     return 0;
 }
 

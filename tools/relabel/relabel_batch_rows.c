@@ -211,8 +211,25 @@ relabel_batch_rows_text(relabel_batch_t *b, relabel_batch_row_t *row)
 static char *
 relabel_batch_rows_line(relabel_batch_t *b, const relabel_batch_ref_t *ref)
 {
-    int    *fd;
-    char   *p, *path;
+    int     *fd, *fds;
+    char    *p, *path;
+    size_t   i, n;
+
+    if ((size_t) (2 * ref->part + 2) > b->nfds) {
+        /* a descriptor for each part's output and error file, once open */
+        n = 2 * b->st.nparts;
+        fds = realloc(b->fds, n * sizeof(int));
+        if (fds == NULL) {
+            return NULL;
+        }
+
+        for (i = b->nfds; i < n; i++) {
+            fds[i] = -1;
+        }
+
+        b->fds = fds;
+        b->nfds = n;
+    }
 
     fd = &b->fds[2 * ref->part + ref->err_file];
 
@@ -518,6 +535,7 @@ relabel_batch_rows_members(relabel_batch_t *b, int pi)
         ref->kind = RELABEL_REF_SENT;
         ref->part = pi;
         ref->sent++;
+        b->sent[stage]++;
     }
 
     free(line);
