@@ -221,7 +221,7 @@ relabel_batch_main(relabel_run_t *run)
     }
 
     if (rc == 0) {
-        rc = relabel_batch_rows_write(&b);
+        rc = relabel_batch_write_out(&b);
     }
 
     if (rc != 0 && !run->stopping) {
@@ -506,7 +506,7 @@ relabel_batch_round(relabel_batch_t *b, int stage, int round)
 
     for (i = 0, npis = 0; i < b->st.nparts; i++) {
         if (strncmp(b->st.parts[i].part, prefix, strlen(prefix)) == 0) {
-            if (relabel_batch_rows_members(b, (int) i) != 0) {
+            if (relabel_batch_join_members(b, (int) i) != 0) {
                 free(pis);
                 return -1;
             }
@@ -567,7 +567,7 @@ relabel_batch_round(relabel_batch_t *b, int stage, int round)
 
     for (i = 0; i < npis; i++) {
         if (relabel_batch_parts_fetch(b, pis[i]) != 0
-            || relabel_batch_rows_join(b, pis[i]) != 0)
+            || relabel_batch_join_part(b, pis[i]) != 0)
         {
             free(pis);
             return -1;

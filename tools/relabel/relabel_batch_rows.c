@@ -7,9 +7,8 @@
  * (pread) whenever a body or its output line needs it, and a call's result
  * is a line of a downloaded file, found by its custom_id, read again when
  * a later stage needs it: memory holds only offsets.  Which calls go into
- * a round, what a stage's results make of a row (the quorum, critique or
- * none, the answer or the fallback or a reject), and writing OUT and the
- * rejects file in input order.
+ * a round, and what a stage's results make of a row (the quorum, critique
+ * or none, the answer or the fallback or a reject).
  */
 
 
@@ -33,14 +32,6 @@
 
 static char *relabel_batch_rows_text(relabel_batch_t *b,
     relabel_batch_row_t *row);
-static char *relabel_batch_rows_line(relabel_batch_t *b,
-    const relabel_batch_ref_t *ref);
-static int relabel_batch_rows_replies(relabel_batch_t *b,
-    relabel_batch_row_t *row, ngx_http_moa_reply_t *reps, char **lines);
-static void relabel_batch_rows_replies_free(relabel_batch_t *b,
-    ngx_http_moa_reply_t *reps, char **lines);
-static void relabel_batch_rows_fail(relabel_batch_ref_t *ref,
-    relabel_ref_kind_e kind, long status, const char *why);
 static int relabel_batch_rows_cands(relabel_batch_t *b,
     relabel_batch_row_t *row);
 static int relabel_batch_rows_check(relabel_batch_t *b,
@@ -208,7 +199,7 @@ relabel_batch_rows_text(relabel_batch_t *b, relabel_batch_row_t *row)
 
 
 /* a result's line, from its part's output or error file */
-static char *
+char *
 relabel_batch_rows_line(relabel_batch_t *b, const relabel_batch_ref_t *ref)
 {
     int     *fd, *fds;
@@ -264,7 +255,7 @@ relabel_batch_rows_line(relabel_batch_t *b, const relabel_batch_ref_t *ref)
 }
 
 
-static void
+void
 relabel_batch_rows_fail(relabel_batch_ref_t *ref, relabel_ref_kind_e kind,
     long status, const char *why)
 {
@@ -358,7 +349,7 @@ relabel_batch_rows_todo(relabel_batch_t *b, int stage, int round,
 
 
 /* the proposal replies of a row, parsed; reps[i].p NULL when none */
-static int
+int
 relabel_batch_rows_replies(relabel_batch_t *b, relabel_batch_row_t *row,
     ngx_http_moa_reply_t *reps, char **lines)
 {
@@ -394,7 +385,7 @@ relabel_batch_rows_replies(relabel_batch_t *b, relabel_batch_row_t *row,
 }
 
 
-static void
+void
 relabel_batch_rows_replies_free(relabel_batch_t *b,
     ngx_http_moa_reply_t *reps, char **lines)
 {
@@ -485,236 +476,6 @@ done:
 }
 
 
-/* the calls of a part, from its input file: sent in this round */
-int
-relabel_batch_rows_members(relabel_batch_t *b, int pi)
-{
-    int                    stage, call;
-    char                  *path, *line, *id, *end;
-    FILE                  *f;
-    size_t                 cap;
-    ssize_t                n;
-    unsigned long          ln;
-    relabel_batch_ref_t   *ref;
-
-    path = relabel_batch_rows_path(b, pi, "in");
-    f = path ? fopen(path, "r") : NULL;
-
-    if (f == NULL) {
-        relabel_run_log(NULL, "cannot read the batch input file %s: %s",
-                        path ? path : b->st.parts[pi].part, strerror(errno));
-        free(path);
-        return -1;
-    }
-
-    free(path);
-    line = NULL;
-    cap = 0;
-
-    while ((n = getline(&line, &cap, f)) > 0) {
-        /* our own lines: {"custom_id":"l17-p0",... */
-        id = line + sizeof("{\"custom_id\":\"") - 1;
-        end = (size_t) n > sizeof("{\"custom_id\":\"") ? strchr(id, '"')
-                                                        : NULL;
-
-        if (end == NULL) {
-            break;
-        }
-
-        *end = '\0';
-
-        if (relabel_batch_files_custom_id_parse(id, &ln, &stage, &call) != 0
-            || ln < b->st.first || ln > b->st.last
-            || stage != b->st.parts[pi].stage
-            || (stage == RELABEL_BATCH_PROPOSAL && call >= b->recipe.ncalls))
-        {
-            break;
-        }
-
-        ref = relabel_batch_ref(b, &b->rows[ln - b->st.first], stage, call);
-        ref->kind = RELABEL_REF_SENT;
-        ref->part = pi;
-        ref->sent++;
-        b->sent[stage]++;
-    }
-
-    free(line);
-    n = ferror(f) || !feof(f);
-    fclose(f);
-
-    if (n) {
-        relabel_run_log(NULL, "the batch input file of part %s is not one "
-                        "of this run's", b->st.parts[pi].part);
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/* a 2xx result: usable (OK, its usage summed) or a retry */
-static void
-relabel_batch_rows_reply(relabel_batch_t *b, int stage,
-    relabel_batch_ref_t *ref, const relabel_batch_result_t *res)
-{
-    int                    j, asked, n;
-    ngx_http_moa_error_t   e;
-    ngx_http_moa_reply_t   rep;
-
-    memset(&rep, 0, sizeof(ngx_http_moa_reply_t));
-
-    if (ngx_http_moa_reply_parse(&rep, res->body, res->body_len, &e) != 0) {
-        relabel_batch_rows_fail(ref, RELABEL_REF_RETRY, res->status,
-                                e.message);
-        return;
-    }
-
-    if (ngx_http_moa_usage_add_reply(b->usage[stage], &rep) < 0) {
-        b->run->fatal = 1;
-    }
-
-    asked = stage == RELABEL_BATCH_PROPOSAL
-            ? b->recipe.expected / b->recipe.ncalls : 1;
-
-    for (j = 0, n = 0; j < rep.nchoices && j < asked; j++) {
-        n += ngx_http_moa_reply_choice_usable(&rep.choices[j]);
-    }
-
-    ngx_http_moa_reply_free(&rep);
-
-    if (n == 0) {
-        relabel_batch_rows_fail(ref, RELABEL_REF_RETRY, res->status,
-                                "the reply has no usable answer");
-        return;
-    }
-
-    ref->kind = RELABEL_REF_OK;
-    ref->ncands = n;
-}
-
-
-/* the results of one file of a part; 0, or -1 when it cannot be read */
-static int
-relabel_batch_rows_join_file(relabel_batch_t *b, int pi, int err_file)
-{
-    int                      stage, call;
-    char                    *path, *line;
-    FILE                    *f;
-    off_t                    off;
-    size_t                   cap, len;
-    ssize_t                  n;
-    unsigned long            ln;
-    relabel_batch_ref_t     *ref;
-    relabel_batch_result_t   res;
-
-    path = relabel_batch_rows_path(b, pi, err_file ? "err" : "out");
-    f = path ? fopen(path, "r") : NULL;
-    free(path);
-
-    if (f == NULL) {
-        return errno == ENOENT ? 0 : -1;
-    }
-
-    line = NULL;
-    cap = 0;
-    off = 0;
-
-    while ((n = getline(&line, &cap, f)) > 0) {
-        len = line[n - 1] == '\n' ? (size_t) n - 1 : (size_t) n;
-
-        if (relabel_batch_files_result(line, len, &res) != 0
-            || relabel_batch_files_custom_id_parse(res.custom_id, &ln, &stage,
-                                                   &call) != 0
-            || ln < b->st.first || ln > b->st.last
-            || stage != b->st.parts[pi].stage
-            || (stage == RELABEL_BATCH_PROPOSAL && call >= b->recipe.ncalls))
-        {
-            /* not a result of ours: nothing to join it to */
-            off += n;
-            continue;
-        }
-
-        ref = relabel_batch_ref(b, &b->rows[ln - b->st.first], stage, call);
-
-        if (ref->kind == RELABEL_REF_SENT && ref->part == pi) {
-            ref->err_file = err_file;
-            ref->off = off;
-            ref->len = len;
-
-            if (res.body) {
-                relabel_batch_rows_reply(b, stage, ref, &res);
-
-            } else {
-                relabel_batch_rows_fail(ref, res.not_run ? RELABEL_REF_NOTRUN
-                                        : res.retryable ? RELABEL_REF_RETRY
-                                        : RELABEL_REF_FAIL,
-                                        res.status, res.error);
-            }
-
-            if (ref->kind != RELABEL_REF_OK) {
-                b->failed[stage]++;
-            }
-        }
-
-        off += n;
-    }
-
-    free(line);
-    n = ferror(f);
-    fclose(f);
-
-    return n ? -1 : 0;
-}
-
-
-/* a finished part's results joined to its calls by custom_id */
-int
-relabel_batch_rows_join(relabel_batch_t *b, int pi)
-{
-    int                    call, ncalls, stage;
-    char                   why[400];
-    unsigned long          i;
-    relabel_batch_ref_t   *ref;
-    relabel_batch_part_t  *p;
-
-    p = &b->st.parts[pi];
-    stage = p->stage;
-
-    if (relabel_batch_rows_join_file(b, pi, 0) != 0
-        || relabel_batch_rows_join_file(b, pi, 1) != 0)
-    {
-        relabel_run_log(NULL, "cannot read the results of part %s: %s",
-                        p->part, strerror(errno));
-        return -1;
-    }
-
-    /* calls without a result line: never run, or lost */
-
-    snprintf(why, sizeof(why), "batch %s %s%s%s", p->batch, p->status,
-             strcmp(p->status, "completed") == 0
-             ? " without a result for this request" : "",
-             "");
-
-    ncalls = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls : 1;
-
-    for (i = 0; i < b->nrows; i++) {
-        for (call = 0; call < ncalls; call++) {
-            ref = relabel_batch_ref(b, &b->rows[i], stage, call);
-
-            if (ref->kind == RELABEL_REF_SENT && ref->part == pi) {
-                relabel_batch_rows_fail(ref,
-                                        strcmp(p->status, "completed") == 0
-                                        ? RELABEL_REF_RETRY
-                                        : RELABEL_REF_NOTRUN, 0, why);
-                b->failed[stage]++;
-            }
-        }
-    }
-
-    return 0;
-}
-
-
 /* the last failure among a row's calls of a stage */
 static const relabel_batch_ref_t *
 relabel_batch_rows_last_failure(relabel_batch_t *b, relabel_batch_row_t *row,
@@ -799,200 +560,6 @@ relabel_batch_rows_settle(relabel_batch_t *b, int stage)
             }
         }
     }
-}
-
-
-/*
- * The answer of a done row as the reply the online mode would have got:
- * the synthesis reply, or {"choices":[the first candidate]} as the
- * fallback.
- */
-static int
-relabel_batch_rows_answer(relabel_batch_t *b, relabel_batch_row_t *row,
-    relabel_answer_t *a, char *err, size_t errlen)
-{
-    int                      rc, ncands, fc, fch;
-    char                    *line, **lines;
-    ngx_http_moa_buf_t       cands, body;
-    ngx_http_moa_reply_t    *reps;
-    relabel_batch_result_t   res;
-
-    if (!row->fallback) {
-        line = relabel_batch_rows_line(b, &row->refs[b->recipe.ncalls + 1]);
-
-        rc = line == NULL
-             || relabel_batch_files_result(line,
-                                   row->refs[b->recipe.ncalls + 1].len, &res)
-                != 0
-             || res.body == NULL
-             ? -1
-             : relabel_record_answer_parse(res.body, res.body_len, a, err,
-                                           errlen);
-        free(line);
-        return rc;
-    }
-
-    rc = -1;
-    memset(&cands, 0, sizeof(ngx_http_moa_buf_t));
-    memset(&body, 0, sizeof(ngx_http_moa_buf_t));
-    reps = calloc(b->ncalls, sizeof(ngx_http_moa_reply_t));
-    lines = calloc(b->ncalls, sizeof(char *));
-
-    if (reps && lines && relabel_batch_rows_replies(b, row, reps, lines) == 0) {
-        if (relabel_batch_recipe_candidates(&b->recipe, reps,
-                                            b->recipe.ncalls, &cands, &ncands,
-                                            &fc, &fch) == 0
-            && fc >= 0)
-        {
-            ngx_http_moa_buf_lit(&body, "{\"choices\":[");
-            ngx_http_moa_buf_add(&body, reps[fc].choices[fch].span.p,
-                                 reps[fc].choices[fch].span.len);
-            ngx_http_moa_buf_lit(&body, "]}");
-
-            rc = body.nomem ? -1
-                            : relabel_record_answer_parse(body.data, body.len,
-                                                          a, err, errlen);
-        }
-
-        relabel_batch_rows_replies_free(b, reps, lines);
-    }
-
-    ngx_http_moa_buf_free(&cands);
-    ngx_http_moa_buf_free(&body);
-    free(reps);
-    free(lines);
-
-    return rc;
-}
-
-
-static unsigned
-relabel_batch_rows_attempts(relabel_batch_t *b, relabel_batch_row_t *row)
-{
-    int       i;
-    unsigned  n;
-
-    for (i = 0, n = 0; i < b->ncalls; i++) {
-        n += row->refs[i].sent;
-    }
-
-    return n;
-}
-
-
-/* one row's line, to OUT or to the rejects file */
-static int
-relabel_batch_rows_write_one(relabel_batch_t *b, relabel_batch_row_t *row,
-    const char *text, size_t len, ngx_http_moa_buf_t *out)
-{
-    int                fd;
-    char               err[RELABEL_ERRLEN];
-    relabel_run_t     *run;
-    relabel_record_t   rec;
-    relabel_answer_t   a;
-
-    run = b->run;
-    err[0] = '\0';
-
-    if (row->state == RELABEL_ROW_DONE) {
-        if (relabel_batch_rows_answer(b, row, &a, err, sizeof(err)) != 0
-            || relabel_record_split(text, len, &rec) != NULL
-            || relabel_record_output_build(out, text, len, &rec, a.message,
-                                           a.message_len) != 0)
-        {
-            relabel_run_log(run, "line %lu: cannot build its output: %s",
-                            row->line, err[0] ? err : "out of memory");
-            relabel_record_answer_free(&a);
-            return -1;
-        }
-
-        if (strcmp(a.finish_reason, "length") == 0) {
-            run->truncated++;
-        }
-
-        relabel_record_answer_free(&a);
-        fd = run->out_fd;
-        run->written++;
-
-    } else {
-        if (relabel_record_reject_build(out, row->line, row->error,
-                                        row->status,
-                                        relabel_batch_rows_attempts(b, row),
-                                        text, len) != 0)
-        {
-            relabel_run_log(run, "out of memory");
-            return -1;
-        }
-
-        fd = run->rej_fd;
-        run->rejected++;
-
-        if (!b->conf->quiet) {
-            relabel_run_log(run, "line %lu: rejected: %s", row->line,
-                            row->error);
-        }
-    }
-
-    if (relabel_files_write_all(fd, out->data, out->len) != 0) {
-        relabel_run_log(run, "writing %s: %s",
-                        fd == run->out_fd ? "OUT" : "the rejects file",
-                        strerror(errno));
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/* OUT and the rejects file, in input order, from where they stop */
-int
-relabel_batch_rows_write(relabel_batch_t *b)
-{
-    int                   rc;
-    relabel_run_t        *run;
-    relabel_line_t        l;
-    ngx_http_moa_buf_t    out;
-    relabel_batch_row_t  *row;
-
-    run = b->run;
-    memset(&l, 0, sizeof(relabel_line_t));
-    rc = 0;
-
-    while (run->covered < b->st.last) {
-        if (relabel_io_read_line(run->in, &l, run->covered + 1) <= 0) {
-            relabel_run_log(run, "IN ended at line %lu: did it change?",
-                            run->covered);
-            rc = -1;
-            break;
-        }
-
-        row = &b->rows[run->covered + 1 - b->st.first];
-
-        if (row->state == RELABEL_ROW_BLANK || l.blank) {
-            run->blank++;
-
-        } else if (row->state == RELABEL_ROW_ACTIVE) {
-            relabel_run_log(run, "line %lu: no result", row->line);
-            rc = -1;
-            break;
-
-        } else {
-            memset(&out, 0, sizeof(ngx_http_moa_buf_t));
-            rc = relabel_batch_rows_write_one(b, row, l.data, l.len, &out);
-            ngx_http_moa_buf_free(&out);
-
-            if (rc != 0) {
-                break;
-            }
-        }
-
-        run->covered++;
-        relabel_batch_hook("written");
-    }
-
-    free(l.data);
-
-    return rc;
 }
 
 

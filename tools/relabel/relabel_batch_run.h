@@ -4,7 +4,8 @@
  *
  * moa-relabel --batch, the command line side: the Batch API client
  * (relabel_batch_api.c), the rows and their calls' results, and the run
- * (relabel_batch.c, relabel_batch_rows.c).
+ * (relabel_batch.c, relabel_batch_parts.c, relabel_batch_rows.c,
+ * relabel_batch_write.c).
  */
 
 
@@ -170,17 +171,29 @@ int relabel_batch_parts_wait(relabel_batch_t *b, int *pis, size_t n);
 int relabel_batch_parts_fetch(relabel_batch_t *b, int pi);
 int relabel_batch_parts_cancel(relabel_batch_t *b);
 
+/* relabel_batch_write.c */
+int relabel_batch_write_out(relabel_batch_t *b);
+
+/* relabel_batch_join.c */
+int relabel_batch_join_members(relabel_batch_t *b, int pi);
+int relabel_batch_join_part(relabel_batch_t *b, int pi);
+
 /* relabel_batch_rows.c */
 int relabel_batch_rows_scan(relabel_batch_t *b, unsigned long long *digest);
 int relabel_batch_rows_todo(relabel_batch_t *b, int stage, int round,
     relabel_batch_item_t **items, size_t *n);
 int relabel_batch_rows_body(relabel_batch_t *b, relabel_batch_row_t *row,
     int stage, int call, ngx_http_moa_buf_t *out, char *err, size_t errlen);
-int relabel_batch_rows_members(relabel_batch_t *b, int pi);
-int relabel_batch_rows_join(relabel_batch_t *b, int pi);
+void relabel_batch_rows_fail(relabel_batch_ref_t *ref, relabel_ref_kind_e kind,
+    long status, const char *why);
 char *relabel_batch_rows_path(relabel_batch_t *b, int pi, const char *what);
 void relabel_batch_rows_settle(relabel_batch_t *b, int stage);
-int relabel_batch_rows_write(relabel_batch_t *b);
+char *relabel_batch_rows_line(relabel_batch_t *b,
+    const relabel_batch_ref_t *ref);
+int relabel_batch_rows_replies(relabel_batch_t *b, relabel_batch_row_t *row,
+    ngx_http_moa_reply_t *reps, char **lines);
+void relabel_batch_rows_replies_free(relabel_batch_t *b,
+    ngx_http_moa_reply_t *reps, char **lines);
 void relabel_batch_rows_free(relabel_batch_t *b);
 
 

@@ -173,7 +173,7 @@ relabel_batch_state_apply(relabel_batch_state_t *st, const char *line,
     int                    rc;
     char                  *name;
     cJSON                 *o;
-    const cJSON           *v;
+    const cJSON           *v, *f;
     relabel_batch_part_t  *p, *parts;
 
     o = cJSON_ParseWithLength(line, len);
@@ -187,17 +187,20 @@ relabel_batch_state_apply(relabel_batch_state_t *st, const char *line,
     name = NULL;
 
     if (cJSON_GetObjectItemCaseSensitive(o, "moa_relabel_batch")) {
+        v = cJSON_GetObjectItem(o, "first");
+        f = cJSON_GetObjectItem(o, "last");
+
         if (relabel_batch_state_str(&st->run, o, "run") != 1
             || relabel_batch_state_str(&st->recipe, o, "recipe") != 1
-            || !cJSON_IsNumber(v = cJSON_GetObjectItem(o, "first"))
-            || (st->first = (unsigned long) v->valuedouble, 0)
-            || !cJSON_IsNumber(v = cJSON_GetObjectItem(o, "last")))
+            || !cJSON_IsNumber(v) || !cJSON_IsNumber(f)
+            || v->valuedouble < 1 || f->valuedouble < 0)
         {
             snprintf(err, errlen, "a bad header");
             goto done;
         }
 
-        st->last = (unsigned long) v->valuedouble;
+        st->first = (unsigned long) v->valuedouble;
+        st->last = (unsigned long) f->valuedouble;
         rc = 0;
         goto done;
     }
