@@ -102,6 +102,9 @@ my %mocks = (
     clean => { step_ms => 40, quote => JSON::PP::true },
     same => { step_ms => 40 },
     same2 => { step_ms => 40 },
+    same3 => { step_ms => 40 },
+    synfail => { step_ms => 40, quote => JSON::PP::true,
+                 line_errors => { 'Merge:' => { status => 400 } } },
     slow => { step_ms => 1500, quote => JSON::PP::true },
 );
 
@@ -168,6 +171,14 @@ http {
             moa_min_proposals 2;
             moa_critique_prompt $dir/critique.txt;
             moa_synthesis_prompt $dir/synthesis.txt;
+        }
+
+        location = /v3/chat/completions {
+            moa_pass /_provider;
+            moa_proposers 4;
+            moa_proposer_n on;
+            moa_critique off;
+            moa_unknown_params drop;
         }
 
         location = /_provider {
@@ -580,6 +591,48 @@ sub identity {
               '0.3', '--aggregator-temperature', '0.5', '--min-proposals',
               '2', '--critique-prompt', "$dir/critique.txt",
               '--synthesis-prompt', "$dir/synthesis.txt"]);
+}
+
+{
+    # one proposal call with n, no critique, an unknown parameter dropped
+    identity('proposer_n', 'v3', 'same3', build_rows(6),
+             ['-m', 'moa-gpt-4o-v1', '-p', 'top_k=5'],
+             ['-m', 'gpt-4o', '-p', 'top_k=5', '--proposers', '4',
+              '--proposer-n', 'on', '--critique', 'off', '--unknown-params',
+              'drop']);
+}
+
+# -- a failed synthesis: the first candidate, or a reject
+
+{
+    my $rows = build_rows(4);
+    spew("$dir/f.jsonl", join('', map { "$_->{line}\n" } @$rows));
+
+    my ($rc, $err) = relabel('fallback', {}, batch_args('synfail',
+                             '--synthesis-prompt', "$dir/synthesis.txt",
+                             '--fallback', 'candidate', '--batch-retry',
+                             '0'), "$dir/f.jsonl", "$dir/f-out.jsonl");
+    is($rc, 0, 'fallback candidate: every row answered') or diag($err);
+
+    my $out = lines_of("$dir/f-out.jsonl");
+    my @bad = grep {
+        my $d = eval { $json->decode($out->[$_] // '') };
+        !$d || ($d->{messages}[-1]{content} // '')
+               ne "proposal 0: $rows->[$_]{q}"
+    } 0 .. $#$rows;
+    ok(@$out == 4 && !@bad, 'fallback candidate: with the first candidate')
+        or diag(explain($out));
+
+    reset_mock('synfail');
+    ($rc, $err) = relabel('nofallback', {}, batch_args('synfail',
+                          '--synthesis-prompt', "$dir/synthesis.txt",
+                          '--batch-retry', '0'), "$dir/f.jsonl",
+                          "$dir/f-out2.jsonl");
+    is($rc, 1, 'fallback error: the rows are rejected');
+    my $rej = lines_of("$dir/f-out2.rejects.jsonl");
+    ok(@$rej == 4 && !grep({ !/"error":"synthesis: HTTP 400: / } @$rej),
+       'fallback error: ... because the synthesis failed')
+        or diag(explain($rej));
 }
 
 # -- --batch-cancel, and what runs after it
