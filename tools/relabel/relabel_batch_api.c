@@ -653,10 +653,10 @@ done:
 }
 
 
-/* GET /files?purpose=batch: the file uploaded under name, if any */
-int
-relabel_batch_api_find_file(relabel_batch_api_t *api, const char *name,
-    char *id, size_t idlen)
+/* every page of a list (after=the last id) until value is found */
+static int
+relabel_batch_api_find_all(relabel_batch_api_t *api, const char *list,
+    const char *name, const char *value, char *id, size_t idlen)
 {
     int   rc, more, pages;
     char  path[512], last[128];
@@ -664,11 +664,11 @@ relabel_batch_api_find_file(relabel_batch_api_t *api, const char *name,
     last[0] = '\0';
 
     for (pages = 0; pages < 100; pages++) {
-        snprintf(path, sizeof(path), "/files?purpose=batch&limit=10000%s%s",
+        snprintf(path, sizeof(path), "%s%s%s", list,
                  last[0] ? "&after=" : "", last);
 
-        rc = relabel_batch_api_find(api, path, "filename", name, id, idlen,
-                                    last, sizeof(last), &more);
+        rc = relabel_batch_api_find(api, path, name, value, id, idlen, last,
+                                    sizeof(last), &more);
 
         if (rc != 0 || !more || last[0] == '\0') {
             return rc;
@@ -679,27 +679,21 @@ relabel_batch_api_find_file(relabel_batch_api_t *api, const char *name,
 }
 
 
+/* GET /files?purpose=batch: the file uploaded under name, if any */
+int
+relabel_batch_api_find_file(relabel_batch_api_t *api, const char *name,
+    char *id, size_t idlen)
+{
+    return relabel_batch_api_find_all(api, "/files?purpose=batch&limit=10000",
+                                      "filename", name, id, idlen);
+}
+
+
 /* GET /batches: the batch created with the tag, if any */
 int
 relabel_batch_api_find_batch(relabel_batch_api_t *api, const char *tag,
     char *id, size_t idlen)
 {
-    int   rc, more, pages;
-    char  path[512], last[128];
-
-    last[0] = '\0';
-
-    for (pages = 0; pages < 100; pages++) {
-        snprintf(path, sizeof(path), "/batches?limit=100%s%s",
-                 last[0] ? "&after=" : "", last);
-
-        rc = relabel_batch_api_find(api, path, NULL, tag, id, idlen, last,
-                                    sizeof(last), &more);
-
-        if (rc != 0 || !more || last[0] == '\0') {
-            return rc;
-        }
-    }
-
-    return 0;
+    return relabel_batch_api_find_all(api, "/batches?limit=100", NULL, tag,
+                                      id, idlen);
 }

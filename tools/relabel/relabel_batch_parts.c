@@ -26,10 +26,8 @@
 
 static int relabel_batch_parts_flush(relabel_batch_t *b, FILE **f,
     char **tmp, int stage, int round, unsigned long lines);
-static int relabel_batch_parts_upload(relabel_batch_t *b,
-    relabel_batch_part_t *p);
-static int relabel_batch_parts_create(relabel_batch_t *b,
-    relabel_batch_part_t *p);
+static int relabel_batch_parts_step(relabel_batch_t *b,
+    relabel_batch_part_t *p, int create);
 static void relabel_batch_parts_pause(relabel_batch_t *b, long attempt);
 static int relabel_batch_parts_terminal(const char *status);
 static void relabel_batch_parts_progress(relabel_batch_t *b, int stage,
@@ -180,14 +178,25 @@ relabel_batch_parts_pause(relabel_batch_t *b, long attempt)
 }
 
 
+/*
+ * A part's upload (create 0) or its batch's creation (create 1), once: a
+ * step started before (by a run that was killed, or whose reply was lost)
+ * is looked up at the provider before it is sent again.
+ */
 static int
-relabel_batch_parts_upload(relabel_batch_t *b, relabel_batch_part_t *p)
+relabel_batch_parts_step(relabel_batch_t *b, relabel_batch_part_t *p,
+    int create)
 {
-    int    rc;
-    char   name[256], id[128], *path;
-    long   attempt;
+    int          rc;
+    char         name[256], id[128], *path;
+    long         attempt;
+    const char  *key;
 
-    snprintf(name, sizeof(name), "%s.%s.jsonl", b->st.run, p->part);
+    key = create ? "batch" : "file";
+
+    /* the file's name, or the batch's metadata tag */
+    snprintf(name, sizeof(name), create ? "%s.%s" : "%s.%s.jsonl", b->st.run,
+             p->part);
 
     if (asprintf(&path, "%s/%s.in.jsonl", b->dir, p->part) < 0) {
         return -1;
@@ -196,12 +205,13 @@ relabel_batch_parts_upload(relabel_batch_t *b, relabel_batch_part_t *p)
     rc = -1;
 
     for (attempt = 0; attempt <= b->conf->retries; attempt++) {
-        if (p->uploading) {
-            /* sent before: did it arrive? */
-            rc = relabel_batch_api_find_file(&b->api, name, id, sizeof(id));
+        if (create ? p->creating : p->uploading) {
+            rc = create
+                 ? relabel_batch_api_find_batch(&b->api, name, id, sizeof(id))
+                 : relabel_batch_api_find_file(&b->api, name, id, sizeof(id));
 
             if (rc == 1) {
-                rc = relabel_batch_record(b, p->part, "file", id, 0, 0, 0);
+                rc = relabel_batch_record(b, p->part, key, id, 0, 0, 0);
                 break;
             }
 
@@ -210,18 +220,22 @@ relabel_batch_parts_upload(relabel_batch_t *b, relabel_batch_part_t *p)
                 continue;
             }
 
-        } else if (relabel_batch_record(b, p->part, "uploading", NULL, 0, 0,
-                                        0) != 0)
+        } else if (relabel_batch_record(b, p->part,
+                                        create ? "creating" : "uploading",
+                                        NULL, 0, 0, 0) != 0)
         {
             break;
         }
 
-        rc = relabel_batch_api_upload(&b->api, path, name, id, sizeof(id));
+        rc = create
+             ? relabel_batch_api_create(&b->api, p->file, name, id,
+                                        sizeof(id))
+             : relabel_batch_api_upload(&b->api, path, name, id, sizeof(id));
 
         if (rc == 0) {
-            relabel_batch_hook("upload-sent");
-            rc = relabel_batch_record(b, p->part, "file", id, 0, 0, 0);
-            relabel_batch_hook("uploaded");
+            relabel_batch_hook(create ? "create-sent" : "upload-sent");
+            rc = relabel_batch_record(b, p->part, key, id, 0, 0, 0);
+            relabel_batch_hook(create ? "created" : "uploaded");
             break;
         }
 
@@ -230,72 +244,17 @@ relabel_batch_parts_upload(relabel_batch_t *b, relabel_batch_part_t *p)
         }
 
         relabel_batch_parts_pause(b, attempt);
-    }
-
-    if (p->file == NULL) {
-        relabel_run_log(NULL, "uploading %s: %s", path, b->api.error);
-        rc = -1;
     }
 
     free(path);
 
-    return rc;
-}
-
-
-static int
-relabel_batch_parts_create(relabel_batch_t *b, relabel_batch_part_t *p)
-{
-    int    rc;
-    char   tag[128], id[128];
-    long   attempt;
-
-    snprintf(tag, sizeof(tag), "%s.%s", b->st.run, p->part);
-    rc = -1;
-
-    for (attempt = 0; attempt <= b->conf->retries; attempt++) {
-        if (p->creating) {
-            rc = relabel_batch_api_find_batch(&b->api, tag, id, sizeof(id));
-
-            if (rc == 1) {
-                rc = relabel_batch_record(b, p->part, "batch", id, 0, 0, 0);
-                break;
-            }
-
-            if (rc < 0) {
-                relabel_batch_parts_pause(b, attempt);
-                continue;
-            }
-
-        } else if (relabel_batch_record(b, p->part, "creating", NULL, 0, 0,
-                                        0) != 0)
-        {
-            break;
-        }
-
-        rc = relabel_batch_api_create(&b->api, p->file, tag, id, sizeof(id));
-
-        if (rc == 0) {
-            relabel_batch_hook("create-sent");
-            rc = relabel_batch_record(b, p->part, "batch", id, 0, 0, 0);
-            relabel_batch_hook("created");
-            break;
-        }
-
-        if (!b->api.retryable || relabel_batch_stopped(b)) {
-            break;
-        }
-
-        relabel_batch_parts_pause(b, attempt);
-    }
-
-    if (p->batch == NULL) {
-        relabel_run_log(NULL, "creating the batch of %s: %s", p->part,
-                        b->api.error);
+    if ((create ? p->batch : p->file) == NULL) {
+        relabel_run_log(b->run, "%s %s: %s", create ? "creating the batch of"
+                        : "uploading", p->part, b->api.error);
         return -1;
     }
 
-    if (!b->conf->quiet) {
+    if (create && !b->conf->quiet) {
         relabel_run_log(b->run, "%s: batch %s (%lu requests, file %s)",
                         p->part, p->batch, p->lines, p->file);
     }
@@ -312,13 +271,11 @@ relabel_batch_parts_submit(relabel_batch_t *b, int pi)
 
     p = &b->st.parts[pi];
 
-    if (p->file == NULL && relabel_batch_parts_upload(b, p) != 0) {
+    if (p->file == NULL && relabel_batch_parts_step(b, p, 0) != 0) {
         return -1;
     }
 
-    p = &b->st.parts[pi];
-
-    if (p->batch == NULL && relabel_batch_parts_create(b, p) != 0) {
+    if (p->batch == NULL && relabel_batch_parts_step(b, p, 1) != 0) {
         return -1;
     }
 
