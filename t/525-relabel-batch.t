@@ -635,6 +635,28 @@ sub identity {
         or diag(explain($rej));
 }
 
+# -- --overwrite after a killed run: a new run in a clean work directory
+
+{
+    my ($rc, $err) = relabel('ow-1', { MOA_RELABEL_BATCH_KILL => 'written' },
+                             batch_args('synfail', '--synthesis-prompt',
+                                        "$dir/synthesis.txt",
+                                        '--batch-retry', '0'),
+                             "$dir/f.jsonl", "$dir/ow.jsonl");
+    is($rc, 137, '--overwrite: a run with failed syntheses, killed');
+    ok(-s "$dir/ow.jsonl.batch.d/s3.r0.p0.err.jsonl",
+       '--overwrite: ... its error file in the work directory');
+
+    ($rc, $err) = relabel('ow-2', {}, batch_args('synfail', '--overwrite',
+                          '--batch-retry', '0'), "$dir/f.jsonl",
+                          "$dir/ow.jsonl");
+    is($rc, 0, '--overwrite: a new run (another prompt) relabels every row')
+        or diag($err);
+    unlike($err, qr/resuming/, '--overwrite: it does not resume');
+    is(scalar @{lines_of("$dir/ow.jsonl")}, 4, '--overwrite: 4 rows in OUT');
+    ok(!-e "$dir/ow.jsonl.rejects.jsonl", '--overwrite: no rejects left');
+}
+
 # -- --batch-cancel, and what runs after it
 
 {

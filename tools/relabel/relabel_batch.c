@@ -49,6 +49,7 @@ static int relabel_batch_start(relabel_batch_t *b);
 static int relabel_batch_stage(relabel_batch_t *b, int stage);
 static int relabel_batch_round(relabel_batch_t *b, int stage, int round);
 static void relabel_batch_report(relabel_batch_t *b);
+static void relabel_batch_remove_dir(const char *dir);
 static void relabel_batch_cleanup(relabel_batch_t *b, int remove_state);
 
 
@@ -427,6 +428,15 @@ relabel_batch_start(relabel_batch_t *b)
         }
 
         return 0;
+    }
+
+    /* a new run: no file of an earlier one (--overwrite) may be joined */
+    relabel_batch_remove_dir(b->dir);
+
+    if (mkdir(b->dir, 0755) != 0) {
+        relabel_run_log(NULL, "cannot make the work directory %s: %s",
+                        b->dir, strerror(errno));
+        return -1;
     }
 
     rnd = (unsigned) time(NULL) ^ (unsigned) getpid() << 16

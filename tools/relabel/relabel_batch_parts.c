@@ -403,13 +403,16 @@ relabel_batch_parts_fetch(relabel_batch_t *b, int pi)
     for (k = 0; k < 2; k++) {
         id = k ? p->error : p->output;
 
-        if (id == NULL) {
-            continue;
-        }
-
         path = relabel_batch_rows_path(b, pi, k ? "err" : "out");
         if (path == NULL) {
             return -1;
+        }
+
+        if (id == NULL) {
+            /* no such file: nothing of another try may stand for it */
+            (void) unlink(path);
+            free(path);
+            continue;
         }
 
         rc = relabel_batch_api_download(&b->api, id, path);

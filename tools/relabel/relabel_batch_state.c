@@ -170,8 +170,8 @@ int
 relabel_batch_state_apply(relabel_batch_state_t *st, const char *line,
     size_t len, char *err, size_t errlen)
 {
-    int                    rc;
-    char                  *name;
+    int                    rc, n[3];
+    char                  *name, check[64], c;
     cJSON                 *o;
     const cJSON           *v, *f;
     relabel_batch_part_t  *p, *parts;
@@ -214,6 +214,16 @@ relabel_batch_state_apply(relabel_batch_state_t *st, const char *line,
     p = relabel_batch_state_part(st, name);
 
     if (p == NULL) {
+        /* names become file names: only ours, "s1.r0.p0" */
+        if (sscanf(name, "s%d.r%d.p%d%c", &n[0], &n[1], &n[2], &c) != 3
+            || snprintf(check, sizeof(check), "s%d.r%d.p%d", n[0], n[1],
+                        n[2]) < 0
+            || strcmp(check, name) != 0)
+        {
+            snprintf(err, errlen, "a bad part name");
+            goto done;
+        }
+
         if (!cJSON_IsNumber(v = cJSON_GetObjectItem(o, "stage"))) {
             snprintf(err, errlen, "part %s: a step before its plan", name);
             goto done;

@@ -152,6 +152,17 @@ test_state(void)
     ngx_http_moa_buf_free(&b);
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
     relabel_batch_state_header(&b, &st);
+    ngx_http_moa_buf_lit(&b, "{\"part\":\"../s1.r0.p0\",\"stage\":1}\n");
+
+    ok(relabel_batch_state_parse(&back, b.data, b.len, &torn, err,
+                                 sizeof(err)) != 0
+       && strstr(err, "bad part name") != NULL,
+       "state: a part name that is not ours is refused (it names files)");
+    relabel_batch_state_free(&back);
+
+    ngx_http_moa_buf_free(&b);
+    memset(&b, 0, sizeof(ngx_http_moa_buf_t));
+    relabel_batch_state_header(&b, &st);
     ngx_http_moa_buf_lit(&b, "not json\n");
 
     ok(relabel_batch_state_parse(&back, b.data, b.len, &torn, err,
