@@ -595,6 +595,7 @@ static void
 relabel_batch_report(relabel_batch_t *b)
 {
     int                     stage, priced;
+    char                   *name;
     size_t                  i;
     double                  sync, batch, ts, tb;
     long long               in, out;
@@ -611,8 +612,6 @@ relabel_batch_report(relabel_batch_t *b)
     }
 
     for (i = 0; user && i < b->bc->nprices; i++) {
-        char  *name;
-
         if (relabel_price_parse(b->bc->prices[i], &user[i], &name) != 0) {
             user[i].model = "";
         }

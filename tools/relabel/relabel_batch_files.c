@@ -157,6 +157,7 @@ relabel_batch_files_result(const char *line, size_t len,
     relabel_batch_result_t *res)
 {
     int                   resp, body, rc;
+    char                  text[200];
     cJSON                *root;
     const cJSON          *id, *r, *st, *e;
     ngx_http_moa_json_t   j;
@@ -209,8 +210,6 @@ relabel_batch_files_result(const char *line, size_t len,
     }
 
     if (res->status) {
-        char  text[200];
-
         relabel_http_error_text(res->body ? res->body : "",
                                 res->body ? res->body_len : 0,
                                 text, sizeof(text));

@@ -83,9 +83,9 @@ relabel_batch_state_record(ngx_http_moa_buf_t *b, const char *part,
     const char *key, const char *value, int stage, int round,
     unsigned long lines)
 {
-    char    out[128], err[128];
-    cJSON  *o;
     int     ok;
+    char    st[64], out[128], err[128];
+    cJSON  *o;
 
     o = cJSON_CreateObject();
     if (o == NULL || cJSON_AddStringToObject(o, "part", part) == NULL) {
@@ -100,8 +100,6 @@ relabel_batch_state_record(ngx_http_moa_buf_t *b, const char *part,
 
     } else if (strcmp(key, "status") == 0) {
         /* value is "STATUS OUTPUT ERROR" */
-        char  st[64];
-
         ok = value != NULL
              && sscanf(value, "%63s %127s %127s", st, out, err) == 3
              && cJSON_AddStringToObject(o, "status", st) != NULL
