@@ -720,6 +720,12 @@ sub identity {
                           "$dir/s-out2.jsonl");
     is($rc, 2, 'bad option: a temperature over 2');
     like($err, qr/invalid temperature "3"/, 'bad option: says why');
+
+    ($rc, $err) = relabel('s5', {}, '--proposers', '2', "$dir/s.jsonl",
+                          "$dir/s-out3.jsonl");
+    is($rc, 2, 'a recipe option without --batch is refused');
+    like($err, qr/--proposers is an option of --batch/,
+         '... saying so');
 }
 
 unlike(slurp("$dir/error.log") // '', qr/\[(error|crit|alert|emerg)\]/,

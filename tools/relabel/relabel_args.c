@@ -423,6 +423,13 @@ relabel_args_parse(int argc, char **argv, relabel_conf_t *conf)
             conf->model = conf->batch.on ? "gpt-4o" : "moa-gpt-4o-v1";
         }
 
+        if (!conf->batch.on && relabel_batch_stray(&conf->batch)) {
+            /* online, the recipe is the endpoint's configuration */
+            fprintf(stderr, "moa-relabel: %s is an option of --batch\n",
+                    relabel_batch_stray(&conf->batch));
+            rc = -1;
+        }
+
         conf->in_path = argv[optind];
         conf->out_path = argv[optind + 1];
 

@@ -56,6 +56,8 @@ static void relabel_batch_cleanup(relabel_batch_t *b, int remove_state);
 void
 relabel_batch_defaults(relabel_batch_conf_t *bc)
 {
+    memset(bc, 0, sizeof(relabel_batch_conf_t));
+
     bc->url = "https://api.openai.com/v1";
     bc->window = "24h";
     bc->retry = 2;
@@ -69,6 +71,49 @@ relabel_batch_defaults(relabel_batch_conf_t *bc)
     bc->min_proposals = 1;
     bc->unknown_params = "pass";
     bc->fallback = "error";
+}
+
+
+/* the first --batch option given without --batch, or NULL */
+const char *
+relabel_batch_stray(const relabel_batch_conf_t *bc)
+{
+    relabel_batch_conf_t  d;
+
+    relabel_batch_defaults(&d);
+
+#define relabel_batch_differs(f, name)                                        \
+    if (bc->f != d.f) {                                                       \
+        return name;                                                          \
+    }
+
+    relabel_batch_differs(url, "--batch-url");
+    relabel_batch_differs(window, "--completion-window");
+    relabel_batch_differs(retry, "--batch-retry");
+    relabel_batch_differs(poll_ms, "--poll-interval");
+    relabel_batch_differs(max_requests, "--batch-max-requests");
+    relabel_batch_differs(max_mb, "--batch-max-mb");
+    relabel_batch_differs(keep, "--batch-keep");
+    relabel_batch_differs(proposers, "--proposers");
+    relabel_batch_differs(proposer_temperature, "--proposer-temperature");
+    relabel_batch_differs(proposer_n, "--proposer-n");
+    relabel_batch_differs(proposer_max_tokens, "--proposer-max-tokens");
+    relabel_batch_differs(critique, "--critique");
+    relabel_batch_differs(critic_model, "--critic-model");
+    relabel_batch_differs(critique_temperature, "--critique-temperature");
+    relabel_batch_differs(critic_max_tokens, "--critic-max-tokens");
+    relabel_batch_differs(aggregator_model, "--aggregator-model");
+    relabel_batch_differs(aggregator_temperature, "--aggregator-temperature");
+    relabel_batch_differs(critique_prompt, "--critique-prompt");
+    relabel_batch_differs(synthesis_prompt, "--synthesis-prompt");
+    relabel_batch_differs(min_proposals, "--min-proposals");
+    relabel_batch_differs(unknown_params, "--unknown-params");
+    relabel_batch_differs(fallback, "--fallback");
+    relabel_batch_differs(nprices, "--price");
+
+#undef relabel_batch_differs
+
+    return NULL;
 }
 
 
@@ -564,7 +609,10 @@ relabel_batch_round(relabel_batch_t *b, int stage, int round)
     }
 
     for (i = 0; i < npis; i++) {
-        if (relabel_batch_parts_submit(b, pis[i]) != 0) {
+        /* a signal stops the run before its next upload or create */
+        if (relabel_batch_stopped(b)
+            || relabel_batch_parts_submit(b, pis[i]) != 0)
+        {
             free(pis);
             return -1;
         }

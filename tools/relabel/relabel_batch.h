@@ -63,6 +63,7 @@ typedef struct {
 
 /* the defaults of the options above (relabel_batch.c) */
 void relabel_batch_defaults(relabel_batch_conf_t *bc);
+const char *relabel_batch_stray(const relabel_batch_conf_t *bc);
 
 
 /* a model's synchronous and batch prices, USD per million tokens */
