@@ -500,11 +500,11 @@ relabel_batch_rows_last_failure(relabel_batch_t *b, relabel_batch_row_t *row,
 
 static void
 relabel_batch_rows_reject(relabel_batch_row_t *row, long status,
-    const char *fmt, const char *why)
+    const char *what, const char *why)
 {
     char  buf[600];
 
-    snprintf(buf, sizeof(buf), fmt, why ? why : "no result");
+    snprintf(buf, sizeof(buf), "%s: %s", what, why ? why : "no result");
     free(row->error);
     row->error = strdup(buf);
     row->status = status;
@@ -517,7 +517,7 @@ void
 relabel_batch_rows_settle(relabel_batch_t *b, int stage)
 {
     int                         n;
-    char                        fmt[128];
+    char                        what[128];
     unsigned long               i;
     relabel_batch_row_t        *row;
     const relabel_batch_ref_t  *last, *syn;
@@ -535,10 +535,10 @@ relabel_batch_rows_settle(relabel_batch_t *b, int stage)
             n = relabel_batch_rows_cands(b, row);
 
             if (n < b->recipe.need) {
-                snprintf(fmt, sizeof(fmt), "proposals: %d of %d candidates, "
-                         "%d needed: %%s", n, b->recipe.expected,
+                snprintf(what, sizeof(what), "proposals: %d of %d "
+                         "candidates, %d needed", n, b->recipe.expected,
                          b->recipe.need);
-                relabel_batch_rows_reject(row, last ? last->status : 0, fmt,
+                relabel_batch_rows_reject(row, last ? last->status : 0, what,
                                           last ? last->why : NULL);
             }
 
@@ -555,7 +555,7 @@ relabel_batch_rows_settle(relabel_batch_t *b, int stage)
                 row->fallback = 1;
 
             } else {
-                relabel_batch_rows_reject(row, syn->status, "synthesis: %s",
+                relabel_batch_rows_reject(row, syn->status, "synthesis",
                                           syn->why);
             }
         }
