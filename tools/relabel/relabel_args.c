@@ -76,6 +76,7 @@ enum {
     RELABEL_OPT_BATCH_MAX_MB,
     RELABEL_OPT_POLL,
     RELABEL_OPT_WINDOW,
+    RELABEL_OPT_PURPOSE,
     RELABEL_OPT_PRICE,
     RELABEL_OPT_PROPOSERS,
     RELABEL_OPT_PROPOSER_TEMPERATURE,
@@ -171,6 +172,8 @@ static const relabel_arg_t  relabel_args[] = {
       relabel_conf_field(batch.poll_ms), 0, 0, NULL },
     { "completion-window", RELABEL_OPT_WINDOW, RELABEL_ARG_STR,
       relabel_conf_field(batch.window), 0, 0, NULL },
+    { "file-purpose", RELABEL_OPT_PURPOSE, RELABEL_ARG_STR,
+      relabel_conf_field(batch.purpose), 0, 0, NULL },
     { "price", RELABEL_OPT_PRICE, RELABEL_ARG_CALL, 0, 0, 0,
       relabel_args_price },
     { "proposers", RELABEL_OPT_PROPOSERS, RELABEL_ARG_LONG,
@@ -281,6 +284,8 @@ static const char  relabel_usage[] =
 "                          USD per million tokens (repeatable); batch\n"
 "                          prices default to half\n"
 "      --completion-window W   (default 24h)\n"
+"      --file-purpose P    of the uploaded files (default batch; Together:\n"
+"                          batch-api)\n"
 "      --batch-max-requests N  requests a batch file (default 50000)\n"
 "      --batch-max-mb N    megabytes a batch file (default 190)\n"
 "      --batch-keep        keep the state file and work directory\n"

@@ -60,6 +60,7 @@ relabel_batch_defaults(relabel_batch_conf_t *bc)
 
     bc->url = "https://api.openai.com/v1";
     bc->window = "24h";
+    bc->purpose = "batch";
     bc->retry = 2;
     bc->poll_ms = 30000;
     bc->max_requests = 50000;
@@ -89,6 +90,7 @@ relabel_batch_stray(const relabel_batch_conf_t *bc)
 
     relabel_batch_differs(url, "--batch-url");
     relabel_batch_differs(window, "--completion-window");
+    relabel_batch_differs(purpose, "--file-purpose");
     relabel_batch_differs(retry, "--batch-retry");
     relabel_batch_differs(poll_ms, "--poll-interval");
     relabel_batch_differs(max_requests, "--batch-max-requests");
@@ -323,6 +325,16 @@ relabel_batch_setup(relabel_batch_t *b)
     }
 
     b->ncalls = b->recipe.ncalls + 2;
+
+    /* it goes into a form field and a query string */
+    if (b->bc->purpose[0] == '\0'
+        || strspn(b->bc->purpose, "abcdefghijklmnopqrstuvwxyz0123456789-_")
+           != strlen(b->bc->purpose))
+    {
+        relabel_run_log(NULL, "--file-purpose: expected letters, digits, "
+                        "'-' or '_', got \"%s\"", b->bc->purpose);
+        return -1;
+    }
 
     if (relabel_batch_api_init(&b->api, conf, b->bc->url) != 0
         || asprintf(&b->state_path, "%s.batch", conf->out_path) < 0

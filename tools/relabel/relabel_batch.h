@@ -34,6 +34,7 @@ typedef struct {
     int                   cancel;             /* --batch-cancel */
     const char           *url;                /* --batch-url BASE */
     const char           *window;             /* --completion-window */
+    const char           *purpose;            /* --file-purpose */
     long                  retry;              /* --batch-retry N */
     long long             poll_ms;            /* --poll-interval */
     long                  max_requests;       /* a file's lines */

@@ -347,7 +347,7 @@ relabel_batch_api_upload(relabel_batch_api_t *api, const char *path,
 
     part = curl_mime_addpart(mime);
     curl_mime_name(part, "purpose");
-    curl_mime_data(part, "batch", CURL_ZERO_TERMINATED);
+    curl_mime_data(part, api->conf->batch.purpose, CURL_ZERO_TERMINATED);
 
     part = curl_mime_addpart(mime);
     curl_mime_name(part, "file");
@@ -684,8 +684,12 @@ int
 relabel_batch_api_find_file(relabel_batch_api_t *api, const char *name,
     char *id, size_t idlen)
 {
-    return relabel_batch_api_find_all(api, "/files?purpose=batch&limit=10000",
-                                      "filename", name, id, idlen);
+    char  list[256];
+
+    snprintf(list, sizeof(list), "/files?purpose=%.64s&limit=10000",
+             api->conf->batch.purpose);
+
+    return relabel_batch_api_find_all(api, list, "filename", name, id, idlen);
 }
 
 
