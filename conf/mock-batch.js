@@ -27,6 +27,7 @@
  *   line_errors  {"TEXT": {"status": 500, "times": 1}, ...}: a line whose
  *                body contains TEXT gets that status (in the error file)
  *                its first `times` times (by custom_id; default always)
+ *   outage       n: the first n GET /v1/batches/{id} get 503
  *   quote        true: answers are "{stage} {call}: " and the last user
  *                message of the line's conversation (row-specific text)
  *   scenario     a $mock_scenario text for the chat logic (optional)
@@ -471,6 +472,12 @@ function advance(r, st, cf, b) {
 
 function retrieve(r, id) {
     var cf = conf(r), st = load(r), b = st.batches[id];
+
+    if ((st.outage || 0) < (cf.outage || 0)) {
+        st.outage = (st.outage || 0) + 1;
+        save(r, st);
+        return error(r, 503, 'mock: the service is unavailable');
+    }
 
     if (!b) {
         return error(r, 404, 'No batch found with id ' + id);

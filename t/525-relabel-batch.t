@@ -106,6 +106,7 @@ my %mocks = (
     synfail => { step_ms => 40, quote => JSON::PP::true,
                  line_errors => { 'Merge:' => { status => 400 } } },
     slow => { step_ms => 1500, quote => JSON::PP::true },
+    outage => { step_ms => 40, quote => JSON::PP::true, outage => 3 },
 );
 
 sub nginx_conf {
@@ -655,6 +656,17 @@ sub identity {
     unlike($err, qr/resuming/, '--overwrite: it does not resume');
     is(scalar @{lines_of("$dir/ow.jsonl")}, 4, '--overwrite: 4 rows in OUT');
     ok(!-e "$dir/ow.jsonl.rejects.jsonl", '--overwrite: no rejects left');
+}
+
+# -- the provider down for a while during the wait: the run waits on
+
+{
+    my ($rc, $err) = relabel('outage', {}, batch_args('outage', '--retries',
+                             '0'), "$dir/f.jsonl", "$dir/o-out.jsonl");
+    is($rc, 0, 'outage: the run finishes') or diag($err);
+    is(() = $err =~ /HTTP 503: .*\(looking again later\)/g, 3,
+       'outage: ... after three 503s while polling');
+    is(scalar @{lines_of("$dir/o-out.jsonl")}, 4, 'outage: 4 rows in OUT');
 }
 
 # -- --batch-cancel, and what runs after it

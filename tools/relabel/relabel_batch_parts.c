@@ -323,9 +323,17 @@ relabel_batch_parts_wait(relabel_batch_t *b, int *pis, size_t n)
             }
 
             if (relabel_batch_api_retrieve(&b->api, p->batch, &info) != 0) {
-                relabel_run_log(b->run, "batch %s: %s", p->batch,
-                                b->api.error);
-                return -1;
+                relabel_run_log(b->run, "batch %s: %s%s", p->batch,
+                                b->api.error, b->api.retryable
+                                ? " (looking again later)" : "");
+
+                if (!b->api.retryable) {
+                    return -1;
+                }
+
+                /* a wait of hours outlives an outage of minutes */
+                open++;
+                continue;
             }
 
             total += info.total ? info.total : (long) p->lines;
