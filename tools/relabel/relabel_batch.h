@@ -27,6 +27,9 @@
 
 #define RELABEL_BATCH_MAX_PROPOSERS  64
 
+/* how a request line of a batch input file starts: its custom_id first */
+#define RELABEL_BATCH_LINE_START     "{\"custom_id\":\""
+
 
 /* the --batch options; the recipe's are named after the directives */
 typedef struct {

@@ -108,12 +108,16 @@ int
 relabel_batch_files_request(ngx_http_moa_buf_t *b, const char *custom_id,
     const char *body, size_t len)
 {
-    if (memchr(body, '\n', len) != NULL) {
+    if (memchr(body, '\n', len) != NULL
+        || strpbrk(custom_id, "\"\\\n") != NULL)
+    {
         return -1;
     }
 
-    ngx_http_moa_buf_lit(b, "{\"custom_id\":");
-    relabel_record_json_str(b, custom_id, strlen(custom_id));
+    /* custom_ids are ours: nothing to escape (relabel_batch_join.c) */
+    ngx_http_moa_buf_lit(b, RELABEL_BATCH_LINE_START);
+    ngx_http_moa_buf_add(b, custom_id, strlen(custom_id));
+    ngx_http_moa_buf_lit(b, "\"");
     ngx_http_moa_buf_lit(b, ",\"method\":\"POST\","
                          "\"url\":\"/v1/chat/completions\",\"body\":");
     ngx_http_moa_buf_add(b, body, len);

@@ -51,9 +51,15 @@ relabel_batch_join_members(relabel_batch_t *b, int pi)
 
     while ((n = getline(&line, &cap, f)) > 0) {
         /* our own lines: {"custom_id":"l17-p0",... */
-        id = line + sizeof("{\"custom_id\":\"") - 1;
-        end = (size_t) n > sizeof("{\"custom_id\":\"") ? strchr(id, '"')
-                                                        : NULL;
+        if ((size_t) n < sizeof(RELABEL_BATCH_LINE_START)
+            || memcmp(line, RELABEL_BATCH_LINE_START,
+                      sizeof(RELABEL_BATCH_LINE_START) - 1) != 0)
+        {
+            break;
+        }
+
+        id = line + sizeof(RELABEL_BATCH_LINE_START) - 1;
+        end = strchr(id, '"');
 
         if (end == NULL) {
             break;

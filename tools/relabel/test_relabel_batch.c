@@ -240,6 +240,8 @@ test_lines(void)
 
     ok(relabel_batch_files_request(&b, "l2-p1", "{\n}", 3) != 0,
        "request line: a body with a newline is refused");
+    ok(relabel_batch_files_request(&b, "l2\"", "{}", 2) != 0,
+       "request line: a custom_id that would need escapes is refused");
     ngx_http_moa_buf_free(&b);
 
     l = "{\"id\":\"batch_req_1\",\"custom_id\":\"l9-s\",\"response\":"
