@@ -669,6 +669,38 @@ sub identity {
     is(scalar @{lines_of("$dir/o-out.jsonl")}, 4, 'outage: 4 rows in OUT');
 }
 
+# -- the mock's own checks: a batch of a bad file fails validation
+
+{
+    require HTTP::Tiny;
+    my $http = HTTP::Tiny->new(timeout => 10);
+    my $base = "http://127.0.0.1:$port/same/v1";
+    my $bad = qq({"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{}}\n)
+            . qq({"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{}}\n);
+    my $mp = "--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n"
+           . "batch\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+           . "filename=\"bad.jsonl\"\r\n\r\n$bad\r\n--XyZ--\r\n";
+
+    my $r = $http->post("$base/files", { content => $mp, headers => {
+        'Content-Type' => 'multipart/form-data; boundary=XyZ' } });
+    my $file = eval { $json->decode($r->{content})->{id} };
+    ok($r->{success} && $file, 'mock: a file uploaded');
+
+    $r = $http->post("$base/batches", { content => $json->encode({
+        input_file_id => $file, endpoint => '/v1/chat/completions',
+        completion_window => '24h' }) });
+    my $b = eval { $json->decode($r->{content}) } // {};
+    is($b->{status}, 'validating', 'mock: its batch is validating');
+
+    sleep(0.2);
+    $r = $http->get("$base/batches/$b->{id}");
+    $b = eval { $json->decode($r->{content}) } // {};
+    is($b->{status}, 'failed', 'mock: ... then failed');
+    is($b->{errors}{data}[0]{code}, 'duplicate_custom_id',
+       'mock: ... naming the duplicate custom_id');
+    is($b->{errors}{data}[0]{line}, 2, 'mock: ... on line 2');
+}
+
 # -- --batch-cancel, and what runs after it
 
 {
