@@ -103,6 +103,7 @@ my %mocks = (
     same => { step_ms => 40 },
     same2 => { step_ms => 40 },
     same3 => { step_ms => 40 },
+    same4 => { step_ms => 40 },
     synfail => { step_ms => 40, quote => JSON::PP::true,
                  line_errors => { 'Merge:' => { status => 400 } } },
     slow => { step_ms => 1500, quote => JSON::PP::true },
@@ -180,6 +181,14 @@ http {
             moa_proposer_n on;
             moa_critique off;
             moa_unknown_params drop;
+        }
+
+        location = /v4/chat/completions {
+            moa_pass /_provider;
+            moa_proposer /_provider model=gpt-4o-mini temperature=0.5;
+            moa_proposer /_provider model=gpt-4o;
+            moa_proposer /_provider temperature=1.2;
+            moa_min_proposals 3;
         }
 
         location = /_provider {
@@ -529,18 +538,23 @@ sub module_bodies {
     return [sort @b];
 }
 
+# the bodies of the batch files a mock got; $mixed counts files of several
+# models
 sub batch_bodies {
-    my ($m) = @_;
+    my ($m, $mixed) = @_;
     my $st = stats($m);
     my @b;
 
     for my $id (keys %{$st->{files}}) {
         next unless $st->{files}{$id}{purpose} eq 'batch';
+        my %models;
         for my $l (split /\n/, slurp("$dir/mock-$m/$id")) {
             $l =~ /^\{"custom_id":"[^"]*","method":"POST","url":"\/v1\/chat\/completions","body":(.*)\}$/s
                 or return ["bad line: $l"];
             push @b, $1;
+            $models{$json->decode($1)->{model}} = 1;
         }
+        $$mixed++ if keys %models > 1;
     }
 
     return [sort @b];
@@ -563,8 +577,9 @@ sub identity {
                           @$batch, "$dir/id.jsonl", "$dir/id-batch.jsonl");
     is($rc, 0, "$name: the batch run relabels them") or diag($err);
 
+    my $mixed = 0;
     my $mod = module_bodies();
-    my $bat = batch_bodies($m);
+    my $bat = batch_bodies($m, \$mixed);
 
     ok(@$mod > 0, "$name: the provider got " . scalar(@$mod) . ' bodies');
     is(scalar @$bat, scalar @$mod, "$name: as many bodies in batch files");
@@ -573,6 +588,7 @@ sub identity {
         or diag("module: $mod->[$diff[0]]\nbatch:  " . ($bat->[$diff[0]] // ''));
     is(slurp("$dir/id-batch.jsonl"), slurp("$dir/id-online.jsonl"),
        "$name: OUT is the online run's");
+    is($mixed, 0, "$name: each batch file holds one model");
 }
 
 {
@@ -601,6 +617,19 @@ sub identity {
              ['-m', 'gpt-4o', '-p', 'top_k=5', '--proposers', '4',
               '--proposer-n', 'on', '--critique', 'off', '--unknown-params',
               'drop']);
+}
+
+{
+    # proposers of their own models and temperatures (moa_proposer)
+    identity('proposer list', 'v4', 'same4', build_rows(6),
+             ['-m', 'moa-gpt-4o-v1'],
+             ['-m', 'gpt-4o', '--proposer',
+              'model=gpt-4o-mini,temperature=0.5', '--proposer',
+              'model=gpt-4o', '--proposer', 'temperature=1.2',
+              '--min-proposals', '3']);
+    like(slurp("$dir/id-batch-same4.stderr"),
+         qr/proposal: 18 requests, 0 failed; .*gpt-4o-mini, gpt-4o: batch/,
+         'proposer list: the cost of each proposer at its model');
 }
 
 # -- a failed synthesis: the first candidate, or a reject

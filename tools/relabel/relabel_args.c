@@ -79,6 +79,7 @@ enum {
     RELABEL_OPT_PURPOSE,
     RELABEL_OPT_PRICE,
     RELABEL_OPT_PROPOSERS,
+    RELABEL_OPT_PROPOSER,
     RELABEL_OPT_PROPOSER_TEMPERATURE,
     RELABEL_OPT_PROPOSER_N,
     RELABEL_OPT_PROPOSER_MAX_TOKENS,
@@ -101,6 +102,7 @@ static int relabel_args_param(relabel_args_t *a, const char *arg);
 static int relabel_args_rejects(relabel_args_t *a, const char *arg);
 static int relabel_args_limit(relabel_args_t *a, const char *arg);
 static int relabel_args_price(relabel_args_t *a, const char *arg);
+static int relabel_args_proposer(relabel_args_t *a, const char *arg);
 static int relabel_args_help(relabel_args_t *a, const char *arg);
 static int relabel_args_version(relabel_args_t *a, const char *arg);
 static int relabel_args_set(relabel_args_t *a, const relabel_arg_t *opt,
@@ -179,6 +181,8 @@ static const relabel_arg_t  relabel_args[] = {
     { "proposers", RELABEL_OPT_PROPOSERS, RELABEL_ARG_LONG,
       relabel_conf_field(batch.proposers), 1, RELABEL_BATCH_MAX_PROPOSERS,
       NULL },
+    { "proposer", RELABEL_OPT_PROPOSER, RELABEL_ARG_CALL, 0, 0, 0,
+      relabel_args_proposer },
     { "proposer-temperature", RELABEL_OPT_PROPOSER_TEMPERATURE,
       RELABEL_ARG_STR, relabel_conf_field(batch.proposer_temperature),
       0, 0, NULL },
@@ -291,6 +295,7 @@ static const char  relabel_usage[] =
 "      --batch-keep        keep the state file and work directory\n"
 "  The recipe, as the module's directives (moa_proposers ...):\n"
 "      --proposers N (3)  --proposer-temperature T (1.0)\n"
+"      --proposer model=M[,temperature=T] (repeatable: replaces --proposers)\n"
 "      --proposer-n on|off (off)  --proposer-max-tokens N\n"
 "      --critique on|off (on)  --critic-model M\n"
 "      --critique-temperature T (0.2)  --critic-max-tokens N\n"
@@ -614,6 +619,34 @@ relabel_args_price(relabel_args_t *a, const char *arg)
 }
 
 
+/* moa_proposer's model= and temperature=, checked by the recipe */
+static int
+relabel_args_proposer(relabel_args_t *a, const char *arg)
+{
+    char                 **list;
+    relabel_batch_conf_t  *bc;
+
+    bc = &a->conf->batch;
+
+    if (bc->nproposer_list == RELABEL_BATCH_MAX_PROPOSERS) {
+        fprintf(stderr, "moa-relabel: --proposer: at most %d\n",
+                RELABEL_BATCH_MAX_PROPOSERS);
+        return -1;
+    }
+
+    list = realloc(bc->proposer_list,
+                   (bc->nproposer_list + 1) * sizeof(char *));
+    if (list == NULL) {
+        return -1;
+    }
+
+    bc->proposer_list = list;
+    list[bc->nproposer_list++] = (char *) arg;
+
+    return 0;
+}
+
+
 static int
 relabel_args_help(relabel_args_t *a, const char *arg)
 {
@@ -748,6 +781,7 @@ relabel_args_free(relabel_conf_t *conf)
 
     free(conf->params);
     free(conf->batch.prices);
+    free(conf->batch.proposer_list);
     free(conf->rejects_path);
     curl_slist_free_all(conf->headers);
 }

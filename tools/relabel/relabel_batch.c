@@ -48,6 +48,8 @@ static int relabel_batch_open_state(relabel_batch_t *b, int must_exist);
 static int relabel_batch_start(relabel_batch_t *b);
 static int relabel_batch_stage(relabel_batch_t *b, int stage);
 static int relabel_batch_round(relabel_batch_t *b, int stage, int round);
+static void relabel_batch_report_stage(relabel_batch_t *b, int stage,
+    const relabel_price_t *user, double *ts, double *tb, int *priced);
 static void relabel_batch_report(relabel_batch_t *b);
 static void relabel_batch_remove_dir(const char *dir);
 static void relabel_batch_cleanup(relabel_batch_t *b, int remove_state);
@@ -97,6 +99,7 @@ relabel_batch_stray(const relabel_batch_conf_t *bc)
     relabel_batch_differs(max_mb, "--batch-max-mb");
     relabel_batch_differs(keep, "--batch-keep");
     relabel_batch_differs(proposers, "--proposers");
+    relabel_batch_differs(nproposer_list, "--proposer");
     relabel_batch_differs(proposer_temperature, "--proposer-temperature");
     relabel_batch_differs(proposer_n, "--proposer-n");
     relabel_batch_differs(proposer_max_tokens, "--proposer-max-tokens");
@@ -309,13 +312,6 @@ relabel_batch_setup(relabel_batch_t *b)
 
     conf = b->conf;
 
-    for (i = 0; i < RELABEL_BATCH_NSTAGES; i++) {
-        b->usage[i] = cJSON_CreateObject();
-        if (b->usage[i] == NULL) {
-            return -1;
-        }
-    }
-
     if (relabel_batch_recipe_init(&b->recipe, b->bc, conf->model,
                                   conf->params, conf->nparams, err,
                                   sizeof(err)) != 0)
@@ -325,6 +321,18 @@ relabel_batch_setup(relabel_batch_t *b)
     }
 
     b->ncalls = b->recipe.ncalls + 2;
+    b->usage = calloc(b->ncalls, sizeof(cJSON *));
+
+    for (i = 0; b->usage && i < b->ncalls; i++) {
+        b->usage[i] = cJSON_CreateObject();
+        if (b->usage[i] == NULL) {
+            return -1;
+        }
+    }
+
+    if (b->usage == NULL) {
+        return -1;
+    }
 
     /* it goes into a form field and a query string */
     if (b->bc->purpose[0] == '\0'
@@ -650,6 +658,91 @@ relabel_batch_round(relabel_batch_t *b, int stage, int round)
 }
 
 
+/*
+ * One stage's requests, tokens and cost: each call's tokens at its model's
+ * prices (proposers may differ).
+ */
+static void
+relabel_batch_report_stage(relabel_batch_t *b, int stage,
+    const relabel_price_t *user, double *ts, double *tb, int *priced)
+{
+    int                     call, first, last, ok, k;
+    char                    models[256];
+    double                  sync, batch;
+    long long               in, out, cin, cout;
+    const char             *model;
+    const relabel_price_t  *p;
+
+    first = stage == RELABEL_BATCH_PROPOSAL ? 0
+            : stage == RELABEL_BATCH_CRITIQUE ? b->recipe.ncalls
+            : b->recipe.ncalls + 1;
+    last = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls - 1 : first;
+
+    in = 0;
+    out = 0;
+    sync = 0;
+    batch = 0;
+    ok = 1;
+    models[0] = '\0';
+
+    for (call = first; call <= last; call++) {
+        cin = ngx_http_moa_usage_get(b->usage[call], "prompt_tokens");
+        cout = ngx_http_moa_usage_get(b->usage[call], "completion_tokens");
+        cin = cin < 0 ? 0 : cin;
+        cout = cout < 0 ? 0 : cout;
+        in += cin;
+        out += cout;
+
+        model = relabel_batch_recipe_call_model(&b->recipe, stage,
+                                                call - first);
+
+        /* each model named once */
+        for (k = first; k < call; k++) {
+            if (strcmp(model, relabel_batch_recipe_call_model(&b->recipe,
+                                                  stage, k - first)) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == call) {
+            snprintf(models + strlen(models), sizeof(models) - strlen(models),
+                     "%s%s", models[0] ? ", " : "", model);
+        }
+
+        p = relabel_price_find(user, user ? b->bc->nprices : 0, model);
+
+        if (p == NULL) {
+            ok = 0;
+            continue;
+        }
+
+        sync += relabel_price_cost(cin, cout, p->in, p->out);
+        batch += relabel_price_cost(cin, cout, p->batch_in, p->batch_out);
+    }
+
+    b->run->prompt_tokens += in;
+    b->run->completion_tokens += out;
+
+    if (!ok) {
+        *priced = 0;
+        relabel_run_log(b->run, "%s: %lu requests, %lu failed; tokens %lld "
+                        "prompt + %lld completion (%s: no price, see "
+                        "--price)", relabel_batch_stage_name(stage),
+                        b->sent[stage], b->failed[stage], in, out, models);
+        return;
+    }
+
+    *ts += sync;
+    *tb += batch;
+
+    relabel_run_log(b->run, "%s: %lu requests, %lu failed; tokens %lld "
+                    "prompt + %lld completion; %s: batch $%.4f, synchronous "
+                    "$%.4f", relabel_batch_stage_name(stage), b->sent[stage],
+                    b->failed[stage], in, out, models, batch, sync);
+}
+
+
 /* tokens per stage, and their cost at batch and at synchronous prices */
 static void
 relabel_batch_report(relabel_batch_t *b)
@@ -657,12 +750,9 @@ relabel_batch_report(relabel_batch_t *b)
     int                     stage, priced;
     char                   *name;
     size_t                  i;
-    double                  sync, batch, ts, tb;
-    long long               in, out;
-    const char             *model;
+    double                  ts, tb;
     relabel_run_t          *run;
     relabel_price_t        *user;
-    const relabel_price_t  *p;
 
     run = b->run;
     user = NULL;
@@ -684,13 +774,6 @@ relabel_batch_report(relabel_batch_t *b)
     for (stage = RELABEL_BATCH_PROPOSAL; stage <= RELABEL_BATCH_SYNTHESIS;
          stage++)
     {
-        in = ngx_http_moa_usage_get(b->usage[stage], "prompt_tokens");
-        out = ngx_http_moa_usage_get(b->usage[stage], "completion_tokens");
-        in = in < 0 ? 0 : in;
-        out = out < 0 ? 0 : out;
-
-        run->prompt_tokens += in;
-        run->completion_tokens += out;
         run->requests += b->sent[stage];
         run->failures += b->failed[stage];
 
@@ -698,29 +781,7 @@ relabel_batch_report(relabel_batch_t *b)
             continue;
         }
 
-        model = relabel_batch_recipe_stage_model(&b->recipe, stage);
-        p = relabel_price_find(user, user ? b->bc->nprices : 0, model);
-
-        if (p == NULL) {
-            priced = 0;
-            relabel_run_log(run, "%s: %lu requests, %lu failed; tokens %lld "
-                            "prompt + %lld completion (%s: no price, see "
-                            "--price)", relabel_batch_stage_name(stage),
-                            b->sent[stage], b->failed[stage], in, out, model);
-            continue;
-        }
-
-        sync = relabel_price_cost(in, out, p->in, p->out);
-        batch = relabel_price_cost(in, out, p->batch_in, p->batch_out);
-        ts += sync;
-        tb += batch;
-
-        relabel_run_log(run, "%s: %lu requests, %lu failed; tokens %lld "
-                        "prompt + %lld completion; %s at $%g/$%g per 1M: "
-                        "batch $%.4f, synchronous $%.4f",
-                        relabel_batch_stage_name(stage), b->sent[stage],
-                        b->failed[stage], in, out, model, p->in, p->out,
-                        batch, sync);
+        relabel_batch_report_stage(b, stage, user, &ts, &tb, &priced);
     }
 
     run->retries = b->rounds_retried;
@@ -788,9 +849,11 @@ relabel_batch_cleanup(relabel_batch_t *b, int remove_state)
         close(b->state_fd);
     }
 
-    for (i = 0; i < RELABEL_BATCH_NSTAGES; i++) {
+    for (i = 0; b->usage && i < b->ncalls; i++) {
         cJSON_Delete(b->usage[i]);
     }
+
+    free(b->usage);
 
     relabel_batch_rows_free(b);
     relabel_batch_state_free(&b->st);

@@ -45,6 +45,8 @@ typedef struct {
     int                   keep;               /* --batch-keep */
 
     long                  proposers;          /* moa_proposers */
+    char                **proposer_list;      /* moa_proposer, repeatable */
+    size_t                nproposer_list;
     const char           *proposer_temperature;
     int                   proposer_n;         /* on|off */
     long                  proposer_max_tokens;

@@ -98,9 +98,10 @@ relabel_batch_join_members(relabel_batch_t *b, int pi)
 
 /* a 2xx result: usable (OK, its usage summed) or a retry */
 static void
-relabel_batch_join_reply(relabel_batch_t *b, int stage,
+relabel_batch_join_reply(relabel_batch_t *b, int stage, int call,
     relabel_batch_ref_t *ref, const relabel_batch_result_t *res)
 {
+    int                    slot;
     int                    j, asked, n;
     ngx_http_moa_error_t   e;
     ngx_http_moa_reply_t   rep;
@@ -113,7 +114,12 @@ relabel_batch_join_reply(relabel_batch_t *b, int stage,
         return;
     }
 
-    if (ngx_http_moa_usage_add_reply(b->usage[stage], &rep) < 0) {
+    /* per call: each proposer may have a model (and price) of its own */
+    slot = stage == RELABEL_BATCH_PROPOSAL ? call
+           : stage == RELABEL_BATCH_CRITIQUE ? b->recipe.ncalls
+           : b->recipe.ncalls + 1;
+
+    if (ngx_http_moa_usage_add_reply(b->usage[slot], &rep) < 0) {
         b->run->fatal = 1;
     }
 
@@ -186,7 +192,7 @@ relabel_batch_join_file(relabel_batch_t *b, int pi, int err_file)
             ref->len = len;
 
             if (res.body) {
-                relabel_batch_join_reply(b, stage, ref, &res);
+                relabel_batch_join_reply(b, stage, call, ref, &res);
 
             } else {
                 relabel_batch_rows_fail(ref, res.not_run ? RELABEL_REF_NOTRUN

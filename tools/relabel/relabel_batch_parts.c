@@ -24,6 +24,8 @@
 #include "relabel_batch_run.h"
 
 
+static int relabel_batch_parts_by_model(relabel_batch_t *b, int stage,
+    relabel_batch_item_t *items, size_t n);
 static int relabel_batch_parts_flush(relabel_batch_t *b, FILE **f,
     char **tmp, int stage, int round, unsigned long lines);
 static int relabel_batch_parts_step(relabel_batch_t *b,
@@ -35,6 +37,63 @@ static void relabel_batch_parts_progress(relabel_batch_t *b, int stage,
     int force);
 
 
+/*
+ * The calls of a round grouped by model (in the order of the proposers),
+ * rows in input order within a group: with --proposer of several models
+ */
+static int
+relabel_batch_parts_by_model(relabel_batch_t *b, int stage,
+    relabel_batch_item_t *items, size_t n)
+{
+    int                    c, k;
+    size_t                 i, j;
+    const char            *m;
+    relabel_batch_item_t  *sorted;
+
+    if (stage != RELABEL_BATCH_PROPOSAL || b->recipe.targets == NULL) {
+        return 0;
+    }
+
+    sorted = malloc(n * sizeof(relabel_batch_item_t));
+    if (sorted == NULL) {
+        return -1;
+    }
+
+    j = 0;
+
+    for (c = 0; c < b->recipe.ncalls; c++) {
+        m = relabel_batch_recipe_call_model(&b->recipe, stage, c);
+
+        /* a model's group starts at its first proposer */
+        for (k = 0; k < c; k++) {
+            if (strcmp(m, relabel_batch_recipe_call_model(&b->recipe, stage,
+                                                          k)) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k < c) {
+            continue;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (strcmp(m, relabel_batch_recipe_call_model(&b->recipe, stage,
+                                                          items[i].call))
+                == 0)
+            {
+                sorted[j++] = items[i];
+            }
+        }
+    }
+
+    memcpy(items, sorted, n * sizeof(relabel_batch_item_t));
+    free(sorted);
+
+    return 0;
+}
+
+
 /* the calls of a round into parts, each file written whole and recorded */
 int
 relabel_batch_parts_plan(relabel_batch_t *b, int stage, int round,
@@ -44,6 +103,7 @@ relabel_batch_parts_plan(relabel_batch_t *b, int stage, int round,
     FILE                 *f;
     char                  id[64], err[RELABEL_ERRLEN], *tmp;
     size_t                i, bytes, max;
+    const char           *model, *prev;
     unsigned long         lines;
     ngx_http_moa_buf_t    body, line;
     relabel_batch_row_t  *row;
@@ -54,9 +114,17 @@ relabel_batch_parts_plan(relabel_batch_t *b, int stage, int round,
     lines = 0;
     rc = 0;
     max = (size_t) b->bc->max_mb * 1024 * 1024;
+    model = NULL;
+
+    if (relabel_batch_parts_by_model(b, stage, items, n) != 0) {
+        return -1;
+    }
 
     for (i = 0; i < n && rc == 0; i++) {
         row = &b->rows[items[i].row];
+        prev = model;
+        model = relabel_batch_recipe_call_model(&b->recipe, stage,
+                                                items[i].call);
 
         memset(&body, 0, sizeof(ngx_http_moa_buf_t));
         memset(&line, 0, sizeof(ngx_http_moa_buf_t));
@@ -76,8 +144,10 @@ relabel_batch_parts_plan(relabel_batch_t *b, int stage, int round,
             rc = -1;
 
         } else {
+            /* a file holds one model: some providers refuse a mix */
             if (f && (lines >= (unsigned long) b->bc->max_requests
-                      || bytes + line.len > max))
+                      || bytes + line.len > max
+                      || strcmp(prev, model) != 0))
             {
                 rc = relabel_batch_parts_flush(b, &f, &tmp, stage, round,
                                                lines);

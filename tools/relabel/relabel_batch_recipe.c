@@ -35,6 +35,8 @@ static int relabel_batch_recipe_prompt(const char *path, const char *dflt,
     char **json, size_t *len, char *err, size_t errlen);
 static int relabel_batch_recipe_flat(ngx_http_moa_body_t *body, int rc,
     ngx_http_moa_buf_t *out);
+static int relabel_batch_recipe_targets(relabel_batch_recipe_t *rc,
+    char *err, size_t errlen);
 
 
 /* as the module checks moa_*_temperature: a plain JSON number, 0 to 2 */
@@ -185,8 +187,20 @@ relabel_batch_recipe_init(relabel_batch_recipe_t *rc,
 
     rc->expected = (int) bc->proposers;
     rc->ncalls = bc->proposer_n ? 1 : rc->expected;
-    rc->need = (int) (bc->min_proposals < bc->proposers ? bc->min_proposals
-                                                        : bc->proposers);
+
+    if (bc->nproposer_list) {
+        /* as moa_proposer: the list replaces moa_proposers and _n */
+        if (relabel_batch_recipe_targets(rc, err, errlen) != 0) {
+            relabel_batch_recipe_free(rc);
+            return -1;
+        }
+
+        rc->expected = (int) bc->nproposer_list;
+        rc->ncalls = rc->expected;
+    }
+
+    rc->need = bc->min_proposals < rc->expected ? (int) bc->min_proposals
+                                                : rc->expected;
 
     if (relabel_batch_recipe_prompt(bc->critique_prompt,
                                     ngx_http_moa_prompt_critique,
@@ -205,9 +219,83 @@ relabel_batch_recipe_init(relabel_batch_recipe_t *rc,
 }
 
 
+/*
+ * --proposer model=M,temperature=T (either or both, comma or space
+ * separated): what moa_proposer's model= and temperature= say
+ */
+static int
+relabel_batch_recipe_targets(relabel_batch_recipe_t *rc, char *err,
+    size_t errlen)
+{
+    char                    *arg, *tok, *save, **dst;
+    size_t                   i;
+    relabel_batch_target_t  *t;
+
+    rc->targets = calloc(rc->bc->nproposer_list,
+                         sizeof(relabel_batch_target_t));
+    if (rc->targets == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < rc->bc->nproposer_list; i++) {
+        t = &rc->targets[i];
+        arg = strdup(rc->bc->proposer_list[i]);
+        if (arg == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+
+        for (tok = strtok_r(arg, ", ", &save); tok;
+             tok = strtok_r(NULL, ", ", &save))
+        {
+            dst = strncmp(tok, "model=", 6) == 0 ? &t->model
+                  : strncmp(tok, "temperature=", 12) == 0 ? &t->temperature
+                  : NULL;
+
+            if (dst == NULL || *dst || strchr(tok, '=')[1] == '\0'
+                || (*dst = strdup(strchr(tok, '=') + 1)) == NULL)
+            {
+                snprintf(err, errlen, "--proposer: expected "
+                         "model=M[,temperature=T], got \"%s\"",
+                         rc->bc->proposer_list[i]);
+                free(arg);
+                return -1;
+            }
+        }
+
+        free(arg);
+
+        if (t->model == NULL && t->temperature == NULL) {
+            snprintf(err, errlen, "--proposer: expected "
+                     "model=M[,temperature=T], got \"%s\"",
+                     rc->bc->proposer_list[i]);
+            return -1;
+        }
+
+        if (relabel_batch_recipe_temperature("--proposer", t->temperature,
+                                             err, errlen) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 void
 relabel_batch_recipe_free(relabel_batch_recipe_t *rc)
 {
+    size_t  i;
+
+    for (i = 0; rc->targets && i < rc->bc->nproposer_list; i++) {
+        free(rc->targets[i].model);
+        free(rc->targets[i].temperature);
+    }
+
+    free(rc->targets);
+    rc->targets = NULL;
     free(rc->critique_tpl);
     free(rc->synthesis_tpl);
     rc->critique_tpl = NULL;
@@ -227,6 +315,21 @@ relabel_batch_recipe_stage_model(const relabel_batch_recipe_t *rc, int stage)
     }
 
     return rc->model;
+}
+
+
+/* the model of one call: a proposal's is its --proposer's, if any */
+const char *
+relabel_batch_recipe_call_model(const relabel_batch_recipe_t *rc, int stage,
+    int call)
+{
+    if (stage == RELABEL_BATCH_PROPOSAL && rc->targets
+        && rc->targets[call].model)
+    {
+        return rc->targets[call].model;
+    }
+
+    return relabel_batch_recipe_stage_model(rc, stage);
 }
 
 
@@ -257,6 +360,14 @@ relabel_batch_recipe_settings(const relabel_batch_recipe_t *rc,
     for (i = 0; i < rc->nparams; i++) {
         ngx_http_moa_buf_printf(b, "param %s=%s\n", rc->params[i].key,
                                 rc->params[i].value);
+    }
+
+    for (i = 0; rc->targets && i < bc->nproposer_list; i++) {
+        ngx_http_moa_buf_printf(b, "proposer %s %s\n",
+                                rc->targets[i].model
+                                ? rc->targets[i].model : "-",
+                                rc->targets[i].temperature
+                                ? rc->targets[i].temperature : "-");
     }
 
     ngx_http_moa_buf_add(b, rc->critique_tpl, rc->critique_len);
@@ -343,12 +454,16 @@ relabel_batch_recipe_proposal(const relabel_batch_recipe_t *rc,
     memset(&body, 0, sizeof(ngx_http_moa_body_t));
     memset(&cp, 0, sizeof(ngx_http_moa_stage_body_params_t));
 
-    cp.model = rc->model;
-    cp.model_len = strlen(rc->model);
-    cp.temperature = rc->bc->proposer_temperature;
+    /* as ngx_http_moa_target_params(): a proposer's own, else the stage's */
+    cp.model = relabel_batch_recipe_call_model(rc, RELABEL_BATCH_PROPOSAL,
+                                               call);
+    cp.model_len = strlen(cp.model);
+    cp.temperature = rc->targets && rc->targets[call].temperature
+                     ? rc->targets[call].temperature
+                     : rc->bc->proposer_temperature;
     cp.temperature_len = strlen(cp.temperature);
     cp.max_tokens = rc->bc->proposer_max_tokens;
-    cp.n = rc->bc->proposer_n ? rc->expected : 0;
+    cp.n = rc->bc->proposer_n && rc->targets == NULL ? rc->expected : 0;
     cp.index = call;
 
     return relabel_batch_recipe_flat(&body,

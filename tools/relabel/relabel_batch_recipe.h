@@ -21,6 +21,13 @@
 #include "relabel_batch.h"
 
 
+/* a proposer of --proposer (moa_proposer): its model and temperature */
+typedef struct {
+    char                        *model;         /* NULL: the base model */
+    char                        *temperature;   /* NULL: the stage's */
+} relabel_batch_target_t;
+
+
 typedef struct {
     const relabel_batch_conf_t  *bc;
     const char                  *client_model;  /* the request's model */
@@ -36,6 +43,7 @@ typedef struct {
     int                          ncalls;        /* proposal calls a row */
     int                          expected;      /* candidates asked for */
     int                          need;          /* the quorum */
+    relabel_batch_target_t      *targets;       /* --proposer, or NULL */
 } relabel_batch_recipe_t;
 
 
@@ -53,6 +61,8 @@ int relabel_batch_recipe_init(relabel_batch_recipe_t *rc,
 void relabel_batch_recipe_free(relabel_batch_recipe_t *rc);
 const char *relabel_batch_recipe_stage_model(const relabel_batch_recipe_t *rc,
     int stage);
+const char *relabel_batch_recipe_call_model(const relabel_batch_recipe_t *rc,
+    int stage, int call);
 int relabel_batch_recipe_settings(const relabel_batch_recipe_t *rc,
     ngx_http_moa_buf_t *b);
 

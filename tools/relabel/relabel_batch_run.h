@@ -119,7 +119,7 @@ typedef struct {
     int                      *fds;           /* per part: output, error */
     size_t                    nfds;
 
-    cJSON                    *usage[RELABEL_BATCH_NSTAGES];
+    cJSON                   **usage;         /* summed, per ref of a row */
     unsigned long             sent[RELABEL_BATCH_NSTAGES];
     unsigned long             failed[RELABEL_BATCH_NSTAGES];
     unsigned long             rounds_retried;
