@@ -222,6 +222,8 @@ relabel_batch_parts_flush(relabel_batch_t *b, FILE **f, char **tmp,
     }
 
     free(path);
+    free(*tmp);
+    *tmp = NULL;
 
     if (relabel_batch_record(b, name, "plan", NULL, stage, round, lines) != 0
         || relabel_batch_join_members(b, (int) b->st.nparts - 1) != 0)
