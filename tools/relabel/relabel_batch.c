@@ -21,7 +21,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,27 +29,14 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "ngx_http_moa_usage.h"
 #include "relabel_batch_run.h"
 
 
-static volatile sig_atomic_t  relabel_batch_signo;
-
-
-static const char  *relabel_batch_stages[] = {
-    "", "proposal", "critique", "synthesis"
-};
-
-
-static void relabel_batch_signal(int signo);
 static int relabel_batch_setup(relabel_batch_t *b);
 static int relabel_batch_open_state(relabel_batch_t *b, int must_exist);
 static int relabel_batch_start(relabel_batch_t *b);
 static int relabel_batch_stage(relabel_batch_t *b, int stage);
 static int relabel_batch_round(relabel_batch_t *b, int stage, int round);
-static void relabel_batch_report_stage(relabel_batch_t *b, int stage,
-    const relabel_price_t *user, double *ts, double *tb, int *priced);
-static void relabel_batch_report(relabel_batch_t *b);
 static void relabel_batch_remove_dir(const char *dir);
 static void relabel_batch_cleanup(relabel_batch_t *b, int remove_state);
 
@@ -122,112 +108,11 @@ relabel_batch_stray(const relabel_batch_conf_t *bc)
 }
 
 
-/*
- * The test hook: MOA_RELABEL_BATCH_KILL=STEP[:N] makes the tool SIGKILL
- * itself right after the Nth (default 1st) time it reaches STEP
- * (upload-sent, uploaded, create-sent, created, polled, downloaded,
- * written), so that tests can kill it in each phase deterministically.
- */
-void
-relabel_batch_hook(const char *step)
-{
-    static long   seen;
-    const char   *env, *colon;
-    size_t        n;
-    long          want;
-
-    env = getenv("MOA_RELABEL_BATCH_KILL");
-    if (env == NULL) {
-        return;
-    }
-
-    colon = strchr(env, ':');
-    n = colon ? (size_t) (colon - env) : strlen(env);
-
-    if (strlen(step) != n || strncmp(env, step, n) != 0) {
-        return;
-    }
-
-    want = colon ? atol(colon + 1) : 1;
-
-    if (++seen >= want) {
-        fprintf(stderr, "moa-relabel: MOA_RELABEL_BATCH_KILL: killed after "
-                "%s #%ld\n", step, seen);
-        raise(SIGKILL);
-    }
-}
-
-
-const char *
-relabel_batch_stage_name(int stage)
-{
-    return relabel_batch_stages[stage];
-}
-
-
-static void
-relabel_batch_signal(int signo)
-{
-    relabel_batch_signo = signo;
-}
-
-
-int
-relabel_batch_stopped(relabel_batch_t *b)
-{
-    if (relabel_batch_signo == 0) {
-        return 0;
-    }
-
-    b->run->stopping = 1;
-    b->run->stop_signal = relabel_batch_signo;
-
-    return 1;
-}
-
-
-/* a step of a part, in the state file (written and synced) and applied */
-int
-relabel_batch_record(relabel_batch_t *b, const char *part, const char *key,
-    const char *value, int stage, int round, unsigned long lines)
-{
-    int                 rc;
-    char                err[RELABEL_ERRLEN];
-    ngx_http_moa_buf_t  line;
-
-    memset(&line, 0, sizeof(ngx_http_moa_buf_t));
-
-    rc = relabel_batch_state_record(&line, part, key, value, stage, round,
-                                    lines);
-
-    if (rc == 0
-        && (relabel_files_write_all(b->state_fd, line.data, line.len) != 0
-            || fdatasync(b->state_fd) != 0))
-    {
-        relabel_run_log(NULL, "writing the state file %s: %s", b->state_path,
-                        strerror(errno));
-        rc = -1;
-
-    } else if (rc == 0
-               && relabel_batch_state_apply(&b->st, line.data, line.len - 1,
-                                            err, sizeof(err)) != 0)
-    {
-        relabel_run_log(NULL, "the state file: %s", err);
-        rc = -1;
-    }
-
-    ngx_http_moa_buf_free(&line);
-
-    return rc;
-}
-
-
 int
 relabel_batch_main(relabel_run_t *run)
 {
-    int                rc, stage;
-    relabel_batch_t    b;
-    struct sigaction   sa;
+    int               rc, stage;
+    relabel_batch_t   b;
 
     memset(&b, 0, sizeof(relabel_batch_t));
     b.run = run;
@@ -236,12 +121,7 @@ relabel_batch_main(relabel_run_t *run)
     b.state_fd = -1;
     b.in_fd = -1;
 
-    memset(&sa, 0, sizeof(struct sigaction));
-    sa.sa_handler = relabel_batch_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    relabel_batch_run_signals();
 
     run->tty = isatty(STDERR_FILENO);
     run->start_ms = relabel_run_now_ms();
@@ -279,7 +159,7 @@ relabel_batch_main(relabel_run_t *run)
         run->fatal = 1;
     }
 
-    relabel_batch_report(&b);
+    relabel_batch_report_tokens(&b);
 
     if (run->stopping) {
         relabel_run_log(run, "%s: stopped; the batches already created go "
@@ -630,7 +510,7 @@ relabel_batch_round(relabel_batch_t *b, int stage, int round)
 
     for (i = 0; i < npis; i++) {
         /* a signal stops the run before its next upload or create */
-        if (relabel_batch_stopped(b)
+        if (relabel_batch_run_stopped(b)
             || relabel_batch_parts_submit(b, pis[i]) != 0)
         {
             free(pis);
@@ -655,153 +535,6 @@ relabel_batch_round(relabel_batch_t *b, int stage, int round)
     free(pis);
 
     return 1;
-}
-
-
-/*
- * One stage's requests, tokens and cost: each call's tokens at its model's
- * prices (proposers may differ).
- */
-static void
-relabel_batch_report_stage(relabel_batch_t *b, int stage,
-    const relabel_price_t *user, double *ts, double *tb, int *priced)
-{
-    int                     call, first, last, ok, k;
-    char                    models[256];
-    double                  sync, batch;
-    long long               in, out, cin, cout;
-    const char             *model;
-    const relabel_price_t  *p;
-
-    first = stage == RELABEL_BATCH_PROPOSAL ? 0
-            : stage == RELABEL_BATCH_CRITIQUE ? b->recipe.ncalls
-            : b->recipe.ncalls + 1;
-    last = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls - 1 : first;
-
-    in = 0;
-    out = 0;
-    sync = 0;
-    batch = 0;
-    ok = 1;
-    models[0] = '\0';
-
-    for (call = first; call <= last; call++) {
-        cin = ngx_http_moa_usage_get(b->usage[call], "prompt_tokens");
-        cout = ngx_http_moa_usage_get(b->usage[call], "completion_tokens");
-        cin = cin < 0 ? 0 : cin;
-        cout = cout < 0 ? 0 : cout;
-        in += cin;
-        out += cout;
-
-        model = relabel_batch_recipe_call_model(&b->recipe, stage,
-                                                call - first);
-
-        /* each model named once */
-        for (k = first; k < call; k++) {
-            if (strcmp(model, relabel_batch_recipe_call_model(&b->recipe,
-                                                  stage, k - first)) == 0)
-            {
-                break;
-            }
-        }
-
-        if (k == call) {
-            snprintf(models + strlen(models), sizeof(models) - strlen(models),
-                     "%s%s", models[0] ? ", " : "", model);
-        }
-
-        p = relabel_price_find(user, user ? b->bc->nprices : 0, model);
-
-        if (p == NULL) {
-            ok = 0;
-            continue;
-        }
-
-        sync += relabel_price_cost(cin, cout, p->in, p->out);
-        batch += relabel_price_cost(cin, cout, p->batch_in, p->batch_out);
-    }
-
-    b->run->prompt_tokens += in;
-    b->run->completion_tokens += out;
-
-    if (!ok) {
-        *priced = 0;
-        relabel_run_log(b->run, "%s: %lu requests, %lu failed; tokens %lld "
-                        "prompt + %lld completion (%s: no price, see "
-                        "--price)", relabel_batch_stage_name(stage),
-                        b->sent[stage], b->failed[stage], in, out, models);
-        return;
-    }
-
-    *ts += sync;
-    *tb += batch;
-
-    relabel_run_log(b->run, "%s: %lu requests, %lu failed; tokens %lld "
-                    "prompt + %lld completion; %s: batch $%.4f, synchronous "
-                    "$%.4f", relabel_batch_stage_name(stage), b->sent[stage],
-                    b->failed[stage], in, out, models, batch, sync);
-}
-
-
-/* tokens per stage, and their cost at batch and at synchronous prices */
-static void
-relabel_batch_report(relabel_batch_t *b)
-{
-    int                     stage, priced;
-    char                   *name;
-    size_t                  i;
-    double                  ts, tb;
-    relabel_run_t          *run;
-    relabel_price_t        *user;
-
-    run = b->run;
-    user = NULL;
-
-    if (b->bc->nprices) {
-        user = calloc(b->bc->nprices, sizeof(relabel_price_t));
-    }
-
-    for (i = 0; user && i < b->bc->nprices; i++) {
-        if (relabel_price_parse(b->bc->prices[i], &user[i], &name) != 0) {
-            user[i].model = "";
-        }
-    }
-
-    ts = 0;
-    tb = 0;
-    priced = 1;
-
-    for (stage = RELABEL_BATCH_PROPOSAL; stage <= RELABEL_BATCH_SYNTHESIS;
-         stage++)
-    {
-        run->requests += b->sent[stage];
-        run->failures += b->failed[stage];
-
-        if (b->sent[stage] == 0) {
-            continue;
-        }
-
-        relabel_batch_report_stage(b, stage, user, &ts, &tb, &priced);
-    }
-
-    run->retries = b->rounds_retried;
-
-    if (priced && ts > 0) {
-        relabel_run_log(run, "cost: batch $%.4f, synchronous $%.4f (saved "
-                        "$%.4f, %.0f%%)%s", tb, ts, ts - tb,
-                        (ts - tb) / ts * 100,
-                        b->bc->nprices ? ""
-                        : "; prices: built-in table, OpenAI's as of "
-                          RELABEL_PRICE_SNAPSHOT);
-    }
-
-    for (i = 0; user && i < b->bc->nprices; i++) {
-        if (user[i].model[0]) {
-            free((char *) user[i].model);
-        }
-    }
-
-    free(user);
 }
 
 

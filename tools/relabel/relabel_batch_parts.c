@@ -139,7 +139,7 @@ relabel_batch_parts_plan(relabel_batch_t *b, int stage, int round,
                != 0)
         {
             relabel_run_log(NULL, "line %lu: cannot build its %s body: %s",
-                            row->line, relabel_batch_stage_name(stage),
+                            row->line, relabel_batch_run_stage_name(stage),
                             err[0] ? err : "out of memory");
             rc = -1;
 
@@ -225,7 +225,8 @@ relabel_batch_parts_flush(relabel_batch_t *b, FILE **f, char **tmp,
     free(*tmp);
     *tmp = NULL;
 
-    if (relabel_batch_record(b, name, "plan", NULL, stage, round, lines) != 0
+    if (relabel_batch_run_record(b, name, "plan", NULL, stage, round, lines)
+        != 0
         || relabel_batch_join_members(b, (int) b->st.nparts - 1) != 0)
     {
         return -1;
@@ -283,7 +284,7 @@ relabel_batch_parts_step(relabel_batch_t *b, relabel_batch_part_t *p,
                  : relabel_batch_api_find_file(&b->api, name, id, sizeof(id));
 
             if (rc == 1) {
-                rc = relabel_batch_record(b, p->part, key, id, 0, 0, 0);
+                rc = relabel_batch_run_record(b, p->part, key, id, 0, 0, 0);
                 break;
             }
 
@@ -292,7 +293,7 @@ relabel_batch_parts_step(relabel_batch_t *b, relabel_batch_part_t *p,
                 continue;
             }
 
-        } else if (relabel_batch_record(b, p->part,
+        } else if (relabel_batch_run_record(b, p->part,
                                         create ? "creating" : "uploading",
                                         NULL, 0, 0, 0) != 0)
         {
@@ -305,13 +306,13 @@ relabel_batch_parts_step(relabel_batch_t *b, relabel_batch_part_t *p,
              : relabel_batch_api_upload(&b->api, path, name, id, sizeof(id));
 
         if (rc == 0) {
-            relabel_batch_hook(create ? "create-sent" : "upload-sent");
-            rc = relabel_batch_record(b, p->part, key, id, 0, 0, 0);
-            relabel_batch_hook(create ? "created" : "uploaded");
+            relabel_batch_run_hook(create ? "create-sent" : "upload-sent");
+            rc = relabel_batch_run_record(b, p->part, key, id, 0, 0, 0);
+            relabel_batch_run_hook(create ? "created" : "uploaded");
             break;
         }
 
-        if (!b->api.retryable || relabel_batch_stopped(b)) {
+        if (!b->api.retryable || relabel_batch_run_stopped(b)) {
             break;
         }
 
@@ -426,7 +427,7 @@ relabel_batch_parts_wait(relabel_batch_t *b, int *pis, size_t n)
                      info.output[0] ? info.output : "-",
                      info.error[0] ? info.error : "-");
 
-            if (relabel_batch_record(b, p->part, "status", rec, 0, 0, 0)
+            if (relabel_batch_run_record(b, p->part, "status", rec, 0, 0, 0)
                 != 0)
             {
                 return -1;
@@ -442,7 +443,7 @@ relabel_batch_parts_wait(relabel_batch_t *b, int *pis, size_t n)
             changed = 1;
         }
 
-        relabel_batch_hook("polled");
+        relabel_batch_run_hook("polled");
         relabel_batch_parts_progress(b, b->st.parts[pis[0]].stage,
                                      b->st.parts[pis[0]].round, total, done,
                                      failed, open ? status : "ended",
@@ -455,7 +456,7 @@ relabel_batch_parts_wait(relabel_batch_t *b, int *pis, size_t n)
         until = relabel_run_now_ms() + (uint64_t) b->bc->poll_ms;
 
         while (relabel_run_now_ms() < until) {
-            if (relabel_batch_stopped(b)) {
+            if (relabel_batch_run_stopped(b)) {
                 return -1;
             }
 
@@ -505,11 +506,13 @@ relabel_batch_parts_fetch(relabel_batch_t *b, int pi)
         }
     }
 
-    if (relabel_batch_record(b, p->part, "downloaded", NULL, 0, 0, 0) != 0) {
+    if (relabel_batch_run_record(b, p->part, "downloaded", NULL, 0, 0, 0)
+        != 0)
+    {
         return -1;
     }
 
-    relabel_batch_hook("downloaded");
+    relabel_batch_run_hook("downloaded");
 
     return 0;
 }
@@ -543,7 +546,9 @@ relabel_batch_parts_cancel(relabel_batch_t *b)
         n++;
         relabel_run_log(NULL, "%s: batch %s: cancelling", p->part, p->batch);
 
-        if (relabel_batch_record(b, p->part, "cancel", NULL, 0, 0, 0) != 0) {
+        if (relabel_batch_run_record(b, p->part, "cancel", NULL, 0, 0, 0)
+            != 0)
+        {
             rc = RELABEL_EXIT_FATAL;
         }
     }
@@ -581,7 +586,8 @@ relabel_batch_parts_progress(relabel_batch_t *b, int stage, int round,
 
         b->last_progress = now;
         relabel_run_log(NULL, "%s round %d: %ld/%ld requests done, %ld "
-                        "failed (%s)", relabel_batch_stage_name(stage), round,
+                        "failed (%s)", relabel_batch_run_stage_name(stage),
+                        round,
                         done, total, failed, status);
         return;
     }
@@ -601,7 +607,8 @@ relabel_batch_parts_progress(relabel_batch_t *b, int stage, int round,
     bar[width] = '\0';
 
     fprintf(stderr, "\r\033[K[%s] %s round %d: %ld/%ld, %ld failed (%s)",
-            bar, relabel_batch_stage_name(stage), round, done, total, failed,
+            bar, relabel_batch_run_stage_name(stage), round, done, total,
+            failed,
             status);
 
     if (strcmp(status, "ended") == 0) {

@@ -4,8 +4,9 @@
  *
  * moa-relabel --batch, the command line side: the Batch API client
  * (relabel_batch_api.c), the rows and their calls' results, and the run
- * (relabel_batch.c, relabel_batch_parts.c, relabel_batch_rows.c,
- * relabel_batch_write.c).
+ * (relabel_batch.c, relabel_batch_run.c, relabel_batch_parts.c,
+ * relabel_batch_rows.c, relabel_batch_join.c, relabel_batch_write.c,
+ * relabel_batch_report.c).
  */
 
 
@@ -156,12 +157,18 @@ int relabel_batch_api_find_batch(relabel_batch_api_t *api, const char *tag,
 
 /* relabel_batch.c */
 int relabel_batch_main(relabel_run_t *run);
-const char *relabel_batch_stage_name(int stage);
-int relabel_batch_stopped(relabel_batch_t *b);
-void relabel_batch_hook(const char *step);
-int relabel_batch_record(relabel_batch_t *b, const char *part,
+
+/* relabel_batch_run.c */
+const char *relabel_batch_run_stage_name(int stage);
+void relabel_batch_run_signals(void);
+int relabel_batch_run_stopped(relabel_batch_t *b);
+void relabel_batch_run_hook(const char *step);
+int relabel_batch_run_record(relabel_batch_t *b, const char *part,
     const char *key, const char *value, int stage, int round,
     unsigned long lines);
+
+/* relabel_batch_report.c */
+void relabel_batch_report_tokens(relabel_batch_t *b);
 
 /* relabel_batch_parts.c */
 int relabel_batch_parts_plan(relabel_batch_t *b, int stage, int round,

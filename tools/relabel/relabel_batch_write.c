@@ -205,7 +205,7 @@ relabel_batch_write_out(relabel_batch_t *b)
         }
 
         run->covered++;
-        relabel_batch_hook("written");
+        relabel_batch_run_hook("written");
     }
 
     free(l.data);
