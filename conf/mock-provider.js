@@ -244,7 +244,12 @@ function pieces(s, k) {
  * Throws an Error with a readable message on a bad scenario.
  */
 function ruleFor(r, info) {
-    var text = r.variables.mock_scenario;
+    return ruleFromText(r.variables.mock_scenario, info);
+}
+
+
+/* the same from the scenario's text (the batch mock has no request) */
+function ruleFromText(text, info) {
     var scn, rule = {}, keys, i, k, part, f, t;
 
     if (!text) {
@@ -1170,4 +1175,35 @@ function reasoningText(rule) {
 }
 
 
-export default { chat: chat, models: models, demo: demo };
+
+/*
+ * One chat answer without a request, for the batch mock (mock-batch.js):
+ * the request body's text, the call it stands for ({stage, call}), the
+ * scenario's text and a rule merged over it.  Returns {status, body}: the
+ * chat.completion, or the error body of a scenario's status >= 400.
+ */
+function answer(raw, info, scenario, extra) {
+    var parsed = parseRequest(raw), rule, err;
+
+    if (parsed.error) {
+        return { status: 400, body: parsed.error };
+    }
+
+    rule = Object.assign(ruleFromText(scenario, info), extra || {});
+
+    if ((rule.status || 200) >= 400) {
+        err = openaiError('mock: status ' + rule.status + ' for stage '
+                          + info.stage + ' call ' + info.call,
+                          rule.status >= 500 ? 'server_error'
+                                             : 'invalid_request_error');
+        Object.assign(err.error, rule.error || {});
+        return { status: rule.status, body: err };
+    }
+
+    return { status: 200,
+             body: completionJson(buildReply(info, parsed.req, raw, rule,
+                                             'chatcmpl-mock-')) };
+}
+
+
+export default { chat: chat, models: models, demo: demo, answer: answer };

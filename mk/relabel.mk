@@ -6,7 +6,11 @@
 #   make -f mk/relabel.mk ROOT=$PWD BUILD=$PWD/build relabel
 #
 #   relabel             $(BUILD)/moa-relabel
-#   relabel-unit        $(BUILD)/test-relabel, the unit tests (TAP)
+#   relabel-unit        $(BUILD)/test-relabel and $(BUILD)/test-relabel-batch,
+#                       the unit tests (TAP)
+#
+# --batch builds the stage bodies with the module's own protocol code
+# (ngx_http_moa_module/openai/, libc + cJSON): moa-relabel links MOA_PROTO.
 
 ifndef MOA_LIB
 include $(ROOT)/mk/sources.mk
@@ -18,7 +22,10 @@ RELABEL_HDRS    := $(wildcard $(RELABEL_DIR)/*.h) $(MOA_PURE_H)
 RELABEL_CORE    := $(RELABEL_DIR)/relabel_record.c \
                    $(RELABEL_DIR)/relabel_http.c \
                    $(RELABEL_DIR)/relabel_io.c $(MOA_LIB)
-RELABEL_CLI     := $(filter-out $(RELABEL_DIR)/test_relabel.c \
+RELABEL_BATCH   := $(RELABEL_DIR)/relabel_price.c \
+                   $(RELABEL_DIR)/relabel_batch_state.c \
+                   $(RELABEL_DIR)/relabel_batch_files.c
+RELABEL_CLI     := $(filter-out $(RELABEL_DIR)/test_%.c \
                                 $(RELABEL_CORE), \
                      $(sort $(wildcard $(RELABEL_DIR)/*.c)))
 RELABEL_CC      ?= $(CC)
@@ -37,15 +44,17 @@ endif
 
 relabel: $(BUILD)/moa-relabel
 
-relabel-unit: $(BUILD)/test-relabel
+relabel-unit: $(BUILD)/test-relabel $(BUILD)/test-relabel-batch
 
 # build to a temporary name and rename, so that parallel test runs never
 # execute a half-written binary
-$(BUILD)/moa-relabel: $(RELABEL_CLI) $(RELABEL_CORE) $(RELABEL_HDRS) \
+$(BUILD)/moa-relabel: $(RELABEL_CLI) $(RELABEL_CORE) $(MOA_PROTO) \
+                      $(RELABEL_HDRS) \
                       | $(RELABEL_DEPS)
 	@mkdir -p $(BUILD)
 	$(RELABEL_CC) $(RELABEL_CFLAGS) $(RELABEL_INCS) -o $@.tmp.$$$$ \
-	    $(RELABEL_CLI) $(RELABEL_CORE) $(RELABEL_LIBS) && mv -f $@.tmp.$$$$ $@
+	    $(RELABEL_CLI) $(RELABEL_CORE) $(MOA_PROTO) $(RELABEL_LIBS) \
+	    && mv -f $@.tmp.$$$$ $@
 
 $(BUILD)/test-relabel: $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) \
                        $(RELABEL_HDRS) | $(RELABEL_DEPS)
@@ -53,3 +62,11 @@ $(BUILD)/test-relabel: $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) \
 	$(RELABEL_CC) $(RELABEL_CFLAGS) $(RELABEL_INCS) -o $@.tmp.$$$$ \
 	    $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) $(RELABEL_LIBS) \
 	    && mv -f $@.tmp.$$$$ $@
+
+$(BUILD)/test-relabel-batch: $(RELABEL_DIR)/test_relabel_batch.c \
+                             $(RELABEL_BATCH) $(RELABEL_CORE) \
+                             $(RELABEL_HDRS) | $(RELABEL_DEPS)
+	@mkdir -p $(BUILD)
+	$(RELABEL_CC) $(RELABEL_CFLAGS) $(RELABEL_INCS) -o $@.tmp.$$$$ \
+	    $(RELABEL_DIR)/test_relabel_batch.c $(RELABEL_BATCH) \
+	    $(RELABEL_CORE) $(RELABEL_LIBS) && mv -f $@.tmp.$$$$ $@

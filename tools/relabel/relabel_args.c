@@ -30,6 +30,7 @@ typedef enum {
     RELABEL_ARG_LONG,         /* long, from min to max */
     RELABEL_ARG_SECS,         /* long long, seconds given, ms stored */
     RELABEL_ARG_FLAG,         /* int, set to 1 */
+    RELABEL_ARG_ONOFF,        /* int, "on" 1 or "off" 0 */
     RELABEL_ARG_CALL,         /* a handler does it */
     RELABEL_ARG_EXIT          /* no argument; a handler, then exit 0 */
 } relabel_arg_kind_e;
@@ -65,7 +66,34 @@ enum {
     RELABEL_OPT_MAX_CONSEC,
     RELABEL_OPT_LIMIT,
     RELABEL_OPT_OVERWRITE,
-    RELABEL_OPT_PROGRESS
+    RELABEL_OPT_PROGRESS,
+    RELABEL_OPT_BATCH,
+    RELABEL_OPT_BATCH_CANCEL,
+    RELABEL_OPT_BATCH_URL,
+    RELABEL_OPT_BATCH_RETRY,
+    RELABEL_OPT_BATCH_KEEP,
+    RELABEL_OPT_BATCH_MAX_REQUESTS,
+    RELABEL_OPT_BATCH_MAX_MB,
+    RELABEL_OPT_POLL,
+    RELABEL_OPT_WINDOW,
+    RELABEL_OPT_PURPOSE,
+    RELABEL_OPT_PRICE,
+    RELABEL_OPT_PROPOSERS,
+    RELABEL_OPT_PROPOSER,
+    RELABEL_OPT_PROPOSER_TEMPERATURE,
+    RELABEL_OPT_PROPOSER_N,
+    RELABEL_OPT_PROPOSER_MAX_TOKENS,
+    RELABEL_OPT_CRITIQUE,
+    RELABEL_OPT_CRITIC_MODEL,
+    RELABEL_OPT_CRITIQUE_TEMPERATURE,
+    RELABEL_OPT_CRITIC_MAX_TOKENS,
+    RELABEL_OPT_AGGREGATOR_MODEL,
+    RELABEL_OPT_AGGREGATOR_TEMPERATURE,
+    RELABEL_OPT_CRITIQUE_PROMPT,
+    RELABEL_OPT_SYNTHESIS_PROMPT,
+    RELABEL_OPT_MIN_PROPOSALS,
+    RELABEL_OPT_UNKNOWN_PARAMS,
+    RELABEL_OPT_FALLBACK
 };
 
 
@@ -73,6 +101,8 @@ static int relabel_args_header(relabel_args_t *a, const char *arg);
 static int relabel_args_param(relabel_args_t *a, const char *arg);
 static int relabel_args_rejects(relabel_args_t *a, const char *arg);
 static int relabel_args_limit(relabel_args_t *a, const char *arg);
+static int relabel_args_price(relabel_args_t *a, const char *arg);
+static int relabel_args_proposer(relabel_args_t *a, const char *arg);
 static int relabel_args_help(relabel_args_t *a, const char *arg);
 static int relabel_args_version(relabel_args_t *a, const char *arg);
 static int relabel_args_set(relabel_args_t *a, const relabel_arg_t *opt,
@@ -123,6 +153,69 @@ static const relabel_arg_t  relabel_args[] = {
     { "quiet", 'q', RELABEL_ARG_FLAG, relabel_conf_field(quiet), 0, 0, NULL },
     { "verbose", 'v', RELABEL_ARG_FLAG, relabel_conf_field(verbose),
       0, 0, NULL },
+
+    /* --batch: the provider's Batch API, the recipe under the directives'
+     * names (moa_proposers is --proposers, and so on) */
+    { "batch", RELABEL_OPT_BATCH, RELABEL_ARG_FLAG,
+      relabel_conf_field(batch.on), 0, 0, NULL },
+    { "batch-cancel", RELABEL_OPT_BATCH_CANCEL, RELABEL_ARG_FLAG,
+      relabel_conf_field(batch.cancel), 0, 0, NULL },
+    { "batch-url", RELABEL_OPT_BATCH_URL, RELABEL_ARG_STR,
+      relabel_conf_field(batch.url), 0, 0, NULL },
+    { "batch-retry", RELABEL_OPT_BATCH_RETRY, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.retry), 0, 100, NULL },
+    { "batch-keep", RELABEL_OPT_BATCH_KEEP, RELABEL_ARG_FLAG,
+      relabel_conf_field(batch.keep), 0, 0, NULL },
+    { "batch-max-requests", RELABEL_OPT_BATCH_MAX_REQUESTS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.max_requests), 1, 1 << 30, NULL },
+    { "batch-max-mb", RELABEL_OPT_BATCH_MAX_MB, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.max_mb), 1, 1 << 20, NULL },
+    { "poll-interval", RELABEL_OPT_POLL, RELABEL_ARG_SECS,
+      relabel_conf_field(batch.poll_ms), 0, 0, NULL },
+    { "completion-window", RELABEL_OPT_WINDOW, RELABEL_ARG_STR,
+      relabel_conf_field(batch.window), 0, 0, NULL },
+    { "file-purpose", RELABEL_OPT_PURPOSE, RELABEL_ARG_STR,
+      relabel_conf_field(batch.purpose), 0, 0, NULL },
+    { "price", RELABEL_OPT_PRICE, RELABEL_ARG_CALL, 0, 0, 0,
+      relabel_args_price },
+    { "proposers", RELABEL_OPT_PROPOSERS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.proposers), 1, RELABEL_BATCH_MAX_PROPOSERS,
+      NULL },
+    { "proposer", RELABEL_OPT_PROPOSER, RELABEL_ARG_CALL, 0, 0, 0,
+      relabel_args_proposer },
+    { "proposer-temperature", RELABEL_OPT_PROPOSER_TEMPERATURE,
+      RELABEL_ARG_STR, relabel_conf_field(batch.proposer_temperature),
+      0, 0, NULL },
+    { "proposer-n", RELABEL_OPT_PROPOSER_N, RELABEL_ARG_ONOFF,
+      relabel_conf_field(batch.proposer_n), 0, 0, NULL },
+    { "proposer-max-tokens", RELABEL_OPT_PROPOSER_MAX_TOKENS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.proposer_max_tokens), 0, 1 << 30, NULL },
+    { "critique", RELABEL_OPT_CRITIQUE, RELABEL_ARG_ONOFF,
+      relabel_conf_field(batch.critique), 0, 0, NULL },
+    { "critic-model", RELABEL_OPT_CRITIC_MODEL, RELABEL_ARG_STR,
+      relabel_conf_field(batch.critic_model), 0, 0, NULL },
+    { "critique-temperature", RELABEL_OPT_CRITIQUE_TEMPERATURE,
+      RELABEL_ARG_STR, relabel_conf_field(batch.critique_temperature),
+      0, 0, NULL },
+    { "critic-max-tokens", RELABEL_OPT_CRITIC_MAX_TOKENS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.critic_max_tokens), 0, 1 << 30, NULL },
+    { "aggregator-model", RELABEL_OPT_AGGREGATOR_MODEL, RELABEL_ARG_STR,
+      relabel_conf_field(batch.aggregator_model), 0, 0, NULL },
+    { "aggregator-temperature", RELABEL_OPT_AGGREGATOR_TEMPERATURE,
+      RELABEL_ARG_STR, relabel_conf_field(batch.aggregator_temperature),
+      0, 0, NULL },
+    { "critique-prompt", RELABEL_OPT_CRITIQUE_PROMPT, RELABEL_ARG_STR,
+      relabel_conf_field(batch.critique_prompt), 0, 0, NULL },
+    { "synthesis-prompt", RELABEL_OPT_SYNTHESIS_PROMPT, RELABEL_ARG_STR,
+      relabel_conf_field(batch.synthesis_prompt), 0, 0, NULL },
+    { "min-proposals", RELABEL_OPT_MIN_PROPOSALS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.min_proposals), 1, RELABEL_BATCH_MAX_PROPOSERS,
+      NULL },
+    { "unknown-params", RELABEL_OPT_UNKNOWN_PARAMS, RELABEL_ARG_STR,
+      relabel_conf_field(batch.unknown_params), 0, 0, NULL },
+    { "fallback", RELABEL_OPT_FALLBACK, RELABEL_ARG_STR,
+      relabel_conf_field(batch.fallback), 0, 0, NULL },
+
     { "help", 'h', RELABEL_ARG_EXIT, 0, 0, 0, relabel_args_help },
     { "version", 'V', RELABEL_ARG_EXIT, 0, 0, 0, relabel_args_version }
 };
@@ -177,6 +270,39 @@ static const char  relabel_usage[] =
 "  -v, --verbose           also log every retry and its delay\n"
 "  -h, --help              this text\n"
 "  -V, --version           version and libcurl version\n"
+"\n"
+"Batch mode (the provider's Batch API: half the price, within 24 hours):\n"
+"      --batch             run the MoA stages as batch jobs of the provider\n"
+"                          itself: -m names the provider's model (default\n"
+"                          gpt-4o); the state is kept in OUT.batch and the\n"
+"                          directory OUT.batch.d until OUT is complete\n"
+"      --batch-url BASE    the provider's API (default\n"
+"                          https://api.openai.com/v1)\n"
+"      --batch-retry N     rounds that send failed requests again (429, 5xx,\n"
+"                          bad replies) before their rows are rejected\n"
+"                          (default 2; 0: reject at once)\n"
+"      --batch-cancel      cancel the open batches of the run of OUT\n"
+"      --poll-interval SECS\n"
+"                          between two looks at a batch (default 30)\n"
+"      --price MODEL=IN/OUT[/BATCH_IN/BATCH_OUT]\n"
+"                          USD per million tokens (repeatable); batch\n"
+"                          prices default to half\n"
+"      --completion-window W   (default 24h)\n"
+"      --file-purpose P    of the uploaded files (default batch; Together:\n"
+"                          batch-api)\n"
+"      --batch-max-requests N  requests a batch file (default 50000)\n"
+"      --batch-max-mb N    megabytes a batch file (default 190)\n"
+"      --batch-keep        keep the state file and work directory\n"
+"  The recipe, as the module's directives (moa_proposers ...):\n"
+"      --proposers N (3)  --proposer-temperature T (1.0)\n"
+"      --proposer model=M[,temperature=T] (repeatable: replaces --proposers)\n"
+"      --proposer-n on|off (off)  --proposer-max-tokens N\n"
+"      --critique on|off (on)  --critic-model M\n"
+"      --critique-temperature T (0.2)  --critic-max-tokens N\n"
+"      --aggregator-model M  --aggregator-temperature T\n"
+"      --critique-prompt FILE  --synthesis-prompt FILE\n"
+"      --min-proposals N (1)  --unknown-params pass|drop|reject (pass)\n"
+"      --fallback candidate|error (error)\n"
 "\n"
 "Exit status: 0 all rows relabeled; 1 finished, with rows in the rejects\n"
 "file; 2 usage, file or resume error; 3 the final count check failed;\n"
@@ -261,7 +387,8 @@ relabel_args_parse(int argc, char **argv, relabel_conf_t *conf)
     *sp = '\0';
 
     conf->endpoint = "http://127.0.0.1:8080/v1/chat/completions";
-    conf->model = "moa-gpt-4o-v1";
+    conf->model = NULL;
+    relabel_batch_defaults(&conf->batch);
     conf->concurrency = 8;
     conf->window = 0;
     conf->retries = 5;
@@ -299,6 +426,20 @@ relabel_args_parse(int argc, char **argv, relabel_conf_t *conf)
     }
 
     if (rc == 0) {
+        /* --batch asks the provider itself: the MoA model's base model */
+        conf->batch.on |= conf->batch.cancel;
+
+        if (conf->model == NULL) {
+            conf->model = conf->batch.on ? "gpt-4o" : "moa-gpt-4o-v1";
+        }
+
+        if (!conf->batch.on && relabel_batch_stray(&conf->batch)) {
+            /* online, the recipe is the endpoint's configuration */
+            fprintf(stderr, "moa-relabel: %s is an option of --batch\n",
+                    relabel_batch_stray(&conf->batch));
+            rc = -1;
+        }
+
         conf->in_path = argv[optind];
         conf->out_path = argv[optind + 1];
 
@@ -342,6 +483,16 @@ relabel_args_set(relabel_args_t *a, const relabel_arg_t *opt,
 
     case RELABEL_ARG_FLAG:
         *(int *) field = 1;
+        return 0;
+
+    case RELABEL_ARG_ONOFF:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            fprintf(stderr, "moa-relabel: %s: expected on or off, got "
+                    "\"%s\"\n", name, arg);
+            return -1;
+        }
+
+        *(int *) field = strcmp(arg, "on") == 0;
         return 0;
 
     default:
@@ -432,6 +583,65 @@ relabel_args_limit(relabel_args_t *a, const char *arg)
     }
 
     a->conf->limit = (unsigned long) v;
+
+    return 0;
+}
+
+
+static int
+relabel_args_price(relabel_args_t *a, const char *arg)
+{
+    char             **prices, *model;
+    relabel_price_t    p;
+    relabel_conf_t    *conf;
+
+    conf = a->conf;
+
+    if (relabel_price_parse(arg, &p, &model) != 0) {
+        fprintf(stderr, "moa-relabel: --price: expected MODEL=IN/OUT or "
+                "MODEL=IN/OUT/BATCH_IN/BATCH_OUT (USD per million tokens), "
+                "got \"%s\"\n", arg);
+        return -1;
+    }
+
+    free(model);
+
+    prices = realloc(conf->batch.prices,
+                     (conf->batch.nprices + 1) * sizeof(char *));
+    if (prices == NULL) {
+        return -1;
+    }
+
+    conf->batch.prices = prices;
+    prices[conf->batch.nprices++] = (char *) arg;
+
+    return 0;
+}
+
+
+/* moa_proposer's model= and temperature=, checked by the recipe */
+static int
+relabel_args_proposer(relabel_args_t *a, const char *arg)
+{
+    char                 **list;
+    relabel_batch_conf_t  *bc;
+
+    bc = &a->conf->batch;
+
+    if (bc->nproposer_list == RELABEL_BATCH_MAX_PROPOSERS) {
+        fprintf(stderr, "moa-relabel: --proposer: at most %d\n",
+                RELABEL_BATCH_MAX_PROPOSERS);
+        return -1;
+    }
+
+    list = realloc(bc->proposer_list,
+                   (bc->nproposer_list + 1) * sizeof(char *));
+    if (list == NULL) {
+        return -1;
+    }
+
+    bc->proposer_list = list;
+    list[bc->nproposer_list++] = (char *) arg;
 
     return 0;
 }
@@ -570,6 +780,8 @@ relabel_args_free(relabel_conf_t *conf)
     }
 
     free(conf->params);
+    free(conf->batch.prices);
+    free(conf->batch.proposer_list);
     free(conf->rejects_path);
     curl_slist_free_all(conf->headers);
 }

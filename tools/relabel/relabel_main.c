@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "relabel_run.h"
+#include "relabel_batch_run.h"
 
 
 static volatile sig_atomic_t  relabel_signals;
@@ -69,6 +70,10 @@ main(int argc, char **argv)
 
     if (rc != 0) {
         rc = rc > 0 ? RELABEL_EXIT_OK : RELABEL_EXIT_FATAL;
+
+    } else if (conf.batch.on) {
+        /* relabel_batch.c: the provider's Batch API */
+        rc = relabel_batch_main(&run);
 
     } else if (relabel_setup(&run) != 0) {
         rc = RELABEL_EXIT_FATAL;

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "relabel.h"
+#include "relabel_batch.h"
 
 
 #define RELABEL_EXIT_OK           0
@@ -74,6 +75,7 @@ typedef struct {
     int                   insecure;
     int                   quiet;
     int                   verbose;
+    relabel_batch_conf_t  batch;        /* --batch and its recipe */
 } relabel_conf_t;
 
 
