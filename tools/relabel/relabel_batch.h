@@ -23,7 +23,16 @@
 #define RELABEL_BATCH_PROPOSAL     1
 #define RELABEL_BATCH_CRITIQUE     2
 #define RELABEL_BATCH_SYNTHESIS    3
-#define RELABEL_BATCH_NSTAGES      4           /* index 0 unused */
+#define RELABEL_BATCH_SELECT       4           /* moa_aggregate select */
+/* the proposals of layer k (moa_layers): 2..8 are stages 10..16 */
+#define RELABEL_BATCH_LAYER(k)     ((k) == 1 ? RELABEL_BATCH_PROPOSAL : 8 + (k))
+#define RELABEL_BATCH_NSTAGES      17          /* index 0 unused */
+#define RELABEL_BATCH_MAX_LAYERS   8
+
+/* the layer of a proposal stage, or 0 */
+#define relabel_batch_stage_layer(s)                                          \
+    ((s) == RELABEL_BATCH_PROPOSAL ? 1                                        \
+     : (s) >= 10 && (s) < 8 + RELABEL_BATCH_MAX_LAYERS + 1 ? (s) - 8 : 0)
 
 #define RELABEL_BATCH_MAX_PROPOSERS  64
 
@@ -61,6 +70,15 @@ typedef struct {
     long                  min_proposals;
     const char           *unknown_params;     /* pass|drop|reject */
     const char           *fallback;           /* candidate|error */
+    long                  layers;             /* moa_layers */
+    const char           *layer_prompt;       /* moa_layer_prompt */
+    const char           *aggregate;          /* synthesize|select */
+    const char           *select_format;      /* json_schema|... */
+    const char           *select_prompt;      /* moa_select_prompt */
+    int                   select_json_schema; /* on|off */
+    int                   agreement;          /* on|off */
+    int                   reasoning;          /* moa_model ... reasoning */
+    long                  max_total_tokens;   /* 0: no cap */
 
     char                **prices;             /* --price, repeatable */
     size_t                nprices;
