@@ -17,22 +17,8 @@
 #include <stddef.h>
 
 #include "ngx_http_moa_buf.h"
+#include "relabel_batch_stage.h"
 
-
-/* the stages of the recipe, as the module names them */
-#define RELABEL_BATCH_PROPOSAL     1
-#define RELABEL_BATCH_CRITIQUE     2
-#define RELABEL_BATCH_SYNTHESIS    3
-#define RELABEL_BATCH_SELECT       4           /* moa_aggregate select */
-/* the proposals of layer k (moa_layers): 2..8 are stages 10..16 */
-#define RELABEL_BATCH_LAYER(k)     ((k) == 1 ? RELABEL_BATCH_PROPOSAL : 8 + (k))
-#define RELABEL_BATCH_NSTAGES      17          /* index 0 unused */
-#define RELABEL_BATCH_MAX_LAYERS   8
-
-/* the layer of a proposal stage, or 0 */
-#define relabel_batch_stage_layer(s)                                          \
-    ((s) == RELABEL_BATCH_PROPOSAL ? 1                                        \
-     : (s) >= 10 && (s) < 8 + RELABEL_BATCH_MAX_LAYERS + 1 ? (s) - 8 : 0)
 
 #define RELABEL_BATCH_MAX_PROPOSERS  64
 
