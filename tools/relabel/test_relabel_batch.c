@@ -235,24 +235,14 @@ test_custom_id(void)
 }
 
 
-/* the recipe options of a test (relabel_batch_defaults() is the tool's) */
-static void
-test_conf(relabel_batch_conf_t *bc)
-{
-    memset(bc, 0, sizeof(relabel_batch_conf_t));
-
-    bc->proposers = 3;
-    bc->proposer_temperature = "1.0";
-    bc->critique = 1;
-    bc->critique_temperature = "0.2";
-    bc->min_proposals = 1;
-    bc->unknown_params = "pass";
-    bc->fallback = "error";
-    bc->layers = 1;
-    bc->aggregate = "synthesize";
-    bc->select_format = "json_schema";
-    bc->select_json_schema = 1;
-}
+/* the recipe options of the tests: the directives' defaults */
+static const relabel_batch_conf_t  test_bc = {
+    .proposers = 3, .proposer_temperature = "1.0", .critique = 1,
+    .critique_temperature = "0.2", .min_proposals = 1,
+    .unknown_params = "pass", .fallback = "error", .layers = 1,
+    .aggregate = "synthesize", .select_format = "json_schema",
+    .select_json_schema = 1
+};
 
 
 /* a reply of one choice of content text (a JSON string's inside) */
@@ -280,7 +270,7 @@ test_cands(void)
     relabel_batch_conf_t     bc;
     relabel_batch_recipe_t   rc;
 
-    test_conf(&bc);
+    bc = test_bc;
     memset(reps, 0, sizeof(reps));
     memset(&text, 0, sizeof(ngx_http_moa_buf_t));
     bc.proposers = 4;
@@ -371,7 +361,7 @@ test_recipes(void)
                              "\"object\"}}}" }
     };
 
-    test_conf(&bc);
+    bc = test_bc;
 
     bc.aggregate = "choose";
     ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", NULL, 0, err,
@@ -437,7 +427,7 @@ test_recipes(void)
     relabel_batch_recipe_free(&rc);
 
     /* json_schema selects; --max-total-tokens cuts or refuses */
-    test_conf(&bc);
+    bc = test_bc;
     bc.max_total_tokens = 100000;
     ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", NULL, 0, err,
                                  sizeof(err)) == 0, "recipe: a token cap");
