@@ -29,12 +29,18 @@
  *                its first `times` times (by custom_id; default always)
  *   outage       n: the first n GET /v1/batches/{id} get 503
  *   quote        true: answers are "{stage} {call}: " and the last user
- *                message of the line's conversation (row-specific text)
+ *                message of the line's conversation (row-specific text);
+ *                not the select judge's, which the scenario answers
+ *   agree        "TEXT": a proposal line whose body contains TEXT answers
+ *                "agreed: " and that message, whatever its call (early
+ *                agreement)
  *   scenario     a $mock_scenario text for the chat logic (optional)
  *
  * A line's call comes from its custom_id as moa-relabel writes it: "-pN"
- * is proposal N, "-c" the critique, "-s" the synthesis (what the module's
- * X-Moa-Stage and X-Moa-Call headers say for its own calls).  A batch is
+ * is proposal N, "-LK-pN" proposal N of layer K, "-c" the critique, "-j"
+ * the select judge (a critique call, as the module's), "-s" the synthesis
+ * (what the module's X-Moa-Stage, X-Moa-Call and X-Moa-Layer headers say
+ * for its own calls).  A batch is
  * checked as OpenAI checks it: each line JSON with a unique custom_id,
  * method POST, url equal to the batch's endpoint, a body object; any fault
  * fails the batch in validation (errors.data names the line).
@@ -184,10 +190,15 @@ function upload(r) {
 
 /* the call a custom_id stands for */
 function callOf(id) {
-    var m = /-p(\d+)$/.exec(id);
+    var m = /-(L(\d+)-)?p(\d+)$/.exec(id);
 
     if (m) {
-        return { stage: 'proposal', call: parseInt(m[1], 10) };
+        return { stage: 'proposal', call: parseInt(m[3], 10),
+                 layer: m[2] ? parseInt(m[2], 10) : 1 };
+    }
+
+    if (/-j$/.test(id)) {
+        return { stage: 'critique', call: 0, judge: true };
     }
 
     if (/-c$/.test(id)) {
@@ -271,8 +282,13 @@ function answerLine(r, st, cf, line, k) {
         }
     }
 
-    if (cf.quote) {
+    if (cf.quote && !info.judge) {
         extra.content = '{stage} {call}: ' + quote(o.body, info.stage);
+    }
+
+    if (cf.agree && info.stage === 'proposal' && raw.indexOf(cf.agree) !== -1)
+    {
+        extra.content = 'agreed: ' + quote(o.body, info.stage);
     }
 
     res = mock.answer(raw, info, cf.scenario || '', extra);

@@ -24,7 +24,9 @@ RELABEL_CORE    := $(RELABEL_DIR)/relabel_record.c \
                    $(RELABEL_DIR)/relabel_io.c $(MOA_LIB)
 RELABEL_BATCH   := $(RELABEL_DIR)/relabel_price.c \
                    $(RELABEL_DIR)/relabel_batch_state.c \
-                   $(RELABEL_DIR)/relabel_batch_files.c
+                   $(RELABEL_DIR)/relabel_batch_files.c \
+                   $(RELABEL_DIR)/relabel_batch_recipe.c \
+                   $(RELABEL_DIR)/relabel_batch_cands.c
 RELABEL_CLI     := $(filter-out $(RELABEL_DIR)/test_%.c \
                                 $(RELABEL_CORE), \
                      $(sort $(wildcard $(RELABEL_DIR)/*.c)))
@@ -65,8 +67,8 @@ $(BUILD)/test-relabel: $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) \
 
 $(BUILD)/test-relabel-batch: $(RELABEL_DIR)/test_relabel_batch.c \
                              $(RELABEL_BATCH) $(RELABEL_CORE) \
-                             $(RELABEL_HDRS) | $(RELABEL_DEPS)
+                             $(MOA_PROTO) $(RELABEL_HDRS) | $(RELABEL_DEPS)
 	@mkdir -p $(BUILD)
 	$(RELABEL_CC) $(RELABEL_CFLAGS) $(RELABEL_INCS) -o $@.tmp.$$$$ \
 	    $(RELABEL_DIR)/test_relabel_batch.c $(RELABEL_BATCH) \
-	    $(RELABEL_CORE) $(RELABEL_LIBS) && mv -f $@.tmp.$$$$ $@
+	    $(RELABEL_CORE) $(MOA_PROTO) $(RELABEL_LIBS) && mv -f $@.tmp.$$$$ $@

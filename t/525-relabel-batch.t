@@ -14,7 +14,13 @@
 #     re-run: OUT equal to an uninterrupted run's, nothing uploaded or
 #     created twice
 #   - each stage body in a batch file is byte for byte a body the module
-#     sent its provider for the same rows and settings (two recipes)
+#     sent its provider for the same rows and settings (the three-prompt
+#     chain in four settings; and the recipes: two layers, select,
+#     a reasoning model with a token cap, agreement in layer 2)
+#   - the recipes row by row: rows whose candidates agree skip critique
+#     and synthesis; select answers with the judge's pick (the first
+#     candidate when the judge fails), also for a json_schema answer;
+#     kill -9 in a layer-2 stage and a re-run
 #   - --batch-cancel, a state file of other settings, bad options
 #
 # Environment: TEST_NGINX_BINARY (default /usr/sbin/nginx),
@@ -92,6 +98,12 @@ sub free_port {
     return $p;
 }
 
+# the chat logic of the recipes' tests: the judge picks candidate 3; the
+# proposals of layer 1 differ, those of layer 2 agree
+my $sel_scenario = '{"critique": {"content": "{\\"best\\": 3}"}}';
+my $agree_scenario = '{"proposal": {"content": "p{call}"}, '
+                     . '"proposal@2": {"content": "all agree"}}';
+
 # the Batch API mocks: prefix => $mock_batch
 my %mocks = (
     e2e => { step_ms => 60, quote => JSON::PP::true,
@@ -104,6 +116,17 @@ my %mocks = (
     same2 => { step_ms => 40 },
     same3 => { step_ms => 40 },
     same4 => { step_ms => 40 },
+    same5 => { step_ms => 40 },
+    same6 => { step_ms => 40, scenario => $sel_scenario },
+    same7 => { step_ms => 40 },
+    same8 => { step_ms => 40, scenario => $agree_scenario },
+    agree => { step_ms => 40, quote => JSON::PP::true,
+               agree => 'please-agree' },
+    sel => { step_ms => 40, quote => JSON::PP::true,
+             scenario => $sel_scenario,
+             line_errors => { 'judge-fails\\n</candidate>' =>
+                              { status => 400 } } },
+    klayer => { step_ms => 40, quote => JSON::PP::true },
     synfail => { step_ms => 40, quote => JSON::PP::true,
                  line_errors => { 'Merge:' => { status => 400 } } },
     slow => { step_ms => 1500, quote => JSON::PP::true },
@@ -114,9 +137,12 @@ sub nginx_conf {
     my ($port) = @_;
     my $load = join '', map { "load_module $_;\n" } @mods;
     my $locs = '';
+    # in a quoted nginx string, "\\" is one backslash
+    (my $sel_conf = $sel_scenario) =~ s/\\/\\\\/g;
+    (my $agree_conf = $agree_scenario) =~ s/\\/\\\\/g;
 
     for my $m (sort keys %mocks) {
-        my $cf = $json->encode($mocks{$m});
+        (my $cf = $json->encode($mocks{$m})) =~ s/\\/\\\\/g;
         $locs .= <<"LOC";
         location /$m/ {
             set \$mock_batch_dir $dir/mock-$m;
@@ -156,6 +182,9 @@ http {
         listen 127.0.0.1:$port;
 
         moa_model moa-gpt-4o-v1 gpt-4o;
+        # an id as long as the base model's: the token cap estimates the
+        # prompt from the request's bytes, which name the model
+        moa_model moa-o3x o3-mini reasoning;
 
         # the module with the defaults, and with another recipe
         location = /v1/chat/completions {
@@ -191,6 +220,63 @@ http {
             moa_min_proposals 3;
         }
 
+        # the recipes
+        location = /v5/chat/completions {
+            moa_pass /_provider;
+            moa_layers 2;
+            moa_layer_prompt $dir/layer.txt;
+            moa_min_proposals 2;
+        }
+
+        location = /v6/chat/completions {
+            moa_pass /_provider_sel;
+            moa_aggregate select;
+            moa_select_format json_object;
+            moa_critic_max_tokens 50;
+        }
+
+        location = /v7/chat/completions {
+            moa_pass /_provider;
+            moa_proposers 2;
+            moa_layers 2;
+            moa_max_total_tokens 40000;
+        }
+
+        location = /v8/chat/completions {
+            moa_pass /_provider_agree;
+            moa_layers 3;
+            moa_agreement on;
+        }
+
+        location = /_provider_sel {
+            internal;
+            proxy_pass http://127.0.0.1:$port/provider_sel;
+            proxy_set_header X-Moa-Stage \$moa_stage;
+            proxy_set_header X-Moa-Call \$moa_call;
+        }
+
+        location = /_provider_agree {
+            internal;
+            proxy_pass http://127.0.0.1:$port/provider_agree;
+            proxy_set_header X-Moa-Stage \$moa_stage;
+            proxy_set_header X-Moa-Call \$moa_call;
+            proxy_set_header X-Moa-Layer \$moa_layer;
+        }
+
+        location = /provider_sel {
+            client_body_in_file_only on;
+            client_body_temp_path $dir/bodies;
+            set \$mock_scenario '$sel_conf';
+            js_content mock.chat;
+        }
+
+        location = /provider_agree {
+            client_body_in_file_only on;
+            client_body_temp_path $dir/bodies;
+            set \$mock_scenario '$agree_conf';
+            js_content mock.chat;
+        }
+
         location = /_provider {
             internal;
             proxy_pass http://127.0.0.1:$port/provider;
@@ -218,6 +304,7 @@ sub start_nginx {
     spew("$dir/critique.txt", "Judge these {{count}} drafts, \"quoted\":\n"
                               . "{{candidates}}\nBe terse.\n");
     spew("$dir/synthesis.txt", "Merge:\n{{candidates}}\n{{critiques}}Go.");
+    spew("$dir/layer.txt", "Refine these {{count}}:\n{{candidates}}\nNow.");
     mkdir("$dir/bodies");
     mkdir("$dir/mock-$_") for keys %mocks;
 
@@ -630,6 +717,185 @@ sub identity {
     like(slurp("$dir/id-batch-same4.stderr"),
          qr/proposal: 18 requests, 0 failed; .*gpt-4o-mini, gpt-4o: batch/,
          'proposer list: the cost of each proposer at its model');
+}
+
+# the custom_ids of the batch input files a mock got
+sub custom_ids {
+    my ($m) = @_;
+    my $st = stats($m);
+    my @ids;
+
+    for my $id (keys %{$st->{files}}) {
+        next unless $st->{files}{$id}{purpose} eq 'batch';
+        push @ids, map { /^\{"custom_id":"([^"]*)"/ ? $1 : 'bad' }
+                   split /\n/, slurp("$dir/mock-$m/$id");
+    }
+
+    return @ids;
+}
+
+# the new answer of each line of OUT
+sub answers {
+    return map { my $d = eval { $json->decode($_) };
+                 $d ? $d->{messages}[-1]{content} // '' : 'not JSON' }
+           @{lines_of($_[0])};
+}
+
+{
+    # the recipes: each stage body in a batch file is a module body
+    my $rows = build_rows(6);
+
+    identity('layers 2', 'v5', 'same5', $rows,
+             ['-m', 'moa-gpt-4o-v1', '-p', 'seed=7'],
+             ['-m', 'gpt-4o', '-p', 'seed=7', '--layers', '2',
+              '--layer-prompt', "$dir/layer.txt", '--min-proposals', '2']);
+    is(scalar(grep { /^l\d+-L2-p[0-2]$/ } custom_ids('same5')), 18,
+       'layers 2: a proposal stage of layer 2');
+
+    identity('select', 'v6', 'same6', $rows,
+             ['-m', 'moa-gpt-4o-v1', '-p', 'temperature=0.4'],
+             ['-m', 'gpt-4o', '-p', 'temperature=0.4', '--aggregate',
+              'select', '--select-format', 'json_object',
+              '--critic-max-tokens', '50']);
+    my @ids = custom_ids('same6');
+    ok(6 == grep({ /-j$/ } @ids) && !grep({ /-[cs]$/ } @ids),
+       'select: a judge a row, no critique or synthesis');
+    is_deeply([answers("$dir/id-batch.jsonl")],
+              [map { 'proposal 2: model=gpt-4o temperature=1' } 1 .. 6],
+              'select: candidate 3, the pick, verbatim');
+
+    identity('reasoning', 'v7', 'same7', $rows,
+             ['-m', 'moa-o3x', '-p', 'seed=7', '-p', 'max_tokens=900',
+              '-p', 'temperature=0.9', '-p', 'reasoning_effort="high"'],
+             ['-m', 'o3-mini', '-p', 'seed=7', '-p', 'max_tokens=900',
+              '-p', 'temperature=0.9', '-p', 'reasoning_effort="high"',
+              '--reasoning', '--proposers', '2', '--layers', '2',
+              '--max-total-tokens', '40000']);
+    my @bad = grep { /"temperature"|"max_tokens"/
+                     || !/"max_completion_tokens"/ } @{batch_bodies('same7')};
+    ok(!@bad, 'reasoning: no temperature, max_completion_tokens')
+        or diag($bad[0]);
+
+    identity('agreement in layer 2', 'v8', 'same8', $rows,
+             ['-m', 'moa-gpt-4o-v1'],
+             ['-m', 'gpt-4o', '--layers', '3', '--agreement', 'on']);
+    @ids = custom_ids('same8');
+    ok(36 == @ids && !grep({ /-L3-|-[cs]$/ } @ids),
+       'agreement in layer 2: layer 3, critique and synthesis skipped')
+        or diag(explain(\@ids));
+    is_deeply([answers("$dir/id-batch.jsonl")],
+              [map { 'all agree' } 1 .. 6], 'agreement: the candidate');
+}
+
+# -- early agreement row by row
+
+{
+    my $rows = build_rows(6, { 2 => ' please-agree', 5 => ' please-agree' });
+    spew("$dir/a.jsonl", join('', map { "$_->{line}\n" } @$rows));
+
+    reset_mock('agree');
+    my ($rc, $err) = relabel('agree', {}, batch_args('agree', '--agreement',
+                             'on'), "$dir/a.jsonl", "$dir/a-out.jsonl");
+    is($rc, 0, 'agreement: every row answered') or diag($err);
+    is_deeply([answers("$dir/a-out.jsonl")],
+              [map { ($_->{i} == 2 || $_->{i} == 5 ? 'agreed: '
+                                                   : 'synthesis 0: ')
+                     . $_->{q} } @$rows],
+              'agreement: the agreeing rows with their candidate, the '
+              . 'others synthesized');
+    my @ids = custom_ids('agree');
+    is(scalar(grep { /-p\d$/ } @ids), 18, 'agreement: 3 proposals a row');
+    is_deeply([sort grep { /-[cs]$/ } @ids],
+              [sort map { ("l$_-c", "l$_-s") } 1, 3, 4, 6],
+              'agreement: critique and synthesis only for the other rows');
+
+    reset_mock('agree');
+    ($rc, $err) = relabel('noagree', {}, batch_args('agree'), "$dir/a.jsonl",
+                          "$dir/a-out2.jsonl");
+    is_deeply([answers("$dir/a-out2.jsonl")],
+              [map { "synthesis 0: $_->{q}" } @$rows],
+              'agreement off: every row synthesized');
+}
+
+# -- select row by row: the pick, or the first candidate
+
+{
+    my $rows = build_rows(5, { 3 => ' judge-fails' });
+    spew("$dir/j.jsonl", join('', map { "$_->{line}\n" } @$rows));
+
+    reset_mock('sel');
+    my ($rc, $err) = relabel('sel', {}, batch_args('sel', '--aggregate',
+                             'select'), "$dir/j.jsonl", "$dir/j-out.jsonl");
+    is($rc, 0, 'select: every row answered') or diag($err);
+    is_deeply([answers("$dir/j-out.jsonl")],
+              [map { ($_->{i} == 3 ? 'proposal 0: ' : 'proposal 2: ')
+                     . $_->{q} } @$rows],
+              'select: the judge\'s pick; the first candidate when it failed');
+    like($err, qr/line 3: select: the judge failed, answering with candidate 1/,
+         'select: the failed judge is said');
+    like($err, qr/select: 5 requests, 1 failed; tokens \d+ prompt/,
+         'select: the judge\'s tokens in the report');
+    my @ids = custom_ids('sel');
+    ok(5 == grep({ /-j$/ } @ids) && !grep({ /-[cs]$/ } @ids),
+       'select: no critique or synthesis');
+
+    # a json_schema answer is selected (--select-json-schema on)
+    my $rf = 'response_format={"type":"json_schema","json_schema":'
+             . '{"name":"a","schema":{"type":"object"}}}';
+    reset_mock('sel');
+    ($rc, $err) = relabel('selauto', {}, batch_args('sel', '-p', $rf),
+                          "$dir/j.jsonl", "$dir/j-out2.jsonl");
+    is($rc, 0, 'json_schema: every row answered') or diag($err);
+    @ids = custom_ids('sel');
+    ok(5 == grep({ /-j$/ } @ids) && !grep({ /-[cs]$/ } @ids),
+       'json_schema: selected, not synthesized');
+
+    reset_mock('sel');
+    ($rc, $err) = relabel('selnot', {}, batch_args('sel', '-p', $rf,
+                          '--select-json-schema', 'off'), "$dir/j.jsonl",
+                          "$dir/j-out3.jsonl");
+    @ids = custom_ids('sel');
+    ok(5 == grep({ /-s$/ } @ids) && !grep({ /-j$/ } @ids),
+       'json_schema, --select-json-schema off: synthesized');
+}
+
+# -- kill -9 in a stage of layer 2, then the same command again
+
+{
+    my $rows = build_rows(10);
+    spew("$dir/kl.jsonl", join('', map { "$_->{line}\n" } @$rows));
+    my @args = ('--layers', '2', '--batch-max-requests', '20');
+
+    reset_mock('klayer');
+    my ($rc, $err) = relabel('klref', {}, batch_args('klayer', @args),
+                             "$dir/kl.jsonl", "$dir/kl-ref.jsonl");
+    is($rc, 0, 'layer kill: an uninterrupted run') or diag($err);
+    my $ref = slurp("$dir/kl-ref.jsonl");
+    is_deeply([answers("$dir/kl-ref.jsonl")],
+              [map { "synthesis 0: $_->{q}" } @$rows],
+              'layer kill: every row synthesized');
+
+    # parts: layer 1 two, layer 2 two, critique one, synthesis one
+    for my $step ('uploaded:3', 'created:3', 'polled:8', 'downloaded:4') {
+        (my $t = $step) =~ s/:/-/;
+        reset_mock('klayer');
+        unlink("$dir/kl-$t.jsonl");
+
+        ($rc, $err) = relabel("klk-$t", { MOA_RELABEL_BATCH_KILL => $step },
+                              batch_args('klayer', @args), "$dir/kl.jsonl",
+                              "$dir/kl-$t.jsonl");
+        is($rc, 137, "layer kill after $step: killed") or diag($err);
+        like(slurp("$dir/kl-$t.jsonl.batch") // '', qr/"s10\.r0\.p0"/,
+             "layer kill after $step: in a layer-2 stage");
+
+        ($rc, $err) = relabel("kla-$t", {}, batch_args('klayer', @args),
+                              "$dir/kl.jsonl", "$dir/kl-$t.jsonl");
+        is($rc, 0, "layer kill after $step: the same command finishes")
+            or diag($err);
+        ok(slurp("$dir/kl-$t.jsonl") eq $ref,
+           "layer kill after $step: OUT is the uninterrupted run's");
+        nothing_twice('klayer', "layer kill after $step");
+    }
 }
 
 # -- a failed synthesis: the first candidate, or a reject

@@ -93,7 +93,16 @@ enum {
     RELABEL_OPT_SYNTHESIS_PROMPT,
     RELABEL_OPT_MIN_PROPOSALS,
     RELABEL_OPT_UNKNOWN_PARAMS,
-    RELABEL_OPT_FALLBACK
+    RELABEL_OPT_FALLBACK,
+    RELABEL_OPT_LAYERS,
+    RELABEL_OPT_LAYER_PROMPT,
+    RELABEL_OPT_AGGREGATE,
+    RELABEL_OPT_SELECT_FORMAT,
+    RELABEL_OPT_SELECT_PROMPT,
+    RELABEL_OPT_SELECT_JSON_SCHEMA,
+    RELABEL_OPT_AGREEMENT,
+    RELABEL_OPT_REASONING,
+    RELABEL_OPT_MAX_TOTAL_TOKENS
 };
 
 
@@ -215,6 +224,24 @@ static const relabel_arg_t  relabel_args[] = {
       relabel_conf_field(batch.unknown_params), 0, 0, NULL },
     { "fallback", RELABEL_OPT_FALLBACK, RELABEL_ARG_STR,
       relabel_conf_field(batch.fallback), 0, 0, NULL },
+    { "layers", RELABEL_OPT_LAYERS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.layers), 1, RELABEL_BATCH_MAX_LAYERS, NULL },
+    { "layer-prompt", RELABEL_OPT_LAYER_PROMPT, RELABEL_ARG_STR,
+      relabel_conf_field(batch.layer_prompt), 0, 0, NULL },
+    { "aggregate", RELABEL_OPT_AGGREGATE, RELABEL_ARG_STR,
+      relabel_conf_field(batch.aggregate), 0, 0, NULL },
+    { "select-format", RELABEL_OPT_SELECT_FORMAT, RELABEL_ARG_STR,
+      relabel_conf_field(batch.select_format), 0, 0, NULL },
+    { "select-prompt", RELABEL_OPT_SELECT_PROMPT, RELABEL_ARG_STR,
+      relabel_conf_field(batch.select_prompt), 0, 0, NULL },
+    { "select-json-schema", RELABEL_OPT_SELECT_JSON_SCHEMA, RELABEL_ARG_ONOFF,
+      relabel_conf_field(batch.select_json_schema), 0, 0, NULL },
+    { "agreement", RELABEL_OPT_AGREEMENT, RELABEL_ARG_ONOFF,
+      relabel_conf_field(batch.agreement), 0, 0, NULL },
+    { "reasoning", RELABEL_OPT_REASONING, RELABEL_ARG_FLAG,
+      relabel_conf_field(batch.reasoning), 0, 0, NULL },
+    { "max-total-tokens", RELABEL_OPT_MAX_TOTAL_TOKENS, RELABEL_ARG_LONG,
+      relabel_conf_field(batch.max_total_tokens), 0, 1L << 30, NULL },
 
     { "help", 'h', RELABEL_ARG_EXIT, 0, 0, 0, relabel_args_help },
     { "version", 'V', RELABEL_ARG_EXIT, 0, 0, 0, relabel_args_version }
@@ -303,6 +330,12 @@ static const char  relabel_usage[] =
 "      --critique-prompt FILE  --synthesis-prompt FILE\n"
 "      --min-proposals N (1)  --unknown-params pass|drop|reject (pass)\n"
 "      --fallback candidate|error (error)\n"
+"      --layers N (1)  --layer-prompt FILE  --agreement on|off (off)\n"
+"      --aggregate synthesize|select (synthesize)  --select-prompt FILE\n"
+"      --select-format json_schema|json_object|none (json_schema)\n"
+"      --select-json-schema on|off (on)  --max-total-tokens N\n"
+"      --reasoning         the model is a reasoning model (moa_model ...\n"
+"                          reasoning): no temperature, max_completion_tokens\n"
 "\n"
 "Exit status: 0 all rows relabeled; 1 finished, with rows in the rejects\n"
 "file; 2 usage, file or resume error; 3 the final count check failed;\n"

@@ -60,6 +60,10 @@ relabel_batch_defaults(relabel_batch_conf_t *bc)
     bc->min_proposals = 1;
     bc->unknown_params = "pass";
     bc->fallback = "error";
+    bc->layers = 1;
+    bc->aggregate = "synthesize";
+    bc->select_format = "json_schema";
+    bc->select_json_schema = 1;
 }
 
 
@@ -100,6 +104,15 @@ relabel_batch_stray(const relabel_batch_conf_t *bc)
     relabel_batch_differs(min_proposals, "--min-proposals");
     relabel_batch_differs(unknown_params, "--unknown-params");
     relabel_batch_differs(fallback, "--fallback");
+    relabel_batch_differs(layers, "--layers");
+    relabel_batch_differs(layer_prompt, "--layer-prompt");
+    relabel_batch_differs(aggregate, "--aggregate");
+    relabel_batch_differs(select_format, "--select-format");
+    relabel_batch_differs(select_prompt, "--select-prompt");
+    relabel_batch_differs(select_json_schema, "--select-json-schema");
+    relabel_batch_differs(agreement, "--agreement");
+    relabel_batch_differs(reasoning, "--reasoning");
+    relabel_batch_differs(max_total_tokens, "--max-total-tokens");
     relabel_batch_differs(nprices, "--price");
 
 #undef relabel_batch_differs
@@ -140,14 +153,10 @@ relabel_batch_main(relabel_run_t *run)
 
     rc = relabel_batch_start(&b);
 
-    for (stage = RELABEL_BATCH_PROPOSAL;
-         rc == 0 && stage <= RELABEL_BATCH_SYNTHESIS;
-         stage++)
+    for (stage = relabel_batch_run_next_stage(&b, 0);
+         rc == 0 && stage != 0;
+         stage = relabel_batch_run_next_stage(&b, stage))
     {
-        if (stage == RELABEL_BATCH_CRITIQUE && !b.bc->critique) {
-            continue;
-        }
-
         rc = relabel_batch_stage(&b, stage);
     }
 
@@ -200,7 +209,7 @@ relabel_batch_setup(relabel_batch_t *b)
         return -1;
     }
 
-    b->ncalls = b->recipe.ncalls + 2;
+    b->ncalls = b->recipe.ncalls * b->recipe.recipe.layers + 3;
     b->usage = calloc(b->ncalls, sizeof(cJSON *));
 
     for (i = 0; b->usage && i < b->ncalls; i++) {
@@ -406,11 +415,17 @@ relabel_batch_start(relabel_batch_t *b)
 
     if (!b->conf->quiet) {
         relabel_run_log(NULL, "batch run %s: lines %lu-%lu of %s, state in "
-                        "%s, %s %s at %s", b->st.run, b->st.first,
+                        "%s, %s %s%s%s%s at %s", b->st.run, b->st.first,
                         b->st.last, b->conf->in_path, b->state_path,
-                        b->conf->model, b->bc->critique
-                        ? "proposals, critique, synthesis"
-                        : "proposals, synthesis", b->bc->url);
+                        b->conf->model,
+                        b->recipe.recipe.layers > 1 ? "layered " : "",
+                        b->recipe.recipe.aggregate
+                        ? "proposals, select"
+                        : b->bc->critique ? "proposals, critique, synthesis"
+                        : "proposals, synthesis",
+                        b->bc->agreement ? " (early agreement)" : "",
+                        b->bc->reasoning ? " (reasoning model)" : "",
+                        b->bc->url);
     }
 
     return 0;
@@ -435,9 +450,7 @@ relabel_batch_stage(relabel_batch_t *b, int stage)
         }
     }
 
-    relabel_batch_rows_settle(b, stage);
-
-    return 0;
+    return relabel_batch_rows_settle(b, stage);
 }
 
 

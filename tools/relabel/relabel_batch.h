@@ -17,13 +17,8 @@
 #include <stddef.h>
 
 #include "ngx_http_moa_buf.h"
+#include "relabel_batch_stage.h"
 
-
-/* the stages of the recipe, as the module names them */
-#define RELABEL_BATCH_PROPOSAL     1
-#define RELABEL_BATCH_CRITIQUE     2
-#define RELABEL_BATCH_SYNTHESIS    3
-#define RELABEL_BATCH_NSTAGES      4           /* index 0 unused */
 
 #define RELABEL_BATCH_MAX_PROPOSERS  64
 
@@ -61,6 +56,15 @@ typedef struct {
     long                  min_proposals;
     const char           *unknown_params;     /* pass|drop|reject */
     const char           *fallback;           /* candidate|error */
+    long                  layers;             /* moa_layers */
+    const char           *layer_prompt;       /* moa_layer_prompt */
+    const char           *aggregate;          /* synthesize|select */
+    const char           *select_format;      /* json_schema|... */
+    const char           *select_prompt;      /* moa_select_prompt */
+    int                   select_json_schema; /* on|off */
+    int                   agreement;          /* on|off */
+    int                   reasoning;          /* moa_model ... reasoning */
+    long                  max_total_tokens;   /* 0: no cap */
 
     char                **prices;             /* --price, repeatable */
     size_t                nprices;

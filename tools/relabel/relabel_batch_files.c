@@ -43,8 +43,18 @@ relabel_batch_files_custom_id(char *buf, size_t size, unsigned long line,
         snprintf(buf, size, "l%lu-c", line);
         break;
 
-    default:
+    case RELABEL_BATCH_SELECT:
+        snprintf(buf, size, "l%lu-j", line);
+        break;
+
+    case RELABEL_BATCH_SYNTHESIS:
         snprintf(buf, size, "l%lu-s", line);
+        break;
+
+    default:
+        /* the proposals of layer 2..n */
+        snprintf(buf, size, "l%lu-L%d-p%d", line,
+                 relabel_batch_stage_layer(stage), call);
         break;
     }
 }
@@ -55,6 +65,7 @@ int
 relabel_batch_files_custom_id_parse(const char *id, unsigned long *line,
     int *stage, int *call)
 {
+    int             layer;
     char           *end;
     unsigned long   v;
 
@@ -81,6 +92,25 @@ relabel_batch_files_custom_id_parse(const char *id, unsigned long *line,
         return 0;
     }
 
+    if (strcmp(end + 1, "j") == 0) {
+        *stage = RELABEL_BATCH_SELECT;
+        return 0;
+    }
+
+    layer = 1;
+
+    /* "L2-": a proposal of layer 2..n */
+    if (end[1] == 'L') {
+        if (end[2] < '2' || end[2] > '0' + RELABEL_BATCH_MAX_LAYERS
+            || end[3] != '-')
+        {
+            return -1;
+        }
+
+        layer = end[2] - '0';
+        end += 3;
+    }
+
     if (end[1] != 'p' || end[2] < '0' || end[2] > '9') {
         return -1;
     }
@@ -96,7 +126,7 @@ relabel_batch_files_custom_id_parse(const char *id, unsigned long *line,
         return -1;
     }
 
-    *stage = RELABEL_BATCH_PROPOSAL;
+    *stage = RELABEL_BATCH_LAYER(layer);
     *call = (int) v;
 
     return 0;

@@ -70,7 +70,7 @@ relabel_batch_join_members(relabel_batch_t *b, int pi)
         if (relabel_batch_files_custom_id_parse(id, &ln, &stage, &call) != 0
             || ln < b->st.first || ln > b->st.last
             || stage != b->st.parts[pi].stage
-            || (stage == RELABEL_BATCH_PROPOSAL && call >= b->recipe.ncalls))
+            || call >= relabel_batch_stage_calls(b, stage))
         {
             break;
         }
@@ -115,15 +115,13 @@ relabel_batch_join_reply(relabel_batch_t *b, int stage, int call,
     }
 
     /* per call: each proposer may have a model (and price) of its own */
-    slot = stage == RELABEL_BATCH_PROPOSAL ? call
-           : stage == RELABEL_BATCH_CRITIQUE ? b->recipe.ncalls
-           : b->recipe.ncalls + 1;
+    slot = relabel_batch_slot(b, stage, call);
 
     if (ngx_http_moa_usage_add_reply(b->usage[slot], &rep) < 0) {
         b->run->fatal = 1;
     }
 
-    asked = stage == RELABEL_BATCH_PROPOSAL
+    asked = relabel_batch_stage_layer(stage)
             ? b->recipe.expected / b->recipe.ncalls : 1;
 
     for (j = 0, n = 0; j < rep.nchoices && j < asked; j++) {
@@ -177,7 +175,7 @@ relabel_batch_join_file(relabel_batch_t *b, int pi, int err_file)
                                                    &call) != 0
             || ln < b->st.first || ln > b->st.last
             || stage != b->st.parts[pi].stage
-            || (stage == RELABEL_BATCH_PROPOSAL && call >= b->recipe.ncalls))
+            || call >= relabel_batch_stage_calls(b, stage))
         {
             /* not a result of ours: nothing to join it to */
             off += n;
@@ -245,7 +243,7 @@ relabel_batch_join_part(relabel_batch_t *b, int pi)
              ? " without a result for this request" : "",
              "");
 
-    ncalls = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls : 1;
+    ncalls = relabel_batch_stage_calls(b, stage);
 
     for (i = 0; i < b->nrows; i++) {
         for (call = 0; call < ncalls; call++) {

@@ -50,7 +50,7 @@ relabel_batch_parts_by_model(relabel_batch_t *b, int stage,
     const char            *m;
     relabel_batch_item_t  *sorted;
 
-    if (stage != RELABEL_BATCH_PROPOSAL || b->recipe.targets == NULL) {
+    if (!relabel_batch_stage_layer(stage) || b->recipe.targets == NULL) {
         return 0;
     }
 

@@ -32,7 +32,14 @@
 static int relabel_batch_recipe_temperature(const char *name,
     const char *value, char *err, size_t errlen);
 static int relabel_batch_recipe_prompt(const char *path, const char *dflt,
-    char **json, size_t *len, char *err, size_t errlen);
+    char **json, size_t *len, size_t *raw, char *err, size_t errlen);
+static int relabel_batch_recipe_recipes(relabel_batch_recipe_t *rc,
+    char *err, size_t errlen);
+static void relabel_batch_recipe_params(const relabel_batch_recipe_t *rc,
+    const relabel_batch_request_t *r, int stage, int call,
+    ngx_http_moa_stage_body_params_t *cp);
+static int relabel_batch_recipe_row(const relabel_batch_recipe_t *rc,
+    relabel_batch_request_t *r, char *err, size_t errlen);
 static int relabel_batch_recipe_flat(ngx_http_moa_body_t *body, int rc,
     ngx_http_moa_buf_t *out);
 static int relabel_batch_recipe_targets(relabel_batch_recipe_t *rc,
@@ -69,7 +76,7 @@ relabel_batch_recipe_temperature(const char *name, const char *value,
 /* a prompt template file (or the built-in one), escaped as the module does */
 static int
 relabel_batch_recipe_prompt(const char *path, const char *dflt, char **json,
-    size_t *len, char *err, size_t errlen)
+    size_t *len, size_t *raw, char *err, size_t errlen)
 {
     long                 size;
     FILE                *f;
@@ -119,6 +126,9 @@ relabel_batch_recipe_prompt(const char *path, const char *dflt, char **json,
             return -1;
         }
     }
+
+    /* moa_max_total_tokens weighs the template as read */
+    *raw = n;
 
     memset(&b, 0, sizeof(ngx_http_moa_buf_t));
     ngx_http_moa_buf_json_inner(&b, text ? text : dflt, n);
@@ -205,15 +215,73 @@ relabel_batch_recipe_init(relabel_batch_recipe_t *rc,
     if (relabel_batch_recipe_prompt(bc->critique_prompt,
                                     ngx_http_moa_prompt_critique,
                                     &rc->critique_tpl, &rc->critique_len,
-                                    err, errlen) != 0
+                                    &rc->cost.critique_tpl, err, errlen) != 0
         || relabel_batch_recipe_prompt(bc->synthesis_prompt,
                                        ngx_http_moa_prompt_synthesis,
                                        &rc->synthesis_tpl, &rc->synthesis_len,
-                                       err, errlen) != 0)
+                                       &rc->cost.synthesis_tpl, err, errlen)
+           != 0
+        || relabel_batch_recipe_prompt(bc->layer_prompt,
+                                       ngx_http_moa_prompt_layer,
+                                       &rc->layer_tpl, &rc->layer_len,
+                                       &rc->cost.layer_tpl, err, errlen) != 0
+        || relabel_batch_recipe_prompt(bc->select_prompt,
+                                       ngx_http_moa_prompt_select,
+                                       &rc->select_tpl, &rc->select_len,
+                                       &rc->cost.select_tpl, err, errlen) != 0
+        || relabel_batch_recipe_recipes(rc, err, errlen) != 0)
     {
         relabel_batch_recipe_free(rc);
         return -1;
     }
+
+    return 0;
+}
+
+
+/* moa_layers, moa_aggregate, moa_select_format, moa_agreement */
+static int
+relabel_batch_recipe_recipes(relabel_batch_recipe_t *rc, char *err,
+    size_t errlen)
+{
+    const relabel_batch_conf_t  *bc;
+
+    bc = rc->bc;
+
+    if (bc->layers < 1 || bc->layers > NGX_HTTP_MOA_RECIPE_MAX_LAYERS) {
+        snprintf(err, errlen, "--layers: expected 1 to %d, got %ld",
+                 NGX_HTTP_MOA_RECIPE_MAX_LAYERS, bc->layers);
+        return -1;
+    }
+
+    rc->recipe.proposers = rc->expected;
+    rc->recipe.layers = (int) bc->layers;
+    rc->recipe.critique = bc->critique;
+    rc->recipe.agreement = bc->agreement;
+
+    if (strcmp(bc->aggregate, "synthesize") == 0) {
+        rc->recipe.aggregate = NGX_HTTP_MOA_AGGREGATE_SYNTHESIZE;
+    } else if (strcmp(bc->aggregate, "select") == 0) {
+        rc->recipe.aggregate = NGX_HTTP_MOA_AGGREGATE_SELECT;
+    } else {
+        snprintf(err, errlen, "--aggregate: expected synthesize or select, "
+                 "got \"%s\"", bc->aggregate);
+        return -1;
+    }
+
+    if (strcmp(bc->select_format, "json_schema") == 0) {
+        rc->select_format = NGX_HTTP_MOA_SELECT_FORMAT_JSON_SCHEMA;
+    } else if (strcmp(bc->select_format, "json_object") == 0) {
+        rc->select_format = NGX_HTTP_MOA_SELECT_FORMAT_JSON_OBJECT;
+    } else if (strcmp(bc->select_format, "none") == 0) {
+        rc->select_format = NGX_HTTP_MOA_SELECT_FORMAT_NONE;
+    } else {
+        snprintf(err, errlen, "--select-format: expected json_schema, "
+                 "json_object or none, got \"%s\"", bc->select_format);
+        return -1;
+    }
+
+    rc->cost.total = bc->max_total_tokens;
 
     return 0;
 }
@@ -298,15 +366,21 @@ relabel_batch_recipe_free(relabel_batch_recipe_t *rc)
     rc->targets = NULL;
     free(rc->critique_tpl);
     free(rc->synthesis_tpl);
+    free(rc->layer_tpl);
+    free(rc->select_tpl);
     rc->critique_tpl = NULL;
     rc->synthesis_tpl = NULL;
+    rc->layer_tpl = NULL;
+    rc->select_tpl = NULL;
 }
 
 
 const char *
 relabel_batch_recipe_stage_model(const relabel_batch_recipe_t *rc, int stage)
 {
-    if (stage == RELABEL_BATCH_CRITIQUE && rc->bc->critic_model) {
+    if ((stage == RELABEL_BATCH_CRITIQUE || stage == RELABEL_BATCH_SELECT)
+        && rc->bc->critic_model)
+    {
         return rc->bc->critic_model;
     }
 
@@ -323,7 +397,7 @@ const char *
 relabel_batch_recipe_call_model(const relabel_batch_recipe_t *rc, int stage,
     int call)
 {
-    if (stage == RELABEL_BATCH_PROPOSAL && rc->targets
+    if (relabel_batch_stage_layer(stage) && rc->targets
         && rc->targets[call].model)
     {
         return rc->targets[call].model;
@@ -357,6 +431,13 @@ relabel_batch_recipe_settings(const relabel_batch_recipe_t *rc,
                             ? bc->aggregator_temperature : "-",
                             bc->min_proposals, rc->unknown, rc->fallback);
 
+    ngx_http_moa_buf_printf(b, "layers=%ld aggregate=%d sf=%d sjs=%d "
+                            "agreement=%d reasoning=%d total=%ld\n",
+                            bc->layers, rc->recipe.aggregate,
+                            rc->select_format, bc->select_json_schema,
+                            bc->agreement, bc->reasoning,
+                            bc->max_total_tokens);
+
     for (i = 0; i < rc->nparams; i++) {
         ngx_http_moa_buf_printf(b, "param %s=%s\n", rc->params[i].key,
                                 rc->params[i].value);
@@ -372,6 +453,8 @@ relabel_batch_recipe_settings(const relabel_batch_recipe_t *rc,
 
     ngx_http_moa_buf_add(b, rc->critique_tpl, rc->critique_len);
     ngx_http_moa_buf_add(b, rc->synthesis_tpl, rc->synthesis_len);
+    ngx_http_moa_buf_add(b, rc->layer_tpl, rc->layer_len);
+    ngx_http_moa_buf_add(b, rc->select_tpl, rc->select_len);
 
     return b->nomem ? -1 : 0;
 }
@@ -416,6 +499,58 @@ relabel_batch_recipe_request(const relabel_batch_recipe_t *rc,
 
     ngx_http_moa_request_compact(&r->req);
 
+    return relabel_batch_recipe_row(rc, r, err, errlen);
+}
+
+
+/*
+ * The row's recipe as ngx_http_moa_recipes_init() makes a request's:
+ * select for a json_schema answer (--select-json-schema), synthesis and
+ * no agreement for n answers, the token budget of --max-total-tokens (or
+ * the module's 400 when the row cannot fit).
+ */
+static int
+relabel_batch_recipe_row(const relabel_batch_recipe_t *rc,
+    relabel_batch_request_t *r, char *err, size_t errlen)
+{
+    ngx_http_moa_recipe_t       recipe;
+    ngx_http_moa_recipe_cost_t  cost;
+
+    recipe = rc->recipe;
+
+    if (r->req.json_schema && rc->bc->select_json_schema) {
+        recipe.aggregate = NGX_HTTP_MOA_AGGREGATE_SELECT;
+    }
+
+    if (r->req.n > 1) {
+        recipe.aggregate = NGX_HTTP_MOA_AGGREGATE_SYNTHESIZE;
+        recipe.agreement = 0;
+    }
+
+    r->select = recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT;
+    r->agreement = recipe.agreement;
+    r->budget = 0;
+
+    if (rc->cost.total <= 0) {
+        return 0;
+    }
+
+    cost = rc->cost;
+    cost.body = r->body.len;
+    cost.n = r->req.n;
+
+    r->budget = ngx_http_moa_recipe_budget(&recipe, &cost);
+
+    if (r->budget == 0) {
+        snprintf(err, errlen, "HTTP 400: The request cannot be answered "
+                 "within moa_max_total_tokens (%lld tokens for every call "
+                 "of the model '%.64s', the prompts estimated at one token "
+                 "per %d bytes): send a shorter conversation or fewer "
+                 "proposers or layers.", cost.total, r->req.model,
+                 NGX_HTTP_MOA_RECIPE_TOKEN_BYTES);
+        return -1;
+    }
+
     return 0;
 }
 
@@ -443,7 +578,72 @@ relabel_batch_recipe_flat(ngx_http_moa_body_t *body, int rc,
 }
 
 
-/* proposal call "call" of a row, as ngx_http_moa_stages_start_proposals() */
+/*
+ * What a call asks for, as ngx_http_moa_recipes_params(): a proposer's own
+ * model and temperature, else the stage's (the judge's 0); none at all for
+ * a reasoning model; the stage's token limit (0: the client's, for a call
+ * that writes an answer) cut to the row's budget.
+ */
+static void
+relabel_batch_recipe_params(const relabel_batch_recipe_t *rc,
+    const relabel_batch_request_t *r, int stage, int call,
+    ngx_http_moa_stage_body_params_t *cp)
+{
+    int                          answer;
+    long long                    limit;
+    const char                  *t;
+    const relabel_batch_conf_t  *bc;
+
+    bc = rc->bc;
+    memset(cp, 0, sizeof(ngx_http_moa_stage_body_params_t));
+
+    cp->model = relabel_batch_recipe_call_model(rc, stage, call);
+    cp->model_len = strlen(cp->model);
+
+    if (relabel_batch_stage_layer(stage)) {
+        t = rc->targets && rc->targets[call].temperature
+            ? rc->targets[call].temperature : bc->proposer_temperature;
+        limit = bc->proposer_max_tokens;
+        answer = 1;
+
+    } else if (stage == RELABEL_BATCH_CRITIQUE) {
+        t = bc->critique_temperature;
+        limit = bc->critic_max_tokens;
+        answer = 0;
+
+    } else if (stage == RELABEL_BATCH_SELECT) {
+        t = "0";
+        limit = bc->critic_max_tokens;
+        answer = 0;
+
+    } else {
+        t = bc->aggregator_temperature;
+        limit = 0;
+        answer = 1;
+    }
+
+    if (t) {
+        cp->temperature = t;
+        cp->temperature_len = strlen(t);
+    }
+
+    cp->reasoning = bc->reasoning;
+
+    if (r->budget) {
+        if (limit <= 0 && answer) {
+            limit = r->req.max_tokens;
+        }
+
+        if (limit <= 0 || limit > r->budget) {
+            limit = r->budget;
+        }
+    }
+
+    cp->max_tokens = limit;
+}
+
+
+/* proposal call "call" of a row, as ngx_http_moa_stages_start_layer() */
 int
 relabel_batch_recipe_proposal(const relabel_batch_recipe_t *rc,
     relabel_batch_request_t *r, int call, ngx_http_moa_buf_t *out)
@@ -452,17 +652,8 @@ relabel_batch_recipe_proposal(const relabel_batch_recipe_t *rc,
     ngx_http_moa_stage_body_params_t  cp;
 
     memset(&body, 0, sizeof(ngx_http_moa_body_t));
-    memset(&cp, 0, sizeof(ngx_http_moa_stage_body_params_t));
+    relabel_batch_recipe_params(rc, r, RELABEL_BATCH_PROPOSAL, call, &cp);
 
-    /* as ngx_http_moa_target_params(): a proposer's own, else the stage's */
-    cp.model = relabel_batch_recipe_call_model(rc, RELABEL_BATCH_PROPOSAL,
-                                               call);
-    cp.model_len = strlen(cp.model);
-    cp.temperature = rc->targets && rc->targets[call].temperature
-                     ? rc->targets[call].temperature
-                     : rc->bc->proposer_temperature;
-    cp.temperature_len = strlen(cp.temperature);
-    cp.max_tokens = rc->bc->proposer_max_tokens;
     cp.n = rc->bc->proposer_n && rc->targets == NULL ? rc->expected : 0;
     cp.index = call;
 
@@ -471,81 +662,47 @@ relabel_batch_recipe_proposal(const relabel_batch_recipe_t *rc,
 }
 
 
-/*
- * The candidates of a row, as ngx_http_moa_candidates_gather(): the usable
- * choices of the proposal replies in call order (only as many choices a
- * reply as were asked of it); replies[i].p NULL for a call that failed.
- * The first candidate is the fallback answer.
- */
+/* a proposal of layers 2..n, the previous layer's candidates in cands */
 int
-relabel_batch_recipe_candidates(const relabel_batch_recipe_t *rc,
-    ngx_http_moa_reply_t *replies, int nreplies, ngx_http_moa_buf_t *text,
-    int *ncands, int *first_call, int *first_choice)
+relabel_batch_recipe_layer(const relabel_batch_recipe_t *rc,
+    relabel_batch_request_t *r, int call, const ngx_http_moa_buf_t *cands,
+    int ncands, ngx_http_moa_buf_t *out)
 {
-    int                               i, j, n, asked;
-    ngx_http_moa_prompt_candidate_t  *cands;
+    ngx_http_moa_body_t               body;
+    ngx_http_moa_stage_body_params_t  cp;
 
-    asked = rc->expected / rc->ncalls;
+    memset(&body, 0, sizeof(ngx_http_moa_body_t));
+    relabel_batch_recipe_params(rc, r, RELABEL_BATCH_LAYER(2), call, &cp);
 
-    cands = calloc(rc->expected + 1, sizeof(ngx_http_moa_prompt_candidate_t));
-    if (cands == NULL) {
-        return -1;
-    }
+    cp.n = rc->bc->proposer_n && rc->targets == NULL ? rc->expected : 0;
+    cp.index = call;
 
-    n = 0;
-    *first_call = -1;
-    *first_choice = 0;
-
-    for (i = 0; i < nreplies; i++) {
-        if (replies[i].p == NULL) {
-            continue;
-        }
-
-        for (j = 0; j < replies[i].nchoices && j < asked; j++) {
-            if (!ngx_http_moa_reply_choice_usable(&replies[i].choices[j])) {
-                continue;
-            }
-
-            if (n == 0) {
-                *first_call = i;
-                *first_choice = j;
-            }
-
-            cands[n++].choice = &replies[i].choices[j];
-        }
-    }
-
-    *ncands = n;
-
-    i = n ? ngx_http_moa_prompt_candidates(text, cands, n) : 0;
-    free(cands);
-
-    return i;
+    return relabel_batch_recipe_flat(&body,
+               ngx_http_moa_stage_body_layer(&body, &r->req, &cp,
+                                             rc->layer_tpl, rc->layer_len,
+                                             cands, ncands),
+               out);
 }
 
 
-static void
-relabel_batch_recipe_params(const relabel_batch_recipe_t *rc, int stage,
-    ngx_http_moa_stage_body_params_t *cp)
+/* the judge of --aggregate select, as ngx_http_moa_recipes_start_select() */
+int
+relabel_batch_recipe_select(const relabel_batch_recipe_t *rc,
+    relabel_batch_request_t *r, const ngx_http_moa_buf_t *cands, int ncands,
+    ngx_http_moa_buf_t *out)
 {
-    const char  *t;
+    ngx_http_moa_body_t               body;
+    ngx_http_moa_stage_body_params_t  cp;
 
-    memset(cp, 0, sizeof(ngx_http_moa_stage_body_params_t));
+    memset(&body, 0, sizeof(ngx_http_moa_body_t));
+    relabel_batch_recipe_params(rc, r, RELABEL_BATCH_SELECT, 0, &cp);
 
-    cp->model = relabel_batch_recipe_stage_model(rc, stage);
-    cp->model_len = strlen(cp->model);
-
-    t = stage == RELABEL_BATCH_CRITIQUE ? rc->bc->critique_temperature
-                                        : rc->bc->aggregator_temperature;
-
-    if (t) {
-        cp->temperature = t;
-        cp->temperature_len = strlen(t);
-    }
-
-    if (stage == RELABEL_BATCH_CRITIQUE) {
-        cp->max_tokens = rc->bc->critic_max_tokens;
-    }
+    return relabel_batch_recipe_flat(&body,
+               ngx_http_moa_stage_body_select(&body, &r->req, &cp,
+                                              rc->select_tpl, rc->select_len,
+                                              cands, ncands,
+                                              rc->select_format),
+               out);
 }
 
 
@@ -558,7 +715,7 @@ relabel_batch_recipe_critique(const relabel_batch_recipe_t *rc,
     ngx_http_moa_stage_body_params_t  cp;
 
     memset(&body, 0, sizeof(ngx_http_moa_body_t));
-    relabel_batch_recipe_params(rc, RELABEL_BATCH_CRITIQUE, &cp);
+    relabel_batch_recipe_params(rc, r, RELABEL_BATCH_CRITIQUE, 0, &cp);
 
     return relabel_batch_recipe_flat(&body,
                ngx_http_moa_stage_body_critique(&body, &r->req, &cp,
@@ -578,7 +735,7 @@ relabel_batch_recipe_synthesis(const relabel_batch_recipe_t *rc,
     ngx_http_moa_stage_body_params_t  cp;
 
     memset(&body, 0, sizeof(ngx_http_moa_body_t));
-    relabel_batch_recipe_params(rc, RELABEL_BATCH_SYNTHESIS, &cp);
+    relabel_batch_recipe_params(rc, r, RELABEL_BATCH_SYNTHESIS, 0, &cp);
 
     return relabel_batch_recipe_flat(&body,
                ngx_http_moa_stage_body_synthesis(&body, &r->req, &cp,

@@ -16,6 +16,7 @@
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_recipe.h"
 
 #include "relabel.h"
 #include "relabel_batch.h"
@@ -38,6 +39,13 @@ typedef struct {
     size_t                       critique_len;
     char                        *synthesis_tpl;
     size_t                       synthesis_len;
+    char                        *layer_tpl;
+    size_t                       layer_len;
+    char                        *select_tpl;
+    size_t                       select_len;
+    ngx_http_moa_recipe_cost_t   cost;          /* the templates' sizes */
+    ngx_http_moa_recipe_t        recipe;        /* layers, aggregate... */
+    int                          select_format; /* SELECT_FORMAT_* */
     int                          unknown;       /* NGX_HTTP_MOA_PARAMS_* */
     int                          fallback;      /* answer with a candidate */
     int                          ncalls;        /* proposal calls a row */
@@ -52,6 +60,9 @@ typedef struct {
     relabel_record_t             rec;
     ngx_http_moa_buf_t           body;          /* the online request */
     ngx_http_moa_request_t       req;
+    int                          select;        /* its aggregation */
+    int                          agreement;     /* early agreement on */
+    long long                    budget;        /* moa_max_total_tokens */
 } relabel_batch_request_t;
 
 
@@ -73,9 +84,21 @@ void relabel_batch_recipe_request_free(relabel_batch_request_t *r);
 
 int relabel_batch_recipe_proposal(const relabel_batch_recipe_t *rc,
     relabel_batch_request_t *r, int call, ngx_http_moa_buf_t *out);
-int relabel_batch_recipe_candidates(const relabel_batch_recipe_t *rc,
+/* relabel_batch_cands.c: nreplies are a layer's */
+int relabel_batch_cands_text(const relabel_batch_recipe_t *rc,
     ngx_http_moa_reply_t *replies, int nreplies, ngx_http_moa_buf_t *text,
     int *ncands, int *first_call, int *first_choice);
+int relabel_batch_cands_agree(const relabel_batch_recipe_t *rc,
+    ngx_http_moa_reply_t *replies, int nreplies);
+int relabel_batch_cands_pick(const relabel_batch_recipe_t *rc,
+    ngx_http_moa_reply_t *replies, int nreplies, int k, int *call,
+    int *choice);
+int relabel_batch_recipe_layer(const relabel_batch_recipe_t *rc,
+    relabel_batch_request_t *r, int call, const ngx_http_moa_buf_t *cands,
+    int ncands, ngx_http_moa_buf_t *out);
+int relabel_batch_recipe_select(const relabel_batch_recipe_t *rc,
+    relabel_batch_request_t *r, const ngx_http_moa_buf_t *cands, int ncands,
+    ngx_http_moa_buf_t *out);
 int relabel_batch_recipe_critique(const relabel_batch_recipe_t *rc,
     relabel_batch_request_t *r, const ngx_http_moa_buf_t *cands, int ncands,
     ngx_http_moa_buf_t *out);

@@ -38,10 +38,8 @@ relabel_batch_report_stage(relabel_batch_t *b, int stage,
     const char             *model;
     const relabel_price_t  *p;
 
-    first = stage == RELABEL_BATCH_PROPOSAL ? 0
-            : stage == RELABEL_BATCH_CRITIQUE ? b->recipe.ncalls
-            : b->recipe.ncalls + 1;
-    last = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls - 1 : first;
+    first = relabel_batch_slot(b, stage, 0);
+    last = first + relabel_batch_stage_calls(b, stage) - 1;
 
     in = 0;
     out = 0;
@@ -137,8 +135,8 @@ relabel_batch_report_tokens(relabel_batch_t *b)
     tb = 0;
     priced = 1;
 
-    for (stage = RELABEL_BATCH_PROPOSAL; stage <= RELABEL_BATCH_SYNTHESIS;
-         stage++)
+    for (stage = relabel_batch_run_next_stage(b, 0); stage != 0;
+         stage = relabel_batch_run_next_stage(b, stage))
     {
         run->requests += b->sent[stage];
         run->failures += b->failed[stage];

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "ngx_http_moa_usage.h"
+#include "ngx_http_moa_recipe.h"
 #include "relabel_batch_run.h"
 
 
@@ -33,7 +34,7 @@
 static char *relabel_batch_rows_text(relabel_batch_t *b,
     relabel_batch_row_t *row);
 static int relabel_batch_rows_cands(relabel_batch_t *b,
-    relabel_batch_row_t *row);
+    relabel_batch_row_t *row, int layer);
 static int relabel_batch_rows_check(relabel_batch_t *b,
     relabel_batch_row_t *row, const char *text);
 
@@ -68,6 +69,8 @@ relabel_batch_rows_check(relabel_batch_t *b, relabel_batch_row_t *row,
     err[0] = '\0';
     rc = relabel_batch_recipe_request(&b->recipe, text, row->len, &r, err,
                                       sizeof(err));
+    row->select = r.select;
+    row->agreement = r.agreement;
     relabel_batch_recipe_request_free(&r);
 
     if (rc == 0) {
@@ -266,15 +269,19 @@ relabel_batch_rows_fail(relabel_batch_ref_t *ref, relabel_ref_kind_e kind,
 }
 
 
-/* the candidates a row has so far */
+/* the candidates a row has so far in a layer */
 static int
-relabel_batch_rows_cands(relabel_batch_t *b, relabel_batch_row_t *row)
+relabel_batch_rows_cands(relabel_batch_t *b, relabel_batch_row_t *row,
+    int layer)
 {
-    int  i, n;
+    int                   i, n;
+    relabel_batch_ref_t  *ref;
 
     for (i = 0, n = 0; i < b->recipe.ncalls; i++) {
-        if (row->refs[i].kind == RELABEL_REF_OK) {
-            n += row->refs[i].ncands;
+        ref = relabel_batch_ref(b, row, RELABEL_BATCH_LAYER(layer), i);
+
+        if (ref->kind == RELABEL_REF_OK) {
+            n += ref->ncands;
         }
     }
 
@@ -293,7 +300,7 @@ int
 relabel_batch_rows_todo(relabel_batch_t *b, int stage, int round,
     relabel_batch_item_t **items, size_t *n)
 {
-    int                   call, ncalls, below;
+    int                   call, ncalls, below, layer;
     size_t                size;
     unsigned long         i;
     relabel_batch_ref_t  *ref;
@@ -303,17 +310,23 @@ relabel_batch_rows_todo(relabel_batch_t *b, int stage, int round,
     *items = NULL;
     *n = 0;
     size = 0;
-    ncalls = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls : 1;
+    ncalls = relabel_batch_stage_calls(b, stage);
+    layer = relabel_batch_stage_layer(stage);
 
     for (i = 0; i < b->nrows; i++) {
         row = &b->rows[i];
 
-        if (row->state != RELABEL_ROW_ACTIVE) {
+        /* the row's recipe: a select judge, or critique and synthesis */
+        if (row->state != RELABEL_ROW_ACTIVE
+            || (stage == RELABEL_BATCH_SELECT && !row->select)
+            || ((stage == RELABEL_BATCH_CRITIQUE
+                 || stage == RELABEL_BATCH_SYNTHESIS) && row->select))
+        {
             continue;
         }
 
-        below = stage != RELABEL_BATCH_PROPOSAL
-                || relabel_batch_rows_cands(b, row) < b->recipe.need;
+        below = layer == 0
+                || relabel_batch_rows_cands(b, row, layer) < b->recipe.need;
 
         for (call = 0; call < ncalls; call++) {
             ref = relabel_batch_ref(b, row, stage, call);
@@ -362,7 +375,7 @@ relabel_batch_rows_replies(relabel_batch_t *b, relabel_batch_row_t *row,
         lines[i] = NULL;
 
         if (row->refs[i].kind != RELABEL_REF_OK
-            || i == b->recipe.ncalls + 1)
+            || i == relabel_batch_slot(b, RELABEL_BATCH_SYNTHESIS, 0))
         {
             continue;
         }
@@ -407,7 +420,7 @@ int
 relabel_batch_rows_body(relabel_batch_t *b, relabel_batch_row_t *row,
     int stage, int call, ngx_http_moa_buf_t *out, char *err, size_t errlen)
 {
-    int                       rc, ncands, fc, fch;
+    int                       rc, ncands, fc, fch, layer, first, slot;
     char                     *text, **lines;
     ngx_http_moa_buf_t        cands;
     ngx_http_moa_reply_t     *reps;
@@ -437,6 +450,13 @@ relabel_batch_rows_body(relabel_batch_t *b, relabel_batch_row_t *row,
         goto done;
     }
 
+    /* candidates: the previous layer's for a layer, else the last's */
+    layer = relabel_batch_stage_layer(stage);
+    layer = layer ? layer - 1 : b->recipe.recipe.layers;
+    first = relabel_batch_slot(b, RELABEL_BATCH_LAYER(layer > 0 ? layer : 1),
+                               0);
+    slot = relabel_batch_slot(b, RELABEL_BATCH_CRITIQUE, 0);
+
     if (stage == RELABEL_BATCH_PROPOSAL) {
         rc = relabel_batch_recipe_proposal(&b->recipe, &r, call, out);
 
@@ -444,14 +464,19 @@ relabel_batch_rows_body(relabel_batch_t *b, relabel_batch_row_t *row,
         snprintf(err, errlen, "cannot read back the results of line %lu",
                  row->line);
 
-    } else if (relabel_batch_recipe_candidates(&b->recipe, reps,
-                                               b->recipe.ncalls, &cands,
-                                               &ncands, &fc, &fch) == 0)
+    } else if (relabel_batch_cands_text(&b->recipe, reps + first,
+                                        b->recipe.ncalls, &cands, &ncands,
+                                        &fc, &fch) == 0)
     {
-        critique = reps[b->recipe.ncalls].p
-                   ? &reps[b->recipe.ncalls].choices[0] : NULL;
+        critique = reps[slot].p ? &reps[slot].choices[0] : NULL;
 
-        rc = stage == RELABEL_BATCH_CRITIQUE
+        rc = relabel_batch_stage_layer(stage)
+             ? relabel_batch_recipe_layer(&b->recipe, &r, call, &cands,
+                                          ncands, out)
+             : stage == RELABEL_BATCH_SELECT
+             ? relabel_batch_recipe_select(&b->recipe, &r, &cands, ncands,
+                                           out)
+             : stage == RELABEL_BATCH_CRITIQUE
              ? relabel_batch_recipe_critique(&b->recipe, &r, &cands, ncands,
                                              out)
              : relabel_batch_recipe_synthesis(&b->recipe, &r, &cands, ncands,
@@ -484,7 +509,7 @@ relabel_batch_rows_last_failure(relabel_batch_t *b, relabel_batch_row_t *row,
     int                         call, ncalls;
     const relabel_batch_ref_t  *ref, *last;
 
-    ncalls = stage == RELABEL_BATCH_PROPOSAL ? b->recipe.ncalls : 1;
+    ncalls = relabel_batch_stage_calls(b, stage);
     last = NULL;
 
     for (call = 0; call < ncalls; call++) {
@@ -512,15 +537,116 @@ relabel_batch_rows_reject(relabel_batch_row_t *row, long status,
 }
 
 
+/*
+ * A row answered with candidate k of the last layer, as
+ * ngx_http_moa_recipes_select_done(): the judge's pick, or the first
+ * candidate when the judge failed or named none.
+ */
+static int
+relabel_batch_rows_pick(relabel_batch_t *b, relabel_batch_row_t *row,
+    int layer, ngx_http_moa_reply_t *reps)
+{
+    int                          k;
+    relabel_batch_ref_t         *ref;
+    const ngx_http_moa_reply_t  *judge;
+
+    ref = relabel_batch_ref(b, row, RELABEL_BATCH_SELECT, 0);
+    judge = &reps[relabel_batch_slot(b, RELABEL_BATCH_SELECT, 0)];
+    k = -1;
+
+    if (ref->kind == RELABEL_REF_OK && judge->p && judge->nchoices > 0) {
+        k = ngx_http_moa_recipe_best(&judge->choices[0],
+                                     relabel_batch_rows_cands(b, row, layer));
+    }
+
+    if (k < 0 && !b->conf->quiet) {
+        relabel_run_log(NULL, "line %lu: select: the judge %s, answering "
+                        "with candidate 1", row->line,
+                        ref->kind == RELABEL_REF_OK ? "named no candidate"
+                                                    : "failed");
+    }
+
+    k = k < 0 ? 0 : k;
+    row->pick_layer = layer;
+    row->pick = k;
+    row->state = RELABEL_ROW_DONE;
+
+    return 0;
+}
+
+
+/*
+ * What the replies of a row say once a stage is in: early agreement of a
+ * layer's candidates (as ngx_http_moa_recipes_agreement(), each layer), or
+ * the select judge's pick.
+ */
+static int
+relabel_batch_rows_decide(relabel_batch_t *b, relabel_batch_row_t *row,
+    int stage)
+{
+    int                    rc, layer;
+    char                 **lines;
+    ngx_http_moa_reply_t  *reps;
+
+    layer = relabel_batch_stage_layer(stage);
+
+    if (layer && (!row->agreement
+                  || relabel_batch_rows_cands(b, row, layer) < 2))
+    {
+        return 0;
+    }
+
+    reps = calloc(b->ncalls, sizeof(ngx_http_moa_reply_t));
+    lines = calloc(b->ncalls, sizeof(char *));
+    rc = -1;
+
+    if (reps && lines && relabel_batch_rows_replies(b, row, reps, lines) == 0)
+    {
+        if (layer == 0) {
+            rc = relabel_batch_rows_pick(b, row, b->recipe.recipe.layers,
+                                         reps);
+
+        } else {
+            rc = relabel_batch_cands_agree(&b->recipe,
+                       reps + relabel_batch_slot(b, stage, 0),
+                       b->recipe.ncalls);
+
+            if (rc == 1) {
+                /* critique, synthesis and the layers left skipped */
+                row->pick_layer = layer;
+                row->pick = 0;
+                row->state = RELABEL_ROW_DONE;
+                b->agreed++;
+                rc = 0;
+            }
+        }
+
+        relabel_batch_rows_replies_free(b, reps, lines);
+    }
+
+    free(reps);
+    free(lines);
+
+    if (rc != 0) {
+        relabel_run_log(NULL, "line %lu: cannot read back its results",
+                        row->line);
+    }
+
+    return rc;
+}
+
+
 /* what a finished stage makes of each row, as the module decides */
-void
+int
 relabel_batch_rows_settle(relabel_batch_t *b, int stage)
 {
-    int                         n;
+    int                         n, layer;
     char                        what[128];
     unsigned long               i;
     relabel_batch_row_t        *row;
     const relabel_batch_ref_t  *last, *syn;
+
+    layer = relabel_batch_stage_layer(stage);
 
     for (i = 0; i < b->nrows; i++) {
         row = &b->rows[i];
@@ -531,28 +657,40 @@ relabel_batch_rows_settle(relabel_batch_t *b, int stage)
 
         last = relabel_batch_rows_last_failure(b, row, stage);
 
-        if (stage == RELABEL_BATCH_PROPOSAL) {
-            n = relabel_batch_rows_cands(b, row);
+        if (layer) {
+            n = relabel_batch_rows_cands(b, row, layer);
 
             if (n < b->recipe.need) {
-                snprintf(what, sizeof(what), "proposals: %d of %d "
-                         "candidates, %d needed", n, b->recipe.expected,
-                         b->recipe.need);
+                snprintf(what, sizeof(what), "%s: %d of %d candidates, %d "
+                         "needed", layer > 1 ? relabel_batch_run_stage_name(
+                                                   stage) : "proposals",
+                         n, b->recipe.expected, b->recipe.need);
                 relabel_batch_rows_reject(row, last ? last->status : 0, what,
                                           last ? last->why : NULL);
+
+            } else if (relabel_batch_rows_decide(b, row, stage) != 0) {
+                return -1;
             }
 
-        } else if (stage == RELABEL_BATCH_SYNTHESIS) {
+        } else if (stage == RELABEL_BATCH_SELECT && row->select) {
+            if (relabel_batch_rows_decide(b, row, stage) != 0) {
+                return -1;
+            }
+
+        } else if (stage == RELABEL_BATCH_SYNTHESIS && !row->select) {
             syn = relabel_batch_ref(b, row, stage, 0);
 
             if (syn->kind == RELABEL_REF_OK) {
                 row->state = RELABEL_ROW_DONE;
 
             } else if (b->recipe.fallback
-                       && relabel_batch_rows_cands(b, row) > 0)
+                       && relabel_batch_rows_cands(b, row,
+                                              b->recipe.recipe.layers) > 0)
             {
                 row->state = RELABEL_ROW_DONE;
                 row->fallback = 1;
+                row->pick_layer = b->recipe.recipe.layers;
+                row->pick = 0;
 
             } else {
                 relabel_batch_rows_reject(row, syn->status, "synthesis",
@@ -560,6 +698,8 @@ relabel_batch_rows_settle(relabel_batch_t *b, int stage)
             }
         }
     }
+
+    return 0;
 }
 
 

@@ -24,7 +24,10 @@ static volatile sig_atomic_t  relabel_batch_run_signo;
 
 
 static const char  *relabel_batch_run_stages[] = {
-    "", "proposal", "critique", "synthesis"
+    "", "proposal", "critique", "synthesis", "select", "", "", "", "", "",
+    "layer 2 proposal", "layer 3 proposal", "layer 4 proposal",
+    "layer 5 proposal", "layer 6 proposal", "layer 7 proposal",
+    "layer 8 proposal"
 };
 
 
@@ -71,6 +74,42 @@ const char *
 relabel_batch_run_stage_name(int stage)
 {
     return relabel_batch_run_stages[stage];
+}
+
+
+/*
+ * The stages in the order they run (0 first, 0 after the last): every
+ * layer's proposals, the select judge, the critique, the synthesis; a
+ * stage no row takes sends nothing.
+ */
+int
+relabel_batch_run_next_stage(relabel_batch_t *b, int stage)
+{
+    int  layer;
+
+    layer = relabel_batch_stage_layer(stage);
+
+    if (stage == 0) {
+        return RELABEL_BATCH_PROPOSAL;
+    }
+
+    if (layer && layer < b->recipe.recipe.layers) {
+        return RELABEL_BATCH_LAYER(layer + 1);
+    }
+
+    if (layer) {
+        return RELABEL_BATCH_SELECT;
+    }
+
+    if (stage == RELABEL_BATCH_SELECT && b->bc->critique) {
+        return RELABEL_BATCH_CRITIQUE;
+    }
+
+    if (stage == RELABEL_BATCH_SELECT || stage == RELABEL_BATCH_CRITIQUE) {
+        return RELABEL_BATCH_SYNTHESIS;
+    }
+
+    return 0;
 }
 
 

@@ -97,7 +97,11 @@ typedef struct {
     long                  status;
     unsigned              attempts;      /* requests made for it */
     int                   fallback;      /* answer with a candidate */
-    relabel_batch_ref_t  *refs;          /* proposals, critique, synthesis */
+    int                   select;        /* its recipe: a select judge */
+    int                   agreement;     /* early agreement on */
+    int                   pick_layer;    /* answered with a candidate: */
+    int                   pick;          /* its layer, its number */
+    relabel_batch_ref_t  *refs;          /* relabel_batch_slot() */
 } relabel_batch_row_t;
 
 
@@ -115,7 +119,7 @@ typedef struct {
 
     relabel_batch_row_t      *rows;
     unsigned long             nrows;
-    int                       ncalls;        /* refs a row: calls + 2 */
+    int                       ncalls;        /* refs a row */
 
     int                      *fds;           /* per part: output, error */
     size_t                    nfds;
@@ -124,6 +128,7 @@ typedef struct {
     unsigned long             sent[RELABEL_BATCH_NSTAGES];
     unsigned long             failed[RELABEL_BATCH_NSTAGES];
     unsigned long             rounds_retried;
+    unsigned long             agreed;        /* rows of early agreement */
 
     uint64_t                  last_progress;
     int                       tty;
@@ -131,10 +136,23 @@ typedef struct {
 } relabel_batch_t;
 
 
+/*
+ * A row's calls: each layer's proposals, then the critique, the
+ * synthesis and the select judge; the usage is summed per call alike.
+ */
+#define relabel_batch_slot(b, stage, call)                                    \
+    (relabel_batch_stage_layer(stage)                                         \
+     ? (relabel_batch_stage_layer(stage) - 1) * (b)->recipe.ncalls + (call)   \
+     : (b)->recipe.ncalls * (b)->recipe.recipe.layers                         \
+       + ((stage) == RELABEL_BATCH_CRITIQUE ? 0                               \
+          : (stage) == RELABEL_BATCH_SYNTHESIS ? 1 : 2))
+
 #define relabel_batch_ref(b, row, stage, call)                                \
-    (&(row)->refs[(stage) == RELABEL_BATCH_PROPOSAL ? (call)                 \
-                  : (stage) == RELABEL_BATCH_CRITIQUE ? (b)->recipe.ncalls   \
-                  : (b)->recipe.ncalls + 1])
+    (&(row)->refs[relabel_batch_slot(b, stage, call)])
+
+/* the calls of a row in a stage */
+#define relabel_batch_stage_calls(b, stage)                                   \
+    (relabel_batch_stage_layer(stage) ? (b)->recipe.ncalls : 1)
 
 
 /* relabel_batch_api.c */
@@ -160,6 +178,7 @@ int relabel_batch_main(relabel_run_t *run);
 
 /* relabel_batch_run.c */
 const char *relabel_batch_run_stage_name(int stage);
+int relabel_batch_run_next_stage(relabel_batch_t *b, int stage);
 void relabel_batch_run_signals(void);
 int relabel_batch_run_stopped(relabel_batch_t *b);
 void relabel_batch_run_hook(const char *step);
@@ -194,7 +213,7 @@ int relabel_batch_rows_body(relabel_batch_t *b, relabel_batch_row_t *row,
 void relabel_batch_rows_fail(relabel_batch_ref_t *ref, relabel_ref_kind_e kind,
     long status, const char *why);
 char *relabel_batch_rows_path(relabel_batch_t *b, int pi, const char *what);
-void relabel_batch_rows_settle(relabel_batch_t *b, int stage);
+int relabel_batch_rows_settle(relabel_batch_t *b, int stage);
 char *relabel_batch_rows_line(relabel_batch_t *b,
     const relabel_batch_ref_t *ref);
 int relabel_batch_rows_replies(relabel_batch_t *b, relabel_batch_row_t *row,

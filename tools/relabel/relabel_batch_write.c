@@ -29,19 +29,20 @@ static int
 relabel_batch_write_answer(relabel_batch_t *b, relabel_batch_row_t *row,
     relabel_answer_t *a, char *err, size_t errlen)
 {
-    int                      rc, ncands, fc, fch;
+    int                      rc, fc, fch;
     char                    *line, **lines;
-    ngx_http_moa_buf_t       cands, body;
+    ngx_http_moa_buf_t       body;
+    relabel_batch_ref_t     *ref;
     ngx_http_moa_reply_t    *reps;
     relabel_batch_result_t   res;
 
-    if (!row->fallback) {
-        line = relabel_batch_rows_line(b, &row->refs[b->recipe.ncalls + 1]);
+    ref = relabel_batch_ref(b, row, RELABEL_BATCH_SYNTHESIS, 0);
+
+    if (row->pick_layer == 0) {
+        line = relabel_batch_rows_line(b, ref);
 
         rc = line == NULL
-             || relabel_batch_files_result(line,
-                                   row->refs[b->recipe.ncalls + 1].len, &res)
-                != 0
+             || relabel_batch_files_result(line, ref->len, &res) != 0
              || res.body == NULL
              ? -1
              : relabel_record_answer_parse(res.body, res.body_len, a, err,
@@ -51,17 +52,19 @@ relabel_batch_write_answer(relabel_batch_t *b, relabel_batch_row_t *row,
     }
 
     rc = -1;
-    memset(&cands, 0, sizeof(ngx_http_moa_buf_t));
     memset(&body, 0, sizeof(ngx_http_moa_buf_t));
     reps = calloc(b->ncalls, sizeof(ngx_http_moa_reply_t));
     lines = calloc(b->ncalls, sizeof(char *));
 
     if (reps && lines && relabel_batch_rows_replies(b, row, reps, lines) == 0) {
-        if (relabel_batch_recipe_candidates(&b->recipe, reps,
-                                            b->recipe.ncalls, &cands, &ncands,
-                                            &fc, &fch) == 0
-            && fc >= 0)
+        /* the candidate verbatim: an agreement, a pick, the fallback */
+        fc = relabel_batch_slot(b, RELABEL_BATCH_LAYER(row->pick_layer), 0);
+
+        if (relabel_batch_cands_pick(&b->recipe, reps + fc, b->recipe.ncalls,
+                                     row->pick, &fc, &fch) == 0)
         {
+            fc += relabel_batch_slot(b, RELABEL_BATCH_LAYER(row->pick_layer),
+                                     0);
             ngx_http_moa_buf_lit(&body, "{\"choices\":[");
             ngx_http_moa_buf_add(&body, reps[fc].choices[fch].span.p,
                                  reps[fc].choices[fch].span.len);
@@ -75,7 +78,6 @@ relabel_batch_write_answer(relabel_batch_t *b, relabel_batch_row_t *row,
         relabel_batch_rows_replies_free(b, reps, lines);
     }
 
-    ngx_http_moa_buf_free(&cands);
     ngx_http_moa_buf_free(&body);
     free(reps);
     free(lines);

@@ -3,7 +3,8 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Unit tests of moa-relabel --batch's pure parts (relabel_batch_state.c,
- * relabel_batch_files.c, relabel_price.c); prints TAP.
+ * relabel_batch_files.c, relabel_price.c, the recipes of
+ * relabel_batch_recipe.c and relabel_batch_cands.c); prints TAP.
  */
 
 
@@ -15,6 +16,7 @@
 
 #include "relabel.h"
 #include "relabel_batch.h"
+#include "relabel_batch_recipe.h"
 
 
 static int  test_n;
@@ -194,12 +196,16 @@ test_custom_id(void)
         { 1, RELABEL_BATCH_PROPOSAL, 0, "l1-p0" },
         { 17, RELABEL_BATCH_PROPOSAL, 12, "l17-p12" },
         { 50000, RELABEL_BATCH_CRITIQUE, 0, "l50000-c" },
-        { 3, RELABEL_BATCH_SYNTHESIS, 0, "l3-s" }
+        { 3, RELABEL_BATCH_SYNTHESIS, 0, "l3-s" },
+        { 4, RELABEL_BATCH_SELECT, 0, "l4-j" },
+        { 9, RELABEL_BATCH_LAYER(2), 0, "l9-L2-p0" },
+        { 12, RELABEL_BATCH_LAYER(8), 63, "l12-L8-p63" }
     };
 
     static const char  *bad[] = {
         "l0-p1", "l5-p01", "l5-x", "l5-p64", "x5-c", "l5-p", "l5-c2",
-        "l5", "l-s", "l05-s", ""
+        "l5", "l-s", "l05-s", "", "l5-L1-p0", "l5-L9-p0", "l5-L2p0",
+        "l5-L2-", "l5-L2-c", "l5-j1", "l5-L-p0", "l5-L22-p0"
     };
 
     for (i = 0; i < (int) (sizeof(good) / sizeof(good[0])); i++) {
@@ -217,6 +223,240 @@ test_custom_id(void)
         ok(relabel_batch_files_custom_id_parse(bad[i], &line, &stage, &call)
            != 0, "custom_id: \"%s\" is not one of ours", bad[i]);
     }
+
+    ok(relabel_batch_stage_layer(RELABEL_BATCH_PROPOSAL) == 1
+       && relabel_batch_stage_layer(RELABEL_BATCH_LAYER(2)) == 2
+       && relabel_batch_stage_layer(RELABEL_BATCH_LAYER(8)) == 8
+       && relabel_batch_stage_layer(RELABEL_BATCH_CRITIQUE) == 0
+       && relabel_batch_stage_layer(RELABEL_BATCH_SELECT) == 0
+       && relabel_batch_stage_layer(RELABEL_BATCH_SYNTHESIS) == 0
+       && relabel_batch_stage_layer(17) == 0,
+       "stages: the layer of each");
+}
+
+
+/* the recipe options of the tests: the directives' defaults */
+static const relabel_batch_conf_t  test_bc = {
+    .proposers = 3, .proposer_temperature = "1.0", .critique = 1,
+    .critique_temperature = "0.2", .min_proposals = 1,
+    .unknown_params = "pass", .fallback = "error", .layers = 1,
+    .aggregate = "synthesize", .select_format = "json_schema",
+    .select_json_schema = 1
+};
+
+
+/* a reply of one choice of content text (a JSON string's inside) */
+static int
+test_reply(ngx_http_moa_reply_t *rep, char *buf, size_t size,
+    const char *text)
+{
+    ngx_http_moa_error_t  e;
+
+    snprintf(buf, size, "{\"choices\":[{\"index\":0,\"message\":"
+             "{\"role\":\"assistant\",\"content\":\"%s\"},"
+             "\"finish_reason\":\"stop\"}]}", text);
+
+    return ngx_http_moa_reply_parse(rep, buf, strlen(buf), &e);
+}
+
+
+static void
+test_cands(void)
+{
+    int                      i, call, choice, n, fc, fch;
+    char                     err[256], buf[4][256];
+    ngx_http_moa_buf_t       text;
+    ngx_http_moa_reply_t     reps[4];
+    relabel_batch_conf_t     bc;
+    relabel_batch_recipe_t   rc;
+
+    bc = test_bc;
+    memset(reps, 0, sizeof(reps));
+    memset(&text, 0, sizeof(ngx_http_moa_buf_t));
+    bc.proposers = 4;
+
+    ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", NULL, 0, err,
+                                 sizeof(err)) == 0, "cands: a recipe");
+
+    /* call 1 failed (no reply): the candidates are calls 0, 2, 3 */
+    ok(test_reply(&reps[0], buf[0], sizeof(buf[0]), "Paris.") == 0
+       && test_reply(&reps[2], buf[2], sizeof(buf[2]), " Paris.\\n") == 0
+       && test_reply(&reps[3], buf[3], sizeof(buf[3]), "Paris.") == 0,
+       "cands: three replies");
+
+    ok(relabel_batch_cands_agree(&rc, reps, 4) == 1,
+       "cands: the same text once white space is normalised agrees");
+    ok(relabel_batch_cands_agree(&rc, reps, 1) == 0,
+       "cands: one candidate is no agreement");
+
+    ok(relabel_batch_cands_pick(&rc, reps, 4, 1, &call, &choice) == 0
+       && call == 2 && choice == 0, "cands: candidate 2 is call 2");
+    ok(relabel_batch_cands_pick(&rc, reps, 4, 3, &call, &choice) != 0,
+       "cands: there is no candidate 4");
+
+    ok(relabel_batch_cands_text(&rc, reps, 4, &text, &n, &fc, &fch) == 0
+       && n == 3 && fc == 0 && fch == 0
+       && strstr(text.data, "<candidate number=\\\"3\\\">") != NULL,
+       "cands: three rendered, the first the fallback");
+
+    ngx_http_moa_reply_free(&reps[3]);
+    memset(&reps[3], 0, sizeof(ngx_http_moa_reply_t));
+    ok(test_reply(&reps[3], buf[3], sizeof(buf[3]), "Lyon.") == 0
+       && relabel_batch_cands_agree(&rc, reps, 4) == 0,
+       "cands: one that differs: no agreement");
+
+    for (i = 0; i < 4; i++) {
+        if (reps[i].p) {
+            ngx_http_moa_reply_free(&reps[i]);
+        }
+    }
+
+    ngx_http_moa_buf_free(&text);
+    relabel_batch_recipe_free(&rc);
+}
+
+
+/* the body of one call as text */
+static char *
+test_body(relabel_batch_recipe_t *rc, relabel_batch_request_t *r, int stage)
+{
+    ngx_http_moa_buf_t  out, cands;
+
+    memset(&out, 0, sizeof(ngx_http_moa_buf_t));
+    memset(&cands, 0, sizeof(ngx_http_moa_buf_t));
+    ngx_http_moa_buf_lit(&cands, "CANDS");
+
+    if ((stage == RELABEL_BATCH_PROPOSAL
+         ? relabel_batch_recipe_proposal(rc, r, 1, &out)
+         : stage == RELABEL_BATCH_SELECT
+         ? relabel_batch_recipe_select(rc, r, &cands, 2, &out)
+         : relabel_batch_recipe_layer(rc, r, 1, &cands, 2, &out)) != 0
+        || ngx_http_moa_buf_cstring(&out) == NULL)
+    {
+        ngx_http_moa_buf_free(&out);
+        out.data = NULL;
+    }
+
+    ngx_http_moa_buf_free(&cands);
+
+    return out.data;
+}
+
+
+static void
+test_recipes(void)
+{
+    char                     err[512], *body;
+    const char              *row;
+    relabel_batch_conf_t     bc;
+    relabel_batch_recipe_t   rc;
+    relabel_batch_request_t  r;
+
+    static relabel_param_t   n2[] = { { "n", "2" } };
+    static relabel_param_t   limits[] = { { "max_tokens", "100" },
+                                          { "seed", "5" } };
+    static relabel_param_t   schema[] = {
+        { "response_format", "{\"type\":\"json_schema\",\"json_schema\":"
+                             "{\"name\":\"a\",\"schema\":{\"type\":"
+                             "\"object\"}}}" }
+    };
+
+    bc = test_bc;
+
+    bc.aggregate = "choose";
+    ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", NULL, 0, err,
+                                 sizeof(err)) != 0
+       && strstr(err, "--aggregate") != NULL, "recipe: a bad --aggregate");
+
+    bc.aggregate = "select";
+    bc.select_format = "yaml";
+    ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", NULL, 0, err,
+                                 sizeof(err)) != 0
+       && strstr(err, "--select-format") != NULL,
+       "recipe: a bad --select-format");
+
+    bc.select_format = "json_object";
+    bc.layers = 2;
+    bc.agreement = 1;
+    bc.reasoning = 1;
+    ok(relabel_batch_recipe_init(&rc, &bc, "o3-mini", NULL, 0, err,
+                                 sizeof(err)) == 0
+       && rc.recipe.layers == 2 && rc.recipe.agreement == 1
+       && rc.recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT,
+       "recipe: two layers, select, agreement");
+
+    /* the request's members besides the messages are --param's */
+    row = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    rc.params = n2;
+    rc.nparams = 1;
+    ok(relabel_batch_recipe_request(&rc, row, strlen(row), &r, err,
+                                    sizeof(err)) == 0
+       && !r.select && !r.agreement && r.budget == 0,
+       "recipe: n answers are synthesized, without agreement");
+    relabel_batch_recipe_request_free(&r);
+
+    rc.params = limits;
+    rc.nparams = 2;
+    ok(relabel_batch_recipe_request(&rc, row, strlen(row), &r, err,
+                                    sizeof(err)) == 0
+       && r.select && r.agreement, "recipe: a row selects, agreement on");
+
+    body = test_body(&rc, &r, RELABEL_BATCH_PROPOSAL);
+    ok(body && strstr(body, "\"temperature\"") == NULL
+       && strstr(body, "\"max_tokens\"") == NULL
+       && strstr(body, "\"max_completion_tokens\":100") != NULL
+       && strstr(body, "\"seed\":6") != NULL,
+       "recipe: a reasoning model's proposal: no temperature, "
+       "max_completion_tokens, its own seed");
+    free(body);
+
+    body = test_body(&rc, &r, RELABEL_BATCH_LAYER(2));
+    ok(body && strstr(body, "[{\"role\":\"system\",\"content\":"
+                            "\"You have been provided with 2 responses")
+       && strstr(body, "CANDS") != NULL,
+       "recipe: a layer-2 proposal: the layer prompt and the candidates");
+    free(body);
+
+    body = test_body(&rc, &r, RELABEL_BATCH_SELECT);
+    ok(body && strstr(body, "\"response_format\":{\"type\":"
+                            "\"json_object\"}") != NULL
+       && strstr(body, "\"temperature\"") == NULL,
+       "recipe: the judge: json_object, no temperature (reasoning)");
+    free(body);
+    relabel_batch_recipe_request_free(&r);
+    relabel_batch_recipe_free(&rc);
+
+    /* json_schema selects; --max-total-tokens cuts or refuses */
+    bc = test_bc;
+    bc.max_total_tokens = 100000;
+    ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", NULL, 0, err,
+                                 sizeof(err)) == 0, "recipe: a token cap");
+
+    rc.params = schema;
+    rc.nparams = 1;
+    ok(relabel_batch_recipe_request(&rc, row, strlen(row), &r, err,
+                                    sizeof(err)) == 0
+       && r.select && r.budget > 0 && r.budget < 100000,
+       "recipe: a json_schema answer is selected, within a budget");
+
+    body = test_body(&rc, &r, RELABEL_BATCH_PROPOSAL);
+    snprintf(err, sizeof(err), "\"max_tokens\":%lld", r.budget);
+    ok(body && strstr(body, err) != NULL,
+       "recipe: the proposal's limit is the budget");
+    free(body);
+    relabel_batch_recipe_request_free(&r);
+    relabel_batch_recipe_free(&rc);
+
+    bc.max_total_tokens = 50;
+    ok(relabel_batch_recipe_init(&rc, &bc, "gpt-4o", schema, 1, err,
+                                 sizeof(err)) == 0
+       && relabel_batch_recipe_request(&rc, row, strlen(row), &r, err,
+                                       sizeof(err)) != 0
+       && strncmp(err, "HTTP 400: The request cannot be answered within "
+                  "moa_max_total_tokens", 63) == 0,
+       "recipe: a row over the cap is the module's 400");
+    relabel_batch_recipe_request_free(&r);
+    relabel_batch_recipe_free(&rc);
 }
 
 
@@ -366,6 +606,8 @@ main(void)
 {
     test_state();
     test_custom_id();
+    test_cands();
+    test_recipes();
     test_lines();
     test_price();
 
