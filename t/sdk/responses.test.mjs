@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-    ANSWER, MOA, PACKAGE, T, TARGETS, client, responsesUsageOf,
+    ANSWER, MOA, OpenAI, PACKAGE, T, TARGETS, client, responsesUsageOf,
 } from './lib.mjs';
 
 const { zodTextFormat } = await import(`${PACKAGE}/helpers/zod`);
@@ -361,6 +361,60 @@ for (const target of TARGETS) {
         assert.equal(deltas.join(''), call.arguments);
         assert.deepEqual(JSON.parse(done.arguments), ARGS);
         assert.deepEqual(responsesUsageOf(final.usage), target.usage);
+    });
+
+    test(name('bad input: BadRequestError 400 naming the parameter'),
+         T, async () => {
+        const err = await at(target, 'ok').responses
+            .create({ model: MOA, input: 42 })
+            .then(() => null, (e) => e);
+
+        assert.ok(err instanceof OpenAI.BadRequestError,
+                  `a BadRequestError (got ${err?.constructor?.name}: ${err})`);
+        assert.equal(err.status, 400);
+        assert.equal(err.type, 'invalid_request_error');
+        assert.equal(err.param, 'input');
+    });
+
+    test(name('a stream that fails midway: an error, no response.completed'),
+         T, async () => {
+        const stream = await at(target, 'streamerror').responses.create({
+            model: MOA, input: QUESTION, stream: true,
+        });
+        const events = [];
+        let error = null;
+        const timer = setTimeout(() => stream.controller.abort(), 10000);
+        try {
+            for await (const e of stream) {
+                events.push(e);
+            }
+        } catch (e) {
+            error = e;
+        } finally {
+            clearTimeout(timer);
+        }
+
+        const types = events.map((e) => e.type);
+        assert.ok(!types.includes('response.completed'),
+                  `no response.completed (${types.join(' ')})`);
+        assert.ok(error instanceof OpenAI.APIError || types.includes('error')
+                  || types.includes('response.failed'),
+                  `the SDK sees the failure (${error}; ${types.join(' ')})`);
+        assert.ok(!(error instanceof OpenAI.APIUserAbortError), 'no hang');
+        assert.equal(types[0], 'response.created', 'it had started');
+        const text = events.filter((e) => e.type === 'response.output_text.delta')
+            .map((e) => e.delta).join('');
+        assert.ok('partial answer that never ends'.startsWith(text),
+                  `the text so far (${text})`);
+    });
+
+    test(name('slow proposals, keep-alive comments: the stream is whole'),
+         T, async () => {
+        const stream = await at(target, 'keepalive').responses.create({
+            model: MOA, input: QUESTION, stream: true,
+        });
+        const final = checkEvents(await collect(stream));
+        assert.equal(messageText(final), ANSWER);
     });
 }
 
