@@ -121,6 +121,26 @@ function echoTools(tools) {
 }
 
 
+/* text as a Response echoes it: a json_schema format has every key */
+function textOf(text) {
+    var f;
+
+    if (!has(text, 'format') || M.jsonType(text.format) !== 'object') {
+        return { format: { type: 'text' } };
+    }
+
+    text = copy(text);
+    f = text.format;
+
+    if (f.type === 'json_schema') {
+        f.description = given(f, 'description', null);
+        f.strict = given(f, 'strict', false);
+    }
+
+    return text;
+}
+
+
 /* chat usage -> Responses usage */
 function usageOf(u) {
     if (u === null) {
@@ -210,8 +230,7 @@ function responseOf(info, req, rep) {
         service_tier: 'default',
         store: given(req, 'store', true),
         temperature: given(req, 'temperature', 1),
-        text: has(req.text, 'format') ? req.text
-                                      : { format: { type: 'text' } },
+        text: textOf(req.text),
         tool_choice: given(req, 'tool_choice', 'auto'),
         tools: echoTools(req.tools),
         top_logprobs: given(req, 'top_logprobs', 0),

@@ -146,8 +146,9 @@ const textField = S.fields({
         text: S.fields({ type: S.string }),
         json_object: S.fields({ type: S.string }),
         json_schema: S.fields({ type: S.string, name: S.string,
-                                schema: S.any, strict: S.bool },
-                              { description: S.nullable(S.string) }),
+                                description: S.nullable(S.string),
+                                schema: S.nullable(S.object),
+                                strict: S.bool }),
     }),
 }, { verbosity: S.oneOf('low', 'medium', 'high') });
 
