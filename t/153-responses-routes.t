@@ -19,6 +19,7 @@ add_block_preprocessor(sub {
     js_import echo from $root/t/lib/responses-echo.js;
     log_format moa_capture escape=none '\$moa_capture';
     log_format moa_api 'api=\$moa_api model=\$moa_model';
+    moa_metrics_zone moa_metrics 1m;
 _EOC_
 
     $block->set_value('config', <<'_EOC_') unless defined $block->config;
@@ -28,6 +29,13 @@ _EOC_
         moa_model moa-gpt-4o-v1 gpt-4o;
         access_log logs/capture.jsonl moa_capture if=$moa_capture;
         access_log logs/api.log moa_api;
+    }
+    location = /metrics {
+        moa_metrics;
+    }
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
     }
 _EOC_
 });
@@ -391,3 +399,20 @@ for (1 .. 20) {
     select undef, undef, undef, 0.1;
 }
 is $line, "api=responses model=moa-gpt-4o-v1\n", '$moa_api';
+
+
+
+=== TEST 17: moa_responses_requests_total counts the Responses requests of moa_requests_total
+--- request
+POST /v1/chat/completions
+{"model":"moa-gpt-4o-v1","messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- check
+my $res = MoaTest::http('POST', '/v1/responses',
+                        '{"model":"moa-gpt-4o-v1","input":"hi"}');
+is $res->{status}, 200, 'a Responses request';
+my ($m) = MoaTest::scrape_settled(2);
+is MoaTest::metric($m, 'moa_requests_total', model => 'moa-gpt-4o-v1',
+                   outcome => 'ok'), 2, 'two requests';
+is MoaTest::metric($m, 'moa_responses_requests_total',
+                   model => 'moa-gpt-4o-v1'), 1, 'one through Responses';
