@@ -41,6 +41,9 @@
 #define NGX_HTTP_MOA_PHASE_PASSTHROUGH 4
 #define NGX_HTTP_MOA_PHASE_DONE        5
 
+#define NGX_HTTP_MOA_API_CHAT           0
+#define NGX_HTTP_MOA_API_RESPONSES      1
+
 #define NGX_HTTP_MOA_FALLBACK_ERROR     0
 #define NGX_HTTP_MOA_FALLBACK_CANDIDATE 1
 
@@ -110,10 +113,14 @@ typedef struct {
     ngx_str_t                   synthesis_prompt_json;
 
     ngx_flag_t                  models_list;   /* moa_models */
+
+    ngx_uint_t                  api;           /* moa_api */
+    ngx_str_t                   responses_pass; /* moa_responses_pass */
 } ngx_http_moa_loc_conf_t;
 
 
 typedef struct ngx_http_moa_ctx_s  ngx_http_moa_ctx_t;
+typedef struct ngx_http_moa_responses_s  ngx_http_moa_responses_t;
 
 
 /* one upstream call: a subrequest to an internal location */
@@ -208,6 +215,7 @@ struct ngx_http_moa_ctx_s {
     ngx_str_t                   error_body;    /* nginx error as JSON */
 
     ngx_http_moa_metrics_req_t *metrics;       /* counted in moa_metrics */
+    ngx_http_moa_responses_t   *responses;     /* moa_api responses */
     ngx_uint_t                  error_status;  /* a stream's error event */
 
     unsigned                    capture:1;     /* collect for capture */

@@ -15,7 +15,7 @@
 
 
 /* a new layout of the zone must change this: reused zones are checked */
-#define NGX_HTTP_MOA_METRICS_LAYOUT       0x6d6f6101
+#define NGX_HTTP_MOA_METRICS_LAYOUT       0x6d6f6102
 
 #define NGX_HTTP_MOA_METRICS_BOUNDS       12
 
@@ -61,6 +61,7 @@ struct ngx_http_moa_series_s {
     ngx_atomic_t                        critiques_skipped;
     ngx_atomic_t                        proposals_dropped;
     ngx_atomic_t                        in_flight;
+    ngx_atomic_t                        responses;  /* moa_api responses */
     ngx_http_moa_histogram_t            duration;
     ngx_http_moa_histogram_t            ttfb;
 
