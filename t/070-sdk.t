@@ -118,6 +118,12 @@ _EOS_
 _EOS_
     },
 
+    # a model that is not MoA: the Responses provider behind
+    # moa_responses_pass answers with the body it got, in 4 pieces
+    native => {
+        mock => '{"passthrough": {"echo": true, "chunks": 4}}',
+    },
+
     # the synthesis echoes the request it got
     echo => {
         mock => '{"synthesis": {"echo": true}}',
@@ -243,6 +249,42 @@ sub write_config {
             proxy_buffering off;
             proxy_set_header X-Moa-Stage \$moa_stage;
             proxy_set_header X-Moa-Call \$moa_call;
+        }
+
+        # the Responses API: the same chain
+        location = /$name/v1/responses {
+            moa_api responses;
+            moa_pass /_up_$name;
+            moa_model moa-gpt-4o-v1 gpt-4o;
+            $directives
+        }
+
+        # the same, and a model that is not MoA goes byte for byte to a
+        # provider that speaks Responses (the mock's own)
+        location = /$name/native/v1/responses {
+            moa_api responses;
+            moa_pass /_up_$name;
+            moa_responses_pass /_up_responses_$name;
+            moa_model moa-gpt-4o-v1 gpt-4o;
+            $directives
+        }
+
+        location = /_up_responses_$name {
+            internal;
+            proxy_pass http://moa_mock/$name/provider/v1/responses;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+
+        # the mock's Responses API as a provider: stage passthrough
+        location = /$name/provider/v1/responses {
+            postpone_output 0;
+            client_body_buffer_size 16m;
+            client_max_body_size 16m;
+            set \$mock_stage passthrough;
+            set \$mock_scenario '$mock';
+            js_content mockresp.responses;
         }
 
         # the reference: the mock's Responses API, straight (t/sdk/lib.mjs)

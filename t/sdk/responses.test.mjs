@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-    ANSWER, MOA, OpenAI, PACKAGE, T, TARGETS, client, responsesUsageOf,
+    ANSWER, BASE, MOA, OpenAI, PACKAGE, T, TARGETS, client, responsesUsageOf,
 } from './lib.mjs';
 
 const { zodTextFormat } = await import(`${PACKAGE}/helpers/zod`);
@@ -429,4 +429,63 @@ test('module: passthrough of another model, translated to Chat Completions',
     assert.equal(r.output_text, 'plain passthrough answer');
     assert.deepEqual(responsesUsageOf(r.usage),
                      { input_tokens: 7, output_tokens: 3, total_tokens: 10 });
+});
+
+
+// moa_responses_pass: the body the client sent reaches the Responses
+// provider byte for byte (the "native" scenario echoes it), and what the
+// provider answers comes back byte for byte: the same bytes as the
+// provider's straight answer, but for the time it was made
+async function post(path, body) {
+    const res = await fetch(`${BASE}/${path}/v1/responses`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json',
+                   Authorization: 'Bearer sk-test-unused' },
+        body,
+        signal: AbortSignal.timeout(10000),
+    });
+    return { status: res.status, type: res.headers.get('content-type'),
+             text: await res.text() };
+}
+
+function untimed(text) {
+    return text.replace(/"(created_at|completed_at)":\d+/g, '"$1":0');
+}
+
+for (const stream of [false, true]) {
+    test(`module: moa_responses_pass${stream ? ', streamed' : ''}: another`
+         + ' model goes to the Responses provider and back byte for byte',
+         T, async () => {
+        // odd spacing, a built-in tool and background: forwarded as they are
+        const body = `{"model": "gpt-4o-mini",  "input": [{"role": "user",`
+            + ` "content": "caf\u00e9 é"}], "tools": [{"type":`
+            + ` "web_search"}], "background": false, "stream": ${stream}}`;
+
+        const via = await post('native/native', body);
+        const direct = await post('native/provider', body);
+
+        assert.equal(via.status, 200, via.text);
+        assert.equal(via.type, direct.type, 'Content-Type');
+        assert.equal(untimed(via.text), untimed(direct.text),
+                     'the provider\'s answer, byte for byte');
+
+        const final = stream
+            ? JSON.parse(via.text.split('\n').filter(
+                (l) => l.startsWith('data: ')).at(-1).slice(6)).response
+            : JSON.parse(via.text);
+        assert.equal(final.model, 'gpt-4o-mini');
+        assert.equal(messageText(final), body, 'the body it got');
+    });
+}
+
+test('module: moa_responses_pass through the SDK, streamed', T, async () => {
+    const input = [{ role: 'user', content: QUESTION }];
+    const events = await collect(await client('native/native').responses
+        .create({ model: 'gpt-4o-mini', input, stream: true }));
+    const final = checkEvents(events);
+
+    assert.equal(final.model, 'gpt-4o-mini');
+    assert.deepEqual(JSON.parse(messageText(final)).input, input);
+    assert.ok(events.filter((e) => e.type === 'response.output_text.delta')
+              .length >= 2, 'the provider\'s deltas');
 });
