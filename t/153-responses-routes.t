@@ -16,7 +16,7 @@ add_block_preprocessor(sub {
     (my $root = $ENV{TEST_NGINX_MOCK_JS}) =~ s{/conf/[^/]+$}{};
 
     $block->set_value('http_config', MoaTest::http_config() . <<"_EOC_");
-    js_import echo from $root/t/lib/responses-echo.js;
+    js_import mockresp from $root/conf/mock-responses.js;
     log_format moa_capture escape=none '\$moa_capture';
     log_format moa_api 'api=\$moa_api model=\$moa_model';
     moa_metrics_zone moa_metrics 1m;
@@ -225,7 +225,10 @@ is $r->{error}{code}, 'rate_limit_exceeded', 'code';
     }
     location /echo/ {
         client_body_buffer_size 1m;
-        js_content echo.echo;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"echo": true, "headers": {"X-Responses-Provider": "yes"}}}';
+        js_content mockresp.responses;
     }
 --- request
 POST /v1/responses
@@ -234,13 +237,15 @@ POST /v1/responses
 --- response_headers
 X-Responses-Provider: yes
 --- json
-is $r->{id}, 'resp_provider', "the provider's reply";
-is $r->{got}, '{"model":"gpt-4o-mini",  "input":[{"type":"reasoning","id":"rs_1","summary":[]},{"role":"user","content":"hi"}],"tools":[{"type":"web_search"}],"background":true}',
+is $r->{id}, 'resp_mock_passthrough_0', "the provider's reply";
+is $r->{output}[0]{content}[0]{text}, '{"model":"gpt-4o-mini",  "input":[{"type":"reasoning","id":"rs_1","summary":[]},{"role":"user","content":"hi"}],"tools":[{"type":"web_search"}],"background":true}',
     'the body as the client sent it';
+--- grep_error_log eval: qr/mock: stage=\w+ call=\d+ (?:api=\w+ )?/
+--- grep_error_log_out
+mock: stage=passthrough call=0 api=responses 
 --- no_error_log
 [alert]
 [crit]
-mock: start
 
 
 
@@ -261,14 +266,17 @@ mock: start
     }
     location /echo/ {
         client_body_buffer_size 1m;
-        js_content echo.echo;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"echo": true, "headers": {"X-Responses-Provider": "yes"}}}';
+        js_content mockresp.responses;
     }
 --- request
 POST /v1/responses
 {"model":"gpt-4o-mini","input":"hi","stream":true}
 --- error_code: 200
---- response_body_like
-^event: response.created\ndata: \{"type":"response.created","sequence_number":0\}\n\nevent: response.completed
+--- response_body_like eval
+qr/^event: response.created\ndata: \{"type":"response.created","sequence_number":0,.*\n\nevent: response.completed\ndata: \{"type":"response.completed","sequence_number":\d+,[^\n]*\n\n\z/s
 --- no_error_log
 [alert]
 [crit]
@@ -292,7 +300,10 @@ POST /v1/responses
     }
     location /echo/ {
         client_body_buffer_size 1m;
-        js_content echo.echo;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"echo": true, "headers": {"X-Responses-Provider": "yes"}}}';
+        js_content mockresp.responses;
     }
 --- request
 POST /v1/responses
