@@ -86,6 +86,8 @@ ngx_http_moa_conf_create_loc(ngx_conf_t *cf)
     conf->fallback = NGX_CONF_UNSET_UINT;
     conf->unknown_params = NGX_CONF_UNSET_UINT;
     conf->pass_client_authorization = NGX_CONF_UNSET;
+    conf->store = NGX_CONF_UNSET_PTR;
+    conf->store_owner = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -137,6 +139,8 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_MOA_PARAMS_PASS);
     ngx_conf_merge_value(conf->pass_client_authorization,
                          prev->pass_client_authorization, 0);
+    ngx_conf_merge_ptr_value(conf->store, prev->store, NULL);
+    ngx_conf_merge_ptr_value(conf->store_owner, prev->store_owner, NULL);
 
     if (conf->critique_prompt.data == NULL) {
         conf->critique_prompt = prev->critique_prompt;

@@ -21,6 +21,7 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_store_endpoint.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
@@ -48,6 +49,8 @@ ngx_int_t
 ngx_http_moa_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
+    ngx_str_t                 id;
+    ngx_uint_t                list;
     ngx_pool_cleanup_t       *cln;
     ngx_http_moa_ctx_t       *ctx;
     ngx_http_moa_loc_conf_t  *mlcf;
@@ -86,6 +89,12 @@ ngx_http_moa_handler(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_moa_module);
 
     ngx_http_moa_output_log_id(r);
+
+    /* a stored response: /responses/{id}, /responses/{id}/input_items */
+
+    if (ngx_http_moa_store_endpoint_match(r, &id, &list)) {
+        return ngx_http_moa_store_endpoint_handler(r, &id, list);
+    }
 
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
