@@ -19,15 +19,19 @@
 #include "ngx_http_moa_filter.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_responses.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_usage.h"
 
 
 static void ngx_http_moa_answer_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
     ngx_http_moa_buf_t *json);
+static void ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_reply_t *rep, ngx_int_t choice);
 
 
 /* the final answer from a complete reply: JSON, or chunks when streamed */
@@ -42,6 +46,11 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 
     ctx->fallback_used = (choice >= 0);
     ctx->answer = &rep->choices[choice < 0 ? 0 : choice];
+
+    if (ctx->responses) {
+        ngx_http_moa_answer_responses(ctx, rep, choice);
+        return;
+    }
 
     if (ctx->req.stream) {
         if (ngx_http_moa_output_sse_header(ctx) == NGX_ERROR) {
@@ -90,6 +99,100 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 }
 
 
+/* the answer of a Responses request: the response object, or its events */
+static void
+ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_reply_t *rep, ngx_int_t choice)
+{
+    ngx_int_t           rc;
+    ngx_http_moa_buf_t  out;
+
+    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ctx->req.stream
+        && ngx_http_moa_output_sse_header(ctx) == NGX_ERROR)
+    {
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    if (ngx_http_moa_responses_reply(ctx, rep, choice, &out) != NGX_OK) {
+        ngx_http_moa_buf_free(&out);
+        ngx_http_moa_answer_finalize(ctx, ctx->req.stream
+                                          ? NGX_ERROR
+                                          : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (!ctx->req.stream) {
+        ctx->succeeded = 1;
+        ngx_http_moa_answer_send(ctx, NGX_HTTP_OK, &out);
+        return;
+    }
+
+    ngx_http_moa_metrics_first_event(ctx);
+
+    rc = ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                      (u_char *) out.data, out.len, 0);
+    ngx_http_moa_buf_free(&out);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_moa_answer_stream_end(ctx, NULL);
+}
+
+
+/*
+ * A passthrough translated for a Responses request: its reply is answered
+ * as a synthesis' is (a stream ended, a complete reply translated, or the
+ * call's error).
+ */
+void
+ngx_http_moa_answer_translated(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call)
+{
+    ngx_http_moa_error_t  err;
+
+    if (call->sse_reply) {
+        if (ctx->stream.usage
+            && ngx_http_moa_usage_add(ctx->usage, ctx->stream.usage) < 0)
+        {
+            ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (ctx->stream.done && !ctx->stream.failed && call->status == 200) {
+            ngx_http_moa_answer_stream_end(ctx, NULL);
+            return;
+        }
+
+        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
+                               NULL, "the passthrough stream was cut short");
+        ngx_http_moa_answer_stream_end(ctx, &err);
+        return;
+    }
+
+    if (call->ok
+        && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0]))
+    {
+        ngx_http_moa_answer(ctx, &call->parsed, -1);
+        return;
+    }
+
+    if (call->ok) {
+        call->ok = 0;
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
+                               "upstream_error", "bad_upstream_reply", NULL,
+                               "the passthrough reply was empty");
+    }
+
+    ngx_http_moa_answer_calls_error(ctx, call, 1, 0, "passthrough");
+}
+
+
 /* the tail of a stream: the summed usage if asked, or an error; [DONE] */
 void
 ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
@@ -99,6 +202,31 @@ ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_buf_t   out;
 
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ctx->responses) {
+
+        /* response.completed, or error and response.failed: no [DONE] */
+
+        if (err) {
+            ctx->error_status = err->status;
+
+        } else {
+            ctx->succeeded = 1;
+        }
+
+        if (ngx_http_moa_responses_end(ctx, err, &out) != NGX_OK) {
+            ngx_http_moa_buf_free(&out);
+            ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        rc = ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                          (u_char *) out.data, out.len, 1);
+        ngx_http_moa_buf_free(&out);
+
+        ngx_http_moa_answer_finalize(ctx, rc);
+        return;
+    }
 
     if (err) {
         ctx->error_status = err->status;

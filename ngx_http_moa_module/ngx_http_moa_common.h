@@ -42,6 +42,9 @@
 #define NGX_HTTP_MOA_PHASE_PASSTHROUGH 4
 #define NGX_HTTP_MOA_PHASE_DONE        5
 
+#define NGX_HTTP_MOA_API_CHAT           0
+#define NGX_HTTP_MOA_API_RESPONSES      1
+
 #define NGX_HTTP_MOA_FALLBACK_ERROR     0
 #define NGX_HTTP_MOA_FALLBACK_CANDIDATE 1
 
@@ -114,12 +117,15 @@ typedef struct {
 
     ngx_flag_t                  models_list;   /* moa_models */
 
+    ngx_uint_t                  api;           /* moa_api */
+    ngx_str_t                   responses_pass; /* moa_responses_pass */
     ngx_http_moa_store_t       *store;         /* moa_responses_store */
     ngx_http_complex_value_t   *store_owner;   /* moa_responses_owner */
 } ngx_http_moa_loc_conf_t;
 
 
 typedef struct ngx_http_moa_ctx_s  ngx_http_moa_ctx_t;
+typedef struct ngx_http_moa_responses_s  ngx_http_moa_responses_t;
 
 
 /* one upstream call: a subrequest to an internal location */
@@ -216,6 +222,7 @@ struct ngx_http_moa_ctx_s {
     ngx_str_t                   error_body;    /* nginx error as JSON */
 
     ngx_http_moa_metrics_req_t *metrics;       /* counted in moa_metrics */
+    ngx_http_moa_responses_t   *responses;     /* moa_api responses */
     ngx_http_moa_store_op_t    *store_op;      /* waited for */
     ngx_http_moa_store_op_t    *store_prev;    /* previous_response_id */
     ngx_uint_t                  error_status;  /* a stream's error event */

@@ -21,6 +21,7 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_responses.h"
 #include "ngx_http_moa_store_endpoint.h"
 
 #include "ngx_http_moa_buf.h"
@@ -139,6 +140,14 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    /* a Responses request: its Chat Completions body is parsed below */
+
+    if (ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES
+        && ngx_http_moa_responses_parse(ctx, NULL, 0, &err) != NGX_OK)
+    {
+        goto invalid;
+    }
+
     if (ngx_http_moa_request_parse(&ctx->req, (char *) ctx->body.data,
                                    ctx->body.len, &err)
         != 0)
@@ -168,6 +177,14 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
 
     ngx_http_moa_request_compact(&ctx->req);
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+    ctx->capture = mcf->capture;
+    ctx->pass_usage = mcf->usage;
+
+    if (ctx->responses && ngx_http_moa_responses_route(ctx, &err) != NGX_OK) {
+        goto invalid;
+    }
+
     ctx->usage = cJSON_CreateObject();
     if (ctx->usage == NULL) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -175,10 +192,6 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_moa_stream_init(&ctx->stream, ctx->req.include_usage);
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-    ctx->capture = mcf->capture;
-    ctx->pass_usage = mcf->usage;
 
     /* the content phase left an empty handler: the parent is woken here */
 
@@ -194,6 +207,13 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     ctx->last_output = ctx->start;
 
     ngx_http_moa_metrics_start(ctx);
+
+    /* a Responses stream: response.created goes out at once */
+
+    if (ngx_http_moa_responses_start(ctx) != NGX_OK) {
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+        return;
+    }
 
     if (ctx->model == NULL) {
         ctx->phase = NGX_HTTP_MOA_PHASE_PASSTHROUGH;

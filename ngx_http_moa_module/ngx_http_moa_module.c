@@ -52,6 +52,13 @@ static ngx_conf_enum_t  ngx_http_moa_unknown_params_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_moa_apis[] = {
+    { ngx_string("chat"), NGX_HTTP_MOA_API_CHAT },
+    { ngx_string("responses"), NGX_HTTP_MOA_API_RESPONSES },
+    { ngx_null_string, 0 }
+};
+
+
 #define NGX_HTTP_MOA_CONF                                                    \
     (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)
 
@@ -210,6 +217,27 @@ static ngx_command_t  ngx_http_moa_commands[] = {
       ngx_http_moa_conf_prompt,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_moa_loc_conf_t, synthesis_prompt),
+      NULL },
+
+    { ngx_string("moa_api"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, api),
+      &ngx_http_moa_apis },
+
+    { ngx_string("moa_responses_pass"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_http_moa_conf_responses_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_not_found"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_moa_conf_not_found,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("moa_models"),
