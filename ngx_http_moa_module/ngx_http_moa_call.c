@@ -695,6 +695,14 @@ static void
 ngx_http_moa_call_raw_result(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr, ngx_int_t rc)
 {
+    /* memc ends a miss with 404 and no header */
+
+    if (rc == NGX_HTTP_NOT_FOUND && !call->header) {
+        call->status = NGX_HTTP_NOT_FOUND;
+        call->ok = 1;
+        return;
+    }
+
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || !call->header) {
         call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT)
                        ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;

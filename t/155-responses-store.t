@@ -8,8 +8,6 @@ use lib 't/lib';
 use MoaTest;
 use Test::Nginx::Socket 'no_plan';
 
-our $Log;
-
 # the bodies the provider got for a stage, from the mock's log lines
 sub provider_bodies {
     my ($stage) = @_;
@@ -22,21 +20,21 @@ sub provider_bodies {
 sub post {
     my ($body, %h) = @_;
     my $res = MoaTest::http('POST', '/v1/responses', $body, \%h);
-    $res->{json} = eval { MoaTest::decode_json($res->{body}) };
+    $res->{json} = scalar eval { MoaTest::decode_json($res->{body}) };
     return $res;
 }
 
 sub get {
     my ($path, %h) = @_;
     my $res = MoaTest::http('GET', $path, undef, \%h);
-    $res->{json} = eval { MoaTest::decode_json($res->{body}) };
+    $res->{json} = scalar eval { MoaTest::decode_json($res->{body}) };
     return $res;
 }
 
 sub del {
     my ($path, %h) = @_;
     my $res = MoaTest::http('DELETE', $path, undef, \%h);
-    $res->{json} = eval { MoaTest::decode_json($res->{body}) };
+    $res->{json} = scalar eval { MoaTest::decode_json($res->{body}) };
     return $res;
 }
 
