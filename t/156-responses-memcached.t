@@ -224,6 +224,12 @@ sub log_lines {
 
 $ENV{TEST_NGINX_MEMC_PORT} = start_memcached();
 
+# a "memcached" that takes connections and never answers: a slow store
+our $Silent = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0, ReuseAddr => 1)
+    or die "listen: $!";
+$ENV{TEST_NGINX_SILENT_PORT} = $Silent->sockport;
+
 moa_setup();
 no_long_string();
 run_tests();
@@ -344,6 +350,45 @@ ok scalar(main::log_lines(qr/\[error\].*moa store: save "resp_\w+" failed/)),
    'a failed save is logged';
 
 main::stop_second();
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2: a store too slow to answer: the answer still flows, the failure is logged and counted, a continuation gets 503
+--- http_config eval
+MoaTest::http_config() . main::store_http_config($ENV{TEST_NGINX_SILENT_PORT})
+. "    moa_metrics_zone moa_metrics 1m;\n"
+--- config eval
+main::responses_location() . main::store_locations()
+. "    location = /metrics { moa_metrics; }\n"
+--- mock
+{"synthesis": {"content": "ANSWER-{stage}"}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"SLOW-STORE"}
+--- more_headers
+Content-Type: application/json
+X-User: alice
+--- error_code: 200
+--- check
+my $res = MoaTest::decode_json($body);
+is $res->{output}[0]{content}[0]{text}, 'ANSWER-synthesis',
+   'answered though the store did not answer';
+my $r = main::req(undef, 'POST', '/v1/responses',
+                  qq{{"model":"moa-gpt-4o-v1","input":"x",
+                      "previous_response_id":"$res->{id}"}},
+                  'X-User' => 'alice');
+is $r->{status}, 503, 'a continuation: 503';
+like $r->{json}{error}{message}, qr/could not be reached/, 'says why';
+my ($m) = MoaTest::scrape();
+is MoaTest::metric($m, 'moa_responses_store_operations_total',
+                   op => 'save', result => 'error'), 1, 'the save counted';
+is MoaTest::metric($m, 'moa_responses_store_operations_total',
+                   op => 'load', result => 'error'), 1, 'the load counted';
+ok scalar(main::log_lines(qr/moa store: save "resp_\w+" failed: memcached timed out/)),
+   'logged as a timeout';
 --- no_error_log
 [alert]
 [crit]
