@@ -487,6 +487,10 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
 
     (void) ngx_atomic_fetch_add(&s->requests[outcome], 1);
 
+    if (ctx && ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES) {
+        (void) ngx_atomic_fetch_add(&s->responses, 1);
+    }
+
     ngx_http_moa_metrics_observe(&s->duration, ngx_http_moa_latency_ms,
                                  ngx_http_moa_metrics_elapsed(r));
 

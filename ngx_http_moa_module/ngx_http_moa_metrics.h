@@ -65,6 +65,7 @@ struct ngx_http_moa_series_s {
     ngx_atomic_t                        critiques_skipped;
     ngx_atomic_t                        proposals_dropped;
     ngx_atomic_t                        in_flight;
+    ngx_atomic_t                        responses;  /* moa_api responses */
     ngx_http_moa_histogram_t            duration;
     ngx_http_moa_histogram_t            ttfb;
 

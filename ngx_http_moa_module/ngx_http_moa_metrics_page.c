@@ -94,6 +94,12 @@ static ngx_http_moa_metrics_family_t  ngx_http_moa_metrics_families[] = {
       NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(requests),
       ngx_http_moa_outcome_labels, NGX_HTTP_MOA_OUTCOMES, NULL },
 
+    { "moa_responses_requests_total", "counter",
+      "Of moa_requests_total, the requests that came through the Responses "
+      "API (moa_api responses).",
+      NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(responses),
+      NULL, 1, NULL },
+
     { "moa_requests_in_flight", "gauge",
       "Requests routed to a MoA model or to passthrough and not finished "
       "yet.",

@@ -530,6 +530,12 @@ ngx_http_moa_responses_events_fail(ngx_http_moa_responses_events_t *ev,
     }
 
     ngx_http_moa_responses_events_start(ev, out);
+
+    /* what came is closed as incomplete */
+    if (ev->reason == NULL) {
+        ev->reason = "failed";
+    }
+
     ngx_http_moa_responses_events_close(ev, out);
 
     ev->ended = 1;

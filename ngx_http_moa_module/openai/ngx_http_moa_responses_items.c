@@ -249,7 +249,7 @@ ngx_http_moa_responses_items_one(ngx_http_moa_responses_items_t *it,
         }
 
         ngx_http_moa_field_path(err, name, "%s.id", base);
-        ngx_http_moa_responses_items_unsupported(it, err ? name : base,
+        ngx_http_moa_responses_items_unsupported(it, err ? name : "",
                                     "An item_reference (no response store "
                                     "is configured)");
         ngx_http_moa_responses_items_keep(it, j, i, "ref_");
@@ -259,7 +259,7 @@ ngx_http_moa_responses_items_one(ngx_http_moa_responses_items_t *it,
     for (h = ngx_http_moa_responses_items_hosted; *h; h++) {
         if (ngx_http_moa_field_is(j, t, *h)) {
             ngx_http_moa_field_path(err, name, "%s.type", base);
-            ngx_http_moa_responses_items_unsupported(it, err ? name : base,
+            ngx_http_moa_responses_items_unsupported(it, err ? name : "",
                                                      "The input item type "
                                                      "'%s'", *h);
             ngx_http_moa_responses_items_keep(it, j, i, "item_");
@@ -568,7 +568,7 @@ ngx_http_moa_responses_items_part(ngx_http_moa_responses_items_t *it,
         }
 
         if (url < 0) {
-            ngx_http_moa_responses_items_unsupported(it, err ? sub : base,
+            ngx_http_moa_responses_items_unsupported(it, err ? sub : "",
                                             "An image given by file_id");
             /* a placeholder the provider never sees: translation fails */
             ngx_http_moa_buf_lit(b, "{\"type\":\"text\",\"text\":\"\"}");
@@ -619,7 +619,7 @@ ngx_http_moa_responses_items_part(ngx_http_moa_responses_items_t *it,
 
     if (id < 0 && data < 0) {
         ngx_http_moa_field_path(err, sub, "%s.file_url", base);
-        ngx_http_moa_responses_items_unsupported(it, err ? sub : base,
+        ngx_http_moa_responses_items_unsupported(it, err ? sub : "",
                                                  "A file given by file_url");
         ngx_http_moa_buf_lit(b, "{\"type\":\"text\",\"text\":\"\"}");
         return 1;
@@ -802,7 +802,7 @@ ngx_http_moa_responses_items_output(ngx_http_moa_responses_items_t *it,
 
             if (!ngx_http_moa_field_is(j, t, "input_text")) {
                 /* a tool message of Chat Completions holds text only */
-                ngx_http_moa_responses_items_unsupported(it, err ? sub : base,
+                ngx_http_moa_responses_items_unsupported(it, err ? sub : "",
                                             "A function_call_output part "
                                             "other than input_text");
                 continue;

@@ -138,7 +138,12 @@ ngx_http_moa_responses_request_parse(ngx_http_moa_responses_request_t *req,
     rc = ngx_http_moa_responses_request_run(req, prior, prior_len, unknown,
                                             NULL);
 
-    if (rc == -1) {
+    /*
+     * again with names: for the error, or for what translation cannot
+     * carry (rare: a MoA model refuses it, a Responses provider takes it)
+     */
+
+    if (rc == -1 || (rc == 0 && req->unsupported[0] != '\0')) {
         rc = ngx_http_moa_responses_request_run(req, prior, prior_len,
                                                 unknown, err);
     }
@@ -742,7 +747,11 @@ ngx_http_moa_responses_request_write(ngx_http_moa_responses_request_t *req,
     if (v >= 0 && j->tok[v].type == '"') {
         ngx_http_moa_responses_request_copy(b, j, v, "tool_choice");
 
-    } else if (v >= 0) {
+    } else if (v >= 0
+               && ngx_http_moa_field_is(j, ngx_http_moa_json_find(j, v, "type"),
+                                        "function"))
+    {
+        /* a built-in tool's choice is refused, never translated */
         ngx_http_moa_buf_lit(b, ",\"tool_choice\":{\"type\":\"function\","
                              "\"function\":{\"name\":");
         ngx_http_moa_responses_request_raw(b, j,
