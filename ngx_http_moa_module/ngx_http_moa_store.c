@@ -591,6 +591,20 @@ ngx_http_moa_store_keep(ngx_http_moa_ctx_t *ctx, ngx_str_t *id,
 
     ngx_http_moa_buf_free(&items);
 
+    /* what could not be read back (moa_max_response_size) is not stored */
+
+    if (op->store->kind == NGX_HTTP_MOA_STORE_MEMC
+        && op->record.len > ctx->conf->max_response_size)
+    {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "moa store: the response \"%V\" is not stored: its "
+                      "record of %uz bytes is over moa_max_response_size",
+                      id, op->record.len);
+        op->result = NGX_HTTP_MOA_STORE_FAILED;
+        ngx_http_moa_metrics_store(ctx->request, op->op, op->result, 0);
+        return NGX_OK;
+    }
+
     return ngx_http_moa_store_run(op);
 
 failed:

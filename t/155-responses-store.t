@@ -110,6 +110,16 @@ is $unknown->{status}, 404, 'an unknown id: 404';
 (my $m2 = $r->{json}{error}{message}) =~ s/\Q$first->{id}\E/ID/;
 is $m2, $m, 'the same answer as for an unknown id';
 is scalar(main::provider_bodies('synthesis')), 3, 'no provider call for them';
+
+# deleting the first turn does not cut the chain after it
+is main::del("/v1/responses/$first->{id}", 'X-User' => 'alice')->{status},
+   200, 'the first turn deleted';
+$r = main::post(qq{{"model":"moa-gpt-4o-v1","input":"FOURTH-TURN",
+                    "previous_response_id":"$second"}}, 'X-User' => 'alice');
+is $r->{status}, 200, 'the second turn still continues';
+like((main::provider_bodies('synthesis'))[-1],
+     qr/FIRST-TURN.*ANSWER.*SECOND-TURN.*ANSWER.*FOURTH-TURN/s,
+     'with the whole chain: each response holds its context');
 --- no_error_log
 [error]
 [alert]
