@@ -20,6 +20,7 @@
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_responses.h"
+#include "ngx_http_moa_store.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
@@ -32,6 +33,10 @@ static void ngx_http_moa_answer_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
     ngx_http_moa_buf_t *json);
 static void ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_reply_t *rep, ngx_int_t choice);
+static ngx_int_t ngx_http_moa_answer_keep(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_buf_t *out);
+static void ngx_http_moa_answer_kept(ngx_http_moa_store_op_t *op);
+static void ngx_http_moa_answer_held(void *data);
 
 
 /* the final answer from a complete reply: JSON, or chunks when streamed */
@@ -126,6 +131,11 @@ ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
 
     if (!ctx->req.stream) {
         ctx->succeeded = 1;
+
+        if (ngx_http_moa_answer_keep(ctx, &out) == NGX_AGAIN) {
+            return;
+        }
+
         ngx_http_moa_answer_send(ctx, NGX_HTTP_OK, &out);
         return;
     }
@@ -142,6 +152,90 @@ ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
     }
 
     ngx_http_moa_answer_stream_end(ctx, NULL);
+}
+
+
+/*
+ * A complete Responses answer is kept (moa_responses_store, unless the
+ * request said store: false) before it goes out, so that a client that
+ * continues from it at once finds it.  NGX_OK: out goes out now, kept or
+ * not (a store that failed is logged and counted, the answer is not held
+ * back); NGX_AGAIN: out is held until memcached answered, then
+ * ngx_http_moa_answer_kept() sends it.
+ */
+static ngx_int_t
+ngx_http_moa_answer_keep(ngx_http_moa_ctx_t *ctx, ngx_http_moa_buf_t *out)
+{
+    ngx_str_t            id, input, response;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_moa_buf_t  *held;
+
+    if (ctx->conf->store == NULL || !ctx->responses->req.store
+        || ngx_http_moa_responses_record(ctx, &input, &response) != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    /* the answer, held by the request's pool while the store is asked */
+
+    held = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_moa_buf_t));
+    cln = ngx_pool_cleanup_add(ctx->request->pool, 0);
+
+    if (held == NULL || cln == NULL) {
+        return NGX_OK;
+    }
+
+    cln->handler = ngx_http_moa_answer_held;
+    cln->data = held;
+
+    id.data = (u_char *) ctx->responses->obj.id;
+    id.len = ngx_strlen(ctx->responses->obj.id);
+
+    if (ngx_http_moa_store_keep(ctx, &id, &input, &response,
+                                ngx_http_moa_answer_kept, held)
+        != NGX_AGAIN)
+    {
+        return NGX_OK;
+    }
+
+    *held = *out;
+    ngx_memzero(out, sizeof(ngx_http_moa_buf_t));
+
+    return NGX_AGAIN;
+}
+
+
+/* the store answered: the held answer goes out */
+static void
+ngx_http_moa_answer_kept(ngx_http_moa_store_op_t *op)
+{
+    ngx_int_t            rc;
+    ngx_http_moa_ctx_t  *ctx;
+    ngx_http_moa_buf_t  *held, out;
+
+    ctx = op->ctx;
+    held = op->data;
+
+    out = *held;
+    ngx_memzero(held, sizeof(ngx_http_moa_buf_t));
+
+    if (!ctx->req.stream) {
+        ngx_http_moa_answer_send(ctx, NGX_HTTP_OK, &out);
+        return;
+    }
+
+    rc = ngx_http_moa_output_send_buf(ctx, ctx->request, (u_char *) out.data,
+                                      out.len, 1);
+    ngx_http_moa_buf_free(&out);
+
+    ngx_http_moa_answer_finalize(ctx, rc);
+}
+
+
+static void
+ngx_http_moa_answer_held(void *data)
+{
+    ngx_http_moa_buf_free(data);
 }
 
 
@@ -217,6 +311,10 @@ ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
         if (ngx_http_moa_responses_end(ctx, err, &out) != NGX_OK) {
             ngx_http_moa_buf_free(&out);
             ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (err == NULL && ngx_http_moa_answer_keep(ctx, &out) == NGX_AGAIN) {
             return;
         }
 

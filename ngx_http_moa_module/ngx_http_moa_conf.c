@@ -88,6 +88,8 @@ ngx_http_moa_conf_create_loc(ngx_conf_t *cf)
     conf->unknown_params = NGX_CONF_UNSET_UINT;
     conf->pass_client_authorization = NGX_CONF_UNSET;
     conf->api = NGX_CONF_UNSET_UINT;
+    conf->store = NGX_CONF_UNSET_PTR;
+    conf->store_owner = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -141,6 +143,8 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
                          prev->pass_client_authorization, 0);
     ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_MOA_API_CHAT);
     ngx_conf_merge_str_value(conf->responses_pass, prev->responses_pass, "");
+    ngx_conf_merge_ptr_value(conf->store, prev->store, NULL);
+    ngx_conf_merge_ptr_value(conf->store_owner, prev->store_owner, NULL);
 
     if (conf->critique_prompt.data == NULL) {
         conf->critique_prompt = prev->critique_prompt;

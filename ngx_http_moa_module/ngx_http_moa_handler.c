@@ -22,6 +22,8 @@
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_responses.h"
+#include "ngx_http_moa_store.h"
+#include "ngx_http_moa_store_endpoint.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
@@ -34,6 +36,8 @@
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
+static void ngx_http_moa_body_previous(ngx_http_moa_store_op_t *op);
+static void ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_wake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_read_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
@@ -49,6 +53,8 @@ ngx_int_t
 ngx_http_moa_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
+    ngx_str_t                 id;
+    ngx_uint_t                list;
     ngx_pool_cleanup_t       *cln;
     ngx_http_moa_ctx_t       *ctx;
     ngx_http_moa_loc_conf_t  *mlcf;
@@ -88,6 +94,12 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 
     ngx_http_moa_output_log_id(r);
 
+    /* a stored response: /responses/{id}, /responses/{id}/input_items */
+
+    if (ngx_http_moa_store_endpoint_match(r, &id, &list)) {
+        return ngx_http_moa_store_endpoint_handler(r, &id, list);
+    }
+
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
 
@@ -120,9 +132,9 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 static void
 ngx_http_moa_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_moa_ctx_t        *ctx;
-    ngx_http_moa_error_t       err;
-    ngx_http_moa_main_conf_t  *mcf;
+    ngx_int_t              rc;
+    ngx_http_moa_ctx_t    *ctx;
+    ngx_http_moa_error_t   err;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
 
@@ -133,11 +145,81 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
 
     /* a Responses request: its Chat Completions body is parsed below */
 
-    if (ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES
-        && ngx_http_moa_responses_parse(ctx, NULL, 0, &err) != NGX_OK)
-    {
-        goto invalid;
+    if (ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES) {
+        if (ngx_http_moa_responses_parse(ctx, NULL, 0, &err) != NGX_OK) {
+            goto invalid;
+        }
+
+        /* previous_response_id: the stored response is read first */
+
+        if (ctx->responses->req.previous_response_id.len) {
+            rc = ngx_http_moa_store_previous(ctx,
+                                    &ctx->responses->req.previous_response_id,
+                                    ngx_http_moa_body_previous, NULL, &err);
+
+            if (rc == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (rc == NGX_OK) {
+                ngx_http_moa_body_previous(ctx->store_prev);
+            }
+
+            return;
+        }
     }
+
+    ngx_http_moa_body_route(ctx);
+
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "moa: invalid request: %s", err.message);
+
+    ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
+}
+
+
+/*
+ * The previous response read (now, or when memcached answered): the
+ * request translated again, its items first, or its error (404 unknown,
+ * 503 the store could not be read).
+ */
+static void
+ngx_http_moa_body_previous(ngx_http_moa_store_op_t *op)
+{
+    ngx_http_moa_ctx_t    *ctx;
+    ngx_http_moa_error_t   err;
+
+    ctx = op->ctx;
+
+    if (ngx_http_moa_store_prior(op, &err) != NGX_OK
+        || ngx_http_moa_responses_parse(ctx, (u_char *) op->prior.data,
+                                        op->prior.len, &err)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "moa: invalid request: %s", err.message);
+
+        ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
+        return;
+    }
+
+    ngx_http_moa_body_route(ctx);
+}
+
+
+/* the request parsed, routed by its model and started */
+static void
+ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_request_t        *r;
+    ngx_http_moa_error_t       err;
+    ngx_http_moa_main_conf_t  *mcf;
+
+    r = ctx->request;
 
     if (ngx_http_moa_request_parse(&ctx->req, (char *) ctx->body.data,
                                    ctx->body.len, &err)

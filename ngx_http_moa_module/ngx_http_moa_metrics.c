@@ -742,3 +742,29 @@ ngx_http_moa_metrics_elapsed(ngx_http_request_t *r)
 
     return ngx_max(ms, 0);
 }
+
+
+/* an operation on the store of responses (ngx_http_moa_store.c) */
+void
+ngx_http_moa_metrics_store(ngx_http_request_t *r, ngx_uint_t op,
+    ngx_uint_t result, ngx_uint_t evicted)
+{
+    ngx_http_moa_metrics_t    *mt;
+    ngx_http_moa_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+    mt = mcf->metrics;
+
+    if (mt == NULL || mt->sh == NULL
+        || op >= NGX_HTTP_MOA_METRICS_STORE_OPS
+        || result >= NGX_HTTP_MOA_METRICS_STORE_RESULTS)
+    {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&mt->sh->store[op][result], 1);
+
+    if (evicted) {
+        (void) ngx_atomic_fetch_add(&mt->sh->store_evictions, evicted);
+    }
+}

@@ -21,6 +21,7 @@
 #include "ngx_http_moa_variables.h"
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_metrics_page.h"
+#include "ngx_http_moa_store.h"
 
 
 static ngx_int_t ngx_http_moa_preconfiguration(ngx_conf_t *cf);
@@ -242,6 +243,20 @@ static ngx_command_t  ngx_http_moa_commands[] = {
     { ngx_string("moa_models"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_moa_models,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_responses_store"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE12,
+      ngx_http_moa_store_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_responses_owner"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_http_moa_store_conf_owner,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },

@@ -76,7 +76,9 @@ ngx_http_moa_responses_parse(ngx_http_moa_ctx_t *ctx, const u_char *prior,
         return NGX_ERROR;
     }
 
-    if (rs->req.previous_response_id.len && prior == NULL) {
+    if (rs->req.previous_response_id.len && prior == NULL
+        && ctx->conf->store == NULL)
+    {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                "invalid_value", "previous_response_id",
                                "previous_response_id is not supported: "
