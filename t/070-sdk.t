@@ -251,8 +251,9 @@ sub write_config {
             proxy_set_header X-Moa-Call \$moa_call;
         }
 
-        # the Responses API: the same chain
-        location = /$name/v1/responses {
+        # the Responses API: the same chain; a prefix location, which also
+        # serves GET and DELETE /v1/responses/{id} and its input_items
+        location /$name/v1/responses {
             moa_api responses;
             moa_pass /_up_$name;
             moa_model moa-gpt-4o-v1 gpt-4o;
@@ -331,6 +332,10 @@ http {
 
     js_import mock from $mock_js;
     js_import mockresp from $mock_responses_js;
+
+    # stored responses, shared by every scenario's location: the SDK's
+    # API key is the owner
+    moa_responses_store zone=sdk_responses:4m;
 
     upstream moa_mock {
         server 127.0.0.1:$port;
