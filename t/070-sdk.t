@@ -1,6 +1,9 @@
 # The official OpenAI Node SDK (t/sdk, npm package "openai") against the
 # module and the njs mock: completions, streams, tool calls, errors and
-# /v1/models.  Plain Test::More, not Test::Nginx blocks: the client is Node.
+# /v1/models; the Responses API (create, stream, parse, tool loop, stored
+# responses, passthrough) and the Open Responses compliance checks, also
+# against the mock's own Responses API as a reference (t/sdk/README.md).
+# Plain Test::More, not Test::Nginx blocks: the client is Node.
 #
 # This file starts nginx on a free loopback port with one location per
 # scenario (the SDK's baseURL selects it: http://127.0.0.1:PORT/<name>/v1),
