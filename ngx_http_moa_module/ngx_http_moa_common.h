@@ -228,6 +228,7 @@ struct ngx_http_moa_ctx_s {
     ngx_uint_t                  error_status;  /* a stream's error event */
 
     unsigned                    capture:1;     /* collect for capture */
+    unsigned                    stored:1;      /* /responses/{id} */
     unsigned                    pass_usage:1;  /* read passthrough usage */
     unsigned                    succeeded:1;   /* an answer went out */
     unsigned                    fallback_used:1;

@@ -36,6 +36,7 @@
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_moa_body_forwarded(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_body_previous(ngx_http_moa_store_op_t *op);
 static void ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_wake(ngx_http_request_t *r);
@@ -150,9 +151,15 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
             goto invalid;
         }
 
-        /* previous_response_id: the stored response is read first */
+        /*
+         * previous_response_id: the stored response is read first; a
+         * request forwarded as is to moa_responses_pass keeps it for the
+         * provider's own store
+         */
 
-        if (ctx->responses->req.previous_response_id.len) {
+        if (ctx->responses->req.previous_response_id.len
+            && !ngx_http_moa_body_forwarded(ctx))
+        {
             rc = ngx_http_moa_store_previous(ctx,
                                     &ctx->responses->req.previous_response_id,
                                     ngx_http_moa_body_previous, NULL, &err);
@@ -179,6 +186,23 @@ invalid:
                   "moa: invalid request: %s", err.message);
 
     ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
+}
+
+
+/* a Responses request that goes as it came to moa_responses_pass */
+static ngx_uint_t
+ngx_http_moa_body_forwarded(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_moa_span_t  *model;
+
+    model = &ctx->responses->req.model;
+
+    if (ctx->conf->responses_pass.len == 0 || model->len < 2) {
+        return 0;
+    }
+
+    return ngx_http_moa_find_model(ctx->conf, model->p + 1, model->len - 2)
+           == NULL;
 }
 
 

@@ -432,6 +432,11 @@ ngx_http_moa_metrics_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
+    if (ctx && ctx->stored) {
+        /* GET, DELETE of a stored response: moa_responses_store_* */
+        return NGX_OK;
+    }
+
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_moa_module);
 
     if (mlcf->pass.len == 0) {

@@ -76,15 +76,7 @@ ngx_http_moa_responses_parse(ngx_http_moa_ctx_t *ctx, const u_char *prior,
         return NGX_ERROR;
     }
 
-    if (rs->req.previous_response_id.len && prior == NULL
-        && ctx->conf->store == NULL)
-    {
-        ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                               "invalid_value", "previous_response_id",
-                               "previous_response_id is not supported: "
-                               "no response store is configured.");
-        return NGX_ERROR;
-    }
+    /* previous_response_id: read from the store by the handler */
 
     ctx->body.data = (u_char *) rs->req.chat.data;
     ctx->body.len = rs->req.chat.len;

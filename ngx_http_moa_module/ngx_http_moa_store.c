@@ -472,9 +472,9 @@ ngx_http_moa_store_previous(ngx_http_moa_ctx_t *ctx,
     if (ctx->conf->store == NULL) {
         ngx_http_moa_error_set(err, 400, "invalid_request_error",
                                "invalid_value", "previous_response_id",
-                               "previous_response_id cannot be used here: "
-                               "this server keeps no responses "
-                               "(moa_responses_store is not configured).");
+                               "previous_response_id is not supported: no "
+                               "response store is configured "
+                               "(moa_responses_store).");
         return NGX_ERROR;
     }
 

@@ -108,6 +108,7 @@ ngx_http_moa_store_endpoint_handler(ngx_http_request_t *r, ngx_str_t *id,
 
     /* the header filter leaves the module's own answers alone */
     ctx->own_response = 1;
+    ctx->stored = 1;
 
     ep = ngx_pcalloc(r->pool, sizeof(ngx_http_moa_store_endpoint_t));
     if (ep == NULL) {

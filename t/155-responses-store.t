@@ -424,3 +424,40 @@ is $r->{error}{message}, "Invalid 'previous_response_id': 'msg_abc'. Expected an
 --- no_error_log
 [error]
 mock: start
+
+
+
+=== TEST 9: a request forwarded to moa_responses_pass keeps previous_response_id for the provider's own store
+--- http_config eval
+(my $root = $ENV{TEST_NGINX_MOCK_JS}) =~ s{/conf/[^/]+$}{};
+MoaTest::http_config() . "moa_responses_store zone=resp:1m;\n"
+. "js_import echo from $root/t/lib/responses-echo.js;\n"
+--- config
+    location /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_responses_pass /_moa_responses;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+    }
+    location = /_moa_responses {
+        internal;
+        proxy_pass http://moa_mock/echo/responses;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+    location /echo/ {
+        client_body_buffer_size 1m;
+        js_content echo.echo;
+    }
+--- request
+POST /v1/responses
+{"model":"gpt-4o-mini","input":"x","previous_response_id":"resp_of_the_provider"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- json
+like $r->{got}, qr/"previous_response_id":"resp_of_the_provider"/,
+     'the provider got it as sent';
+--- no_error_log
+[error]
+moa store:

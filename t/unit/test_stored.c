@@ -113,7 +113,8 @@ test_record(void)
     is_str(jstr(v, "0.id"), "msg_abc_0", "an item without id gets one");
     is_str(jstr(v, "1.id"), "msg_given", "a given id is kept");
     is_str(jstr(v, "2.id"), "fco_abc_2", "by the item's type");
-    is_str(jstr(v, "3.id"), "msg_abc_3", "an empty object too (no type: a message)");
+    is_str(jstr(v, "3.id"), "msg_abc_3",
+           "an empty object too (no type: a message)");
     cJSON_Delete(v);
     ok(strstr(st.input.p, "hi \\u0000 there") != NULL
        && st.input.p < strstr(st.input.p, "hi \\u0000 there"),
