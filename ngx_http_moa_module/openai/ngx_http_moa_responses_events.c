@@ -130,6 +130,9 @@ ngx_http_moa_responses_events_chunk(ngx_http_moa_responses_events_t *ev,
 
     j = &ev->json;
 
+    /* nothing before response.created */
+    ngx_http_moa_responses_events_start(ev, out);
+
     if (ngx_http_moa_json_parse(j, data, len) != 0 || j->n == 0
         || j->tok[0].type != '{')
     {
@@ -222,6 +225,8 @@ ngx_http_moa_responses_events_choice(ngx_http_moa_responses_events_t *ev,
     size_t               pos;
     long long            index;
     ngx_http_moa_span_t  v, call, fn, id, name, args;
+
+    ngx_http_moa_responses_events_start(ev, out);
 
     (void) ngx_http_moa_json_text_get(choice->span.p, choice->span.len,
                                       "finish_reason", &v);

@@ -830,6 +830,32 @@ ngx_http_moa_responses_request_write(ngx_http_moa_responses_request_t *req,
 }
 
 
+/*
+ * A value of the client's as the echo holds it: on one line, because the
+ * echo goes into the data line of stream events.  Outside strings a JSON
+ * text's CR and LF are white space (inside, they are escaped).
+ */
+static void
+ngx_http_moa_responses_request_line(ngx_http_moa_buf_t *b,
+    const ngx_http_moa_json_t *j, int i)
+{
+    size_t  at, k;
+
+    at = b->len;
+    ngx_http_moa_responses_request_raw(b, j, i);
+
+    if (b->nomem || j->tok[i].type == '"') {
+        return;
+    }
+
+    for (k = at; k < b->len; k++) {
+        if (b->data[k] == '\n' || b->data[k] == '\r') {
+            b->data[k] = ' ';
+        }
+    }
+}
+
+
 /* a member of the echo: the value given, or OpenAI's default */
 static void
 ngx_http_moa_responses_request_put(ngx_http_moa_buf_t *b,
@@ -844,7 +870,7 @@ ngx_http_moa_responses_request_put(ngx_http_moa_buf_t *b,
     ngx_http_moa_buf_lit(b, "\":");
 
     if (i >= 0 && j->tok[i].type != 'n') {
-        ngx_http_moa_responses_request_raw(b, j, i);
+        ngx_http_moa_responses_request_line(b, j, i);
 
     } else {
         ngx_http_moa_buf_cstr(b, dflt);
@@ -880,7 +906,7 @@ ngx_http_moa_responses_request_echo(ngx_http_moa_responses_request_t *req,
         ? ngx_http_moa_json_find(j, at[R_REASONING], "effort") : -1;
 
     if (v >= 0 && j->tok[v].type != 'n') {
-        ngx_http_moa_responses_request_raw(b, j, v);
+        ngx_http_moa_responses_request_line(b, j, v);
 
     } else {
         ngx_http_moa_buf_lit(b, "null");
@@ -902,7 +928,7 @@ ngx_http_moa_responses_request_echo(ngx_http_moa_responses_request_t *req,
                         : -1;
 
     if (v >= 0 && j->tok[v].type != 'n') {
-        ngx_http_moa_responses_request_raw(b, j, v);
+        ngx_http_moa_responses_request_line(b, j, v);
 
     } else {
         ngx_http_moa_buf_lit(b, "{\"type\":\"text\"}");
