@@ -33,6 +33,7 @@
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_collect.h"
 #include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_stored.h"
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
@@ -214,24 +215,48 @@ ngx_http_moa_body_forwarded(ngx_http_moa_ctx_t *ctx)
 static void
 ngx_http_moa_body_previous(ngx_http_moa_store_op_t *op)
 {
+    int                    rc;
     ngx_http_moa_ctx_t    *ctx;
     ngx_http_moa_error_t   err;
 
     ctx = op->ctx;
 
-    if (ngx_http_moa_store_prior(op, &err) != NGX_OK
-        || ngx_http_moa_responses_parse(ctx, (u_char *) op->prior.data,
-                                        op->prior.len, &err)
-           != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
-                      "moa: invalid request: %s", err.message);
+    if (ngx_http_moa_store_prior(op, &err) != NGX_OK) {
+        goto failed;
+    }
 
-        ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
-        return;
+    /* item_reference: an item of the previous responses, in its place */
+
+    rc = ngx_http_moa_stored_resolve(&op->body,
+                                (char *) ctx->responses->client_body.data,
+                                ctx->responses->client_body.len,
+                                op->prior.data, op->prior.len, &err);
+    if (rc < 0) {
+        goto failed;
+    }
+
+    if (rc == 1) {
+        ctx->responses->client_body.data = (u_char *) op->body.data;
+        ctx->responses->client_body.len = op->body.len;
+    }
+
+    if (ngx_http_moa_responses_parse(ctx, (u_char *) op->prior.data,
+                                     op->prior.len, &err)
+        != NGX_OK)
+    {
+        goto failed;
     }
 
     ngx_http_moa_body_route(ctx);
+
+    return;
+
+failed:
+
+    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                  "moa: invalid request: %s", err.message);
+
+    ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
 }
 
 

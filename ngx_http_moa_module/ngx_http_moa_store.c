@@ -293,6 +293,7 @@ ngx_http_moa_store_cleanup(void *data)
 
     ngx_http_moa_buf_free(&op->record);
     ngx_http_moa_buf_free(&op->prior);
+    ngx_http_moa_buf_free(&op->body);
     ngx_http_moa_buf_free(&op->call.reply);
     ngx_http_moa_buf_free(&op->call.flat);
     ngx_http_moa_body_free(&op->call.body);

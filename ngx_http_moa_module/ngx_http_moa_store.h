@@ -61,6 +61,7 @@ struct ngx_http_moa_store_op_s {
 
     ngx_http_moa_buf_t          record;        /* loaded, or to save */
     ngx_http_moa_buf_t          prior;         /* a continuation's items */
+    ngx_http_moa_buf_t          body;          /* its references resolved */
     ngx_http_moa_stored_t       rec;           /* a loaded one, decoded */
 
     ngx_http_moa_store_handler_pt  handler;    /* when answered later */

@@ -461,3 +461,60 @@ like $r->{got}, qr/"previous_response_id":"resp_of_the_provider"/,
 --- no_error_log
 [error]
 moa store:
+
+
+
+=== TEST 10: item_reference in a continuation: an item of the previous responses in its place
+--- http_config eval: MoaTest::http_config() . "moa_responses_store zone=resp:1m;"
+--- config
+    location /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_proposers 1;
+        moa_critique off;
+    }
+--- mock
+{"synthesis": {"content": "ANSWER-{stage}"}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"REFERENCED-QUESTION"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- check
+my $first = MoaTest::decode_json($body);
+my $items = main::get("/v1/responses/$first->{id}/input_items")->{json};
+my $question = $items->{data}[0]{id};
+my $answer = $first->{output}[0]{id};
+like $question, qr/^msg_/, 'the question has an id';
+
+my $r = main::post(qq{{"model":"moa-gpt-4o-v1",
+    "previous_response_id":"$first->{id}",
+    "input":[{"type":"item_reference","id":"$answer"},
+             {"role":"user","content":"NEW-QUESTION"},
+             {"type":"item_reference","id":"$question"}]}});
+is $r->{status}, 200, 'answered';
+like((main::provider_bodies('synthesis'))[-1],
+     qr/REFERENCED-QUESTION.*ANSWER-synthesis.*ANSWER-synthesis.*NEW-QUESTION.*REFERENCED-QUESTION/s,
+     'the chain, then the referenced answer, the new turn, the referenced question');
+
+my $calls = () = main::provider_bodies('synthesis');
+$r = main::post(qq{{"model":"moa-gpt-4o-v1",
+    "previous_response_id":"$first->{id}",
+    "input":[{"role":"user","content":"x"},
+             {"type":"item_reference","id":"msg_nowhere"}]}});
+is $r->{status}, 404, 'a reference to no item of the chain: 404';
+is $r->{json}{error}{param}, 'input[1].id', 'param';
+is scalar(() = main::provider_bodies('synthesis')), $calls,
+   'no provider call';
+
+$r = main::post(q{{"model":"moa-gpt-4o-v1",
+    "input":[{"role":"user","content":"x"},
+             {"type":"item_reference","id":"msg_1"}]}});
+is $r->{status}, 400, 'without previous_response_id: 400';
+like $r->{json}{error}{message}, qr/item_reference that is not an item of previous_response_id/,
+     'says why';
+--- no_error_log
+[error]
+[alert]

@@ -250,8 +250,8 @@ ngx_http_moa_responses_items_one(ngx_http_moa_responses_items_t *it,
 
         ngx_http_moa_field_path(err, name, "%s.id", base);
         ngx_http_moa_responses_items_unsupported(it, err ? name : "",
-                                    "An item_reference (no response store "
-                                    "is configured)");
+                                    "An item_reference that is not an item "
+                                    "of previous_response_id");
         ngx_http_moa_responses_items_keep(it, j, i, "ref_");
         return 0;
     }

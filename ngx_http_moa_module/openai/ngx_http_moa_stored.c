@@ -40,6 +40,10 @@ static int ngx_http_moa_stored_number(const char **p, const char *end,
     long long *v);
 static int ngx_http_moa_stored_inner(const char *p, size_t len,
     ngx_http_moa_span_t *inner);
+static int ngx_http_moa_stored_reference(const ngx_http_moa_json_t *j,
+    int item, ngx_http_moa_span_t *id);
+static int ngx_http_moa_stored_find(const ngx_http_moa_json_t *pj,
+    ngx_http_moa_span_t *id);
 
 
 /* "resp_" then letters, digits, '_' and '-', as OpenAI's ids */
@@ -522,6 +526,171 @@ ngx_http_moa_stored_prior(ngx_http_moa_buf_t *out,
     ngx_http_moa_json_free(&j);
 
     return rc;
+}
+
+
+/*
+ * The item_reference items of a continuation's input ({"type":
+ * "item_reference","id":"msg_..."}) replaced by the items of the previous
+ * responses (prior: their input and output items) they name: the body
+ * again, in out, with the referenced items' own bytes.  0: no reference
+ * (out untouched), 1: out is the new body, -1: err set (a reference to no
+ * item of the chain: 404, param input[N].id; or no memory).
+ */
+int
+ngx_http_moa_stored_resolve(ngx_http_moa_buf_t *out, const char *body,
+    size_t len, const char *prior, size_t prior_len,
+    ngx_http_moa_error_t *err)
+{
+    int                   rc, arr, i, k, n, found;
+    const char           *done;
+    ngx_http_moa_span_t   id;
+    ngx_http_moa_json_t   j, pj;
+
+    memset(&j, 0, sizeof(ngx_http_moa_json_t));
+    memset(&pj, 0, sizeof(ngx_http_moa_json_t));
+
+    rc = 0;
+
+    if (ngx_http_moa_json_parse(&j, body, len) != 0 || j.n == 0
+        || j.tok[0].type != '{')
+    {
+        goto done;
+    }
+
+    arr = ngx_http_moa_json_find(&j, 0, "input");
+
+    if (arr < 0 || j.tok[arr].type != '[') {
+        goto done;
+    }
+
+    n = 0;
+
+    for (i = ngx_http_moa_json_first(&j, arr); i >= 0;
+         i = ngx_http_moa_json_after(&j, arr, i))
+    {
+        n += ngx_http_moa_stored_reference(&j, i, &id);
+    }
+
+    if (n == 0) {
+        goto done;
+    }
+
+    if (ngx_http_moa_json_parse(&pj, prior, prior_len) != 0 || pj.n == 0
+        || pj.tok[0].type != '[')
+    {
+        pj.n = 0;
+    }
+
+    /* the body up to each reference, the item it names instead */
+
+    done = body;
+    k = 0;
+
+    for (i = ngx_http_moa_json_first(&j, arr); i >= 0;
+         i = ngx_http_moa_json_after(&j, arr, i), k++)
+    {
+        if (!ngx_http_moa_stored_reference(&j, i, &id)) {
+            continue;
+        }
+
+        found = pj.n ? ngx_http_moa_stored_find(&pj, &id) : -1;
+
+        if (found < 0) {
+            ngx_http_moa_error_set(err, 404, "invalid_request_error",
+                                   "item_not_found", NULL,
+                                   "Item with id '%.*s' not found: an "
+                                   "item_reference names an item of the "
+                                   "previous responses (previous_response_id)"
+                                   ".", (int) (id.len > 64 ? 64 : id.len),
+                                   id.p);
+            snprintf(err->buf[2], sizeof(err->buf[2]), "input[%d].id", k);
+            err->param = err->buf[2];
+            rc = -1;
+            goto done;
+        }
+
+        ngx_http_moa_buf_add(out, done, j.tok[i].p - done);
+        ngx_http_moa_buf_add(out, pj.tok[found].p, pj.tok[found].len);
+        done = j.tok[i].p + j.tok[i].len;
+    }
+
+    ngx_http_moa_buf_add(out, done, body + len - done);
+
+    if (out->nomem) {
+        ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
+                               "out of memory");
+        rc = -1;
+        goto done;
+    }
+
+    rc = 1;
+
+done:
+
+    ngx_http_moa_json_free(&j);
+    ngx_http_moa_json_free(&pj);
+
+    return rc;
+}
+
+
+/* 1 for {"type":"item_reference","id":"..."}, its id's text in *id */
+static int
+ngx_http_moa_stored_reference(const ngx_http_moa_json_t *j, int item,
+    ngx_http_moa_span_t *id)
+{
+    int                   i;
+    ngx_http_moa_span_t   t;
+
+    if (j->tok[item].type != '{'
+        || ngx_http_moa_json_tok_get(j, item, "type", &t) < 0
+        || t.len != sizeof("\"item_reference\"") - 1
+        || memcmp(t.p, "\"item_reference\"", t.len) != 0)
+    {
+        return 0;
+    }
+
+    i = ngx_http_moa_json_find(j, item, "id");
+
+    if (i < 0 || j->tok[i].type != '"' || j->tok[i].escaped) {
+        return 0;
+    }
+
+    id->p = j->tok[i].p + 1;
+    id->len = j->tok[i].len - 2;
+
+    return 1;
+}
+
+
+/* the token of the prior item with that id (the last of the chain), or -1 */
+static int
+ngx_http_moa_stored_find(const ngx_http_moa_json_t *pj,
+    ngx_http_moa_span_t *id)
+{
+    int  i, k, found;
+
+    found = -1;
+
+    for (i = ngx_http_moa_json_first(pj, 0); i >= 0;
+         i = ngx_http_moa_json_after(pj, 0, i))
+    {
+        if (pj->tok[i].type != '{') {
+            continue;
+        }
+
+        k = ngx_http_moa_json_find(pj, i, "id");
+
+        if (k >= 0 && pj->tok[k].type == '"'
+            && pj->tok[k].len == id->len + 2
+            && memcmp(pj->tok[k].p + 1, id->p, id->len) == 0)
+        {
+            found = i;
+        }
+    }
+
+    return found;
 }
 
 

@@ -55,6 +55,9 @@ int ngx_http_moa_stored_join(ngx_http_moa_buf_t *out, const char *a,
     size_t alen, const char *b, size_t blen);
 int ngx_http_moa_stored_prior(ngx_http_moa_buf_t *out,
     const ngx_http_moa_stored_t *rec);
+int ngx_http_moa_stored_resolve(ngx_http_moa_buf_t *out, const char *body,
+    size_t len, const char *prior, size_t prior_len,
+    ngx_http_moa_error_t *err);
 void ngx_http_moa_stored_deleted(ngx_http_moa_buf_t *out, const char *id,
     size_t len);
 

@@ -195,12 +195,59 @@ test_join(void)
 }
 
 
+static void
+test_resolve(void)
+{
+    int                    rc;
+    ngx_http_moa_buf_t     b;
+    ngx_http_moa_error_t   err;
+
+    static const char      prior[] =
+        "[{\"id\":\"msg_a\",\"role\":\"user\",\"content\":\"A \\u0000\"},"
+        "{\"id\":\"fc_b\",\"type\":\"function_call\",\"call_id\":\"c\","
+        "\"name\":\"f\",\"arguments\":\"{}\"}]";
+
+    memset(&b, 0, sizeof(b));
+
+    rc = ngx_http_moa_stored_resolve(&b,
+             S("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\","
+               "\"id\":\"fc_b\"}, {\"role\":\"user\",\"content\":\"x\"},"
+               "{\"type\":\"item_reference\",\"id\":\"msg_a\"}],\"x\":1}"),
+             S(prior), &err);
+    is_int(rc, 1, "two references resolved");
+    is_mem(b.data, b.len,
+           "{\"model\":\"m\",\"input\":[{\"id\":\"fc_b\",\"type\":"
+           "\"function_call\",\"call_id\":\"c\",\"name\":\"f\","
+           "\"arguments\":\"{}\"}, {\"role\":\"user\",\"content\":\"x\"},"
+           "{\"id\":\"msg_a\",\"role\":\"user\",\"content\":\"A \\u0000\"}],"
+           "\"x\":1}", "each in its place, with the item's own bytes");
+
+    b.len = 0;
+    rc = ngx_http_moa_stored_resolve(&b,
+             S("{\"input\":[{\"role\":\"user\",\"content\":\"x\"},"
+               "{\"type\":\"item_reference\",\"id\":\"msg_nope\"}]}"),
+             S(prior), &err);
+    is_int(rc, -1, "a reference to no item of the chain");
+    is_int(err.status, 404, "404");
+    is_str(err.param, "input[1].id", "param names it");
+    ok(strstr(err.message, "msg_nope") != NULL, "the message names the id");
+
+    b.len = 0;
+    rc = ngx_http_moa_stored_resolve(&b, S("{\"input\":\"hello\"}"),
+                                     S(prior), &err);
+    ok(rc == 0 && b.len == 0, "no reference: nothing written");
+
+    ngx_http_moa_buf_free(&b);
+}
+
+
 int
 main(void)
 {
     test_ids();
     test_record();
     test_join();
+    test_resolve();
 
     return done_testing();
 }
