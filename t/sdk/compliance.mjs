@@ -459,14 +459,14 @@ export async function runCheck(check, { baseUrl, model, apiKey = 'none',
             result.response = await res.json();
         }
 
-        const shape = responseShape(result.response, 'response');
-        if (shape.length) {
-            result.errors.push(...shape);
-            return result;
-        }
+        // the shape, then the check's own conditions (upstream stops at
+        // a shape error; both are told here, the verdict is the same)
+        result.errors.push(...responseShape(result.response, 'response'));
 
-        for (const v of check.validators) {
-            result.errors.push(...v(result.response, result.events));
+        if (kind(result.response) === 'object') {
+            for (const v of check.validators) {
+                result.errors.push(...v(result.response, result.events));
+            }
         }
     } catch (e) {
         result.errors.push(String(e?.stack ?? e));
