@@ -303,10 +303,22 @@ $r = main::req(undef, 'POST', '/v1/responses',
 is main::req(undef, 'GET', "/v1/responses/$r->{json}{id}", undef,
              'X-User' => 'alice')->{status}, 404, 'store false: not kept';
 
+# a stream is kept before response.completed goes out
+$r = main::req(undef, 'POST', '/v1/responses',
+               q{{"model":"moa-gpt-4o-v1","input":"STREAMED-KEPT",
+                  "stream":true}}, 'X-User' => 'alice');
+my ($done) = grep { ($_->{type} // '') eq 'response.completed' }
+             MoaTest::sse_events($r->{body});
+ok $done, 'a stream completed';
+$r = main::req($b->{port}, 'GET', "/v1/responses/$done->{response}{id}",
+               undef, 'X-User' => 'alice');
+is $r->{status}, 200, 'the streamed response read through the second';
+is_deeply $r->{json}, $done->{response}, 'as response.completed had it';
+
 my ($m) = MoaTest::scrape();
 is MoaTest::metric($m, 'moa_responses_store_operations_total',
-                   op => 'save', result => 'ok'), 1,
-   'one save by the first nginx (the second saved its own)';
+                   op => 'save', result => 'ok'), 2,
+   'two saves by the first nginx (the second saved its own)';
 is MoaTest::metric($m, 'moa_responses_store_operations_total',
                    op => 'save', result => 'error'), 0, 'no failed save';
 

@@ -20,6 +20,7 @@
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_field.h"
+#include "ngx_http_moa_responses_parts.h"
 #include "ngx_http_moa_responses_items.h"
 
 
@@ -29,18 +30,6 @@
 
 static const char  *ngx_http_moa_responses_items_roles[] = {
     "user", "assistant", "system", "developer", NULL
-};
-
-static const char  *ngx_http_moa_responses_items_in_parts[] = {
-    "input_text", "input_image", "input_file", NULL
-};
-
-static const char  *ngx_http_moa_responses_items_out_parts[] = {
-    "output_text", "refusal", NULL
-};
-
-static const char  *ngx_http_moa_responses_items_details[] = {
-    "auto", "low", "high", NULL
 };
 
 /* items of OpenAI's built-in tools: a Chat Completions provider has none */
@@ -65,9 +54,6 @@ static int ngx_http_moa_responses_items_one(
 static int ngx_http_moa_responses_items_message(
     ngx_http_moa_responses_items_t *it, const ngx_http_moa_json_t *j, int m,
     const char *base, ngx_http_moa_error_t *err);
-static int ngx_http_moa_responses_items_part(
-    ngx_http_moa_responses_items_t *it, const ngx_http_moa_json_t *j, int p,
-    const char *base, int assistant, ngx_http_moa_error_t *err);
 static int ngx_http_moa_responses_items_call(
     ngx_http_moa_responses_items_t *it, const ngx_http_moa_json_t *j, int c,
     const char *base, ngx_http_moa_error_t *err);
@@ -89,6 +75,16 @@ ngx_http_moa_responses_items_id(uint64_t *seed, const char *prefix, char *id)
     uint64_t  z;
 
     static const char  hex[] = "0123456789abcdef";
+    static char        pairs[512];
+
+    /* two digits a byte: ids are made on every response's path */
+
+    if (pairs[0] == '\0') {
+        for (d = 0; d < 256; d++) {
+            pairs[2 * d] = hex[d >> 4];
+            pairs[2 * d + 1] = hex[d & 0xf];
+        }
+    }
 
     n = strlen(prefix);
     memcpy(id, prefix, n);
@@ -102,8 +98,9 @@ ngx_http_moa_responses_items_id(uint64_t *seed, const char *prefix, char *id)
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
         z ^= z >> 31;
 
-        for (d = 0; d < 16; d++) {
-            id[n++] = hex[(z >> (60 - 4 * d)) & 0xf];
+        for (d = 0; d < 8; d++) {
+            memcpy(id + n, &pairs[2 * ((z >> (56 - 8 * d)) & 0xff)], 2);
+            n += 2;
         }
     }
 
@@ -307,9 +304,10 @@ ngx_http_moa_responses_items_message(ngx_http_moa_responses_items_t *it,
 {
     int           role, content, p, k, assistant, texts;
     char          name[NGX_HTTP_MOA_FIELD_PATH];
+    char          param[NGX_HTTP_MOA_FIELD_PATH];
     char          id[NGX_HTTP_MOA_RESPONSES_ID_LEN];
     size_t        at;
-    const char   *r;
+    const char   *r, *what;
 
     role = ngx_http_moa_json_find(j, m, "role");
     ngx_http_moa_field_path(err, name, "%s.role", base);
@@ -376,8 +374,11 @@ ngx_http_moa_responses_items_message(ngx_http_moa_responses_items_t *it,
         {
             ngx_http_moa_field_path(err, name, "%s.content[%d]", base, k);
 
-            switch (ngx_http_moa_responses_items_part(it, j, p, name,
-                                                      assistant, err))
+            what = NULL;
+
+            switch (ngx_http_moa_responses_parts_part(it->chat, j, p, name,
+                                                      assistant, &what,
+                                                      param, err))
             {
             case -1:
                 return -1;
@@ -386,6 +387,11 @@ ngx_http_moa_responses_items_message(ngx_http_moa_responses_items_t *it,
                 break;
             default:
                 break;
+            }
+
+            if (what) {
+                ngx_http_moa_responses_items_unsupported(it, err ? param : "",
+                                                         "%s", what);
             }
         }
 
@@ -456,194 +462,6 @@ ngx_http_moa_responses_items_message(ngx_http_moa_responses_items_t *it,
     }
 
     return 0;
-}
-
-
-/* an http(s) URL or a data URL */
-static int
-ngx_http_moa_responses_items_url(const ngx_http_moa_json_t *j, int i)
-{
-    const char  *p;
-    size_t       len;
-
-    p = j->tok[i].p + 1;
-    len = j->tok[i].len - 2;
-
-    return (len > 7 && strncmp(p, "http://", 7) == 0)
-           || (len > 8 && strncmp(p, "https://", 8) == 0)
-           || (len > 5 && strncmp(p, "data:", 5) == 0);
-}
-
-
-/*
- * One content part, written as a chat part: 1 when it is one (text, image,
- * file), 0 for a refusal (a member of the assistant's message), -1.
- */
-static int
-ngx_http_moa_responses_items_part(ngx_http_moa_responses_items_t *it,
-    const ngx_http_moa_json_t *j, int p, const char *base, int assistant,
-    ngx_http_moa_error_t *err)
-{
-    int                  t, v, id, data, url, name;
-    char                 sub[NGX_HTTP_MOA_FIELD_PATH];
-    ngx_http_moa_buf_t  *b;
-
-    b = it->chat;
-
-    if (j->tok[p].type != '{') {
-        return ngx_http_moa_field_bad_type(j, p, base, "an object", err);
-    }
-
-    if (ngx_http_moa_field_member(j, p, "type", '"', base, 1, err, &t) != 0) {
-        return -1;
-    }
-
-    ngx_http_moa_field_path(err, sub, "%s.type", base);
-
-    if (ngx_http_moa_field_one_of(j, t, sub, assistant
-                                  ? ngx_http_moa_responses_items_out_parts
-                                  : ngx_http_moa_responses_items_in_parts,
-                                  err)
-        != 0)
-    {
-        return -1;
-    }
-
-    if (ngx_http_moa_field_is(j, t, "refusal")) {
-        return ngx_http_moa_field_member(j, p, "refusal", '"', base, 1, err,
-                                         &v);
-    }
-
-    if (b->len && b->data[b->len - 1] != '[') {
-        ngx_http_moa_buf_lit(b, ",");
-    }
-
-    if (ngx_http_moa_field_is(j, t, "input_text")
-        || ngx_http_moa_field_is(j, t, "output_text"))
-    {
-        if (ngx_http_moa_field_member(j, p, "text", '"', base, 1, err, &v)
-            != 0
-            || ngx_http_moa_field_member(j, p, "annotations", '[', base, 0,
-                                         err, &t)
-               != 0)
-        {
-            return -1;
-        }
-
-        ngx_http_moa_buf_lit(b, "{\"type\":\"text\",\"text\":");
-        ngx_http_moa_responses_items_raw(b, j, v);
-        ngx_http_moa_buf_lit(b, "}");
-        return 1;
-    }
-
-    if (ngx_http_moa_field_is(j, t, "input_image")) {
-        if (ngx_http_moa_field_member(j, p, "image_url", '"', base, 0, err,
-                                      &url)
-            != 0
-            || ngx_http_moa_field_member(j, p, "file_id", '"', base, 0, err,
-                                         &id)
-               != 0
-            || ngx_http_moa_field_member(j, p, "detail", '"', base, 0, err,
-                                         &v)
-               != 0)
-        {
-            return -1;
-        }
-
-        ngx_http_moa_field_path(err, sub, "%s.detail", base);
-
-        if (v >= 0
-            && ngx_http_moa_field_one_of(j, v, sub,
-                                      ngx_http_moa_responses_items_details,
-                                      err)
-               != 0)
-        {
-            return -1;
-        }
-
-        ngx_http_moa_field_path(err, sub, "%s.image_url", base);
-
-        if (url < 0 && id < 0) {
-            return ngx_http_moa_field_missing(sub, err);
-        }
-
-        if (url < 0) {
-            ngx_http_moa_responses_items_unsupported(it, err ? sub : "",
-                                            "An image given by file_id");
-            /* a placeholder the provider never sees: translation fails */
-            ngx_http_moa_buf_lit(b, "{\"type\":\"text\",\"text\":\"\"}");
-            return 1;
-        }
-
-        if (!ngx_http_moa_responses_items_url(j, url)) {
-            return ngx_http_moa_field_fail(err, "invalid_value", sub,
-                                           "Invalid '%s'. Expected a valid "
-                                           "URL, but got a value with an "
-                                           "invalid format.", sub);
-        }
-
-        ngx_http_moa_buf_lit(b, "{\"type\":\"image_url\",\"image_url\":"
-                             "{\"url\":");
-        ngx_http_moa_responses_items_raw(b, j, url);
-
-        if (v >= 0) {
-            ngx_http_moa_buf_lit(b, ",\"detail\":");
-            ngx_http_moa_responses_items_raw(b, j, v);
-        }
-
-        ngx_http_moa_buf_lit(b, "}}");
-        return 1;
-    }
-
-    /* input_file */
-
-    if (ngx_http_moa_field_member(j, p, "file_id", '"', base, 0, err, &id)
-        != 0
-        || ngx_http_moa_field_member(j, p, "file_data", '"', base, 0, err,
-                                     &data)
-           != 0
-        || ngx_http_moa_field_member(j, p, "file_url", '"', base, 0, err,
-                                     &url)
-           != 0
-        || ngx_http_moa_field_member(j, p, "filename", '"', base, 0, err,
-                                     &name)
-           != 0)
-    {
-        return -1;
-    }
-
-    if (id < 0 && data < 0 && url < 0) {
-        ngx_http_moa_field_path(err, sub, "%s.file_id", base);
-        return ngx_http_moa_field_missing(sub, err);
-    }
-
-    if (id < 0 && data < 0) {
-        ngx_http_moa_field_path(err, sub, "%s.file_url", base);
-        ngx_http_moa_responses_items_unsupported(it, err ? sub : "",
-                                                 "A file given by file_url");
-        ngx_http_moa_buf_lit(b, "{\"type\":\"text\",\"text\":\"\"}");
-        return 1;
-    }
-
-    ngx_http_moa_buf_lit(b, "{\"type\":\"file\",\"file\":{");
-
-    if (id >= 0) {
-        ngx_http_moa_buf_lit(b, "\"file_id\":");
-        ngx_http_moa_responses_items_raw(b, j, id);
-
-    } else {
-        ngx_http_moa_buf_lit(b, "\"file_data\":");
-        ngx_http_moa_responses_items_raw(b, j, data);
-    }
-
-    if (name >= 0) {
-        ngx_http_moa_buf_lit(b, ",\"filename\":");
-        ngx_http_moa_responses_items_raw(b, j, name);
-    }
-
-    ngx_http_moa_buf_lit(b, "}}");
-
-    return 1;
 }
 
 

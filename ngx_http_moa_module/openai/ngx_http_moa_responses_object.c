@@ -28,6 +28,9 @@ ngx_http_moa_responses_object_write(ngx_http_moa_buf_t *out,
     const char *reason, const ngx_http_moa_error_t *error,
     const char *output, size_t output_len, const cJSON *usage)
 {
+    (void) ngx_http_moa_buf_reserve(out, 512 + output_len
+                                         + (o->echo ? o->echo->len : 0));
+
     ngx_http_moa_buf_lit(out, "{\"id\":\"");
     ngx_http_moa_buf_cstr(out, o->id);
     ngx_http_moa_buf_lit(out, "\",\"object\":\"response\",\"created_at\":");

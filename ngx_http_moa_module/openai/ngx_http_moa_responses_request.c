@@ -8,7 +8,8 @@
  * flat function tools -> chat tools, tool_choice, text.format ->
  * response_format, text.verbosity, reasoning.effort -> reasoning_effort,
  * max_output_tokens -> max_completion_tokens, stream -> stream with the
- * usage chunk; the parameters a response echoes, rendered once.
+ * usage chunk (written by ngx_http_moa_responses_params.c, as is the
+ * echo of the parameters).
  */
 
 
@@ -19,17 +20,10 @@
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_field.h"
 #include "ngx_http_moa_params.h"
+#include "ngx_http_moa_responses_params.h"
 #include "ngx_http_moa_responses_request.h"
 
 
-enum {
-    R_MODEL = 0, R_INPUT, R_INSTRUCTIONS, R_TOOLS, R_TOOL_CHOICE,
-    R_PARALLEL, R_TEXT, R_MAX_OUTPUT, R_TEMPERATURE, R_TOP_P, R_REASONING,
-    R_METADATA, R_USER, R_SAFETY, R_CACHE_KEY, R_CACHE_RETENTION,
-    R_SERVICE_TIER, R_STREAM, R_STREAM_OPTIONS, R_STORE, R_PREVIOUS,
-    R_INCLUDE, R_TRUNCATION, R_BACKGROUND, R_MAX_TOOL_CALLS, R_TOP_LOGPROBS,
-    R_CONVERSATION, R_PROMPT, R_NKEYS
-};
 
 
 /* the members, and the JSON type each must have ('t' boolean, 0 any) */
@@ -93,10 +87,6 @@ static int ngx_http_moa_responses_request_choice(
     ngx_http_moa_responses_items_t *it, ngx_http_moa_error_t *err);
 static int ngx_http_moa_responses_request_text(
     ngx_http_moa_responses_request_t *req, int i, ngx_http_moa_error_t *err);
-static void ngx_http_moa_responses_request_write(
-    ngx_http_moa_responses_request_t *req, const int *at);
-static void ngx_http_moa_responses_request_echo(
-    ngx_http_moa_responses_request_t *req, const int *at);
 
 
 /*
@@ -177,6 +167,15 @@ ngx_http_moa_responses_request_run(ngx_http_moa_responses_request_t *req,
     req->unsupported_param[0] = '\0';
     req->stream = 0;
     req->store = 1;
+
+    /* room for all at once: the body translated is about as long */
+
+    if (ngx_http_moa_buf_reserve(&req->chat, req->len + 256) != 0
+        || ngx_http_moa_buf_reserve(&req->input, req->len + 128) != 0
+        || ngx_http_moa_buf_reserve(&req->echo, 640) != 0)
+    {
+        return -2;
+    }
 
     memset(&it, 0, sizeof(ngx_http_moa_responses_items_t));
     it.chat = &req->chat;
@@ -271,8 +270,9 @@ ngx_http_moa_responses_request_run(ngx_http_moa_responses_request_t *req,
     rc = ngx_http_moa_responses_request_values(req, at, &it, err);
 
     if (rc == 0) {
-        ngx_http_moa_responses_request_write(req, at);
-        ngx_http_moa_responses_request_echo(req, at);
+        ngx_http_moa_responses_params_chat(&req->chat, &req->json, at,
+                                           req->stream);
+        ngx_http_moa_responses_params_echo(&req->echo, &req->json, at);
     }
 
 done:
@@ -666,294 +666,6 @@ ngx_http_moa_responses_request_text(ngx_http_moa_responses_request_t *req,
     }
 
     return 0;
-}
-
-
-#define ngx_http_moa_responses_request_raw(b, j, i)                          \
-    ngx_http_moa_buf_add(b, (j)->tok[i].p, (j)->tok[i].len)
-
-
-/* a member "name":value copied as it came, if given */
-static void
-ngx_http_moa_responses_request_copy(ngx_http_moa_buf_t *b,
-    const ngx_http_moa_json_t *j, int i, const char *name)
-{
-    if (i < 0) {
-        return;
-    }
-
-    ngx_http_moa_buf_lit(b, ",\"");
-    ngx_http_moa_buf_cstr(b, name);
-    ngx_http_moa_buf_lit(b, "\":");
-    ngx_http_moa_responses_request_raw(b, j, i);
-}
-
-
-/* the chat body's parameters, after its messages */
-static void
-ngx_http_moa_responses_request_write(ngx_http_moa_responses_request_t *req,
-    const int *at)
-{
-    int                   t, v, f, n;
-    ngx_http_moa_buf_t   *b;
-    ngx_http_moa_json_t  *j;
-
-    j = &req->json;
-    b = &req->chat;
-
-    if (at[R_TOOLS] >= 0) {
-        n = 0;
-
-        for (t = ngx_http_moa_json_first(j, at[R_TOOLS]); t >= 0;
-             t = ngx_http_moa_json_after(j, at[R_TOOLS], t))
-        {
-            if (!ngx_http_moa_field_is(j, ngx_http_moa_json_find(j, t, "type"),
-                                       "function"))
-            {
-                continue;
-            }
-
-            ngx_http_moa_buf_cstr(b, n++ ? "," : ",\"tools\":[");
-            ngx_http_moa_buf_lit(b, "{\"type\":\"function\",\"function\":{"
-                                 "\"name\":");
-            ngx_http_moa_responses_request_raw(b, j,
-                                        ngx_http_moa_json_find(j, t, "name"));
-
-            v = ngx_http_moa_json_find(j, t, "description");
-            if (v >= 0 && j->tok[v].type != 'n') {
-                ngx_http_moa_responses_request_copy(b, j, v, "description");
-            }
-
-            v = ngx_http_moa_json_find(j, t, "parameters");
-            if (v >= 0 && j->tok[v].type != 'n') {
-                ngx_http_moa_responses_request_copy(b, j, v, "parameters");
-            }
-
-            v = ngx_http_moa_json_find(j, t, "strict");
-            if (v >= 0 && j->tok[v].type != 'n') {
-                ngx_http_moa_responses_request_copy(b, j, v, "strict");
-            }
-
-            ngx_http_moa_buf_lit(b, "}}");
-        }
-
-        if (n) {
-            ngx_http_moa_buf_lit(b, "]");
-        }
-    }
-
-    v = at[R_TOOL_CHOICE];
-
-    if (v >= 0 && j->tok[v].type == '"') {
-        ngx_http_moa_responses_request_copy(b, j, v, "tool_choice");
-
-    } else if (v >= 0
-               && ngx_http_moa_field_is(j, ngx_http_moa_json_find(j, v, "type"),
-                                        "function"))
-    {
-        /* a built-in tool's choice is refused, never translated */
-        ngx_http_moa_buf_lit(b, ",\"tool_choice\":{\"type\":\"function\","
-                             "\"function\":{\"name\":");
-        ngx_http_moa_responses_request_raw(b, j,
-                                           ngx_http_moa_json_find(j, v,
-                                                                  "name"));
-        ngx_http_moa_buf_lit(b, "}}");
-    }
-
-    ngx_http_moa_responses_request_copy(b, j, at[R_PARALLEL],
-                                        "parallel_tool_calls");
-
-    if (at[R_TEXT] >= 0) {
-        f = ngx_http_moa_json_find(j, at[R_TEXT], "format");
-        t = (f >= 0 && j->tok[f].type == '{')
-            ? ngx_http_moa_json_find(j, f, "type") : -1;
-
-        if (ngx_http_moa_field_is(j, t, "json_object")) {
-            ngx_http_moa_buf_lit(b, ",\"response_format\":{\"type\":"
-                                 "\"json_object\"}");
-
-        } else if (ngx_http_moa_field_is(j, t, "json_schema")) {
-            ngx_http_moa_buf_lit(b, ",\"response_format\":{\"type\":"
-                                 "\"json_schema\",\"json_schema\":{\"name\":");
-            ngx_http_moa_responses_request_raw(b, j,
-                                        ngx_http_moa_json_find(j, f, "name"));
-            ngx_http_moa_responses_request_copy(b, j,
-                                      ngx_http_moa_json_find(j, f, "schema"),
-                                      "schema");
-
-            v = ngx_http_moa_json_find(j, f, "strict");
-            if (v >= 0 && j->tok[v].type != 'n') {
-                ngx_http_moa_responses_request_copy(b, j, v, "strict");
-            }
-
-            v = ngx_http_moa_json_find(j, f, "description");
-            if (v >= 0 && j->tok[v].type != 'n') {
-                ngx_http_moa_responses_request_copy(b, j, v, "description");
-            }
-
-            ngx_http_moa_buf_lit(b, "}}");
-        }
-
-        v = ngx_http_moa_json_find(j, at[R_TEXT], "verbosity");
-        if (v >= 0 && j->tok[v].type != 'n') {
-            ngx_http_moa_responses_request_copy(b, j, v, "verbosity");
-        }
-    }
-
-    if (at[R_REASONING] >= 0) {
-        v = ngx_http_moa_json_find(j, at[R_REASONING], "effort");
-        if (v >= 0 && j->tok[v].type != 'n') {
-            ngx_http_moa_responses_request_copy(b, j, v, "reasoning_effort");
-        }
-    }
-
-    ngx_http_moa_responses_request_copy(b, j, at[R_MAX_OUTPUT],
-                                        "max_completion_tokens");
-    ngx_http_moa_responses_request_copy(b, j, at[R_TEMPERATURE],
-                                        "temperature");
-    ngx_http_moa_responses_request_copy(b, j, at[R_TOP_P], "top_p");
-    ngx_http_moa_responses_request_copy(b, j, at[R_METADATA], "metadata");
-    ngx_http_moa_responses_request_copy(b, j, at[R_USER], "user");
-    ngx_http_moa_responses_request_copy(b, j, at[R_SAFETY],
-                                        "safety_identifier");
-    ngx_http_moa_responses_request_copy(b, j, at[R_CACHE_KEY],
-                                        "prompt_cache_key");
-    ngx_http_moa_responses_request_copy(b, j, at[R_SERVICE_TIER],
-                                        "service_tier");
-
-    if (req->stream) {
-        ngx_http_moa_buf_lit(b, ",\"stream\":true,\"stream_options\":"
-                             "{\"include_usage\":true}");
-    }
-
-    ngx_http_moa_buf_lit(b, "}");
-}
-
-
-/*
- * A value of the client's as the echo holds it: on one line, because the
- * echo goes into the data line of stream events.  Outside strings a JSON
- * text's CR and LF are white space (inside, they are escaped).
- */
-static void
-ngx_http_moa_responses_request_line(ngx_http_moa_buf_t *b,
-    const ngx_http_moa_json_t *j, int i)
-{
-    size_t  at, k;
-
-    at = b->len;
-    ngx_http_moa_responses_request_raw(b, j, i);
-
-    if (b->nomem || j->tok[i].type == '"') {
-        return;
-    }
-
-    for (k = at; k < b->len; k++) {
-        if (b->data[k] == '\n' || b->data[k] == '\r') {
-            b->data[k] = ' ';
-        }
-    }
-}
-
-
-/* a member of the echo: the value given, or OpenAI's default */
-static void
-ngx_http_moa_responses_request_put(ngx_http_moa_buf_t *b,
-    const ngx_http_moa_json_t *j, int i, const char *name, const char *dflt)
-{
-    if (b->len) {
-        ngx_http_moa_buf_lit(b, ",");
-    }
-
-    ngx_http_moa_buf_lit(b, "\"");
-    ngx_http_moa_buf_cstr(b, name);
-    ngx_http_moa_buf_lit(b, "\":");
-
-    if (i >= 0 && j->tok[i].type != 'n') {
-        ngx_http_moa_responses_request_line(b, j, i);
-
-    } else {
-        ngx_http_moa_buf_cstr(b, dflt);
-    }
-}
-
-
-/* the request's parameters as a response object echoes them */
-static void
-ngx_http_moa_responses_request_echo(ngx_http_moa_responses_request_t *req,
-    const int *at)
-{
-    int                   v;
-    ngx_http_moa_buf_t   *b;
-    ngx_http_moa_json_t  *j;
-
-    j = &req->json;
-    b = &req->echo;
-
-    ngx_http_moa_responses_request_put(b, j, at[R_INSTRUCTIONS],
-                                       "instructions", "null");
-    ngx_http_moa_responses_request_put(b, j, at[R_MAX_OUTPUT],
-                                       "max_output_tokens", "null");
-    ngx_http_moa_responses_request_put(b, j, at[R_MAX_TOOL_CALLS],
-                                       "max_tool_calls", "null");
-    ngx_http_moa_responses_request_put(b, j, at[R_PARALLEL],
-                                       "parallel_tool_calls", "true");
-    ngx_http_moa_responses_request_put(b, j, at[R_PREVIOUS],
-                                       "previous_response_id", "null");
-
-    ngx_http_moa_buf_lit(b, ",\"reasoning\":{\"effort\":");
-    v = at[R_REASONING] >= 0
-        ? ngx_http_moa_json_find(j, at[R_REASONING], "effort") : -1;
-
-    if (v >= 0 && j->tok[v].type != 'n') {
-        ngx_http_moa_responses_request_line(b, j, v);
-
-    } else {
-        ngx_http_moa_buf_lit(b, "null");
-    }
-
-    v = at[R_REASONING] >= 0
-        ? ngx_http_moa_json_find(j, at[R_REASONING], "summary") : -1;
-    ngx_http_moa_responses_request_put(b, j, v, "summary", "null");
-    ngx_http_moa_buf_lit(b, "}");
-
-    ngx_http_moa_responses_request_put(b, j, at[R_SERVICE_TIER],
-                                       "service_tier", "\"default\"");
-    ngx_http_moa_responses_request_put(b, j, at[R_STORE], "store", "true");
-    ngx_http_moa_responses_request_put(b, j, at[R_TEMPERATURE],
-                                       "temperature", "1.0");
-
-    ngx_http_moa_buf_lit(b, ",\"text\":{\"format\":");
-    v = at[R_TEXT] >= 0 ? ngx_http_moa_json_find(j, at[R_TEXT], "format")
-                        : -1;
-
-    if (v >= 0 && j->tok[v].type != 'n') {
-        ngx_http_moa_responses_request_line(b, j, v);
-
-    } else {
-        ngx_http_moa_buf_lit(b, "{\"type\":\"text\"}");
-    }
-
-    v = at[R_TEXT] >= 0 ? ngx_http_moa_json_find(j, at[R_TEXT], "verbosity")
-                        : -1;
-    ngx_http_moa_responses_request_put(b, j, v, "verbosity", "\"medium\"");
-    ngx_http_moa_buf_lit(b, "}");
-
-    ngx_http_moa_responses_request_put(b, j, at[R_TOOL_CHOICE],
-                                       "tool_choice", "\"auto\"");
-    ngx_http_moa_responses_request_put(b, j, at[R_TOOLS], "tools", "[]");
-    ngx_http_moa_responses_request_put(b, j, at[R_TOP_LOGPROBS],
-                                       "top_logprobs", "0");
-    ngx_http_moa_responses_request_put(b, j, at[R_TOP_P], "top_p", "1.0");
-    ngx_http_moa_responses_request_put(b, j, at[R_TRUNCATION], "truncation",
-                                       "\"disabled\"");
-    ngx_http_moa_responses_request_put(b, j, at[R_USER], "user", "null");
-    ngx_http_moa_responses_request_put(b, j, at[R_METADATA], "metadata",
-                                       "{}");
-    ngx_http_moa_responses_request_put(b, j, at[R_SAFETY],
-                                       "safety_identifier", "null");
-    ngx_http_moa_responses_request_put(b, j, at[R_CACHE_KEY],
-                                       "prompt_cache_key", "null");
 }
 
 
