@@ -431,7 +431,7 @@ mock: start
 --- http_config eval
 (my $root = $ENV{TEST_NGINX_MOCK_JS}) =~ s{/conf/[^/]+$}{};
 MoaTest::http_config() . "moa_responses_store zone=resp:1m;\n"
-. "js_import echo from $root/t/lib/responses-echo.js;\n"
+. "js_import mockresp from $root/conf/mock-responses.js;\n"
 --- config
     location /v1/responses {
         moa_api responses;
@@ -447,7 +447,9 @@ MoaTest::http_config() . "moa_responses_store zone=resp:1m;\n"
     }
     location /echo/ {
         client_body_buffer_size 1m;
-        js_content echo.echo;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"echo": true}}';
+        js_content mockresp.responses;
     }
 --- request
 POST /v1/responses
@@ -456,8 +458,10 @@ POST /v1/responses
 Content-Type: application/json
 --- error_code: 200
 --- json
-like $r->{got}, qr/"previous_response_id":"resp_of_the_provider"/,
+like $r->{output}[0]{content}[0]{text},
+     qr/"previous_response_id":"resp_of_the_provider"/,
      'the provider got it as sent';
+is $r->{previous_response_id}, 'resp_of_the_provider', 'its answer as is';
 --- no_error_log
 [error]
 moa store:
