@@ -69,7 +69,7 @@ fuzz_record(const char *input, size_t len)
 
     if (ngx_http_moa_stored_encode(&rec, 123, "OWNER", 5, "resp_f", 6,
                                    input, len, fuzz_response,
-                                   sizeof(fuzz_response) - 1)
+                                   sizeof(fuzz_response) - 1, 0)
         != 0)
     {
         ngx_http_moa_buf_free(&rec);

@@ -584,7 +584,8 @@ ngx_http_moa_store_keep(ngx_http_moa_ctx_t *ctx, ngx_str_t *id,
                                    ctx->store_prev ? items.data
                                                    : (char *) input->data,
                                    ctx->store_prev ? items.len : input->len,
-                                   (char *) response->data, response->len)
+                                   (char *) response->data, response->len,
+                                   NGX_HTTP_MOA_STORED_IDS_GIVEN)
         != 0)
     {
         goto failed;

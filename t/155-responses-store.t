@@ -522,3 +522,63 @@ like $r->{json}{error}{message}, qr/item_reference that is not an item of previo
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 11: configuration errors of moa_responses_store and moa_responses_owner
+--- config
+    location /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+    }
+--- request
+GET /v1/responses/resp_x
+--- error_code: 404
+--- check
+my $root = Test::Nginx::Util::server_root();
+my $load = join '', map { "load_module $_;\n" }
+           split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
+my @cases = (
+    ['moa_responses_store zone=s:4k;', qr/zone "s" is too small/],
+    ['moa_responses_store zone=s:lots;', qr/invalid zone size/],
+    ['moa_responses_store zone=:1m;', qr/invalid parameter "zone=:1m"/],
+    ['moa_responses_store pass=nowhere;', qr/"pass=" needs the URI/],
+    ['moa_responses_store zone=s:1m ttl=soon;', qr/invalid parameter "ttl=soon"/],
+    ['moa_responses_store ttl=1h;', qr/invalid parameter "ttl=1h"/],
+    ['moa_responses_store zone=s:1m; moa_responses_store off;',
+     qr/"moa_responses_store" directive is duplicate/],
+    ['moa_metrics_zone m 1m; moa_responses_store zone=m:1m;',
+     qr/zone "m" is already used by "moa_metrics_zone"/],
+    ['moa_responses_store zone=s;', qr/zero size shared memory zone "s"/],
+    ['moa_responses_owner $remote_user; moa_responses_owner $remote_addr;',
+     qr/"moa_responses_owner" directive is duplicate/],
+);
+for my $case (@cases) {
+    my ($http, $expected) = @$case;
+    my $file = "$root/conf/bad.conf";
+    open my $out, '>', $file or die "$file: $!";
+    print $out "${load}error_log stderr;\nevents {}\nhttp {\n$http\n"
+               . "server { listen 127.0.0.1:1; }\n}\n";
+    close $out;
+    my $res = `$ENV{TEST_NGINX_BINARY} -t -p $root/ -c $file -e stderr 2>&1`;
+    isnt $?, 0, "refused: $http";
+    like $res, $expected, 'the reason';
+}
+
+# the same zone named twice, with and without its size, and off below
+my $file = "$root/conf/good.conf";
+open my $out, '>', $file or die "$file: $!";
+print $out "${load}error_log stderr;\nevents {}\nhttp {\n"
+           . "moa_responses_store zone=s:1m ttl=0;\n"
+           . "server { listen 127.0.0.1:1;\n"
+           . "  location /a { moa_pass /u; moa_responses_store zone=s; }\n"
+           . "  location /b { moa_pass /u; moa_responses_store off; }\n"
+           . "  location /c { moa_pass /u; moa_responses_store pass=/_s ttl=90d; }\n"
+           . "}\n}\n";
+close $out;
+my $res = `$ENV{TEST_NGINX_BINARY} -t -p $root/ -c $file -e stderr 2>&1`;
+is $?, 0, 'a zone named again, off, pass= with a long ttl: accepted' or diag $res;
+--- no_error_log
+[alert]
+[crit]

@@ -155,13 +155,23 @@ int
 ngx_http_moa_stored_encode(ngx_http_moa_buf_t *out, long long expires,
     const char *owner, size_t owner_len, const char *id, size_t id_len,
     const char *input, size_t input_len, const char *response,
-    size_t response_len)
+    size_t response_len, int flags)
 {
-    char                 head[128];
-    size_t               at, n;
+    size_t               at;
     ngx_http_moa_buf_t   items;
 
     memset(&items, 0, sizeof(ngx_http_moa_buf_t));
+
+    /*
+     * the Responses translation gives every input item an id, and the
+     * prior items of a continuation come from records: no pass over them
+     */
+
+    if (flags & NGX_HTTP_MOA_STORED_IDS_GIVEN) {
+        items.data = (char *) input;
+        items.len = input_len;
+        goto write;
+    }
 
     /* the items' ids are made of the response's id past "resp_" */
 
@@ -177,26 +187,40 @@ ngx_http_moa_stored_encode(ngx_http_moa_buf_t *out, long long expires,
         return -1;
     }
 
-    n = (size_t) snprintf(head, sizeof(head), NGX_HTTP_MOA_STORED_MAGIC
-                          "%lld %zu %zu %zu\n", expires, owner_len,
-                          items.len, response_len);
+write:
 
     at = out->len;
 
-    if (ngx_http_moa_buf_reserve(out, n + owner_len + items.len
+    /* the header: the magic and four numbers of at most 20 digits */
+
+    if (ngx_http_moa_buf_reserve(out, sizeof(NGX_HTTP_MOA_STORED_MAGIC)
+                                      + 4 * 21 + owner_len + items.len
                                       + response_len)
         != 0)
     {
-        ngx_http_moa_buf_free(&items);
+        if (!(flags & NGX_HTTP_MOA_STORED_IDS_GIVEN)) {
+            ngx_http_moa_buf_free(&items);
+        }
+
         return -1;
     }
 
-    ngx_http_moa_buf_add(out, head, n);
+    ngx_http_moa_buf_lit(out, NGX_HTTP_MOA_STORED_MAGIC);
+    ngx_http_moa_buf_int(out, expires);
+    ngx_http_moa_buf_lit(out, " ");
+    ngx_http_moa_buf_int(out, (long long) owner_len);
+    ngx_http_moa_buf_lit(out, " ");
+    ngx_http_moa_buf_int(out, (long long) items.len);
+    ngx_http_moa_buf_lit(out, " ");
+    ngx_http_moa_buf_int(out, (long long) response_len);
+    ngx_http_moa_buf_lit(out, "\n");
     ngx_http_moa_buf_add(out, owner, owner_len);
     ngx_http_moa_buf_add(out, items.data, items.len);
     ngx_http_moa_buf_add(out, response, response_len);
 
-    ngx_http_moa_buf_free(&items);
+    if (!(flags & NGX_HTTP_MOA_STORED_IDS_GIVEN)) {
+        ngx_http_moa_buf_free(&items);
+    }
 
     if (out->nomem) {
         out->len = at;

@@ -42,10 +42,13 @@ void ngx_http_moa_stored_not_found(ngx_http_moa_error_t *err,
 void ngx_http_moa_stored_unavailable(ngx_http_moa_error_t *err,
     int continuation);
 
+/* input items that all have ids already are copied as they are */
+#define NGX_HTTP_MOA_STORED_IDS_GIVEN  1
+
 int ngx_http_moa_stored_encode(ngx_http_moa_buf_t *out, long long expires,
     const char *owner, size_t owner_len, const char *id, size_t id_len,
     const char *input, size_t input_len, const char *response,
-    size_t response_len);
+    size_t response_len, int flags);
 int ngx_http_moa_stored_decode(ngx_http_moa_stored_t *rec, const char *p,
     size_t len);
 int ngx_http_moa_stored_owned(const ngx_http_moa_stored_t *rec,

@@ -97,7 +97,7 @@ test_record(void)
     memset(&prior, 0, sizeof(prior));
 
     ok(ngx_http_moa_stored_encode(&rec, 1700000000, S("OWNER"), S("resp_abc"),
-                                  S(input), S(response)) == 0,
+                                  S(input), S(response), 0) == 0,
        "a record written");
 
     ok(ngx_http_moa_stored_decode(&st, rec.data, rec.len) == 0,
@@ -158,8 +158,17 @@ test_record(void)
     ngx_http_moa_buf_free(&prior);
 
     ok(ngx_http_moa_stored_encode(&rec, 0, S(""), S("resp_x"), S("{}"),
-                                  S("{}")) != 0,
+                                  S("{}"), 0) != 0,
        "input that is not an array is refused");
+    ngx_http_moa_buf_free(&rec);
+
+    ok(ngx_http_moa_stored_encode(&rec, 0, S("O"), S("resp_x"),
+                                  S("[{\"role\":\"user\"}]"), S("{}"),
+                                  NGX_HTTP_MOA_STORED_IDS_GIVEN) == 0
+       && ngx_http_moa_stored_decode(&st, rec.data, rec.len) == 0,
+       "ids given: written");
+    is_mem(st.input.p, st.input.len, "[{\"role\":\"user\"}]",
+           "the items as they are, no pass over them");
     ngx_http_moa_buf_free(&rec);
 }
 
