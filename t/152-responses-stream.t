@@ -383,3 +383,34 @@ is $e[-1]{type}, 'response.failed', 'failed';
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 15: a pretty-printed request: the echo in every event stays on its data line
+--- request eval
+"POST /v1/responses\n" . <<'_EOB_'
+{
+  "model": "moa-gpt-4o-v1",
+  "input": "hi",
+  "stream": true,
+  "tools": [
+    {
+      "type": "function",
+      "name": "f",
+      "parameters": {
+        "type": "object"
+      }
+    }
+  ],
+  "metadata": {"k": "v"}
+}
+_EOB_
+--- error_code: 200
+--- check
+my @e = main::frames($body);
+is $e[-1]{type}, 'response.completed', 'completed';
+is $e[0]{response}{tools}[0]{parameters}{type}, 'object', 'tools echoed';
+is_deeply $e[-1]{response}{metadata}, {k => 'v'}, 'metadata echoed';
+--- no_error_log
+[alert]
+[crit]
