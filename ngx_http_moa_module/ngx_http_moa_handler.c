@@ -134,7 +134,8 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     /* a Responses request: its Chat Completions body is parsed below */
 
     if (ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES
-        && ngx_http_moa_responses_parse(ctx, NULL, 0, &err) != NGX_OK)
+        && (ngx_http_moa_responses_parse(ctx, NULL, 0, &err) != NGX_OK
+            || ngx_http_moa_responses_continuation(ctx, &err) != NGX_OK))
     {
         goto invalid;
     }

@@ -76,14 +76,6 @@ ngx_http_moa_responses_parse(ngx_http_moa_ctx_t *ctx, const u_char *prior,
         return NGX_ERROR;
     }
 
-    if (rs->req.previous_response_id.len && prior == NULL) {
-        ngx_http_moa_error_set(err, 400, "invalid_request_error",
-                               "invalid_value", "previous_response_id",
-                               "previous_response_id is not supported: "
-                               "no response store is configured.");
-        return NGX_ERROR;
-    }
-
     ctx->body.data = (u_char *) rs->req.chat.data;
     ctx->body.len = rs->req.chat.len;
 
@@ -93,6 +85,26 @@ nomem:
 
     ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
                            "out of memory");
+    return NGX_ERROR;
+}
+
+
+/*
+ * previous_response_id: the items of a stored response come first (parse
+ * again with them).  No response store here: a 400 that says so.
+ */
+ngx_int_t
+ngx_http_moa_responses_continuation(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_error_t *err)
+{
+    if (ctx->responses->req.previous_response_id.len == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_moa_error_set(err, 400, "invalid_request_error",
+                           "invalid_value", "previous_response_id",
+                           "previous_response_id is not supported: no "
+                           "response store is configured.");
     return NGX_ERROR;
 }
 

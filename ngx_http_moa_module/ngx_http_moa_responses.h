@@ -43,6 +43,12 @@ struct ngx_http_moa_responses_s {
  */
 ngx_int_t ngx_http_moa_responses_parse(ngx_http_moa_ctx_t *ctx,
     const u_char *prior, size_t prior_len, ngx_http_moa_error_t *err);
+/*
+ * After a parse without prior items: NGX_OK, or (previous_response_id
+ * given) NGX_ERROR with a 400, there being no response store.
+ */
+ngx_int_t ngx_http_moa_responses_continuation(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_error_t *err);
 /* once the model is known: refusals, forwarding, the response's id */
 ngx_int_t ngx_http_moa_responses_route(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_error_t *err);
