@@ -301,9 +301,21 @@ ngx_http_moa_responses_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
     ngx_http_moa_buf_t *out)
 {
     int                        rc;
+    ngx_http_moa_error_t       provider;
     ngx_http_moa_responses_t  *rs;
 
     rs = ctx->responses;
+
+    /* the provider's own error event ("data: {...}"): its code, message */
+
+    if (err && ctx->stream.error.len > 6
+        && ngx_http_moa_error_from_reply(&provider, (int) err->status,
+                                         ctx->stream.error.data + 6,
+                                         ctx->stream.error.len - 6)
+           == 0)
+    {
+        err = &provider;
+    }
 
     if (err) {
         rc = ngx_http_moa_responses_events_fail(&rs->ev, err, ctx->usage,
