@@ -232,7 +232,6 @@ ngx_http_moa_responses_reply(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_reply_t *rep, ngx_int_t choice, ngx_http_moa_buf_t *out)
 {
     const char                   *reason;
-    ngx_http_moa_buf_t            items;
     ngx_http_moa_responses_t     *rs;
     const ngx_http_moa_choice_t  *c;
 
@@ -246,20 +245,26 @@ ngx_http_moa_responses_reply(ngx_http_moa_ctx_t *ctx,
                && !out->nomem ? NGX_OK : NGX_ERROR;
     }
 
-    ngx_memzero(&items, sizeof(ngx_http_moa_buf_t));
+    /* the items are written in place, between the object's two halves */
 
-    if (ngx_http_moa_responses_object_items(&items, &rs->obj, c, &reason)
-        != 0)
+    if (ngx_http_moa_buf_reserve(out, 1024 + rs->req.echo.len
+                                      + c->span.len) != 0)
     {
-        ngx_http_moa_buf_free(&items);
         return NGX_ERROR;
     }
 
-    ngx_http_moa_responses_object_write(out, &rs->obj,
+    reason = ngx_http_moa_responses_object_reason_of(c);
+
+    ngx_http_moa_responses_object_begin(out, &rs->obj,
                                         reason ? "incomplete" : "completed",
-                                        reason, NULL, items.data, items.len,
-                                        ctx->usage);
-    ngx_http_moa_buf_free(&items);
+                                        reason, NULL);
+    if (ngx_http_moa_responses_object_items(out, &rs->obj, c, &reason)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_moa_responses_object_end(out, &rs->obj, ctx->usage);
 
     if (out->nomem) {
         return NGX_ERROR;
@@ -278,9 +283,21 @@ ngx_http_moa_responses_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
     ngx_http_moa_buf_t *out)
 {
     int                        rc;
+    ngx_http_moa_error_t       provider;
     ngx_http_moa_responses_t  *rs;
 
     rs = ctx->responses;
+
+    /* the provider's own error event ("data: {...}"): its code, message */
+
+    if (err && ctx->stream.error.len > 6
+        && ngx_http_moa_error_from_reply(&provider, (int) err->status,
+                                         ctx->stream.error.data + 6,
+                                         ctx->stream.error.len - 6)
+           == 0)
+    {
+        err = &provider;
+    }
 
     if (err) {
         rc = ngx_http_moa_responses_events_fail(&rs->ev, err, ctx->usage,

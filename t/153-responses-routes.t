@@ -427,3 +427,43 @@ is MoaTest::metric($m, 'moa_requests_total', model => 'moa-gpt-4o-v1',
                    outcome => 'ok'), 2, 'two requests';
 is MoaTest::metric($m, 'moa_responses_requests_total',
                    model => 'moa-gpt-4o-v1'), 1, 'one through Responses';
+
+
+
+=== TEST 18: plain: every proposal fails, the client's error in OpenAI's shape, its status
+--- mock
+{"proposal": {"status": 500}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"hi"}
+--- error_code: 502
+--- json
+is $r->{error}{type}, 'upstream_error', 'type';
+like $r->{error}{message}, qr/proposal/, 'message';
+--- no_error_log
+[alert]
+[crit]
+mock: start stage=critique
+
+
+
+=== TEST 19: plain: the synthesis fails, moa_fallback candidate answers with a response object
+--- config
+    location = /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_fallback candidate;
+    }
+--- mock
+{"proposal": {"content": "candidate {call} text"}, "synthesis": {"status": 500}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"hi"}
+--- error_code: 200
+--- response_headers
+X-MoA-Fallback: candidate
+--- json
+is $r->{object}, 'response', 'a response';
+is $r->{output}[0]{content}[0]{text}, 'candidate 0 text', 'the candidate';
+is $r->{model}, 'moa-gpt-4o-v1', 'the MoA id';

@@ -15,7 +15,7 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use POSIX ();
 
-our ($Root, $MemcPid, $Second);
+our ($Root, %Memc, $Second);
 
 BEGIN {
     $Root = abs_path(dirname(__FILE__) . '/..');
@@ -66,16 +66,18 @@ sub start_memcached {
              '-m', '16', '-t', '1', ($< == 0 ? ('-u', 'nobody') : ())
             or POSIX::_exit(127);
     }
-    $MemcPid = $pid;
+    $Memc{$port} = $pid;
     wait_port($port, 1);
     return $port;
 }
 
+# the memcached of that port (the first one's by default)
 sub stop_memcached {
-    return unless $MemcPid;
-    kill 'TERM', $MemcPid;
-    waitpid $MemcPid, 0;
-    undef $MemcPid;
+    my ($port) = @_;
+    $port //= $ENV{TEST_NGINX_MEMC_PORT};
+    my $pid = delete $Memc{$port} or return;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
 }
 
 # the memcached upstream and the store's internal location, as README.md
@@ -111,9 +113,10 @@ _EOC_
 }
 
 sub store_http_config {
-    my ($memc) = @_;
+    my ($memc, $ttl) = @_;
+    $ttl //= '1h';
     return <<"_EOC_";
-    moa_responses_store pass=/_moa_store ttl=1h;
+    moa_responses_store pass=/_moa_store ttl=$ttl;
     upstream moa_memcached {
         hash \$key consistent;
         server 127.0.0.1:$memc;
@@ -186,7 +189,7 @@ sub stop_second {
     undef $Second;
 }
 
-END { stop_second(); stop_memcached(); }
+END { stop_second(); stop_memcached($_) for keys %Memc; }
 
 # one request to port (the block's nginx when undef)
 sub req {
@@ -223,6 +226,7 @@ sub log_lines {
 }
 
 $ENV{TEST_NGINX_MEMC_PORT} = start_memcached();
+$ENV{TEST_NGINX_MEMC_PORT_2} = start_memcached();   # TEST 1 stops the first
 
 # a "memcached" that takes connections and never answers: a slow store
 our $Silent = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
@@ -401,6 +405,40 @@ is MoaTest::metric($m, 'moa_responses_store_operations_total',
                    op => 'load', result => 'error'), 1, 'the load counted';
 ok scalar(main::log_lines(qr/moa store: save "resp_\w+" failed: memcached timed out/)),
    'logged as a timeout';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 3: the TTL is memcached's expiry: gone from memcached after it
+--- http_config eval
+MoaTest::http_config() . main::store_http_config($ENV{TEST_NGINX_MEMC_PORT_2}, '1s')
+--- config eval
+main::responses_location() . main::store_locations()
+--- mock
+{"synthesis": {"content": "ANSWER-{stage}"}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"SHORT-LIVED"}
+--- more_headers
+Content-Type: application/json
+X-User: alice
+--- error_code: 200
+--- check
+my $id = MoaTest::decode_json($body)->{id};
+is main::req(undef, 'GET', "/v1/responses/$id", undef,
+             'X-User' => 'alice')->{status}, 200, 'there at first';
+select undef, undef, undef, 2.5;
+is main::req(undef, 'GET', "/v1/responses/$id", undef,
+             'X-User' => 'alice')->{status}, 404, 'expired after its TTL';
+# memcached itself no longer has the key
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_MEMC_PORT_2})
+    or die "memcached: $!";
+print $s "get $id\r\n";
+my $line = <$s>;
+is $line, "END\r\n", 'memcached expired the item';
 --- no_error_log
 [alert]
 [crit]

@@ -228,13 +228,7 @@ ngx_http_moa_responses_events_choice(ngx_http_moa_responses_events_t *ev,
 
     ngx_http_moa_responses_events_start(ev, out);
 
-    (void) ngx_http_moa_json_text_get(choice->span.p, choice->span.len,
-                                      "finish_reason", &v);
-
-    if (v.len >= 2 && v.p[0] == '"') {
-        ev->reason = ngx_http_moa_responses_object_reason(v.p + 1,
-                                                          v.len - 2);
-    }
+    ev->reason = ngx_http_moa_responses_object_reason_of(choice);
 
     v = choice->content;
 

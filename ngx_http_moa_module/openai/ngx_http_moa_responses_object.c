@@ -31,6 +31,18 @@ ngx_http_moa_responses_object_write(ngx_http_moa_buf_t *out,
     (void) ngx_http_moa_buf_reserve(out, 512 + output_len
                                          + (o->echo ? o->echo->len : 0));
 
+    ngx_http_moa_responses_object_begin(out, o, status, reason, error);
+    ngx_http_moa_buf_add(out, output, output_len);
+    ngx_http_moa_responses_object_end(out, o, usage);
+}
+
+
+/* the object up to its output items: "...,"output":[" */
+void
+ngx_http_moa_responses_object_begin(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_responses_object_t *o, const char *status,
+    const char *reason, const ngx_http_moa_error_t *error)
+{
     ngx_http_moa_buf_lit(out, "{\"id\":\"");
     ngx_http_moa_buf_cstr(out, o->id);
     ngx_http_moa_buf_lit(out, "\",\"object\":\"response\",\"created_at\":");
@@ -72,7 +84,14 @@ ngx_http_moa_responses_object_write(ngx_http_moa_buf_t *out,
     ngx_http_moa_buf_lit(out, ",\"model\":");
     ngx_http_moa_buf_json_str(out, o->model, o->model_len);
     ngx_http_moa_buf_lit(out, ",\"output\":[");
-    ngx_http_moa_buf_add(out, output, output_len);
+}
+
+
+/* the object after its output items: the echo, the usage */
+void
+ngx_http_moa_responses_object_end(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_responses_object_t *o, const cJSON *usage)
+{
     ngx_http_moa_buf_lit(out, "]");
 
     if (o->echo && o->echo->len) {
@@ -150,6 +169,22 @@ ngx_http_moa_responses_object_reason(const char *finish, size_t len)
 
     if (len == 14 && memcmp(finish, "content_filter", 14) == 0) {
         return "content_filter";
+    }
+
+    return NULL;
+}
+
+
+const char *
+ngx_http_moa_responses_object_reason_of(const ngx_http_moa_choice_t *choice)
+{
+    const ngx_http_moa_span_t  *f;
+
+    /* the reply's parse found it: no walk past the message's text */
+    f = &choice->finish_reason;
+
+    if (f->len >= 2 && f->p[0] == '"') {
+        return ngx_http_moa_responses_object_reason(f->p + 1, f->len - 2);
     }
 
     return NULL;
@@ -239,14 +274,7 @@ ngx_http_moa_responses_object_items(ngx_http_moa_buf_t *out,
     ngx_http_moa_span_t   v, f, call, fn, id, name, args;
     char                  item[NGX_HTTP_MOA_RESPONSES_ID_LEN];
 
-    *reason = NULL;
-
-    (void) ngx_http_moa_json_text_get(choice->span.p, choice->span.len,
-                                      "finish_reason", &f);
-
-    if (f.len >= 2 && f.p[0] == '"') {
-        *reason = ngx_http_moa_responses_object_reason(f.p + 1, f.len - 2);
-    }
+    *reason = ngx_http_moa_responses_object_reason_of(choice);
 
     status = *reason ? "incomplete" : "completed";
     n = 0;

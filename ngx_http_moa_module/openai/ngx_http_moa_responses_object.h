@@ -43,6 +43,13 @@ void ngx_http_moa_responses_object_write(ngx_http_moa_buf_t *out,
     const char *reason, const ngx_http_moa_error_t *error,
     const char *output, size_t output_len, const cJSON *usage);
 
+/* the same in three steps: begin, the items written into out, end */
+void ngx_http_moa_responses_object_begin(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_responses_object_t *o, const char *status,
+    const char *reason, const ngx_http_moa_error_t *error);
+void ngx_http_moa_responses_object_end(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_responses_object_t *o, const cJSON *usage);
+
 /*
  * The output items of a chat choice (a message, its function calls),
  * comma-separated, into out.  *reason: NULL when complete, else why not
@@ -69,6 +76,9 @@ void ngx_http_moa_responses_object_call(ngx_http_moa_buf_t *out,
 void ngx_http_moa_responses_object_usage(ngx_http_moa_buf_t *out,
     const cJSON *usage);
 
+/* the same for a choice's finish_reason */
+const char *ngx_http_moa_responses_object_reason_of(
+    const ngx_http_moa_choice_t *choice);
 /* the reason of an incomplete response for a chat finish_reason, or NULL */
 const char *ngx_http_moa_responses_object_reason(const char *finish,
     size_t len);

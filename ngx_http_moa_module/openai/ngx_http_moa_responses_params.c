@@ -218,12 +218,46 @@ ngx_http_moa_responses_params_put(ngx_http_moa_buf_t *b,
 }
 
 
+/* the echo when no parameter is given: what the code below writes then */
+#define NGX_HTTP_MOA_RESPONSES_PARAMS_DEFAULTS                               \
+    "\"instructions\":null,\"max_output_tokens\":null,"                     \
+    "\"max_tool_calls\":null,\"parallel_tool_calls\":true,"                 \
+    "\"previous_response_id\":null,\"reasoning\":{\"effort\":null,"          \
+    "\"summary\":null},\"service_tier\":\"default\",\"store\":true,"         \
+    "\"temperature\":1.0,\"text\":{\"format\":{\"type\":\"text\"},"          \
+    "\"verbosity\":\"medium\"},\"tool_choice\":\"auto\",\"tools\":[],"       \
+    "\"top_logprobs\":0,\"top_p\":1.0,\"truncation\":\"disabled\","          \
+    "\"user\":null,\"metadata\":{},\"safety_identifier\":null,"            \
+    "\"prompt_cache_key\":null"
+
+
 /* the request's parameters as a response object echoes them */
 void
 ngx_http_moa_responses_params_echo(ngx_http_moa_buf_t *b,
     const ngx_http_moa_json_t *j, const int *at)
 {
     int  v;
+    int  m;
+
+    static const int  echoed[] = {
+        R_INSTRUCTIONS, R_MAX_OUTPUT, R_MAX_TOOL_CALLS, R_PARALLEL,
+        R_PREVIOUS, R_REASONING, R_SERVICE_TIER, R_STORE, R_TEMPERATURE,
+        R_TEXT, R_TOOL_CHOICE, R_TOOLS, R_TOP_LOGPROBS, R_TOP_P,
+        R_TRUNCATION, R_USER, R_METADATA, R_SAFETY, R_CACHE_KEY
+    };
+
+    /* none given (as often): the defaults, in one piece */
+
+    for (m = 0; m < (int) (sizeof(echoed) / sizeof(echoed[0])); m++) {
+        if (at[echoed[m]] >= 0) {
+            break;
+        }
+    }
+
+    if (m == (int) (sizeof(echoed) / sizeof(echoed[0]))) {
+        ngx_http_moa_buf_lit(b, NGX_HTTP_MOA_RESPONSES_PARAMS_DEFAULTS);
+        return;
+    }
 
     ngx_http_moa_responses_params_put(b, j, at[R_INSTRUCTIONS],
                                        "\"instructions\":", "null");

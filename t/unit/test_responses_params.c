@@ -91,6 +91,26 @@ main(void)
     is_str(jstr(v, "text.verbosity"), "medium", "verbosity medium");
     cJSON_Delete(v);
 
+    /* the defaults in one piece are what the member-wise path writes */
+    {
+        ngx_http_moa_buf_t  fast;
+
+        memset(&fast, 0, sizeof(fast));
+        ngx_http_moa_json_free(&j);
+        members(&j, "{\"model\":\"m\"}", at);
+        ngx_http_moa_responses_params_echo(&fast, &j, at);
+
+        b.len = 0;
+        ngx_http_moa_json_free(&j);
+        members(&j, "{\"user\":null}", at);
+        ngx_http_moa_responses_params_echo(&b, &j, at);
+
+        is_int(fast.len, b.len, "the defaults at once: as long");
+        ok(fast.len == b.len && memcmp(fast.data, b.data, b.len) == 0,
+           "the defaults at once, as member by member");
+        ngx_http_moa_buf_free(&fast);
+    }
+
     ngx_http_moa_json_free(&j);
     ngx_http_moa_buf_free(&b);
 
