@@ -23,7 +23,8 @@ SRCS        := config $(MOA_PURE) $(MOA_PURE_H) $(MOA_GLUE) $(MOA_GLUE_H)
 PKGS_BUILD  := make gcc nginx nginx-dev libcjson-dev libcurl4-openssl-dev
 PKGS_RUN    := $(PKGS_BUILD) libnginx-mod-http-js curl
 PKGS_TEST   := $(PKGS_RUN) perl libtest-base-perl libtest-longstring-perl \
-               liburi-perl libtext-diff-perl prometheus
+               liburi-perl libtext-diff-perl prometheus \
+               memcached libnginx-mod-http-memc
 
 # install the packages named in $(1) that are not installed yet, quietly
 define ensure_packages

@@ -678,14 +678,19 @@ Out.prototype.stream = function(status, payloads, opts, headers) {
 
     eol = opts.crlf ? '\r\n' : '\n';
 
-    events = payloads.map(function(p) { return 'data: ' + p + eol + eol; });
+    /* opts.framed: the payloads are whole SSE events (the Responses API's
+     * "event:" + "data:" frames, mock-responses.js), with no [DONE] */
+    events = payloads.map(function(p) {
+        return opts.framed ? p : 'data: ' + p + eol + eol;
+    });
 
     if (opts.errorEvent) {
         events.splice(opts.errorAt, events.length - opts.errorAt,
-                      'data: ' + opts.errorEvent + eol + eol,
-                      'data: [DONE]' + eol + eol);
+                      opts.framed ? opts.errorEvent
+                                  : 'data: ' + opts.errorEvent + eol + eol);
+    }
 
-    } else {
+    if (!opts.framed) {
         events.push('data: [DONE]' + eol + eol);
     }
 
@@ -1206,4 +1211,14 @@ function answer(raw, info, scenario, extra) {
 }
 
 
-export default { chat: chat, models: models, demo: demo, answer: answer };
+/* the helpers conf/mock-responses.js builds its Responses API answers with */
+var internal = {
+    jsonType: jsonType, now: now, callInfo: callInfo, bodyText: bodyText,
+    oneLine: oneLine, openaiError: openaiError, asText: asText,
+    pieces: pieces, ruleFor: ruleFor, buildReply: buildReply, Out: Out,
+    later: later
+};
+
+
+export default { chat: chat, models: models, demo: demo, answer: answer,
+                 internal: internal };

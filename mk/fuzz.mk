@@ -31,6 +31,8 @@ FUZZ_MAX_LEN_stream  := 16384
 FUZZ_MAX_LEN_collect := 16384
 FUZZ_MAX_LEN_prompt  := 8192
 FUZZ_MAX_LEN_json    := 4096
+FUZZ_MAX_LEN_responses := 16384
+FUZZ_MAX_LEN_stored  := 8192
 
 # the dictionary of each target
 FUZZ_DICT_request    := openai
@@ -40,6 +42,8 @@ FUZZ_DICT_stream     := openai
 FUZZ_DICT_collect    := openai
 FUZZ_DICT_prompt     := prompt
 FUZZ_DICT_json       := json
+FUZZ_DICT_responses  := openai
+FUZZ_DICT_stored     := openai
 
 FUZZ_FLAGS    ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 

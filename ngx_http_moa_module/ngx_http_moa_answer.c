@@ -19,15 +19,24 @@
 #include "ngx_http_moa_filter.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_responses.h"
+#include "ngx_http_moa_store.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_usage.h"
 
 
 static void ngx_http_moa_answer_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
     ngx_http_moa_buf_t *json);
+static void ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_reply_t *rep, ngx_int_t choice);
+static ngx_int_t ngx_http_moa_answer_keep(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_buf_t *out);
+static void ngx_http_moa_answer_kept(ngx_http_moa_store_op_t *op);
+static void ngx_http_moa_answer_held(void *data);
 
 
 /* the final answer from a complete reply: JSON, or chunks when streamed */
@@ -43,6 +52,11 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
     /* a candidate answered by a recipe is no fallback */
     ctx->fallback_used = (choice >= 0 && !ctx->shortcut && !ctx->selected);
     ctx->answer = &rep->choices[choice < 0 ? 0 : choice];
+
+    if (ctx->responses) {
+        ngx_http_moa_answer_responses(ctx, rep, choice);
+        return;
+    }
 
     if (ctx->req.stream) {
         if (ngx_http_moa_output_sse_header(ctx) == NGX_ERROR) {
@@ -91,6 +105,189 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 }
 
 
+/* the answer of a Responses request: the response object, or its events */
+static void
+ngx_http_moa_answer_responses(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_reply_t *rep, ngx_int_t choice)
+{
+    ngx_int_t           rc;
+    ngx_http_moa_buf_t  out;
+
+    ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ctx->req.stream
+        && ngx_http_moa_output_sse_header(ctx) == NGX_ERROR)
+    {
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    if (ngx_http_moa_responses_reply(ctx, rep, choice, &out) != NGX_OK) {
+        ngx_http_moa_buf_free(&out);
+        ngx_http_moa_answer_finalize(ctx, ctx->req.stream
+                                          ? NGX_ERROR
+                                          : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (!ctx->req.stream) {
+        ctx->succeeded = 1;
+
+        if (ngx_http_moa_answer_keep(ctx, &out) == NGX_AGAIN) {
+            return;
+        }
+
+        ngx_http_moa_answer_send(ctx, NGX_HTTP_OK, &out);
+        return;
+    }
+
+    ngx_http_moa_metrics_first_event(ctx);
+
+    rc = ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                      (u_char *) out.data, out.len, 0);
+    ngx_http_moa_buf_free(&out);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_moa_answer_stream_end(ctx, NULL);
+}
+
+
+/*
+ * A complete Responses answer is kept (moa_responses_store, unless the
+ * request said store: false) before it goes out, so that a client that
+ * continues from it at once finds it.  NGX_OK: out goes out now, kept or
+ * not (a store that failed is logged and counted, the answer is not held
+ * back); NGX_AGAIN: out is held until memcached answered, then
+ * ngx_http_moa_answer_kept() sends it.
+ */
+static ngx_int_t
+ngx_http_moa_answer_keep(ngx_http_moa_ctx_t *ctx, ngx_http_moa_buf_t *out)
+{
+    ngx_str_t            id, input, response;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_moa_buf_t  *held;
+
+    if (ctx->conf->store == NULL || !ctx->responses->req.store
+        || ngx_http_moa_responses_record(ctx, &input, &response) != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    /* the answer, held by the request's pool while the store is asked */
+
+    held = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_moa_buf_t));
+    cln = ngx_pool_cleanup_add(ctx->request->pool, 0);
+
+    if (held == NULL || cln == NULL) {
+        return NGX_OK;
+    }
+
+    cln->handler = ngx_http_moa_answer_held;
+    cln->data = held;
+
+    id.data = (u_char *) ctx->responses->obj.id;
+    id.len = ngx_strlen(ctx->responses->obj.id);
+
+    if (ngx_http_moa_store_keep(ctx, &id, &input, &response,
+                                ngx_http_moa_answer_kept, held)
+        != NGX_AGAIN)
+    {
+        return NGX_OK;
+    }
+
+    *held = *out;
+    ngx_memzero(out, sizeof(ngx_http_moa_buf_t));
+
+    return NGX_AGAIN;
+}
+
+
+/* the store answered: the held answer goes out */
+static void
+ngx_http_moa_answer_kept(ngx_http_moa_store_op_t *op)
+{
+    ngx_int_t            rc;
+    ngx_http_moa_ctx_t  *ctx;
+    ngx_http_moa_buf_t  *held, out;
+
+    ctx = op->ctx;
+    held = op->data;
+
+    out = *held;
+    ngx_memzero(held, sizeof(ngx_http_moa_buf_t));
+
+    if (!ctx->req.stream) {
+        ngx_http_moa_answer_send(ctx, NGX_HTTP_OK, &out);
+        return;
+    }
+
+    rc = ngx_http_moa_output_send_buf(ctx, ctx->request, (u_char *) out.data,
+                                      out.len, 1);
+    ngx_http_moa_buf_free(&out);
+
+    ngx_http_moa_answer_finalize(ctx, rc);
+}
+
+
+static void
+ngx_http_moa_answer_held(void *data)
+{
+    ngx_http_moa_buf_free(data);
+}
+
+
+/*
+ * A passthrough translated for a Responses request: its reply is answered
+ * as a synthesis' is (a stream ended, a complete reply translated, or the
+ * call's error).
+ */
+void
+ngx_http_moa_answer_translated(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call)
+{
+    ngx_http_moa_error_t  err;
+
+    if (call->sse_reply) {
+        if (ctx->stream.usage
+            && ngx_http_moa_usage_add(ctx->usage, ctx->stream.usage) < 0)
+        {
+            ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (ctx->stream.done && !ctx->stream.failed && call->status == 200) {
+            ngx_http_moa_answer_stream_end(ctx, NULL);
+            return;
+        }
+
+        ngx_http_moa_error_set(&err, 502, "upstream_error", "upstream_error",
+                               NULL, "the passthrough stream was cut short");
+        ngx_http_moa_answer_stream_end(ctx, &err);
+        return;
+    }
+
+    if (call->ok
+        && ngx_http_moa_reply_choice_usable(&call->parsed.choices[0]))
+    {
+        ngx_http_moa_answer(ctx, &call->parsed, -1);
+        return;
+    }
+
+    if (call->ok) {
+        call->ok = 0;
+        ngx_http_moa_error_set(ngx_http_moa_call_error(call), 502,
+                               "upstream_error", "bad_upstream_reply", NULL,
+                               "the passthrough reply was empty");
+    }
+
+    ngx_http_moa_answer_calls_error(ctx, call, 1, 0, "passthrough");
+}
+
+
 /* the tail of a stream: the summed usage if asked, or an error; [DONE] */
 void
 ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
@@ -100,6 +297,35 @@ ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_buf_t   out;
 
     ngx_memzero(&out, sizeof(ngx_http_moa_buf_t));
+
+    if (ctx->responses) {
+
+        /* response.completed, or error and response.failed: no [DONE] */
+
+        if (err) {
+            ctx->error_status = err->status;
+
+        } else {
+            ctx->succeeded = 1;
+        }
+
+        if (ngx_http_moa_responses_end(ctx, err, &out) != NGX_OK) {
+            ngx_http_moa_buf_free(&out);
+            ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+            return;
+        }
+
+        if (err == NULL && ngx_http_moa_answer_keep(ctx, &out) == NGX_AGAIN) {
+            return;
+        }
+
+        rc = ngx_http_moa_output_send_buf(ctx, ctx->request,
+                                          (u_char *) out.data, out.len, 1);
+        ngx_http_moa_buf_free(&out);
+
+        ngx_http_moa_answer_finalize(ctx, rc);
+        return;
+    }
 
     if (err) {
         ctx->error_status = err->status;

@@ -15,6 +15,8 @@
 
 void ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
     ngx_int_t choice);
+void ngx_http_moa_answer_translated(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call);
 void ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_error_t *err);
 void ngx_http_moa_answer_calls_error(ngx_http_moa_ctx_t *ctx,

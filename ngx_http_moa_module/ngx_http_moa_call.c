@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_moa_call_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 static void ngx_http_moa_call_result(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr, ngx_int_t rc);
+static void ngx_http_moa_call_raw_result(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr, ngx_int_t rc);
 static void ngx_http_moa_call_failed(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr, ngx_int_t rc, const char *what);
 static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
@@ -57,7 +59,8 @@ static ngx_str_t  ngx_http_moa_stage_names[] = {
     ngx_string("proposal"),
     ngx_string("critique"),
     ngx_string("synthesis"),
-    ngx_string("passthrough")
+    ngx_string("passthrough"),
+    ngx_string("store")
 };
 
 
@@ -128,7 +131,10 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
     flags = background ? NGX_HTTP_SUBREQUEST_BACKGROUND : 0;
 
-    if (ngx_http_subrequest(r, &call->uri, NULL, &sr, ps, flags) != NGX_OK) {
+    if (ngx_http_subrequest(r, &call->uri, call->args.len ? &call->args : NULL,
+                            &sr, ps, flags)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -155,22 +161,33 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     /* its first run, posted by ngx_http_subrequest(), goes through ours */
     sr->write_event_handler = ngx_http_moa_shield_run;
 
-    sr->method = NGX_HTTP_POST;
-    sr->method_name = ngx_http_moa_post;
-    sr->method_name.len--;
+    if (call->raw && call->body.nparts == 0) {
+        /* a store's read or delete: a GET without a body */
+        sr->request_body = NULL;
+        call->body_len = 0;
 
-    rb = ngx_http_moa_call_body(ctx, call);
-    if (rb == NULL) {
-        return NGX_ERROR;
+    } else {
+        sr->method = NGX_HTTP_POST;
+        sr->method_name = ngx_http_moa_post;
+        sr->method_name.len--;
+
+        rb = ngx_http_moa_call_body(ctx, call);
+        if (rb == NULL) {
+            return NGX_ERROR;
+        }
+
+        sr->request_body = rb;
     }
-
-    sr->request_body = rb;
 
     if (ngx_http_moa_call_headers(ctx, call) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ctx->ncalls++;
+    /* $moa_upstream_calls: the provider's */
+
+    if (!call->raw) {
+        ctx->ncalls++;
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa %V call %ui to \"%V\", body %uz bytes",
@@ -390,7 +407,7 @@ ngx_http_moa_call_headers(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 
     auth = r->headers_in.authorization;
 
-    if (ctx->conf->pass_client_authorization && auth) {
+    if (ctx->conf->pass_client_authorization && auth && !call->raw) {
         h = ngx_http_moa_call_push_header(sr, "Authorization",
                                           "authorization", &auth->value);
         if (h == NULL) {
@@ -547,6 +564,11 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     ctx = call->ctx;
     what = (const char *) ngx_http_moa_call_stage_name(call->stage)->data;
 
+    if (call->raw) {
+        ngx_http_moa_call_raw_result(call, sr, rc);
+        return;
+    }
+
     ngx_http_moa_call_retry_after(call, sr);
 
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || !call->header) {
@@ -660,6 +682,41 @@ ngx_http_moa_call_result(ngx_http_moa_call_t *call, ngx_http_request_t *sr,
     }
 
     /* the reply's text stays: the parsed reply points into it */
+
+    call->ok = 1;
+}
+
+
+/*
+ * A store's call (memcached through its location): the status, and the
+ * reply's bytes when they came whole; what they mean is the store's.
+ */
+static void
+ngx_http_moa_call_raw_result(ngx_http_moa_call_t *call,
+    ngx_http_request_t *sr, ngx_int_t rc)
+{
+    /* memc ends a miss with 404 and no header */
+
+    if (rc == NGX_HTTP_NOT_FOUND && !call->header) {
+        call->status = NGX_HTTP_NOT_FOUND;
+        call->ok = 1;
+        return;
+    }
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || !call->header) {
+        call->status = (rc == NGX_HTTP_GATEWAY_TIME_OUT)
+                       ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
+        return;
+    }
+
+    call->status = sr->headers_out.status;
+
+    if (call->too_big
+        || (sr->upstream && !sr->header_only && !call->complete))
+    {
+        call->status = NGX_HTTP_BAD_GATEWAY;
+        return;
+    }
 
     call->ok = 1;
 }

@@ -34,6 +34,7 @@
 #define NGX_HTTP_MOA_CRITIQUE          1
 #define NGX_HTTP_MOA_SYNTHESIS         2
 #define NGX_HTTP_MOA_PASSTHROUGH       3
+#define NGX_HTTP_MOA_STORE             4       /* a stored response's */
 
 #define NGX_HTTP_MOA_PHASE_BODY        0
 #define NGX_HTTP_MOA_PHASE_PROPOSALS   1
@@ -41,6 +42,9 @@
 #define NGX_HTTP_MOA_PHASE_SYNTHESIS   3
 #define NGX_HTTP_MOA_PHASE_PASSTHROUGH 4
 #define NGX_HTTP_MOA_PHASE_DONE        5
+
+#define NGX_HTTP_MOA_API_CHAT           0
+#define NGX_HTTP_MOA_API_RESPONSES      1
 
 #define NGX_HTTP_MOA_FALLBACK_ERROR     0
 #define NGX_HTTP_MOA_FALLBACK_CANDIDATE 1
@@ -74,6 +78,8 @@ typedef struct {
 
 
 typedef struct ngx_http_moa_metrics_s      ngx_http_moa_metrics_t;
+typedef struct ngx_http_moa_store_s        ngx_http_moa_store_t;
+typedef struct ngx_http_moa_store_op_s     ngx_http_moa_store_op_t;
 typedef struct ngx_http_moa_metrics_req_s  ngx_http_moa_metrics_req_t;
 
 
@@ -131,10 +137,16 @@ typedef struct {
     ngx_str_t                   synthesis_prompt_json;
 
     ngx_flag_t                  models_list;   /* moa_models */
+
+    ngx_uint_t                  api;           /* moa_api */
+    ngx_str_t                   responses_pass; /* moa_responses_pass */
+    ngx_http_moa_store_t       *store;         /* moa_responses_store */
+    ngx_http_complex_value_t   *store_owner;   /* moa_responses_owner */
 } ngx_http_moa_loc_conf_t;
 
 
 typedef struct ngx_http_moa_ctx_s  ngx_http_moa_ctx_t;
+typedef struct ngx_http_moa_responses_s  ngx_http_moa_responses_t;
 
 
 /* one upstream call: a subrequest to an internal location */
@@ -144,6 +156,7 @@ typedef struct {
     ngx_uint_t                  stage;
     ngx_uint_t                  index;
     ngx_str_t                   uri;
+    ngx_str_t                   args;          /* a store's call's */
     ngx_http_moa_body_t         body;          /* parts of the body */
     size_t                      body_len;
 
@@ -171,6 +184,7 @@ typedef struct {
     unsigned                    header:1;
     unsigned                    too_big:1;
     unsigned                    complete:1;
+    unsigned                    raw:1;         /* a store's: bytes, status */
 } ngx_http_moa_call_t;
 
 
@@ -249,9 +263,13 @@ struct ngx_http_moa_ctx_s {
     ngx_str_t                   error_body;    /* nginx error as JSON */
 
     ngx_http_moa_metrics_req_t *metrics;       /* counted in moa_metrics */
+    ngx_http_moa_responses_t   *responses;     /* moa_api responses */
+    ngx_http_moa_store_op_t    *store_op;      /* waited for */
+    ngx_http_moa_store_op_t    *store_prev;    /* previous_response_id */
     ngx_uint_t                  error_status;  /* a stream's error event */
 
     unsigned                    capture:1;     /* collect for capture */
+    unsigned                    stored:1;      /* /responses/{id} */
     unsigned                    pass_usage:1;  /* read passthrough usage */
     unsigned                    succeeded:1;   /* an answer went out */
     unsigned                    fallback_used:1;

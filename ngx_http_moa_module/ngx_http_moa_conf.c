@@ -17,6 +17,7 @@
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_conf.h"
 #include "ngx_http_moa_handler.h"
+#include "ngx_http_moa_responses.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
@@ -89,6 +90,9 @@ ngx_http_moa_conf_create_loc(ngx_conf_t *cf)
     conf->fallback = NGX_CONF_UNSET_UINT;
     conf->unknown_params = NGX_CONF_UNSET_UINT;
     conf->pass_client_authorization = NGX_CONF_UNSET;
+    conf->api = NGX_CONF_UNSET_UINT;
+    conf->store = NGX_CONF_UNSET_PTR;
+    conf->store_owner = NGX_CONF_UNSET_PTR;
 
     conf->layers = NGX_CONF_UNSET_UINT;
     conf->aggregate = NGX_CONF_UNSET_UINT;
@@ -150,6 +154,10 @@ ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_MOA_PARAMS_PASS);
     ngx_conf_merge_value(conf->pass_client_authorization,
                          prev->pass_client_authorization, 0);
+    ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_MOA_API_CHAT);
+    ngx_conf_merge_str_value(conf->responses_pass, prev->responses_pass, "");
+    ngx_conf_merge_ptr_value(conf->store, prev->store, NULL);
+    ngx_conf_merge_ptr_value(conf->store_owner, prev->store_owner, NULL);
 
     if (ngx_http_moa_conf_merge_recipes(cf, prev, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -321,6 +329,44 @@ ngx_http_moa_conf_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_moa_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* moa_responses_pass: where a model that is not MoA goes as Responses */
+char *
+ngx_http_moa_conf_responses_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_moa_loc_conf_t *mlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mlcf->responses_pass.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_moa_check_uri(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->responses_pass = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* moa_not_found: a catch-all location answers OpenAI's JSON 404 */
+char *
+ngx_http_moa_conf_not_found(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_moa_responses_not_found;
 
     return NGX_CONF_OK;
 }

@@ -18,6 +18,10 @@ void *ngx_http_moa_conf_create_loc(ngx_conf_t *cf);
 char *ngx_http_moa_conf_merge_loc(ngx_conf_t *cf, void *parent, void *child);
 char *ngx_http_moa_conf_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_moa_conf_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_moa_conf_responses_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_moa_conf_not_found(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_moa_conf_proposer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_moa_conf_target(ngx_conf_t *cf, ngx_command_t *cmd,

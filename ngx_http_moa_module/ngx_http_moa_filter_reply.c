@@ -18,6 +18,7 @@
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_responses.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
@@ -381,9 +382,11 @@ ngx_http_moa_filter_reply_event(void *data, const char *event, size_t len)
         return 0;
     }
 
-    rc = ngx_http_moa_stream_event(&ctx->stream, event, len,
-                                   (char *) ctx->model->id.data,
-                                   ctx->model->id.len, &ctx->scratch);
+    rc = ctx->responses
+         ? ngx_http_moa_responses_event(ctx, event, len)
+         : ngx_http_moa_stream_event(&ctx->stream, event, len,
+                                     (char *) ctx->model->id.data,
+                                     ctx->model->id.len, &ctx->scratch);
 
     switch (rc) {
 

@@ -22,6 +22,9 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_metrics.h"
+#include "ngx_http_moa_responses.h"
+#include "ngx_http_moa_store.h"
+#include "ngx_http_moa_store_endpoint.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_sse.h"
@@ -31,9 +34,13 @@
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_collect.h"
 #include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_stored.h"
 
 
 static void ngx_http_moa_body_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_moa_body_forwarded(ngx_http_moa_ctx_t *ctx);
+static void ngx_http_moa_body_previous(ngx_http_moa_store_op_t *op);
+static void ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx);
 static void ngx_http_moa_wake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_moa_read_body(ngx_http_request_t *r,
     ngx_http_moa_ctx_t *ctx);
@@ -49,6 +56,8 @@ ngx_int_t
 ngx_http_moa_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
+    ngx_str_t                 id;
+    ngx_uint_t                list;
     ngx_pool_cleanup_t       *cln;
     ngx_http_moa_ctx_t       *ctx;
     ngx_http_moa_loc_conf_t  *mlcf;
@@ -88,6 +97,12 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 
     ngx_http_moa_output_log_id(r);
 
+    /* a stored response: /responses/{id}, /responses/{id}/input_items */
+
+    if (ngx_http_moa_store_endpoint_match(r, &id, &list)) {
+        return ngx_http_moa_store_endpoint_handler(r, &id, list);
+    }
+
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
 
@@ -120,9 +135,9 @@ ngx_http_moa_handler(ngx_http_request_t *r)
 static void
 ngx_http_moa_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_moa_ctx_t        *ctx;
-    ngx_http_moa_error_t       err;
-    ngx_http_moa_main_conf_t  *mcf;
+    ngx_int_t              rc;
+    ngx_http_moa_ctx_t    *ctx;
+    ngx_http_moa_error_t   err;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_moa_module);
 
@@ -130,6 +145,131 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    /* a Responses request: its Chat Completions body is parsed below */
+
+    if (ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES) {
+        if (ngx_http_moa_responses_parse(ctx, NULL, 0, &err) != NGX_OK) {
+            goto invalid;
+        }
+
+        /*
+         * previous_response_id: the stored response is read first; a
+         * request forwarded as is to moa_responses_pass keeps it for the
+         * provider's own store
+         */
+
+        if (ctx->responses->req.previous_response_id.len
+            && !ngx_http_moa_body_forwarded(ctx))
+        {
+            rc = ngx_http_moa_store_previous(ctx,
+                                    &ctx->responses->req.previous_response_id,
+                                    ngx_http_moa_body_previous, NULL, &err);
+
+            if (rc == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (rc == NGX_OK) {
+                ngx_http_moa_body_previous(ctx->store_prev);
+            }
+
+            return;
+        }
+    }
+
+    ngx_http_moa_body_route(ctx);
+
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "moa: invalid request: %s", err.message);
+
+    ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
+}
+
+
+/* a Responses request that goes as it came to moa_responses_pass */
+static ngx_uint_t
+ngx_http_moa_body_forwarded(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_moa_span_t  *model;
+
+    model = &ctx->responses->req.model;
+
+    if (ctx->conf->responses_pass.len == 0 || model->len < 2) {
+        return 0;
+    }
+
+    return ngx_http_moa_find_model(ctx->conf, model->p + 1, model->len - 2)
+           == NULL;
+}
+
+
+/*
+ * The previous response read (now, or when memcached answered): the
+ * request translated again, its items first, or its error (404 unknown,
+ * 503 the store could not be read).
+ */
+static void
+ngx_http_moa_body_previous(ngx_http_moa_store_op_t *op)
+{
+    int                    rc;
+    ngx_http_moa_ctx_t    *ctx;
+    ngx_http_moa_error_t   err;
+
+    ctx = op->ctx;
+
+    if (ngx_http_moa_store_prior(op, &err) != NGX_OK) {
+        goto failed;
+    }
+
+    /* item_reference: an item of the previous responses, in its place */
+
+    rc = ngx_http_moa_stored_resolve(&op->body,
+                                (char *) ctx->responses->client_body.data,
+                                ctx->responses->client_body.len,
+                                op->prior.data, op->prior.len, &err);
+    if (rc < 0) {
+        goto failed;
+    }
+
+    if (rc == 1) {
+        ctx->responses->client_body.data = (u_char *) op->body.data;
+        ctx->responses->client_body.len = op->body.len;
+    }
+
+    if (ngx_http_moa_responses_parse(ctx, (u_char *) op->prior.data,
+                                     op->prior.len, &err)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ngx_http_moa_body_route(ctx);
+
+    return;
+
+failed:
+
+    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                  "moa: invalid request: %s", err.message);
+
+    ngx_http_moa_answer_fail(ctx, &err, NULL, 0);
+}
+
+
+/* the request parsed, routed by its model and started */
+static void
+ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx)
+{
+    ngx_http_request_t        *r;
+    ngx_http_moa_error_t       err;
+    ngx_http_moa_main_conf_t  *mcf;
+
+    r = ctx->request;
 
     if (ngx_http_moa_request_parse(&ctx->req, (char *) ctx->body.data,
                                    ctx->body.len, &err)
@@ -170,6 +310,14 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
 
     ngx_http_moa_request_compact(&ctx->req);
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+    ctx->capture = mcf->capture;
+    ctx->pass_usage = mcf->usage;
+
+    if (ctx->responses && ngx_http_moa_responses_route(ctx, &err) != NGX_OK) {
+        goto invalid;
+    }
+
     ctx->usage = cJSON_CreateObject();
     if (ctx->usage == NULL) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -177,10 +325,6 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_moa_stream_init(&ctx->stream, ctx->req.include_usage);
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
-    ctx->capture = mcf->capture;
-    ctx->pass_usage = mcf->usage;
 
     /* the content phase left an empty handler: the parent is woken here */
 
@@ -196,6 +340,13 @@ ngx_http_moa_body_handler(ngx_http_request_t *r)
     ctx->last_output = ctx->start;
 
     ngx_http_moa_metrics_start(ctx);
+
+    /* a Responses stream: response.created goes out at once */
+
+    if (ngx_http_moa_responses_start(ctx) != NGX_OK) {
+        ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
+        return;
+    }
 
     if (ctx->model == NULL) {
         ctx->phase = NGX_HTTP_MOA_PHASE_PASSTHROUGH;

@@ -432,6 +432,11 @@ ngx_http_moa_metrics_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
+    if (ctx && ctx->stored) {
+        /* GET, DELETE of a stored response: moa_responses_store_* */
+        return NGX_OK;
+    }
+
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_moa_module);
 
     if (mlcf->pass.len == 0) {
@@ -486,6 +491,10 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
                    s->len, s->name, outcome);
 
     (void) ngx_atomic_fetch_add(&s->requests[outcome], 1);
+
+    if (ctx && ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES) {
+        (void) ngx_atomic_fetch_add(&s->responses, 1);
+    }
 
     ngx_http_moa_metrics_observe(&s->duration, ngx_http_moa_latency_ms,
                                  ngx_http_moa_metrics_elapsed(r));
@@ -757,4 +766,30 @@ ngx_http_moa_metrics_elapsed(ngx_http_request_t *r)
                            + (tp->msec - r->start_msec));
 
     return ngx_max(ms, 0);
+}
+
+
+/* an operation on the store of responses (ngx_http_moa_store.c) */
+void
+ngx_http_moa_metrics_store(ngx_http_request_t *r, ngx_uint_t op,
+    ngx_uint_t result, ngx_uint_t evicted)
+{
+    ngx_http_moa_metrics_t    *mt;
+    ngx_http_moa_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_moa_module);
+    mt = mcf->metrics;
+
+    if (mt == NULL || mt->sh == NULL
+        || op >= NGX_HTTP_MOA_METRICS_STORE_OPS
+        || result >= NGX_HTTP_MOA_METRICS_STORE_RESULTS)
+    {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&mt->sh->store[op][result], 1);
+
+    if (evicted) {
+        (void) ngx_atomic_fetch_add(&mt->sh->store_evictions, evicted);
+    }
 }

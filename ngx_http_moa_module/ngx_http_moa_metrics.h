@@ -35,6 +35,10 @@
 /* stage durations: proposal, critique, synthesis */
 #define NGX_HTTP_MOA_METRICS_TIMED        3
 
+/* the store of responses: load, save, delete by ok, not found, failed */
+#define NGX_HTTP_MOA_METRICS_STORE_OPS    3
+#define NGX_HTTP_MOA_METRICS_STORE_RESULTS 3
+
 #define NGX_HTTP_MOA_SERIES_MOA           0
 #define NGX_HTTP_MOA_SERIES_PASSTHROUGH   1
 #define NGX_HTTP_MOA_SERIES_NONE          2
@@ -63,6 +67,7 @@ struct ngx_http_moa_series_s {
     ngx_atomic_t                        shortcuts;  /* agreement */
     ngx_atomic_t                        selections;
     ngx_atomic_t                        in_flight;
+    ngx_atomic_t                        responses;  /* moa_api responses */
     ngx_http_moa_histogram_t            duration;
     ngx_http_moa_histogram_t            ttfb;
 
@@ -78,6 +83,9 @@ typedef struct {
                                              [NGX_HTTP_MOA_CALL_CLASSES];
     ngx_http_moa_histogram_t            stage[NGX_HTTP_MOA_METRICS_TIMED];
     ngx_http_moa_histogram_t            layer[NGX_HTTP_MOA_RECIPE_MAX_LAYERS];
+    ngx_atomic_t                        store[NGX_HTTP_MOA_METRICS_STORE_OPS]
+                                        [NGX_HTTP_MOA_METRICS_STORE_RESULTS];
+    ngx_atomic_t                        store_evictions;
 } ngx_http_moa_metrics_sh_t;
 
 
@@ -108,6 +116,8 @@ ngx_http_moa_metrics_t *ngx_http_moa_metrics_conf(ngx_conf_t *cf);
 ngx_int_t ngx_http_moa_metrics_init(ngx_conf_t *cf);
 void ngx_http_moa_metrics_start(ngx_http_moa_ctx_t *ctx);
 void ngx_http_moa_metrics_first_event(ngx_http_moa_ctx_t *ctx);
+void ngx_http_moa_metrics_store(ngx_http_request_t *r, ngx_uint_t op,
+    ngx_uint_t result, ngx_uint_t evicted);
 
 
 #endif /* _NGX_HTTP_MOA_METRICS_H_INCLUDED_ */

@@ -48,6 +48,8 @@ typedef struct {
 static ngx_int_t ngx_http_moa_metrics_page_handler(ngx_http_request_t *r);
 static void ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
     ngx_http_moa_metrics_sh_t *sh);
+static void ngx_http_moa_metrics_page_store(ngx_http_moa_buf_t *b,
+    ngx_http_moa_metrics_sh_t *sh);
 static void ngx_http_moa_metrics_stages(ngx_http_moa_buf_t *b,
     ngx_http_moa_metrics_family_t *f, ngx_http_moa_metrics_sh_t *sh,
     ngx_http_moa_buf_t *labels);
@@ -97,6 +99,12 @@ static ngx_http_moa_metrics_family_t  ngx_http_moa_metrics_families[] = {
       "when refused before routing) and outcome.",
       NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(requests),
       ngx_http_moa_outcome_labels, NGX_HTTP_MOA_OUTCOMES, NULL },
+
+    { "moa_responses_requests_total", "counter",
+      "Of moa_requests_total, the requests that came through the Responses "
+      "API (moa_api responses).",
+      NGX_HTTP_MOA_SERIES_NONE, ngx_http_moa_series_at(responses),
+      NULL, 1, NULL },
 
     { "moa_requests_in_flight", "gauge",
       "Requests routed to a MoA model or to passthrough and not finished "
@@ -412,11 +420,55 @@ ngx_http_moa_metrics_write(ngx_http_moa_buf_t *b,
         }
     }
 
+    ngx_http_moa_metrics_page_store(b, sh);
+
     if (labels.nomem) {
         b->nomem = 1;
     }
 
     ngx_http_moa_buf_free(&labels);
+}
+
+
+/* the store of responses: operations by result, evictions */
+static void
+ngx_http_moa_metrics_page_store(ngx_http_moa_buf_t *b,
+    ngx_http_moa_metrics_sh_t *sh)
+{
+    ngx_uint_t  i, j;
+
+    static const char  *ops[] = {
+        "{op=\"load\"", "{op=\"save\"", "{op=\"delete\""
+    };
+
+    static const char  *results[] = {
+        ",result=\"ok\"} ", ",result=\"not_found\"} ",
+        ",result=\"error\"} "
+    };
+
+    ngx_http_moa_metrics_head(b, "moa_responses_store_operations_total",
+                              "counter", "Operations on the store of "
+                              "responses (moa_responses_store), by result: "
+                              "error is a store that failed or did not "
+                              "answer");
+
+    for (i = 0; i < NGX_HTTP_MOA_METRICS_STORE_OPS; i++) {
+        for (j = 0; j < NGX_HTTP_MOA_METRICS_STORE_RESULTS; j++) {
+            ngx_http_moa_buf_lit(b, "moa_responses_store_operations_total");
+            ngx_http_moa_buf_cstr(b, ops[i]);
+            ngx_http_moa_buf_cstr(b, results[j]);
+            ngx_http_moa_buf_int(b, (long long) sh->store[i][j]);
+            ngx_http_moa_buf_lit(b, "\n");
+        }
+    }
+
+    ngx_http_moa_metrics_head(b, "moa_responses_store_evictions_total",
+                              "counter", "Stored responses evicted from "
+                              "the zone to make room for new ones");
+
+    ngx_http_moa_buf_lit(b, "moa_responses_store_evictions_total ");
+    ngx_http_moa_buf_int(b, (long long) sh->store_evictions);
+    ngx_http_moa_buf_lit(b, "\n");
 }
 
 

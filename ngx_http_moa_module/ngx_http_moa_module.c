@@ -21,6 +21,7 @@
 #include "ngx_http_moa_variables.h"
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_metrics_page.h"
+#include "ngx_http_moa_store.h"
 
 #include "ngx_http_moa_stage_body.h"
 
@@ -73,6 +74,13 @@ static ngx_conf_enum_t  ngx_http_moa_unknown_params_modes[] = {
     { ngx_string("pass"), NGX_HTTP_MOA_PARAMS_PASS },
     { ngx_string("drop"), NGX_HTTP_MOA_PARAMS_DROP },
     { ngx_string("reject"), NGX_HTTP_MOA_PARAMS_REJECT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_moa_apis[] = {
+    { ngx_string("chat"), NGX_HTTP_MOA_API_CHAT },
+    { ngx_string("responses"), NGX_HTTP_MOA_API_RESPONSES },
     { ngx_null_string, 0 }
 };
 
@@ -314,9 +322,44 @@ static ngx_command_t  ngx_http_moa_commands[] = {
       offsetof(ngx_http_moa_loc_conf_t, max_total_tokens),
       &ngx_http_moa_max_total_tokens_bounds },
 
+    { ngx_string("moa_api"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_moa_loc_conf_t, api),
+      &ngx_http_moa_apis },
+
+    { ngx_string("moa_responses_pass"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_http_moa_conf_responses_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_not_found"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_moa_conf_not_found,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("moa_models"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_moa_models,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_responses_store"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE12,
+      ngx_http_moa_store_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("moa_responses_owner"),
+      NGX_HTTP_MOA_CONF|NGX_CONF_TAKE1,
+      ngx_http_moa_store_conf_owner,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },

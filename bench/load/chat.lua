@@ -2,6 +2,8 @@
 -- Arena-Hard prompts (BENCH_PROMPTS, one JSON messages array per line),
 -- model BENCH_MODEL, "stream":true when BENCH_STREAM=1. done() prints one
 -- JSON line (prefix "WRKJSON ") with counts and latency percentiles in us.
+-- BENCH_API=responses: the same conversations as POST /v1/responses
+-- ("input": the messages, which are valid input items).
 local reqs = {}
 local idx = 0
 
@@ -17,10 +19,12 @@ function init(args)
         io.stderr:write("chat.lua: cannot read BENCH_PROMPTS\n")
         os.exit(2)
     end
+    local responses = os.getenv("BENCH_API") == "responses"
+    local path = responses and "/v1/responses" or "/v1/chat/completions"
+    local key = responses and '","input":' or '","messages":'
     for line in f:lines() do
-        local body = '{"model":"' .. model .. '","messages":' .. line
-                     .. extra .. '}'
-        reqs[#reqs + 1] = wrk.format("POST", "/v1/chat/completions",
+        local body = '{"model":"' .. model .. key .. line .. extra .. '}'
+        reqs[#reqs + 1] = wrk.format("POST", path,
             { ["Content-Type"] = "application/json" }, body)
     end
     f:close()

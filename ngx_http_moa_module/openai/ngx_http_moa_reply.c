@@ -156,6 +156,7 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ngx_http_moa_json_tok_span(j, ma[0], &ch->content);
         ngx_http_moa_json_tok_span(j, ma[1], &ch->tool_calls);
         ngx_http_moa_json_tok_span(j, ma[2], &ch->refusal);
+        ngx_http_moa_json_tok_span(j, ca[3], &ch->finish_reason);
 
         /*
          * what a client gets as is: no field to add, none to remove, no

@@ -25,6 +25,7 @@ typedef struct {
     ngx_http_moa_span_t          content;    /* len 0 when absent */
     ngx_http_moa_span_t          tool_calls;
     ngx_http_moa_span_t          refusal;
+    ngx_http_moa_span_t          finish_reason;
     unsigned                     plain:1;    /* as clients expect it */
 } ngx_http_moa_choice_t;
 

@@ -223,8 +223,9 @@ sub _connect {
 }
 
 sub _request_text {
-    my ($method, $path, $body) = @_;
+    my ($method, $path, $body, $headers) = @_;
     my $text = "$method $path HTTP/1.0\r\nHost: localhost\r\n";
+    $text .= "$_: $headers->{$_}\r\n" for sort keys %{ $headers // {} };
     if (defined $body) {
         $text .= "Content-Type: application/json\r\nContent-Length: "
                  . length($body) . "\r\n";
@@ -243,8 +244,8 @@ sub _parse_response {
              body => $body // '' };
 }
 
-# sends every request (a [method, path, body] each) on its own connection
-# at once, then reads them all: the replies in the same order
+# sends every request (a [method, path, body, {headers}] each) on its own
+# connection at once, then reads them all: the replies in the same order
 sub http_parallel {
     my @requests = @_;
     require IO::Select;
@@ -275,8 +276,8 @@ sub http_parallel {
 
 # one request on its own connection: { status, headers, body }
 sub http {
-    my ($method, $path, $body) = @_;
-    return (http_parallel([$method, $path, $body]))[0];
+    my ($method, $path, $body, $headers) = @_;
+    return (http_parallel([$method, $path, $body, $headers]))[0];
 }
 
 # --- Prometheus text exposition

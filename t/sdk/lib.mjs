@@ -5,7 +5,7 @@
 // package.json ("openai-oldest", "openai-current"), each an "openai".
 
 export const BASE = process.env.MOA_SDK_BASE;
-const PACKAGE = process.env.MOA_SDK_PACKAGE;
+export const PACKAGE = process.env.MOA_SDK_PACKAGE;
 
 if (!BASE || !PACKAGE) {
     throw new Error('MOA_SDK_BASE or MOA_SDK_PACKAGE is not set: run these '
@@ -107,4 +107,33 @@ export function contentOf(chunks, index = 0) {
         }
     }
     return text;
+}
+
+// The Responses API tests run twice: against the module, and against the
+// reference, conf/mock-responses.js answering straight as OpenAI would
+// (<base>/<scenario>/ref/v1, its stage set to the synthesis): a test that
+// fails against the reference is a bug of the test.  usage: what the
+// "ok" and "tools" scenarios make a response's usage (the module sums the
+// five calls of the chain, the reference is the synthesis alone).
+export const TARGETS = [
+    {
+        name: 'module',
+        path: '',
+        usage: { input_tokens: 11111, output_tokens: 22222,
+                 total_tokens: 33333 },
+    },
+    {
+        name: 'reference',
+        path: '/ref',
+        usage: { input_tokens: 10000, output_tokens: 20000,
+                 total_tokens: 30000 },
+    },
+];
+
+export function responsesUsageOf(u) {
+    return u == null ? u : {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        total_tokens: u.total_tokens,
+    };
 }
