@@ -124,10 +124,24 @@ _EOS_
 _EOS_
     },
 
-    # the synthesis answers JSON that follows a schema (responses.parse)
+    # JSON that follows a schema (responses.parse): a json_schema request is
+    # answered by selection (moa_select_json_schema), so the proposals
+    # answer it and the judge picks the second; the synthesis answers it for
+    # the reference mock
     json => {
         mock => <<'_EOS_',
-{"synthesis": {"content": "{\"city\": \"Paris\", \"temperature_c\": 21, \"conditions\": [\"sunny\", \"windy\"]}"}}
+{"proposal": {"content": "{\"city\": \"Paris\", \"temperature_c\": 21, \"conditions\": [\"sunny\", \"windy\"]}"},
+ "critique": {"content": "{\"best\": 2}"},
+ "synthesis": {"content": "{\"city\": \"Paris\", \"temperature_c\": 21, \"conditions\": [\"sunny\", \"windy\"]}"}}
+_EOS_
+    },
+
+    # every proposal and the synthesis echo the request they got, the judge
+    # of a json_schema request picks the first (what reached the provider)
+    jsonecho => {
+        mock => <<'_EOS_',
+{"proposal": {"echo": true}, "critique": {"content": "{\"best\": 1}"},
+ "synthesis": {"echo": true}}
 _EOS_
     },
 

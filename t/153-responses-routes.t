@@ -112,25 +112,28 @@ is $r->{output}[0]{status}, 'incomplete', 'the item too';
 
 
 
-=== TEST 4: structured output: text.format json_schema reaches every stage as response_format, the JSON answer as output_text
+=== TEST 4: structured output: text.format json_schema reaches every proposal as response_format; by default (moa_select_json_schema) the judge picks one candidate, answered verbatim as output_text
 --- mock
-{"synthesis": {"content": "{\"city\":\"Paris\"}"}}
+{"proposal": {"content": "{\"city\":\"Paris {call}\"}"},
+ "critique": {"content": "{\"best\": 2}"}}
 --- request
 POST /v1/responses
 {"model":"moa-gpt-4o-v1","input":"capital of France as JSON","text":{"format":{"type":"json_schema","name":"city","schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}}}
 --- error_code: 200
+--- response_headers
+X-MoA-Selected: 2
 --- json
 my $text = $r->{output}[0]{content}[0]{text};
-is_deeply decode_json($text), {city => 'Paris'}, 'the JSON answer';
+is_deeply decode_json($text), {city => 'Paris 1'}, 'the picked JSON answer';
 is $r->{text}{format}{name}, 'city', 'text.format echoed';
 --- error_log eval
 [
 qr/stage=proposal call=0 .*"response_format":\{"type":"json_schema","json_schema":\{"name":"city","schema":\{"type":"object"/,
-qr/stage=synthesis call=0 .*"response_format":\{"type":"json_schema"/,
+qr/stage=critique call=0 /,
 ]
 --- no_error_log
+stage=synthesis
 [alert]
-[crit]
 
 
 
@@ -467,3 +470,31 @@ X-MoA-Fallback: candidate
 is $r->{object}, 'response', 'a response';
 is $r->{output}[0]{content}[0]{text}, 'candidate 0 text', 'the candidate';
 is $r->{model}, 'moa-gpt-4o-v1', 'the MoA id';
+
+
+
+=== TEST 20: structured output with moa_select_json_schema off: the synthesis gets the response_format too, its JSON answer as output_text
+--- config
+    location = /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        moa_select_json_schema off;
+    }
+--- mock
+{"synthesis": {"content": "{\"city\":\"Paris\"}"}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"capital of France as JSON","text":{"format":{"type":"json_schema","name":"city","schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}}}
+--- error_code: 200
+--- json
+my $text = $r->{output}[0]{content}[0]{text};
+is_deeply decode_json($text), {city => 'Paris'}, 'the JSON answer';
+--- error_log eval
+[
+qr/stage=proposal call=0 .*"response_format":\{"type":"json_schema","json_schema":\{"name":"city","schema":\{"type":"object"/,
+qr/stage=synthesis call=0 .*"response_format":\{"type":"json_schema"/,
+]
+--- no_error_log
+[alert]
+[crit]

@@ -248,7 +248,7 @@ for (const target of TARGETS) {
     test(name('the zod schema reaches the provider as a JSON schema'),
          T, async () => {
         const format = zodTextFormat(Weather, 'weather');
-        const r = await at(target, 'echo').responses.create({
+        const r = await at(target, 'jsonecho').responses.create({
             model: MOA, input: 'The weather in Paris, as JSON.',
             text: { format },
         });
