@@ -498,3 +498,25 @@ qr/stage=synthesis call=0 .*"response_format":\{"type":"json_schema"/,
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 21: a text and a refusal: one message item with two parts, as OpenAI
+--- mock
+{"synthesis": {"content": "Part of it", "refusal": "not the rest"}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"x"}
+--- error_code: 200
+--- json
+is scalar @{$r->{output}}, 1, 'one output item';
+is $r->{output}[0]{type}, 'message', 'a message';
+is_deeply [map { $_->{type} } @{$r->{output}[0]{content}}],
+    ['output_text', 'refusal'], 'output_text then refusal';
+is $r->{output}[0]{content}[0]{text}, 'Part of it', 'the text';
+is $r->{output}[0]{content}[1]{refusal}, 'not the rest', 'the refusal';
+is $r->{output_text}, 'Part of it', 'output_text: the text alone'
+    if exists $r->{output_text};
+--- no_error_log
+[alert]
+[crit]
