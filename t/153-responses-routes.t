@@ -19,6 +19,7 @@ add_block_preprocessor(sub {
     js_import mockresp from $root/conf/mock-responses.js;
     log_format moa_capture escape=none '\$moa_capture';
     log_format moa_api 'api=\$moa_api model=\$moa_model';
+    log_format moa_tokens 'tokens=\$moa_prompt_tokens/\$moa_completion_tokens/\$moa_total_tokens';
     moa_metrics_zone moa_metrics 1m;
 _EOC_
 
@@ -517,6 +518,128 @@ is $r->{output}[0]{content}[0]{text}, 'Part of it', 'the text';
 is $r->{output}[0]{content}[1]{refusal}, 'not the rest', 'the refusal';
 is $r->{output_text}, 'Part of it', 'output_text: the text alone'
     if exists $r->{output_text};
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 22: moa_responses_pass plain: the reply as is, its usage counted ($moa_*_tokens, metrics), the capture record from the input and output items
+--- config
+    location = /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_responses_pass /_moa_responses;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        access_log logs/capture.jsonl moa_capture if=$moa_capture;
+        access_log logs/tokens.log moa_tokens;
+    }
+    location = /_moa_responses {
+        internal;
+        proxy_pass http://moa_mock/echo/responses;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+    }
+    location /echo/ {
+        client_body_buffer_size 1m;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"content": "forwarded answer", "chunks": 3, "refusal": "not that", "tool_calls": [{"id": "call_7", "name": "f", "arguments": "{\\"x\\":1}"}], "usage": {"prompt_tokens": 21, "completion_tokens": 8}}}';
+        js_content mockresp.responses;
+    }
+    location = /metrics {
+        moa_metrics;
+    }
+--- request
+POST /v1/responses
+{"model":"gpt-4o-mini","input":"fwd-plain: hi"}
+--- error_code: 200
+--- response_body_like eval
+qr/^\{"object":"response",.*"id":"resp_mock_passthrough_0",/
+--- check
+my ($c) = MoaTest::captured('fwd-plain');
+ok $c, 'a capture line';
+is_deeply $c->{messages}[0], {role => 'user', content => 'fwd-plain: hi'},
+    "the request's input as messages";
+is_deeply $c->{messages}[-1], {role => 'assistant', content => 'forwarded answer',
+    refusal => 'not that', tool_calls => [{id => 'call_7', type => 'function',
+    function => {name => 'f', arguments => '{"x":1}'}}]},
+    'the final assistant turn from the output items';
+is $c->{metadata}{usage}{prompt_tokens}, 21, 'captured usage';
+my $path = Test::Nginx::Util::server_root() . '/logs/tokens.log';
+my ($line, $fh);
+for (1 .. 20) {
+    last if open($fh, '<', $path) && defined($line = <$fh>);
+    select undef, undef, undef, 0.1;
+}
+is $line, "tokens=21/8/29\n", '$moa_prompt/completion/total_tokens';
+my ($m) = MoaTest::scrape_settled(1);
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'prompt'), 21, 'prompt tokens counted';
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'completion'), 8, 'completion tokens counted';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 23: moa_responses_pass streamed: the events as they came, the usage of response.completed counted, the capture record
+--- config
+    location = /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_responses_pass /_moa_responses;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        access_log logs/capture.jsonl moa_capture if=$moa_capture;
+        access_log logs/tokens.log moa_tokens;
+    }
+    location = /_moa_responses {
+        internal;
+        proxy_pass http://moa_mock/echo/responses;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+    }
+    location /echo/ {
+        client_body_buffer_size 1m;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"content": "forwarded answer", "chunks": 3, "refusal": "not that", "tool_calls": [{"id": "call_7", "name": "f", "arguments": "{\\"x\\":1}"}], "usage": {"prompt_tokens": 21, "completion_tokens": 8}}}';
+        js_content mockresp.responses;
+    }
+    location = /metrics {
+        moa_metrics;
+    }
+--- request
+POST /v1/responses
+{"model":"gpt-4o-mini","input":"fwd-stream: hi","stream":true}
+--- error_code: 200
+--- response_body_like eval
+qr/^event: response.created\n.*event: response.completed\ndata: \{"type":"response.completed","sequence_number":\d+,[^\n]*"input_tokens":21[^\n]*\n\n\z/s
+--- check
+my ($c) = MoaTest::captured('fwd-stream');
+ok $c, 'a capture line';
+is_deeply $c->{messages}[0], {role => 'user', content => 'fwd-stream: hi'},
+    "the request's input as messages";
+is_deeply $c->{messages}[-1], {role => 'assistant', content => 'forwarded answer',
+    refusal => 'not that', tool_calls => [{id => 'call_7', type => 'function',
+    function => {name => 'f', arguments => '{"x":1}'}}]},
+    'the final assistant turn from the output items';
+is $c->{metadata}{usage}{prompt_tokens}, 21, 'captured usage';
+my $path = Test::Nginx::Util::server_root() . '/logs/tokens.log';
+my ($line, $fh);
+for (1 .. 20) {
+    last if open($fh, '<', $path) && defined($line = <$fh>);
+    select undef, undef, undef, 0.1;
+}
+is $line, "tokens=21/8/29\n", '$moa_prompt/completion/total_tokens';
+my ($m) = MoaTest::scrape_settled(1);
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'prompt'), 21, 'prompt tokens counted';
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'completion'), 8, 'completion tokens counted';
 --- no_error_log
 [alert]
 [crit]
