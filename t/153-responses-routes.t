@@ -643,3 +643,31 @@ is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 24: include: values that need nothing are accepted; message.output_text.logprobs and an unknown value are a 400 naming include[i], no passthrough call
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"hi","include":["reasoning.encrypted_content","message.input_image.image_url","web_search_call.action.sources"]}
+--- error_code: 200
+--- check
+my $res = MoaTest::http('POST', '/v1/responses',
+    '{"model":"moa-gpt-4o-v1","input":"hi","include":["reasoning.encrypted_content","message.output_text.logprobs"]}');
+is $res->{status}, 400, 'logprobs: 400';
+my $e = decode_json($res->{body})->{error};
+is $e->{type}, 'invalid_request_error', 'invalid_request_error';
+is $e->{param}, 'include[1]', 'include[1]';
+like $e->{message}, qr/message\.output_text\.logprobs.*not supported/, 'says what';
+$res = MoaTest::http('POST', '/v1/responses',
+    '{"model":"gpt-4o-mini","input":"hi","include":["no.such.value"]}');
+is $res->{status}, 400, 'unknown, translated passthrough: 400';
+$e = decode_json($res->{body})->{error};
+is $e->{param}, 'include[0]', 'include[0]';
+like $e->{message}, qr/'no\.such\.value' is not supported/, 'names the value';
+--- grep_error_log eval: qr/mock: stage=\w+ call=\d+/
+--- grep_error_log_out eval
+qr/\A(?:mock: stage=(?:proposal|critique|synthesis) call=\d+\n)+\z/
+--- no_error_log
+[alert]
+[crit]
