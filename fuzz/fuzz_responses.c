@@ -10,7 +10,8 @@
  * JSON, and a chat body the chat contract takes (or refuses only for what
  * it checks deeper: metadata).  Then the input is fed as a chat chunk to
  * the events translator: every frame is "event: T" and a JSON "data:" of
- * type T, numbered in order, the last one a whole response.
+ * type T, numbered in order, the last one a whole response; and read
+ * as a Responses provider's reply (usage, assistant message).
  */
 
 
@@ -22,6 +23,7 @@
 #include "ngx_http_moa_responses_request.h"
 #include "ngx_http_moa_responses_object.h"
 #include "ngx_http_moa_responses_events.h"
+#include "ngx_http_moa_responses_forwarded.h"
 
 
 static void
@@ -137,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                                rc;
     char                              *copy;
+    cJSON                             *usage, *message;
     size_t                             len, prior_len;
     const char                        *prior;
     ngx_http_moa_buf_t                 out;
@@ -206,6 +209,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_responses_frames(&out);
+
+    /* the same bytes as a Responses provider's reply, read back */
+
+    (void) ngx_http_moa_responses_forwarded_final(copy, len);
+
+    if (ngx_http_moa_responses_forwarded_read(copy, len, &usage, &message)
+        == 0)
+    {
+        fuzz_assert(usage == NULL || cJSON_IsObject(usage), "a usage");
+        fuzz_assert(message == NULL
+                    || cJSON_IsString(fuzz_get(message, "role")),
+                    "an assistant message");
+        cJSON_Delete(usage);
+        cJSON_Delete(message);
+
+    } else {
+        fuzz_assert(usage == NULL && message == NULL, "nothing returned");
+    }
 
     ngx_http_moa_buf_free(&out);
     ngx_http_moa_responses_events_free(&ev);

@@ -2,7 +2,8 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * One upstream call: start, result, cancel; the stage names.
+ * One upstream call: start, result, cancel; the stage names (its body
+ * and headers: ngx_http_moa_call_body.c).
  */
 
 

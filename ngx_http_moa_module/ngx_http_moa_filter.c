@@ -140,7 +140,10 @@ ngx_http_moa_header_filter(ngx_http_request_t *r)
             if (!ngx_http_moa_is_sse(r)) {
                 call->observe = 1;
 
-            } else if (call->ctx->capture || call->ctx->req.include_usage) {
+            } else if (call->ctx->capture || call->ctx->req.include_usage
+                       || call->ctx->responses)
+            {
+                /* a Responses stream ends with its usage, always */
                 call->observe_sse = 1;
                 ngx_http_moa_sse_init(&call->ctx->sse,
                                       call->ctx->conf->max_response_size);

@@ -480,5 +480,10 @@ ngx_http_moa_filter_reply_collect(void *data, const char *event, size_t len)
         return 0;
     }
 
+    if (call->ctx->responses) {
+        /* forwarded to moa_responses_pass: typed events */
+        return ngx_http_moa_responses_forwarded_event(call->ctx, event, len);
+    }
+
     return ngx_http_moa_collect_chunk(&call->ctx->collect, event, len);
 }

@@ -25,6 +25,7 @@
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_error.h"
 #include "ngx_http_moa_stream.h"
+#include "ngx_http_moa_responses_forwarded.h"
 
 
 static void ngx_http_moa_responses_cleanup(void *data);
@@ -106,9 +107,10 @@ ngx_http_moa_responses_route(ngx_http_moa_ctx_t *ctx,
         rs->forward = 1;
         ctx->body = rs->client_body;
 
-        /* its reply is no chat completion: nothing of it is read */
-        ctx->capture = 0;
-        ctx->pass_usage = 0;
+        /*
+         * its reply passes as is; its usage and output are read from a
+         * copy (or the stream's last event) as a Responses object
+         */
 
         return NGX_OK;
     }
@@ -158,6 +160,69 @@ ngx_uint_t
 ngx_http_moa_responses_translated(ngx_http_moa_ctx_t *ctx)
 {
     return ctx->responses && !ctx->responses->forward;
+}
+
+
+int
+ngx_http_moa_responses_forwarded_event(ngx_http_moa_ctx_t *ctx,
+    const char *event, size_t len)
+{
+    ngx_http_moa_responses_t  *rs;
+
+    rs = ctx->responses;
+
+    if (!ngx_http_moa_responses_forwarded_final(event, len)) {
+        return 0;
+    }
+
+    rs->final.len = 0;
+    ngx_http_moa_buf_add(&rs->final, event, len);
+
+    return rs->final.nomem ? -1 : 0;
+}
+
+
+cJSON *
+ngx_http_moa_responses_forwarded_answer(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call)
+{
+    cJSON                     *usage, *message;
+    ngx_http_moa_buf_t        *b;
+    ngx_http_moa_responses_t  *rs;
+
+    rs = ctx->responses;
+
+    if (call->observe) {
+        b = &call->reply;
+
+    } else if (call->observe_sse) {
+        b = &rs->final;
+
+    } else {
+        return NULL;
+    }
+
+    if (b->len == 0
+        || ngx_http_moa_responses_forwarded_read(b->data, b->len, &usage,
+                                                 &message)
+           != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "moa: the forwarded Responses reply has no response "
+                      "object: no usage, nothing captured");
+        return NULL;
+    }
+
+    if (ctx->capture && message) {
+        cJSON_Delete(ctx->answer_owned);
+        ctx->answer_owned = message;
+        ctx->succeeded = 1;
+
+    } else {
+        cJSON_Delete(message);
+    }
+
+    return usage;
 }
 
 
@@ -383,4 +448,5 @@ ngx_http_moa_responses_cleanup(void *data)
     ngx_http_moa_responses_request_free(&rs->req);
     ngx_http_moa_responses_events_free(&rs->ev);
     ngx_http_moa_buf_free(&rs->chunk);
+    ngx_http_moa_buf_free(&rs->final);
 }

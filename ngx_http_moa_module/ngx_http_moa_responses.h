@@ -29,6 +29,8 @@ struct ngx_http_moa_responses_s {
     ngx_http_moa_responses_events_t   ev;      /* the stream's state */
     ngx_str_t                         client_body;  /* as the client sent */
     ngx_http_moa_buf_t                chunk;   /* scratch: a chat chunk */
+    ngx_http_moa_buf_t                final;   /* a forwarded stream's
+                                                  last event */
     ngx_str_t                         response;     /* the final object */
     uint64_t                          seed;
     unsigned                          forward:1;    /* moa_responses_pass */
@@ -50,6 +52,16 @@ ngx_int_t ngx_http_moa_responses_route(ngx_http_moa_ctx_t *ctx,
 void ngx_http_moa_responses_passthrough(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *call);
 ngx_uint_t ngx_http_moa_responses_translated(ngx_http_moa_ctx_t *ctx);
+/* a forwarded stream's event: the last one (the whole response) kept */
+int ngx_http_moa_responses_forwarded_event(ngx_http_moa_ctx_t *ctx,
+    const char *event, size_t len);
+/*
+ * a forwarded reply read (call->reply, or the stream's last event): its
+ * usage in chat names returned (the caller deletes it), its output as the
+ * captured answer when capture is on
+ */
+cJSON *ngx_http_moa_responses_forwarded_answer(ngx_http_moa_ctx_t *ctx,
+    ngx_http_moa_call_t *call);
 /* a stream's response.created and response.in_progress, at once */
 ngx_int_t ngx_http_moa_responses_start(ngx_http_moa_ctx_t *ctx);
 /* one chat chunk of the streamed answer: NGX_HTTP_MOA_EVENT_* */

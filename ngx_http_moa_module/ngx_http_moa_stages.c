@@ -661,6 +661,14 @@ ngx_http_moa_stages_passthrough_answer(ngx_http_moa_ctx_t *ctx,
         return;
     }
 
+    if (ctx->responses) {
+        /* forwarded to moa_responses_pass: a Responses object */
+        usage = ngx_http_moa_responses_forwarded_answer(ctx, call);
+        (void) ngx_http_moa_stages_usage(ctx, usage, "passthrough");
+        cJSON_Delete(usage);
+        return;
+    }
+
     if (call->observe_sse) {
         (void) ngx_http_moa_stages_usage(ctx, ctx->collect.usage,
                                          "passthrough");

@@ -91,7 +91,7 @@ mock: start stage=synthesis
 {}
 --- request
 POST /v1/responses
-{"model":"gpt-4o-mini","instructions":"be brief","input":"hi","temperature":0.5,"top_p":0.9,"max_output_tokens":100,"user":"u-1","safety_identifier":"s-1","prompt_cache_key":"k","metadata":{"k":"v"},"store":false,"truncation":"auto","parallel_tool_calls":false,"include":["message.output_text.logprobs"],"top_logprobs":2,"max_tool_calls":3}
+{"model":"gpt-4o-mini","instructions":"be brief","input":"hi","temperature":0.5,"top_p":0.9,"max_output_tokens":100,"user":"u-1","safety_identifier":"s-1","prompt_cache_key":"k","metadata":{"k":"v"},"store":false,"truncation":"auto","parallel_tool_calls":false,"include":["reasoning.encrypted_content"],"top_logprobs":2,"max_tool_calls":3}
 --- error_code: 200
 --- error_log
 mock: stage=passthrough call=0 model=gpt-4o-mini stream=false body={"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],"parallel_tool_calls":false,"max_completion_tokens":100,"temperature":0.5,"top_p":0.9,"metadata":{"k":"v"},"user":"u-1","safety_identifier":"s-1","prompt_cache_key":"k"}

@@ -416,3 +416,36 @@ is_deeply $e[-1]{response}{metadata}, {k => 'v'}, 'metadata echoed';
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 16: a text and a refusal: two parts (output_text at 0, refusal at 1) of one message item, each with its part events, the item's done carrying both
+--- mock
+{"synthesis": {"content": "Part of it", "chunks": 2, "refusal": "not the rest"}}
+--- error_code: 200
+--- check
+my @e = main::frames($body);
+my @m = grep { $_->{type} =~ /^response\.(output_item|content_part|output_text|refusal)\./ } @e;
+is join(' ', map { $_->{type} =~ s/^response\.//r } @m),
+   'output_item.added content_part.added output_text.delta output_text.delta'
+   . ' output_text.done content_part.done content_part.added refusal.delta'
+   . ' refusal.done content_part.done output_item.done', 'one item, its parts in order';
+my %ids = map { ($_->{item_id} // $_->{item}{id}) => 1 } @m;
+is scalar(keys %ids), 1, 'one item id throughout';
+is_deeply [map { $_->{content_index} } grep { $_->{type} =~ /content_part|refusal|output_text/ } @m],
+    [0, 0, 0, 0, 0, 1, 1, 1, 1], 'content_index 0 for the text, 1 for the refusal';
+my ($added) = grep { $_->{type} eq 'response.content_part.added' && $_->{content_index} == 1 } @m;
+is_deeply $added->{part}, {type => 'refusal', refusal => ''}, 'the refusal part added empty';
+my ($rd) = grep { $_->{type} eq 'response.refusal.done' } @m;
+is $rd->{refusal}, 'not the rest', 'refusal.done';
+my ($item) = grep { $_->{type} eq 'response.output_item.done' } @m;
+is scalar @{$item->{item}{content}}, 2, 'output_item.done carries both parts';
+is $item->{item}{content}[0]{text}, 'Part of it', 'the text';
+is $item->{item}{content}[1]{refusal}, 'not the rest', 'the refusal';
+my $r = $e[-1]{response};
+is scalar @{$r->{output}}, 1, 'one output item in the response';
+is_deeply [map { $_->{type} } @{$r->{output}[0]{content}}],
+    ['output_text', 'refusal'], 'its two parts';
+--- no_error_log
+[alert]
+[crit]

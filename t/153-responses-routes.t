@@ -19,6 +19,7 @@ add_block_preprocessor(sub {
     js_import mockresp from $root/conf/mock-responses.js;
     log_format moa_capture escape=none '\$moa_capture';
     log_format moa_api 'api=\$moa_api model=\$moa_model';
+    log_format moa_tokens 'tokens=\$moa_prompt_tokens/\$moa_completion_tokens/\$moa_total_tokens';
     moa_metrics_zone moa_metrics 1m;
 _EOC_
 
@@ -495,6 +496,178 @@ is_deeply decode_json($text), {city => 'Paris'}, 'the JSON answer';
 qr/stage=proposal call=0 .*"response_format":\{"type":"json_schema","json_schema":\{"name":"city","schema":\{"type":"object"/,
 qr/stage=synthesis call=0 .*"response_format":\{"type":"json_schema"/,
 ]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 21: a text and a refusal: one message item with two parts, as OpenAI
+--- mock
+{"synthesis": {"content": "Part of it", "refusal": "not the rest"}}
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"x"}
+--- error_code: 200
+--- json
+is scalar @{$r->{output}}, 1, 'one output item';
+is $r->{output}[0]{type}, 'message', 'a message';
+is_deeply [map { $_->{type} } @{$r->{output}[0]{content}}],
+    ['output_text', 'refusal'], 'output_text then refusal';
+is $r->{output}[0]{content}[0]{text}, 'Part of it', 'the text';
+is $r->{output}[0]{content}[1]{refusal}, 'not the rest', 'the refusal';
+is $r->{output_text}, 'Part of it', 'output_text: the text alone'
+    if exists $r->{output_text};
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 22: moa_responses_pass plain: the reply as is, its usage counted ($moa_*_tokens, metrics), the capture record from the input and output items
+--- config
+    location = /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_responses_pass /_moa_responses;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        access_log logs/capture.jsonl moa_capture if=$moa_capture;
+        access_log logs/tokens.log moa_tokens;
+    }
+    location = /_moa_responses {
+        internal;
+        proxy_pass http://moa_mock/echo/responses;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+    }
+    location /echo/ {
+        client_body_buffer_size 1m;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"content": "forwarded answer", "chunks": 3, "refusal": "not that", "tool_calls": [{"id": "call_7", "name": "f", "arguments": "{\\"x\\":1}"}], "usage": {"prompt_tokens": 21, "completion_tokens": 8}}}';
+        js_content mockresp.responses;
+    }
+    location = /metrics {
+        moa_metrics;
+    }
+--- request
+POST /v1/responses
+{"model":"gpt-4o-mini","input":"fwd-plain: hi"}
+--- error_code: 200
+--- response_body_like eval
+qr/^\{"object":"response",.*"id":"resp_mock_passthrough_0",/
+--- check
+my ($c) = MoaTest::captured('fwd-plain');
+ok $c, 'a capture line';
+is_deeply $c->{messages}[0], {role => 'user', content => 'fwd-plain: hi'},
+    "the request's input as messages";
+is_deeply $c->{messages}[-1], {role => 'assistant', content => 'forwarded answer',
+    refusal => 'not that', tool_calls => [{id => 'call_7', type => 'function',
+    function => {name => 'f', arguments => '{"x":1}'}}]},
+    'the final assistant turn from the output items';
+is $c->{metadata}{usage}{prompt_tokens}, 21, 'captured usage';
+my $path = Test::Nginx::Util::server_root() . '/logs/tokens.log';
+my ($line, $fh);
+for (1 .. 20) {
+    last if open($fh, '<', $path) && defined($line = <$fh>);
+    select undef, undef, undef, 0.1;
+}
+is $line, "tokens=21/8/29\n", '$moa_prompt/completion/total_tokens';
+my ($m) = MoaTest::scrape_settled(1);
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'prompt'), 21, 'prompt tokens counted';
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'completion'), 8, 'completion tokens counted';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 23: moa_responses_pass streamed: the events as they came, the usage of response.completed counted, the capture record
+--- config
+    location = /v1/responses {
+        moa_api responses;
+        moa_pass /_moa_upstream;
+        moa_responses_pass /_moa_responses;
+        moa_model moa-gpt-4o-v1 gpt-4o;
+        access_log logs/capture.jsonl moa_capture if=$moa_capture;
+        access_log logs/tokens.log moa_tokens;
+    }
+    location = /_moa_responses {
+        internal;
+        proxy_pass http://moa_mock/echo/responses;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+    }
+    location /echo/ {
+        client_body_buffer_size 1m;
+        postpone_output 0;
+        set $mock_stage passthrough;
+        set $mock_scenario '{"passthrough": {"content": "forwarded answer", "chunks": 3, "refusal": "not that", "tool_calls": [{"id": "call_7", "name": "f", "arguments": "{\\"x\\":1}"}], "usage": {"prompt_tokens": 21, "completion_tokens": 8}}}';
+        js_content mockresp.responses;
+    }
+    location = /metrics {
+        moa_metrics;
+    }
+--- request
+POST /v1/responses
+{"model":"gpt-4o-mini","input":"fwd-stream: hi","stream":true}
+--- error_code: 200
+--- response_body_like eval
+qr/^event: response.created\n.*event: response.completed\ndata: \{"type":"response.completed","sequence_number":\d+,[^\n]*"input_tokens":21[^\n]*\n\n\z/s
+--- check
+my ($c) = MoaTest::captured('fwd-stream');
+ok $c, 'a capture line';
+is_deeply $c->{messages}[0], {role => 'user', content => 'fwd-stream: hi'},
+    "the request's input as messages";
+is_deeply $c->{messages}[-1], {role => 'assistant', content => 'forwarded answer',
+    refusal => 'not that', tool_calls => [{id => 'call_7', type => 'function',
+    function => {name => 'f', arguments => '{"x":1}'}}]},
+    'the final assistant turn from the output items';
+is $c->{metadata}{usage}{prompt_tokens}, 21, 'captured usage';
+my $path = Test::Nginx::Util::server_root() . '/logs/tokens.log';
+my ($line, $fh);
+for (1 .. 20) {
+    last if open($fh, '<', $path) && defined($line = <$fh>);
+    select undef, undef, undef, 0.1;
+}
+is $line, "tokens=21/8/29\n", '$moa_prompt/completion/total_tokens';
+my ($m) = MoaTest::scrape_settled(1);
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'prompt'), 21, 'prompt tokens counted';
+is MoaTest::metric($m, 'moa_tokens_total', model => 'passthrough',
+                   kind => 'completion'), 8, 'completion tokens counted';
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 24: include: values that need nothing are accepted; message.output_text.logprobs and an unknown value are a 400 naming include[i], no passthrough call
+--- request
+POST /v1/responses
+{"model":"moa-gpt-4o-v1","input":"hi","include":["reasoning.encrypted_content","message.input_image.image_url","web_search_call.action.sources"]}
+--- error_code: 200
+--- check
+my $res = MoaTest::http('POST', '/v1/responses',
+    '{"model":"moa-gpt-4o-v1","input":"hi","include":["reasoning.encrypted_content","message.output_text.logprobs"]}');
+is $res->{status}, 400, 'logprobs: 400';
+my $e = decode_json($res->{body})->{error};
+is $e->{type}, 'invalid_request_error', 'invalid_request_error';
+is $e->{param}, 'include[1]', 'include[1]';
+like $e->{message}, qr/message\.output_text\.logprobs.*not supported/, 'says what';
+$res = MoaTest::http('POST', '/v1/responses',
+    '{"model":"gpt-4o-mini","input":"hi","include":["no.such.value"]}');
+is $res->{status}, 400, 'unknown, translated passthrough: 400';
+$e = decode_json($res->{body})->{error};
+is $e->{param}, 'include[0]', 'include[0]';
+like $e->{message}, qr/'no\.such\.value' is not supported/, 'names the value';
+--- grep_error_log eval: qr/mock: stage=\w+ call=\d+/
+--- grep_error_log_out eval
+qr/\A(?:mock: stage=(?:proposal|critique|synthesis) call=\d+\n)+\z/
 --- no_error_log
 [alert]
 [crit]

@@ -5,7 +5,8 @@
  * Pure code: the Responses API's stream from a chat stream.  Each chat
  * chunk's delta becomes events of the output item it belongs to: text ->
  * a message item (output_item.added, content_part.added, output_text.delta
- * ...), a refusal -> a message item with a refusal part, each tool call
+ * ...), a refusal -> a refusal part of that message item (content_index 1
+ * after a text, as OpenAI puts them), each tool call
  * (by its chat index) -> a function_call item and its arguments' deltas.
  * An item is closed (its .done events) when the next one starts or the
  * stream ends; the end is response.completed or response.incomplete with
@@ -37,6 +38,8 @@ static int ngx_http_moa_responses_events_call(
     ngx_http_moa_responses_events_t *ev, long long index,
     const ngx_http_moa_span_t *id, const ngx_http_moa_span_t *name,
     const ngx_http_moa_span_t *args, ngx_http_moa_buf_t *out);
+static void ngx_http_moa_responses_events_part_done(
+    ngx_http_moa_responses_events_t *ev, ngx_http_moa_buf_t *out);
 static void ngx_http_moa_responses_events_close(
     ngx_http_moa_responses_events_t *ev, ngx_http_moa_buf_t *out);
 
@@ -247,7 +250,9 @@ ngx_http_moa_responses_events_choice(ngx_http_moa_responses_events_t *ev,
             }
         }
 
-    } else if (choice->refusal.len > 2 && choice->refusal.p[0] == '"') {
+    }
+
+    if (choice->refusal.len > 2 && choice->refusal.p[0] == '"') {
         ngx_http_moa_responses_events_text(ev, choice->refusal.p + 1,
                                            choice->refusal.len - 2, 1, out);
     }
@@ -276,20 +281,41 @@ ngx_http_moa_responses_events_choice(ngx_http_moa_responses_events_t *ev,
 }
 
 
-/* a text (or refusal) delta: its message item opened first if need be */
+/* a part's content_index: the first part is 0, the second 1 */
+#define ngx_http_moa_responses_events_index(ev, refusal)                     \
+    ((refusal) == (ev)->refusal_first ? 0 : 1)
+
+
+/*
+ * a text (or refusal) delta: its message item and its part opened first
+ * if need be; a text and a refusal are two parts of one message, a third
+ * part (text again after the refusal) starts a new message
+ */
 static void
 ngx_http_moa_responses_events_text(ngx_http_moa_responses_events_t *ev,
     const char *p, size_t len, int refusal, ngx_http_moa_buf_t *out)
 {
-    if (ev->open_call >= 0 || (ev->msg_open && ev->refusal != refusal)) {
+    if (ev->open_call >= 0) {
         ngx_http_moa_responses_events_close(ev, out);
+    }
+
+    if (ev->msg_open && !(ev->part_open && ev->part_refusal == refusal)) {
+        if (refusal ? ev->has_refusal : ev->has_text) {
+            ngx_http_moa_responses_events_close(ev, out);
+
+        } else {
+            ngx_http_moa_responses_events_part_done(ev, out);
+        }
     }
 
     if (!ev->msg_open) {
         ev->msg_open = 1;
-        ev->refusal = refusal;
+        ev->has_text = 0;
+        ev->has_refusal = 0;
+        ev->refusal_first = refusal;
         ev->msg_output = ev->nitems++;
         ev->text.len = 0;
+        ev->refusal.len = 0;
         ngx_http_moa_responses_items_id(ev->obj->seed, "msg_", ev->msg_id);
 
         ngx_http_moa_responses_events_begin(ev, out,
@@ -298,24 +324,41 @@ ngx_http_moa_responses_events_text(ngx_http_moa_responses_events_t *ev,
         ngx_http_moa_buf_int(out, ev->msg_output);
         ngx_http_moa_buf_lit(out, ",\"item\":");
         ngx_http_moa_responses_object_message(out, ev->msg_id, "in_progress",
-                                              NULL, 0, 0);
+                                              NULL, 0, NULL, 0, 0);
         ngx_http_moa_responses_events_end_event(out);
+    }
+
+    if (!ev->part_open) {
+        ev->part_open = 1;
+        ev->part_refusal = refusal;
+
+        if (refusal) {
+            ev->has_refusal = 1;
+
+        } else {
+            ev->has_text = 1;
+        }
 
         ngx_http_moa_responses_events_begin(ev, out,
                                             "response.content_part.added");
         ngx_http_moa_responses_events_item(out, ev->msg_id, ev->msg_output);
-        ngx_http_moa_buf_lit(out, ",\"content_index\":0,\"part\":");
+        ngx_http_moa_buf_lit(out, ",\"content_index\":");
+        ngx_http_moa_buf_int(out,
+                             ngx_http_moa_responses_events_index(ev, refusal));
+        ngx_http_moa_buf_lit(out, ",\"part\":");
         ngx_http_moa_responses_object_part(out, "", 0, refusal);
         ngx_http_moa_responses_events_end_event(out);
     }
 
-    ngx_http_moa_buf_add(&ev->text, p, len);
+    ngx_http_moa_buf_add(refusal ? &ev->refusal : &ev->text, p, len);
 
     ngx_http_moa_responses_events_begin(ev, out, refusal
                                         ? "response.refusal.delta"
                                         : "response.output_text.delta");
     ngx_http_moa_responses_events_item(out, ev->msg_id, ev->msg_output);
-    ngx_http_moa_buf_lit(out, ",\"content_index\":0,\"delta\":\"");
+    ngx_http_moa_buf_lit(out, ",\"content_index\":");
+    ngx_http_moa_buf_int(out, ngx_http_moa_responses_events_index(ev, refusal));
+    ngx_http_moa_buf_lit(out, ",\"delta\":\"");
     ngx_http_moa_buf_add(out, p, len);
     ngx_http_moa_buf_cstr(out, refusal ? "\"" : "\",\"logprobs\":[]");
     ngx_http_moa_responses_events_end_event(out);
@@ -405,6 +448,61 @@ ngx_http_moa_responses_events_call(ngx_http_moa_responses_events_t *ev,
 }
 
 
+/* the open part's .done events: output_text.done or refusal.done */
+static void
+ngx_http_moa_responses_events_part_done(ngx_http_moa_responses_events_t *ev,
+    ngx_http_moa_buf_t *out)
+{
+    int                  refusal, index;
+    ngx_http_moa_buf_t  *b;
+
+    if (!ev->part_open) {
+        return;
+    }
+
+    ev->part_open = 0;
+    refusal = ev->part_refusal;
+    index = ngx_http_moa_responses_events_index(ev, refusal);
+    b = refusal ? &ev->refusal : &ev->text;
+
+    ngx_http_moa_responses_events_begin(ev, out, refusal
+                                        ? "response.refusal.done"
+                                        : "response.output_text.done");
+    ngx_http_moa_responses_events_item(out, ev->msg_id, ev->msg_output);
+    ngx_http_moa_buf_lit(out, ",\"content_index\":");
+    ngx_http_moa_buf_int(out, index);
+    ngx_http_moa_buf_cstr(out, refusal ? ",\"refusal\":\"" : ",\"text\":\"");
+    ngx_http_moa_buf_add(out, b->data, b->len);
+    ngx_http_moa_buf_cstr(out, refusal ? "\"" : "\",\"logprobs\":[]");
+    ngx_http_moa_responses_events_end_event(out);
+
+    ngx_http_moa_responses_events_begin(ev, out,
+                                        "response.content_part.done");
+    ngx_http_moa_responses_events_item(out, ev->msg_id, ev->msg_output);
+    ngx_http_moa_buf_lit(out, ",\"content_index\":");
+    ngx_http_moa_buf_int(out, index);
+    ngx_http_moa_buf_lit(out, ",\"part\":");
+    ngx_http_moa_responses_object_part(out, b->data ? b->data : "", b->len,
+                                       refusal);
+    ngx_http_moa_responses_events_end_event(out);
+}
+
+
+/* the message item with the parts it has, in the order they came */
+static void
+ngx_http_moa_responses_events_message(ngx_http_moa_responses_events_t *ev,
+    ngx_http_moa_buf_t *out, const char *status)
+{
+    ngx_http_moa_responses_object_message(out, ev->msg_id, status,
+                         ev->has_text ? (ev->text.data ? ev->text.data : "")
+                                      : NULL,
+                         ev->text.len,
+                         ev->has_refusal
+                         ? (ev->refusal.data ? ev->refusal.data : "") : NULL,
+                         ev->refusal.len, ev->refusal_first);
+}
+
+
 /* the open item's .done events; the item kept for the final response */
 static void
 ngx_http_moa_responses_events_close(ngx_http_moa_responses_events_t *ev,
@@ -422,38 +520,17 @@ ngx_http_moa_responses_events_close(ngx_http_moa_responses_events_t *ev,
     if (ev->msg_open) {
         ev->msg_open = 0;
 
-        ngx_http_moa_responses_events_begin(ev, out, ev->refusal
-                                            ? "response.refusal.done"
-                                            : "response.output_text.done");
-        ngx_http_moa_responses_events_item(out, ev->msg_id, ev->msg_output);
-        ngx_http_moa_buf_cstr(out, ev->refusal
-                                   ? ",\"content_index\":0,\"refusal\":\""
-                                   : ",\"content_index\":0,\"text\":\"");
-        ngx_http_moa_buf_add(out, ev->text.data, ev->text.len);
-        ngx_http_moa_buf_cstr(out, ev->refusal ? "\"" : "\",\"logprobs\":[]");
-        ngx_http_moa_responses_events_end_event(out);
-
-        ngx_http_moa_responses_events_begin(ev, out,
-                                            "response.content_part.done");
-        ngx_http_moa_responses_events_item(out, ev->msg_id, ev->msg_output);
-        ngx_http_moa_buf_lit(out, ",\"content_index\":0,\"part\":");
-        ngx_http_moa_responses_object_part(out, ev->text.data, ev->text.len,
-                                           ev->refusal);
-        ngx_http_moa_responses_events_end_event(out);
+        ngx_http_moa_responses_events_part_done(ev, out);
 
         ngx_http_moa_responses_events_begin(ev, out,
                                             "response.output_item.done");
         ngx_http_moa_buf_lit(out, ",\"output_index\":");
         ngx_http_moa_buf_int(out, ev->msg_output);
         ngx_http_moa_buf_lit(out, ",\"item\":");
-        ngx_http_moa_responses_object_message(out, ev->msg_id, status,
-                                              ev->text.data, ev->text.len,
-                                              ev->refusal);
+        ngx_http_moa_responses_events_message(ev, out, status);
         ngx_http_moa_responses_events_end_event(out);
 
-        ngx_http_moa_responses_object_message(&ev->items, ev->msg_id, status,
-                                              ev->text.data, ev->text.len,
-                                              ev->refusal);
+        ngx_http_moa_responses_events_message(ev, &ev->items, status);
         return;
     }
 
@@ -585,6 +662,7 @@ ngx_http_moa_responses_events_free(ngx_http_moa_responses_events_t *ev)
     ev->ncalls = 0;
 
     ngx_http_moa_buf_free(&ev->text);
+    ngx_http_moa_buf_free(&ev->refusal);
     ngx_http_moa_buf_free(&ev->items);
     ngx_http_moa_buf_free(&ev->object);
     ngx_http_moa_json_free(&ev->json);

@@ -39,10 +39,11 @@ typedef struct {
     long long                    seq;        /* the next sequence_number */
     int                          nitems;     /* output items so far */
 
-    /* the message being streamed */
+    /* the message being streamed: an output_text and a refusal part */
     char                         msg_id[NGX_HTTP_MOA_RESPONSES_ID_LEN];
     int                          msg_output;
     ngx_http_moa_buf_t           text;       /* escaped text so far */
+    ngx_http_moa_buf_t           refusal;    /* escaped refusal so far */
 
     ngx_http_moa_responses_call_t  *calls;
     size_t                       ncalls;
@@ -54,7 +55,11 @@ typedef struct {
     const char                  *reason;     /* incomplete: why */
 
     unsigned                     msg_open:1;
-    unsigned                     refusal:1;  /* the message is a refusal */
+    unsigned                     part_open:1;    /* the last part */
+    unsigned                     part_refusal:1; /* it is the refusal */
+    unsigned                     has_text:1;     /* the message's parts */
+    unsigned                     has_refusal:1;
+    unsigned                     refusal_first:1;
     unsigned                     started:1;  /* response.created went */
     unsigned                     ended:1;    /* the last event went */
 } ngx_http_moa_responses_events_t;

@@ -4,8 +4,8 @@
  *
  * Pure code: the Responses API's response object, written with the buffer
  * writers from the spans of a chat choice (no tree of the reply): a message
- * item with output_text parts or a refusal, a function_call item per tool
- * call, the status a finish_reason gives, the usage renamed, and the
+ * item with output_text parts and a refusal part, a function_call item per
+ * tool call, the status a finish_reason gives, the usage renamed, and the
  * request's parameters echoed as the request's translation rendered them.
  */
 
@@ -212,7 +212,7 @@ ngx_http_moa_responses_object_part(ngx_http_moa_buf_t *out, const char *text,
 void
 ngx_http_moa_responses_object_message(ngx_http_moa_buf_t *out,
     const char *id, const char *status, const char *text, size_t len,
-    int refusal)
+    const char *refusal, size_t refusal_len, int refusal_first)
 {
     ngx_http_moa_buf_lit(out, "{\"id\":\"");
     ngx_http_moa_buf_cstr(out, id);
@@ -220,8 +220,24 @@ ngx_http_moa_responses_object_message(ngx_http_moa_buf_t *out,
     ngx_http_moa_buf_cstr(out, status);
     ngx_http_moa_buf_lit(out, "\",\"content\":[");
 
+    if (refusal && refusal_first) {
+        ngx_http_moa_responses_object_part(out, refusal, refusal_len, 1);
+    }
+
     if (text) {
-        ngx_http_moa_responses_object_part(out, text, len, refusal);
+        if (refusal && refusal_first) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        ngx_http_moa_responses_object_part(out, text, len, 0);
+    }
+
+    if (refusal && !refusal_first) {
+        if (text) {
+            ngx_http_moa_buf_lit(out, ",");
+        }
+
+        ngx_http_moa_responses_object_part(out, refusal, refusal_len, 1);
     }
 
     ngx_http_moa_buf_lit(out, "],\"role\":\"assistant\"}");
@@ -268,10 +284,10 @@ ngx_http_moa_responses_object_items(ngx_http_moa_buf_t *out,
     const ngx_http_moa_responses_object_t *o,
     const ngx_http_moa_choice_t *choice, const char **reason)
 {
-    int                   n;
+    int                   n, text, refusal;
     size_t                pos, at;
     const char           *status;
-    ngx_http_moa_span_t   v, f, call, fn, id, name, args;
+    ngx_http_moa_span_t   v, r, f, call, fn, id, name, args;
     char                  item[NGX_HTTP_MOA_RESPONSES_ID_LEN];
 
     *reason = ngx_http_moa_responses_object_reason_of(choice);
@@ -279,27 +295,34 @@ ngx_http_moa_responses_object_items(ngx_http_moa_buf_t *out,
     status = *reason ? "incomplete" : "completed";
     n = 0;
 
-    /* the message: the text (a string, or text parts), or a refusal */
+    /*
+     * the message: the text (a string, or text parts) and the refusal, as
+     * two parts of one item when the provider gave both (an empty text
+     * beside a refusal is no part)
+     */
 
     v = choice->content;
+    r = choice->refusal;
+    refusal = r.len >= 2 && r.p[0] == '"';
+    text = (v.len >= 2 && v.p[0] == '"' && !(refusal && v.len == 2))
+           || (v.len && v.p[0] == '[');
 
-    if (v.len >= 2 && v.p[0] == '"') {
+    if ((text || refusal) && !out->nomem) {
         ngx_http_moa_responses_items_id(o->seed, "msg_", item);
-        ngx_http_moa_responses_object_message(out, item, status, v.p + 1,
-                                              v.len - 2, 0);
-        n++;
-
-    } else if (v.len && v.p[0] == '[' && !out->nomem) {
-        ngx_http_moa_responses_items_id(o->seed, "msg_", item);
-        ngx_http_moa_responses_object_message(out, item, status, NULL, 0, 0);
+        ngx_http_moa_responses_object_message(out, item, status, NULL, 0,
+                                              NULL, 0, 0);
 
         /* the parts go before the message's "]": rewritten in place */
         at = out->len - sizeof("],\"role\":\"assistant\"}") + 1;
         out->len = at;
         pos = 0;
 
-        while (!out->nomem && ngx_http_moa_json_text_next(v.p, v.len, &pos,
-                                                          &call))
+        if (text && v.p[0] == '"') {
+            ngx_http_moa_responses_object_part(out, v.p + 1, v.len - 2, 0);
+        }
+
+        while (text && v.p[0] == '[' && !out->nomem
+               && ngx_http_moa_json_text_next(v.p, v.len, &pos, &call))
         {
             (void) ngx_http_moa_json_text_get(call.p, call.len, "text", &fn);
 
@@ -314,14 +337,15 @@ ngx_http_moa_responses_object_items(ngx_http_moa_buf_t *out,
             ngx_http_moa_responses_object_part(out, fn.p + 1, fn.len - 2, 0);
         }
 
-        ngx_http_moa_buf_lit(out, "],\"role\":\"assistant\"}");
-        n++;
+        if (refusal) {
+            if (out->len > at) {
+                ngx_http_moa_buf_lit(out, ",");
+            }
 
-    } else if (choice->refusal.len >= 2 && choice->refusal.p[0] == '"') {
-        ngx_http_moa_responses_items_id(o->seed, "msg_", item);
-        ngx_http_moa_responses_object_message(out, item, status,
-                                              choice->refusal.p + 1,
-                                              choice->refusal.len - 2, 1);
+            ngx_http_moa_responses_object_part(out, r.p + 1, r.len - 2, 1);
+        }
+
+        ngx_http_moa_buf_lit(out, "],\"role\":\"assistant\"}");
         n++;
     }
 

@@ -59,10 +59,13 @@ int ngx_http_moa_responses_object_items(ngx_http_moa_buf_t *out,
     const ngx_http_moa_responses_object_t *o,
     const ngx_http_moa_choice_t *choice, const char **reason);
 
-/* a message item with one output_text part (or a refusal), text escaped */
+/*
+ * a message item with an output_text part and a refusal part, each when
+ * not NULL (escaped), the refusal first when refusal_first, as they came
+ */
 void ngx_http_moa_responses_object_message(ngx_http_moa_buf_t *out,
     const char *id, const char *status, const char *text, size_t len,
-    int refusal);
+    const char *refusal, size_t refusal_len, int refusal_first);
 /* the part alone */
 void ngx_http_moa_responses_object_part(ngx_http_moa_buf_t *out,
     const char *text, size_t len, int refusal);

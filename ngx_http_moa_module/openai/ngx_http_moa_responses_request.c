@@ -69,6 +69,18 @@ static const char  *ngx_http_moa_responses_request_truncations[] = {
     "auto", "disabled", NULL
 };
 
+/*
+ * include values that need nothing of the module: the items they concern
+ * (built-in tools' calls, computer calls, reasoning) never come out of a
+ * Chat Completions provider, and input images keep their URL anyway
+ */
+static const char  *ngx_http_moa_responses_request_includes[] = {
+    "web_search_call.action.sources", "web_search_call.results",
+    "code_interpreter_call.outputs", "computer_call_output.output.image_url",
+    "file_search_call.results", "message.input_image.image_url",
+    "reasoning.encrypted_content", NULL
+};
+
 
 static int ngx_http_moa_responses_request_run(
     ngx_http_moa_responses_request_t *req, const char *prior,
@@ -87,6 +99,9 @@ static int ngx_http_moa_responses_request_choice(
     ngx_http_moa_responses_items_t *it, ngx_http_moa_error_t *err);
 static int ngx_http_moa_responses_request_text(
     ngx_http_moa_responses_request_t *req, int i, ngx_http_moa_error_t *err);
+static int ngx_http_moa_responses_request_include(
+    ngx_http_moa_responses_request_t *req, int i,
+    ngx_http_moa_responses_items_t *it, ngx_http_moa_error_t *err);
 
 
 /*
@@ -451,18 +466,11 @@ ngx_http_moa_responses_request_values(ngx_http_moa_responses_request_t *req,
         }
     }
 
-    i = at[R_INCLUDE];
-
-    if (i >= 0) {
-        for (v = ngx_http_moa_json_first(j, i); v >= 0;
-             v = ngx_http_moa_json_after(j, i, v))
-        {
-            if (j->tok[v].type != '"') {
-                return ngx_http_moa_field_bad_type(j, v, "include",
-                                                   "an array of strings",
-                                                   err);
-            }
-        }
+    if (at[R_INCLUDE] >= 0
+        && ngx_http_moa_responses_request_include(req, at[R_INCLUDE], it, err)
+           != 0)
+    {
+        return -1;
     }
 
     if (at[R_STREAM] >= 0 && j->tok[at[R_STREAM]].type == 't') {
@@ -663,6 +671,68 @@ ngx_http_moa_responses_request_text(ngx_http_moa_responses_request_t *req,
            != 0)
     {
         return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * include: an array of strings; a value the module cannot honour through
+ * Chat Completions is refused for a MoA model or a translated passthrough
+ * (moa_responses_pass forwards it)
+ */
+static int
+ngx_http_moa_responses_request_include(ngx_http_moa_responses_request_t *req,
+    int i, ngx_http_moa_responses_items_t *it, ngx_http_moa_error_t *err)
+{
+    int                   v, k, n;
+    size_t                len;
+    const char           *p, **name;
+    ngx_http_moa_json_t  *j;
+    char                  param[NGX_HTTP_MOA_RESPONSES_UNSUPPORTED_PARAM];
+
+    j = &req->json;
+    n = 0;
+
+    for (v = ngx_http_moa_json_first(j, i); v >= 0;
+         v = ngx_http_moa_json_after(j, i, v), n++)
+    {
+        if (j->tok[v].type != '"') {
+            return ngx_http_moa_field_bad_type(j, v, "include",
+                                               "an array of strings", err);
+        }
+
+        p = j->tok[v].p + 1;
+        len = j->tok[v].len - 2;
+        k = 0;
+
+        for (name = ngx_http_moa_responses_request_includes; *name; name++) {
+            if (strlen(*name) == len && memcmp(*name, p, len) == 0) {
+                k = 1;
+                break;
+            }
+        }
+
+        if (k) {
+            continue;
+        }
+
+        snprintf(param, sizeof(param), "include[%d]", n);
+
+        if (len == sizeof("message.output_text.logprobs") - 1
+            && memcmp(p, "message.output_text.logprobs", len) == 0)
+        {
+            ngx_http_moa_responses_items_unsupported(it, param,
+                                          "include "
+                                          "'message.output_text.logprobs' "
+                                          "(log probabilities)");
+            continue;
+        }
+
+        ngx_http_moa_responses_items_unsupported(it, param,
+                                          "The include value '%.*s'",
+                                          (int) (len > 40 ? 40 : len), p);
     }
 
     return 0;

@@ -213,11 +213,86 @@ test_fail_and_choice(void)
 }
 
 
+/* a text and a refusal: two parts of one message item */
+static void
+test_text_and_refusal(void)
+{
+    char                              types[2048];
+    cJSON                            *last;
+    ngx_http_moa_buf_t                out;
+    ngx_http_moa_reply_t              rep;
+    ngx_http_moa_error_t              err;
+    ngx_http_moa_responses_object_t   o;
+    ngx_http_moa_responses_events_t   ev;
+
+    static const char  c1[] = CHUNK("{\"content\":\"par\"}", "null");
+    static const char  c2[] = CHUNK("{\"content\":\"tly\"}", "null");
+    static const char  c3[] = CHUNK("{\"refusal\":\"no\"}", "\"stop\"");
+    static const char  reply[] =
+        "{\"choices\":[{\"message\":{\"content\":\"a\",\"refusal\":"
+        "\"b\"},\"finish_reason\":\"stop\"}]}";
+
+    events_init(&ev, &o);
+    memset(&out, 0, sizeof(out));
+
+    ngx_http_moa_responses_events_chunk(&ev, c1, sizeof(c1) - 1, &out);
+    ngx_http_moa_responses_events_chunk(&ev, c2, sizeof(c2) - 1, &out);
+    ngx_http_moa_responses_events_chunk(&ev, c3, sizeof(c3) - 1, &out);
+    is_int(ngx_http_moa_responses_events_end(&ev, NULL, &out), 0, "end");
+
+    types_of(&out, types, sizeof(types), &last);
+    is_str(types,
+           "response.created response.in_progress "
+           "response.output_item.added response.content_part.added "
+           "response.output_text.delta response.output_text.delta "
+           "response.output_text.done response.content_part.done "
+           "response.content_part.added response.refusal.delta "
+           "response.refusal.done response.content_part.done "
+           "response.output_item.done response.completed",
+           "one item, two parts");
+    has(out.data, out.len, "\"type\":\"response.refusal.delta\","
+        "\"sequence_number\":9,\"item_id\":\"", "the refusal's delta");
+    has(out.data, out.len, "\"content_index\":1,\"delta\":\"no\"",
+        "at content_index 1");
+    has(out.data, out.len, "\"content_index\":1,\"part\":{\"type\":"
+        "\"refusal\",\"refusal\":\"\"}", "its part added at 1");
+    is_int(jsize(last, "response.output"), 1, "one output item");
+    is_int(jsize(last, "response.output.0.content"), 2, "two parts");
+    is_str(jstr(last, "response.output.0.content.0.text"), "partly",
+           "the text first");
+    is_str(jstr(last, "response.output.0.content.1.refusal"), "no",
+           "the refusal second");
+    cJSON_Delete(last);
+    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_responses_events_free(&ev);
+
+    /* a whole choice with both */
+    events_init(&ev, &o);
+    memset(&out, 0, sizeof(out));
+    ok(ngx_http_moa_reply_parse(&rep, reply, sizeof(reply) - 1, &err) == 0,
+       "a reply");
+    is_int(ngx_http_moa_responses_events_choice(&ev, &rep.choices[0], &out),
+           0, "choice");
+    ngx_http_moa_responses_events_end(&ev, NULL, &out);
+    types_of(&out, types, sizeof(types), &last);
+    is_int(jsize(last, "response.output"), 1, "one item");
+    is_str(jstr(last, "response.output.0.content.0.type"), "output_text",
+           "output_text");
+    is_str(jstr(last, "response.output.0.content.1.type"), "refusal",
+           "refusal");
+    cJSON_Delete(last);
+    ngx_http_moa_reply_free(&rep);
+    ngx_http_moa_buf_free(&out);
+    ngx_http_moa_responses_events_free(&ev);
+}
+
+
 int
 main(void)
 {
     test_stream();
     test_fail_and_choice();
+    test_text_and_refusal();
 
     return done_testing();
 }

@@ -129,6 +129,23 @@ test_object(void)
            "content_filter");
     ok(jnum(v, "usage.total_tokens") == 0, "an empty usage: zeros");
     cJSON_Delete(v);
+
+    /* a text and a refusal: one message, two parts, as OpenAI */
+    v = object_of("{\"choices\":[{\"message\":{\"content\":\"part\","
+                  "\"refusal\":\"no\"},\"finish_reason\":\"stop\"}]}",
+                  NULL);
+    is_int(jsize(v, "output"), 1, "both: one item");
+    is_int(jsize(v, "output.0.content"), 2, "two parts");
+    is_str(jstr(v, "output.0.content.0.type"), "output_text", "the text");
+    is_str(jstr(v, "output.0.content.0.text"), "part", "its text");
+    is_str(jstr(v, "output.0.content.1.type"), "refusal", "the refusal");
+    is_str(jstr(v, "output.0.content.1.refusal"), "no", "its refusal");
+    cJSON_Delete(v);
+
+    v = object_of("{\"choices\":[{\"message\":{\"content\":\"\","
+                  "\"refusal\":\"no\"}}]}", NULL);
+    is_int(jsize(v, "output.0.content"), 1, "an empty text: no part");
+    cJSON_Delete(v);
 }
 
 

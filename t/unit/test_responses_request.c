@@ -305,6 +305,36 @@ test_prior_and_unsupported(void)
 
     memset(&req, 0, sizeof(req));
     ok(ngx_http_moa_responses_request_parse(&req,
+                S("{\"model\":\"m\",\"input\":\"x\",\"include\":["
+                  "\"reasoning.encrypted_content\","
+                  "\"file_search_call.results\"]}"), NULL, 0, 0, &err) == 0
+       && ngx_http_moa_responses_request_check(&req, "m", 1, &err) == 0,
+       "include values that need nothing: accepted");
+    ngx_http_moa_responses_request_free(&req);
+
+    memset(&req, 0, sizeof(req));
+    ok(ngx_http_moa_responses_request_parse(&req,
+                S("{\"model\":\"m\",\"input\":\"x\",\"include\":["
+                  "\"reasoning.encrypted_content\",\"x.y\","
+                  "\"message.output_text.logprobs\"]}"), NULL, 0, 0, &err)
+       == 0, "include: parsed, for a Responses provider");
+    ok(ngx_http_moa_responses_request_check(&req, "moa-x", 1, &err) != 0,
+       "an unknown include value: refused");
+    is_str(err.param, "include[1]", "include[1] named");
+    has(err.message, strlen(err.message), "'x.y'", "the value said");
+    ngx_http_moa_responses_request_free(&req);
+
+    memset(&req, 0, sizeof(req));
+    ok(ngx_http_moa_responses_request_parse(&req,
+                S("{\"model\":\"m\",\"input\":\"x\",\"include\":["
+                  "\"message.output_text.logprobs\"]}"), NULL, 0, 0, &err)
+       == 0 && ngx_http_moa_responses_request_check(&req, "gpt", 0, &err)
+               != 0, "logprobs: refused on a translated passthrough");
+    is_str(err.param, "include[0]", "include[0] named");
+    ngx_http_moa_responses_request_free(&req);
+
+    memset(&req, 0, sizeof(req));
+    ok(ngx_http_moa_responses_request_parse(&req,
                 S("{\"model\":\"m\",\"input\":\"x\"}"), NULL, 0, 0, &err) == 0
        && ngx_http_moa_responses_request_check(&req, "m", 1, &err) == 0,
        "nothing to refuse");
