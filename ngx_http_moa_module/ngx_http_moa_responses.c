@@ -319,6 +319,7 @@ ngx_http_moa_responses_reply(ngx_http_moa_ctx_t *ctx,
     }
 
     reason = ngx_http_moa_responses_object_reason_of(c);
+    rs->obj.completed_at = (long long) ngx_time();
 
     ngx_http_moa_responses_object_begin(out, &rs->obj,
                                         reason ? "incomplete" : "completed",
@@ -352,6 +353,7 @@ ngx_http_moa_responses_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
     ngx_http_moa_responses_t  *rs;
 
     rs = ctx->responses;
+    rs->obj.completed_at = (long long) ngx_time();
 
     /* the provider's own error event ("data: {...}"): its code, message */
 

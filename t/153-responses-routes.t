@@ -148,6 +148,11 @@ POST /v1/responses
 --- json
 is $r->{output}[0]{content}[0]{text}, 'It is sunny in Paris.', 'the answer';
 is $r->{status}, 'completed', 'completed';
+ok $r->{completed_at} >= $r->{created_at}, 'completed_at, once completed';
+is_deeply [map { [$_->{name}, $_->{description}, $_->{strict} ? 'true' : 'false'] } @{$r->{tools}}],
+    [['get_weather', undef, 'true']], 'a function tool echoed whole: description null, strict true by default';
+is $r->{presence_penalty}, 0, 'presence_penalty echoed';
+is $r->{frequency_penalty}, 0, 'frequency_penalty echoed';
 --- error_log eval
 [
 qr/stage=proposal call=0 .*"messages":\[\{"role":"user","content":"weather in Paris\?"\},\{"role":"assistant","content":null,"tool_calls":\[\{"id":"call_9","type":"function","function":\{"name":"get_weather","arguments":"\{\\"city\\":\\"Paris\\"\}"\}\}\]\},\{"role":"tool","tool_call_id":"call_9","content":"sunny, 21C"\}\]/,

@@ -47,6 +47,18 @@ ngx_http_moa_responses_object_begin(ngx_http_moa_buf_t *out,
     ngx_http_moa_buf_cstr(out, o->id);
     ngx_http_moa_buf_lit(out, "\",\"object\":\"response\",\"created_at\":");
     ngx_http_moa_buf_int(out, o->created_at);
+
+    /* when it completed: null in the snapshots and the other ends */
+    ngx_http_moa_buf_lit(out, ",\"completed_at\":");
+
+    if (strcmp(status, "completed") == 0) {
+        ngx_http_moa_buf_int(out, o->completed_at ? o->completed_at
+                                                  : o->created_at);
+
+    } else {
+        ngx_http_moa_buf_lit(out, "null");
+    }
+
     ngx_http_moa_buf_lit(out, ",\"status\":\"");
     ngx_http_moa_buf_cstr(out, status);
     ngx_http_moa_buf_lit(out, "\",\"background\":false,\"error\":");

@@ -26,6 +26,7 @@
 typedef struct {
     char                         id[NGX_HTTP_MOA_RESPONSES_ID_LEN];
     long long                    created_at;
+    long long                    completed_at;   /* 0: created_at */
     const char                  *model;      /* the id answered, plain */
     size_t                       model_len;
     const ngx_http_moa_buf_t    *echo;       /* the request's parameters */

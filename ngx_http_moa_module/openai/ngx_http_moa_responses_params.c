@@ -218,6 +218,61 @@ ngx_http_moa_responses_params_put(ngx_http_moa_buf_t *b,
 }
 
 
+/*
+ * The tools as a response echoes them: a function tool with every member
+ * OpenAI returns (description and parameters null when not given, strict
+ * true by default, as OpenAI echoes it); another tool as it came (only a
+ * passthrough gets one this far).
+ */
+static void
+ngx_http_moa_responses_params_tools(ngx_http_moa_buf_t *b,
+    const ngx_http_moa_json_t *j, int tools)
+{
+    int          t, v, n;
+    size_t       k;
+    const char  *names[] = { ",\"description\":", ",\"parameters\":",
+                             ",\"strict\":" };
+    const char  *keys[] = { "description", "parameters", "strict" };
+    const char  *dflt[] = { "null", "null", "true" };
+
+    if (tools < 0 || j->tok[tools].type != '[') {
+        ngx_http_moa_buf_lit(b, ",\"tools\":[]");
+        return;
+    }
+
+    ngx_http_moa_buf_lit(b, ",\"tools\":[");
+    n = 0;
+
+    for (t = ngx_http_moa_json_first(j, tools); t >= 0;
+         t = ngx_http_moa_json_after(j, tools, t))
+    {
+        if (n++) {
+            ngx_http_moa_buf_lit(b, ",");
+        }
+
+        if (!ngx_http_moa_field_is(j, ngx_http_moa_json_find(j, t, "type"),
+                                   "function"))
+        {
+            ngx_http_moa_responses_params_line(b, j, t);
+            continue;
+        }
+
+        ngx_http_moa_buf_lit(b, "{\"type\":\"function\",\"name\":");
+        ngx_http_moa_responses_params_raw(b, j,
+                                        ngx_http_moa_json_find(j, t, "name"));
+
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            v = ngx_http_moa_json_find(j, t, keys[k]);
+            ngx_http_moa_responses_params_put(b, j, v, names[k], dflt[k]);
+        }
+
+        ngx_http_moa_buf_lit(b, "}");
+    }
+
+    ngx_http_moa_buf_lit(b, "]");
+}
+
+
 /* the echo when no parameter is given: what the code below writes then */
 #define NGX_HTTP_MOA_RESPONSES_PARAMS_DEFAULTS                               \
     "\"instructions\":null,\"max_output_tokens\":null,"                     \
@@ -228,7 +283,8 @@ ngx_http_moa_responses_params_put(ngx_http_moa_buf_t *b,
     "\"verbosity\":\"medium\"},\"tool_choice\":\"auto\",\"tools\":[],"       \
     "\"top_logprobs\":0,\"top_p\":1.0,\"truncation\":\"disabled\","          \
     "\"user\":null,\"metadata\":{},\"safety_identifier\":null,"            \
-    "\"prompt_cache_key\":null"
+    "\"prompt_cache_key\":null,\"presence_penalty\":0,"                   \
+    "\"frequency_penalty\":0"
 
 
 /* the request's parameters as a response object echoes them */
@@ -312,8 +368,7 @@ ngx_http_moa_responses_params_echo(ngx_http_moa_buf_t *b,
 
     ngx_http_moa_responses_params_put(b, j, at[R_TOOL_CHOICE],
                                        ",\"tool_choice\":", "\"auto\"");
-    ngx_http_moa_responses_params_put(b, j, at[R_TOOLS], ",\"tools\":",
-                                      "[]");
+    ngx_http_moa_responses_params_tools(b, j, at[R_TOOLS]);
     ngx_http_moa_responses_params_put(b, j, at[R_TOP_LOGPROBS],
                                        ",\"top_logprobs\":", "0");
     ngx_http_moa_responses_params_put(b, j, at[R_TOP_P], ",\"top_p\":",
@@ -327,4 +382,8 @@ ngx_http_moa_responses_params_echo(ngx_http_moa_buf_t *b,
                                        ",\"safety_identifier\":", "null");
     ngx_http_moa_responses_params_put(b, j, at[R_CACHE_KEY],
                                        ",\"prompt_cache_key\":", "null");
+
+    /* the Responses API takes neither: a response echoes their defaults */
+    ngx_http_moa_buf_lit(b, ",\"presence_penalty\":0,"
+                         "\"frequency_penalty\":0");
 }
