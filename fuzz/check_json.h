@@ -27,6 +27,7 @@
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 #include "ngx_http_moa_json_text.h"
 
 

@@ -22,6 +22,7 @@
 
 #include "check_json.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 #include "ngx_http_moa_json_text.h"
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_usage.h"

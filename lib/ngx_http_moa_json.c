@@ -4,7 +4,7 @@
  *
  * The validating JSON scanner: a text checked as one value, an object's
  * top-level members, and a text cut into tokens in one pass (first/after
- * over them; lookups by key are in ngx_http_moa_json_find.c).
+ * over them).  Lookups by key are a layer above, in the json_find file.
  */
 
 

@@ -73,25 +73,6 @@ int ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p,
     size_t len);
 void ngx_http_moa_json_free(ngx_http_moa_json_t *j);
 
-/* the value of key in object token obj, or -1 */
-int ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
-    const char *key);
-
-/*
- * The values of several keys of object token obj in one pass over its
- * members: at[i] for keys[i], -1 when absent; as for ngx_http_moa_json_find,
- * the first of duplicate keys counts.
- */
-typedef struct {
-    const char  *name;
-    size_t       len;
-} ngx_http_moa_json_key_t;
-
-#define ngx_http_moa_json_key(s)  { "" s, sizeof(s) - 1 }
-
-void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
-    const ngx_http_moa_json_key_t *keys, int nkeys, int *at);
-
 /*
  * the members of object token obj, as ngx_http_moa_json_members() gives
  * them (free() the array): 0, or -1 without memory
@@ -110,13 +91,6 @@ int ngx_http_moa_json_after(const ngx_http_moa_json_t *j, int arr, int i);
 
 /* validates that p[0..len) is exactly one JSON value: 0 or -1 */
 int ngx_http_moa_json_valid(const char *p, size_t len);
-
-/*
- * compares a member's key with a plain name, decoding escapes if needed;
- * as for cJSON, whose view request validation uses, \u0000 ends the key
- */
-int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
-    const char *name);
 
 
 /*
@@ -141,21 +115,6 @@ ngx_http_moa_json_tok_span(const ngx_http_moa_json_t *j, int i,
     }
 
     ngx_http_moa_json_span(j, i, v);
-}
-
-
-/* the value of key in object token obj as a span (len 0 when absent) */
-static inline int
-ngx_http_moa_json_tok_get(const ngx_http_moa_json_t *j, int obj,
-    const char *key, ngx_http_moa_span_t *v)
-{
-    int  i;
-
-    i = ngx_http_moa_json_find(j, obj, key);
-
-    ngx_http_moa_json_tok_span(j, i, v);
-
-    return i;
 }
 
 

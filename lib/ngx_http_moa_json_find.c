@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 
 
 int

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_json_find.h"
 
 
 static const char *ngx_http_moa_json_text_skip_ws(const char *p,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ngx_http_moa_field.h"
+#include "ngx_http_moa_json_find.h"
 
 
 /*

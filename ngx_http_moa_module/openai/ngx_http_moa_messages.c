@@ -11,6 +11,7 @@
 
 #include "ngx_http_moa_field.h"
 #include "ngx_http_moa_messages.h"
+#include "ngx_http_moa_json_find.h"
 
 
 static const char  *ngx_http_moa_messages_part_types[] = {

@@ -16,6 +16,7 @@
 #include "ngx_http_moa_field.h"
 #include "ngx_http_moa_messages.h"
 #include "ngx_http_moa_params.h"
+#include "ngx_http_moa_json_find.h"
 
 
 #define NGX_HTTP_MOA_PARAMS_MAX_STOP   4

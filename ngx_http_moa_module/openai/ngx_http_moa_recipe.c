@@ -21,6 +21,7 @@
 #include "ngx_http_moa_recipe.h"
 #include "ngx_http_moa_field.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_json_find.h"
 
 
 static const char  *ngx_http_moa_recipe_keys[] = {

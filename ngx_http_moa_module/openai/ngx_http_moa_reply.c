@@ -12,6 +12,7 @@
 
 #include "ngx_http_moa_reply.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_json_find.h"
 
 
 /* what a reply, each of its choices and each message are read for */

@@ -15,6 +15,7 @@
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_json_text.h"
 #include "ngx_http_moa_params.h"
+#include "ngx_http_moa_json_find.h"
 
 
 #define NGX_HTTP_MOA_REQUEST_MAX_N     128

@@ -15,6 +15,7 @@
 #include "ngx_http_moa_response.h"
 #include "ngx_http_moa_usage.h"
 #include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_find.h"
 
 
 static const char  *ngx_http_moa_response_keys[] = {

@@ -22,6 +22,7 @@
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
 #include "ngx_http_moa_responses_events.h"
+#include "ngx_http_moa_json_find.h"
 
 
 static void ngx_http_moa_responses_events_begin(

@@ -22,6 +22,7 @@
 #include "ngx_http_moa_field.h"
 #include "ngx_http_moa_responses_parts.h"
 #include "ngx_http_moa_responses_items.h"
+#include "ngx_http_moa_json_find.h"
 
 
 #define ngx_http_moa_responses_items_raw(b, j, i)                            \

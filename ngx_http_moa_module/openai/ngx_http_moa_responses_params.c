@@ -16,6 +16,7 @@
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_field.h"
 #include "ngx_http_moa_responses_params.h"
+#include "ngx_http_moa_json_find.h"
 
 
 #define ngx_http_moa_responses_params_raw(b, j, i)                          \

@@ -13,6 +13,7 @@
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
 #include "ngx_http_moa_buf_json.h"
+#include "ngx_http_moa_json_find.h"
 
 
 /* never sent on internal (proposal, critique) calls */

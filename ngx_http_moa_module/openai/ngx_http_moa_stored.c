@@ -25,6 +25,7 @@
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 #include "ngx_http_moa_error.h"
 #include "ngx_http_moa_stored.h"
 

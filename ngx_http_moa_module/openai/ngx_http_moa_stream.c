@@ -16,6 +16,7 @@
 #include "ngx_http_moa_usage.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_json_find.h"
 
 
 /* a member into a buffer, as "key":value, */

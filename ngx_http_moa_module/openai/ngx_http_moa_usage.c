@@ -15,6 +15,7 @@
 #include "ngx_http_moa_usage.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
+#include "ngx_http_moa_json_find.h"
 
 
 /* the usage members every answer carries, in OpenAI's order */

@@ -17,6 +17,7 @@
 #include "check_json.h"
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 
 
 #define S(s)  s, sizeof(s) - 1

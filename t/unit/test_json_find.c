@@ -10,6 +10,7 @@
 
 #include "tap.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 
 
 #define S(s)  s, sizeof(s) - 1

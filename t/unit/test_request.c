@@ -12,6 +12,7 @@
 
 #include "util.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 #include "ngx_http_moa_request.h"
 #include "ngx_http_moa_params.h"
 

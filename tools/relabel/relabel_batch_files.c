@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 #include "relabel.h"
 #include "relabel_batch.h"
 

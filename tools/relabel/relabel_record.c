@@ -22,6 +22,7 @@
 
 #include "ngx_http_moa_utf8.h"
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_find.h"
 #include "ngx_http_moa_buf_json.h"
 #include "ngx_http_moa_json_text.h"
 #include "relabel.h"

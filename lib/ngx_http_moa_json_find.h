@@ -1,0 +1,59 @@
+
+/*
+ * Copyright (C) ngx_http_moa_module authors
+ *
+ * Pure code: lookups by key in tokenized JSON (ngx_http_moa_json.h): one
+ * key, several keys in one pass, a member's key against a plain name.
+ */
+
+
+#ifndef _NGX_HTTP_MOA_JSON_FIND_H_INCLUDED_
+#define _NGX_HTTP_MOA_JSON_FIND_H_INCLUDED_
+
+
+#include "ngx_http_moa_json.h"
+
+
+/* the value of key in object token obj, or -1 */
+int ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
+    const char *key);
+
+/*
+ * The values of several keys of object token obj in one pass over its
+ * members: at[i] for keys[i], -1 when absent; as for ngx_http_moa_json_find,
+ * the first of duplicate keys counts.
+ */
+typedef struct {
+    const char  *name;
+    size_t       len;
+} ngx_http_moa_json_key_t;
+
+#define ngx_http_moa_json_key(s)  { "" s, sizeof(s) - 1 }
+
+void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
+    const ngx_http_moa_json_key_t *keys, int nkeys, int *at);
+
+/*
+ * compares a member's key with a plain name, decoding escapes if needed;
+ * as for cJSON, whose view request validation uses, \u0000 ends the key
+ */
+int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
+    const char *name);
+
+
+/* the value of key in object token obj as a span (len 0 when absent) */
+static inline int
+ngx_http_moa_json_tok_get(const ngx_http_moa_json_t *j, int obj,
+    const char *key, ngx_http_moa_span_t *v)
+{
+    int  i;
+
+    i = ngx_http_moa_json_find(j, obj, key);
+
+    ngx_http_moa_json_tok_span(j, i, v);
+
+    return i;
+}
+
+
+#endif /* _NGX_HTTP_MOA_JSON_FIND_H_INCLUDED_ */
