@@ -58,11 +58,13 @@ $(BUILD)/moa-relabel: $(RELABEL_CLI) $(RELABEL_CORE) $(MOA_PROTO) \
 	    $(RELABEL_CLI) $(RELABEL_CORE) $(MOA_PROTO) $(RELABEL_LIBS) \
 	    && mv -f $@.tmp.$$$$ $@
 
-$(BUILD)/test-relabel: $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) \
+RELABEL_TESTS   := $(RELABEL_DIR)/test_relabel.c $(RELABEL_DIR)/test_relabel_io.c
+
+$(BUILD)/test-relabel: $(RELABEL_TESTS) $(RELABEL_CORE) \
                        $(RELABEL_HDRS) | $(RELABEL_DEPS)
 	@mkdir -p $(BUILD)
 	$(RELABEL_CC) $(RELABEL_CFLAGS) $(RELABEL_INCS) -o $@.tmp.$$$$ \
-	    $(RELABEL_DIR)/test_relabel.c $(RELABEL_CORE) $(RELABEL_LIBS) \
+	    $(RELABEL_TESTS) $(RELABEL_CORE) $(RELABEL_LIBS) \
 	    && mv -f $@.tmp.$$$$ $@
 
 $(BUILD)/test-relabel-batch: $(RELABEL_DIR)/test_relabel_batch.c \

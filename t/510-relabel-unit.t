@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 
-# Unit tests of moa-relabel's pure parts (tools/relabel/test_relabel.c and
+# Unit tests of moa-relabel's pure parts (tools/relabel/test_relabel.c, test_relabel_io.c and
 # test_relabel_batch.c): builds build/test-relabel and
 # build/test-relabel-batch with mk/relabel.mk, runs them and turns each
 # line of their TAP into a test here.

@@ -122,4 +122,8 @@ int relabel_io_resume_scan(FILE *in, FILE *out, FILE *rej,
     relabel_resume_t *rs, char *err, size_t errlen);
 
 
+/* relabel_usage.c: the --help text */
+void relabel_usage_print(FILE *f);
+
+
 #endif /* _MOA_RELABEL_H_INCLUDED_ */
