@@ -21,10 +21,12 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use FindBin;
+use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Test::More;
+use ToolTest;
 use Time::HiRes qw(sleep time);
 
 my $root = abs_path("$FindBin::Bin/..");
@@ -55,30 +57,6 @@ END {
 
 
 # ---------------------------------------------------------------- nginx
-
-sub slurp {
-    my ($path) = @_;
-    open(my $fh, '<:raw', $path) or return undef;
-    local $/;
-    my $s = <$fh>;
-    return $s;
-}
-
-sub spew {
-    my ($path, $s) = @_;
-    open(my $fh, '>:raw', $path) or die "$path: $!";
-    print $fh $s;
-    close($fh) or die "$path: $!";
-}
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp')
-        or die "no free port: $!";
-    my $p = $s->sockport;
-    close($s);
-    return $p;
-}
 
 my $mock_js = <<'JS';
 /* the conversation's last user message; the module appends its own
