@@ -21,6 +21,7 @@
 #include "ngx_http_moa_variables.h"
 #include "ngx_http_moa_metrics.h"
 #include "ngx_http_moa_metrics_page.h"
+#include "ngx_http_moa_output.h"
 #include "ngx_http_moa_store.h"
 
 #include "ngx_http_moa_stage_body.h"
@@ -435,6 +436,10 @@ ngx_http_moa_postconfiguration(ngx_conf_t *cf)
 
     mcf->request_id = ngx_http_get_variable_index(cf, &request_id);
     mcf->created = ngx_time();
+
+    if (ngx_http_moa_output_request_id_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /*
      * streamed answers are put back together, and a passthrough's reply

@@ -18,6 +18,7 @@ ngx_int_t ngx_http_moa_output_header(ngx_http_request_t *r, char *key,
 ngx_int_t ngx_http_moa_output_add_header(ngx_http_request_t *r, char *key,
     char *value);
 ngx_int_t ngx_http_moa_output_request_id(ngx_http_request_t *r);
+ngx_int_t ngx_http_moa_output_request_id_init(ngx_conf_t *cf);
 void ngx_http_moa_output_log_id(ngx_http_request_t *r);
 ngx_int_t ngx_http_moa_output_sse_header(ngx_http_moa_ctx_t *ctx);
 ngx_chain_t *ngx_http_moa_output_chain_buf(ngx_http_moa_ctx_t *ctx,

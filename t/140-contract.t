@@ -415,3 +415,68 @@ like $log, qr/moa: invalid request: Invalid 'top_p'[^\n]*got 8 instead[^\n]*, re
 [alert]
 [crit]
 mock: start
+
+
+
+=== TEST 15: $request_id in the access log is the X-Request-Id the client got, one per request, 32 hex digits (plain, streamed, passthrough, one read in the rewrite phase first)
+--- http_config eval
+MoaTest::http_config()
+. "    log_format ids '\$request_id \$sent_http_x_request_id \$early';\n"
+--- config
+    location = /v1/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        moa_passthrough on;
+        set $early -;
+        access_log logs/ids.log ids;
+    }
+
+    location = /early/chat/completions {
+        moa_pass /_moa_upstream;
+        moa_model moa-test-v1 gpt-4o;
+        set $early $request_id;
+        access_log logs/ids.log ids;
+    }
+--- request
+POST /v1/chat/completions
+{"model":"moa-test-v1","messages":[{"role":"user","content":"ids"}]}
+--- error_code: 200
+--- check
+my @bodies = (
+    '{"model":"moa-test-v1","messages":[{"role":"user","content":"a"}]}',
+    '{"model":"moa-test-v1","messages":[{"role":"user","content":"b"}]}',
+    '{"model":"moa-test-v1","stream":true,"messages":[{"role":"user","content":"c"}]}',
+);
+my @sent;
+for my $b (@bodies) {
+    my $res = MoaTest::http('POST', '/v1/chat/completions', $b);
+    push @sent, $res->{headers}{'x-request-id'} // '';
+}
+my $res = MoaTest::http('POST', '/early/chat/completions', $bodies[0]);
+my $early = $res->{headers}{'x-request-id'} // '';
+MoaTest::http('POST', '/v1/chat/completions',
+    '{"model":"gpt-4o","messages":[{"role":"user","content":"p"}]}');
+my $path = Test::Nginx::Util::server_root() . '/logs/ids.log';
+my @lines;
+for (1 .. 20) {
+    @lines = do { open my $fh, '<', $path or die $!; <$fh> };
+    last if @lines >= 6;
+    select undef, undef, undef, 0.1;
+}
+chomp @lines;
+shift @lines;    # the block's own request
+is scalar(@lines), 5, 'five lines';
+for my $i (0 .. 2) {
+    like $sent[$i], qr/^[0-9a-f]{32}$/, "request $i: X-Request-Id";
+    is $lines[$i], "$sent[$i] $sent[$i] -",
+        "request $i: the access log's \$request_id is the header's";
+}
+like $early, qr/^[0-9a-f]{32}$/, 'read in the rewrite phase: X-Request-Id';
+is $lines[3], "$early $early $early", 'read first in the rewrite phase: one id';
+like $lines[4], qr/^[0-9a-f]{32} /, 'a passthrough: $request_id';
+my %seen;
+$seen{(split / /)[0]}++ for @lines;
+is scalar(keys %seen), 5, 'every request its own id';
+--- no_error_log
+[alert]
+[crit]
