@@ -23,14 +23,31 @@
 #include "ngx_http_moa_body.h"
 
 
-static ngx_chain_t *ngx_http_moa_call_body_buf(ngx_pool_t *pool,
-    u_char *p, size_t len);
+static ngx_chain_t *ngx_http_moa_call_body_bufs(ngx_pool_t *pool,
+    ngx_uint_t n);
 static ngx_table_elt_t *ngx_http_moa_call_body_push_header(
-    ngx_http_request_t *sr, char *key, char *lowcase, ngx_str_t *value);
+    ngx_http_request_t *sr, ngx_uint_t i, ngx_str_t *value);
 
 
 static ngx_str_t  ngx_http_moa_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_moa_sse_type = ngx_string("text/event-stream");
+
+
+/* the headers a call sends, their hashes computed once */
+
+#define NGX_HTTP_MOA_CALL_CONTENT_TYPE   0
+#define NGX_HTTP_MOA_CALL_ACCEPT         1
+#define NGX_HTTP_MOA_CALL_AUTHORIZATION  2
+
+static struct {
+    ngx_str_t    key;
+    char        *lowcase;
+    ngx_uint_t   hash;
+} ngx_http_moa_call_headers[] = {
+    { ngx_string("Content-Type"), "content-type", 0 },
+    { ngx_string("Accept"), "accept", 0 },
+    { ngx_string("Authorization"), "authorization", 0 }
+};
 
 
 /*
@@ -41,7 +58,7 @@ ngx_http_request_body_t *
 ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 {
     size_t                    i;
-    ngx_chain_t              *cl, **ll;
+    ngx_chain_t              *cl;
     ngx_http_request_t       *r;
     ngx_http_moa_part_t      *part;
     ngx_http_request_body_t  *rb;
@@ -63,8 +80,13 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
                                                 : call->body.len;
 
     if (call == ctx->passthrough) {
-        rb->bufs = ngx_http_moa_call_body_buf(r->pool, ctx->body.data,
-                                              ctx->body.len);
+        cl = ngx_http_moa_call_body_bufs(r->pool, 1);
+        if (cl == NULL) {
+            return NULL;
+        }
+
+        cl->buf->pos = ctx->body.data;
+        cl->buf->last = ctx->body.data + ctx->body.len;
 
     } else if (call->body.nparts > 2
                && call->body.len <= NGX_HTTP_MOA_SMALL_BODY)
@@ -76,31 +98,37 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
             return NULL;
         }
 
-        rb->bufs = ngx_http_moa_call_body_buf(r->pool,
-                                              (u_char *) call->flat.data,
-                                              call->flat.len);
+        cl = ngx_http_moa_call_body_bufs(r->pool, 1);
+        if (cl == NULL) {
+            return NULL;
+        }
+
+        cl->buf->pos = (u_char *) call->flat.data;
+        cl->buf->last = (u_char *) call->flat.data + call->flat.len;
 
     } else {
-        ll = &rb->bufs;
+        cl = ngx_http_moa_call_body_bufs(r->pool, call->body.nparts);
+        if (cl == NULL) {
+            return NULL;
+        }
 
         for (i = 0; i < call->body.nparts; i++) {
             part = &call->body.parts[i];
 
-            *ll = ngx_http_moa_call_body_buf(r->pool, (u_char *) part->p,
-                                             part->len);
-            if (*ll == NULL) {
-                return NULL;
-            }
-
-            ll = &(*ll)->next;
+            cl[i].buf->pos = (u_char *) part->p;
+            cl[i].buf->last = (u_char *) part->p + part->len;
         }
     }
 
-    if (rb->bufs == NULL) {
-        return NULL;
+    rb->bufs = cl;
+
+    for ( /* void */ ; cl->next; cl = cl->next) {
+        cl->buf->start = cl->buf->pos;
+        cl->buf->end = cl->buf->last;
     }
 
-    for (cl = rb->bufs; cl->next; cl = cl->next) { /* void */ }
+    cl->buf->start = cl->buf->pos;
+    cl->buf->end = cl->buf->last;
 
     rb->buf = cl->buf;
     rb->buf->last_buf = 1;
@@ -110,30 +138,35 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 }
 
 
+/*
+ * n in-memory buffers, chained, for the parts of a body: the links and
+ * the buffers in one allocation of the pool (a critique's body has a
+ * dozen parts, and an allocation each costs more than its memory)
+ */
 static ngx_chain_t *
-ngx_http_moa_call_body_buf(ngx_pool_t *pool, u_char *p, size_t len)
+ngx_http_moa_call_body_bufs(ngx_pool_t *pool, ngx_uint_t n)
 {
     ngx_buf_t    *b;
+    ngx_uint_t    i;
     ngx_chain_t  *cl;
 
-    b = ngx_calloc_buf(pool);
-    if (b == NULL) {
+    if (n == 0) {
         return NULL;
     }
 
-    b->start = p;
-    b->pos = p;
-    b->last = p + len;
-    b->end = b->last;
-    b->memory = 1;
-
-    cl = ngx_alloc_chain_link(pool);
+    cl = ngx_palloc(pool, n * (sizeof(ngx_chain_t) + sizeof(ngx_buf_t)));
     if (cl == NULL) {
         return NULL;
     }
 
-    cl->buf = b;
-    cl->next = NULL;
+    b = (ngx_buf_t *) &cl[n];
+    ngx_memzero(b, n * sizeof(ngx_buf_t));
+
+    for (i = 0; i < n; i++) {
+        b[i].memory = 1;
+        cl[i].buf = &b[i];
+        cl[i].next = (i + 1 < n) ? &cl[i + 1] : NULL;
+    }
 
     return cl;
 }
@@ -178,8 +211,8 @@ ngx_http_moa_call_body_headers(ngx_http_moa_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    h = ngx_http_moa_call_body_push_header(sr, "Content-Type",
-                                           "content-type",
+    h = ngx_http_moa_call_body_push_header(sr,
+                                           NGX_HTTP_MOA_CALL_CONTENT_TYPE,
                                            &ngx_http_moa_json_type);
     if (h == NULL) {
         return NGX_ERROR;
@@ -189,7 +222,8 @@ ngx_http_moa_call_body_headers(ngx_http_moa_ctx_t *ctx,
 
     accept = call->stream ? &ngx_http_moa_sse_type : &ngx_http_moa_json_type;
 
-    if (ngx_http_moa_call_body_push_header(sr, "Accept", "accept", accept)
+    if (ngx_http_moa_call_body_push_header(sr, NGX_HTTP_MOA_CALL_ACCEPT,
+                                           accept)
         == NULL)
     {
         return NGX_ERROR;
@@ -198,9 +232,9 @@ ngx_http_moa_call_body_headers(ngx_http_moa_ctx_t *ctx,
     auth = r->headers_in.authorization;
 
     if (ctx->conf->pass_client_authorization && auth && !call->raw) {
-        h = ngx_http_moa_call_body_push_header(sr, "Authorization",
-                                               "authorization",
-                                               &auth->value);
+        h = ngx_http_moa_call_body_push_header(sr,
+                                        NGX_HTTP_MOA_CALL_AUTHORIZATION,
+                                        &auth->value);
         if (h == NULL) {
             return NGX_ERROR;
         }
@@ -213,8 +247,8 @@ ngx_http_moa_call_body_headers(ngx_http_moa_ctx_t *ctx,
 
 
 static ngx_table_elt_t *
-ngx_http_moa_call_body_push_header(ngx_http_request_t *sr, char *key,
-    char *lowcase, ngx_str_t *value)
+ngx_http_moa_call_body_push_header(ngx_http_request_t *sr, ngx_uint_t i,
+    ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -223,15 +257,20 @@ ngx_http_moa_call_body_push_header(ngx_http_request_t *sr, char *key,
         return NULL;
     }
 
+    h->key = ngx_http_moa_call_headers[i].key;
+    h->lowcase_key = (u_char *) ngx_http_moa_call_headers[i].lowcase;
+
     /*
      * the real hash: the proxy leaves out a header the location sets
      * itself (proxy_set_header) by looking it up with this hash
      */
 
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->lowcase_key = (u_char *) lowcase;
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    if (ngx_http_moa_call_headers[i].hash == 0) {
+        ngx_http_moa_call_headers[i].hash = ngx_hash_key(h->lowcase_key,
+                                                         h->key.len);
+    }
+
+    h->hash = ngx_http_moa_call_headers[i].hash;
     h->value = *value;
 #if (nginx_version >= 1023000)
     h->next = NULL;
