@@ -551,9 +551,16 @@ ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    /* the copies in headers_out vanish under proxy_hide_header */
+    /*
+     * the copies in headers_out vanish under proxy_hide_header; only an
+     * error is relayed with its Retry-After (a 429 of every call, see
+     * ngx_http_moa_answer_calls_error()): a reply of 2xx or 3xx is not
+     * searched
+     */
 
-    if (sr->upstream == NULL) {
+    if (sr->upstream == NULL
+        || sr->headers_out.status < NGX_HTTP_BAD_REQUEST)
+    {
         return;
     }
 
