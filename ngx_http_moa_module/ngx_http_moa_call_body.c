@@ -23,8 +23,8 @@
 #include "ngx_http_moa_body.h"
 
 
-static ngx_chain_t *ngx_http_moa_call_body_bufs(ngx_pool_t *pool,
-    ngx_uint_t n);
+static ngx_http_request_body_t *ngx_http_moa_call_body_alloc(
+    ngx_pool_t *pool, ngx_uint_t n);
 static ngx_table_elt_t *ngx_http_moa_call_body_push_header(
     ngx_http_request_t *sr, ngx_uint_t i, ngx_str_t *value);
 
@@ -57,18 +57,12 @@ static struct {
 ngx_http_request_body_t *
 ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 {
-    size_t                    i;
+    u_char                   *p;
+    size_t                    i, len;
+    ngx_uint_t                n;
     ngx_chain_t              *cl;
-    ngx_http_request_t       *r;
     ngx_http_moa_part_t      *part;
     ngx_http_request_body_t  *rb;
-
-    r = ctx->request;
-
-    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
-    if (rb == NULL) {
-        return NULL;
-    }
 
     /*
      * a passthrough sends the client's body as it came; a small body of
@@ -76,17 +70,14 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
      * buffers and two links (the proxy copies the chain)
      */
 
-    call->body_len = (call == ctx->passthrough) ? ctx->body.len
-                                                : call->body.len;
+    p = NULL;
+    len = 0;
+    n = call->body.nparts;
 
     if (call == ctx->passthrough) {
-        cl = ngx_http_moa_call_body_bufs(r->pool, 1);
-        if (cl == NULL) {
-            return NULL;
-        }
-
-        cl->buf->pos = ctx->body.data;
-        cl->buf->last = ctx->body.data + ctx->body.len;
+        p = ctx->body.data;
+        len = ctx->body.len;
+        n = 1;
 
     } else if (call->body.nparts > 2
                && call->body.len <= NGX_HTTP_MOA_SMALL_BODY)
@@ -98,39 +89,40 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
             return NULL;
         }
 
-        cl = ngx_http_moa_call_body_bufs(r->pool, 1);
-        if (cl == NULL) {
-            return NULL;
-        }
+        p = (u_char *) call->flat.data;
+        len = call->flat.len;
+        n = 1;
+    }
 
-        cl->buf->pos = (u_char *) call->flat.data;
-        cl->buf->last = (u_char *) call->flat.data + call->flat.len;
+    rb = ngx_http_moa_call_body_alloc(ctx->request->pool, n);
+    if (rb == NULL) {
+        return NULL;
+    }
+
+    cl = rb->bufs;
+
+    if (p) {
+        cl->buf->pos = p;
+        cl->buf->last = p + len;
+        call->body_len = len;
 
     } else {
-        cl = ngx_http_moa_call_body_bufs(r->pool, call->body.nparts);
-        if (cl == NULL) {
-            return NULL;
-        }
-
-        for (i = 0; i < call->body.nparts; i++) {
+        for (i = 0; i < n; i++) {
             part = &call->body.parts[i];
 
             cl[i].buf->pos = (u_char *) part->p;
             cl[i].buf->last = (u_char *) part->p + part->len;
         }
+
+        call->body_len = call->body.len;
     }
 
-    rb->bufs = cl;
-
-    for ( /* void */ ; cl->next; cl = cl->next) {
+    for ( /* void */ ; cl; cl = cl->next) {
         cl->buf->start = cl->buf->pos;
         cl->buf->end = cl->buf->last;
+        rb->buf = cl->buf;
     }
 
-    cl->buf->start = cl->buf->pos;
-    cl->buf->end = cl->buf->last;
-
-    rb->buf = cl->buf;
     rb->buf->last_buf = 1;
     rb->buf->last_in_chain = 1;
 
@@ -139,27 +131,32 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 
 
 /*
- * n in-memory buffers, chained, for the parts of a body: the links and
+ * A request body of n in-memory buffers, chained: the body, the links and
  * the buffers in one allocation of the pool (a critique's body has a
  * dozen parts, and an allocation each costs more than its memory)
  */
-static ngx_chain_t *
-ngx_http_moa_call_body_bufs(ngx_pool_t *pool, ngx_uint_t n)
+static ngx_http_request_body_t *
+ngx_http_moa_call_body_alloc(ngx_pool_t *pool, ngx_uint_t n)
 {
-    ngx_buf_t    *b;
-    ngx_uint_t    i;
-    ngx_chain_t  *cl;
+    ngx_buf_t                *b;
+    ngx_uint_t                i;
+    ngx_chain_t              *cl;
+    ngx_http_request_body_t  *rb;
 
     if (n == 0) {
         return NULL;
     }
 
-    cl = ngx_palloc(pool, n * (sizeof(ngx_chain_t) + sizeof(ngx_buf_t)));
-    if (cl == NULL) {
+    rb = ngx_palloc(pool, sizeof(ngx_http_request_body_t)
+                          + n * (sizeof(ngx_chain_t) + sizeof(ngx_buf_t)));
+    if (rb == NULL) {
         return NULL;
     }
 
+    cl = (ngx_chain_t *) &rb[1];
     b = (ngx_buf_t *) &cl[n];
+
+    ngx_memzero(rb, sizeof(ngx_http_request_body_t));
     ngx_memzero(b, n * sizeof(ngx_buf_t));
 
     for (i = 0; i < n; i++) {
@@ -168,7 +165,9 @@ ngx_http_moa_call_body_bufs(ngx_pool_t *pool, ngx_uint_t n)
         cl[i].next = (i + 1 < n) ? &cl[i + 1] : NULL;
     }
 
-    return cl;
+    rb->bufs = cl;
+
+    return rb;
 }
 
 
