@@ -61,7 +61,10 @@ ngx_http_moa_store_endpoint_match(ngx_http_request_t *r, ngx_str_t *id,
     end = r->uri.data + r->uri.len;
     *list = 0;
 
+    /* every request of the location comes here: a byte first, then a call */
+
     if ((size_t) (end - p) > sizeof(tail) - 1
+        && end[-6] == '_'
         && ngx_strncmp(end - (sizeof(tail) - 1), tail, sizeof(tail) - 1)
            == 0)
     {
@@ -73,6 +76,7 @@ ngx_http_moa_store_endpoint_match(ngx_http_request_t *r, ngx_str_t *id,
 
     if (seg == end
         || (size_t) (seg - p) < sizeof("/responses/") - 1
+        || seg[-2] != 's'
         || ngx_strncmp(seg - (sizeof("/responses/") - 1), "/responses/",
                        sizeof("/responses/") - 1)
            != 0)
