@@ -41,14 +41,16 @@ ngx_http_request_body_t *
 ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
 {
     size_t                    i;
+    ngx_pool_t               *pool;
     ngx_chain_t              *cl, **ll;
-    ngx_http_request_t       *r;
     ngx_http_moa_part_t      *part;
     ngx_http_request_body_t  *rb;
 
-    r = ctx->request;
+    /* the subrequest's pool: a stage's goes with the stage */
 
-    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    pool = call->sr->pool;
+
+    rb = ngx_pcalloc(pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {
         return NULL;
     }
@@ -63,7 +65,7 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
                                                 : call->body.len;
 
     if (call == ctx->passthrough) {
-        rb->bufs = ngx_http_moa_call_body_buf(r->pool, ctx->body.data,
+        rb->bufs = ngx_http_moa_call_body_buf(pool, ctx->body.data,
                                               ctx->body.len);
 
     } else if (call->body.nparts > 2
@@ -76,7 +78,7 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
             return NULL;
         }
 
-        rb->bufs = ngx_http_moa_call_body_buf(r->pool,
+        rb->bufs = ngx_http_moa_call_body_buf(pool,
                                               (u_char *) call->flat.data,
                                               call->flat.len);
 
@@ -86,7 +88,7 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
         for (i = 0; i < call->body.nparts; i++) {
             part = &call->body.parts[i];
 
-            *ll = ngx_http_moa_call_body_buf(r->pool, (u_char *) part->p,
+            *ll = ngx_http_moa_call_body_buf(pool, (u_char *) part->p,
                                              part->len);
             if (*ll == NULL) {
                 return NULL;

@@ -82,8 +82,9 @@ ngx_http_moa_call_pool_cleanup(void *data)
  * finalized; a background subrequest is on no postponed list and its
  * posting leaves the list when it runs (checked: a posting made in the
  * pool); a cached value of the variables it shares with the client's
- * request is copied out.  The replies and the candidates are malloc()ed,
- * not in the pool.
+ * request is copied out; the connection's log is set to the client's
+ * request.  The replies and the candidates are malloc()ed, not in the
+ * pool; the calls' bodies (ngx_http_moa_call_body) are in it.
  */
 void
 ngx_http_moa_call_pool_stage_over(ngx_http_moa_ctx_t *ctx,
@@ -103,6 +104,12 @@ ngx_http_moa_call_pool_stage_over(ngx_http_moa_ctx_t *ctx,
     }
 
     r = ctx->request;
+
+    /* a thread or AIO operation in flight may write to a subrequest's */
+
+    if (r->blocked) {
+        return;
+    }
 
     for (i = 0; i < n; i++) {
         if (calls[i].started
@@ -137,6 +144,10 @@ ngx_http_moa_call_pool_stage_over(ngx_http_moa_ctx_t *ctx,
     for (i = 0; i < n; i++) {
         calls[i].sr = NULL;
     }
+
+    /* the connection's log names the request it runs for */
+
+    ngx_http_set_log_request(r->connection->log, r);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa calls' pool of a stage destroyed: %ui calls", n);
