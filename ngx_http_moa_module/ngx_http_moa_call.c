@@ -16,6 +16,7 @@
 #include "ngx_http_moa_common.h"
 #include "ngx_http_moa_call.h"
 #include "ngx_http_moa_call_body.h"
+#include "ngx_http_moa_call_pool.h"
 #include "ngx_http_moa_credentials.h"
 #include "ngx_http_moa_shield.h"
 
@@ -39,8 +40,6 @@ static void ngx_http_moa_call_retry_after(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
 static void ngx_http_moa_call_release(ngx_http_moa_call_t *call,
     ngx_http_request_t *sr);
-static ngx_pool_t *ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx);
-static void ngx_http_moa_call_pool_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_moa_post = ngx_string("POST ");
@@ -105,14 +104,38 @@ ngx_int_t
 ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
     ngx_uint_t background)
 {
-    ngx_uint_t                   flags;
+    ngx_int_t                    rc;
+    ngx_uint_t                   flags, staged;
+    ngx_pool_t                  *pool, *main_pool;
     ngx_http_request_t          *r, *sr;
     ngx_http_request_body_t     *rb;
     ngx_http_post_subrequest_t  *ps;
 
     r = ctx->request;
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    /*
+     * the work of the calls (upstream, proxy state, request and header
+     * buffers) goes to a pool of their own: in the client's small request
+     * pool, which already holds the request, its context and the
+     * subrequests, it would take more blocks, and every allocation would
+     * walk them (a MoA request's calls would take a dozen).  The calls of
+     * a stage that another follows (the proposals, the critique) get a
+     * pool of the stage, subrequests included, destroyed once the stage
+     * is over (ngx_http_moa_call_pool.c)
+     */
+
+    staged = background && !call->raw
+             && (call->stage == NGX_HTTP_MOA_PROPOSAL
+                 || call->stage == NGX_HTTP_MOA_CRITIQUE);
+
+    pool = ngx_http_moa_call_pool_get(ctx, staged ? &ctx->stage_pool
+                                                  : &ctx->calls_pool);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps = ngx_palloc(staged ? pool : r->pool,
+                    sizeof(ngx_http_post_subrequest_t));
     if (ps == NULL) {
         return NGX_ERROR;
     }
@@ -122,25 +145,29 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
 
     flags = background ? NGX_HTTP_SUBREQUEST_BACKGROUND : 0;
 
-    if (ngx_http_subrequest(r, &call->uri, call->args.len ? &call->args : NULL,
-                            &sr, ps, flags)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     /*
-     * the work of the calls (upstream, proxy state, request and header
-     * buffers) goes to a pool of their own: in the client's small request
-     * pool, which already holds the request, its context and the
-     * subrequests, it would take more blocks, and every allocation would
-     * walk them (a MoA request's calls would take a dozen)
+     * nginx makes a subrequest (the request, its module contexts, header
+     * lists, its posting) in the parent's pool: a staged call's is made
+     * in the stage's, the parent's pool set to it for the while
      */
 
-    sr->pool = ngx_http_moa_call_pool(ctx);
-    if (sr->pool == NULL) {
+    main_pool = r->pool;
+
+    if (staged) {
+        r->pool = pool;
+    }
+
+    rc = ngx_http_subrequest(r, &call->uri, call->args.len ? &call->args
+                                                           : NULL,
+                             &sr, ps, flags);
+
+    r->pool = main_pool;
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
+
+    sr->pool = pool;
 
     call->ctx = ctx;
     call->sr = sr;
@@ -186,53 +213,6 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
                    &call->uri, call->body_len);
 
     return NGX_OK;
-}
-
-
-/*
- * The calls' pool lives as long as the client's request: it is destroyed
- * by a cleanup of the request's pool, which runs after nginx ran the
- * request's cleanup handlers (the upstreams' among them, allocated here)
- * and wrote the access log, and before the request's memory goes.
- */
-static ngx_pool_t *
-ngx_http_moa_call_pool(ngx_http_moa_ctx_t *ctx)
-{
-    ngx_pool_t          *pool;
-    ngx_pool_cleanup_t  *cln;
-    ngx_http_request_t  *r;
-
-    if (ctx->calls_pool) {
-        return ctx->calls_pool;
-    }
-
-    r = ctx->request;
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    pool = ngx_create_pool(NGX_HTTP_MOA_CALLS_POOL_SIZE, r->connection->log);
-    if (pool == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_moa_call_pool_cleanup;
-    cln->data = pool;
-
-    ctx->calls_pool = pool;
-
-    return pool;
-}
-
-
-static void
-ngx_http_moa_call_pool_cleanup(void *data)
-{
-    ngx_pool_t  *pool = data;
-
-    ngx_destroy_pool(pool);
 }
 
 
@@ -626,6 +606,7 @@ ngx_http_moa_call_cancel(ngx_http_moa_call_t *call)
 
     if (sr->upstream == NULL || sr->upstream->cleanup == NULL) {
         /* not at the provider: it ends on its own, and is ignored */
+        call->abandoned = 1;
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                        "moa %V call %ui abandoned",
                        ngx_http_moa_call_stage_name(call->stage), call->index);

@@ -94,7 +94,9 @@ ngx_http_moa_call_body(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call)
         n = 1;
     }
 
-    rb = ngx_http_moa_call_body_alloc(ctx->request->pool, n);
+    /* in the subrequest's pool: a stage's bodies go with the stage */
+
+    rb = ngx_http_moa_call_body_alloc(call->sr->pool, n);
     if (rb == NULL) {
         return NULL;
     }

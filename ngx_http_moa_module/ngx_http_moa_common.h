@@ -185,6 +185,7 @@ typedef struct {
     unsigned                    too_big:1;
     unsigned                    complete:1;
     unsigned                    raw:1;         /* a store's: bytes, status */
+    unsigned                    abandoned:1;   /* canceled, still running */
 } ngx_http_moa_call_t;
 
 
@@ -212,6 +213,7 @@ struct ngx_http_moa_ctx_s {
     ngx_http_moa_call_t        *synthesis;
     ngx_http_moa_call_t        *passthrough;
     ngx_pool_t                 *calls_pool;    /* the calls' own memory */
+    ngx_pool_t                 *stage_pool;    /* the running stage's */
 
     ngx_http_moa_prompt_candidate_t *cands;
     ngx_uint_t                  ncands;

@@ -18,6 +18,7 @@
 #include "ngx_http_moa_stages.h"
 #include "ngx_http_moa_answer.h"
 #include "ngx_http_moa_call.h"
+#include "ngx_http_moa_call_pool.h"
 #include "ngx_http_moa_output.h"
 #include "ngx_http_moa_recipes.h"
 #include "ngx_http_moa_responses.h"
@@ -312,6 +313,8 @@ ngx_http_moa_stages_advance(ngx_http_moa_ctx_t *ctx)
             return;
         }
 
+        ngx_http_moa_call_pool_stage_over(ctx, ctx->critique, 1);
+
         if (ctx->recipe.aggregate == NGX_HTTP_MOA_AGGREGATE_SELECT) {
             ngx_http_moa_recipes_select_done(ctx);
 
@@ -465,6 +468,10 @@ ngx_http_moa_stages_proposals_done(ngx_http_moa_ctx_t *ctx)
     }
 
     ctx->ncands = ngx_http_moa_candidates_gather(ctx);
+
+    /* the candidates are spans of the replies, which are not in the pool */
+
+    ngx_http_moa_call_pool_stage_over(ctx, ctx->layer_calls, ctx->per_layer);
 
     need = ngx_min(ctx->conf->min_proposals, ctx->expected);
 
