@@ -122,7 +122,10 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         return -1;
     }
 
-    rep->choices = calloc(n, sizeof(ngx_http_moa_choice_t));
+    /* a reply has one choice but when n asks for more: no allocation then */
+
+    rep->choices = (n == 1) ? &rep->one
+                            : calloc(n, sizeof(ngx_http_moa_choice_t));
     if (rep->choices == NULL) {
         ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
                                "out of memory");
@@ -213,7 +216,11 @@ void
 ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 {
     ngx_http_moa_json_free(&rep->json);
-    free(rep->choices);
+
+    if (rep->choices != &rep->one) {
+        free(rep->choices);
+    }
+
     cJSON_Delete(rep->root);
 
     rep->choices = NULL;

@@ -34,10 +34,11 @@ typedef struct {
     const char                  *p;          /* the reply text, not owned */
     size_t                       len;
     ngx_http_moa_json_t          json;       /* its tokens */
-    ngx_http_moa_choice_t       *choices;
+    ngx_http_moa_choice_t       *choices;    /* &one, or allocated */
     int                          nchoices;
     int                          usage_at;   /* its token, or -1 */
     cJSON                       *root;       /* parsed on demand */
+    ngx_http_moa_choice_t        one;        /* the usual single choice */
 } ngx_http_moa_reply_t;
 
 
