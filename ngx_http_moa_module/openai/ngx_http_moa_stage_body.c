@@ -52,6 +52,35 @@ ngx_http_moa_stage_body_in_list(const ngx_http_moa_json_member_t *m,
 }
 
 
+/*
+ * The glue reserved once, from the sizes known before the body is built:
+ * the client's members short enough to be copied rather than referred to
+ * (all counted: an upper bound), the module's own members (the model
+ * escaped at worst), the prompt's short pieces and extra (a critique's
+ * text).  The glue would grow from 128 bytes by doubling otherwise.
+ */
+static void
+ngx_http_moa_stage_body_reserve(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, size_t extra)
+{
+    size_t  i, n, size;
+
+    size = 192 + 6 * cp->model_len + cp->temperature_len + extra;
+
+    for (i = 0; i < req->nmembers; i++) {
+        n = (req->members[i].value + req->members[i].value_len)
+            - (req->members[i].key - 1);
+
+        if (n < NGX_HTTP_MOA_BODY_COPY) {
+            size += n + 1;
+        }
+    }
+
+    (void) ngx_http_moa_buf_reserve(&b->glue, size);
+}
+
+
 /* a member as the client wrote it: from its key's quote to its value's end */
 static void
 ngx_http_moa_stage_body_member(ngx_http_moa_body_t *b,
@@ -146,6 +175,7 @@ ngx_http_moa_stage_body_proposer(ngx_http_moa_body_t *b,
 
     ngx_http_moa_stage_body_limit(req, cp, &lp);
 
+    ngx_http_moa_stage_body_reserve(b, req, &lp, tpl ? 256 : 0);
     ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
@@ -226,6 +256,8 @@ ngx_http_moa_stage_body_judge(ngx_http_moa_body_t *b,
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
 
+    /* the template's short pieces, the reply format */
+    ngx_http_moa_stage_body_reserve(b, req, cp, 256 + (format ? 320 : 0));
     ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
@@ -292,13 +324,22 @@ ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands,
     const ngx_http_moa_choice_t *critique)
 {
-    size_t                             i, n;
+    size_t                             i, n, extra;
     ngx_http_moa_json_member_t        *so;
     const ngx_http_moa_json_member_t  *m;
     ngx_http_moa_stage_body_params_t   lp;
 
     ngx_http_moa_stage_body_limit(req, cp, &lp);
 
+    /* the template's short pieces, the critique, the stream's options */
+
+    extra = 256 + req->stream_options.len;
+
+    if (critique) {
+        extra += critique->message.len + 64;
+    }
+
+    ngx_http_moa_stage_body_reserve(b, req, &lp, extra);
     ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
