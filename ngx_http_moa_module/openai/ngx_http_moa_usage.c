@@ -493,7 +493,8 @@ ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
         }
 
         for (i = 0; skip && skip[i]; i++) {
-            if (strcmp(u->string, skip[i]) == 0) {
+            if (u->string[0] == skip[i][0] && strcmp(u->string, skip[i]) == 0)
+            {
                 break;
             }
         }
@@ -526,29 +527,50 @@ ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
  * A usage object without printf's "%g": OpenAI's CompletionUsage, whose
  * three counts are required and come first, in its order, 0 for a count
  * no call reported; or null when no call reported any (usage_reported()).
+ * The three are found in one pass over the members (the first of a name,
+ * as cJSON_GetObjectItemCaseSensitive() would).
  */
 void
 ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
 {
-    int           i;
-    const cJSON  *u;
+    int           i, found;
+    const cJSON  *u, *obj, *req[3];
 
-    if (!cJSON_IsObject(usage) || !ngx_http_moa_usage_reported(usage)) {
+    found = 0;
+    req[0] = req[1] = req[2] = NULL;
+    obj = cJSON_IsObject(usage) ? usage : NULL;
+
+    cJSON_ArrayForEach(u, obj) {
+        if (u->string == NULL) {
+            continue;
+        }
+
+        for (i = 0; i < 3; i++) {
+            if (req[i] == NULL
+                && u->string[0] == ngx_http_moa_usage_required[i][0]
+                && strcmp(u->string, ngx_http_moa_usage_required[i]) == 0)
+            {
+                req[i] = u;
+                found++;
+                break;
+            }
+        }
+    }
+
+    if (found == 0) {
         ngx_http_moa_buf_lit(out, "null");
         return;
     }
 
-    for (i = 0; ngx_http_moa_usage_required[i]; i++) {
-        ngx_http_moa_buf_cstr(out, i ? ",\"" : "{\"");
-        ngx_http_moa_buf_cstr(out, ngx_http_moa_usage_required[i]);
-        ngx_http_moa_buf_lit(out, "\":");
-
-        u = cJSON_GetObjectItemCaseSensitive(usage,
-                                             ngx_http_moa_usage_required[i]);
-
-        ngx_http_moa_usage_print_number(out, cJSON_IsNumber(u)
-                                             ? u->valuedouble : 0);
-    }
+    ngx_http_moa_buf_lit(out, "{\"prompt_tokens\":");
+    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[0])
+                                         ? req[0]->valuedouble : 0);
+    ngx_http_moa_buf_lit(out, ",\"completion_tokens\":");
+    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[1])
+                                         ? req[1]->valuedouble : 0);
+    ngx_http_moa_buf_lit(out, ",\"total_tokens\":");
+    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[2])
+                                         ? req[2]->valuedouble : 0);
 
     ngx_http_moa_usage_print_members(out, usage, 0,
                                      ngx_http_moa_usage_required);
