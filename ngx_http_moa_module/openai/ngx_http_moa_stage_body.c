@@ -9,6 +9,7 @@
 
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
@@ -92,35 +93,72 @@ ngx_http_moa_stage_body_member(ngx_http_moa_body_t *b,
 }
 
 
+/* a literal written where room was reserved: no call per piece */
+#define ngx_http_moa_stage_body_put(d, s)                                    \
+    ((d) = (char *) memcpy(d, "" s, sizeof(s) - 1) + sizeof(s) - 1)
+
+
+/*
+ * The module's own members: model, temperature, the limit, and the key of
+ * messages.  The room for all but the escaped model is reserved at once
+ * and written in place.
+ */
 static void
 ngx_http_moa_stage_body_common(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req,
     const ngx_http_moa_stage_body_params_t *cp)
 {
-    size_t  off;
+    char                *d;
+    size_t               off;
+    ngx_http_moa_buf_t  *g;
 
-    off = b->glue.len;
+    g = &b->glue;
+    off = g->len;
 
-    ngx_http_moa_buf_lit(&b->glue, "\"model\":");
-    ngx_http_moa_buf_json_str(&b->glue, cp->model, cp->model_len);
+    ngx_http_moa_buf_lit(g, "\"model\":");
+    ngx_http_moa_buf_json_str(g, cp->model, cp->model_len);
+
+    if (ngx_http_moa_buf_reserve(g, sizeof(",\"temperature\":") - 1
+                                    + cp->temperature_len
+                                    + sizeof(",\"max_completion_tokens\":")
+                                    - 1
+                                    + sizeof(",\"messages\":") - 1)
+        != 0)
+    {
+        ngx_http_moa_body_glued(b, off);
+        return;
+    }
+
+    d = g->data + g->len;
 
     if (cp->temperature && !cp->reasoning) {
-        ngx_http_moa_buf_lit(&b->glue, ",\"temperature\":");
-        ngx_http_moa_buf_add(&b->glue, cp->temperature, cp->temperature_len);
+        ngx_http_moa_stage_body_put(d, ",\"temperature\":");
+        memcpy(d, cp->temperature, cp->temperature_len);
+        d += cp->temperature_len;
     }
 
     if (cp->max_tokens > 0) {
         if (req->max_completion_tokens || cp->reasoning) {
-            ngx_http_moa_buf_lit(&b->glue, ",\"max_completion_tokens\":");
+            ngx_http_moa_stage_body_put(d, ",\"max_completion_tokens\":");
 
         } else {
-            ngx_http_moa_buf_lit(&b->glue, ",\"max_tokens\":");
+            ngx_http_moa_stage_body_put(d, ",\"max_tokens\":");
         }
 
-        ngx_http_moa_buf_int(&b->glue, cp->max_tokens);
+        g->len = d - g->data;
+        ngx_http_moa_buf_int(g, cp->max_tokens);
+
+        if (ngx_http_moa_buf_reserve(g, sizeof(",\"messages\":") - 1) != 0) {
+            ngx_http_moa_body_glued(b, off);
+            return;
+        }
+
+        d = g->data + g->len;
     }
 
-    ngx_http_moa_buf_lit(&b->glue, ",\"messages\":");
+    ngx_http_moa_stage_body_put(d, ",\"messages\":");
+    g->len = d - g->data;
+
     ngx_http_moa_body_glued(b, off);
 }
 
