@@ -398,7 +398,10 @@ ngx_http_moa_response_time(const ngx_http_moa_span_t *v)
 int
 ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
 {
-    int                         i;
+    int                         i, seen;
+    size_t                      len;
+    uint32_t                    k, end;
+    const char                 *key;
     ngx_http_moa_span_t         v;
     const ngx_http_moa_json_t  *j;
 
@@ -408,12 +411,38 @@ ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
         return 0;
     }
 
-    if (ngx_http_moa_json_tok_get(j, 0, "object", &v) < 0
-        || !ngx_http_moa_json_is_literal(v.p, v.len, "\"chat.completion\"")
-        || ngx_http_moa_json_tok_get(j, 0, "created", &v) < 0
-        || !ngx_http_moa_response_time(&v)
-        || ngx_http_moa_json_find(j, 0, "id") < 0)
-    {
+    /* unique keys, none escaped: one walk finds the three, in place */
+
+    seen = 0;
+    end = j->tok[0].next;
+
+    for (k = 1; k < end; k = j->tok[k + 1].next) {
+        key = j->tok[k].p + 1;
+        len = j->tok[k].len - 2;
+        ngx_http_moa_json_span(j, k + 1, &v);
+
+        if (ngx_http_moa_response_is(key, len, "id")) {
+            seen |= 1;
+
+        } else if (ngx_http_moa_response_is(key, len, "object")) {
+            if (!ngx_http_moa_json_is_literal(v.p, v.len,
+                                              "\"chat.completion\""))
+            {
+                return 0;
+            }
+
+            seen |= 2;
+
+        } else if (ngx_http_moa_response_is(key, len, "created")) {
+            if (!ngx_http_moa_response_time(&v)) {
+                return 0;
+            }
+
+            seen |= 4;
+        }
+    }
+
+    if (seen != 7) {
         return 0;
     }
 
