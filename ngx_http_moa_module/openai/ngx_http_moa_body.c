@@ -148,6 +148,9 @@ ngx_http_moa_body_flat(const ngx_http_moa_body_t *b, ngx_http_moa_buf_t *out)
 {
     size_t  i;
 
+    /* one allocation: the length is known */
+    (void) ngx_http_moa_buf_reserve(out, b->len);
+
     for (i = 0; i < b->nparts; i++) {
         ngx_http_moa_buf_add(out, b->parts[i].p ? b->parts[i].p
                                   : b->glue.data + b->parts[i].off,

@@ -236,18 +236,20 @@ ngx_http_moa_prompt_parts(ngx_http_moa_body_t *b, const char *tpl,
 /*
  * Text with every tag ("</candidate") written "< /candidate", so that it
  * cannot close the block it is put in; the text is escaped for a JSON
- * string on the way, or copied when it is escaped already.
+ * string on the way, or copied when it is escaped already.  from is the
+ * first byte a tag may start at (a scan for '<' done already), NULL when
+ * the text has none: it is copied whole then.
  */
 static void
 ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p,
-    size_t len, const char *tag, int escape)
+    size_t len, const char *from, const char *tag, int escape)
 {
     size_t       n;
     const char  *end, *q;
 
     n = strlen(tag);
     end = p + len;
-    q = p;
+    q = from ? from : end;
 
     while ((size_t) (end - q) >= n
            && (q = memchr(q, tag[0], end - q - n + 1)) != NULL)
@@ -284,14 +286,16 @@ ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p,
  * and is copied as is unless an escape could hide a closing tag ("\u003c",
  * "\/"): then it is decoded and escaped again.  An escape hides nothing
  * where the text has no '<' at all, written or escaped (answers escape
- * quotes and apostrophes as "\u0027" often, '<' seldom).
+ * quotes and apostrophes as "\u0027" often, '<' seldom).  One scan for '<'
+ * serves both that test and the tags' (a tag starts with '<'); plain says
+ * the tokenizer saw no backslash in the string: no escape to look for.
  */
 static void
 ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_span_t *v, const char *tag)
+    const ngx_http_moa_span_t *v, int plain, const char *tag)
 {
     int                 esc, lt;
-    const char         *p, *end, *q;
+    const char         *p, *end, *q, *first;
     ngx_http_moa_buf_t  text;
 
     p = v->p + 1;
@@ -299,9 +303,11 @@ ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
     esc = 0;
     lt = 0;
 
+    first = memchr(p, '<', end - p);
+
     /* every escape is two bytes or more: the one after '\\' is skipped */
 
-    for (q = p; q + 1 < end; q += 2) {
+    for (q = p; !plain && q + 1 < end; q += 2) {
         q = memchr(q, '\\', end - q - 1);
 
         if (q == NULL) {
@@ -323,10 +329,16 @@ ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
                 break;
             }
         }
+
+        /* decoded anyway: an escape and a '<' */
+        if (esc && first) {
+            break;
+        }
     }
 
-    if (!lt && (!esc || memchr(p, '<', end - p) == NULL)) {
-        ngx_http_moa_prompt_neutralised(out, p, end - p, tag, 0);
+    if (!lt && (!esc || first == NULL)) {
+        ngx_http_moa_prompt_neutralised(out, p, end - p,
+                                        tag[0] == '<' ? first : p, tag, 0);
         return;
     }
 
@@ -336,7 +348,8 @@ ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
         out->nomem = 1;
 
     } else {
-        ngx_http_moa_prompt_neutralised(out, text.data, text.len, tag, 1);
+        ngx_http_moa_prompt_neutralised(out, text.data, text.len, text.data,
+                                        tag, 1);
     }
 
     ngx_http_moa_buf_free(&text);
@@ -359,7 +372,8 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
     start = out->len;
 
     if (c->content.len && c->content.p[0] == '"') {
-        ngx_http_moa_prompt_string_escaped(out, &c->content, tag);
+        ngx_http_moa_prompt_string_escaped(out, &c->content, c->content_plain,
+                                           tag);
 
     } else if (c->content.len && c->content.p[0] == '[') {
         pos = 0;
@@ -375,7 +389,7 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
                     ngx_http_moa_buf_lit(out, "\\n");
                 }
 
-                ngx_http_moa_prompt_string_escaped(out, &fn, tag);
+                ngx_http_moa_prompt_string_escaped(out, &fn, 0, tag);
             }
         }
     }
@@ -386,7 +400,8 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
         }
 
         ngx_http_moa_buf_lit(out, "Refusal: ");
-        ngx_http_moa_prompt_string_escaped(out, &c->refusal, tag);
+        ngx_http_moa_prompt_string_escaped(out, &c->refusal, c->refusal_plain,
+                                           tag);
     }
 
     if (!ngx_http_moa_json_text_array_nonempty(&c->tool_calls)) {
@@ -415,7 +430,7 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
             ngx_http_moa_buf_lit(out, ",");
         }
 
-        ngx_http_moa_prompt_neutralised(out, fn.p, fn.len, tag, 1);
+        ngx_http_moa_prompt_neutralised(out, fn.p, fn.len, fn.p, tag, 1);
         first = 0;
     }
 

@@ -122,7 +122,10 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         return -1;
     }
 
-    rep->choices = calloc(n, sizeof(ngx_http_moa_choice_t));
+    /* a reply has one choice but when n asks for more: no allocation then */
+
+    rep->choices = (n == 1) ? &rep->one
+                            : calloc(n, sizeof(ngx_http_moa_choice_t));
     if (rep->choices == NULL) {
         ngx_http_moa_error_set(err, 500, "server_error", NULL, NULL,
                                "out of memory");
@@ -158,6 +161,12 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ngx_http_moa_json_tok_span(j, ma[1], &ch->tool_calls);
         ngx_http_moa_json_tok_span(j, ma[2], &ch->refusal);
         ngx_http_moa_json_tok_span(j, ca[3], &ch->finish_reason);
+
+        /* what the tokenizer knew: a string without escapes (the prompt) */
+        ch->content_plain = ma[0] >= 0 && j->tok[ma[0]].type == '"'
+                            && !j->tok[ma[0]].escaped;
+        ch->refusal_plain = ma[2] >= 0 && j->tok[ma[2]].type == '"'
+                            && !j->tok[ma[2]].escaped;
 
         /*
          * what a client gets as is: no field to add, none to remove, no
@@ -213,7 +222,11 @@ void
 ngx_http_moa_reply_free(ngx_http_moa_reply_t *rep)
 {
     ngx_http_moa_json_free(&rep->json);
-    free(rep->choices);
+
+    if (rep->choices != &rep->one) {
+        free(rep->choices);
+    }
+
     cJSON_Delete(rep->root);
 
     rep->choices = NULL;

@@ -27,6 +27,8 @@ typedef struct {
     ngx_http_moa_span_t          refusal;
     ngx_http_moa_span_t          finish_reason;
     unsigned                     plain:1;    /* as clients expect it */
+    unsigned                     content_plain:1;  /* a string without */
+    unsigned                     refusal_plain:1;  /* any backslash */
 } ngx_http_moa_choice_t;
 
 
@@ -34,10 +36,11 @@ typedef struct {
     const char                  *p;          /* the reply text, not owned */
     size_t                       len;
     ngx_http_moa_json_t          json;       /* its tokens */
-    ngx_http_moa_choice_t       *choices;
+    ngx_http_moa_choice_t       *choices;    /* &one, or allocated */
     int                          nchoices;
     int                          usage_at;   /* its token, or -1 */
     cJSON                       *root;       /* parsed on demand */
+    ngx_http_moa_choice_t        one;        /* the usual single choice */
 } ngx_http_moa_reply_t;
 
 

@@ -18,6 +18,11 @@
 #include "ngx_http_moa_json_find.h"
 
 
+/* a key of len bytes, not escaped, is the literal s */
+#define ngx_http_moa_response_is(key, len, s)                                \
+    ((len) == sizeof(s) - 1 && memcmp(key, s, sizeof(s) - 1) == 0)
+
+
 static const char  *ngx_http_moa_response_keys[] = {
     "id", "object", "created", "model", "choices", "usage", NULL
 };
@@ -393,7 +398,10 @@ ngx_http_moa_response_time(const ngx_http_moa_span_t *v)
 int
 ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
 {
-    int                         i;
+    int                         i, seen;
+    size_t                      len;
+    uint32_t                    k, end;
+    const char                 *key;
     ngx_http_moa_span_t         v;
     const ngx_http_moa_json_t  *j;
 
@@ -403,12 +411,38 @@ ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
         return 0;
     }
 
-    if (ngx_http_moa_json_tok_get(j, 0, "object", &v) < 0
-        || !ngx_http_moa_json_is_literal(v.p, v.len, "\"chat.completion\"")
-        || ngx_http_moa_json_tok_get(j, 0, "created", &v) < 0
-        || !ngx_http_moa_response_time(&v)
-        || ngx_http_moa_json_find(j, 0, "id") < 0)
-    {
+    /* unique keys, none escaped: one walk finds the three, in place */
+
+    seen = 0;
+    end = j->tok[0].next;
+
+    for (k = 1; k < end; k = j->tok[k + 1].next) {
+        key = j->tok[k].p + 1;
+        len = j->tok[k].len - 2;
+        ngx_http_moa_json_span(j, k + 1, &v);
+
+        if (ngx_http_moa_response_is(key, len, "id")) {
+            seen |= 1;
+
+        } else if (ngx_http_moa_response_is(key, len, "object")) {
+            if (!ngx_http_moa_json_is_literal(v.p, v.len,
+                                              "\"chat.completion\""))
+            {
+                return 0;
+            }
+
+            seen |= 2;
+
+        } else if (ngx_http_moa_response_is(key, len, "created")) {
+            if (!ngx_http_moa_response_time(&v)) {
+                return 0;
+            }
+
+            seen |= 4;
+        }
+    }
+
+    if (seen != 7) {
         return 0;
     }
 
@@ -419,6 +453,21 @@ ngx_http_moa_response_plain(const ngx_http_moa_reply_t *rep)
     }
 
     return 1;
+}
+
+
+/* a run of members copied as the text has them, after a comma if needed */
+static void
+ngx_http_moa_response_run(ngx_http_moa_buf_t *out, const char **run,
+    const char *end, int *first)
+{
+    if (*run == NULL) {
+        return;
+    }
+
+    ngx_http_moa_response_sep(out, first);
+    ngx_http_moa_buf_add(out, *run, end - *run);
+    *run = NULL;
 }
 
 
@@ -433,9 +482,11 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     ngx_http_moa_reply_t *rep, int choice, const char *model,
     const cJSON *usage)
 {
-    int                          has_model, has_usage, first;
-    uint32_t                     k, end;
-    ngx_http_moa_json_member_t   m;
+    int                          has_model, has_usage, first, reported;
+    int                          mine;
+    size_t                       len;
+    uint32_t                     k, v, end;
+    const char                  *key, *run, *run_end;
     const ngx_http_moa_json_t   *j;
 
     if (ngx_http_moa_reply_tokens(rep) != 0) {
@@ -451,52 +502,73 @@ ngx_http_moa_response_build(ngx_http_moa_buf_t *out,
     has_model = 0;
     has_usage = 0;
     first = 1;
+    reported = ngx_http_moa_usage_reported(usage);
 
     ngx_http_moa_buf_lit(out, "{");
 
     j = &rep->json;
     end = j->tok[0].next;
 
-    for (k = 1; k < end; k = j->tok[k + 1].next) {
-        m.key = j->tok[k].p + 1;
-        m.key_len = j->tok[k].len - 2;
-        m.escaped = 0;
+    /*
+     * a reply in shape has no escaped key: the keys compare as they are.
+     * Members written as they are, where the text has them compact ("k":v
+     * and "," between), are the text's own bytes: a run of them is copied
+     * at once.
+     */
+
+    run = NULL;
+    run_end = NULL;
+
+    for (k = 1; k < end; k = j->tok[v].next) {
+        v = k + 1;
+        key = j->tok[k].p + 1;
+        len = j->tok[k].len - 2;
 
         /* usage is optional: none when no call reported a count */
-        if (ngx_http_moa_json_key_is(&m, "usage")
-            && !ngx_http_moa_usage_reported(usage))
-        {
+        if (ngx_http_moa_response_is(key, len, "usage") && !reported) {
             continue;
         }
 
-        if (!first) {
-            ngx_http_moa_buf_lit(out, ",");
+        mine = ngx_http_moa_response_is(key, len, "model")
+               || ngx_http_moa_response_is(key, len, "usage");
+
+        if (!mine && j->tok[v].p == j->tok[k].p + j->tok[k].len + 1) {
+            if (run == NULL || j->tok[k].p != run_end + 1) {
+                ngx_http_moa_response_run(out, &run, run_end, &first);
+                run = j->tok[k].p;
+            }
+
+            run_end = j->tok[v].p + j->tok[v].len;
+            continue;
         }
 
-        first = 0;
+        ngx_http_moa_response_run(out, &run, run_end, &first);
+        ngx_http_moa_response_sep(out, &first);
 
         ngx_http_moa_buf_add(out, j->tok[k].p, j->tok[k].len);
         ngx_http_moa_buf_lit(out, ":");
 
-        if (ngx_http_moa_json_key_is(&m, "model")) {
+        if (ngx_http_moa_response_is(key, len, "model")) {
             ngx_http_moa_buf_json_str(out, model, strlen(model));
             has_model = 1;
 
-        } else if (ngx_http_moa_json_key_is(&m, "usage")) {
+        } else if (ngx_http_moa_response_is(key, len, "usage")) {
             ngx_http_moa_usage_print(out, usage);
             has_usage = 1;
 
         } else {
-            ngx_http_moa_buf_add(out, j->tok[k + 1].p, j->tok[k + 1].len);
+            ngx_http_moa_buf_add(out, j->tok[v].p, j->tok[v].len);
         }
     }
+
+    ngx_http_moa_response_run(out, &run, run_end, &first);
 
     if (!has_model) {
         ngx_http_moa_buf_lit(out, ",\"model\":");
         ngx_http_moa_buf_json_str(out, model, strlen(model));
     }
 
-    if (!has_usage && ngx_http_moa_usage_reported(usage)) {
+    if (!has_usage && reported) {
         ngx_http_moa_buf_lit(out, ",\"usage\":");
         ngx_http_moa_usage_print(out, usage);
     }

@@ -9,6 +9,7 @@
 
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "ngx_http_moa_prompt.h"
 #include "ngx_http_moa_stage_body.h"
@@ -52,6 +53,35 @@ ngx_http_moa_stage_body_in_list(const ngx_http_moa_json_member_t *m,
 }
 
 
+/*
+ * The glue reserved once, from the sizes known before the body is built:
+ * the client's members short enough to be copied rather than referred to
+ * (all counted: an upper bound), the module's own members (the model
+ * escaped at worst), the prompt's short pieces and extra (a critique's
+ * text).  The glue would grow from 128 bytes by doubling otherwise.
+ */
+static void
+ngx_http_moa_stage_body_reserve(ngx_http_moa_body_t *b,
+    const ngx_http_moa_request_t *req,
+    const ngx_http_moa_stage_body_params_t *cp, size_t extra)
+{
+    size_t  i, n, size;
+
+    size = 192 + 6 * cp->model_len + cp->temperature_len + extra;
+
+    for (i = 0; i < req->nmembers; i++) {
+        n = (req->members[i].value + req->members[i].value_len)
+            - (req->members[i].key - 1);
+
+        if (n < NGX_HTTP_MOA_BODY_COPY) {
+            size += n + 1;
+        }
+    }
+
+    (void) ngx_http_moa_buf_reserve(&b->glue, size);
+}
+
+
 /* a member as the client wrote it: from its key's quote to its value's end */
 static void
 ngx_http_moa_stage_body_member(ngx_http_moa_body_t *b,
@@ -63,35 +93,72 @@ ngx_http_moa_stage_body_member(ngx_http_moa_body_t *b,
 }
 
 
+/* a literal written where room was reserved: no call per piece */
+#define ngx_http_moa_stage_body_put(d, s)                                    \
+    ((d) = (char *) memcpy(d, "" s, sizeof(s) - 1) + sizeof(s) - 1)
+
+
+/*
+ * The module's own members: model, temperature, the limit, and the key of
+ * messages.  The room for all but the escaped model is reserved at once
+ * and written in place.
+ */
 static void
 ngx_http_moa_stage_body_common(ngx_http_moa_body_t *b,
     const ngx_http_moa_request_t *req,
     const ngx_http_moa_stage_body_params_t *cp)
 {
-    size_t  off;
+    char                *d;
+    size_t               off;
+    ngx_http_moa_buf_t  *g;
 
-    off = b->glue.len;
+    g = &b->glue;
+    off = g->len;
 
-    ngx_http_moa_buf_lit(&b->glue, "\"model\":");
-    ngx_http_moa_buf_json_str(&b->glue, cp->model, cp->model_len);
+    ngx_http_moa_buf_lit(g, "\"model\":");
+    ngx_http_moa_buf_json_str(g, cp->model, cp->model_len);
+
+    if (ngx_http_moa_buf_reserve(g, sizeof(",\"temperature\":") - 1
+                                    + cp->temperature_len
+                                    + sizeof(",\"max_completion_tokens\":")
+                                    - 1
+                                    + sizeof(",\"messages\":") - 1)
+        != 0)
+    {
+        ngx_http_moa_body_glued(b, off);
+        return;
+    }
+
+    d = g->data + g->len;
 
     if (cp->temperature && !cp->reasoning) {
-        ngx_http_moa_buf_lit(&b->glue, ",\"temperature\":");
-        ngx_http_moa_buf_add(&b->glue, cp->temperature, cp->temperature_len);
+        ngx_http_moa_stage_body_put(d, ",\"temperature\":");
+        memcpy(d, cp->temperature, cp->temperature_len);
+        d += cp->temperature_len;
     }
 
     if (cp->max_tokens > 0) {
         if (req->max_completion_tokens || cp->reasoning) {
-            ngx_http_moa_buf_lit(&b->glue, ",\"max_completion_tokens\":");
+            ngx_http_moa_stage_body_put(d, ",\"max_completion_tokens\":");
 
         } else {
-            ngx_http_moa_buf_lit(&b->glue, ",\"max_tokens\":");
+            ngx_http_moa_stage_body_put(d, ",\"max_tokens\":");
         }
 
-        ngx_http_moa_buf_int(&b->glue, cp->max_tokens);
+        g->len = d - g->data;
+        ngx_http_moa_buf_int(g, cp->max_tokens);
+
+        if (ngx_http_moa_buf_reserve(g, sizeof(",\"messages\":") - 1) != 0) {
+            ngx_http_moa_body_glued(b, off);
+            return;
+        }
+
+        d = g->data + g->len;
     }
 
-    ngx_http_moa_buf_lit(&b->glue, ",\"messages\":");
+    ngx_http_moa_stage_body_put(d, ",\"messages\":");
+    g->len = d - g->data;
+
     ngx_http_moa_body_glued(b, off);
 }
 
@@ -146,6 +213,7 @@ ngx_http_moa_stage_body_proposer(ngx_http_moa_body_t *b,
 
     ngx_http_moa_stage_body_limit(req, cp, &lp);
 
+    ngx_http_moa_stage_body_reserve(b, req, &lp, tpl ? 256 : 0);
     ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
@@ -226,6 +294,8 @@ ngx_http_moa_stage_body_judge(ngx_http_moa_body_t *b,
     size_t                             i;
     const ngx_http_moa_json_member_t  *m;
 
+    /* the template's short pieces, the reply format */
+    ngx_http_moa_stage_body_reserve(b, req, cp, 256 + (format ? 320 : 0));
     ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {
@@ -292,13 +362,22 @@ ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     size_t tpl_len, const ngx_http_moa_buf_t *cands, int ncands,
     const ngx_http_moa_choice_t *critique)
 {
-    size_t                             i, n;
+    size_t                             i, n, extra;
     ngx_http_moa_json_member_t        *so;
     const ngx_http_moa_json_member_t  *m;
     ngx_http_moa_stage_body_params_t   lp;
 
     ngx_http_moa_stage_body_limit(req, cp, &lp);
 
+    /* the template's short pieces, the critique, the stream's options */
+
+    extra = 256 + req->stream_options.len;
+
+    if (critique) {
+        extra += critique->message.len + 64;
+    }
+
+    ngx_http_moa_stage_body_reserve(b, req, &lp, extra);
     ngx_http_moa_body_lit(b, "{");
 
     for (i = 0; i < req->nmembers; i++) {

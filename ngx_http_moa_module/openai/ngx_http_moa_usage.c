@@ -89,8 +89,9 @@ ngx_http_moa_usage_count(double d)
 
 /*
  * One member of a call's usage added into acc, the object at depth (1:
- * the usage itself): name has len bytes, NUL-terminated only if key is
- * NULL (else it is copied there when kept); type is '0' for a number d,
+ * the usage itself): name has len bytes, NUL-terminated only if
+ * terminated (else it is copied on the stack when kept: a kept name is
+ * short); type is '0' for a number d,
  * '{' for an object, which is returned in *obj to be walked, 'n' for null
  * (absent), anything else is not a count.  Members that are not counts,
  * mismatched, too deep or over the bound are counted in w->ignored.  Each
@@ -99,10 +100,11 @@ ngx_http_moa_usage_count(double d)
  */
 static int
 ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
-    ngx_http_moa_buf_t *key, int type, double d,
-    ngx_http_moa_usage_walk_t *w, cJSON **obj)
+    int terminated, int type, double d, ngx_http_moa_usage_walk_t *w,
+    cJSON **obj)
 {
     int     n;
+    char    key[NGX_HTTP_MOA_USAGE_NAME + 1];
     cJSON  *a;
 
     *obj = NULL;
@@ -135,8 +137,12 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
 
     n = 0;
 
+    /* the first byte tells most names apart without a call */
+
     for (a = acc->child; a; a = a->next) {
-        if (strncmp(a->string, name, len) == 0 && a->string[len] == '\0') {
+        if ((len == 0 || a->string[0] == name[0])
+            && strncmp(a->string, name, len) == 0 && a->string[len] == '\0')
+        {
             break;
         }
 
@@ -152,18 +158,15 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
             return 0;
         }
 
-        /* a new member: the name as a C string, for cJSON */
+        /*
+         * a new member: the name as a C string, for cJSON; a kept name has
+         * at most NGX_HTTP_MOA_USAGE_NAME bytes (the known ones fewer)
+         */
 
-        if (key) {
-            key->len = 0;
-            ngx_http_moa_buf_add(key, name, len);
-            ngx_http_moa_buf_add(key, "", 1);
-
-            if (key->nomem) {
-                return -1;
-            }
-
-            name = key->data;
+        if (!terminated) {
+            memcpy(key, name, len);
+            key[len] = '\0';
+            name = key;
         }
 
         if (type == '0') {
@@ -212,7 +215,7 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
                : cJSON_IsNull(u) ? 'n' : '"';
 
         if (ngx_http_moa_usage_put(acc, depth, u->string, strlen(u->string),
-                                   NULL, type, u->valuedouble, w, &obj)
+                                   1, type, u->valuedouble, w, &obj)
             != 0)
         {
             return -1;
@@ -242,7 +245,7 @@ ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
 
     /* the sum of two counts, each at most 2^53 - 1, clamped by put() */
     return ngx_http_moa_usage_put(acc, 1, "total_tokens",
-                                  sizeof("total_tokens") - 1, NULL, '0',
+                                  sizeof("total_tokens") - 1, 1, '0',
                                   ngx_http_moa_usage_count(w->prompt
                                                            + w->completion)
                                   ? w->prompt + w->completion
@@ -347,13 +350,12 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
     uint32_t obj, int depth, ngx_http_moa_buf_t *key,
     ngx_http_moa_usage_walk_t *w)
 {
-    int                  type;
-    double               d;
-    cJSON               *a;
-    size_t               len;
-    uint32_t             k, v, end;
-    const char          *name;
-    ngx_http_moa_buf_t  *copy;
+    int          type, terminated;
+    double       d;
+    cJSON       *a;
+    size_t       len;
+    uint32_t     k, v, end;
+    const char  *name;
 
     end = j->tok[obj].next;
 
@@ -370,18 +372,18 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
             }
 
             len = strlen(name);
-            copy = NULL;
+            terminated = 1;
 
         } else {
             name = j->tok[k].p + 1;
             len = j->tok[k].len - 2;
-            copy = key;
+            terminated = 0;
         }
 
         d = (type == '0') ? ngx_http_moa_usage_tok_double(&j->tok[v]) : 0;
 
-        if (ngx_http_moa_usage_put(acc, depth, name, len, copy, type, d, w,
-                                   &a)
+        if (ngx_http_moa_usage_put(acc, depth, name, len, terminated, type,
+                                   d, w, &a)
             != 0)
         {
             return -1;
@@ -491,7 +493,8 @@ ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
         }
 
         for (i = 0; skip && skip[i]; i++) {
-            if (strcmp(u->string, skip[i]) == 0) {
+            if (u->string[0] == skip[i][0] && strcmp(u->string, skip[i]) == 0)
+            {
                 break;
             }
         }
@@ -524,29 +527,50 @@ ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
  * A usage object without printf's "%g": OpenAI's CompletionUsage, whose
  * three counts are required and come first, in its order, 0 for a count
  * no call reported; or null when no call reported any (usage_reported()).
+ * The three are found in one pass over the members (the first of a name,
+ * as cJSON_GetObjectItemCaseSensitive() would).
  */
 void
 ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
 {
-    int           i;
-    const cJSON  *u;
+    int           i, found;
+    const cJSON  *u, *obj, *req[3];
 
-    if (!cJSON_IsObject(usage) || !ngx_http_moa_usage_reported(usage)) {
+    found = 0;
+    req[0] = req[1] = req[2] = NULL;
+    obj = cJSON_IsObject(usage) ? usage : NULL;
+
+    cJSON_ArrayForEach(u, obj) {
+        if (u->string == NULL) {
+            continue;
+        }
+
+        for (i = 0; i < 3; i++) {
+            if (req[i] == NULL
+                && u->string[0] == ngx_http_moa_usage_required[i][0]
+                && strcmp(u->string, ngx_http_moa_usage_required[i]) == 0)
+            {
+                req[i] = u;
+                found++;
+                break;
+            }
+        }
+    }
+
+    if (found == 0) {
         ngx_http_moa_buf_lit(out, "null");
         return;
     }
 
-    for (i = 0; ngx_http_moa_usage_required[i]; i++) {
-        ngx_http_moa_buf_cstr(out, i ? ",\"" : "{\"");
-        ngx_http_moa_buf_cstr(out, ngx_http_moa_usage_required[i]);
-        ngx_http_moa_buf_lit(out, "\":");
-
-        u = cJSON_GetObjectItemCaseSensitive(usage,
-                                             ngx_http_moa_usage_required[i]);
-
-        ngx_http_moa_usage_print_number(out, cJSON_IsNumber(u)
-                                             ? u->valuedouble : 0);
-    }
+    ngx_http_moa_buf_lit(out, "{\"prompt_tokens\":");
+    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[0])
+                                         ? req[0]->valuedouble : 0);
+    ngx_http_moa_buf_lit(out, ",\"completion_tokens\":");
+    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[1])
+                                         ? req[1]->valuedouble : 0);
+    ngx_http_moa_buf_lit(out, ",\"total_tokens\":");
+    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[2])
+                                         ? req[2]->valuedouble : 0);
 
     ngx_http_moa_usage_print_members(out, usage, 0,
                                      ngx_http_moa_usage_required);
