@@ -1,6 +1,8 @@
 
 /*
  * Copyright (C) ngx_http_moa_module authors
+ *
+ * The growable byte buffer's out-of-line parts: growing, numbers, printf.
  */
 
 
@@ -19,7 +21,7 @@
 
 
 int
-ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n)
+ngx_http_moa_buf_grow(ngx_http_moa_buf_t *b, size_t n)
 {
     char    *p;
     size_t   size;
@@ -54,18 +56,6 @@ ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n)
     b->size = size;
 
     return 0;
-}
-
-
-void
-ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0 || ngx_http_moa_buf_reserve(b, n) != 0) {
-        return;
-    }
-
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
 }
 
 
