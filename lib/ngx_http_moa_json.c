@@ -263,7 +263,7 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
 
 
 /* a string, as a token when tokens is set: 0 or -1 */
-static inline int
+static inline __attribute__((always_inline)) int
 ngx_http_moa_json_walk_string(ngx_http_moa_json_tokens_t *t, int tokens)
 {
     int                       i;
@@ -349,7 +349,7 @@ ngx_http_moa_json_walk_scalar(ngx_http_moa_json_tokens_t *t, int tokens)
 static inline __attribute__((always_inline)) int
 ngx_http_moa_json_walk(ngx_http_moa_json_tokens_t *t, int tokens)
 {
-    int                        i, open, depth, base, obj;
+    int                        i, open, depth, base, obj, key;
     uint64_t                   objects[NGX_HTTP_MOA_JSON_MAX_DEPTH / 64 + 1];
     ngx_http_moa_json_tok_t   *tok;
     ngx_http_moa_json_scan_t  *s;
@@ -366,9 +366,8 @@ value:
     }
 
     if (*s->p == '"') {
-        if (ngx_http_moa_json_walk_string(t, tokens) != 0) {
-            return -1;
-        }
+        key = 0;
+        goto string;
 
     } else if (*s->p == '{' || *s->p == '[') {
         obj = (*s->p == '{');
@@ -395,7 +394,7 @@ value:
         }
 
         if (obj) {
-            goto key;
+            goto member;
         }
 
         goto value;
@@ -404,11 +403,11 @@ value:
         return -1;
     }
 
+done:
+
     if (depth == base) {
         return 0;
     }
-
-more:
 
     /* after a value inside a container */
 
@@ -423,7 +422,7 @@ more:
         ngx_http_moa_json_scan_ws(s);
 
         if (obj) {
-            goto key;
+            goto member;
         }
 
         goto value;
@@ -446,20 +445,30 @@ close:
         tok->next = t->j->n;
     }
 
-    if (depth == base) {
-        return 0;
+    if (depth != base) {
+        obj = (objects[depth / 64] >> depth % 64) & 1;
     }
 
-    obj = (objects[depth / 64] >> depth % 64) & 1;
+    goto done;
 
-    goto more;
+member:
 
-key:
-
-    if (s->p >= s->end || *s->p != '"'
-        || ngx_http_moa_json_walk_string(t, tokens) != 0)
-    {
+    if (s->p >= s->end || *s->p != '"') {
         return -1;
+    }
+
+    key = 1;
+
+string:
+
+    /* keys and string values: one place, the string scan inlined once */
+
+    if (ngx_http_moa_json_walk_string(t, tokens) != 0) {
+        return -1;
+    }
+
+    if (!key) {
+        goto done;
     }
 
     ngx_http_moa_json_scan_ws(s);
