@@ -12,6 +12,7 @@
 
 
 #include <stddef.h>
+#include <string.h>
 
 
 typedef struct {
@@ -22,8 +23,8 @@ typedef struct {
 } ngx_http_moa_buf_t;
 
 
-int ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n);
-void ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n);
+/* room for n more bytes, out of line: 0, or -1 (nomem set) */
+int ngx_http_moa_buf_grow(ngx_http_moa_buf_t *b, size_t n);
 void ngx_http_moa_buf_cstr(ngx_http_moa_buf_t *b, const char *s);
 void ngx_http_moa_buf_int(ngx_http_moa_buf_t *b, long long v);
 void ngx_http_moa_buf_free(ngx_http_moa_buf_t *b);
@@ -34,6 +35,34 @@ void ngx_http_moa_buf_printf(ngx_http_moa_buf_t *b, const char *fmt, ...)
 
 /* the contents as a C string (a NUL after len, not counted), or NULL */
 char *ngx_http_moa_buf_cstring(ngx_http_moa_buf_t *b);
+
+/*
+ * Room for n more bytes: 0, or -1 when an allocation failed (now or
+ * before).  Inline with ngx_http_moa_buf_add(): a MoA request appends a
+ * hundred times, nearly always into room it has.
+ */
+static inline int
+ngx_http_moa_buf_reserve(ngx_http_moa_buf_t *b, size_t n)
+{
+    if (b->size - b->len >= n && !b->nomem) {
+        return 0;
+    }
+
+    return ngx_http_moa_buf_grow(b, n);
+}
+
+
+static inline void
+ngx_http_moa_buf_add(ngx_http_moa_buf_t *b, const void *p, size_t n)
+{
+    if (n == 0 || ngx_http_moa_buf_reserve(b, n) != 0) {
+        return;
+    }
+
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
 
 /* string literals only ("" s refuses anything else) */
 #define ngx_http_moa_buf_lit(b, s)                                           \

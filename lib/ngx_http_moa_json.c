@@ -4,7 +4,9 @@
  *
  * The validating JSON scanner: a text checked as one value, an object's
  * top-level members, and a text cut into tokens in one pass (first/after
- * over them).  Lookups by key are a layer above, in the json_find file.
+ * over them).  Lookups by key are a layer above, in the json_find file;
+ * the steps over white space, literals, numbers and strings are in the
+ * json_scan file.
  */
 
 
@@ -13,17 +15,10 @@
 #include <stdio.h>
 
 #include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_scan.h"
 
 
 #define NGX_HTTP_MOA_JSON_MAX_DEPTH  1000
-
-
-typedef struct {
-    const char  *p;
-    const char  *end;
-    int          depth;
-    int          escaped;    /* the last string read had a backslash */
-} ngx_http_moa_json_scan_t;
 
 
 /* the scanner, and where its tokens go: j NULL only validates */
@@ -33,182 +28,10 @@ typedef struct {
 } ngx_http_moa_json_tokens_t;
 
 
+static int ngx_http_moa_json_check_value(ngx_http_moa_json_tokens_t *t);
 static int ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t);
 static int ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p,
     size_t len);
-static int ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s);
-
-
-static void
-ngx_http_moa_json_ws(ngx_http_moa_json_scan_t *s)
-{
-    while (s->p < s->end
-           && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n'
-               || *s->p == '\r'))
-    {
-        s->p++;
-    }
-}
-
-
-static int
-ngx_http_moa_json_literal(ngx_http_moa_json_scan_t *s, const char *lit,
-    size_t n)
-{
-    if ((size_t) (s->end - s->p) < n || memcmp(s->p, lit, n) != 0) {
-        return -1;
-    }
-
-    s->p += n;
-    return 0;
-}
-
-
-static int
-ngx_http_moa_json_is_digit(ngx_http_moa_json_scan_t *s)
-{
-    return s->p < s->end && *s->p >= '0' && *s->p <= '9';
-}
-
-
-static int
-ngx_http_moa_json_number(ngx_http_moa_json_scan_t *s)
-{
-    if (s->p < s->end && *s->p == '-') {
-        s->p++;
-    }
-
-    if (!ngx_http_moa_json_is_digit(s)) {
-        return -1;
-    }
-
-    if (*s->p == '0') {
-        s->p++;
-
-    } else {
-        while (ngx_http_moa_json_is_digit(s)) {
-            s->p++;
-        }
-    }
-
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
-
-        if (!ngx_http_moa_json_is_digit(s)) {
-            return -1;
-        }
-
-        while (ngx_http_moa_json_is_digit(s)) {
-            s->p++;
-        }
-    }
-
-    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-        s->p++;
-
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) {
-            s->p++;
-        }
-
-        if (!ngx_http_moa_json_is_digit(s)) {
-            return -1;
-        }
-
-        while (ngx_http_moa_json_is_digit(s)) {
-            s->p++;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-ngx_http_moa_json_string(ngx_http_moa_json_scan_t *s)
-{
-    int            v;
-    unsigned char  c;
-
-    if (s->p >= s->end || *s->p != '"') {
-        return -1;
-    }
-
-    s->p++;
-
-    while (s->p < s->end) {
-        s->p = ngx_http_moa_json_plain(s->p, s->end);
-
-        if (s->p == s->end) {
-            break;
-        }
-
-        c = (unsigned char) *s->p++;
-
-        if (c == '"') {
-            return 0;
-        }
-
-        if (c < 0x20) {
-            return -1;
-        }
-
-        if (c != '\\') {
-            continue;
-        }
-
-        s->escaped = 1;
-
-        if (s->p >= s->end) {
-            return -1;
-        }
-
-        c = (unsigned char) *s->p++;
-
-        switch (c) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-        case 'r': case 't':
-            break;
-
-        case 'u':
-            if (s->end - s->p < 4) {
-                return -1;
-            }
-
-            v = ngx_http_moa_json_hex4(s->p);
-            s->p += 4;
-
-            /*
-             * as cJSON, which must parse whatever is accepted here:
-             * a surrogate only as a high one followed by a low one
-             */
-
-            if (v < 0 || (v >= 0xdc00 && v <= 0xdfff)) {
-                return -1;
-            }
-
-            if (v >= 0xd800 && v <= 0xdbff) {
-                if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u') {
-                    return -1;
-                }
-
-                v = ngx_http_moa_json_hex4(s->p + 2);
-
-                if (v < 0xdc00 || v > 0xdfff) {
-                    return -1;
-                }
-
-                s->p += 6;
-            }
-
-            break;
-
-        default:
-            return -1;
-        }
-    }
-
-    return -1;
-}
 
 
 /*
@@ -232,12 +55,15 @@ ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p, size_t len)
     t.j = j;
     t.s.p = p;
     t.s.end = p + len;
+    t.s.start = p;
     t.s.depth = 0;
 
-    ngx_http_moa_json_ws(&t.s);
+    ngx_http_moa_json_scan_ws(&t.s);
 
-    if (ngx_http_moa_json_tok_value(&t) == 0) {
-        ngx_http_moa_json_ws(&t.s);
+    if ((j ? ngx_http_moa_json_tok_value(&t)
+           : ngx_http_moa_json_check_value(&t)) == 0)
+    {
+        ngx_http_moa_json_scan_ws(&t.s);
 
         if (t.s.p == t.s.end) {
             return 0;
@@ -279,16 +105,17 @@ ngx_http_moa_json_members(const char *p, size_t len,
     t.j = NULL;
     t.s.p = p;
     t.s.end = p + len;
+    t.s.start = p;
     t.s.depth = 1;
 
-    ngx_http_moa_json_ws(&t.s);
+    ngx_http_moa_json_scan_ws(&t.s);
 
     if (t.s.p >= t.s.end || *t.s.p != '{') {
         return -1;
     }
 
     t.s.p++;
-    ngx_http_moa_json_ws(&t.s);
+    ngx_http_moa_json_scan_ws(&t.s);
 
     m = NULL;
     nalloc = 0;
@@ -313,28 +140,26 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
         start = t.s.p;
 
-        t.s.escaped = 0;
-
-        if (ngx_http_moa_json_string(&t.s) != 0) {
+        if (ngx_http_moa_json_scan_string(&t.s) != 0) {
             goto failed;
         }
 
         m[*n].key = start + 1;
         m[*n].key_len = t.s.p - start - 2;
-        m[*n].escaped = t.s.escaped;
+        m[*n].escaped = t.s.escaped != 0;
 
-        ngx_http_moa_json_ws(&t.s);
+        ngx_http_moa_json_scan_ws(&t.s);
 
         if (t.s.p >= t.s.end || *t.s.p != ':') {
             goto failed;
         }
 
         t.s.p++;
-        ngx_http_moa_json_ws(&t.s);
+        ngx_http_moa_json_scan_ws(&t.s);
 
         start = t.s.p;
 
-        if (ngx_http_moa_json_tok_value(&t) != 0) {
+        if (ngx_http_moa_json_check_value(&t) != 0) {
             goto failed;
         }
 
@@ -342,7 +167,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
         m[*n].value_len = t.s.p - start;
         (*n)++;
 
-        ngx_http_moa_json_ws(&t.s);
+        ngx_http_moa_json_scan_ws(&t.s);
 
         if (t.s.p >= t.s.end) {
             goto failed;
@@ -350,7 +175,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
         if (*t.s.p == ',') {
             t.s.p++;
-            ngx_http_moa_json_ws(&t.s);
+            ngx_http_moa_json_scan_ws(&t.s);
             continue;
         }
 
@@ -364,7 +189,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
 done:
 
-    ngx_http_moa_json_ws(&t.s);
+    ngx_http_moa_json_scan_ws(&t.s);
 
     if (t.s.p != t.s.end) {
         goto failed;
@@ -410,7 +235,11 @@ ngx_http_moa_json_tok_grow(ngx_http_moa_json_tokens_t *t)
 }
 
 
-/* called once per value and key: the growing is kept out of line */
+/*
+ * A token at s->p, its length and next set when it closes: its index, or
+ * -1 (too many, no memory).  Called once per value and key: the growing
+ * is kept out of line.
+ */
 static inline int
 ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
 {
@@ -419,189 +248,255 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
 
     j = t->j;
 
-    if (j == NULL) {
-        return 0;
-    }
-
     if (j->n == j->size && ngx_http_moa_json_tok_grow(t) != 0) {
         return -1;
     }
 
     tok = &j->tok[j->n];
     tok->p = t->s.p;
-    tok->len = 0;
-    tok->next = 0;
     tok->type = type;
     tok->escaped = 0;
+    tok->hidden = 0;
 
     return (int) j->n++;
 }
 
 
-static void
-ngx_http_moa_json_tok_close(ngx_http_moa_json_tokens_t *t, int i)
-{
-    ngx_http_moa_json_tok_t  *tok;
-
-    if (t->j == NULL) {
-        return;
-    }
-
-    tok = &t->j->tok[i];
-    tok->len = t->s.p - tok->p;
-    tok->next = t->j->n;
-}
-
-
-static int
-ngx_http_moa_json_tok_string(ngx_http_moa_json_tokens_t *t)
+/* a string, as a token when tokens is set: 0 or -1 */
+static inline __attribute__((always_inline)) int
+ngx_http_moa_json_walk_string(ngx_http_moa_json_tokens_t *t, int tokens)
 {
     int                       i;
     ngx_http_moa_json_tok_t  *tok;
 
+    if (!tokens) {
+        return ngx_http_moa_json_scan_string(&t->s);
+    }
+
     i = ngx_http_moa_json_tok_push(t, '"');
 
-    t->s.escaped = 0;
-
-    if (i < 0 || ngx_http_moa_json_string(&t->s) != 0) {
+    /* s->p is on the opening quote */
+    if (i < 0 || (t->s.p++, ngx_http_moa_json_scan_string_rest(&t->s)) != 0) {
         return -1;
     }
 
-    ngx_http_moa_json_tok_close(t, i);
-
-    if (t->j) {
-        tok = &t->j->tok[i];
-        tok->escaped = (uint8_t) t->s.escaped;
-    }
+    tok = &t->j->tok[i];
+    tok->len = t->s.p - tok->p;
+    tok->next = i + 1;
+    tok->escaped = t->s.escaped != 0;
+    tok->hidden = (t->s.escaped & NGX_HTTP_MOA_JSON_ESC_HIDE) != 0;
 
     return 0;
 }
 
 
-static int
-ngx_http_moa_json_tok_container(ngx_http_moa_json_tokens_t *t, char close)
-{
-    int                        i;
-    ngx_http_moa_json_scan_t  *s;
-
-    s = &t->s;
-
-    i = ngx_http_moa_json_tok_push(t, (uint8_t) *s->p);
-
-    if (i < 0 || ++s->depth > NGX_HTTP_MOA_JSON_MAX_DEPTH) {
-        return -1;
-    }
-
-    s->p++;
-    ngx_http_moa_json_ws(s);
-
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-        goto done;
-    }
-
-    for ( ;; ) {
-
-        if (close == '}') {
-            if (s->p >= s->end || *s->p != '"'
-                || ngx_http_moa_json_tok_string(t) != 0)
-            {
-                return -1;
-            }
-
-            ngx_http_moa_json_ws(s);
-
-            if (s->p >= s->end || *s->p != ':') {
-                return -1;
-            }
-
-            s->p++;
-            ngx_http_moa_json_ws(s);
-        }
-
-        if (ngx_http_moa_json_tok_value(t) != 0) {
-            return -1;
-        }
-
-        ngx_http_moa_json_ws(s);
-
-        if (s->p >= s->end) {
-            return -1;
-        }
-
-        if (*s->p == ',') {
-            s->p++;
-            ngx_http_moa_json_ws(s);
-            continue;
-        }
-
-        if (*s->p == close) {
-            s->p++;
-            break;
-        }
-
-        return -1;
-    }
-
-done:
-
-    s->depth--;
-    ngx_http_moa_json_tok_close(t, i);
-
-    return 0;
-}
-
-
-static int
-ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t)
+/* true, false, null or a number, as a token when tokens is set: 0 or -1 */
+static inline int
+ngx_http_moa_json_walk_scalar(ngx_http_moa_json_tokens_t *t, int tokens)
 {
     int                        i, rc;
+    ngx_http_moa_json_tok_t   *tok;
     ngx_http_moa_json_scan_t  *s;
 
     s = &t->s;
-
-    if (s->p >= s->end) {
-        return -1;
-    }
+    i = 0;
 
     switch (*s->p) {
 
-    case '{':
-        return ngx_http_moa_json_tok_container(t, '}');
-
-    case '[':
-        return ngx_http_moa_json_tok_container(t, ']');
-
-    case '"':
-        return ngx_http_moa_json_tok_string(t);
-
     case 't':
-        i = ngx_http_moa_json_tok_push(t, 't');
-        rc = ngx_http_moa_json_literal(s, "true", 4);
+        i = tokens ? ngx_http_moa_json_tok_push(t, 't') : 0;
+        rc = ngx_http_moa_json_scan_literal(s, "true", 4);
         break;
 
     case 'f':
-        i = ngx_http_moa_json_tok_push(t, 'f');
-        rc = ngx_http_moa_json_literal(s, "false", 5);
+        i = tokens ? ngx_http_moa_json_tok_push(t, 'f') : 0;
+        rc = ngx_http_moa_json_scan_literal(s, "false", 5);
         break;
 
     case 'n':
-        i = ngx_http_moa_json_tok_push(t, 'n');
-        rc = ngx_http_moa_json_literal(s, "null", 4);
+        i = tokens ? ngx_http_moa_json_tok_push(t, 'n') : 0;
+        rc = ngx_http_moa_json_scan_literal(s, "null", 4);
         break;
 
     default:
-        i = ngx_http_moa_json_tok_push(t, '0');
-        rc = ngx_http_moa_json_number(s);
+        i = tokens ? ngx_http_moa_json_tok_push(t, '0') : 0;
+        rc = ngx_http_moa_json_scan_number(s);
     }
 
     if (i < 0 || rc != 0) {
         return -1;
     }
 
-    ngx_http_moa_json_tok_close(t, i);
+    if (tokens) {
+        tok = &t->j->tok[i];
+        tok->len = s->p - tok->p;
+        tok->next = i + 1;
+    }
 
     return 0;
+}
+
+
+/*
+ * One value from s->p on, containers and all, in a loop rather than by
+ * recursion (a call per value cost more than the value's own scan): while
+ * a container is open, its token's "next" holds the container around it
+ * (set to the token after its subtree when it closes), and a bit per depth
+ * says whether the container at that depth is an object.  s->p is left
+ * where the text stops being JSON on failure.  Inlined twice: cutting
+ * tokens (tokens 1) and only validating (tokens 0).
+ */
+static inline __attribute__((always_inline)) int
+ngx_http_moa_json_walk(ngx_http_moa_json_tokens_t *t, int tokens)
+{
+    int                        i, open, depth, base, obj, key;
+    uint64_t                   objects[NGX_HTTP_MOA_JSON_MAX_DEPTH / 64 + 1];
+    ngx_http_moa_json_tok_t   *tok;
+    ngx_http_moa_json_scan_t  *s;
+
+    s = &t->s;
+    depth = base = s->depth;
+    open = -1;
+    obj = 0;
+
+value:
+
+    if (s->p >= s->end) {
+        return -1;
+    }
+
+    if (*s->p == '"') {
+        key = 0;
+        goto string;
+
+    } else if (*s->p == '{' || *s->p == '[') {
+        obj = (*s->p == '{');
+        i = tokens ? ngx_http_moa_json_tok_push(t, (uint8_t) *s->p) : 0;
+
+        if (i < 0 || ++depth > NGX_HTTP_MOA_JSON_MAX_DEPTH) {
+            return -1;
+        }
+
+        objects[depth / 64] = (objects[depth / 64] & ~(1ULL << depth % 64))
+                              | (uint64_t) obj << depth % 64;
+
+        if (tokens) {
+            t->j->tok[i].next = (uint32_t) open;
+            open = i;
+        }
+
+        s->p++;
+        ngx_http_moa_json_scan_ws(s);
+
+        if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
+            s->p++;
+            goto close;
+        }
+
+        if (obj) {
+            goto member;
+        }
+
+        goto value;
+
+    } else if (ngx_http_moa_json_walk_scalar(t, tokens) != 0) {
+        return -1;
+    }
+
+done:
+
+    if (depth == base) {
+        return 0;
+    }
+
+    /* after a value inside a container */
+
+    ngx_http_moa_json_scan_ws(s);
+
+    if (s->p >= s->end) {
+        return -1;
+    }
+
+    if (*s->p == ',') {
+        s->p++;
+        ngx_http_moa_json_scan_ws(s);
+
+        if (obj) {
+            goto member;
+        }
+
+        goto value;
+    }
+
+    if (*s->p != (obj ? '}' : ']')) {
+        return -1;
+    }
+
+    s->p++;
+
+close:
+
+    depth--;
+
+    if (tokens) {
+        tok = &t->j->tok[open];
+        open = (int) tok->next;
+        tok->len = s->p - tok->p;
+        tok->next = t->j->n;
+    }
+
+    if (depth != base) {
+        obj = (objects[depth / 64] >> depth % 64) & 1;
+    }
+
+    goto done;
+
+member:
+
+    if (s->p >= s->end || *s->p != '"') {
+        return -1;
+    }
+
+    key = 1;
+
+string:
+
+    /* keys and string values: one place, the string scan inlined once */
+
+    if (ngx_http_moa_json_walk_string(t, tokens) != 0) {
+        return -1;
+    }
+
+    if (!key) {
+        goto done;
+    }
+
+    ngx_http_moa_json_scan_ws(s);
+
+    if (s->p >= s->end || *s->p != ':') {
+        return -1;
+    }
+
+    s->p++;
+    ngx_http_moa_json_scan_ws(s);
+
+    goto value;
+}
+
+
+/* one value cut into tokens (t->j set) */
+static int
+ngx_http_moa_json_tok_value(ngx_http_moa_json_tokens_t *t)
+{
+    return ngx_http_moa_json_walk(t, 1);
+}
+
+
+/* one value only validated */
+static int
+ngx_http_moa_json_check_value(ngx_http_moa_json_tokens_t *t)
+{
+    return ngx_http_moa_json_walk(t, 0);
 }
 
 

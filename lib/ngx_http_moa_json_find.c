@@ -82,7 +82,9 @@ ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
             len = j->tok[k].len - 2;
 
             for (i = 0; i < nkeys; i++) {
+                /* most names differ in length or first byte: no call */
                 if (keys[i].len == len && at[i] < 0
+                    && (len == 0 || j->tok[k].p[1] == keys[i].name[0])
                     && memcmp(j->tok[k].p + 1, keys[i].name, len) == 0)
                 {
                     at[i] = (int) k + 1;
@@ -110,20 +112,13 @@ ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
 
 
 int
-ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
+ngx_http_moa_json_key_decoded(const ngx_http_moa_json_member_t *m,
     const char *name)
 {
     int          v;
     char         dec[64];
     size_t       i, n, len;
     const char  *k;
-
-    if (!m->escaped) {
-        /* most keys differ at once: no strlen() for them */
-        return (m->key_len == 0 || m->key[0] == name[0])
-               && m->key_len == strlen(name)
-               && memcmp(m->key, name, m->key_len) == 0;
-    }
 
     len = strlen(name);
 

@@ -11,6 +11,8 @@
 #define _NGX_HTTP_MOA_JSON_FIND_H_INCLUDED_
 
 
+#include <string.h>
+
 #include "ngx_http_moa_json.h"
 
 
@@ -37,8 +39,30 @@ void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
  * compares a member's key with a plain name, decoding escapes if needed;
  * as for cJSON, whose view request validation uses, \u0000 ends the key
  */
-int ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
+static inline int ngx_http_moa_json_key_is(
+    const ngx_http_moa_json_member_t *m, const char *name);
+
+/* the same for a key with escapes (m->escaped), decoded first */
+int ngx_http_moa_json_key_decoded(const ngx_http_moa_json_member_t *m,
     const char *name);
+
+
+/*
+ * Inline for a plain key: callers pass names as literals, whose length
+ * and compare the compiler works out; most keys differ at the first byte.
+ */
+static inline int
+ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
+    const char *name)
+{
+    if (m->escaped) {
+        return ngx_http_moa_json_key_decoded(m, name);
+    }
+
+    return (m->key_len == 0 || m->key[0] == name[0])
+           && m->key_len == strlen(name)
+           && memcmp(m->key, name, m->key_len) == 0;
+}
 
 
 /* the value of key in object token obj as a span (len 0 when absent) */

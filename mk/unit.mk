@@ -22,6 +22,12 @@ UNIT_FUZZ     := $(basename $(notdir $(wildcard $(ROOT)/fuzz/fuzz_*.c)))
 UNIT_BINS     := $(addprefix $(UNIT_DIR)/, $(UNIT_TESTS)) \
                  $(patsubst fuzz_%, $(UNIT_DIR)/replay_%, $(UNIT_FUZZ))
 
+# the JSON scans' portable code (other platforms than SSE2's), tested here
+# too: the tests and replays of the files that use it, built with it
+UNIT_PORTABLE := test_json test_json_find test_buf_json test_json_text \
+                 replay_json
+UNIT_BINS     += $(patsubst %, $(UNIT_DIR)/%_portable, $(UNIT_PORTABLE))
+
 # float-cast-overflow is part of clang's "undefined" but not of gcc's
 UNIT_SAN      := -fsanitize=address,undefined,float-cast-overflow \
                  -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -46,6 +52,19 @@ $(UNIT_DIR)/replay_%: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/replay.c \
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_CPPFLAGS) -o $@ $< \
 	    $(ROOT)/fuzz/replay.c $(UNIT_PURE) $(UNIT_LIBS)
+
+$(UNIT_DIR)/test_%_portable: $(ROOT)/t/unit/test_%.c $(UNIT_PURE) \
+                             $(UNIT_HDRS) | deps-build
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) -DNGX_HTTP_MOA_JSON_PORTABLE $(UNIT_CPPFLAGS) \
+	    -o $@ $< $(UNIT_PURE) $(UNIT_LIBS)
+
+$(UNIT_DIR)/replay_%_portable: $(ROOT)/fuzz/fuzz_%.c $(ROOT)/fuzz/replay.c \
+                               $(ROOT)/fuzz/fuzz.h $(UNIT_PURE) $(UNIT_HDRS) \
+                               | deps-build
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) -DNGX_HTTP_MOA_JSON_PORTABLE $(UNIT_CPPFLAGS) \
+	    -o $@ $< $(ROOT)/fuzz/replay.c $(UNIT_PURE) $(UNIT_LIBS)
 
 # the same tests without sanitizers, under valgrind (memcheck, leaks);
 # DWARF 4: Debian 12's valgrind cannot read clang-14's DWARF 5

@@ -40,7 +40,9 @@ for my $bin (@tests) {
 # every fuzz target replays its committed seeds and regressions
 for my $bin (sort grep { -x } glob "$dir/replay_*") {
     (my $target = basename($bin)) =~ s/^replay_//;
-    my @dirs = grep { -d } map { "$root/fuzz/$_/$target" }
+    # a target built with the portable JSON scan replays the same inputs
+    (my $seeds = $target) =~ s/_portable$//;
+    my @dirs = grep { -d } map { "$root/fuzz/$_/$seeds" }
         qw(corpus regressions);
     subtest "fuzz target $target: seeds and regressions" => sub {
         run_tap($bin, @dirs);

@@ -32,7 +32,7 @@ test_buf(void)
 
     ngx_http_moa_buf_add(&b, "abc", 3);
     is_mem(b.data, b.len, "abc", "add");
-    is_int(b.size, 128, "the first allocation is 128 bytes");
+    is_int(b.size, 512, "the first allocation is 512 bytes");
 
     ngx_http_moa_buf_cstr(&b, "def");
     ngx_http_moa_buf_cstr(&b, "");

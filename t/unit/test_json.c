@@ -750,6 +750,97 @@ test_plain(void)
 }
 
 
+/*
+ * The "hidden" flag (a \u or \/ escape) beside "escaped", on strings whose
+ * escapes fall at every place of a block (the scan reads sixteen or eight
+ * bytes a step), and where a refused text stops being JSON (error_at).
+ */
+static void
+test_escapes(void)
+{
+    int                   bad;
+    char                  buf[128];
+    size_t                k, n, i;
+    ngx_http_moa_json_t   j;
+
+    static const struct {
+        const char  *text;
+        int          escaped, hidden;
+    } strings[] = {
+        { "\"plain\"", 0, 0 },
+        { "\"a\\nb\\tc\\\"d\\\\e\\bf\\fg\\rh\"", 1, 0 },
+        { "\"<\\/b>\"", 1, 1 },
+        { "\"\\u003c\"", 1, 1 },
+        { "\"\\ud83d\\ude00\"", 1, 1 },
+        { "\"\\\\/\"", 1, 0 },
+        { "\"\\\\u0041\"", 1, 0 },
+    };
+
+    static const struct {
+        const char  *text;
+        size_t       at;
+    } refused[] = {
+        { "\"a\x01" "b\"", 3 }, { "\"\\x\"", 3 }, { "\"\\u12g4\"", 7 },
+        { "\"\\u12\"", 3 }, { "\"\\ud800x\"", 7 }, { "\"\\ud800\\u0041\"", 7 },
+        { "\"abc", 4 }, { "\"ab\\", 4 }, { "[1,]", 3 }, { "{\"a\" 1}", 5 },
+        { "{\"a\":1,}", 7 }, { "[-]", 2 }, { "[1.e5]", 3 }, { "[tru]", 1 },
+        { "{\"a\":1}x", 7 }, { "[1 2]", 3 }, { "{1:2}", 1 }, { "[", 1 },
+        { "{\"a\":[1,{\"b\":nul}]}", 13 },
+        { "[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\"]", 39 },
+    };
+
+    memset(&j, 0, sizeof(j));
+
+    for (k = 0; k < sizeof(strings) / sizeof(strings[0]); k++) {
+        ok(ngx_http_moa_json_parse(&j, strings[k].text,
+                                   strlen(strings[k].text)) == 0
+           && j.n == 1 && j.tok[0].escaped == strings[k].escaped
+           && j.tok[0].hidden == strings[k].hidden,
+           "escaped %d, hidden %d: %s", strings[k].escaped,
+           strings[k].hidden, strings[k].text);
+    }
+
+    for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+        ok(ngx_http_moa_json_parse(&j, refused[k].text,
+                                   strlen(refused[k].text)) == -1
+           && j.error_at == refused[k].at,
+           "refused at byte %zu: %s", refused[k].at, refused[k].text);
+    }
+
+    /* an escape at every place of a block, the text ending close after */
+
+    bad = 0;
+
+    for (n = 0; n < 40; n++) {
+        for (i = 0; i < 4; i++) {
+            memset(buf, 'a', sizeof(buf));
+            buf[0] = '[';
+            buf[1] = '"';
+            memcpy(buf + 2 + n, i & 1 ? "\\\"" : "\\/", 2);
+            memcpy(buf + 4 + n + i, "\"]", 2);
+
+            if (ngx_http_moa_json_parse(&j, buf, n + i + 6) != 0
+                || j.n != 2 || j.tok[1].len != n + i + 4
+                || j.tok[1].hidden != !(i & 1) || !j.tok[1].escaped)
+            {
+                bad++;
+            }
+
+            /* cut before the closing quote: it ends early */
+            if (ngx_http_moa_json_parse(&j, buf, n + i + 4) != -1
+                || j.error_at != n + i + 4)
+            {
+                bad++;
+            }
+        }
+    }
+
+    ok(bad == 0, "escapes at every place of a block");
+
+    ngx_http_moa_json_free(&j);
+}
+
+
 int
 main(void)
 {
@@ -758,6 +849,7 @@ main(void)
     test_tokens();
     test_tok_members();
     test_plain();
+    test_escapes();
 
     return done_testing();
 }
