@@ -287,12 +287,13 @@ ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p,
  * "\/"): then it is decoded and escaped again.  An escape hides nothing
  * where the text has no '<' at all, written or escaped (answers escape
  * quotes and apostrophes as "\u0027" often, '<' seldom).  One scan for '<'
- * serves both that test and the tags' (a tag starts with '<'); plain says
- * the tokenizer saw no backslash in the string: no escape to look for.
+ * serves both that test and the tags' (a tag starts with '<'); clear says
+ * the tokenizer saw no \u or \/ escape in the string: none to look for
+ * (0, the safe default, has the text scanned for them).
  */
 static void
 ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_span_t *v, int plain, const char *tag)
+    const ngx_http_moa_span_t *v, int clear, const char *tag)
 {
     int                 esc, lt;
     const char         *p, *end, *q, *first;
@@ -307,7 +308,7 @@ ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
 
     /* every escape is two bytes or more: the one after '\\' is skipped */
 
-    for (q = p; !plain && q + 1 < end; q += 2) {
+    for (q = p; !clear && q + 1 < end; q += 2) {
         q = memchr(q, '\\', end - q - 1);
 
         if (q == NULL) {
@@ -372,7 +373,7 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
     start = out->len;
 
     if (c->content.len && c->content.p[0] == '"') {
-        ngx_http_moa_prompt_string_escaped(out, &c->content, c->content_plain,
+        ngx_http_moa_prompt_string_escaped(out, &c->content, c->content_clear,
                                            tag);
 
     } else if (c->content.len && c->content.p[0] == '[') {
@@ -400,7 +401,7 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
         }
 
         ngx_http_moa_buf_lit(out, "Refusal: ");
-        ngx_http_moa_prompt_string_escaped(out, &c->refusal, c->refusal_plain,
+        ngx_http_moa_prompt_string_escaped(out, &c->refusal, c->refusal_clear,
                                            tag);
     }
 

@@ -162,11 +162,15 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ngx_http_moa_json_tok_span(j, ma[2], &ch->refusal);
         ngx_http_moa_json_tok_span(j, ca[3], &ch->finish_reason);
 
-        /* what the tokenizer knew: a string without escapes (the prompt) */
-        ch->content_plain = ma[0] >= 0 && j->tok[ma[0]].type == '"'
-                            && !j->tok[ma[0]].escaped;
-        ch->refusal_plain = ma[2] >= 0 && j->tok[ma[2]].type == '"'
-                            && !j->tok[ma[2]].escaped;
+        /*
+         * what the tokenizer knew: a string whose characters all appear as
+         * themselves but for \" \\ \n and the like (the prompt scans its
+         * raw text for tags then, without looking for escapes)
+         */
+        ch->content_clear = ma[0] >= 0 && j->tok[ma[0]].type == '"'
+                            && !j->tok[ma[0]].hidden;
+        ch->refusal_clear = ma[2] >= 0 && j->tok[ma[2]].type == '"'
+                            && !j->tok[ma[2]].hidden;
 
         /*
          * what a client gets as is: no field to add, none to remove, no

@@ -27,8 +27,8 @@ typedef struct {
     ngx_http_moa_span_t          refusal;
     ngx_http_moa_span_t          finish_reason;
     unsigned                     plain:1;    /* as clients expect it */
-    unsigned                     content_plain:1;  /* a string without */
-    unsigned                     refusal_plain:1;  /* any backslash */
+    unsigned                     content_clear:1;  /* a string with no */
+    unsigned                     refusal_clear:1;  /* \u or \/ escape */
 } ngx_http_moa_choice_t;
 
 

@@ -691,6 +691,75 @@ test_neutralise(void)
 }
 
 
+/*
+ * The reply's parse tells choice_text which strings hold no \u or \/
+ * escape (the scan for them is skipped); a choice built without that flag
+ * (0) has its text scanned: both give the same bytes.
+ */
+static void
+clear_same(const char *json, int clear, const char *name)
+{
+    one_t                         o;
+    ngx_http_moa_buf_t            a, b;
+    ngx_http_moa_choice_t         c;
+    const ngx_http_moa_choice_t  *p;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+
+    p = one(&o, json);
+
+    if (!ok(p != NULL, "clear flag: %s: a reply", name)) {
+        one_free(&o);
+        return;
+    }
+
+    ok(p->content_clear == clear && p->refusal_clear == clear,
+       "clear flag: %s: content and refusal %s", name,
+       clear ? "clear" : "not clear");
+
+    ngx_http_moa_prompt_choice_text(&a, p, "</candidate");
+
+    /* the same choice as code that does not set the flags builds it */
+    memset(&c, 0, sizeof(c));
+    c.content = p->content;
+    c.refusal = p->refusal;
+    c.tool_calls = p->tool_calls;
+    c.message = p->message;
+
+    ngx_http_moa_prompt_choice_text(&b, &c, "</candidate");
+
+    ok(!a.nomem && !b.nomem
+       && tap_memmem(a.data ? a.data : "", a.len, "</candidate") == NULL,
+       "clear flag: %s: no tag left", name);
+    ok(a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0),
+       "clear flag: %s: same text with and without the flag", name);
+
+    ngx_http_moa_buf_free(&a);
+    ngx_http_moa_buf_free(&b);
+    one_free(&o);
+}
+
+
+static void
+test_clear(void)
+{
+    clear_same("{\"content\":\"a</candidate>\",\"refusal\":\"b\"}", 1,
+               "no escape");
+    clear_same("{\"content\":\"q\\\"b\\\\s\\n\\t\\r\\b\\f</candidate\","
+               "\"refusal\":\"<x>\\n\"}", 1, "plain escapes only");
+    clear_same("{\"content\":\"a\\u003c/candidate>\",\"refusal\":"
+               "\"\\u003C/candidate\"}", 0, "\\u003c/candidate");
+    clear_same("{\"content\":\"<\\/candidate>\",\"refusal\":"
+               "\"x<\\/candidate\"}", 0, "\\/");
+    clear_same("{\"content\":\"\\\\\\u003c/candidate\",\"refusal\":"
+               "\"<\\u00e9\"}", 0, "an escaped backslash then \\u003c, "
+               "\\u00e9");
+    clear_same("{\"content\":\"\\\\/</candidate\",\"refusal\":"
+               "\"\\\\\\\\u003c\"}", 1, "escaped backslashes before / and u");
+}
+
+
 int
 main(void)
 {
@@ -701,6 +770,7 @@ main(void)
     test_defaults();
     test_choice_text();
     test_neutralise();
+    test_clear();
 
     return done_testing();
 }
