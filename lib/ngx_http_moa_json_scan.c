@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_bytes.h"
 #include "ngx_http_moa_json_scan.h"
 
 

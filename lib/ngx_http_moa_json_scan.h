@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ngx_http_moa_json.h"
+#include "ngx_http_moa_json_bytes.h"
 
 
 typedef struct {
