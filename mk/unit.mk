@@ -24,7 +24,8 @@ UNIT_BINS     := $(addprefix $(UNIT_DIR)/, $(UNIT_TESTS)) \
 
 # the JSON scans' portable code (other platforms than SSE2's), tested here
 # too: the tests and replays of the files that use it, built with it
-UNIT_PORTABLE := test_json test_json_find test_buf_json test_json_text \
+UNIT_PORTABLE := test_json test_json_scan test_json_find test_buf_json \
+                 test_json_text \
                  replay_json
 UNIT_BINS     += $(patsubst %, $(UNIT_DIR)/%_portable, $(UNIT_PORTABLE))
 
