@@ -108,6 +108,22 @@ test_usage(void)
        "sum: strings and arrays are not summed");
     cJSON_Delete(acc);
 
+    /*
+     * a name that starts with a shorter one ("prompt_tokens_details"
+     * before "prompt_tokens"): each is summed under its own name
+     */
+
+    acc = usage_sum("{\"prompt_tokens_details\":{\"cached_tokens\":1},"
+                    "\"prompt_tokens\":7,\"completion_tokens\":2}",
+                    "{\"prompt_tokens_details\":{\"cached_tokens\":3},"
+                    "\"prompt_tokens\":70,\"completion_tokens\":20}");
+
+    is_int(ngx_http_moa_usage_get(acc, "prompt_tokens"), 77,
+           "sum: a name after a longer one starting with it");
+    is_int(jnum(acc, "prompt_tokens_details.cached_tokens"), 4,
+           "sum: the longer name kept apart");
+    cJSON_Delete(acc);
+
     /* missing totals: prompt + completion count */
     acc = usage_sum("{\"prompt_tokens\":7,\"completion_tokens\":3}",
                     "{\"prompt_tokens\":1,\"completion_tokens\":1,"
