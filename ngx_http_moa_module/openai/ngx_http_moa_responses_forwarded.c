@@ -20,6 +20,8 @@
 
 static cJSON *ngx_http_moa_responses_forwarded_usage(const cJSON *u);
 static cJSON *ngx_http_moa_responses_forwarded_message(const cJSON *output);
+static int ngx_http_moa_responses_forwarded_append(char **text, size_t *len,
+    const char *s, size_t n);
 static int ngx_http_moa_responses_forwarded_count(cJSON *to,
     const char *name, const cJSON *from, const char *from_name);
 
@@ -170,7 +172,7 @@ static cJSON *
 ngx_http_moa_responses_forwarded_message(const cJSON *output)
 {
     int           any, fail;
-    char         *text, *refusal, *t;
+    char         *text, *refusal;
     size_t        tlen, rlen, n;
     cJSON        *msg, *calls, *call, *fn;
     const cJSON  *item, *type, *part, *v, *s;
@@ -258,35 +260,13 @@ ngx_http_moa_responses_forwarded_message(const cJSON *output)
 
             n = strlen(s->valuestring);
 
-            if (type->valuestring[0] == 'o') {
-                t = cJSON_malloc(tlen + n + 1);
-                if (t == NULL) {
-                    goto failed;
-                }
-
-                if (tlen) {
-                    memcpy(t, text, tlen);
-                }
-
-                memcpy(t + tlen, s->valuestring, n + 1);
-                cJSON_free(text);
-                text = t;
-                tlen += n;
-
-            } else {
-                t = cJSON_malloc(rlen + n + 1);
-                if (t == NULL) {
-                    goto failed;
-                }
-
-                if (rlen) {
-                    memcpy(t, refusal, rlen);
-                }
-
-                memcpy(t + rlen, s->valuestring, n + 1);
-                cJSON_free(refusal);
-                refusal = t;
-                rlen += n;
+            if (ngx_http_moa_responses_forwarded_append(
+                    type->valuestring[0] == 'o' ? &text : &refusal,
+                    type->valuestring[0] == 'o' ? &tlen : &rlen,
+                    s->valuestring, n)
+                != 0)
+            {
+                goto failed;
             }
 
             any = 1;
@@ -327,4 +307,29 @@ failed:
     cJSON_Delete(msg);
 
     return NULL;
+}
+
+
+/* s[0..n) after *text (cJSON's allocator, NUL-terminated): 0, or -1 */
+static int
+ngx_http_moa_responses_forwarded_append(char **text, size_t *len,
+    const char *s, size_t n)
+{
+    char  *t;
+
+    t = cJSON_malloc(*len + n + 1);
+    if (t == NULL) {
+        return -1;
+    }
+
+    if (*len) {
+        memcpy(t, *text, *len);
+    }
+
+    memcpy(t + *len, s, n + 1);
+    cJSON_free(*text);
+    *text = t;
+    *len += n;
+
+    return 0;
 }
