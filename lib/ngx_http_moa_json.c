@@ -257,6 +257,7 @@ ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
     tok->type = type;
     tok->escaped = 0;
     tok->hidden = 0;
+    tok->hidden_lt = 0;
 
     return (int) j->n++;
 }
@@ -285,6 +286,7 @@ ngx_http_moa_json_walk_string(ngx_http_moa_json_tokens_t *t, int tokens)
     tok->next = i + 1;
     tok->escaped = t->s.escaped != 0;
     tok->hidden = (t->s.escaped & NGX_HTTP_MOA_JSON_ESC_HIDE) != 0;
+    tok->hidden_lt = (t->s.escaped & NGX_HTTP_MOA_JSON_ESC_LT) != 0;
 
     return 0;
 }

@@ -53,6 +53,7 @@ typedef struct {
     uint8_t      type;         /* '{' '[' '"' 't' 'f' 'n' (null), '0' */
     uint8_t      escaped;      /* a string with a backslash */
     uint8_t      hidden;       /* a string with a \u or \/ escape */
+    uint8_t      hidden_lt;    /* a string with a \u003c escape ('<') */
 } ngx_http_moa_json_tok_t;
 
 /*
@@ -60,6 +61,8 @@ typedef struct {
  * a string's raw text: a string whose only escapes are \" \\ \b \f \n \r
  * \t (hidden 0) holds any other character as itself, so a byte scan of its
  * raw text finds every '<' or '/'; \u and \/ can write one differently.
+ * "hidden_lt" says whether one of them wrote a '<' (\u003c or \u003C), so
+ * that the prompt needs no scan of its own for that either.
  */
 
 

@@ -75,12 +75,13 @@ ngx_http_moa_json_scan_number(ngx_http_moa_json_scan_t *s)
 
 /*
  * After "\u" (s->p on the first hex digit): the escape, a surrogate pair
- * as one; 0 with s->p past it, or -1 with s->p where it went wrong.
+ * as one; its first code unit with s->p past it, or -1 with s->p where it
+ * went wrong.
  */
 int
 ngx_http_moa_json_scan_unicode(ngx_http_moa_json_scan_t *s)
 {
-    int  v;
+    int  v, w;
 
     if (s->end - s->p < 4) {
         return -1;
@@ -103,16 +104,16 @@ ngx_http_moa_json_scan_unicode(ngx_http_moa_json_scan_t *s)
             return -1;
         }
 
-        v = ngx_http_moa_json_hex4(s->p + 2);
+        w = ngx_http_moa_json_hex4(s->p + 2);
 
-        if (v < 0xdc00 || v > 0xdfff) {
+        if (w < 0xdc00 || w > 0xdfff) {
             return -1;
         }
 
         s->p += 6;
     }
 
-    return 0;
+    return v;
 }
 
 

@@ -32,6 +32,7 @@ typedef struct {
 #define NGX_HTTP_MOA_JSON_ESC_PLAIN  1    /* \" \\ \b \f \n \r \t */
 #define NGX_HTTP_MOA_JSON_ESC_HIDE   2    /* \/ and \u: "hidden" */
 #define NGX_HTTP_MOA_JSON_ESC_HEX    4    /* \u: four hex digits follow */
+#define NGX_HTTP_MOA_JSON_ESC_LT     8    /* \u003c: a '<' (not a table's) */
 
 
 /* a number from s->p on: 0 with s->p past it, or -1 with s->p at the fault */
@@ -39,7 +40,8 @@ int ngx_http_moa_json_scan_number(ngx_http_moa_json_scan_t *s);
 
 /*
  * After "\u" (s->p on the first hex digit): the escape, a surrogate pair
- * as one; 0 with s->p past it, or -1 with s->p where it went wrong.
+ * as one; its first code unit (0..0xdbff) with s->p past it, or -1 with
+ * s->p where it went wrong.
  */
 int ngx_http_moa_json_scan_unicode(ngx_http_moa_json_scan_t *s);
 
@@ -102,7 +104,7 @@ ngx_http_moa_json_scan_literal(ngx_http_moa_json_scan_t *s, const char *lit,
 static inline __attribute__((always_inline)) int
 ngx_http_moa_json_scan_string_rest(ngx_http_moa_json_scan_t *s)
 {
-    int            k, esc, e;
+    int            k, esc, e, u;
     uint64_t       m;
     uintptr_t      last;
     const char    *p, *end;
@@ -194,11 +196,21 @@ ngx_http_moa_json_scan_string_rest(ngx_http_moa_json_scan_t *s)
 
         s->p = p + k + 2;
 
-        if (e == 0
-            || ((e & NGX_HTTP_MOA_JSON_ESC_HEX)
-                && ngx_http_moa_json_scan_unicode(s) != 0))
-        {
+        if (e == 0) {
             return -1;
+        }
+
+        if (e & NGX_HTTP_MOA_JSON_ESC_HEX) {
+            u = ngx_http_moa_json_scan_unicode(s);
+
+            if (u < 0) {
+                return -1;
+            }
+
+            /* a '<' written so: the prompt decodes such a text */
+            if (u == '<') {
+                esc |= NGX_HTTP_MOA_JSON_ESC_LT;
+            }
         }
 
         p = s->p;

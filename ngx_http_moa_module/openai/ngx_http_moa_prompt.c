@@ -282,33 +282,43 @@ ngx_http_moa_prompt_neutralised(ngx_http_moa_buf_t *out, const char *p,
 
 
 /*
- * A string value, escaped for a JSON string.  Its raw text already is,
- * and is copied as is unless an escape could hide a closing tag ("\u003c",
- * "\/"): then it is decoded and escaped again.  An escape hides nothing
- * where the text has no '<' at all, written or escaped (answers escape
- * quotes and apostrophes as "\u0027" often, '<' seldom).  One scan for '<'
- * serves both that test and the tags' (a tag starts with '<'); clear says
- * the tokenizer saw no \u or \/ escape in the string: none to look for
- * (0, the safe default, has the text scanned for them).
+ * What is known of a string's escapes before its text is read: the
+ * tokenizer's facts (a reply's content and refusal), or nothing (-1: a
+ * content part's text, found by a walk over raw JSON, is scanned for them).
  */
-static void
-ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
-    const ngx_http_moa_span_t *v, int clear, const char *tag)
+#define NGX_HTTP_MOA_PROMPT_UNKNOWN  -1
+#define NGX_HTTP_MOA_PROMPT_ESC      1    /* a \u or \/ escape */
+#define NGX_HTTP_MOA_PROMPT_LT       2    /* a \u003c escape: a '<' */
+
+
+/* a choice's flags for a string (ngx_http_moa_choice_t) as facts */
+static int
+ngx_http_moa_prompt_facts(unsigned known, unsigned clear, unsigned lt)
 {
-    int                 esc, lt;
-    const char         *p, *end, *q, *first;
-    ngx_http_moa_buf_t  text;
+    if (!known) {
+        return NGX_HTTP_MOA_PROMPT_UNKNOWN;
+    }
 
-    p = v->p + 1;
-    end = v->p + v->len - 1;
-    esc = 0;
-    lt = 0;
+    return (clear ? 0 : NGX_HTTP_MOA_PROMPT_ESC)
+           | (lt ? NGX_HTTP_MOA_PROMPT_LT : 0);
+}
 
-    first = memchr(p, '<', end - p);
+
+/*
+ * The facts of the escapes in p[0..end), a string's raw text, read from
+ * it: enough of them to decide, not all (first: its first '<', or NULL).
+ */
+static int
+ngx_http_moa_prompt_escapes(const char *p, const char *end, const char *first)
+{
+    int          facts;
+    const char  *q;
+
+    facts = 0;
 
     /* every escape is two bytes or more: the one after '\\' is skipped */
 
-    for (q = p; !clear && q + 1 < end; q += 2) {
+    for (q = p; q + 1 < end; q += 2) {
         q = memchr(q, '\\', end - q - 1);
 
         if (q == NULL) {
@@ -316,26 +326,60 @@ ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
         }
 
         if (q[1] == '/') {
-            esc = 1;
+            facts |= NGX_HTTP_MOA_PROMPT_ESC;
 
         } else if (q[1] == 'u') {
-            esc = 1;
+            facts |= NGX_HTTP_MOA_PROMPT_ESC;
 
             /* an escaped '<': the text must be decoded */
 
             if (end - q >= 6 && q[2] == '0' && q[3] == '0' && q[4] == '3'
                 && (q[5] == 'c' || q[5] == 'C'))
             {
-                lt = 1;
-                break;
+                return facts | NGX_HTTP_MOA_PROMPT_LT;
             }
         }
 
         /* decoded anyway: an escape and a '<' */
-        if (esc && first) {
+        if ((facts & NGX_HTTP_MOA_PROMPT_ESC) && first) {
             break;
         }
     }
+
+    return facts;
+}
+
+
+/*
+ * A string value, escaped for a JSON string.  Its raw text already is,
+ * and is copied as is unless an escape could hide a closing tag ("\u003c",
+ * "\/"): then it is decoded and escaped again.  An escape hides nothing
+ * where the text has no '<' at all, written or escaped (answers escape
+ * quotes and apostrophes as "\u0027" often, '<' seldom).  One scan for '<'
+ * serves both that test and the tags' (a tag starts with '<'); facts are
+ * what the tokenizer saw of the string's escapes, so that its text needs
+ * no scan for them (NGX_HTTP_MOA_PROMPT_UNKNOWN, the safe default, has it
+ * scanned).
+ */
+static void
+ngx_http_moa_prompt_string_escaped(ngx_http_moa_buf_t *out,
+    const ngx_http_moa_span_t *v, int facts, const char *tag)
+{
+    int                 esc, lt;
+    const char         *p, *end, *first;
+    ngx_http_moa_buf_t  text;
+
+    p = v->p + 1;
+    end = v->p + v->len - 1;
+
+    first = memchr(p, '<', end - p);
+
+    if (facts == NGX_HTTP_MOA_PROMPT_UNKNOWN) {
+        facts = ngx_http_moa_prompt_escapes(p, end, first);
+    }
+
+    esc = (facts & NGX_HTTP_MOA_PROMPT_ESC) != 0;
+    lt = (facts & NGX_HTTP_MOA_PROMPT_LT) != 0;
 
     if (!lt && (!esc || first == NULL)) {
         ngx_http_moa_prompt_neutralised(out, p, end - p,
@@ -373,7 +417,11 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
     start = out->len;
 
     if (c->content.len && c->content.p[0] == '"') {
-        ngx_http_moa_prompt_string_escaped(out, &c->content, c->content_clear,
+        ngx_http_moa_prompt_string_escaped(out, &c->content,
+                                           ngx_http_moa_prompt_facts(
+                                               c->content_known,
+                                               c->content_clear,
+                                               c->content_lt),
                                            tag);
 
     } else if (c->content.len && c->content.p[0] == '[') {
@@ -390,7 +438,9 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
                     ngx_http_moa_buf_lit(out, "\\n");
                 }
 
-                ngx_http_moa_prompt_string_escaped(out, &fn, 0, tag);
+                ngx_http_moa_prompt_string_escaped(out, &fn,
+                                               NGX_HTTP_MOA_PROMPT_UNKNOWN,
+                                               tag);
             }
         }
     }
@@ -401,7 +451,11 @@ ngx_http_moa_prompt_choice_text(ngx_http_moa_buf_t *out,
         }
 
         ngx_http_moa_buf_lit(out, "Refusal: ");
-        ngx_http_moa_prompt_string_escaped(out, &c->refusal, c->refusal_clear,
+        ngx_http_moa_prompt_string_escaped(out, &c->refusal,
+                                           ngx_http_moa_prompt_facts(
+                                               c->refusal_known,
+                                               c->refusal_clear,
+                                               c->refusal_lt),
                                            tag);
     }
 

@@ -163,14 +163,17 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ngx_http_moa_json_tok_span(j, ca[3], &ch->finish_reason);
 
         /*
-         * what the tokenizer knew: a string whose characters all appear as
-         * themselves but for \" \\ \n and the like (the prompt scans its
-         * raw text for tags then, without looking for escapes)
+         * what the tokenizer knew of a string: whether its characters all
+         * appear as themselves but for \" \\ \n and the like (clear), and
+         * whether a \u escape wrote a '<' (lt); the prompt then needs no
+         * scan of the raw text for escapes
          */
-        ch->content_clear = ma[0] >= 0 && j->tok[ma[0]].type == '"'
-                            && !j->tok[ma[0]].hidden;
-        ch->refusal_clear = ma[2] >= 0 && j->tok[ma[2]].type == '"'
-                            && !j->tok[ma[2]].hidden;
+        ch->content_known = ma[0] >= 0 && j->tok[ma[0]].type == '"';
+        ch->content_clear = ch->content_known && !j->tok[ma[0]].hidden;
+        ch->content_lt = ch->content_known && j->tok[ma[0]].hidden_lt;
+        ch->refusal_known = ma[2] >= 0 && j->tok[ma[2]].type == '"';
+        ch->refusal_clear = ch->refusal_known && !j->tok[ma[2]].hidden;
+        ch->refusal_lt = ch->refusal_known && j->tok[ma[2]].hidden_lt;
 
         /*
          * what a client gets as is: no field to add, none to remove, no

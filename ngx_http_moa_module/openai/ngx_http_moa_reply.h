@@ -29,6 +29,10 @@ typedef struct {
     unsigned                     plain:1;    /* as clients expect it */
     unsigned                     content_clear:1;  /* a string with no */
     unsigned                     refusal_clear:1;  /* \u or \/ escape */
+    unsigned                     content_known:1;  /* the tokenizer's */
+    unsigned                     refusal_known:1;  /* facts: _clear, _lt */
+    unsigned                     content_lt:1;     /* a string with a */
+    unsigned                     refusal_lt:1;     /* \u003c escape */
 } ngx_http_moa_choice_t;
 
 

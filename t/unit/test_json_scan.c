@@ -173,9 +173,10 @@ test_plain(void)
 
 
 /*
- * The "hidden" flag (a \u or \/ escape) beside "escaped", on strings whose
- * escapes fall at every place of a block (the scan reads sixteen or eight
- * bytes a step), and where a refused text stops being JSON (error_at).
+ * The "hidden" flag (a \u or \/ escape) and "hidden_lt" (a \u003c) beside
+ * "escaped", on strings whose escapes fall at every place of a block (the
+ * scan reads a block of bytes a step), and where a refused text stops
+ * being JSON (error_at).
  */
 static void
 test_escapes(void)
@@ -187,15 +188,18 @@ test_escapes(void)
 
     static const struct {
         const char  *text;
-        int          escaped, hidden;
+        int          escaped, hidden, lt;
     } strings[] = {
-        { "\"plain\"", 0, 0 },
-        { "\"a\\nb\\tc\\\"d\\\\e\\bf\\fg\\rh\"", 1, 0 },
-        { "\"<\\/b>\"", 1, 1 },
-        { "\"\\u003c\"", 1, 1 },
-        { "\"\\ud83d\\ude00\"", 1, 1 },
-        { "\"\\\\/\"", 1, 0 },
-        { "\"\\\\u0041\"", 1, 0 },
+        { "\"plain\"", 0, 0, 0 },
+        { "\"a\\nb\\tc\\\"d\\\\e\\bf\\fg\\rh\"", 1, 0, 0 },
+        { "\"<\\/b>\"", 1, 1, 0 },
+        { "\"\\u003c\"", 1, 1, 1 },
+        { "\"x\\u0027y\\u003C\"", 1, 1, 1 },
+        { "\"\\u0027 <\\u0063\\u0030\\u013c\\u3c00\"", 1, 1, 0 },
+        { "\"\\ud83d\\ude00\"", 1, 1, 0 },
+        { "\"\\\\/\"", 1, 0, 0 },
+        { "\"\\\\u0041\"", 1, 0, 0 },
+        { "\"\\\\u003c\"", 1, 0, 0 },
     };
 
     static const struct {
@@ -217,9 +221,10 @@ test_escapes(void)
         ok(ngx_http_moa_json_parse(&j, strings[k].text,
                                    strlen(strings[k].text)) == 0
            && j.n == 1 && j.tok[0].escaped == strings[k].escaped
-           && j.tok[0].hidden == strings[k].hidden,
-           "escaped %d, hidden %d: %s", strings[k].escaped,
-           strings[k].hidden, strings[k].text);
+           && j.tok[0].hidden == strings[k].hidden
+           && j.tok[0].hidden_lt == strings[k].lt,
+           "escaped %d, hidden %d, hidden_lt %d: %s", strings[k].escaped,
+           strings[k].hidden, strings[k].lt, strings[k].text);
     }
 
     for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {

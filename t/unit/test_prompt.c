@@ -632,6 +632,18 @@ test_choice_text(void)
              "hid is neutralised");
     text_raw("{\"content\":\"\\u003C\\/candidate>\"}", "< /candidate>",
              "< /candidate>", "\\u003C and \\/: the tag is neutralised");
+
+    /* the tokenizer's facts decide (a reply's content): no scan of its own */
+    text_raw("{\"content\":\"it\\u0027s\\n\"}", "it's\n", "it\\u0027s\\n",
+             "\\u0027 without a '<': copied as it is");
+    text_raw("{\"content\":\"it\\u0027s <b>\"}", "it's <b>", "it's <b>",
+             "\\u0027 with a '<': decoded and escaped again");
+    text_raw("{\"content\":\"it\\u0027s \\u003c/candidate>\"}",
+             "it's < /candidate>", "it's < /candidate>",
+             "\\u0027 and \\u003c: decoded, the tag neutralised");
+    text_raw("{\"content\":\"a</\\u0063andidate>\"}", "a< /candidate>",
+             "a< /candidate>", "</\\u0063andidate: a raw '<' and a \\u "
+             "escape: decoded, the tag neutralised");
 }
 
 
@@ -693,11 +705,13 @@ test_neutralise(void)
 
 /*
  * The reply's parse tells choice_text which strings hold no \u or \/
- * escape (the scan for them is skipped); a choice built without that flag
- * (0) has its text scanned: both give the same bytes.
+ * escape and which hold a \u003c (the scan for them is skipped); a choice
+ * built without those flags (known 0) has its text scanned: both give the
+ * same bytes.
  */
 static void
-clear_same(const char *json, int clear, const char *name)
+clear_same(const char *json, int clear, int content_lt, int refusal_lt,
+    const char *name)
 {
     one_t                         o;
     ngx_http_moa_buf_t            a, b;
@@ -714,9 +728,13 @@ clear_same(const char *json, int clear, const char *name)
         return;
     }
 
-    ok(p->content_clear == clear && p->refusal_clear == clear,
+    ok(p->content_known && p->refusal_known
+       && p->content_clear == clear && p->refusal_clear == clear,
        "clear flag: %s: content and refusal %s", name,
        clear ? "clear" : "not clear");
+    ok(p->content_lt == content_lt && p->refusal_lt == refusal_lt,
+       "clear flag: %s: \\u003c in content %d, in refusal %d", name,
+       content_lt, refusal_lt);
 
     ngx_http_moa_prompt_choice_text(&a, p, "</candidate");
 
@@ -744,19 +762,28 @@ clear_same(const char *json, int clear, const char *name)
 static void
 test_clear(void)
 {
-    clear_same("{\"content\":\"a</candidate>\",\"refusal\":\"b\"}", 1,
+    clear_same("{\"content\":\"a</candidate>\",\"refusal\":\"b\"}", 1, 0, 0,
                "no escape");
     clear_same("{\"content\":\"q\\\"b\\\\s\\n\\t\\r\\b\\f</candidate\","
-               "\"refusal\":\"<x>\\n\"}", 1, "plain escapes only");
+               "\"refusal\":\"<x>\\n\"}", 1, 0, 0, "plain escapes only");
     clear_same("{\"content\":\"a\\u003c/candidate>\",\"refusal\":"
-               "\"\\u003C/candidate\"}", 0, "\\u003c/candidate");
+               "\"\\u003C/candidate\"}", 0, 1, 1, "\\u003c/candidate");
     clear_same("{\"content\":\"<\\/candidate>\",\"refusal\":"
-               "\"x<\\/candidate\"}", 0, "\\/");
+               "\"x<\\/candidate\"}", 0, 0, 0, "\\/");
     clear_same("{\"content\":\"\\\\\\u003c/candidate\",\"refusal\":"
-               "\"<\\u00e9\"}", 0, "an escaped backslash then \\u003c, "
-               "\\u00e9");
+               "\"<\\u00e9\"}", 0, 1, 0, "an escaped backslash then "
+               "\\u003c, \\u00e9");
     clear_same("{\"content\":\"\\\\/</candidate\",\"refusal\":"
-               "\"\\\\\\\\u003c\"}", 1, "escaped backslashes before / and u");
+               "\"\\\\\\\\u003c\"}", 1, 0, 0,
+               "escaped backslashes before / and u");
+    clear_same("{\"content\":\"it\\u0027s\",\"refusal\":"
+               "\"don\\u0027t </candidate\"}", 0, 0, 0,
+               "\\u0027 (an apostrophe), with and without a '<'");
+    clear_same("{\"content\":\"</\\u0063andidate>\",\"refusal\":"
+               "\"<b>\\u0063\"}", 0, 0, 0, "\\u0063 and a raw '<'");
+    clear_same("{\"content\":\"\\ud83d\\ude00\\u003c\",\"refusal\":"
+               "\"\\u0030\\u003c\"}", 0, 1, 1, "\\u003c after a surrogate "
+               "pair, after \\u0030");
 }
 
 
