@@ -10,6 +10,7 @@
  */
 
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -20,12 +21,20 @@
 
 #define NGX_HTTP_MOA_JSON_MAX_DEPTH  1000
 
+#define NGX_HTTP_MOA_JSON_FIRST_TOKENS                                        \
+    (1024 / sizeof(ngx_http_moa_json_tok_t))
+
 
 /* the scanner, and where its tokens go: j NULL only validates */
 typedef struct {
     ngx_http_moa_json_scan_t   s;
     ngx_http_moa_json_t       *j;
 } ngx_http_moa_json_tokens_t;
+
+
+/* white space at s->p skipped */
+#define ngx_http_moa_json_skip_ws(s)                                          \
+    ((s)->p = ngx_http_moa_json_scan_ws((s)->p, (s)->end))
 
 
 static int ngx_http_moa_json_check_value(ngx_http_moa_json_tokens_t *t);
@@ -58,12 +67,12 @@ ngx_http_moa_json_run(ngx_http_moa_json_t *j, const char *p, size_t len)
     t.s.start = p;
     t.s.depth = 0;
 
-    ngx_http_moa_json_scan_ws(&t.s);
+    ngx_http_moa_json_skip_ws(&t.s);
 
     if ((j ? ngx_http_moa_json_tok_value(&t)
            : ngx_http_moa_json_check_value(&t)) == 0)
     {
-        ngx_http_moa_json_scan_ws(&t.s);
+        ngx_http_moa_json_skip_ws(&t.s);
 
         if (t.s.p == t.s.end) {
             return 0;
@@ -108,14 +117,14 @@ ngx_http_moa_json_members(const char *p, size_t len,
     t.s.start = p;
     t.s.depth = 1;
 
-    ngx_http_moa_json_scan_ws(&t.s);
+    ngx_http_moa_json_skip_ws(&t.s);
 
     if (t.s.p >= t.s.end || *t.s.p != '{') {
         return -1;
     }
 
     t.s.p++;
-    ngx_http_moa_json_scan_ws(&t.s);
+    ngx_http_moa_json_skip_ws(&t.s);
 
     m = NULL;
     nalloc = 0;
@@ -148,14 +157,14 @@ ngx_http_moa_json_members(const char *p, size_t len,
         m[*n].key_len = t.s.p - start - 2;
         m[*n].escaped = t.s.escaped != 0;
 
-        ngx_http_moa_json_scan_ws(&t.s);
+        ngx_http_moa_json_skip_ws(&t.s);
 
         if (t.s.p >= t.s.end || *t.s.p != ':') {
             goto failed;
         }
 
         t.s.p++;
-        ngx_http_moa_json_scan_ws(&t.s);
+        ngx_http_moa_json_skip_ws(&t.s);
 
         start = t.s.p;
 
@@ -167,7 +176,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
         m[*n].value_len = t.s.p - start;
         (*n)++;
 
-        ngx_http_moa_json_scan_ws(&t.s);
+        ngx_http_moa_json_skip_ws(&t.s);
 
         if (t.s.p >= t.s.end) {
             goto failed;
@@ -175,7 +184,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
         if (*t.s.p == ',') {
             t.s.p++;
-            ngx_http_moa_json_scan_ws(&t.s);
+            ngx_http_moa_json_skip_ws(&t.s);
             continue;
         }
 
@@ -189,7 +198,7 @@ ngx_http_moa_json_members(const char *p, size_t len,
 
 done:
 
-    ngx_http_moa_json_scan_ws(&t.s);
+    ngx_http_moa_json_skip_ws(&t.s);
 
     if (t.s.p != t.s.end) {
         goto failed;
@@ -206,22 +215,36 @@ failed:
 }
 
 
-/* room for more tokens: 0, or -1 when too many or out of memory */
+/*
+ * Room for more tokens: 0, or -1 when too many or out of memory.  left is
+ * the text's bytes from the next token on, to size the first array from.
+ */
 static int
-ngx_http_moa_json_tok_grow(ngx_http_moa_json_tokens_t *t)
+ngx_http_moa_json_tok_grow(ngx_http_moa_json_t *j, size_t left)
 {
     uint32_t                  size;
-    ngx_http_moa_json_t      *j;
     ngx_http_moa_json_tok_t  *tok;
-
-    j = t->j;
 
     if (j->size >= 1u << 24) {
         return -1;
     }
 
-    /* about a token per 40 bytes of chat JSON */
-    size = j->size ? j->size * 2 : (uint32_t) ((t->s.end - t->s.p) / 40 + 16);
+    /*
+     * about a token per 40 bytes of chat JSON, the first array 1 KiB at
+     * most: the size glibc's per-thread cache serves from a list, where a
+     * larger one has malloc and free search their bins (a 2 KB reply has
+     * 36 tokens; a larger text doubles the array as it goes)
+     */
+    if (j->size) {
+        size = j->size * 2;
+
+    } else {
+        size = left / 40 + 16;
+
+        if (size > NGX_HTTP_MOA_JSON_FIRST_TOKENS) {
+            size = NGX_HTTP_MOA_JSON_FIRST_TOKENS;
+        }
+    }
 
     tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
     if (tok == NULL) {
@@ -236,106 +259,132 @@ ngx_http_moa_json_tok_grow(ngx_http_moa_json_tokens_t *t)
 
 
 /*
- * A token at s->p, its length and next set when it closes: its index, or
- * -1 (too many, no memory).  Called once per value and key: the growing
- * is kept out of line.
+ * A string token's type and flags by the scan's ESC_* bits (four of them),
+ * so that they are one copy of four bytes rather than three tests and
+ * four stores: type, escaped, hidden and hidden_lt follow each other in
+ * the token.
  */
-static inline int
-ngx_http_moa_json_tok_push(ngx_http_moa_json_tokens_t *t, uint8_t type)
+#define ngx_http_moa_json_string_flags(e)                                     \
+    { '"', (e) != 0, ((e) & NGX_HTTP_MOA_JSON_ESC_HIDE) != 0,                \
+      ((e) & NGX_HTTP_MOA_JSON_ESC_LT) != 0 }
+
+static const uint8_t  ngx_http_moa_json_string_type[16][4] = {
+    ngx_http_moa_json_string_flags(0), ngx_http_moa_json_string_flags(1),
+    ngx_http_moa_json_string_flags(2), ngx_http_moa_json_string_flags(3),
+    ngx_http_moa_json_string_flags(4), ngx_http_moa_json_string_flags(5),
+    ngx_http_moa_json_string_flags(6), ngx_http_moa_json_string_flags(7),
+    ngx_http_moa_json_string_flags(8), ngx_http_moa_json_string_flags(9),
+    ngx_http_moa_json_string_flags(10), ngx_http_moa_json_string_flags(11),
+    ngx_http_moa_json_string_flags(12), ngx_http_moa_json_string_flags(13),
+    ngx_http_moa_json_string_flags(14), ngx_http_moa_json_string_flags(15)
+};
+
+_Static_assert(offsetof(ngx_http_moa_json_tok_t, escaped)
+               == offsetof(ngx_http_moa_json_tok_t, type) + 1
+               && offsetof(ngx_http_moa_json_tok_t, hidden)
+                  == offsetof(ngx_http_moa_json_tok_t, type) + 2
+               && offsetof(ngx_http_moa_json_tok_t, hidden_lt)
+                  == offsetof(ngx_http_moa_json_tok_t, type) + 3,
+               "a token's type and flags are four bytes in a row");
+
+
+/* string token n: from its opening quote p to q, after its closing one */
+static inline __attribute__((always_inline)) void
+ngx_http_moa_json_tok_string(ngx_http_moa_json_tok_t *tok, const char *p,
+    const char *q, uint32_t n, int esc)
 {
-    ngx_http_moa_json_t      *j;
-    ngx_http_moa_json_tok_t  *tok;
-
-    j = t->j;
-
-    if (j->n == j->size && ngx_http_moa_json_tok_grow(t) != 0) {
-        return -1;
-    }
-
-    tok = &j->tok[j->n];
-    tok->p = t->s.p;
-    tok->type = type;
-    tok->escaped = 0;
-    tok->hidden = 0;
-    tok->hidden_lt = 0;
-
-    return (int) j->n++;
+    tok->p = p;
+    tok->len = q - p;
+    tok->next = n + 1;
+    memcpy(&tok->type, ngx_http_moa_json_string_type[esc & 15], 4);
 }
 
 
-/* a string, as a token when tokens is set: 0 or -1 */
-static inline __attribute__((always_inline)) int
-ngx_http_moa_json_walk_string(ngx_http_moa_json_tokens_t *t, int tokens)
+/*
+ * A number at p, as JSON writes it: the byte after it, or NULL with s->p
+ * at the fault.  Most are short integers (an index, a count, a time):
+ * read here; a fraction, an exponent or a sign goes to scan_number.
+ */
+static inline const char *
+ngx_http_moa_json_walk_number(ngx_http_moa_json_scan_t *s, const char *p)
 {
-    int                       i;
-    ngx_http_moa_json_tok_t  *tok;
+    const char  *q, *end;
 
-    if (!tokens) {
-        return ngx_http_moa_json_scan_string(&t->s);
+    end = s->end;
+    q = p;
+
+    if (*q == '0') {
+        q++;
+
+    } else if (*q >= '1' && *q <= '9') {
+        do {
+            q++;
+        } while (q < end && *q >= '0' && *q <= '9');
+
+    } else {
+        goto slow;
     }
 
-    i = ngx_http_moa_json_tok_push(t, '"');
-
-    /* s->p is on the opening quote */
-    if (i < 0 || (t->s.p++, ngx_http_moa_json_scan_string_rest(&t->s)) != 0) {
-        return -1;
+    if (q == end || (*q != '.' && *q != 'e' && *q != 'E')) {
+        return q;
     }
 
-    tok = &t->j->tok[i];
-    tok->len = t->s.p - tok->p;
-    tok->next = i + 1;
-    tok->escaped = t->s.escaped != 0;
-    tok->hidden = (t->s.escaped & NGX_HTTP_MOA_JSON_ESC_HIDE) != 0;
-    tok->hidden_lt = (t->s.escaped & NGX_HTTP_MOA_JSON_ESC_LT) != 0;
+slow:
 
-    return 0;
+    s->p = p;
+
+    if (ngx_http_moa_json_scan_number(s) != 0) {
+        return NULL;
+    }
+
+    return s->p;
 }
 
 
-/* true, false, null or a number, as a token when tokens is set: 0 or -1 */
-static inline int
-ngx_http_moa_json_walk_scalar(ngx_http_moa_json_tokens_t *t, int tokens)
+/*
+ * true, false, null or a number at p: the byte after it with *type set,
+ * or NULL with s->p at the fault
+ */
+static inline const char *
+ngx_http_moa_json_walk_scalar(ngx_http_moa_json_scan_t *s, const char *p,
+    uint8_t *type)
 {
-    int                        i, rc;
-    ngx_http_moa_json_tok_t   *tok;
-    ngx_http_moa_json_scan_t  *s;
+    size_t  left;
 
-    s = &t->s;
-    i = 0;
+    left = s->end - p;
+    *type = *p;
 
-    switch (*s->p) {
+    switch (*p) {
 
     case 't':
-        i = tokens ? ngx_http_moa_json_tok_push(t, 't') : 0;
-        rc = ngx_http_moa_json_scan_literal(s, "true", 4);
+        if (left >= 4 && memcmp(p, "true", 4) == 0) {
+            return p + 4;
+        }
+
         break;
 
     case 'f':
-        i = tokens ? ngx_http_moa_json_tok_push(t, 'f') : 0;
-        rc = ngx_http_moa_json_scan_literal(s, "false", 5);
+        if (left >= 5 && memcmp(p, "false", 5) == 0) {
+            return p + 5;
+        }
+
         break;
 
     case 'n':
-        i = tokens ? ngx_http_moa_json_tok_push(t, 'n') : 0;
-        rc = ngx_http_moa_json_scan_literal(s, "null", 4);
+        if (left >= 4 && memcmp(p, "null", 4) == 0) {
+            return p + 4;
+        }
+
         break;
 
     default:
-        i = tokens ? ngx_http_moa_json_tok_push(t, '0') : 0;
-        rc = ngx_http_moa_json_scan_number(s);
+        *type = '0';
+        return ngx_http_moa_json_walk_number(s, p);
     }
 
-    if (i < 0 || rc != 0) {
-        return -1;
-    }
+    s->p = p;
 
-    if (tokens) {
-        tok = &t->j->tok[i];
-        tok->len = s->p - tok->p;
-        tok->next = i + 1;
-    }
-
-    return 0;
+    return NULL;
 }
 
 
@@ -347,51 +396,95 @@ ngx_http_moa_json_walk_scalar(ngx_http_moa_json_tokens_t *t, int tokens)
  * says whether the container at that depth is an object.  s->p is left
  * where the text stops being JSON on failure.  Inlined twice: cutting
  * tokens (tokens 1) and only validating (tokens 0).
+ *
+ * The scan's place, the token array and its count live in locals (written
+ * back at the end): a token's byte fields may alias anything, and through
+ * pointers each of their stores had the next step read them all again.
+ * Few other locals (the depth counts from the walk's start, keys have a
+ * string scan of their own), so that the hot ones stay in registers.  A
+ * token is written whole, once, when its value is read (a container's
+ * length and next when it closes).
  */
 static inline __attribute__((always_inline)) int
 ngx_http_moa_json_walk(ngx_http_moa_json_tokens_t *t, int tokens)
 {
-    int                        i, open, depth, base, obj, key;
+    int                        open, depth, obj, esc;
+    uint8_t                    type;
+    uint32_t                   n, size;
     uint64_t                   objects[NGX_HTTP_MOA_JSON_MAX_DEPTH / 64 + 1];
-    ngx_http_moa_json_tok_t   *tok;
+    const char                *p, *q, *end;
+    ngx_http_moa_json_tok_t   *tok, *c;
     ngx_http_moa_json_scan_t  *s;
 
     s = &t->s;
-    depth = base = s->depth;
+    p = s->p;
+    end = s->end;
+    depth = 0;
     open = -1;
     obj = 0;
 
-value:
+    tok = NULL;
+    n = 0;
+    size = 0;
 
-    if (s->p >= s->end) {
-        return -1;
+    if (tokens) {
+        tok = t->j->tok;
+        n = t->j->n;
+        size = t->j->size;
     }
 
-    if (*s->p == '"') {
-        key = 0;
-        goto string;
+value:
 
-    } else if (*s->p == '{' || *s->p == '[') {
-        obj = (*s->p == '{');
-        i = tokens ? ngx_http_moa_json_tok_push(t, (uint8_t) *s->p) : 0;
+    if (p >= end) {
+        goto failed;
+    }
 
-        if (i < 0 || ++depth > NGX_HTTP_MOA_JSON_MAX_DEPTH) {
-            return -1;
+    if (tokens && n == size) {
+        if (ngx_http_moa_json_tok_grow(t->j, end - p) != 0) {
+            goto failed;
+        }
+
+        tok = t->j->tok;
+        size = t->j->size;
+    }
+
+    if (*p == '"') {
+        q = ngx_http_moa_json_scan_string_rest(s, p + 1, end, &esc);
+
+        if (q == NULL) {
+            p = s->p;
+            goto failed;
+        }
+
+        if (tokens) {
+            ngx_http_moa_json_tok_string(&tok[n], p, q, n, esc);
+            n++;
+        }
+
+        p = q;
+        goto done;
+    }
+
+    if (*p == '{' || *p == '[') {
+        obj = (*p == '{');
+
+        if (tokens) {
+            tok[n] = (ngx_http_moa_json_tok_t) {
+                         .p = p, .next = (uint32_t) open, .type = *p };
+            open = n++;
+        }
+
+        if (++depth + s->depth > NGX_HTTP_MOA_JSON_MAX_DEPTH) {
+            goto failed;
         }
 
         objects[depth / 64] = (objects[depth / 64] & ~(1ULL << depth % 64))
                               | (uint64_t) obj << depth % 64;
 
-        if (tokens) {
-            t->j->tok[i].next = (uint32_t) open;
-            open = i;
-        }
+        p = ngx_http_moa_json_scan_ws(p + 1, end);
 
-        s->p++;
-        ngx_http_moa_json_scan_ws(s);
-
-        if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
-            s->p++;
+        if (p < end && *p == (obj ? '}' : ']')) {
+            p++;
             goto close;
         }
 
@@ -400,28 +493,41 @@ value:
         }
 
         goto value;
-
-    } else if (ngx_http_moa_json_walk_scalar(t, tokens) != 0) {
-        return -1;
     }
+
+    q = ngx_http_moa_json_walk_scalar(s, p, &type);
+
+    if (q == NULL) {
+        p = s->p;
+        goto failed;
+    }
+
+    if (tokens) {
+        tok[n] = (ngx_http_moa_json_tok_t) {
+                     .p = p, .len = q - p, .next = n + 1, .type = type };
+        n++;
+    }
+
+    p = q;
 
 done:
 
-    if (depth == base) {
-        return 0;
+    if (depth == 0) {
+        goto out;
     }
 
-    /* after a value inside a container */
+    /* after a value inside a container: a comma next first (compact JSON) */
 
-    ngx_http_moa_json_scan_ws(s);
+    if (p >= end || *p != ',') {
+        p = ngx_http_moa_json_scan_ws(p, end);
 
-    if (s->p >= s->end) {
-        return -1;
+        if (p >= end) {
+            goto failed;
+        }
     }
 
-    if (*s->p == ',') {
-        s->p++;
-        ngx_http_moa_json_scan_ws(s);
+    if (*p == ',') {
+        p = ngx_http_moa_json_scan_ws(p + 1, end);
 
         if (obj) {
             goto member;
@@ -430,24 +536,24 @@ done:
         goto value;
     }
 
-    if (*s->p != (obj ? '}' : ']')) {
-        return -1;
+    if (*p != (obj ? '}' : ']')) {
+        goto failed;
     }
 
-    s->p++;
+    p++;
 
 close:
 
     depth--;
 
     if (tokens) {
-        tok = &t->j->tok[open];
-        open = (int) tok->next;
-        tok->len = s->p - tok->p;
-        tok->next = t->j->n;
+        c = &tok[open];
+        open = (int) c->next;
+        c->len = p - c->p;
+        c->next = n;
     }
 
-    if (depth != base) {
+    if (depth) {
         obj = (objects[depth / 64] >> depth % 64) & 1;
     }
 
@@ -455,34 +561,68 @@ close:
 
 member:
 
-    if (s->p >= s->end || *s->p != '"') {
-        return -1;
+    /* a key: a string scan of its own (no "is it a key" to keep) */
+
+    if (p >= end || *p != '"') {
+        goto failed;
     }
 
-    key = 1;
+    if (tokens && n == size) {
+        if (ngx_http_moa_json_tok_grow(t->j, end - p) != 0) {
+            goto failed;
+        }
 
-string:
-
-    /* keys and string values: one place, the string scan inlined once */
-
-    if (ngx_http_moa_json_walk_string(t, tokens) != 0) {
-        return -1;
+        tok = t->j->tok;
+        size = t->j->size;
     }
 
-    if (!key) {
-        goto done;
+    q = ngx_http_moa_json_scan_string_rest(s, p + 1, end, &esc);
+
+    if (q == NULL) {
+        p = s->p;
+        goto failed;
     }
 
-    ngx_http_moa_json_scan_ws(s);
-
-    if (s->p >= s->end || *s->p != ':') {
-        return -1;
+    if (tokens) {
+        ngx_http_moa_json_tok_string(&tok[n], p, q, n, esc);
+        n++;
     }
 
-    s->p++;
-    ngx_http_moa_json_scan_ws(s);
+    /* the colon next first (compact JSON) */
+
+    p = q;
+
+    if (p >= end || *p != ':') {
+        p = ngx_http_moa_json_scan_ws(p, end);
+
+        if (p >= end || *p != ':') {
+            goto failed;
+        }
+    }
+
+    p = ngx_http_moa_json_scan_ws(p + 1, end);
 
     goto value;
+
+out:
+
+    s->p = p;
+
+    if (tokens) {
+        t->j->n = n;
+    }
+
+    return 0;
+
+failed:
+
+    s->p = p;
+
+    if (tokens) {
+        t->j->n = n;
+    }
+
+    return -1;
 }
 
 

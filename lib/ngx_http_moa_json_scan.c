@@ -2,8 +2,8 @@
 /*
  * Copyright (C) ngx_http_moa_module authors
  *
- * The JSON scanner's steps that are not inline: numbers, \u escapes, a
- * string's last bytes.
+ * The JSON scanner's steps that are not inline: numbers, strings past
+ * their first block or with escapes, \u escapes, a string's last bytes.
  */
 
 
@@ -18,6 +18,17 @@ static int
 ngx_http_moa_json_scan_digit(ngx_http_moa_json_scan_t *s)
 {
     return s->p < s->end && *s->p >= '0' && *s->p <= '9';
+}
+
+
+const char *
+ngx_http_moa_json_scan_spaces(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+
+    return p;
 }
 
 
@@ -144,4 +155,159 @@ ngx_http_moa_json_scan_tail(const ngx_http_moa_json_scan_t *s,
     memcpy(pad, p, left);
 
     return ngx_http_moa_json_mask(pad);
+}
+
+
+/*
+ * From *at on, the first block that holds a byte a string cannot hold as
+ * is: its mask, with *at moved to its start and *w set to its width; 0 at
+ * the text's end.  Wide blocks while they fit (the string is a long one:
+ * its first block was read inline), then blocks, then the text's tail.
+ */
+static uint64_t
+ngx_http_moa_json_scan_block(const ngx_http_moa_json_scan_t *s,
+    const char **at, int *w)
+{
+    uint64_t     m;
+    uintptr_t    last;
+    const char  *p;
+
+    p = *at;
+
+    /*
+     * the last place a whole block starts at, as a number: one compare a
+     * step, none at all when the text is shorter
+     */
+    last = (uintptr_t) s->end - NGX_HTTP_MOA_JSON_WIDE;
+
+    while ((uintptr_t) p <= last) {
+        m = ngx_http_moa_json_mask_wide(p);
+
+        if (m) {
+            *at = p;
+            *w = NGX_HTTP_MOA_JSON_WIDE;
+            return m;
+        }
+
+        p += NGX_HTTP_MOA_JSON_WIDE;
+    }
+
+    last = (uintptr_t) s->end - NGX_HTTP_MOA_JSON_BLOCK;
+
+    *at = p;
+    *w = NGX_HTTP_MOA_JSON_BLOCK;
+
+    while ((uintptr_t) p <= last) {
+        m = ngx_http_moa_json_mask(p);
+
+        if (m) {
+            *at = p;
+            return m;
+        }
+
+        p += NGX_HTTP_MOA_JSON_BLOCK;
+    }
+
+    *at = p;
+
+    return ngx_http_moa_json_scan_tail(s, p);
+}
+
+
+/*
+ * A string's rest after its opening quote, from p on (scan_string_rest()'s
+ * general case).  A block's mask of special bytes is read bit by bit, so
+ * that a plain escape (a "\n" every line of a reply) costs a few
+ * instructions and no new block; a \u escape (rare) starts a new block
+ * after it.
+ */
+const char *
+ngx_http_moa_json_scan_string_long(ngx_http_moa_json_scan_t *s,
+    const char *p, int *escaped)
+{
+    int          k, w, esc, e, u;
+    uint64_t     m;
+    const char  *end;
+
+    end = s->end;
+    esc = 0;
+
+    for ( ;; ) {
+
+        m = ngx_http_moa_json_scan_block(s, &p, &w);
+
+        if (m == 0) {
+            s->p = end;
+            return NULL;
+        }
+
+        /* the block's special bytes, in order */
+
+        do {
+            k = __builtin_ctzll(m);
+
+            if (p[k] == '"') {
+                *escaped = esc;
+                return p + k + 1;
+            }
+
+            if (p[k] != '\\') {
+                /* a control character */
+                s->p = p + k + 1;
+                return NULL;
+            }
+
+            if (end - p <= k + 1) {
+                s->p = end;
+                return NULL;
+            }
+
+            e = ngx_http_moa_json_scan_escapes[(unsigned char) p[k + 1]];
+            esc |= e;
+
+            if (e == 0 || (e & NGX_HTTP_MOA_JSON_ESC_HEX) || k + 2 >= w) {
+                break;
+            }
+
+            /* the escape's two bytes, the second maybe '"' or '\\' */
+            m &= ~(uint64_t) 0 << (k + 2);
+
+        } while (m);
+
+        if (m == 0) {
+            /* the block is done (the text too if it was its last) */
+
+            if (end - p <= w) {
+                s->p = end;
+                return NULL;
+            }
+
+            p += w;
+            continue;
+        }
+
+        /* a bad escape, a \u one, or one across the block's end */
+
+        p += k + 2;
+        s->p = p;
+
+        if (e == 0) {
+            return NULL;
+        }
+
+        if (e & NGX_HTTP_MOA_JSON_ESC_HEX) {
+            u = ngx_http_moa_json_scan_unicode(s);
+
+            if (u < 0) {
+                return NULL;
+            }
+
+            /* a '<' written so: the prompt decodes such a text */
+            if (u == '<') {
+                esc |= NGX_HTTP_MOA_JSON_ESC_LT;
+            }
+
+            p = s->p;
+        }
+    }
 }

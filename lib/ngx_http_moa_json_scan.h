@@ -3,8 +3,8 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Pure code (no nginx types): the JSON scanner's steps over a text, for
- * the tokenizer and validator (ngx_http_moa_json.c): white space, literals,
- * numbers, strings.  Strings are read a block a step (json.h's mask).
+ * the tokenizer and validator (ngx_http_moa_json.c): white space, numbers,
+ * strings.  Strings are read a block a step (json_bytes.h's masks).
  */
 
 
@@ -49,6 +49,13 @@ int ngx_http_moa_json_scan_unicode(ngx_http_moa_json_scan_t *s);
 uint64_t ngx_http_moa_json_scan_tail(const ngx_http_moa_json_scan_t *s,
     const char *p);
 
+/* white space from p on, out of line: the first byte after it */
+const char *ngx_http_moa_json_scan_spaces(const char *p, const char *end);
+
+/* a string's rest from p on, any string: as scan_string_rest() below */
+const char *ngx_http_moa_json_scan_string_long(ngx_http_moa_json_scan_t *s,
+    const char *p, int *escaped);
+
 
 static const unsigned char  ngx_http_moa_json_scan_escapes[256] = {
     ['"'] = NGX_HTTP_MOA_JSON_ESC_PLAIN,
@@ -63,171 +70,72 @@ static const unsigned char  ngx_http_moa_json_scan_escapes[256] = {
 };
 
 
-static inline void
-ngx_http_moa_json_scan_ws(ngx_http_moa_json_scan_t *s)
+/* white space from p on: the first byte after it */
+static inline const char *
+ngx_http_moa_json_scan_ws(const char *p, const char *end)
 {
     /* most calls find none (a provider's JSON is compact): one compare */
-    if (s->p < s->end && (unsigned char) *s->p > ' ') {
-        return;
+    if (p < end && (unsigned char) *p > ' ') {
+        return p;
     }
 
-    while (s->p < s->end
-           && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n'
-               || *s->p == '\r'))
-    {
-        s->p++;
-    }
-}
-
-
-static inline int
-ngx_http_moa_json_scan_literal(ngx_http_moa_json_scan_t *s, const char *lit,
-    size_t n)
-{
-    if ((size_t) (s->end - s->p) < n || memcmp(s->p, lit, n) != 0) {
-        return -1;
-    }
-
-    s->p += n;
-    return 0;
+    return ngx_http_moa_json_scan_spaces(p, end);
 }
 
 
 /*
- * A string's rest after its opening quote: 0 with s->p past the closing
- * quote and s->escaped set, or -1 with s->p where the text stops being a
- * string.  A block's mask of special bytes is read bit by bit, so that a
- * plain escape (a "\n" every line of a reply) costs a few instructions and
- * no new block; a \u escape (rare) starts a new block after it.  Inline:
- * a call per string cost more than a short key's scan.
+ * A string's rest after its opening quote, from p on: the byte after its
+ * closing quote with *escaped set (ESC_* bits), or NULL with s->p where
+ * the text stops being a string.  Inline, the common case only: a key or
+ * a short value whose closing quote is the first special byte of its
+ * first block (a compare and a mask); the rest (escapes, longer strings,
+ * the text's last bytes) is scan_string_long's, out of line, so that the
+ * walk it is inlined into keeps its own values in registers.
  */
-static inline __attribute__((always_inline)) int
-ngx_http_moa_json_scan_string_rest(ngx_http_moa_json_scan_t *s)
+static inline __attribute__((always_inline)) const char *
+ngx_http_moa_json_scan_string_rest(ngx_http_moa_json_scan_t *s,
+    const char *p, const char *end, int *escaped)
 {
-    int            k, esc, e, u;
-    uint64_t       m;
-    uintptr_t      last;
-    const char    *p, *end;
+    int       k;
+    uint64_t  m;
 
-    p = s->p;
-    end = s->end;
-    esc = 0;
+    if ((uintptr_t) p <= (uintptr_t) end - NGX_HTTP_MOA_JSON_BLOCK) {
+        m = ngx_http_moa_json_mask(p);
 
-    /*
-     * the last place a whole block starts at, as a number: one compare a
-     * step, and none at all when the text is shorter than a block
-     */
-    last = (uintptr_t) end - NGX_HTTP_MOA_JSON_BLOCK;
-
-    for ( ;; ) {
-
-        /* plain bytes: a tight loop over whole blocks */
-
-        m = 0;
-
-        while ((uintptr_t) p <= last) {
-            m = ngx_http_moa_json_mask(p);
-
-            if (m) {
-                break;
-            }
-
-            p += NGX_HTTP_MOA_JSON_BLOCK;
-        }
-
-        if (m == 0) {
-            m = ngx_http_moa_json_scan_tail(s, p);
-
-            if (m == 0) {
-                s->p = end;
-                return -1;
-            }
-        }
-
-        /* the block's special bytes, in order */
-
-        do {
+        if (m) {
             k = __builtin_ctzll(m);
 
             if (p[k] == '"') {
-                s->p = p + k + 1;
-                s->escaped = esc;
-                return 0;
-            }
-
-            if (p[k] != '\\') {
-                /* a control character */
-                s->p = p + k + 1;
-                return -1;
-            }
-
-            if (end - p <= k + 1) {
-                s->p = end;
-                return -1;
-            }
-
-            e = ngx_http_moa_json_scan_escapes[(unsigned char) p[k + 1]];
-            esc |= e;
-
-            if (e == 0 || (e & NGX_HTTP_MOA_JSON_ESC_HEX)
-                || k + 2 >= NGX_HTTP_MOA_JSON_BLOCK)
-            {
-                break;
-            }
-
-            /* the escape's two bytes, the second maybe '"' or '\\' */
-            m &= ~(uint64_t) 0 << (k + 2);
-
-        } while (m);
-
-        if (m == 0) {
-            /* the block is done (the text too if it was its last) */
-
-            if (end - p <= NGX_HTTP_MOA_JSON_BLOCK) {
-                s->p = end;
-                return -1;
-            }
-
-            p += NGX_HTTP_MOA_JSON_BLOCK;
-            continue;
-        }
-
-        /* a bad escape, a \u one, or one across the block's end */
-
-        s->p = p + k + 2;
-
-        if (e == 0) {
-            return -1;
-        }
-
-        if (e & NGX_HTTP_MOA_JSON_ESC_HEX) {
-            u = ngx_http_moa_json_scan_unicode(s);
-
-            if (u < 0) {
-                return -1;
-            }
-
-            /* a '<' written so: the prompt decodes such a text */
-            if (u == '<') {
-                esc |= NGX_HTTP_MOA_JSON_ESC_LT;
+                *escaped = 0;
+                return p + k + 1;
             }
         }
-
-        p = s->p;
     }
+
+    return ngx_http_moa_json_scan_string_long(s, p, escaped);
 }
 
 
+/* a string at s->p: 0 with s->p past it and s->escaped set, or -1 */
 static inline int
 ngx_http_moa_json_scan_string(ngx_http_moa_json_scan_t *s)
 {
+    const char  *q;
+
     if (s->p >= s->end || *s->p != '"') {
         return -1;
     }
 
-    s->p++;
+    q = ngx_http_moa_json_scan_string_rest(s, s->p + 1, s->end,
+                                           &s->escaped);
 
-    return ngx_http_moa_json_scan_string_rest(s);
+    if (q == NULL) {
+        return -1;
+    }
+
+    s->p = q;
+
+    return 0;
 }
 
 
