@@ -37,6 +37,20 @@ void ngx_http_moa_buf_printf(ngx_http_moa_buf_t *b, const char *fmt, ...)
 char *ngx_http_moa_buf_cstring(ngx_http_moa_buf_t *b);
 
 /*
+ * A cache of freed buffers, off until enabled (one thread only): the
+ * memory of buffers and arrays that a process frees and takes again and
+ * again, of a few sizes (the module: a MoA request's replies, bodies,
+ * candidates and answer).  Disabling frees what it holds.
+ */
+void ngx_http_moa_buf_cache_enable(int on);
+
+/* at least size bytes (*got: how many), from the cache or malloc() */
+void *ngx_http_moa_buf_cache_alloc(size_t size, size_t *got);
+
+/* p of size bytes (from either, or realloc()) to the cache or free() */
+void ngx_http_moa_buf_cache_free(void *p, size_t size);
+
+/*
  * Room for n more bytes: 0, or -1 when an allocation failed (now or
  * before).  Inline with ngx_http_moa_buf_add(): a MoA request appends a
  * hundred times, nearly always into room it has.

@@ -540,7 +540,7 @@ ngx_http_moa_answer_fail(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
 
 /*
  * A whole JSON answer.  Its buffer is handed over: sent from where it is
- * and freed with the request, no copy.
+ * and freed with the request (to the buffers' cache), no copy.
  */
 static void
 ngx_http_moa_answer_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
@@ -554,15 +554,15 @@ ngx_http_moa_answer_send(ngx_http_moa_ctx_t *ctx, ngx_uint_t status,
 
     r = ctx->request;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_moa_buf_t));
     if (cln == NULL) {
         ngx_http_moa_buf_free(json);
         ngx_http_moa_answer_finalize(ctx, NGX_ERROR);
         return;
     }
 
-    cln->handler = free;
-    cln->data = json->data;
+    cln->handler = ngx_http_moa_answer_held;
+    ngx_memcpy(cln->data, json, sizeof(ngx_http_moa_buf_t));
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {

@@ -128,8 +128,13 @@ ngx_http_moa_call_start(ngx_http_moa_ctx_t *ctx, ngx_http_moa_call_t *call,
              && (call->stage == NGX_HTTP_MOA_PROPOSAL
                  || call->stage == NGX_HTTP_MOA_CRITIQUE);
 
-    pool = ngx_http_moa_call_pool_get(ctx, staged ? &ctx->stage_pool
-                                                  : &ctx->calls_pool);
+    /* a layer's proposals share the pool the first of them makes */
+
+    pool = ngx_http_moa_call_pool_get(ctx,
+                         staged ? &ctx->stage_pool : &ctx->calls_pool,
+                         ngx_http_moa_call_pool_size(call,
+                             call->stage == NGX_HTTP_MOA_PROPOSAL && staged
+                             ? ctx->per_layer : 1, staged));
     if (pool == NULL) {
         return NGX_ERROR;
     }

@@ -32,7 +32,8 @@ static ngx_int_t ngx_http_moa_call_pool_variables(ngx_http_request_t *r,
  * a stage's may go earlier (ngx_http_moa_call_pool_stage_over).
  */
 ngx_pool_t *
-ngx_http_moa_call_pool_get(ngx_http_moa_ctx_t *ctx, ngx_pool_t **slot)
+ngx_http_moa_call_pool_get(ngx_http_moa_ctx_t *ctx, ngx_pool_t **slot,
+    size_t size)
 {
     ngx_pool_t          *pool;
     ngx_pool_cleanup_t  *cln;
@@ -49,7 +50,7 @@ ngx_http_moa_call_pool_get(ngx_http_moa_ctx_t *ctx, ngx_pool_t **slot)
         return NULL;
     }
 
-    pool = ngx_create_pool(NGX_HTTP_MOA_CALLS_POOL_SIZE, r->connection->log);
+    pool = ngx_create_pool(size, r->connection->log);
     if (pool == NULL) {
         return NULL;
     }
@@ -60,6 +61,81 @@ ngx_http_moa_call_pool_get(ngx_http_moa_ctx_t *ctx, ngx_pool_t **slot)
     *slot = pool;
 
     return pool;
+}
+
+
+/*
+ * What the calls of the last stage pools took beyond the estimate, per
+ * call, learned in this worker (a provider that answers with many headers
+ * takes more per call): nginx makes a pool's next block as big as its
+ * first, so a pool that is too small costs twice its size
+ */
+static size_t  ngx_http_moa_call_pool_extra;
+
+#define NGX_HTTP_MOA_CALL_POOL_EXTRA_MAX  16384
+
+
+/*
+ * The first block of a pool for ncalls calls like this one (its body
+ * built): the calls of a stage are alike (a layer's proposals), and the
+ * calls' pool gets one call at a time (a synthesis, a passthrough).  A
+ * small body of many parts is sent in one (ngx_http_moa_call_body).
+ */
+size_t
+ngx_http_moa_call_pool_size(ngx_http_moa_call_t *call, ngx_uint_t ncalls,
+    ngx_uint_t staged)
+{
+    size_t  size, parts;
+
+    parts = call->body.nparts;
+
+    if (parts == 0
+        || (parts > 2 && call->body.len <= NGX_HTTP_MOA_SMALL_BODY))
+    {
+        parts = 1;
+    }
+
+    size = NGX_HTTP_MOA_CALL_POOL_SIZE + ngx_http_moa_call_pool_extra
+           + (staged ? NGX_HTTP_MOA_CALL_POOL_SUB : 0)
+           + NGX_HTTP_MOA_CALL_POOL_PART * parts;
+
+    return ngx_align(size * ncalls, NGX_POOL_ALIGNMENT);
+}
+
+
+/*
+ * A stage's pool took more than its first block: what its calls took
+ * each, beyond the estimate of a staged call of one part, is the extra of
+ * the next pools (the most seen: pools made before they learned it add
+ * nothing more)
+ */
+static void
+ngx_http_moa_call_pool_learn(ngx_pool_t *pool, ngx_uint_t ncalls)
+{
+    size_t       used, base;
+    ngx_pool_t  *block;
+
+    if (pool->d.next == NULL || ncalls == 0) {
+        return;
+    }
+
+    used = 0;
+
+    for (block = pool; block; block = block->d.next) {
+        used += block->d.last - (u_char *) block;
+    }
+
+    /* and a little more: the blocks' ends are not all used */
+
+    used = used / ncalls + NGX_HTTP_MOA_CALL_POOL_PART;
+
+    base = NGX_HTTP_MOA_CALL_POOL_SIZE + NGX_HTTP_MOA_CALL_POOL_SUB
+           + NGX_HTTP_MOA_CALL_POOL_PART;
+
+    if (used > base + ngx_http_moa_call_pool_extra) {
+        ngx_http_moa_call_pool_extra = ngx_min(used - base,
+                                         NGX_HTTP_MOA_CALL_POOL_EXTRA_MAX);
+    }
 }
 
 
@@ -151,6 +227,8 @@ ngx_http_moa_call_pool_stage_over(ngx_http_moa_ctx_t *ctx,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "moa calls' pool of a stage destroyed: %ui calls", n);
+
+    ngx_http_moa_call_pool_learn(pool, n);
 
     ngx_destroy_pool(pool);
 }

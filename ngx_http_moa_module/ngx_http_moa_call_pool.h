@@ -14,7 +14,9 @@
 
 
 ngx_pool_t *ngx_http_moa_call_pool_get(ngx_http_moa_ctx_t *ctx,
-    ngx_pool_t **slot);
+    ngx_pool_t **slot, size_t size);
+size_t ngx_http_moa_call_pool_size(ngx_http_moa_call_t *call,
+    ngx_uint_t ncalls, ngx_uint_t staged);
 void ngx_http_moa_call_pool_stage_over(ngx_http_moa_ctx_t *ctx,
     ngx_http_moa_call_t *calls, ngx_uint_t n);
 

@@ -55,8 +55,17 @@
 
 /* bodies up to this size are sent as one piece of the pool */
 #define NGX_HTTP_MOA_SMALL_BODY        3072
-/* first block of the pool of a request's calls (MoA or passthrough) */
-#define NGX_HTTP_MOA_CALLS_POOL_SIZE   4096
+/*
+ * The first block of a calls' pool is sized for its calls, so that they
+ * fit in it (each block more is a malloc() more): what a call takes there
+ * (its upstream, the proxy's state, both header lists: 4.2 KiB measured
+ * with the bench's provider), its subrequest (3 KiB more, in a stage's
+ * pool), and a buffer and chain links per part of its body
+ * (ngx_http_moa_call_pool_size)
+ */
+#define NGX_HTTP_MOA_CALL_POOL_SIZE    4608
+#define NGX_HTTP_MOA_CALL_POOL_SUB     3072
+#define NGX_HTTP_MOA_CALL_POOL_PART    256
 
 /* unsent output above which a streamed reply stops taking provider input */
 #define NGX_HTTP_MOA_STREAM_BUSY_MAX   (64 * 1024)

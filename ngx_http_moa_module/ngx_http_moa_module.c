@@ -29,6 +29,8 @@
 
 static ngx_int_t ngx_http_moa_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_moa_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_moa_init_process(ngx_cycle_t *cycle);
+static void ngx_http_moa_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_moa_proposers_bounds = {
@@ -398,6 +400,26 @@ static ngx_http_module_t  ngx_http_moa_module_ctx = {
 };
 
 
+/*
+ * A worker takes and frees a dozen buffers of a few sizes per MoA request:
+ * its freed buffers are cached for the next ones (ngx_http_moa_buf.c)
+ */
+static ngx_int_t
+ngx_http_moa_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_moa_buf_cache_enable(1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_moa_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_moa_buf_cache_enable(0);
+}
+
+
 ngx_module_t  ngx_http_moa_module = {
     NGX_MODULE_V1,
     &ngx_http_moa_module_ctx,              /* module context */
@@ -405,10 +427,10 @@ ngx_module_t  ngx_http_moa_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_moa_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_moa_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };

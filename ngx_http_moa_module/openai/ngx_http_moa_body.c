@@ -15,6 +15,7 @@
 
 static void ngx_http_moa_body_part(ngx_http_moa_body_t *b, const char *p,
     size_t len);
+static int ngx_http_moa_body_grow(ngx_http_moa_body_t *b);
 
 
 /*
@@ -54,22 +55,45 @@ ngx_http_moa_body_part(ngx_http_moa_body_t *b, const char *p, size_t len)
         }
     }
 
-    if (b->nparts == b->size) {
-        b->size = b->size ? b->size * 2 : 16;
-
-        part = realloc(b->parts, b->size * sizeof(ngx_http_moa_part_t));
-        if (part == NULL) {
-            b->nomem = 1;
-            return;
-        }
-
-        b->parts = part;
+    if (b->nparts == b->size && ngx_http_moa_body_grow(b) != 0) {
+        return;
     }
 
     part = &b->parts[b->nparts++];
     part->p = p;
     part->off = 0;
     part->len = len;
+}
+
+
+/* room for more parts: 0, or -1 (nomem set) */
+static int
+ngx_http_moa_body_grow(ngx_http_moa_body_t *b)
+{
+    size_t                got;
+    ngx_http_moa_part_t  *part;
+
+    /* the first array may be one the buffers' cache holds */
+
+    if (b->parts == NULL) {
+        part = ngx_http_moa_buf_cache_alloc(16 * sizeof(ngx_http_moa_part_t),
+                                            &got);
+        got /= sizeof(ngx_http_moa_part_t);
+
+    } else {
+        got = b->size * 2;
+        part = realloc(b->parts, got * sizeof(ngx_http_moa_part_t));
+    }
+
+    if (part == NULL) {
+        b->nomem = 1;
+        return -1;
+    }
+
+    b->parts = part;
+    b->size = got;
+
+    return 0;
 }
 
 
@@ -162,7 +186,8 @@ ngx_http_moa_body_flat(const ngx_http_moa_body_t *b, ngx_http_moa_buf_t *out)
 void
 ngx_http_moa_body_free(ngx_http_moa_body_t *b)
 {
-    free(b->parts);
+    ngx_http_moa_buf_cache_free(b->parts,
+                                b->size * sizeof(ngx_http_moa_part_t));
     ngx_http_moa_buf_free(&b->glue);
     memset(b, 0, sizeof(ngx_http_moa_body_t));
 }
