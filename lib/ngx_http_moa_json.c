@@ -17,6 +17,7 @@
 
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_scan.h"
+#include "ngx_http_moa_buf.h"
 
 
 #define NGX_HTTP_MOA_JSON_MAX_DEPTH  1000
@@ -222,6 +223,7 @@ failed:
 static int
 ngx_http_moa_json_tok_grow(ngx_http_moa_json_t *j, size_t left)
 {
+    size_t                    got;
     uint32_t                  size;
     ngx_http_moa_json_tok_t  *tok;
 
@@ -246,7 +248,17 @@ ngx_http_moa_json_tok_grow(ngx_http_moa_json_t *j, size_t left)
         }
     }
 
-    tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
+    /* a first array may be one that a reply before left (buf's cache) */
+
+    if (j->tok == NULL) {
+        tok = ngx_http_moa_buf_cache_alloc(
+                  size * sizeof(ngx_http_moa_json_tok_t), &got);
+        size = got / sizeof(ngx_http_moa_json_tok_t);
+
+    } else {
+        tok = realloc(j->tok, size * sizeof(ngx_http_moa_json_tok_t));
+    }
+
     if (tok == NULL) {
         return -1;
     }
@@ -655,7 +667,8 @@ ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p, size_t len)
 void
 ngx_http_moa_json_free(ngx_http_moa_json_t *j)
 {
-    free(j->tok);
+    ngx_http_moa_buf_cache_free(j->tok,
+                                j->size * sizeof(ngx_http_moa_json_tok_t));
     j->tok = NULL;
     j->n = 0;
     j->size = 0;
