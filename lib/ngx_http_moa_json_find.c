@@ -8,62 +8,10 @@
  */
 
 
-#include <stdint.h>
 #include <string.h>
 
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_find.h"
-
-
-/*
- * n bytes of a and b are equal: names are short, and loads of 8 or 4
- * bytes (the last one overlapping) cost less than a call to memcmp()
- */
-static inline int
-ngx_http_moa_json_find_eq(const char *a, const char *b, size_t n)
-{
-    size_t    i;
-    uint32_t  x4, y4;
-    uint64_t  x8, y8;
-
-    if (n >= 8) {
-        for (i = 0; i + 8 < n; i += 8) {
-            memcpy(&x8, a + i, 8);
-            memcpy(&y8, b + i, 8);
-
-            if (x8 != y8) {
-                return 0;
-            }
-        }
-
-        memcpy(&x8, a + n - 8, 8);
-        memcpy(&y8, b + n - 8, 8);
-
-        return x8 == y8;
-    }
-
-    if (n >= 4) {
-        memcpy(&x4, a, 4);
-        memcpy(&y4, b, 4);
-
-        if (x4 != y4) {
-            return 0;
-        }
-
-        memcpy(&x4, a + n - 4, 4);
-        memcpy(&y4, b + n - 4, 4);
-
-        return x4 == y4;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (a[i] != b[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 
 int

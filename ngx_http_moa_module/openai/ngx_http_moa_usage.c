@@ -65,32 +65,6 @@ typedef struct {
 } ngx_http_moa_usage_walk_t;
 
 
-/*
- * n bytes of a and b, 8 <= n, are equal: compared as 8-byte words, the
- * last one overlapping (a memcmp() call costs more for names this short)
- */
-static int
-ngx_http_moa_usage_eq(const char *a, const char *b, size_t n)
-{
-    size_t    i;
-    uint64_t  x, y;
-
-    for (i = 0; i + 8 < n; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-
-        if (x != y) {
-            return 0;
-        }
-    }
-
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-
-    return x == y;
-}
-
-
 /* the index of the table's name a key points to, or -1 */
 static int
 ngx_http_moa_usage_index(const char *s)
@@ -144,7 +118,7 @@ ngx_http_moa_usage_known(const char *name, size_t len)
         return -1;
     }
 
-    return ngx_http_moa_usage_eq(name, ngx_http_moa_usage_key(k), len)
+    return ngx_http_moa_json_find_eq(name, ngx_http_moa_usage_key(k), len)
            ? k : -1;
 }
 
@@ -606,8 +580,8 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
             && (a->type & 0xff) == cJSON_Number
             && (i = ngx_http_moa_usage_index(a->string)) >= 0
             && j->tok[k].len - 2 == ngx_http_moa_usage_lens[i]
-            && ngx_http_moa_usage_eq(j->tok[k].p + 1, a->string,
-                                     ngx_http_moa_usage_lens[i])
+            && ngx_http_moa_json_find_eq(j->tok[k].p + 1, a->string,
+                                         ngx_http_moa_usage_lens[i])
             && ngx_http_moa_usage_tok_digits(&j->tok[v], &d))
         {
             if (depth == 1) {
