@@ -34,7 +34,7 @@ ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
         if (!j->tok[k].escaped) {
             /* the key's text with its quotes */
             if (j->tok[k].len == len
-                && memcmp(j->tok[k].p + 1, key, len - 2) == 0)
+                && ngx_http_moa_json_find_eq(j->tok[k].p + 1, key, len - 2))
             {
                 return (int) k + 1;
             }
@@ -55,14 +55,40 @@ ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
 }
 
 
+/*
+ * The sought key an escaped key (token t) is, decoded, of those not found
+ * yet: its index, or -1.  Rare: apart, to keep find_keys()' loop short.
+ */
+static int
+ngx_http_moa_json_find_escaped(const ngx_http_moa_json_tok_t *t,
+    const ngx_http_moa_json_key_t *keys, int nkeys, const int *at)
+{
+    int                          i;
+    ngx_http_moa_json_member_t   m;
+
+    m.key = t->p + 1;
+    m.key_len = t->len - 2;
+    m.escaped = 1;
+
+    for (i = 0; i < nkeys; i++) {
+        if (at[i] < 0 && ngx_http_moa_json_key_decoded(&m, keys[i].name)) {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
 void
 ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
     const ngx_http_moa_json_key_t *keys, int nkeys, int *at)
 {
-    int                          i, left;
-    size_t                       len;
-    uint32_t                     k, end;
-    ngx_http_moa_json_member_t   m;
+    int                             i, left;
+    size_t                          len;
+    uint32_t                        k, end;
+    const char                     *key;
+    const ngx_http_moa_json_tok_t  *tok, *t;
 
     for (i = 0; i < nkeys; i++) {
         at[i] = -1;
@@ -72,40 +98,34 @@ ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
         return;
     }
 
+    tok = j->tok;
     left = nkeys;
-    end = j->tok[obj].next;
+    end = tok[obj].next;
 
-    for (k = obj + 1; k < end && left; k = j->tok[k + 1].next) {
+    for (k = obj + 1; k < end && left; k = t[1].next) {
+        t = &tok[k];
 
-        if (!j->tok[k].escaped) {
+        if (t->escaped) {
+            i = ngx_http_moa_json_find_escaped(t, keys, nkeys, at);
+
+        } else {
             /* the key's text without its quotes */
-            len = j->tok[k].len - 2;
+            key = t->p + 1;
+            len = t->len - 2;
 
             for (i = 0; i < nkeys; i++) {
-                /* most names differ in length or first byte: no call */
+                /* most keys differ in length: the one test for them */
                 if (keys[i].len == len && at[i] < 0
-                    && (len == 0 || j->tok[k].p[1] == keys[i].name[0])
-                    && memcmp(j->tok[k].p + 1, keys[i].name, len) == 0)
+                    && ngx_http_moa_json_find_eq(key, keys[i].name, len))
                 {
-                    at[i] = (int) k + 1;
-                    left--;
                     break;
                 }
             }
-
-            continue;
         }
 
-        m.key = j->tok[k].p + 1;
-        m.key_len = j->tok[k].len - 2;
-        m.escaped = 1;
-
-        for (i = 0; i < nkeys; i++) {
-            if (at[i] < 0 && ngx_http_moa_json_key_is(&m, keys[i].name)) {
-                at[i] = (int) k + 1;
-                left--;
-                break;
-            }
+        if (i >= 0 && i < nkeys) {
+            at[i] = (int) k + 1;
+            left--;
         }
     }
 }

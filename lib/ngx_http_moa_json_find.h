@@ -11,6 +11,7 @@
 #define _NGX_HTTP_MOA_JSON_FIND_H_INCLUDED_
 
 
+#include <stdint.h>
 #include <string.h>
 
 #include "ngx_http_moa_json.h"
@@ -62,6 +63,58 @@ ngx_http_moa_json_key_is(const ngx_http_moa_json_member_t *m,
     return (m->key_len == 0 || m->key[0] == name[0])
            && m->key_len == strlen(name)
            && memcmp(m->key, name, m->key_len) == 0;
+}
+
+
+/*
+ * n bytes of a and b are equal: names are short, and loads of 8 or 4
+ * bytes (the last one overlapping) cost less than a call to memcmp();
+ * inline for the usage's names too
+ */
+static inline int
+ngx_http_moa_json_find_eq(const char *a, const char *b, size_t n)
+{
+    size_t    i;
+    uint32_t  x4, y4;
+    uint64_t  x8, y8;
+
+    if (n >= 8) {
+        for (i = 0; i + 8 < n; i += 8) {
+            memcpy(&x8, a + i, 8);
+            memcpy(&y8, b + i, 8);
+
+            if (x8 != y8) {
+                return 0;
+            }
+        }
+
+        memcpy(&x8, a + n - 8, 8);
+        memcpy(&y8, b + n - 8, 8);
+
+        return x8 == y8;
+    }
+
+    if (n >= 4) {
+        memcpy(&x4, a, 4);
+        memcpy(&y4, b, 4);
+
+        if (x4 != y4) {
+            return 0;
+        }
+
+        memcpy(&x4, a + n - 4, 4);
+        memcpy(&y4, b + n - 4, 4);
+
+        return x4 == y4;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -8,6 +8,7 @@
 
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,40 @@
 #include "ngx_http_moa_json_find.h"
 
 
-/* the usage members every answer carries, in OpenAI's order */
-static const char  *ngx_http_moa_usage_required[] = {
-    "prompt_tokens", "completion_tokens", "total_tokens", NULL
+/*
+ * The names providers send, in a table: a member of one of these names is
+ * kept with the table's string as its key (cJSON's "const" key: no copy
+ * to make nor free), so that a later call's member is matched against it
+ * knowing its length (usage_index()).  The first three are the counts
+ * every answer carries, in OpenAI's order; the first five are always kept
+ * in the usage itself.  Each name has 32 bytes: its index is its offset.
+ */
+#define NGX_HTTP_MOA_USAGE_KEY  32
+
+static const char  ngx_http_moa_usage_names[][NGX_HTTP_MOA_USAGE_KEY] = {
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "cached_tokens",
+    "audio_tokens",
+    "reasoning_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens"
 };
+
+static const uint8_t  ngx_http_moa_usage_lens[] = {
+    13, 17, 12, 21, 25, 13, 12, 16, 26, 26
+};
+
+#define NGX_HTTP_MOA_USAGE_PROMPT      0
+#define NGX_HTTP_MOA_USAGE_COMPLETION  1
+#define NGX_HTTP_MOA_USAGE_TOTAL       2
+#define NGX_HTTP_MOA_USAGE_ALWAYS      5     /* kept past the bound */
+#define NGX_HTTP_MOA_USAGE_REQUIRED    3     /* printed first, always */
+
+#define ngx_http_moa_usage_key(k)  ngx_http_moa_usage_names[k]
 
 
 /* what one call's usage brought, for a missing total and the log */
@@ -34,23 +65,98 @@ typedef struct {
 } ngx_http_moa_usage_walk_t;
 
 
-/* a name of len bytes (not NUL-terminated) is the literal s */
-#define ngx_http_moa_usage_is(name, len, s)                                  \
-    ((len) == sizeof(s) - 1 && memcmp(name, s, sizeof(s) - 1) == 0)
+/* the index of the table's name a key points to, or -1 */
+static int
+ngx_http_moa_usage_index(const char *s)
+{
+    uintptr_t  off;
+
+    off = (uintptr_t) s - (uintptr_t) ngx_http_moa_usage_names;
+
+    if (off >= sizeof(ngx_http_moa_usage_names)
+        || off % NGX_HTTP_MOA_USAGE_KEY)
+    {
+        return -1;
+    }
+
+    return (int) (off / NGX_HTTP_MOA_USAGE_KEY);
+}
 
 
 /*
- * Names that are always kept in the usage object itself; any other name
- * is kept only while its object has room (NGX_HTTP_MOA_USAGE_MEMBERS).
+ * Which name of the table a name of len bytes (not NUL-terminated) is, or
+ * -1: its length and first byte leave one candidate, compared once.
  */
 static int
 ngx_http_moa_usage_known(const char *name, size_t len)
 {
-    return ngx_http_moa_usage_is(name, len, "prompt_tokens")
-           || ngx_http_moa_usage_is(name, len, "completion_tokens")
-           || ngx_http_moa_usage_is(name, len, "total_tokens")
-           || ngx_http_moa_usage_is(name, len, "prompt_tokens_details")
-           || ngx_http_moa_usage_is(name, len, "completion_tokens_details");
+    int  k;
+
+    switch (len) {
+    case 12:
+        k = (name[0] == 't') ? NGX_HTTP_MOA_USAGE_TOTAL : 6;
+        break;
+    case 13:
+        k = (name[0] == 'p') ? NGX_HTTP_MOA_USAGE_PROMPT : 5;
+        break;
+    case 16:
+        k = 7;
+        break;
+    case 17:
+        k = NGX_HTTP_MOA_USAGE_COMPLETION;
+        break;
+    case 21:
+        k = 3;
+        break;
+    case 25:
+        k = 4;
+        break;
+    case 26:
+        k = (name[0] == 'a') ? 8 : 9;
+        break;
+    default:
+        return -1;
+    }
+
+    return ngx_http_moa_json_find_eq(name, ngx_http_moa_usage_key(k), len)
+           ? k : -1;
+}
+
+
+/*
+ * Whether member a of the accumulator has the name of len bytes, which is
+ * the table's name k (-1: none): a key the table gave is its pointer.
+ */
+static int
+ngx_http_moa_usage_same(const cJSON *a, const char *name, size_t len, int k)
+{
+    if (k >= 0 && a->string == ngx_http_moa_usage_key(k)) {
+        return 1;
+    }
+
+    /* the first byte tells most names apart without a call */
+
+    return (len == 0 || a->string[0] == name[0])
+           && strncmp(a->string, name, len) == 0 && a->string[len] == '\0';
+}
+
+
+/* whether a member's name is one of the three required counts */
+static int
+ngx_http_moa_usage_required(const char *s)
+{
+    int  i;
+
+    for (i = 0; i < NGX_HTTP_MOA_USAGE_REQUIRED; i++) {
+        if (s == ngx_http_moa_usage_key(i)
+            || (s[0] == ngx_http_moa_usage_key(i)[0]
+                && strcmp(s, ngx_http_moa_usage_key(i)) == 0))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -88,26 +194,109 @@ ngx_http_moa_usage_count(double d)
 
 
 /*
- * One member of a call's usage added into acc, the object at depth (1:
- * the usage itself): name has len bytes, NUL-terminated only if
- * terminated (else it is copied on the stack when kept: a kept name is
- * short); type is '0' for a number d,
- * '{' for an object, which is returned in *obj to be walked, 'n' for null
- * (absent), anything else is not a count.  Members that are not counts,
- * mismatched, too deep or over the bound are counted in w->ignored.  Each
- * call costs at most one pass over acc, which the bound keeps short: the
- * merge stays linear.
+ * A count d added into member a: the sum stops at 2^53 - 1; valueint as
+ * cJSON_SetNumberValue() sets it (saturated), without its call.
  */
-static int
-ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
-    int terminated, int type, double d, ngx_http_moa_usage_walk_t *w,
-    cJSON **obj)
+static void
+ngx_http_moa_usage_sum(cJSON *a, double d)
 {
-    int     n;
+    d += a->valuedouble;
+
+    if (d > NGX_HTTP_MOA_USAGE_MAX) {
+        d = NGX_HTTP_MOA_USAGE_MAX;
+    }
+
+    a->valueint = d >= INT_MAX ? INT_MAX
+                  : d <= (double) INT_MIN ? INT_MIN : (int) d;
+    a->valuedouble = d;
+}
+
+
+/* a count of the usage itself (the table's name k, -1: none) seen */
+static void
+ngx_http_moa_usage_seen(ngx_http_moa_usage_walk_t *w, int k, double d)
+{
+    if (k == NGX_HTTP_MOA_USAGE_TOTAL) {
+        w->total = 1;
+
+    } else if (k == NGX_HTTP_MOA_USAGE_PROMPT) {
+        w->prompt += d;
+        w->counts = 1;
+
+    } else if (k == NGX_HTTP_MOA_USAGE_COMPLETION) {
+        w->completion += d;
+        w->counts = 1;
+    }
+}
+
+
+/*
+ * A new member of acc: the name as a C string for cJSON (known: the
+ * table's, never copied; else copied on the stack, a kept name being
+ * short), a number d or an object (type '{').  Returns it, or NULL
+ * without memory.
+ */
+static cJSON *
+ngx_http_moa_usage_new(cJSON *acc, const char *name, size_t len,
+    int terminated, int k, int type, double d)
+{
     char    key[NGX_HTTP_MOA_USAGE_NAME + 1];
     cJSON  *a;
 
+    a = (type == '0') ? cJSON_CreateNumber(d) : cJSON_CreateObject();
+    if (a == NULL) {
+        return NULL;
+    }
+
+    if (k >= 0) {
+        if (!cJSON_AddItemToObjectCS(acc, ngx_http_moa_usage_key(k), a)) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+
+        return a;
+    }
+
+    if (!terminated) {
+        memcpy(key, name, len);
+        key[len] = '\0';
+        name = key;
+    }
+
+    if (!cJSON_AddItemToObject(acc, name, a)) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+
+    return a;
+}
+
+
+/*
+ * One member of a call's usage added into acc, the object at depth (1:
+ * the usage itself): name has len bytes, NUL-terminated only if
+ * terminated; type is '0' for a number d, '{' for an object, which is
+ * returned in *obj to be walked, 'n' for null (absent), anything else is
+ * not a count.  Members that are not counts, mismatched, too deep or over
+ * the bound are counted in w->ignored.
+ *
+ * *cursor is the member of acc after the one the previous member of this
+ * call went to: calls send their usage in the same order, so it is
+ * nearly always the one sought, found without a walk.  acc's names are
+ * unique (only this function adds to it), so the cursor finds what the
+ * walk would.  Otherwise each call costs at most one pass over acc, which
+ * the bound keeps short: the merge stays linear.
+ */
+static int
+ngx_http_moa_usage_put(cJSON *acc, cJSON **cursor, int depth,
+    const char *name, size_t len, int terminated, int type, double d,
+    ngx_http_moa_usage_walk_t *w, cJSON **obj)
+{
+    int     n, k;
+    cJSON  *a;
+
     *obj = NULL;
+    n = 0;
 
     if (type == 'n') {
         return 0;
@@ -121,36 +310,26 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
         return 0;
     }
 
+    k = ngx_http_moa_usage_known(name, len);
+
     if (depth == 1 && type == '0') {
-        if (ngx_http_moa_usage_is(name, len, "total_tokens")) {
-            w->total = 1;
-
-        } else if (ngx_http_moa_usage_is(name, len, "prompt_tokens")) {
-            w->prompt += d;
-            w->counts = 1;
-
-        } else if (ngx_http_moa_usage_is(name, len, "completion_tokens")) {
-            w->completion += d;
-            w->counts = 1;
-        }
+        ngx_http_moa_usage_seen(w, k, d);
     }
 
-    n = 0;
+    a = *cursor;
 
-    /* the first byte tells most names apart without a call */
+    if (a == NULL || !ngx_http_moa_usage_same(a, name, len, k)) {
+        for (a = acc->child; a; a = a->next) {
+            if (ngx_http_moa_usage_same(a, name, len, k)) {
+                break;
+            }
 
-    for (a = acc->child; a; a = a->next) {
-        if ((len == 0 || a->string[0] == name[0])
-            && strncmp(a->string, name, len) == 0 && a->string[len] == '\0')
-        {
-            break;
+            n++;
         }
-
-        n++;
     }
 
     if (a == NULL) {
-        if (!(depth == 1 && ngx_http_moa_usage_known(name, len))
+        if (!(depth == 1 && k >= 0 && k < NGX_HTTP_MOA_USAGE_ALWAYS)
             && (n >= NGX_HTTP_MOA_USAGE_MEMBERS
                 || !ngx_http_moa_usage_name(name, len)))
         {
@@ -158,30 +337,21 @@ ngx_http_moa_usage_put(cJSON *acc, int depth, const char *name, size_t len,
             return 0;
         }
 
-        /*
-         * a new member: the name as a C string, for cJSON; a kept name has
-         * at most NGX_HTTP_MOA_USAGE_NAME bytes (the known ones fewer)
-         */
-
-        if (!terminated) {
-            memcpy(key, name, len);
-            key[len] = '\0';
-            name = key;
+        a = ngx_http_moa_usage_new(acc, name, len, terminated, k, type, d);
+        if (a == NULL) {
+            return -1;
         }
 
-        if (type == '0') {
-            return cJSON_AddNumberToObject(acc, name, d) ? 0 : -1;
-        }
+        *cursor = NULL;
+        *obj = (type == '{') ? a : NULL;
 
-        *obj = cJSON_AddObjectToObject(acc, name);
-
-        return *obj ? 0 : -1;
+        return 0;
     }
 
+    *cursor = a->next;
+
     if (type == '0' && cJSON_IsNumber(a)) {
-        d += a->valuedouble;
-        cJSON_SetNumberValue(a, d < NGX_HTTP_MOA_USAGE_MAX
-                                ? d : NGX_HTTP_MOA_USAGE_MAX);
+        ngx_http_moa_usage_sum(a, d);
         return 0;
     }
 
@@ -201,8 +371,10 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
     ngx_http_moa_usage_walk_t *w)
 {
     int           type;
-    cJSON        *obj;
+    cJSON        *obj, *cursor;
     const cJSON  *u;
+
+    cursor = acc->child;
 
     cJSON_ArrayForEach(u, usage) {
 
@@ -214,8 +386,9 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
                : cJSON_IsObject(u) ? '{'
                : cJSON_IsNull(u) ? 'n' : '"';
 
-        if (ngx_http_moa_usage_put(acc, depth, u->string, strlen(u->string),
-                                   1, type, u->valuedouble, w, &obj)
+        if (ngx_http_moa_usage_put(acc, &cursor, depth, u->string,
+                                   strlen(u->string), 1, type,
+                                   u->valuedouble, w, &obj)
             != 0)
         {
             return -1;
@@ -237,14 +410,16 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
 static int
 ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
 {
-    cJSON  *obj;
+    cJSON  *obj, *cursor;
 
     if (w->total || !w->counts) {
         return 0;
     }
 
+    cursor = NULL;
+
     /* the sum of two counts, each at most 2^53 - 1, clamped by put() */
-    return ngx_http_moa_usage_put(acc, 1, "total_tokens",
+    return ngx_http_moa_usage_put(acc, &cursor, 1, "total_tokens",
                                   sizeof("total_tokens") - 1, 1, '0',
                                   ngx_http_moa_usage_count(w->prompt
                                                            + w->completion)
@@ -327,6 +502,36 @@ ngx_http_moa_usage_tok_double(const ngx_http_moa_json_tok_t *t)
 }
 
 
+/*
+ * A number token of up to 15 digits (no sign, fraction nor exponent) in
+ * *d: a count, exact in a double.  Returns 0 for any other number.
+ */
+static int
+ngx_http_moa_usage_tok_digits(const ngx_http_moa_json_tok_t *t, double *d)
+{
+    size_t    i;
+    uint64_t  v;
+
+    if (t->len > 15) {
+        return 0;
+    }
+
+    v = 0;
+
+    for (i = 0; i < t->len; i++) {
+        if ((unsigned char) (t->p[i] - '0') > 9) {
+            return 0;
+        }
+
+        v = v * 10 + (unsigned char) (t->p[i] - '0');
+    }
+
+    *d = (double) v;
+
+    return 1;
+}
+
+
 /* a key token with escapes as a C string in b (reset), decoded */
 static const char *
 ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
@@ -350,18 +555,43 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
     uint32_t obj, int depth, ngx_http_moa_buf_t *key,
     ngx_http_moa_usage_walk_t *w)
 {
-    int          type, terminated;
+    int          type, terminated, i;
     double       d;
-    cJSON       *a;
+    cJSON       *a, *cursor;
     size_t       len;
     uint32_t     k, v, end;
     const char  *name;
 
     end = j->tok[obj].next;
+    cursor = acc->child;
 
     for (k = obj + 1; k < end; k = j->tok[v].next) {
         v = k + 1;
         type = j->tok[v].type;
+        a = cursor;
+
+        /*
+         * the usual member, summed here without a walk or a call: a count
+         * of plain digits under a plain key, of the name of the table the
+         * accumulator holds next (the previous calls sent the same)
+         */
+
+        if (a && type == '0' && !j->tok[k].escaped
+            && (a->type & 0xff) == cJSON_Number
+            && (i = ngx_http_moa_usage_index(a->string)) >= 0
+            && j->tok[k].len - 2 == ngx_http_moa_usage_lens[i]
+            && ngx_http_moa_json_find_eq(j->tok[k].p + 1, a->string,
+                                         ngx_http_moa_usage_lens[i])
+            && ngx_http_moa_usage_tok_digits(&j->tok[v], &d))
+        {
+            if (depth == 1) {
+                ngx_http_moa_usage_seen(w, i, d);
+            }
+
+            ngx_http_moa_usage_sum(a, d);
+            cursor = a->next;
+            continue;
+        }
 
         /* a plain key is compared in place, copied only to be kept */
 
@@ -382,8 +612,8 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
 
         d = (type == '0') ? ngx_http_moa_usage_tok_double(&j->tok[v]) : 0;
 
-        if (ngx_http_moa_usage_put(acc, depth, name, len, terminated, type,
-                                   d, w, &a)
+        if (ngx_http_moa_usage_put(acc, &cursor, depth, name, len,
+                                   terminated, type, d, w, &a)
             != 0)
         {
             return -1;
@@ -432,12 +662,10 @@ ngx_http_moa_usage_add_reply(cJSON *acc, const ngx_http_moa_reply_t *rep)
 int
 ngx_http_moa_usage_reported(const cJSON *acc)
 {
-    int  i;
+    const cJSON  *u;
 
-    for (i = 0; ngx_http_moa_usage_required[i]; i++) {
-        if (cJSON_GetObjectItemCaseSensitive(acc,
-                                             ngx_http_moa_usage_required[i]))
-        {
+    cJSON_ArrayForEach(u, acc) {
+        if (u->string && ngx_http_moa_usage_required(u->string)) {
             return 1;
         }
     }
@@ -462,9 +690,35 @@ ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 static void
 ngx_http_moa_usage_print_number(ngx_http_moa_buf_t *out, double d)
 {
-    char  num[32];
+    char      num[32], *p;
+    size_t    n;
+    uint64_t  u, t;
 
-    if (d > -9e15 && d < 9e15 && d == (double) (long long) d) {
+    /*
+     * a count (the usual number): its digits written in place, counted
+     * first, without a call
+     */
+
+    if (d >= 0 && d < 1e15 && d == (double) (uint64_t) d) {
+        if (ngx_http_moa_buf_reserve(out, 16) != 0) {
+            return;
+        }
+
+        u = (uint64_t) d;
+
+        for (n = 1, t = 10; t <= u; t *= 10) {
+            n++;
+        }
+
+        out->len += n;
+        p = out->data + out->len;
+
+        do {
+            *--p = (char) ('0' + u % 10);
+            u /= 10;
+        } while (u);
+
+    } else if (d > -9e15 && d < 9e15 && d == (double) (long long) d) {
         ngx_http_moa_buf_int(out, (long long) d);
 
     } else if (isfinite(d)) {
@@ -477,29 +731,22 @@ ngx_http_moa_usage_print_number(ngx_http_moa_buf_t *out, double d)
 }
 
 
-/* the members of a usage object (numbers and objects), skip[] left out */
+/*
+ * The members of a usage object (numbers and objects); in the usage
+ * itself (top), the required counts, already printed, are left out.
+ */
 static void
 ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
-    int first, const char **skip)
+    int first, int top)
 {
-    int           i;
     const cJSON  *u;
 
     cJSON_ArrayForEach(u, usage) {
         if (u->string == NULL
-            || !(cJSON_IsNumber(u) || cJSON_IsObject(u)))
+            || ((u->type & 0xff) != cJSON_Number
+                && (u->type & 0xff) != cJSON_Object)
+            || (top && ngx_http_moa_usage_required(u->string)))
         {
-            continue;
-        }
-
-        for (i = 0; skip && skip[i]; i++) {
-            if (u->string[0] == skip[i][0] && strcmp(u->string, skip[i]) == 0)
-            {
-                break;
-            }
-        }
-
-        if (skip && skip[i]) {
             continue;
         }
 
@@ -513,7 +760,7 @@ ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
 
         if (cJSON_IsObject(u)) {
             ngx_http_moa_buf_lit(out, "{");
-            ngx_http_moa_usage_print_members(out, u, 1, NULL);
+            ngx_http_moa_usage_print_members(out, u, 1, 0);
             ngx_http_moa_buf_lit(out, "}");
 
         } else {
@@ -545,10 +792,12 @@ ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
             continue;
         }
 
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < NGX_HTTP_MOA_USAGE_REQUIRED; i++) {
             if (req[i] == NULL
-                && u->string[0] == ngx_http_moa_usage_required[i][0]
-                && strcmp(u->string, ngx_http_moa_usage_required[i]) == 0)
+                && (u->string == ngx_http_moa_usage_key(i)
+                    || (u->string[0] == ngx_http_moa_usage_key(i)[0]
+                        && strcmp(u->string, ngx_http_moa_usage_key(i))
+                           == 0)))
             {
                 req[i] = u;
                 found++;
@@ -572,8 +821,7 @@ ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
     ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[2])
                                          ? req[2]->valuedouble : 0);
 
-    ngx_http_moa_usage_print_members(out, usage, 0,
-                                     ngx_http_moa_usage_required);
+    ngx_http_moa_usage_print_members(out, usage, 0, 1);
     ngx_http_moa_buf_lit(out, "}");
 }
 

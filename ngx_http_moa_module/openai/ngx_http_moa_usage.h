@@ -34,6 +34,10 @@
 #define NGX_HTTP_MOA_USAGE_DEPTH    2
 
 
+/*
+ * acc: an object that only usage_add() and usage_add_reply() add to (its
+ * names unique; those of providers' usual members are static strings)
+ */
 int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
 int ngx_http_moa_usage_add_reply(cJSON *acc,
     const ngx_http_moa_reply_t *rep);

@@ -8,6 +8,8 @@
  */
 
 
+#include <stdio.h>
+
 #include "tap.h"
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_find.h"
@@ -98,10 +100,114 @@ test_key_is(void)
 }
 
 
+/*
+ * find_keys and find over names of every length the compare handles in
+ * its own way (under 4, 4 to 7, 8, over 8, over 16), against names of the
+ * same length that differ in one byte, first, middle or last.
+ */
+static void
+test_find_lengths(void)
+{
+    int                       at[2];
+    char                      name[40], other[40], text[128];
+    size_t                    len, pos, where[3];
+    ngx_http_moa_json_t       j;
+    ngx_http_moa_json_key_t   keys[2];
+
+    for (len = 1; len <= 33; len++) {
+        for (pos = 0; pos < len; pos++) {
+            name[pos] = (char) ('a' + pos % 26);
+        }
+
+        name[len] = '\0';
+
+        where[0] = 0;
+        where[1] = len / 2;
+        where[2] = len - 1;
+
+        for (pos = 0; pos < 3; pos++) {
+            memcpy(other, name, len + 1);
+            other[where[pos]] = 'Z';
+
+            /* the one differing in a byte first, then the name itself */
+            snprintf(text, sizeof(text), "{\"%s\":1,\"%s\":2}", other, name);
+
+            if (!ok(ngx_http_moa_json_parse(&j, text, strlen(text)) == 0,
+                    "parsed %s", text))
+            {
+                continue;
+            }
+
+            keys[0].name = name;
+            keys[0].len = len;
+            keys[1].name = "zz";
+            keys[1].len = 2;
+
+            ngx_http_moa_json_find_keys(&j, 0, keys, 2, at);
+
+            ok(at[0] == 4 && at[1] == -1,
+               "find_keys: %zu bytes, differing at %zu: the name's own",
+               len, where[pos]);
+            is_int(ngx_http_moa_json_find(&j, 0, name), 4,
+                   "find: %zu bytes, differing at %zu", len, where[pos]);
+            is_int(ngx_http_moa_json_find(&j, 0, other), 2,
+                   "find: the other name");
+
+            ngx_http_moa_json_free(&j);
+        }
+    }
+}
+
+
+/* find_keys: the first of duplicates, keys sought twice, escapes */
+static void
+test_find_keys(void)
+{
+    int                             at[4];
+    ngx_http_moa_json_t             j;
+    static const char               text[] =
+        "{\"a\":1,\"\\u0062\":2,\"a\":3,\"\":4,\"b\":5,\"content\":6,"
+        "\"refusal\":7}";
+    static const ngx_http_moa_json_key_t  keys[4] = {
+        ngx_http_moa_json_key("a"),
+        ngx_http_moa_json_key("b"),
+        ngx_http_moa_json_key(""),
+        ngx_http_moa_json_key("a")
+    };
+    static const ngx_http_moa_json_key_t  seven[2] = {
+        ngx_http_moa_json_key("refusal"),
+        ngx_http_moa_json_key("content")
+    };
+
+    ok(ngx_http_moa_json_parse(&j, S(text)) == 0, "parsed");
+
+    ngx_http_moa_json_find_keys(&j, 0, keys, 4, at);
+
+    is_int(at[0], 2, "the first of duplicates");
+    is_int(at[1], 4, "an escaped key, before its plain twin");
+    is_int(at[2], 8, "the empty key");
+    is_int(at[3], 6, "a key sought twice: the next duplicate");
+
+    ngx_http_moa_json_find_keys(&j, 0, seven, 2, at);
+    ok(at[0] == 14 && at[1] == 12, "two names of one length, in another "
+       "order than the keys");
+
+    ngx_http_moa_json_find_keys(&j, 2, seven, 2, at);
+    ok(at[0] == -1 && at[1] == -1, "not an object: none");
+
+    ngx_http_moa_json_find_keys(&j, -1, seven, 2, at);
+    ok(at[0] == -1 && at[1] == -1, "no token: none");
+
+    ngx_http_moa_json_free(&j);
+}
+
+
 int
 main(void)
 {
     test_key_is();
+    test_find_lengths();
+    test_find_keys();
 
     return done_testing();
 }

@@ -578,6 +578,236 @@ test_usage_scan(void)
 }
 
 
+/*
+ * The usages of several calls (list NULL-terminated) summed from trees and
+ * from replies' tokens, which must print the same: the accumulator.
+ */
+static cJSON *
+usage_sums(const char **list)
+{
+    char                  *s1, *s2;
+    cJSON                 *acc, *tacc, *u;
+    ngx_http_moa_buf_t     text;
+    ngx_http_moa_reply_t   rep;
+    ngx_http_moa_error_t   err;
+
+    acc = cJSON_CreateObject();
+    tacc = cJSON_CreateObject();
+    memset(&text, 0, sizeof(text));
+
+    for ( /* void */ ; *list; list++) {
+        u = cJSON_Parse(*list);
+        ok(u && ngx_http_moa_usage_add(acc, u) >= 0, "usage_add %s", *list);
+        cJSON_Delete(u);
+
+        text.len = 0;
+        ngx_http_moa_buf_lit(&text, "{\"choices\":[{\"message\":"
+                             "{\"content\":\"x\"}}],\"usage\":");
+        ngx_http_moa_buf_cstr(&text, *list);
+        ngx_http_moa_buf_lit(&text, "}");
+
+        ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
+           && ngx_http_moa_usage_add_reply(tacc, &rep) >= 0,
+           "reply_usage_add %s", *list);
+        ngx_http_moa_reply_free(&rep);
+    }
+
+    s1 = cJSON_PrintUnformatted(acc);
+    s2 = cJSON_PrintUnformatted(tacc);
+    is_str(s2, s1, "reply_usage_add sums as usage_add");
+    free(s1);
+    free(s2);
+
+    cJSON_Delete(tacc);
+    ngx_http_moa_buf_free(&text);
+
+    return acc;
+}
+
+
+/* the usage of the calls printed as the answer has it */
+static void
+usage_sums_printed(const char **list, const char *expected, const char *name)
+{
+    cJSON               *acc;
+    ngx_http_moa_buf_t   out;
+
+    memset(&out, 0, sizeof(out));
+
+    acc = usage_sums(list);
+    ngx_http_moa_usage_print(&out, acc);
+    is_mem(out.data, out.len, expected, "summed and printed: %s", name);
+
+    cJSON_Delete(acc);
+    ngx_http_moa_buf_free(&out);
+}
+
+
+/*
+ * Each call's member is looked for first where the previous call's was:
+ * whatever the order of the calls' members, each is summed under its own
+ * name, as a walk would find it.
+ */
+static void
+test_usage_order(void)
+{
+    char                *s1, *s2;
+    cJSON               *acc, *dup;
+    const cJSON         *a;
+    ngx_http_moa_buf_t   out;
+
+    static const char  *reordered[] = {
+        "{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3,"
+        "\"x\":1}",
+        "{\"total_tokens\":30,\"x\":2,\"prompt_tokens\":10,"
+        "\"completion_tokens\":20}",
+        "{\"completion_tokens\":200,\"prompt_tokens\":100,\"y\":5,"
+        "\"total_tokens\":300}",
+        NULL
+    };
+
+    static const char  *details[] = {
+        "{\"prompt_tokens_details\":{\"cached_tokens\":1,\"audio_tokens\":2},"
+        "\"prompt_tokens\":3}",
+        "{\"prompt_tokens_details\":{\"audio_tokens\":20,"
+        "\"cached_tokens\":10},\"prompt_tokens\":30}",
+        "{\"prompt_tokens_details\":{\"cached_tokens\":100,"
+        "\"audio_tokens\":200},\"prompt_tokens\":300}",
+        NULL
+    };
+
+    static const char  *same_length[] = {
+        "{\"completion_tokens_details\":{\"accepted_prediction_tokens\":1,"
+        "\"rejected_prediction_tokens\":2}}",
+        "{\"completion_tokens_details\":{\"rejected_prediction_tokens\":20,"
+        "\"accepted_prediction_tokens\":10}}",
+        NULL
+    };
+
+    static const char  *twice[] = {
+        "{\"prompt_tokens\":1,\"prompt_tokens\":2,\"completion_tokens\":1}",
+        "{\"prompt_tokens\":1,\"prompt_tokens\":2,\"completion_tokens\":1}",
+        NULL
+    };
+
+    static const char  *depth[] = {
+        "{\"cached_tokens\":5,\"prompt_tokens_details\":"
+        "{\"prompt_tokens\":7}}",
+        "{\"cached_tokens\":5,\"prompt_tokens_details\":"
+        "{\"prompt_tokens\":7}}",
+        NULL
+    };
+
+    static const char  *digits[] = {
+        "{\"prompt_tokens\":1,\"completion_tokens\":1000000000000000,"
+        "\"total_tokens\":0}",
+        "{\"prompt_tokens\":999999999999999,\"completion_tokens\":1,"
+        "\"total_tokens\":0}",
+        NULL
+    };
+
+    static const char  *escaped[] = {
+        "{\"prompt_tokens\":1,\"completion_tokens\":2}",
+        "{\"prompt_\\u0074okens\":10,\"completion_tokens\":20}",
+        "{\"prompt_tokens\":100,\"completion\\u005ftokens\":200}",
+        NULL
+    };
+
+    static const char  *big[] = {
+        "{\"prompt_tokens\":2147483647}",
+        "{\"prompt_tokens\":5}",
+        NULL
+    };
+
+    usage_sums_printed(reordered,
+                       "{\"prompt_tokens\":111,\"completion_tokens\":222,"
+                       "\"total_tokens\":333,\"x\":3,\"y\":5}",
+                       "members in another order in each call");
+
+    usage_sums_printed(details,
+                       "{\"prompt_tokens\":333,\"completion_tokens\":0,"
+                       "\"total_tokens\":333,\"prompt_tokens_details\":"
+                       "{\"cached_tokens\":111,\"audio_tokens\":222}}",
+                       "details in another order");
+
+    acc = usage_sums(same_length);
+    ok(jnum(acc, "completion_tokens_details.accepted_prediction_tokens") == 11
+       && jnum(acc, "completion_tokens_details.rejected_prediction_tokens")
+          == 22, "names of the same length in another order");
+    cJSON_Delete(acc);
+
+    usage_sums_printed(twice,
+                       "{\"prompt_tokens\":6,\"completion_tokens\":2,"
+                       "\"total_tokens\":8}",
+                       "a name twice in a call: both summed");
+
+    acc = usage_sums(depth);
+    is_int(jnum(acc, "cached_tokens"), 10, "a detail's name in the usage");
+    is_int(jnum(acc, "prompt_tokens_details.prompt_tokens"), 14,
+           "a count's name in the details");
+    ok(!ngx_http_moa_usage_reported(acc) && !jhas(acc, "total_tokens"),
+       "a count's name in the details is not the call's count");
+    cJSON_Delete(acc);
+
+    usage_sums_printed(digits,
+                       "{\"prompt_tokens\":1000000000000000,"
+                       "\"completion_tokens\":1000000000000001,"
+                       "\"total_tokens\":0}",
+                       "15 and 16 digits");
+
+    usage_sums_printed(escaped,
+                       "{\"prompt_tokens\":111,\"completion_tokens\":222,"
+                       "\"total_tokens\":333}",
+                       "a name escaped in a later call");
+
+    /* valueint as cJSON_SetNumberValue() leaves it: saturated */
+    acc = usage_sums(big);
+    a = cJSON_GetObjectItemCaseSensitive(acc, "prompt_tokens");
+    ok(a && a->valuedouble == 2147483652.0 && a->valueint == INT_MAX,
+       "a sum over INT_MAX: exact, valueint saturated");
+    a = cJSON_GetObjectItemCaseSensitive(acc, "total_tokens");
+    ok(a && a->valuedouble == 2147483652.0 && a->valueint == INT_MAX,
+       "a derived total over INT_MAX: the same");
+
+    /* the table's names as keys: a copy and the original both freed */
+    dup = cJSON_Duplicate(acc, 1);
+    s1 = cJSON_PrintUnformatted(acc);
+    s2 = cJSON_PrintUnformatted(dup);
+    is_str(s2, s1, "the accumulator duplicated");
+    free(s1);
+    free(s2);
+    cJSON_Delete(dup);
+    cJSON_Delete(acc);
+
+    /* usage_reported: a member of a required name, whatever its value */
+    acc = cJSON_Parse("{\"x\":1,\"total_tokens\":\"7\"}");
+    ok(ngx_http_moa_usage_reported(acc), "reported: a name, any value");
+    cJSON_Delete(acc);
+    acc = cJSON_Parse("{\"x\":1,\"d\":{\"prompt_tokens\":1}}");
+    ok(!ngx_http_moa_usage_reported(acc), "reported: other names only");
+    cJSON_Delete(acc);
+    acc = cJSON_Parse("[1,2]");
+    ok(!ngx_http_moa_usage_reported(acc)
+       && !ngx_http_moa_usage_reported(NULL), "reported: no object");
+    cJSON_Delete(acc);
+
+    /* counts printed from their digits */
+    memset(&out, 0, sizeof(out));
+    acc = cJSON_Parse("{\"prompt_tokens\":0,\"completion_tokens\":9,"
+                      "\"total_tokens\":10,\"a\":99,\"b\":100,"
+                      "\"c\":999999999999999,\"d\":1000000000000000,"
+                      "\"e\":123456789,\"f\":1000}");
+    ngx_http_moa_usage_print(&out, acc);
+    is_mem(out.data, out.len,
+           "{\"prompt_tokens\":0,\"completion_tokens\":9,"
+           "\"total_tokens\":10,\"a\":99,\"b\":100,"
+           "\"c\":999999999999999,\"d\":1000000000000000,"
+           "\"e\":123456789,\"f\":1000}", "counts printed digit by digit");
+    cJSON_Delete(acc);
+    ngx_http_moa_buf_free(&out);
+}
+
+
 int
 main(void)
 {
@@ -585,6 +815,7 @@ main(void)
     test_usage_print();
     test_usage_counts();
     test_usage_scan();
+    test_usage_order();
 
     return done_testing();
 }
