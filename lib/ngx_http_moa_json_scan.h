@@ -52,9 +52,25 @@ uint64_t ngx_http_moa_json_scan_tail(const ngx_http_moa_json_scan_t *s,
 /* white space from p on, out of line: the first byte after it */
 const char *ngx_http_moa_json_scan_spaces(const char *p, const char *end);
 
-/* a string's rest from p on, any string: as scan_string_rest() below */
-const char *ngx_http_moa_json_scan_string_long(ngx_http_moa_json_scan_t *s,
-    const char *p, int *escaped);
+/*
+ * a string's rest from p on, any string: as scan_string_rest() below; a
+ * pointer to the version of the scan that the CPU runs best, chosen at its
+ * first call (AVX2's where there is one)
+ */
+extern const char *(*ngx_http_moa_json_scan_string_long)(
+    ngx_http_moa_json_scan_t *s, const char *p, int *escaped);
+
+/* the versions of the long string scan */
+#define NGX_HTTP_MOA_JSON_SCAN_AUTO  0    /* the best the CPU runs */
+#define NGX_HTTP_MOA_JSON_SCAN_BASE  1    /* the build's: SSE2 or portable */
+#define NGX_HTTP_MOA_JSON_SCAN_AVX2  2    /* x86 CPUs with AVX2 */
+
+/*
+ * The long string scan's version from now on (the tests run each): the
+ * one used (BASE or AVX2), or -1 if path is not one this build and CPU
+ * have.  Without a call, the first long string chooses AUTO.
+ */
+int ngx_http_moa_json_scan_use(int path);
 
 
 static const unsigned char  ngx_http_moa_json_scan_escapes[256] = {

@@ -5,7 +5,9 @@
  * ngx_http_moa_json_scan.[ch]): the SSE2/SWAR scan for bytes a string
  * must escape, against a byte-by-byte reference, and escapes at every
  * place of a block through the tokenizer (the hidden flag, error_at).
- * Built twice, as the scanner: with SSE2 and portable.
+ * Built twice, as the scanner: with SSE2 and portable; the tokenizer's
+ * tests run under each version of the long string scan this CPU has
+ * (the build's, AVX2's).
  */
 
 
@@ -19,6 +21,7 @@
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_json.h"
 #include "ngx_http_moa_json_find.h"
+#include "ngx_http_moa_json_scan.h"
 
 
 static const char *
@@ -268,11 +271,149 @@ test_escapes(void)
 }
 
 
+/*
+ * Long strings (past a wide block of 64 bytes, across 32- and 64-byte
+ * boundaries) with one special thing at every place: an escape of each
+ * kind, a control character, the text cut short; against what it must
+ * give.  Each text is a copy of its own size (ASan sees reads past it);
+ * its start moves over four alignments.
+ */
+static void
+test_long(void)
+{
+    int                   bad, kind;
+    char                 *t, text[300];
+    size_t                len, pos, off, n, elen, cut;
+    ngx_http_moa_json_t   j;
+
+    static const struct {
+        const char  *esc;
+        int          escaped, hidden, lt;
+    } escs[] = {
+        { "\\n", 1, 0, 0 }, { "\\\"", 1, 0, 0 }, { "\\\\", 1, 0, 0 },
+        { "\\/", 1, 1, 0 }, { "\\u0027", 1, 1, 0 }, { "\\u003c", 1, 1, 1 },
+        { "\\ud83d\\ude00", 1, 1, 0 }, { "\"", 0, 0, 0 }
+    };
+
+    memset(&j, 0, sizeof(j));
+    bad = 0;
+    n = 0;
+
+    for (len = 1; len <= 200; len++) {
+        for (pos = 0; pos < len; pos++) {
+            for (kind = 0; kind < (int) (sizeof(escs) / sizeof(escs[0])) + 1;
+                 kind++)
+            {
+                /* ["aaa<special>aaa"] */
+                memset(text, 'a', sizeof(text));
+                text[0] = '[';
+                text[1] = '"';
+
+                if (kind < (int) (sizeof(escs) / sizeof(escs[0]))) {
+                    elen = strlen(escs[kind].esc);
+                    memcpy(text + 2 + pos, escs[kind].esc, elen);
+
+                } else {
+                    /* a control character */
+                    elen = 1;
+                    text[2 + pos] = (char) (pos % 0x20);
+                }
+
+                memcpy(text + 2 + len + elen, "\"]", 2);
+                n = len + elen + 4;
+
+                for (off = 0; off < 4; off++) {
+                    t = malloc(off + n);
+                    memcpy(t + off, text, n);
+
+                    if (kind == (int) (sizeof(escs) / sizeof(escs[0]))) {
+                        if (ngx_http_moa_json_parse(&j, t + off, n) != -1
+                            || j.error_at != 3 + pos)
+                        {
+                            bad++;
+                        }
+
+                    } else if (escs[kind].esc[0] == '"') {
+                        /* the string ends there: what follows is not JSON */
+                        if (ngx_http_moa_json_parse(&j, t + off, n) != -1
+                            || j.error_at != 3 + pos)
+                        {
+                            bad++;
+                        }
+
+                    } else if (ngx_http_moa_json_parse(&j, t + off, n) != 0
+                               || j.n != 2 || j.tok[1].len != len + elen + 2
+                               || j.tok[1].escaped != escs[kind].escaped
+                               || j.tok[1].hidden != escs[kind].hidden
+                               || j.tok[1].hidden_lt != escs[kind].lt)
+                    {
+                        if (bad++ == 0) {
+                            diag("    length %zu, %s at %zu, offset %zu",
+                                 len, escs[kind].esc, pos, off);
+                        }
+                    }
+
+                    free(t);
+                }
+
+                /* cut before its end: where the text stops */
+                if (kind == 0) {
+                    for (cut = 2; cut < n - 1; cut += 1 + cut / 16) {
+                        t = malloc(cut);
+                        memcpy(t, text, cut);
+
+                        if (ngx_http_moa_json_parse(&j, t, cut) != -1
+                            || j.error_at != cut)
+                        {
+                            if (bad++ == 0) {
+                                diag("    length %zu, \\n at %zu, cut at %zu:"
+                                     " error_at %zu", len, pos, cut,
+                                     j.error_at);
+                            }
+                        }
+
+                        free(t);
+                    }
+                }
+            }
+        }
+    }
+
+    ok(bad == 0, "long strings: an escape of each kind, a control "
+       "character, a quote at every place up to 200, four alignments; "
+       "cut short anywhere");
+
+    ngx_http_moa_json_free(&j);
+}
+
+
+/* the tests of the tokenizer under one version of the long string scan */
+static void
+test_path(int path, const char *name)
+{
+    if (ngx_http_moa_json_scan_use(path) != path) {
+        diag("the %s string scan is not on this CPU or build", name);
+        return;
+    }
+
+    diag("the %s string scan", name);
+
+    test_escapes();
+    test_long();
+}
+
+
 int
 main(void)
 {
     test_plain();
-    test_escapes();
+
+    ok(ngx_http_moa_json_scan_use(NGX_HTTP_MOA_JSON_SCAN_AUTO) > 0,
+       "a version of the string scan is chosen");
+    ok(ngx_http_moa_json_scan_use(7) == -1, "an unknown version is refused");
+
+    test_path(NGX_HTTP_MOA_JSON_SCAN_BASE, "build's (SSE2 or portable)");
+    test_path(NGX_HTTP_MOA_JSON_SCAN_AVX2, "AVX2");
 
     return done_testing();
 }
