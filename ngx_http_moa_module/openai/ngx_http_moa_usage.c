@@ -3,13 +3,11 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Pure code: usage summed over the calls (from trees or straight from a
- * reply's tokens), found in a reply, and printed.
+ * reply's tokens) and found in a reply; printed by usage_print.c.
  */
 
 
-#include <math.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,8 +139,11 @@ ngx_http_moa_usage_same(const cJSON *a, const char *name, size_t len, int k)
 }
 
 
-/* whether a member's name is one of the three required counts */
-static int
+/*
+ * Which of the three required counts (prompt, completion, total) a
+ * member's name is, or -1: a key the table gave is its pointer.
+ */
+int
 ngx_http_moa_usage_required(const char *s)
 {
     int  i;
@@ -152,11 +153,11 @@ ngx_http_moa_usage_required(const char *s)
             || (s[0] == ngx_http_moa_usage_key(i)[0]
                 && strcmp(s, ngx_http_moa_usage_key(i)) == 0))
         {
-            return 1;
+            return i;
         }
     }
 
-    return 0;
+    return -1;
 }
 
 
@@ -457,52 +458,6 @@ ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
 
 
 /*
- * A number token as a double, as cJSON reads it: up to 15 digits are exact
- * in a double and need no strtod() (nor its locale look-ups).
- */
-static double
-ngx_http_moa_usage_tok_double(const ngx_http_moa_json_tok_t *t)
-{
-    char        num[64], *s;
-    double      d;
-    size_t      i;
-    long long   v;
-
-    if (t->len <= 15) {
-        v = 0;
-
-        for (i = 0; i < t->len; i++) {
-            if (t->p[i] < '0' || t->p[i] > '9') {
-                break;
-            }
-
-            v = v * 10 + (t->p[i] - '0');
-        }
-
-        if (i == t->len) {
-            return (double) v;
-        }
-    }
-
-    s = t->len < sizeof(num) ? num : malloc(t->len + 1);
-    if (s == NULL) {
-        return 0;
-    }
-
-    memcpy(s, t->p, t->len);
-    s[t->len] = '\0';
-
-    d = strtod(s, NULL);
-
-    if (s != num) {
-        free(s);
-    }
-
-    return d;
-}
-
-
-/*
  * A number token of up to 15 digits (no sign, fraction nor exponent) in
  * *d: a count, exact in a double.  Returns 0 for any other number.
  */
@@ -529,6 +484,38 @@ ngx_http_moa_usage_tok_digits(const ngx_http_moa_json_tok_t *t, double *d)
     *d = (double) v;
 
     return 1;
+}
+
+
+/*
+ * A number token as a double, as cJSON reads it: up to 15 digits are exact
+ * in a double and need no strtod() (nor its locale look-ups).
+ */
+static double
+ngx_http_moa_usage_tok_double(const ngx_http_moa_json_tok_t *t)
+{
+    char        num[64], *s;
+    double      d;
+
+    if (ngx_http_moa_usage_tok_digits(t, &d)) {
+        return d;
+    }
+
+    s = t->len < sizeof(num) ? num : malloc(t->len + 1);
+    if (s == NULL) {
+        return 0;
+    }
+
+    memcpy(s, t->p, t->len);
+    s[t->len] = '\0';
+
+    d = strtod(s, NULL);
+
+    if (s != num) {
+        free(s);
+    }
+
+    return d;
 }
 
 
@@ -665,7 +652,7 @@ ngx_http_moa_usage_reported(const cJSON *acc)
     const cJSON  *u;
 
     cJSON_ArrayForEach(u, acc) {
-        if (u->string && ngx_http_moa_usage_required(u->string)) {
+        if (u->string && ngx_http_moa_usage_required(u->string) >= 0) {
             return 1;
         }
     }
@@ -683,146 +670,6 @@ ngx_http_moa_usage_get(const cJSON *acc, const char *name)
 
     return cJSON_IsNumber(item) ? ngx_http_moa_usage_clamp(item->valuedouble)
                                 : 0;
-}
-
-
-/* a count as JSON: an integer when it is one, 0 when not finite */
-static void
-ngx_http_moa_usage_print_number(ngx_http_moa_buf_t *out, double d)
-{
-    char      num[32], *p;
-    size_t    n;
-    uint64_t  u, t;
-
-    /*
-     * a count (the usual number): its digits written in place, counted
-     * first, without a call
-     */
-
-    if (d >= 0 && d < 1e15 && d == (double) (uint64_t) d) {
-        if (ngx_http_moa_buf_reserve(out, 16) != 0) {
-            return;
-        }
-
-        u = (uint64_t) d;
-
-        for (n = 1, t = 10; t <= u; t *= 10) {
-            n++;
-        }
-
-        out->len += n;
-        p = out->data + out->len;
-
-        do {
-            *--p = (char) ('0' + u % 10);
-            u /= 10;
-        } while (u);
-
-    } else if (d > -9e15 && d < 9e15 && d == (double) (long long) d) {
-        ngx_http_moa_buf_int(out, (long long) d);
-
-    } else if (isfinite(d)) {
-        snprintf(num, sizeof(num), "%.17g", d);
-        ngx_http_moa_buf_cstr(out, num);
-
-    } else {
-        ngx_http_moa_buf_lit(out, "0");
-    }
-}
-
-
-/*
- * The members of a usage object (numbers and objects); in the usage
- * itself (top), the required counts, already printed, are left out.
- */
-static void
-ngx_http_moa_usage_print_members(ngx_http_moa_buf_t *out, const cJSON *usage,
-    int first, int top)
-{
-    const cJSON  *u;
-
-    cJSON_ArrayForEach(u, usage) {
-        if (u->string == NULL
-            || ((u->type & 0xff) != cJSON_Number
-                && (u->type & 0xff) != cJSON_Object)
-            || (top && ngx_http_moa_usage_required(u->string)))
-        {
-            continue;
-        }
-
-        if (!first) {
-            ngx_http_moa_buf_lit(out, ",");
-        }
-
-        first = 0;
-        ngx_http_moa_buf_json_str(out, u->string, strlen(u->string));
-        ngx_http_moa_buf_lit(out, ":");
-
-        if (cJSON_IsObject(u)) {
-            ngx_http_moa_buf_lit(out, "{");
-            ngx_http_moa_usage_print_members(out, u, 1, 0);
-            ngx_http_moa_buf_lit(out, "}");
-
-        } else {
-            ngx_http_moa_usage_print_number(out, u->valuedouble);
-        }
-    }
-}
-
-
-/*
- * A usage object without printf's "%g": OpenAI's CompletionUsage, whose
- * three counts are required and come first, in its order, 0 for a count
- * no call reported; or null when no call reported any (usage_reported()).
- * The three are found in one pass over the members (the first of a name,
- * as cJSON_GetObjectItemCaseSensitive() would).
- */
-void
-ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage)
-{
-    int           i, found;
-    const cJSON  *u, *obj, *req[3];
-
-    found = 0;
-    req[0] = req[1] = req[2] = NULL;
-    obj = cJSON_IsObject(usage) ? usage : NULL;
-
-    cJSON_ArrayForEach(u, obj) {
-        if (u->string == NULL) {
-            continue;
-        }
-
-        for (i = 0; i < NGX_HTTP_MOA_USAGE_REQUIRED; i++) {
-            if (req[i] == NULL
-                && (u->string == ngx_http_moa_usage_key(i)
-                    || (u->string[0] == ngx_http_moa_usage_key(i)[0]
-                        && strcmp(u->string, ngx_http_moa_usage_key(i))
-                           == 0)))
-            {
-                req[i] = u;
-                found++;
-                break;
-            }
-        }
-    }
-
-    if (found == 0) {
-        ngx_http_moa_buf_lit(out, "null");
-        return;
-    }
-
-    ngx_http_moa_buf_lit(out, "{\"prompt_tokens\":");
-    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[0])
-                                         ? req[0]->valuedouble : 0);
-    ngx_http_moa_buf_lit(out, ",\"completion_tokens\":");
-    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[1])
-                                         ? req[1]->valuedouble : 0);
-    ngx_http_moa_buf_lit(out, ",\"total_tokens\":");
-    ngx_http_moa_usage_print_number(out, cJSON_IsNumber(req[2])
-                                         ? req[2]->valuedouble : 0);
-
-    ngx_http_moa_usage_print_members(out, usage, 0, 1);
-    ngx_http_moa_buf_lit(out, "}");
 }
 
 

@@ -43,6 +43,8 @@ int ngx_http_moa_usage_add_reply(cJSON *acc,
     const ngx_http_moa_reply_t *rep);
 int ngx_http_moa_usage_reported(const cJSON *acc);
 long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
+/* which required count (0 prompt, 1 completion, 2 total) a name is, or -1 */
+int ngx_http_moa_usage_required(const char *s);
 void ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage);
 int ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage);
 
