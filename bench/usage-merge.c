@@ -56,8 +56,9 @@ main(int argc, char **argv)
     int                    i, r, calls;
     long                   n, reps;
     double                 t, best_tok, best_tree, per_req;
-    cJSON                 *acc, *root;
+    cJSON                 *root;
     ngx_http_moa_buf_t     text, out;
+    ngx_http_moa_usage_t   acc;
     ngx_http_moa_reply_t   rep, normal;
     ngx_http_moa_error_t   err;
 
@@ -94,9 +95,9 @@ main(int argc, char **argv)
     best_tok = best_tree = 1e9;
 
     for (r = 0; r < 5; r++) {
-        acc = cJSON_CreateObject();
+        ngx_http_moa_usage_init(&acc);
         t = now();
-        if (ngx_http_moa_usage_add_reply(acc, &rep) < 0) {
+        if (ngx_http_moa_usage_add_reply(&acc, &rep) < 0) {
             return 1;
         }
         t = now() - t;
@@ -104,21 +105,21 @@ main(int argc, char **argv)
 
         if (r == 0) {
             out.len = 0;
-            ngx_http_moa_usage_print(&out, acc);
+            ngx_http_moa_usage_print(&out, &acc.root);
         }
 
-        cJSON_Delete(acc);
+        ngx_http_moa_usage_free(&acc);
 
-        acc = cJSON_CreateObject();
+        ngx_http_moa_usage_init(&acc);
         t = now();
-        if (ngx_http_moa_usage_add(acc,
+        if (ngx_http_moa_usage_add(&acc,
                 cJSON_GetObjectItemCaseSensitive(root, "usage")) < 0)
         {
             return 1;
         }
         t = now() - t;
         best_tree = t < best_tree ? t : best_tree;
-        cJSON_Delete(acc);
+        ngx_http_moa_usage_free(&acc);
     }
 
     printf("usage of %ld members (%zu bytes of reply):\n", n, text.len);
@@ -138,17 +139,17 @@ main(int argc, char **argv)
     t = now();
 
     for (i = 0; i < reps; i++) {
-        acc = cJSON_CreateObject();
+        ngx_http_moa_usage_init(&acc);
 
         for (r = 0; r < calls; r++) {
-            if (ngx_http_moa_usage_add_reply(acc, &normal) < 0) {
+            if (ngx_http_moa_usage_add_reply(&acc, &normal) < 0) {
                 return 1;
             }
         }
 
         out.len = 0;
-        ngx_http_moa_usage_print(&out, acc);
-        cJSON_Delete(acc);
+        ngx_http_moa_usage_print(&out, &acc.root);
+        ngx_http_moa_usage_free(&acc);
     }
 
     per_req = (now() - t) / reps;

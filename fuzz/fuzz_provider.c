@@ -168,10 +168,10 @@ fuzz_usage_chunk(const cJSON *ev, void *data)
 static void
 fuzz_sse(const char *body, size_t len, int include_usage)
 {
-    int                  reported;
-    cJSON               *acc;
-    fuzz_call_t          call;
-    ngx_http_moa_sse_t   sse;
+    int                   reported;
+    fuzz_call_t           call;
+    ngx_http_moa_sse_t    sse;
+    ngx_http_moa_usage_t  acc;
 
     memset(&call, 0, sizeof(call));
     ngx_http_moa_stream_init(&call.st, include_usage);
@@ -192,24 +192,24 @@ fuzz_sse(const char *body, size_t len, int include_usage)
     }
 
     /* the end of the stream as answer.c writes it */
-    acc = cJSON_CreateObject();
-    fuzz_assert(acc != NULL
-                && ngx_http_moa_usage_add(acc, call.st.usage) >= 0,
+    ngx_http_moa_usage_init(&acc);
+    fuzz_assert(ngx_http_moa_usage_add(&acc, call.st.usage) >= 0,
                 "the stream's usage summed");
 
     if (include_usage && !call.st.failed) {
         call.out.len = 0;
-        reported = ngx_http_moa_usage_reported(acc);
+        reported = ngx_http_moa_usage_reported(&acc.root);
 
         fuzz_assert(ngx_http_moa_stream_usage_chunk(&call.st, FUZZ_MODEL,
                                                     sizeof(FUZZ_MODEL) - 1,
-                                                    acc, &call.out) == 0
+                                                    &acc.root, &call.out)
+                    == 0
                     && fuzz_sse_events(call.out.data, call.out.len,
                                        fuzz_usage_chunk, &reported) == 1,
                     "one usage chunk");
     }
 
-    cJSON_Delete(acc);
+    ngx_http_moa_usage_free(&acc);
     ngx_http_moa_stream_free(&call.st);
     ngx_http_moa_buf_free(&call.out);
 }
@@ -218,9 +218,10 @@ fuzz_sse(const char *body, size_t len, int include_usage)
 static void
 fuzz_plain(const char *body, size_t len)
 {
-    cJSON                 *acc, *v;
+    cJSON                 *v;
     ngx_http_moa_buf_t     out;
     ngx_http_moa_reply_t   rep;
+    ngx_http_moa_usage_t   acc;
     ngx_http_moa_error_t   err;
 
     if (ngx_http_moa_reply_parse(&rep, body, len, &err) != 0) {
@@ -229,25 +230,26 @@ fuzz_plain(const char *body, size_t len)
         return;
     }
 
-    acc = cJSON_CreateObject();
-    fuzz_assert(acc != NULL && ngx_http_moa_usage_add_reply(acc, &rep) >= 0,
+    ngx_http_moa_usage_init(&acc);
+    fuzz_assert(ngx_http_moa_usage_add_reply(&acc, &rep) >= 0,
                 "the reply's usage summed");
 
     memset(&out, 0, sizeof(out));
-    fuzz_assert(ngx_http_moa_response_build(&out, &rep, -1, FUZZ_MODEL, acc)
+    fuzz_assert(ngx_http_moa_response_build(&out, &rep, -1, FUZZ_MODEL,
+                                            &acc.root)
                 == 0, "the answer is built");
 
     v = fuzz_json(out.data, out.len, "the answer");
     fuzz_assert(fuzz_str_is(v, "model", FUZZ_MODEL)
                 && fuzz_str_is(v, "object", "chat.completion"),
                 "a chat.completion with the MoA model");
-    fuzz_assert(ngx_http_moa_usage_reported(acc)
+    fuzz_assert(ngx_http_moa_usage_reported(&acc.root)
                 ? check_completion_usage(fuzz_get(v, "usage"))
                 : fuzz_count_key(v, "usage") == 0,
                 "usage: a CompletionUsage, or none when nothing was reported");
 
     cJSON_Delete(v);
-    cJSON_Delete(acc);
+    ngx_http_moa_usage_free(&acc);
     ngx_http_moa_buf_free(&out);
     ngx_http_moa_reply_free(&rep);
 }

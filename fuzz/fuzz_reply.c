@@ -388,12 +388,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                              i, choice, n, ignored;
     char                            *copy;
-    cJSON                           *acc, *m;
+    cJSON                           *m;
     uint64_t                         h;
     const char                      *p;
     ngx_http_moa_buf_t               out;
     ngx_http_moa_error_t             err;
     ngx_http_moa_reply_t             rep;
+    ngx_http_moa_usage_t             acc;
     ngx_http_moa_prompt_candidate_t  cands[FUZZ_MAX_CANDS];
     const ngx_http_moa_choice_t     *c;
 
@@ -478,11 +479,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_moa_buf_free(&out);
 
     /* usage: this call twice, as over several calls */
-    acc = cJSON_CreateObject();
-    fuzz_assert(acc != NULL, "acc");
-    ignored = ngx_http_moa_usage_add_reply(acc, &rep);
+    ngx_http_moa_usage_init(&acc);
+    ignored = ngx_http_moa_usage_add_reply(&acc, &rep);
     fuzz_assert(ignored >= 0
-                && ngx_http_moa_usage_add_reply(acc, &rep) == ignored,
+                && ngx_http_moa_usage_add_reply(&acc, &rep) == ignored,
                 "reply_usage_add");
 
     /*
@@ -490,38 +490,38 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * characters where the tokens read them whole
      */
     if (!fuzz_long_number(&rep)) {
-        cJSON  *tacc, *tree;
-        char   *s1, *s2;
+        char                  *s1, *s2;
+        cJSON                 *tree;
+        ngx_http_moa_usage_t   tacc;
 
-        tacc = cJSON_CreateObject();
+        ngx_http_moa_usage_init(&tacc);
         tree = check_reply_usage(&rep);
-        fuzz_assert(tacc != NULL
-                    && ngx_http_moa_usage_add(tacc, tree) == ignored
-                    && ngx_http_moa_usage_add(tacc, tree) == ignored,
+        fuzz_assert(ngx_http_moa_usage_add(&tacc, tree) == ignored
+                    && ngx_http_moa_usage_add(&tacc, tree) == ignored,
                     "usage_add of the tree, the same members ignored");
         cJSON_Delete(tree);
 
-        s1 = cJSON_PrintUnformatted(acc);
-        s2 = cJSON_PrintUnformatted(tacc);
+        s1 = cJSON_PrintUnformatted(&acc.root);
+        s2 = cJSON_PrintUnformatted(&tacc.root);
         fuzz_assert(s1 && s2 && strcmp(s1, s2) == 0,
                     "reply_usage_add sums as usage_add");
         free(s1);
         free(s2);
-        cJSON_Delete(tacc);
+        ngx_http_moa_usage_free(&tacc);
     }
 
-    (void) ngx_http_moa_usage_get(acc, "prompt_tokens");
-    (void) ngx_http_moa_usage_get(acc, "completion_tokens");
-    (void) ngx_http_moa_usage_get(acc, "total_tokens");
+    (void) ngx_http_moa_usage_get(&acc.root, "prompt_tokens");
+    (void) ngx_http_moa_usage_get(&acc.root, "completion_tokens");
+    (void) ngx_http_moa_usage_get(&acc.root, "total_tokens");
 
     h = fuzz_hash(data, size);
     choice = (h & 1) ? -1 : (int) ((h >> 1) % rep.nchoices);
 
     /* the stream reads the tree, build_response edits it: stream first */
-    fuzz_stream(&rep, choice, acc);
-    fuzz_response(&rep, choice, acc);
+    fuzz_stream(&rep, choice, &acc.root);
+    fuzz_response(&rep, choice, &acc.root);
 
-    cJSON_Delete(acc);
+    ngx_http_moa_usage_free(&acc);
     ngx_http_moa_reply_free(&rep);
     free(copy);
 

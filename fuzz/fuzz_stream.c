@@ -165,13 +165,13 @@ fuzz_same(const ngx_http_moa_buf_t *a, const ngx_http_moa_buf_t *b,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                  rc1, rc2, include_usage;
-    char                *u1, *u2;
-    size_t               max;
-    cJSON               *acc;
-    fuzz_run_t           whole, split;
-    const char          *p;
-    ngx_http_moa_buf_t   out;
+    int                   rc1, rc2, include_usage;
+    char                 *u1, *u2;
+    size_t                max;
+    fuzz_run_t            whole, split;
+    const char           *p;
+    ngx_http_moa_buf_t    out;
+    ngx_http_moa_usage_t  acc;
 
     if (size < 1) {
         return 0;
@@ -205,21 +205,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the end of the stream: the summed usage chunk */
     if (include_usage && !whole.st.failed) {
-        acc = cJSON_CreateObject();
-        fuzz_assert(acc != NULL
-                    && ngx_http_moa_usage_add(acc, whole.st.usage) >= 0,
+        ngx_http_moa_usage_init(&acc);
+        fuzz_assert(ngx_http_moa_usage_add(&acc, whole.st.usage) >= 0,
                     "usage_add of the stream's usage");
 
         memset(&out, 0, sizeof(out));
         fuzz_assert(ngx_http_moa_stream_usage_chunk(&whole.st, FUZZ_MODEL,
                                                     sizeof(FUZZ_MODEL) - 1,
-                                                    acc, &out) == 0,
+                                                    &acc.root, &out) == 0,
                     "the usage chunk");
         fuzz_assert(fuzz_sse_events(out.data, out.len, NULL, NULL) == 1,
                     "one usage chunk");
 
         ngx_http_moa_buf_free(&out);
-        cJSON_Delete(acc);
+        ngx_http_moa_usage_free(&acc);
     }
 
     ngx_http_moa_stream_free(&whole.st);

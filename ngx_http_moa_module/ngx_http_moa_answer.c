@@ -91,7 +91,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 
     if (ngx_http_moa_response_build(&out, rep, (int) choice,
                                     (char *) ctx->model->id.data,
-                                    ctx->usage)
+                                    ngx_http_moa_usage_tree(ctx->usage))
         != 0)
     {
         ngx_http_moa_buf_free(&out);
@@ -345,7 +345,8 @@ ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
     if (err == NULL && ctx->req.include_usage) {
         if (ngx_http_moa_stream_usage_chunk(&ctx->stream,
                                             (char *) ctx->model->id.data,
-                                            ctx->model->id.len, ctx->usage,
+                                            ctx->model->id.len,
+                                            ngx_http_moa_usage_tree(ctx->usage),
                                             &out)
             != 0)
         {

@@ -28,6 +28,7 @@
 #include "ngx_http_moa_stream.h"
 #include "ngx_http_moa_collect.h"
 #include "ngx_http_moa_recipe.h"
+#include "ngx_http_moa_usage.h"
 
 
 #define NGX_HTTP_MOA_PROPOSAL          0
@@ -244,7 +245,7 @@ struct ngx_http_moa_ctx_s {
                                                   are all in */
     ngx_msec_t                  layer_time[NGX_HTTP_MOA_RECIPE_MAX_LAYERS];
 
-    cJSON                      *usage;
+    ngx_http_moa_usage_t       *usage;         /* summed over the calls */
     ngx_http_moa_stream_t       stream;
 
     /* the one call whose reply is a stream: synthesis or passthrough */

@@ -318,11 +318,15 @@ ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx)
         goto invalid;
     }
 
-    ctx->usage = cJSON_CreateObject();
+    /* not zeroed with the context: only its root is, by usage_init() */
+
+    ctx->usage = ngx_palloc(r->pool, sizeof(ngx_http_moa_usage_t));
     if (ctx->usage == NULL) {
         ngx_http_moa_answer_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_http_moa_usage_init(ctx->usage);
 
     ngx_http_moa_stream_init(&ctx->stream, ctx->req.include_usage);
 
@@ -752,5 +756,7 @@ ngx_http_moa_cleanup(void *data)
     ngx_http_moa_collect_free(&ctx->collect);
     cJSON_Delete(ctx->answer_owned);
     ngx_http_moa_buf_free(&ctx->scratch);
-    cJSON_Delete(ctx->usage);
+    if (ctx->usage) {
+        ngx_http_moa_usage_free(ctx->usage);
+    }
 }

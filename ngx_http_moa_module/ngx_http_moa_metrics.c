@@ -508,14 +508,16 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     }
 
     if (ctx->usage) {
-        n = ngx_http_moa_usage_get(ctx->usage, "prompt_tokens");
+        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+                                   "prompt_tokens");
 
         if (n > 0) {
             (void) ngx_atomic_fetch_add(&s->prompt_tokens,
                                         (ngx_atomic_int_t) n);
         }
 
-        n = ngx_http_moa_usage_get(ctx->usage, "completion_tokens");
+        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+                                   "completion_tokens");
 
         if (n > 0) {
             (void) ngx_atomic_fetch_add(&s->completion_tokens,

@@ -330,7 +330,8 @@ ngx_http_moa_responses_reply(ngx_http_moa_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_http_moa_responses_object_end(out, &rs->obj, ctx->usage);
+    ngx_http_moa_responses_object_end(out, &rs->obj,
+                                      ngx_http_moa_usage_tree(ctx->usage));
 
     if (out->nomem) {
         return NGX_ERROR;
@@ -367,11 +368,14 @@ ngx_http_moa_responses_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
     }
 
     if (err) {
-        rc = ngx_http_moa_responses_events_fail(&rs->ev, err, ctx->usage,
-                                                out);
+        rc = ngx_http_moa_responses_events_fail(&rs->ev, err,
+                                         ngx_http_moa_usage_tree(ctx->usage),
+                                         out);
 
     } else {
-        rc = ngx_http_moa_responses_events_end(&rs->ev, ctx->usage, out);
+        rc = ngx_http_moa_responses_events_end(&rs->ev,
+                                         ngx_http_moa_usage_tree(ctx->usage),
+                                         out);
 
         if (rc == 0) {
             rs->response.data = (u_char *) rs->ev.object.data;

@@ -221,15 +221,18 @@ ngx_http_moa_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_MOA_VAR_PROMPT_TOKENS:
-        n = ngx_http_moa_usage_get(ctx->usage, "prompt_tokens");
+        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+                                   "prompt_tokens");
         break;
 
     case NGX_HTTP_MOA_VAR_COMPLETION_TOKENS:
-        n = ngx_http_moa_usage_get(ctx->usage, "completion_tokens");
+        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+                                   "completion_tokens");
         break;
 
     case NGX_HTTP_MOA_VAR_TOTAL_TOKENS:
-        n = ngx_http_moa_usage_get(ctx->usage, "total_tokens");
+        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+                                   "total_tokens");
         break;
 
     case NGX_HTTP_MOA_VAR_PROPOSAL_TIME:
@@ -485,7 +488,7 @@ ngx_http_moa_capture(ngx_http_moa_ctx_t *ctx, ngx_str_t *line)
 
     meta.model = ctx->req.model;
     meta.base_model = ctx->model ? (char *) ctx->model->base.data : NULL;
-    meta.usage = ctx->usage->child ? ctx->usage : NULL;
+    meta.usage = ctx->usage->root.child ? &ctx->usage->root : NULL;
     meta.time = r->start_sec + r->start_msec / 1000.0;
 
     tp = ngx_timeofday();

@@ -195,21 +195,26 @@ ngx_http_moa_usage_count(double d)
 
 
 /*
- * A count d added into member a: the sum stops at 2^53 - 1; valueint as
- * cJSON_SetNumberValue() sets it (saturated), without its call.
+ * Member a's count set to d: valueint as cJSON_SetNumberValue() sets it
+ * (saturated), without its call
  */
+static void
+ngx_http_moa_usage_set(cJSON *a, double d)
+{
+    a->valueint = d >= INT_MAX ? INT_MAX
+                  : d <= (double) INT_MIN ? INT_MIN : (int) d;
+    a->valuedouble = d;
+}
+
+
+/* a count d added into member a: the sum stops at 2^53 - 1 */
 static void
 ngx_http_moa_usage_sum(cJSON *a, double d)
 {
     d += a->valuedouble;
 
-    if (d > NGX_HTTP_MOA_USAGE_MAX) {
-        d = NGX_HTTP_MOA_USAGE_MAX;
-    }
-
-    a->valueint = d >= INT_MAX ? INT_MAX
-                  : d <= (double) INT_MIN ? INT_MIN : (int) d;
-    a->valuedouble = d;
+    ngx_http_moa_usage_set(a, d > NGX_HTTP_MOA_USAGE_MAX
+                              ? NGX_HTTP_MOA_USAGE_MAX : d);
 }
 
 
@@ -231,6 +236,96 @@ ngx_http_moa_usage_seen(ngx_http_moa_usage_walk_t *w, int k, double d)
 }
 
 
+void
+ngx_http_moa_usage_init(ngx_http_moa_usage_t *u)
+{
+    memset(&u->root, 0, sizeof(cJSON));
+    u->root.type = cJSON_Object;
+    u->nodes = 0;
+}
+
+
+/* whether member a is a node of the record, not cJSON's */
+static int
+ngx_http_moa_usage_own(const ngx_http_moa_usage_t *u, const cJSON *a)
+{
+    return (uintptr_t) a - (uintptr_t) u->node < sizeof(u->node);
+}
+
+
+/*
+ * The members from a on: the record's own nodes give back only a copied
+ * name, cJSON's go with cJSON_Delete() (the record's are taken first, so
+ * a member of cJSON has none of them below it)
+ */
+static void
+ngx_http_moa_usage_free_members(ngx_http_moa_usage_t *u, cJSON *a)
+{
+    cJSON  *next;
+
+    for ( /* void */ ; a; a = next) {
+        next = a->next;
+
+        if (!ngx_http_moa_usage_own(u, a)) {
+            a->next = NULL;
+            cJSON_Delete(a);
+            continue;
+        }
+
+        ngx_http_moa_usage_free_members(u, a->child);
+
+        if (!(a->type & cJSON_StringIsConst)) {
+            cJSON_free(a->string);
+        }
+    }
+}
+
+
+void
+ngx_http_moa_usage_free(ngx_http_moa_usage_t *u)
+{
+    ngx_http_moa_usage_free_members(u, u->root.child);
+    u->root.child = NULL;
+    u->nodes = 0;
+}
+
+
+/* a member: a number d or an object (type '{'), the record's if any left */
+static cJSON *
+ngx_http_moa_usage_node(ngx_http_moa_usage_t *u, int type, double d)
+{
+    cJSON  *a;
+
+    if (u->nodes == NGX_HTTP_MOA_USAGE_NODES) {
+        return (type == '0') ? cJSON_CreateNumber(d) : cJSON_CreateObject();
+    }
+
+    a = &u->node[u->nodes++];
+
+    memset(a, 0, sizeof(cJSON));
+
+    if (type == '0') {
+        a->type = cJSON_Number;
+        ngx_http_moa_usage_set(a, d);
+
+    } else {
+        a->type = cJSON_Object;
+    }
+
+    return a;
+}
+
+
+/* a member that did not go into the tree (no memory for its name) */
+static void
+ngx_http_moa_usage_drop(ngx_http_moa_usage_t *u, cJSON *a)
+{
+    if (!ngx_http_moa_usage_own(u, a)) {
+        cJSON_Delete(a);
+    }
+}
+
+
 /*
  * A new member of acc: the name as a C string for cJSON (known: the
  * table's, never copied; else copied on the stack, a kept name being
@@ -238,20 +333,20 @@ ngx_http_moa_usage_seen(ngx_http_moa_usage_walk_t *w, int k, double d)
  * without memory.
  */
 static cJSON *
-ngx_http_moa_usage_new(cJSON *acc, const char *name, size_t len,
-    int terminated, int k, int type, double d)
+ngx_http_moa_usage_new(ngx_http_moa_usage_t *u, cJSON *acc,
+    const char *name, size_t len, int terminated, int k, int type, double d)
 {
     char    key[NGX_HTTP_MOA_USAGE_NAME + 1];
     cJSON  *a;
 
-    a = (type == '0') ? cJSON_CreateNumber(d) : cJSON_CreateObject();
+    a = ngx_http_moa_usage_node(u, type, d);
     if (a == NULL) {
         return NULL;
     }
 
     if (k >= 0) {
         if (!cJSON_AddItemToObjectCS(acc, ngx_http_moa_usage_key(k), a)) {
-            cJSON_Delete(a);
+            ngx_http_moa_usage_drop(u, a);
             return NULL;
         }
 
@@ -265,7 +360,7 @@ ngx_http_moa_usage_new(cJSON *acc, const char *name, size_t len,
     }
 
     if (!cJSON_AddItemToObject(acc, name, a)) {
-        cJSON_Delete(a);
+        ngx_http_moa_usage_drop(u, a);
         return NULL;
     }
 
@@ -289,9 +384,9 @@ ngx_http_moa_usage_new(cJSON *acc, const char *name, size_t len,
  * the bound keeps short: the merge stays linear.
  */
 static int
-ngx_http_moa_usage_put(cJSON *acc, cJSON **cursor, int depth,
-    const char *name, size_t len, int terminated, int type, double d,
-    ngx_http_moa_usage_walk_t *w, cJSON **obj)
+ngx_http_moa_usage_put(ngx_http_moa_usage_t *u, cJSON *acc, cJSON **cursor,
+    int depth, const char *name, size_t len, int terminated, int type,
+    double d, ngx_http_moa_usage_walk_t *w, cJSON **obj)
 {
     int     n, k;
     cJSON  *a;
@@ -338,7 +433,8 @@ ngx_http_moa_usage_put(cJSON *acc, cJSON **cursor, int depth,
             return 0;
         }
 
-        a = ngx_http_moa_usage_new(acc, name, len, terminated, k, type, d);
+        a = ngx_http_moa_usage_new(u, acc, name, len, terminated, k, type,
+                                   d);
         if (a == NULL) {
             return -1;
         }
@@ -368,34 +464,34 @@ ngx_http_moa_usage_put(cJSON *acc, cJSON **cursor, int depth,
 
 
 static int
-ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
-    ngx_http_moa_usage_walk_t *w)
+ngx_http_moa_usage_merge(ngx_http_moa_usage_t *u, cJSON *acc,
+    const cJSON *usage, int depth, ngx_http_moa_usage_walk_t *w)
 {
     int           type;
     cJSON        *obj, *cursor;
-    const cJSON  *u;
+    const cJSON  *m;
 
     cursor = acc->child;
 
-    cJSON_ArrayForEach(u, usage) {
+    cJSON_ArrayForEach(m, usage) {
 
-        if (u->string == NULL) {
+        if (m->string == NULL) {
             continue;
         }
 
-        type = cJSON_IsNumber(u) ? '0'
-               : cJSON_IsObject(u) ? '{'
-               : cJSON_IsNull(u) ? 'n' : '"';
+        type = cJSON_IsNumber(m) ? '0'
+               : cJSON_IsObject(m) ? '{'
+               : cJSON_IsNull(m) ? 'n' : '"';
 
-        if (ngx_http_moa_usage_put(acc, &cursor, depth, u->string,
-                                   strlen(u->string), 1, type,
-                                   u->valuedouble, w, &obj)
+        if (ngx_http_moa_usage_put(u, acc, &cursor, depth, m->string,
+                                   strlen(m->string), 1, type,
+                                   m->valuedouble, w, &obj)
             != 0)
         {
             return -1;
         }
 
-        if (obj && ngx_http_moa_usage_merge(obj, u, depth + 1, w) != 0) {
+        if (obj && ngx_http_moa_usage_merge(u, obj, m, depth + 1, w) != 0) {
             return -1;
         }
     }
@@ -409,7 +505,8 @@ ngx_http_moa_usage_merge(cJSON *acc, const cJSON *usage, int depth,
  * reported either; a call without any count adds no total.
  */
 static int
-ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
+ngx_http_moa_usage_total(ngx_http_moa_usage_t *u,
+    ngx_http_moa_usage_walk_t *w)
 {
     cJSON  *obj, *cursor;
 
@@ -420,7 +517,7 @@ ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
     cursor = NULL;
 
     /* the sum of two counts, each at most 2^53 - 1, clamped by put() */
-    return ngx_http_moa_usage_put(acc, &cursor, 1, "total_tokens",
+    return ngx_http_moa_usage_put(u, &u->root, &cursor, 1, "total_tokens",
                                   sizeof("total_tokens") - 1, 1, '0',
                                   ngx_http_moa_usage_count(w->prompt
                                                            + w->completion)
@@ -437,7 +534,7 @@ ngx_http_moa_usage_total(cJSON *acc, ngx_http_moa_usage_walk_t *w)
  * or -1 without memory.
  */
 int
-ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
+ngx_http_moa_usage_add(ngx_http_moa_usage_t *u, const cJSON *usage)
 {
     ngx_http_moa_usage_walk_t  w;
 
@@ -447,8 +544,8 @@ ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage)
 
     memset(&w, 0, sizeof(ngx_http_moa_usage_walk_t));
 
-    if (ngx_http_moa_usage_merge(acc, usage, 1, &w) != 0
-        || ngx_http_moa_usage_total(acc, &w) != 0)
+    if (ngx_http_moa_usage_merge(u, &u->root, usage, 1, &w) != 0
+        || ngx_http_moa_usage_total(u, &w) != 0)
     {
         return -1;
     }
@@ -538,9 +635,9 @@ ngx_http_moa_usage_tok_key(ngx_http_moa_buf_t *b,
 
 /* usage_merge() on tokens: object obj of j added into acc */
 static int
-ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
-    uint32_t obj, int depth, ngx_http_moa_buf_t *key,
-    ngx_http_moa_usage_walk_t *w)
+ngx_http_moa_usage_merge_tok(ngx_http_moa_usage_t *u, cJSON *acc,
+    const ngx_http_moa_json_t *j, uint32_t obj, int depth,
+    ngx_http_moa_buf_t *key, ngx_http_moa_usage_walk_t *w)
 {
     int          type, terminated, i;
     double       d;
@@ -599,15 +696,16 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
 
         d = (type == '0') ? ngx_http_moa_usage_tok_double(&j->tok[v]) : 0;
 
-        if (ngx_http_moa_usage_put(acc, &cursor, depth, name, len,
+        if (ngx_http_moa_usage_put(u, acc, &cursor, depth, name, len,
                                    terminated, type, d, w, &a)
             != 0)
         {
             return -1;
         }
 
-        if (a && ngx_http_moa_usage_merge_tok(a, j, v, depth + 1, key, w)
-                 != 0)
+        if (a
+            && ngx_http_moa_usage_merge_tok(u, a, j, v, depth + 1, key, w)
+               != 0)
         {
             return -1;
         }
@@ -619,7 +717,8 @@ ngx_http_moa_usage_merge_tok(cJSON *acc, const ngx_http_moa_json_t *j,
 
 /* usage_add() of a parsed reply's usage, from its tokens */
 int
-ngx_http_moa_usage_add_reply(cJSON *acc, const ngx_http_moa_reply_t *rep)
+ngx_http_moa_usage_add_reply(ngx_http_moa_usage_t *u,
+    const ngx_http_moa_reply_t *rep)
 {
     int                         rc;
     ngx_http_moa_buf_t          key;
@@ -632,12 +731,12 @@ ngx_http_moa_usage_add_reply(cJSON *acc, const ngx_http_moa_reply_t *rep)
     memset(&key, 0, sizeof(ngx_http_moa_buf_t));
     memset(&w, 0, sizeof(ngx_http_moa_usage_walk_t));
 
-    rc = ngx_http_moa_usage_merge_tok(acc, &rep->json, rep->usage_at, 1,
-                                      &key, &w);
+    rc = ngx_http_moa_usage_merge_tok(u, &u->root, &rep->json, rep->usage_at,
+                                      1, &key, &w);
 
     ngx_http_moa_buf_free(&key);
 
-    if (rc != 0 || ngx_http_moa_usage_total(acc, &w) != 0) {
+    if (rc != 0 || ngx_http_moa_usage_total(u, &w) != 0) {
         return -1;
     }
 

@@ -3,8 +3,8 @@
  * Copyright (C) ngx_http_moa_module authors
  *
  * Pure code: the usage of the calls summed into one cJSON object (from a
- * tree, or straight from a parsed reply's tokens), read, found in a
- * complete reply, and printed.
+ * tree, or straight from a parsed reply's tokens) held in a record of its
+ * own, read, found in a complete reply, and printed.
  */
 
 
@@ -35,11 +35,28 @@
 
 
 /*
- * acc: an object that only usage_add() and usage_add_reply() add to (its
- * names unique; those of providers' usual members are static strings)
+ * The summed usage: a cJSON object (root) that only usage_add() and
+ * usage_add_reply() add to, its names unique (those of providers' usual
+ * members are static strings), read as any cJSON tree.  Its first
+ * members are nodes of the record itself, as many as OpenAI's full usage
+ * has (three counts, two details objects, their six counts), so that
+ * summing a usage allocates nothing and freeing it frees nothing; more
+ * come from cJSON.  usage_init() before use, usage_free()
+ * after (a record of zeros may be freed).
  */
-int ngx_http_moa_usage_add(cJSON *acc, const cJSON *usage);
-int ngx_http_moa_usage_add_reply(cJSON *acc,
+#define NGX_HTTP_MOA_USAGE_NODES    11
+
+typedef struct {
+    cJSON                       root;
+    cJSON                       node[NGX_HTTP_MOA_USAGE_NODES];
+    unsigned                    nodes;         /* of node[] taken */
+} ngx_http_moa_usage_t;
+
+
+void ngx_http_moa_usage_init(ngx_http_moa_usage_t *u);
+void ngx_http_moa_usage_free(ngx_http_moa_usage_t *u);
+int ngx_http_moa_usage_add(ngx_http_moa_usage_t *u, const cJSON *usage);
+int ngx_http_moa_usage_add_reply(ngx_http_moa_usage_t *u,
     const ngx_http_moa_reply_t *rep);
 int ngx_http_moa_usage_reported(const cJSON *acc);
 long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
@@ -47,6 +64,14 @@ long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
 int ngx_http_moa_usage_required(const char *s);
 void ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage);
 int ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage);
+
+
+/* the sum's tree, for its readers: NULL without a record */
+static inline cJSON *
+ngx_http_moa_usage_tree(ngx_http_moa_usage_t *u)
+{
+    return u ? &u->root : NULL;
+}
 
 
 /* a provider's number as long long: clamped, the cast would be undefined */

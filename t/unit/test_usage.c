@@ -23,6 +23,41 @@
 
 
 /*
+ * An accumulator on the heap, handled as its tree: the record's root is
+ * its first member, so the tree's address is the record's
+ */
+static cJSON *
+usage_new(void)
+{
+    ngx_http_moa_usage_t  *u;
+
+    u = malloc(sizeof(ngx_http_moa_usage_t));
+    if (u == NULL) {
+        abort();
+    }
+
+    ngx_http_moa_usage_init(u);
+
+    return &u->root;
+}
+
+
+static ngx_http_moa_usage_t *
+rec(cJSON *acc)
+{
+    return (ngx_http_moa_usage_t *) acc;
+}
+
+
+static void
+usage_done(cJSON *acc)
+{
+    ngx_http_moa_usage_free(rec(acc));
+    free(rec(acc));
+}
+
+
+/*
  * usage_add() over a and b (b may be NULL), and the same usages summed from
  * a reply's tokens by reply_usage_add(): both sums must print the same.
  */
@@ -40,13 +75,13 @@ usage_sum(const char *a, const char *b)
     list[0] = a;
     list[1] = b;
 
-    acc = cJSON_CreateObject();
-    tacc = cJSON_CreateObject();
+    acc = usage_new();
+    tacc = usage_new();
     memset(&text, 0, sizeof(text));
 
     for (i = 0; i < 2 && list[i]; i++) {
         u = cJSON_Parse(list[i]);
-        ok(ngx_http_moa_usage_add(acc, u) >= 0, "usage_add %s", list[i]);
+        ok(ngx_http_moa_usage_add(rec(acc), u) >= 0, "usage_add %s", list[i]);
         cJSON_Delete(u);
 
         text.len = 0;
@@ -56,7 +91,7 @@ usage_sum(const char *a, const char *b)
         ngx_http_moa_buf_lit(&text, "}");
 
         ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
-           && ngx_http_moa_usage_add_reply(tacc, &rep) >= 0,
+           && ngx_http_moa_usage_add_reply(rec(tacc), &rep) >= 0,
            "reply_usage_add %s", list[i]);
         ngx_http_moa_reply_free(&rep);
     }
@@ -67,7 +102,7 @@ usage_sum(const char *a, const char *b)
     free(s1);
     free(s2);
 
-    cJSON_Delete(tacc);
+    usage_done(tacc);
     ngx_http_moa_buf_free(&text);
 
     return acc;
@@ -106,7 +141,7 @@ test_usage(void)
     ok(!jhas(acc, "cost"), "sum: a fraction is not a count");
     ok(!jhas(acc, "provider") && !jhas(acc, "flags"),
        "sum: strings and arrays are not summed");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /*
      * a name that starts with a shorter one ("prompt_tokens_details"
@@ -122,7 +157,7 @@ test_usage(void)
            "sum: a name after a longer one starting with it");
     is_int(jnum(acc, "prompt_tokens_details.cached_tokens"), 4,
            "sum: the longer name kept apart");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* missing totals: prompt + completion count */
     acc = usage_sum("{\"prompt_tokens\":7,\"completion_tokens\":3}",
@@ -130,7 +165,7 @@ test_usage(void)
                     "\"total_tokens\":2}");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 12,
            "no total in the first call: 10 + 2");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     acc = usage_sum("{\"prompt_tokens\":1,\"completion_tokens\":1,"
                     "\"total_tokens\":2}",
@@ -139,19 +174,19 @@ test_usage(void)
            "no total in the second call: 2 + 7");
     is_int(ngx_http_moa_usage_get(acc, "completion_tokens"), 1,
            "no completion_tokens in the second");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     acc = usage_sum("{}", NULL);
     ok(acc->child == NULL && !ngx_http_moa_usage_reported(acc),
        "an empty usage adds nothing, not even a total");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     acc = usage_sum("{\"prompt_tokens\":\"7\",\"completion_tokens\":null,"
                     "\"total_tokens\":\"9\"}", NULL);
     ok(!jhas(acc, "prompt_tokens"), "a string count is ignored");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 0,
            "a string total: counted as missing");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* numbers as cJSON reads them, keys with escapes; counts only */
     acc = usage_sum("{\"prompt_\\u0074okens\":5,\"completion_tokens\":"
@@ -171,24 +206,24 @@ test_usage(void)
            "15 digits exactly");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 5 + 2 + 4,
            "no total in either: the valid prompt + completion of each");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* mismatched shapes: ignored, no crash */
     acc = usage_sum("{\"details\":{\"a\":1},\"n\":1}",
                     "{\"details\":5,\"n\":{\"a\":1}}");
     is_int(jnum(acc, "details.a"), 1, "number onto object: ignored");
     is_int(jnum(acc, "n"), 1, "object onto number: ignored");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* not an object: nothing */
-    acc = cJSON_CreateObject();
-    ok(ngx_http_moa_usage_add(acc, NULL) == 0 && acc->child == NULL,
+    acc = usage_new();
+    ok(ngx_http_moa_usage_add(rec(acc), NULL) == 0 && acc->child == NULL,
        "usage_add NULL: nothing");
     {
         cJSON  *arr;
 
         arr = cJSON_Parse("[1,2]");
-        ok(ngx_http_moa_usage_add(acc, arr) == 0 && acc->child == NULL,
+        ok(ngx_http_moa_usage_add(rec(acc), arr) == 0 && acc->child == NULL,
            "usage_add of an array: nothing");
         cJSON_Delete(arr);
     }
@@ -196,7 +231,7 @@ test_usage(void)
     s = cJSON_PrintUnformatted(acc);
     is_str(s, "{}", "the accumulator is untouched");
     free(s);
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* usage_get */
     acc = cJSON_Parse("{\"a\":12.9,\"b\":\"3\",\"c\":-4,\"d\":1e15}");
@@ -402,18 +437,18 @@ test_usage_counts(void)
                     "\"completion_tokens\":\"7\",\"total_tokens\":true}");
     ok(acc->child == NULL && !ngx_http_moa_usage_reported(acc),
        "negative, fraction, 1e308, 30 digits, string, boolean: no count");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* what usage_add returns: the members not summed */
-    acc = cJSON_CreateObject();
+    acc = usage_new();
     u = cJSON_Parse("{\"prompt_tokens\":-5,\"completion_tokens\":3,"
                     "\"total_tokens\":null,\"x\":\"s\",\"d\":{\"e\":{}}}");
-    is_int(ngx_http_moa_usage_add(acc, u), 3,
+    is_int(ngx_http_moa_usage_add(rec(acc), u), 3,
            "usage_add: -5, \"s\" and a third level not summed; null absent");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 3,
            "usage_add: the total from the valid counts only");
     cJSON_Delete(u);
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* sums stop at 2^53 - 1 */
     acc = usage_sum("{\"prompt_tokens\":9007199254740991,"
@@ -424,23 +459,23 @@ test_usage_counts(void)
            "a sum stops at 2^53 - 1");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 9007199254740991LL,
            "a derived total stops at 2^53 - 1");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* a mix: one call without usage, one with: the one that reported */
     acc = usage_sum("{\"prompt_tokens\":10,\"completion_tokens\":5}", "{}");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 15,
            "a call that reports nothing adds nothing");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* bounds: 60,000 other members around the known counts */
     memset(&text, 0, sizeof(text));
     memset(&out, 0, sizeof(out));
-    acc = cJSON_CreateObject();
+    acc = usage_new();
 
     usage_huge(&text, 60000, "1");
     ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0,
        "60,000 members: parsed");
-    rc = ngx_http_moa_usage_add_reply(acc, &rep);
+    rc = ngx_http_moa_usage_add_reply(rec(acc), &rep);
     is_int(rc, 60000 - (NGX_HTTP_MOA_USAGE_MEMBERS), "60,000 members: "
            "all but the first few ignored");
     ngx_http_moa_reply_free(&rep);
@@ -458,18 +493,18 @@ test_usage_counts(void)
 
     ngx_http_moa_usage_print(&out, acc);
     ok(out.len < 512, "60,000 members: printed in %d bytes", (int) out.len);
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* the same through a tree */
-    acc = cJSON_CreateObject();
+    acc = usage_new();
     u = cJSON_ParseWithLength(text.data, text.len);
-    is_int(ngx_http_moa_usage_add(acc,
+    is_int(ngx_http_moa_usage_add(rec(acc),
                                   cJSON_GetObjectItemCaseSensitive(u, "usage")),
            60000 - NGX_HTTP_MOA_USAGE_MEMBERS, "tree: the same bound");
     is_int(ngx_http_moa_usage_get(acc, "total_tokens"), 15,
            "tree: total_tokens kept");
     cJSON_Delete(u);
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* the worst a provider can make the answer's usage: bounded */
     {
@@ -487,9 +522,9 @@ test_usage_counts(void)
         strcat(obj, "}");
 
         usage_huge(&text, 20, obj);
-        acc = cJSON_CreateObject();
+        acc = usage_new();
         u = cJSON_ParseWithLength(text.data, text.len);
-        ok(ngx_http_moa_usage_add(acc,
+        ok(ngx_http_moa_usage_add(rec(acc),
                cJSON_GetObjectItemCaseSensitive(u, "usage")) > 0,
            "worst: added");
         cJSON_Delete(u);
@@ -502,7 +537,7 @@ test_usage_counts(void)
         ngx_http_moa_buf_cstr(&text, obj);
         ngx_http_moa_buf_lit(&text, "}");
         u = cJSON_ParseWithLength(text.data, text.len);
-        ok(ngx_http_moa_usage_add(acc, u) > 0, "worst: details added");
+        ok(ngx_http_moa_usage_add(rec(acc), u) > 0, "worst: details added");
         cJSON_Delete(u);
 
         out.len = 0;
@@ -512,7 +547,7 @@ test_usage_counts(void)
         u = check_json_cjson(out.data, out.len);
         ok(u != NULL, "worst: valid JSON");
         cJSON_Delete(u);
-        cJSON_Delete(acc);
+        usage_done(acc);
     }
 
     /* names: a long one or one with other bytes is not kept */
@@ -522,7 +557,7 @@ test_usage_counts(void)
     ok(!jhas(acc, "a b") && cJSON_GetArraySize(acc) == 2
        && cJSON_GetObjectItemCaseSensitive(acc, "ok.-_9") != NULL,
        "names: [A-Za-z0-9_.-], 64 bytes");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     ngx_http_moa_buf_free(&text);
     ngx_http_moa_buf_free(&out);
@@ -591,13 +626,14 @@ usage_sums(const char **list)
     ngx_http_moa_reply_t   rep;
     ngx_http_moa_error_t   err;
 
-    acc = cJSON_CreateObject();
-    tacc = cJSON_CreateObject();
+    acc = usage_new();
+    tacc = usage_new();
     memset(&text, 0, sizeof(text));
 
     for ( /* void */ ; *list; list++) {
         u = cJSON_Parse(*list);
-        ok(u && ngx_http_moa_usage_add(acc, u) >= 0, "usage_add %s", *list);
+        ok(u && ngx_http_moa_usage_add(rec(acc), u) >= 0, "usage_add %s",
+           *list);
         cJSON_Delete(u);
 
         text.len = 0;
@@ -607,7 +643,7 @@ usage_sums(const char **list)
         ngx_http_moa_buf_lit(&text, "}");
 
         ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
-           && ngx_http_moa_usage_add_reply(tacc, &rep) >= 0,
+           && ngx_http_moa_usage_add_reply(rec(tacc), &rep) >= 0,
            "reply_usage_add %s", *list);
         ngx_http_moa_reply_free(&rep);
     }
@@ -618,7 +654,7 @@ usage_sums(const char **list)
     free(s1);
     free(s2);
 
-    cJSON_Delete(tacc);
+    usage_done(tacc);
     ngx_http_moa_buf_free(&text);
 
     return acc;
@@ -638,7 +674,7 @@ usage_sums_printed(const char **list, const char *expected, const char *name)
     ngx_http_moa_usage_print(&out, acc);
     is_mem(out.data, out.len, expected, "summed and printed: %s", name);
 
-    cJSON_Delete(acc);
+    usage_done(acc);
     ngx_http_moa_buf_free(&out);
 }
 
@@ -734,7 +770,7 @@ test_usage_order(void)
     ok(jnum(acc, "completion_tokens_details.accepted_prediction_tokens") == 11
        && jnum(acc, "completion_tokens_details.rejected_prediction_tokens")
           == 22, "names of the same length in another order");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     usage_sums_printed(twice,
                        "{\"prompt_tokens\":6,\"completion_tokens\":2,"
@@ -747,7 +783,7 @@ test_usage_order(void)
            "a count's name in the details");
     ok(!ngx_http_moa_usage_reported(acc) && !jhas(acc, "total_tokens"),
        "a count's name in the details is not the call's count");
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     usage_sums_printed(digits,
                        "{\"prompt_tokens\":1000000000000000,"
@@ -777,7 +813,7 @@ test_usage_order(void)
     free(s1);
     free(s2);
     cJSON_Delete(dup);
-    cJSON_Delete(acc);
+    usage_done(acc);
 
     /* usage_reported: a member of a required name, whatever its value */
     acc = cJSON_Parse("{\"x\":1,\"total_tokens\":\"7\"}");

@@ -210,17 +210,13 @@ relabel_batch_setup(relabel_batch_t *b)
     }
 
     b->ncalls = b->recipe.ncalls * b->recipe.recipe.layers + 3;
-    b->usage = calloc(b->ncalls, sizeof(cJSON *));
-
-    for (i = 0; b->usage && i < b->ncalls; i++) {
-        b->usage[i] = cJSON_CreateObject();
-        if (b->usage[i] == NULL) {
-            return -1;
-        }
-    }
-
+    b->usage = calloc(b->ncalls, sizeof(ngx_http_moa_usage_t));
     if (b->usage == NULL) {
         return -1;
+    }
+
+    for (i = 0; i < b->ncalls; i++) {
+        ngx_http_moa_usage_init(&b->usage[i]);
     }
 
     /* it goes into a form field and a query string */
@@ -596,7 +592,7 @@ relabel_batch_cleanup(relabel_batch_t *b, int remove_state)
     }
 
     for (i = 0; b->usage && i < b->ncalls; i++) {
-        cJSON_Delete(b->usage[i]);
+        ngx_http_moa_usage_free(&b->usage[i]);
     }
 
     free(b->usage);

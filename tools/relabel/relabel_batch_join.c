@@ -117,7 +117,7 @@ relabel_batch_join_reply(relabel_batch_t *b, int stage, int call,
     /* per call: each proposer may have a model (and price) of its own */
     slot = relabel_batch_slot(b, stage, call);
 
-    if (ngx_http_moa_usage_add_reply(b->usage[slot], &rep) < 0) {
+    if (ngx_http_moa_usage_add_reply(&b->usage[slot], &rep) < 0) {
         b->run->fatal = 1;
     }
 

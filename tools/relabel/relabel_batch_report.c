@@ -49,8 +49,10 @@ relabel_batch_report_stage(relabel_batch_t *b, int stage,
     models[0] = '\0';
 
     for (call = first; call <= last; call++) {
-        cin = ngx_http_moa_usage_get(b->usage[call], "prompt_tokens");
-        cout = ngx_http_moa_usage_get(b->usage[call], "completion_tokens");
+        cin = ngx_http_moa_usage_get(&b->usage[call].root,
+                                     "prompt_tokens");
+        cout = ngx_http_moa_usage_get(&b->usage[call].root,
+                                      "completion_tokens");
         cin = cin < 0 ? 0 : cin;
         cout = cout < 0 ? 0 : cout;
         in += cin;

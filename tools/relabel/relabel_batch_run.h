@@ -22,6 +22,7 @@
 #include "relabel_run.h"
 #include "relabel_batch.h"
 #include "relabel_batch_recipe.h"
+#include "ngx_http_moa_usage.h"
 
 
 /* the Files and Batches API of one provider */
@@ -124,7 +125,7 @@ typedef struct {
     int                      *fds;           /* per part: output, error */
     size_t                    nfds;
 
-    cJSON                   **usage;         /* summed, per ref of a row */
+    ngx_http_moa_usage_t     *usage;         /* summed, per ref of a row */
     unsigned long             sent[RELABEL_BATCH_NSTAGES];
     unsigned long             failed[RELABEL_BATCH_NSTAGES];
     unsigned long             rounds_retried;
