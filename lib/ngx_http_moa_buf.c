@@ -241,7 +241,6 @@ ngx_http_moa_buf_cache_alloc(size_t size, size_t *got)
 {
     int                        k, last;
     void                      *p;
-    size_t                     i;
     ngx_http_moa_buf_class_t  *c;
 
     k = ngx_http_moa_buf_cache_class(size);
@@ -249,27 +248,31 @@ ngx_http_moa_buf_cache_alloc(size_t size, size_t *got)
     if (k >= 0) {
         last = (k + 1 < NGX_HTTP_MOA_BUF_CACHE_CLASSES) ? k + 1 : k;
 
+        /*
+         * the last freed of the size's class, else of the next: one look
+         * at each (a walk over the classes' blocks cost more than it
+         * saved); the last freed is also the likeliest in the CPU cache
+         */
+
         for ( /* void */ ; k <= last; k++) {
             c = &ngx_http_moa_buf_cache[k];
 
-            /* the last freed first: the likeliest still in the CPU cache */
-
-            for (i = c->n; i-- > 0; /* void */) {
-                if (c->size[i] < size || c->size[i] / 2 > size) {
-                    continue;
-                }
-
-                p = c->p[i];
-                *got = c->size[i];
-
-                c->n--;
-                c->p[i] = c->p[c->n];
-                c->size[i] = c->size[c->n];
-
-                ngx_http_moa_buf_unpoison(p, *got);
-
-                return p;
+            if (c->n == 0) {
+                continue;
             }
+
+            *got = c->size[c->n - 1];
+
+            if (*got < size || *got / 2 > size) {
+                continue;
+            }
+
+            c->n--;
+            p = c->p[c->n];
+
+            ngx_http_moa_buf_unpoison(p, *got);
+
+            return p;
         }
     }
 
