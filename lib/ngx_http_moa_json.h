@@ -75,6 +75,7 @@ typedef struct {
 } ngx_http_moa_json_t;
 
 
+/* j zeroed before its first parse (its token array is reused after) */
 int ngx_http_moa_json_parse(ngx_http_moa_json_t *j, const char *p,
     size_t len);
 void ngx_http_moa_json_free(ngx_http_moa_json_t *j);

@@ -57,11 +57,12 @@ ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
 
 /*
  * The sought key an escaped key (token t) is, decoded, of those not found
- * yet: its index, or -1.  Rare: apart, to keep find_keys()' loop short.
+ * yet (a bit of found each): its index, or -1.  Rare: apart (not inlined,
+ * or its locals crowd find_set()'s loop out of registers).
  */
-static int
+static __attribute__((noinline)) int
 ngx_http_moa_json_find_escaped(const ngx_http_moa_json_tok_t *t,
-    const ngx_http_moa_json_key_t *keys, int nkeys, const int *at)
+    const ngx_http_moa_json_keys_t *set, uint32_t found)
 {
     int                          i;
     ngx_http_moa_json_member_t   m;
@@ -70,8 +71,10 @@ ngx_http_moa_json_find_escaped(const ngx_http_moa_json_tok_t *t,
     m.key_len = t->len - 2;
     m.escaped = 1;
 
-    for (i = 0; i < nkeys; i++) {
-        if (at[i] < 0 && ngx_http_moa_json_key_decoded(&m, keys[i].name)) {
+    for (i = 0; i < set->nkeys; i++) {
+        if (!(found & ((uint32_t) 1 << i))
+            && ngx_http_moa_json_key_decoded(&m, set->keys[i].name))
+        {
             return i;
         }
     }
@@ -84,49 +87,120 @@ void
 ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
     const ngx_http_moa_json_key_t *keys, int nkeys, int *at)
 {
-    int                             i, left;
-    size_t                          len;
-    uint32_t                        k, end;
-    const char                     *key;
-    const ngx_http_moa_json_tok_t  *tok, *t;
+    int                        i;
+    ngx_http_moa_json_keys_t   set;
 
-    for (i = 0; i < nkeys; i++) {
+    /* callers with keys of their own (tools, tests): a set for the call */
+
+    set.keys = keys;
+    set.nkeys = nkeys < NGX_HTTP_MOA_JSON_KEYS_MAX
+                ? nkeys : NGX_HTTP_MOA_JSON_KEYS_MAX;
+    set.ready = 0;
+
+    ngx_http_moa_json_find_set(j, obj, &set, at);
+
+    for (i = set.nkeys; i < nkeys; i++) {
         at[i] = -1;
     }
+}
 
-    if (obj < 0 || j->tok[obj].type != '{') {
-        return;
+
+void
+ngx_http_moa_json_keys_prepare(ngx_http_moa_json_keys_t *set)
+{
+    int                             i;
+    size_t                          h;
+    const unsigned char            *p;
+    const ngx_http_moa_json_key_t  *key;
+
+    memset(set->slot, 0, sizeof(set->slot));
+    memset(set->next, 0, sizeof(set->next));
+
+    /* each chain in the keys' order: a key sought twice takes the next */
+
+    for (i = set->nkeys - 1; i >= 0; i--) {
+        key = &set->keys[i];
+
+        p = (const unsigned char *) key->name;
+
+        h = (key->len == 0)
+            ? ngx_http_moa_json_keys_hash(0, '"', '"')
+            : ngx_http_moa_json_keys_hash(key->len, p[0], p[key->len - 1]);
+
+        set->next[i] = set->slot[h];
+        set->slot[h] = (uint8_t) (i + 1);
     }
 
-    tok = j->tok;
-    left = nkeys;
-    end = tok[obj].next;
+    set->ready = 1;
+}
 
-    for (k = obj + 1; k < end && left; k = t[1].next) {
-        t = &tok[k];
 
-        if (t->escaped) {
-            i = ngx_http_moa_json_find_escaped(t, keys, nkeys, at);
+void
+ngx_http_moa_json_find_set(const ngx_http_moa_json_t *j, int obj,
+    ngx_http_moa_json_keys_t *set, int *at)
+{
+    int                             i;
+    size_t                          len;
+    uint32_t                        k, end, found, all, miss, bit;
+    const unsigned char            *p;
+    const ngx_http_moa_json_tok_t  *tok, *t;
 
-        } else {
-            /* the key's text without its quotes */
-            key = t->p + 1;
+    if (!set->ready) {
+        ngx_http_moa_json_keys_prepare(set);
+    }
+
+    /* a bit a key found: no array to clear first, -1 written at the end */
+
+    found = 0;
+    all = (set->nkeys >= 32) ? 0xffffffff
+                             : ((uint32_t) 1 << set->nkeys) - 1;
+
+    if (obj >= 0 && j->tok[obj].type == '{') {
+        tok = j->tok;
+        end = tok[obj].next;
+
+        for (k = obj + 1; k < end && found != all; k = t[1].next) {
+            t = &tok[k];
+
+            if (t->escaped) {
+                i = ngx_http_moa_json_find_escaped(t, set, found);
+
+                if (i >= 0) {
+                    found |= (uint32_t) 1 << i;
+                    at[i] = (int) k + 1;
+                }
+
+                continue;
+            }
+
+            /*
+             * the key's text is p[1..len] between its quotes: p[1] its
+             * first byte and p[len] its last, the quotes when it is empty
+             */
+
+            p = (const unsigned char *) t->p;
             len = t->len - 2;
 
-            for (i = 0; i < nkeys; i++) {
-                /* most keys differ in length: the one test for them */
-                if (keys[i].len == len && at[i] < 0
-                    && ngx_http_moa_json_find_eq(key, keys[i].name, len))
+            i = set->slot[ngx_http_moa_json_keys_hash(len, p[1], p[len])];
+
+            for ( /* void */ ; i; i = set->next[i]) {
+                i--;
+                bit = (uint32_t) 1 << i;
+
+                if (set->keys[i].len == len && !(found & bit)
+                    && ngx_http_moa_json_find_eq((const char *) p + 1,
+                                                 set->keys[i].name, len))
                 {
+                    found |= bit;
+                    at[i] = (int) k + 1;
                     break;
                 }
             }
         }
+    }
 
-        if (i >= 0 && i < nkeys) {
-            at[i] = (int) k + 1;
-            left--;
-        }
+    for (miss = all & ~found; miss; miss &= miss - 1) {
+        at[__builtin_ctz(miss)] = -1;
     }
 }
 

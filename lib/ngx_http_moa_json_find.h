@@ -37,6 +37,43 @@ void ngx_http_moa_json_find_keys(const ngx_http_moa_json_t *j, int obj,
     const ngx_http_moa_json_key_t *keys, int nkeys, int *at);
 
 /*
+ * A fixed set of keys prepared once for the lookups of a hot path: a table
+ * of 64 slots by a hash of a name's length, first and last bytes, each the
+ * head of a chain of the keys in it in the keys' order, so that most
+ * members' keys meet an empty slot and are compared with no name.  Declare
+ * one static (not const) with ngx_http_moa_json_keys(array); the first
+ * lookup prepares it.  At most NGX_HTTP_MOA_JSON_KEYS_MAX keys.
+ */
+#define NGX_HTTP_MOA_JSON_KEYS_MAX    32
+#define NGX_HTTP_MOA_JSON_KEYS_SLOTS  64
+
+typedef struct {
+    const ngx_http_moa_json_key_t  *keys;
+    int                             nkeys;
+    int                             ready;
+    /* 1 + the first key of a slot, 0 none */
+    uint8_t                         slot[NGX_HTTP_MOA_JSON_KEYS_SLOTS];
+    /* 1 + the next key of the same slot, 0 none */
+    uint8_t                         next[NGX_HTTP_MOA_JSON_KEYS_MAX];
+} ngx_http_moa_json_keys_t;
+
+/*
+ * the slot of a name of len bytes whose first and last bytes are f and l
+ * (both '"' for the empty name: its quotes, as in the JSON text)
+ */
+#define ngx_http_moa_json_keys_hash(len, f, l)                               \
+    (((len) * 7 + (f) * 3 + (l)) & (NGX_HTTP_MOA_JSON_KEYS_SLOTS - 1))
+
+#define ngx_http_moa_json_keys(k)                                            \
+    { k, (int) (sizeof(k) / sizeof(k[0])), 0, { 0 }, { 0 } }
+
+void ngx_http_moa_json_keys_prepare(ngx_http_moa_json_keys_t *set);
+
+/* as ngx_http_moa_json_find_keys, with a set: at[i] for set->keys[i] */
+void ngx_http_moa_json_find_set(const ngx_http_moa_json_t *j, int obj,
+    ngx_http_moa_json_keys_t *set, int *at);
+
+/*
  * compares a member's key with a plain name, decoding escapes if needed;
  * as for cJSON, whose view request validation uses, \u0000 ends the key
  */

@@ -36,7 +36,13 @@ static const ngx_http_moa_json_key_t  ngx_http_moa_message_fields[] = {
     ngx_http_moa_json_key("role")
 };
 
-#define ngx_http_moa_nkeys(keys)  (int) (sizeof(keys) / sizeof(keys[0]))
+/* prepared by their first lookup: the keys by length */
+static ngx_http_moa_json_keys_t  ngx_http_moa_reply_keys =
+    ngx_http_moa_json_keys(ngx_http_moa_reply_fields);
+static ngx_http_moa_json_keys_t  ngx_http_moa_choice_keys =
+    ngx_http_moa_json_keys(ngx_http_moa_choice_fields);
+static ngx_http_moa_json_keys_t  ngx_http_moa_message_keys =
+    ngx_http_moa_json_keys(ngx_http_moa_message_fields);
 
 
 /* a reply with an "error" member (token e): its message into err */
@@ -95,9 +101,7 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         return -1;
     }
 
-    ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_reply_fields,
-                                ngx_http_moa_nkeys(ngx_http_moa_reply_fields),
-                                at);
+    ngx_http_moa_json_find_set(j, 0, &ngx_http_moa_reply_keys, at);
 
     e = at[0];
 
@@ -138,9 +142,7 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
         ch = &rep->choices[rep->nchoices++];
         ngx_http_moa_json_span(j, i, &ch->span);
 
-        ngx_http_moa_json_find_keys(j, i, ngx_http_moa_choice_fields,
-                                ngx_http_moa_nkeys(ngx_http_moa_choice_fields),
-                                ca);
+        ngx_http_moa_json_find_set(j, i, &ngx_http_moa_choice_keys, ca);
 
         msg = ca[0];
         ngx_http_moa_json_tok_span(j, msg, &ch->message);
@@ -153,9 +155,7 @@ ngx_http_moa_reply_parse(ngx_http_moa_reply_t *rep, const char *p,
             return -1;
         }
 
-        ngx_http_moa_json_find_keys(j, msg, ngx_http_moa_message_fields,
-                                ngx_http_moa_nkeys(ngx_http_moa_message_fields),
-                                ma);
+        ngx_http_moa_json_find_set(j, msg, &ngx_http_moa_message_keys, ma);
 
         ngx_http_moa_json_tok_span(j, ma[0], &ch->content);
         ngx_http_moa_json_tok_span(j, ma[1], &ch->tool_calls);

@@ -185,6 +185,13 @@ static const ngx_http_moa_json_key_t
     ngx_http_moa_json_key("moa")
 };
 
+/* prepared by its first lookup: the keys by length */
+static ngx_http_moa_json_keys_t  ngx_http_moa_request_set =
+    ngx_http_moa_json_keys(ngx_http_moa_request_keys);
+
+_Static_assert(NGX_HTTP_MOA_REQ_NKEYS <= NGX_HTTP_MOA_JSON_KEYS_MAX,
+               "the request's keys fit a set");
+
 
 /* "model": a string, required; decoded into req->model */
 static int
@@ -542,8 +549,7 @@ ngx_http_moa_request_parse(ngx_http_moa_request_t *req, const char *body,
         return -1;
     }
 
-    ngx_http_moa_json_find_keys(j, 0, ngx_http_moa_request_keys,
-                                NGX_HTTP_MOA_REQ_NKEYS, at);
+    ngx_http_moa_json_find_set(j, 0, &ngx_http_moa_request_set, at);
 
     req->audio = at[NGX_HTTP_MOA_REQ_AUDIO];
     req->modalities = at[NGX_HTTP_MOA_REQ_MODALITIES];

@@ -131,6 +131,7 @@ test_find_lengths(void)
 
             /* the one differing in a byte first, then the name itself */
             snprintf(text, sizeof(text), "{\"%s\":1,\"%s\":2}", other, name);
+            memset(&j, 0, sizeof(j));
 
             if (!ok(ngx_http_moa_json_parse(&j, text, strlen(text)) == 0,
                     "parsed %s", text))
@@ -179,6 +180,7 @@ test_find_keys(void)
         ngx_http_moa_json_key("content")
     };
 
+    memset(&j, 0, sizeof(j));
     ok(ngx_http_moa_json_parse(&j, S(text)) == 0, "parsed");
 
     ngx_http_moa_json_find_keys(&j, 0, keys, 4, at);
@@ -202,12 +204,78 @@ test_find_keys(void)
 }
 
 
+/*
+ * prepared sets: names of one length (one slot's chain or not), a key
+ * sought twice, an escaped key, an absent one; the set reused, prepared
+ * once
+ */
+static void
+test_find_set(void)
+{
+    int                             at[6], i;
+    ngx_http_moa_json_t             j;
+    static const char               text[] =
+        "{\"usage\":1,\"model\":2,\"error\":3,\"m\\u006fdel\":4,"
+        "\"model\":5,\"\":6,\"a_name_longer_than_thirty_two_bytes\":7}";
+    static const ngx_http_moa_json_key_t  five[6] = {
+        ngx_http_moa_json_key("error"),
+        ngx_http_moa_json_key("model"),
+        ngx_http_moa_json_key("usage"),
+        ngx_http_moa_json_key("model"),
+        ngx_http_moa_json_key("absent"),
+        ngx_http_moa_json_key("a_name_longer_than_thirty_two_bytes")
+    };
+    static ngx_http_moa_json_keys_t       set = ngx_http_moa_json_keys(five);
+    static const ngx_http_moa_json_key_t  other[3] = {
+        ngx_http_moa_json_key(""),
+        ngx_http_moa_json_key("modem"),
+        ngx_http_moa_json_key("model")
+    };
+    static ngx_http_moa_json_keys_t       oset = ngx_http_moa_json_keys(other);
+
+    memset(&j, 0, sizeof(j));
+    ok(ngx_http_moa_json_parse(&j, S(text)) == 0, "parsed");
+
+    is_int(set.nkeys, 6, "set: its keys counted");
+    is_int(set.ready, 0, "set: not prepared before its first lookup");
+
+    for (i = 0; i < 2; i++) {
+        memset(at, 0x55, sizeof(at));
+        ngx_http_moa_json_find_set(&j, 0, &set, at);
+
+        is_int(at[0], 6, "set: names of one length, each its own");
+        is_int(at[1], 4, "set: the first of duplicates");
+        is_int(at[2], 2, "set: the first member");
+        is_int(at[3], 8, "set: a key sought twice takes the next (escaped)");
+        is_int(at[4], -1, "set: an absent key, -1");
+        is_int(at[5], 14, "set: a name of 35 bytes");
+    }
+
+    is_int(set.ready, 1, "set: prepared once");
+
+    memset(at, 0x55, sizeof(at));
+    ngx_http_moa_json_find_set(&j, 0, &oset, at);
+    ok(at[0] == 12 && at[1] == -1 && at[2] == 4, "set: the empty key, a "
+       "name of another's length and first byte absent");
+
+    memset(at, 0x55, sizeof(at));
+    ngx_http_moa_json_find_set(&j, 2, &oset, at);
+    ok(at[0] == -1 && at[1] == -1 && at[2] == -1, "set: not an object");
+
+    ngx_http_moa_json_find_set(&j, -1, &oset, at);
+    ok(at[0] == -1 && at[1] == -1 && at[2] == -1, "set: no token");
+
+    ngx_http_moa_json_free(&j);
+}
+
+
 int
 main(void)
 {
     test_key_is();
     test_find_lengths();
     test_find_keys();
+    test_find_set();
 
     return done_testing();
 }
