@@ -135,6 +135,54 @@ ngx_http_moa_json_keys_prepare(ngx_http_moa_json_keys_t *set)
 }
 
 
+/*
+ * A member's key in a set: a plain key by its slot (m->key is its text,
+ * after its opening quote), an escaped one decoded against each key
+ */
+int
+ngx_http_moa_json_keys_find(ngx_http_moa_json_keys_t *set,
+    const ngx_http_moa_json_member_t *m)
+{
+    int                   i;
+    size_t                len;
+    const unsigned char  *p;
+
+    if (!set->ready) {
+        ngx_http_moa_json_keys_prepare(set);
+    }
+
+    if (m->escaped) {
+        for (i = 0; i < set->nkeys; i++) {
+            if (ngx_http_moa_json_key_decoded(m, set->keys[i].name)) {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /* as in the JSON text: p[1] the first byte, p[len] the last */
+
+    p = (const unsigned char *) m->key - 1;
+    len = m->key_len;
+
+    for (i = set->slot[ngx_http_moa_json_keys_hash(len, p[1], p[len])];
+         i;
+         i = set->next[i])
+    {
+        i--;
+
+        if (set->keys[i].len == len
+            && ngx_http_moa_json_find_eq(m->key, set->keys[i].name, len))
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
 void
 ngx_http_moa_json_find_set(const ngx_http_moa_json_t *j, int obj,
     ngx_http_moa_json_keys_t *set, int *at)

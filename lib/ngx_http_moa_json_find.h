@@ -84,6 +84,10 @@ static inline int ngx_http_moa_json_key_is(
 int ngx_http_moa_json_key_decoded(const ngx_http_moa_json_member_t *m,
     const char *name);
 
+/* which key of a set a member's key is (the first of its name), or -1 */
+int ngx_http_moa_json_keys_find(ngx_http_moa_json_keys_t *set,
+    const ngx_http_moa_json_member_t *m);
+
 
 /*
  * Inline for a plain key: callers pass names as literals, whose length

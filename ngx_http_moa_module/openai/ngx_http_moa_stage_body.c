@@ -17,39 +17,64 @@
 #include "ngx_http_moa_json_find.h"
 
 
+/*
+ * The client's members a body leaves out or keeps, as key sets (prepared
+ * by their first lookup: one look at a slot a member, most find it empty)
+ */
+
 /* never sent on internal (proposal, critique) calls */
-static const char  *ngx_http_moa_proposal_drop[] = {
-    "model", "messages", "stream", "stream_options", "n", "temperature",
-    "seed", "logprobs", "top_logprobs", "store", "metadata", NULL
+static const ngx_http_moa_json_key_t  ngx_http_moa_proposal_drop_keys[] = {
+    ngx_http_moa_json_key("model"),
+    ngx_http_moa_json_key("messages"),
+    ngx_http_moa_json_key("stream"),
+    ngx_http_moa_json_key("stream_options"),
+    ngx_http_moa_json_key("n"),
+    ngx_http_moa_json_key("temperature"),
+    ngx_http_moa_json_key("seed"),
+    ngx_http_moa_json_key("logprobs"),
+    ngx_http_moa_json_key("top_logprobs"),
+    ngx_http_moa_json_key("store"),
+    ngx_http_moa_json_key("metadata")
 };
 
 /* the only client fields a critique carries: it must be plain text */
-static const char  *ngx_http_moa_critique_keep[] = {
-    "tools", "user", "safety_identifier", "service_tier", "prompt_cache_key",
-    "reasoning_effort", NULL
+static const ngx_http_moa_json_key_t  ngx_http_moa_critique_keep_keys[] = {
+    ngx_http_moa_json_key("tools"),
+    ngx_http_moa_json_key("user"),
+    ngx_http_moa_json_key("safety_identifier"),
+    ngx_http_moa_json_key("service_tier"),
+    ngx_http_moa_json_key("prompt_cache_key"),
+    ngx_http_moa_json_key("reasoning_effort")
 };
 
 /* replaced by the module on the synthesis call */
-static const char  *ngx_http_moa_synthesis_drop[] = {
-    "model", "messages", "stream", "stream_options", NULL
+static const ngx_http_moa_json_key_t  ngx_http_moa_synthesis_drop_keys[] = {
+    ngx_http_moa_json_key("model"),
+    ngx_http_moa_json_key("messages"),
+    ngx_http_moa_json_key("stream"),
+    ngx_http_moa_json_key("stream_options")
 };
 
-static const char  *ngx_http_moa_max_tokens_keys[] = {
-    "max_tokens", "max_completion_tokens", NULL
+static const ngx_http_moa_json_key_t  ngx_http_moa_max_tokens_keys[] = {
+    ngx_http_moa_json_key("max_tokens"),
+    ngx_http_moa_json_key("max_completion_tokens")
 };
+
+static ngx_http_moa_json_keys_t  ngx_http_moa_proposal_drop =
+    ngx_http_moa_json_keys(ngx_http_moa_proposal_drop_keys);
+static ngx_http_moa_json_keys_t  ngx_http_moa_critique_keep =
+    ngx_http_moa_json_keys(ngx_http_moa_critique_keep_keys);
+static ngx_http_moa_json_keys_t  ngx_http_moa_synthesis_drop =
+    ngx_http_moa_json_keys(ngx_http_moa_synthesis_drop_keys);
+static ngx_http_moa_json_keys_t  ngx_http_moa_max_tokens =
+    ngx_http_moa_json_keys(ngx_http_moa_max_tokens_keys);
 
 
 static int
 ngx_http_moa_stage_body_in_list(const ngx_http_moa_json_member_t *m,
-    const char **list)
+    ngx_http_moa_json_keys_t *set)
 {
-    for ( /* void */ ; *list; list++) {
-        if (ngx_http_moa_json_key_is(m, *list)) {
-            return 1;
-        }
-    }
-
-    return 0;
+    return ngx_http_moa_json_keys_find(set, m) >= 0;
 }
 
 
@@ -219,10 +244,10 @@ ngx_http_moa_stage_body_proposer(ngx_http_moa_body_t *b,
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
-        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_proposal_drop)
+        if (ngx_http_moa_stage_body_in_list(m, &ngx_http_moa_proposal_drop)
             || ((lp.max_tokens > 0 || lp.reasoning)
                 && ngx_http_moa_stage_body_in_list(m,
-                                              ngx_http_moa_max_tokens_keys)))
+                                                   &ngx_http_moa_max_tokens)))
         {
             continue;
         }
@@ -301,7 +326,7 @@ ngx_http_moa_stage_body_judge(ngx_http_moa_body_t *b,
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
-        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_critique_keep)) {
+        if (ngx_http_moa_stage_body_in_list(m, &ngx_http_moa_critique_keep)) {
             ngx_http_moa_stage_body_member(b, m);
         }
     }
@@ -383,12 +408,12 @@ ngx_http_moa_stage_body_synthesis(ngx_http_moa_body_t *b,
     for (i = 0; i < req->nmembers; i++) {
         m = &req->members[i];
 
-        if (ngx_http_moa_stage_body_in_list(m, ngx_http_moa_synthesis_drop)
+        if (ngx_http_moa_stage_body_in_list(m, &ngx_http_moa_synthesis_drop)
             || ((lp.temperature || lp.reasoning)
                 && ngx_http_moa_json_key_is(m, "temperature"))
             || ((lp.max_tokens > 0 || lp.reasoning)
                 && ngx_http_moa_stage_body_in_list(m,
-                                              ngx_http_moa_max_tokens_keys)))
+                                                   &ngx_http_moa_max_tokens)))
         {
             continue;
         }

@@ -269,6 +269,59 @@ test_find_set(void)
 }
 
 
+/* keys_find: the set's index of each member of a client's object */
+static void
+test_keys_find(void)
+{
+    int                          got[8];
+    size_t                       i, n;
+    ngx_http_moa_json_member_t  *m;
+    static const char            text[] =
+        "{\"model\":1,\"modem\":2,\"n\":3,\"m\\u006fdel\":4,\"\":5,"
+        "\"max_completion_tokens\":6,\"stream_options\":7,\"x\":8}";
+    static const ngx_http_moa_json_key_t  keys[] = {
+        ngx_http_moa_json_key("stream_options"),
+        ngx_http_moa_json_key("n"),
+        ngx_http_moa_json_key("model"),
+        ngx_http_moa_json_key("max_completion_tokens"),
+        ngx_http_moa_json_key("model")
+    };
+    static ngx_http_moa_json_keys_t       set = ngx_http_moa_json_keys(keys);
+    static const ngx_http_moa_json_key_t  empty[] = {
+        ngx_http_moa_json_key("x"),
+        ngx_http_moa_json_key("")
+    };
+    static ngx_http_moa_json_keys_t       eset = ngx_http_moa_json_keys(empty);
+
+    if (ngx_http_moa_json_members(text, sizeof(text) - 1, &m, &n) != 0
+        || n != 8)
+    {
+        ok(0, "keys_find: members");
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        got[i] = ngx_http_moa_json_keys_find(&set, &m[i]);
+    }
+
+    is_int(got[0], 2, "keys_find: a key, the first of its name");
+    is_int(got[1], -1, "keys_find: a name of a key's length, absent");
+    is_int(got[2], 1, "keys_find: one byte");
+    is_int(got[3], 2, "keys_find: an escaped key, decoded");
+    is_int(got[4], -1, "keys_find: the empty key, absent");
+    is_int(got[5], 3, "keys_find: 21 bytes");
+    is_int(got[6], 0, "keys_find: the first key");
+    is_int(got[7], -1, "keys_find: a name of no key");
+
+    is_int(ngx_http_moa_json_keys_find(&eset, &m[4]), 1,
+           "keys_find: the empty key");
+    is_int(ngx_http_moa_json_keys_find(&eset, &m[7]), 0,
+           "keys_find: a one-byte key");
+
+    free(m);
+}
+
+
 int
 main(void)
 {
@@ -276,6 +329,7 @@ main(void)
     test_find_lengths();
     test_find_keys();
     test_find_set();
+    test_keys_find();
 
     return done_testing();
 }
