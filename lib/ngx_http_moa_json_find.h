@@ -24,7 +24,8 @@ int ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
 /*
  * The values of several keys of object token obj in one pass over its
  * members: at[i] for keys[i], -1 when absent; as for ngx_http_moa_json_find,
- * the first of duplicate keys counts.
+ * the first of duplicate keys counts.  Up to NGX_HTTP_MOA_JSON_KEYS_MAX
+ * keys are looked for (a set made for the call): at[] of the others is -1.
  */
 typedef struct {
     const char  *name;

@@ -318,7 +318,10 @@ ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx)
         goto invalid;
     }
 
-    /* not zeroed with the context: only its root is, by usage_init() */
+    /*
+     * apart from the context, and not zeroed: usage_init() clears its root,
+     * and a node is cleared when it is taken
+     */
 
     ctx->usage = ngx_palloc(r->pool, sizeof(ngx_http_moa_usage_t));
     if (ctx->usage == NULL) {
@@ -756,6 +759,7 @@ ngx_http_moa_cleanup(void *data)
     ngx_http_moa_collect_free(&ctx->collect);
     cJSON_Delete(ctx->answer_owned);
     ngx_http_moa_buf_free(&ctx->scratch);
+
     if (ctx->usage) {
         ngx_http_moa_usage_free(ctx->usage);
     }
