@@ -95,7 +95,7 @@ main(int argc, char **argv)
     best_tok = best_tree = 1e9;
 
     for (r = 0; r < 5; r++) {
-        ngx_http_moa_usage_init(&acc);
+        ngx_http_moa_usage_record_init(&acc);
         t = now();
         if (ngx_http_moa_usage_add_reply(&acc, &rep) < 0) {
             return 1;
@@ -108,9 +108,9 @@ main(int argc, char **argv)
             ngx_http_moa_usage_print(&out, &acc.root);
         }
 
-        ngx_http_moa_usage_free(&acc);
+        ngx_http_moa_usage_record_free(&acc);
 
-        ngx_http_moa_usage_init(&acc);
+        ngx_http_moa_usage_record_init(&acc);
         t = now();
         if (ngx_http_moa_usage_add(&acc,
                 cJSON_GetObjectItemCaseSensitive(root, "usage")) < 0)
@@ -119,7 +119,7 @@ main(int argc, char **argv)
         }
         t = now() - t;
         best_tree = t < best_tree ? t : best_tree;
-        ngx_http_moa_usage_free(&acc);
+        ngx_http_moa_usage_record_free(&acc);
     }
 
     printf("usage of %ld members (%zu bytes of reply):\n", n, text.len);
@@ -139,7 +139,7 @@ main(int argc, char **argv)
     t = now();
 
     for (i = 0; i < reps; i++) {
-        ngx_http_moa_usage_init(&acc);
+        ngx_http_moa_usage_record_init(&acc);
 
         for (r = 0; r < calls; r++) {
             if (ngx_http_moa_usage_add_reply(&acc, &normal) < 0) {
@@ -149,7 +149,7 @@ main(int argc, char **argv)
 
         out.len = 0;
         ngx_http_moa_usage_print(&out, &acc.root);
-        ngx_http_moa_usage_free(&acc);
+        ngx_http_moa_usage_record_free(&acc);
     }
 
     per_req = (now() - t) / reps;

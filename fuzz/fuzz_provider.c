@@ -192,7 +192,7 @@ fuzz_sse(const char *body, size_t len, int include_usage)
     }
 
     /* the end of the stream as answer.c writes it */
-    ngx_http_moa_usage_init(&acc);
+    ngx_http_moa_usage_record_init(&acc);
     fuzz_assert(ngx_http_moa_usage_add(&acc, call.st.usage) >= 0,
                 "the stream's usage summed");
 
@@ -209,7 +209,7 @@ fuzz_sse(const char *body, size_t len, int include_usage)
                     "one usage chunk");
     }
 
-    ngx_http_moa_usage_free(&acc);
+    ngx_http_moa_usage_record_free(&acc);
     ngx_http_moa_stream_free(&call.st);
     ngx_http_moa_buf_free(&call.out);
 }
@@ -230,7 +230,7 @@ fuzz_plain(const char *body, size_t len)
         return;
     }
 
-    ngx_http_moa_usage_init(&acc);
+    ngx_http_moa_usage_record_init(&acc);
     fuzz_assert(ngx_http_moa_usage_add_reply(&acc, &rep) >= 0,
                 "the reply's usage summed");
 
@@ -249,7 +249,7 @@ fuzz_plain(const char *body, size_t len)
                 "usage: a CompletionUsage, or none when nothing was reported");
 
     cJSON_Delete(v);
-    ngx_http_moa_usage_free(&acc);
+    ngx_http_moa_usage_record_free(&acc);
     ngx_http_moa_buf_free(&out);
     ngx_http_moa_reply_free(&rep);
 }

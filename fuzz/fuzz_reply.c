@@ -479,7 +479,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_moa_buf_free(&out);
 
     /* usage: this call twice, as over several calls */
-    ngx_http_moa_usage_init(&acc);
+    ngx_http_moa_usage_record_init(&acc);
     ignored = ngx_http_moa_usage_add_reply(&acc, &rep);
     fuzz_assert(ignored >= 0
                 && ngx_http_moa_usage_add_reply(&acc, &rep) == ignored,
@@ -494,7 +494,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON                 *tree;
         ngx_http_moa_usage_t   tacc;
 
-        ngx_http_moa_usage_init(&tacc);
+        ngx_http_moa_usage_record_init(&tacc);
         tree = check_reply_usage(&rep);
         fuzz_assert(ngx_http_moa_usage_add(&tacc, tree) == ignored
                     && ngx_http_moa_usage_add(&tacc, tree) == ignored,
@@ -507,7 +507,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     "reply_usage_add sums as usage_add");
         free(s1);
         free(s2);
-        ngx_http_moa_usage_free(&tacc);
+        ngx_http_moa_usage_record_free(&tacc);
     }
 
     (void) ngx_http_moa_usage_get(&acc.root, "prompt_tokens");
@@ -521,7 +521,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_stream(&rep, choice, &acc.root);
     fuzz_response(&rep, choice, &acc.root);
 
-    ngx_http_moa_usage_free(&acc);
+    ngx_http_moa_usage_record_free(&acc);
     ngx_http_moa_reply_free(&rep);
     free(copy);
 

@@ -205,7 +205,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the end of the stream: the summed usage chunk */
     if (include_usage && !whole.st.failed) {
-        ngx_http_moa_usage_init(&acc);
+        ngx_http_moa_usage_record_init(&acc);
         fuzz_assert(ngx_http_moa_usage_add(&acc, whole.st.usage) >= 0,
                     "usage_add of the stream's usage");
 
@@ -218,7 +218,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     "one usage chunk");
 
         ngx_http_moa_buf_free(&out);
-        ngx_http_moa_usage_free(&acc);
+        ngx_http_moa_usage_record_free(&acc);
     }
 
     ngx_http_moa_stream_free(&whole.st);

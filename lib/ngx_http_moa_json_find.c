@@ -56,24 +56,54 @@ ngx_http_moa_json_find(const ngx_http_moa_json_t *j, int obj,
 
 
 /*
- * The sought key an escaped key (token t) is, decoded, of those not found
- * yet (a bit of found each): its index, or -1.  Rare: apart (not inlined,
- * or its locals crowd find_set()'s loop out of registers).
+ * The first key of a set not found yet (a bit of found each) that a key
+ * with escapes (its text of len bytes at key, between its quotes) is,
+ * decoded: its index, or -1.  Rare: apart (not inlined, or its locals
+ * crowd find_set()'s loop out of registers).
  */
 static __attribute__((noinline)) int
-ngx_http_moa_json_find_escaped(const ngx_http_moa_json_tok_t *t,
-    const ngx_http_moa_json_keys_t *set, uint32_t found)
+ngx_http_moa_json_keys_escaped(const ngx_http_moa_json_keys_t *set,
+    const char *key, size_t len, uint32_t found)
 {
     int                          i;
     ngx_http_moa_json_member_t   m;
 
-    m.key = t->p + 1;
-    m.key_len = t->len - 2;
+    m.key = key;
+    m.key_len = len;
     m.escaped = 1;
 
     for (i = 0; i < set->nkeys; i++) {
         if (!(found & ((uint32_t) 1 << i))
             && ngx_http_moa_json_key_decoded(&m, set->keys[i].name))
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/*
+ * The same for a plain key: p[1..len] is its text between its quotes,
+ * p[1] its first byte and p[len] its last (the quotes when it is empty);
+ * only the keys of its slot are compared
+ */
+static inline int
+ngx_http_moa_json_keys_plain(const ngx_http_moa_json_keys_t *set,
+    const unsigned char *p, size_t len, uint32_t found)
+{
+    int  i;
+
+    for (i = set->slot[ngx_http_moa_json_keys_hash(len, p[1], p[len])];
+         i;
+         i = set->next[i])
+    {
+        i--;
+
+        if (set->keys[i].len == len && !(found & ((uint32_t) 1 << i))
+            && ngx_http_moa_json_find_eq((const char *) p + 1,
+                                         set->keys[i].name, len))
         {
             return i;
         }
@@ -135,51 +165,20 @@ ngx_http_moa_json_keys_prepare(ngx_http_moa_json_keys_t *set)
 }
 
 
-/*
- * A member's key in a set: a plain key by its slot (m->key is its text,
- * after its opening quote), an escaped one decoded against each key
- */
+/* a member's key in a set (m->key is its text, after its opening quote) */
 int
 ngx_http_moa_json_keys_find(ngx_http_moa_json_keys_t *set,
     const ngx_http_moa_json_member_t *m)
 {
-    int                   i;
-    size_t                len;
-    const unsigned char  *p;
-
     if (!set->ready) {
         ngx_http_moa_json_keys_prepare(set);
     }
 
-    if (m->escaped) {
-        for (i = 0; i < set->nkeys; i++) {
-            if (ngx_http_moa_json_key_decoded(m, set->keys[i].name)) {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    /* as in the JSON text: p[1] the first byte, p[len] the last */
-
-    p = (const unsigned char *) m->key - 1;
-    len = m->key_len;
-
-    for (i = set->slot[ngx_http_moa_json_keys_hash(len, p[1], p[len])];
-         i;
-         i = set->next[i])
-    {
-        i--;
-
-        if (set->keys[i].len == len
-            && ngx_http_moa_json_find_eq(m->key, set->keys[i].name, len))
-        {
-            return i;
-        }
-    }
-
-    return -1;
+    return m->escaped
+           ? ngx_http_moa_json_keys_escaped(set, m->key, m->key_len, 0)
+           : ngx_http_moa_json_keys_plain(set,
+                                   (const unsigned char *) m->key - 1,
+                                   m->key_len, 0);
 }
 
 
@@ -188,9 +187,7 @@ ngx_http_moa_json_find_set(const ngx_http_moa_json_t *j, int obj,
     ngx_http_moa_json_keys_t *set, int *at)
 {
     int                             i;
-    size_t                          len;
-    uint32_t                        k, end, found, all, miss, bit;
-    const unsigned char            *p;
+    uint32_t                        k, end, found, all, miss;
     const ngx_http_moa_json_tok_t  *tok, *t;
 
     if (!set->ready) {
@@ -210,39 +207,16 @@ ngx_http_moa_json_find_set(const ngx_http_moa_json_t *j, int obj,
         for (k = obj + 1; k < end && found != all; k = t[1].next) {
             t = &tok[k];
 
-            if (t->escaped) {
-                i = ngx_http_moa_json_find_escaped(t, set, found);
+            i = t->escaped
+                ? ngx_http_moa_json_keys_escaped(set, t->p + 1, t->len - 2,
+                                                 found)
+                : ngx_http_moa_json_keys_plain(set,
+                                        (const unsigned char *) t->p,
+                                        t->len - 2, found);
 
-                if (i >= 0) {
-                    found |= (uint32_t) 1 << i;
-                    at[i] = (int) k + 1;
-                }
-
-                continue;
-            }
-
-            /*
-             * the key's text is p[1..len] between its quotes: p[1] its
-             * first byte and p[len] its last, the quotes when it is empty
-             */
-
-            p = (const unsigned char *) t->p;
-            len = t->len - 2;
-
-            i = set->slot[ngx_http_moa_json_keys_hash(len, p[1], p[len])];
-
-            for ( /* void */ ; i; i = set->next[i]) {
-                i--;
-                bit = (uint32_t) 1 << i;
-
-                if (set->keys[i].len == len && !(found & bit)
-                    && ngx_http_moa_json_find_eq((const char *) p + 1,
-                                                 set->keys[i].name, len))
-                {
-                    found |= bit;
-                    at[i] = (int) k + 1;
-                    break;
-                }
+            if (i >= 0) {
+                found |= (uint32_t) 1 << i;
+                at[i] = (int) k + 1;
             }
         }
     }

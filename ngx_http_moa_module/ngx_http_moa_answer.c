@@ -91,7 +91,7 @@ ngx_http_moa_answer(ngx_http_moa_ctx_t *ctx, ngx_http_moa_reply_t *rep,
 
     if (ngx_http_moa_response_build(&out, rep, (int) choice,
                                     (char *) ctx->model->id.data,
-                                    ngx_http_moa_usage_tree(ctx->usage))
+                                    ngx_http_moa_ctx_usage(ctx))
         != 0)
     {
         ngx_http_moa_buf_free(&out);
@@ -346,7 +346,7 @@ ngx_http_moa_answer_stream_end(ngx_http_moa_ctx_t *ctx,
         if (ngx_http_moa_stream_usage_chunk(&ctx->stream,
                                             (char *) ctx->model->id.data,
                                             ctx->model->id.len,
-                                            ngx_http_moa_usage_tree(ctx->usage),
+                                            ngx_http_moa_ctx_usage(ctx),
                                             &out)
             != 0)
         {

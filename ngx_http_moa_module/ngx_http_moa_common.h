@@ -298,6 +298,11 @@ struct ngx_http_moa_ctx_s {
 };
 
 
+/* the usage summed so far, a tree for its readers: NULL before the body */
+#define ngx_http_moa_ctx_usage(ctx)                                          \
+    ngx_http_moa_usage_record_tree((ctx)->usage)
+
+
 extern ngx_module_t  ngx_http_moa_module;
 
 

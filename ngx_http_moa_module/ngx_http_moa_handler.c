@@ -329,7 +329,7 @@ ngx_http_moa_body_route(ngx_http_moa_ctx_t *ctx)
         return;
     }
 
-    ngx_http_moa_usage_init(ctx->usage);
+    ngx_http_moa_usage_record_init(ctx->usage);
 
     ngx_http_moa_stream_init(&ctx->stream, ctx->req.include_usage);
 
@@ -761,6 +761,6 @@ ngx_http_moa_cleanup(void *data)
     ngx_http_moa_buf_free(&ctx->scratch);
 
     if (ctx->usage) {
-        ngx_http_moa_usage_free(ctx->usage);
+        ngx_http_moa_usage_record_free(ctx->usage);
     }
 }

@@ -508,7 +508,7 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
     }
 
     if (ctx->usage) {
-        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+        n = ngx_http_moa_usage_get(ngx_http_moa_ctx_usage(ctx),
                                    "prompt_tokens");
 
         if (n > 0) {
@@ -516,7 +516,7 @@ ngx_http_moa_metrics_account(ngx_http_moa_metrics_t *mt,
                                         (ngx_atomic_int_t) n);
         }
 
-        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+        n = ngx_http_moa_usage_get(ngx_http_moa_ctx_usage(ctx),
                                    "completion_tokens");
 
         if (n > 0) {

@@ -331,7 +331,7 @@ ngx_http_moa_responses_reply(ngx_http_moa_ctx_t *ctx,
     }
 
     ngx_http_moa_responses_object_end(out, &rs->obj,
-                                      ngx_http_moa_usage_tree(ctx->usage));
+                                      ngx_http_moa_ctx_usage(ctx));
 
     if (out->nomem) {
         return NGX_ERROR;
@@ -369,13 +369,13 @@ ngx_http_moa_responses_end(ngx_http_moa_ctx_t *ctx, ngx_http_moa_error_t *err,
 
     if (err) {
         rc = ngx_http_moa_responses_events_fail(&rs->ev, err,
-                                         ngx_http_moa_usage_tree(ctx->usage),
-                                         out);
+                                                ngx_http_moa_ctx_usage(ctx),
+                                                out);
 
     } else {
         rc = ngx_http_moa_responses_events_end(&rs->ev,
-                                         ngx_http_moa_usage_tree(ctx->usage),
-                                         out);
+                                               ngx_http_moa_ctx_usage(ctx),
+                                               out);
 
         if (rc == 0) {
             rs->response.data = (u_char *) rs->ev.object.data;

@@ -221,18 +221,17 @@ ngx_http_moa_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_MOA_VAR_PROMPT_TOKENS:
-        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+        n = ngx_http_moa_usage_get(ngx_http_moa_ctx_usage(ctx),
                                    "prompt_tokens");
         break;
 
     case NGX_HTTP_MOA_VAR_COMPLETION_TOKENS:
-        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
+        n = ngx_http_moa_usage_get(ngx_http_moa_ctx_usage(ctx),
                                    "completion_tokens");
         break;
 
     case NGX_HTTP_MOA_VAR_TOTAL_TOKENS:
-        n = ngx_http_moa_usage_get(ngx_http_moa_usage_tree(ctx->usage),
-                                   "total_tokens");
+        n = ngx_http_moa_usage_get(ngx_http_moa_ctx_usage(ctx), "total_tokens");
         break;
 
     case NGX_HTTP_MOA_VAR_PROPOSAL_TIME:

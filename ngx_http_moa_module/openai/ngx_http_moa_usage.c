@@ -194,26 +194,13 @@ ngx_http_moa_usage_count(double d)
 }
 
 
-/*
- * Member a's count set to d: valueint as cJSON_SetNumberValue() sets it
- * (saturated), without its call
- */
-static void
-ngx_http_moa_usage_set(cJSON *a, double d)
-{
-    a->valueint = d >= INT_MAX ? INT_MAX
-                  : d <= (double) INT_MIN ? INT_MIN : (int) d;
-    a->valuedouble = d;
-}
-
-
 /* a count d added into member a: the sum stops at 2^53 - 1 */
 static void
 ngx_http_moa_usage_sum(cJSON *a, double d)
 {
     d += a->valuedouble;
 
-    ngx_http_moa_usage_set(a, d > NGX_HTTP_MOA_USAGE_MAX
+    ngx_http_moa_usage_record_set(a, d > NGX_HTTP_MOA_USAGE_MAX
                               ? NGX_HTTP_MOA_USAGE_MAX : d);
 }
 
@@ -236,96 +223,6 @@ ngx_http_moa_usage_seen(ngx_http_moa_usage_walk_t *w, int k, double d)
 }
 
 
-void
-ngx_http_moa_usage_init(ngx_http_moa_usage_t *u)
-{
-    memset(&u->root, 0, sizeof(cJSON));
-    u->root.type = cJSON_Object;
-    u->nodes = 0;
-}
-
-
-/* whether member a is a node of the record, not cJSON's */
-static int
-ngx_http_moa_usage_own(const ngx_http_moa_usage_t *u, const cJSON *a)
-{
-    return (uintptr_t) a - (uintptr_t) u->node < sizeof(u->node);
-}
-
-
-/*
- * The members from a on: the record's own nodes give back only a copied
- * name, cJSON's go with cJSON_Delete() (the record's are taken first, so
- * a member of cJSON has none of them below it)
- */
-static void
-ngx_http_moa_usage_free_members(ngx_http_moa_usage_t *u, cJSON *a)
-{
-    cJSON  *next;
-
-    for ( /* void */ ; a; a = next) {
-        next = a->next;
-
-        if (!ngx_http_moa_usage_own(u, a)) {
-            a->next = NULL;
-            cJSON_Delete(a);
-            continue;
-        }
-
-        ngx_http_moa_usage_free_members(u, a->child);
-
-        if (!(a->type & cJSON_StringIsConst)) {
-            cJSON_free(a->string);
-        }
-    }
-}
-
-
-void
-ngx_http_moa_usage_free(ngx_http_moa_usage_t *u)
-{
-    ngx_http_moa_usage_free_members(u, u->root.child);
-    u->root.child = NULL;
-    u->nodes = 0;
-}
-
-
-/* a member: a number d or an object (type '{'), the record's if any left */
-static cJSON *
-ngx_http_moa_usage_node(ngx_http_moa_usage_t *u, int type, double d)
-{
-    cJSON  *a;
-
-    if (u->nodes == NGX_HTTP_MOA_USAGE_NODES) {
-        return (type == '0') ? cJSON_CreateNumber(d) : cJSON_CreateObject();
-    }
-
-    a = &u->node[u->nodes++];
-
-    memset(a, 0, sizeof(cJSON));
-
-    if (type == '0') {
-        a->type = cJSON_Number;
-        ngx_http_moa_usage_set(a, d);
-
-    } else {
-        a->type = cJSON_Object;
-    }
-
-    return a;
-}
-
-
-/* a member that did not go into the tree (no memory for its name) */
-static void
-ngx_http_moa_usage_drop(ngx_http_moa_usage_t *u, cJSON *a)
-{
-    if (!ngx_http_moa_usage_own(u, a)) {
-        cJSON_Delete(a);
-    }
-}
-
-
 /*
  * A new member of acc: the name as a C string for cJSON (known: the
  * table's, never copied; else copied on the stack, a kept name being
@@ -339,14 +236,14 @@ ngx_http_moa_usage_new(ngx_http_moa_usage_t *u, cJSON *acc,
     char    key[NGX_HTTP_MOA_USAGE_NAME + 1];
     cJSON  *a;
 
-    a = ngx_http_moa_usage_node(u, type, d);
+    a = ngx_http_moa_usage_record_node(u, type, d);
     if (a == NULL) {
         return NULL;
     }
 
     if (k >= 0) {
         if (!cJSON_AddItemToObjectCS(acc, ngx_http_moa_usage_key(k), a)) {
-            ngx_http_moa_usage_drop(u, a);
+            ngx_http_moa_usage_record_drop(u, a);
             return NULL;
         }
 
@@ -360,7 +257,7 @@ ngx_http_moa_usage_new(ngx_http_moa_usage_t *u, cJSON *acc,
     }
 
     if (!cJSON_AddItemToObject(acc, name, a)) {
-        ngx_http_moa_usage_drop(u, a);
+        ngx_http_moa_usage_record_drop(u, a);
         return NULL;
     }
 

@@ -18,6 +18,7 @@
 
 #include "ngx_http_moa_buf.h"
 #include "ngx_http_moa_reply.h"
+#include "ngx_http_moa_usage_record.h"
 
 
 /*
@@ -34,27 +35,6 @@
 #define NGX_HTTP_MOA_USAGE_DEPTH    2
 
 
-/*
- * The summed usage: a cJSON object (root) that only usage_add() and
- * usage_add_reply() add to, its names unique (those of providers' usual
- * members are static strings), read as any cJSON tree.  Its first
- * members are nodes of the record itself, as many as OpenAI's full usage
- * has (three counts, two details objects, their six counts), so that
- * summing a usage allocates nothing and freeing it frees nothing; more
- * come from cJSON.  usage_init() before use, usage_free()
- * after (a record of zeros may be freed).
- */
-#define NGX_HTTP_MOA_USAGE_NODES    11
-
-typedef struct {
-    cJSON                       root;
-    cJSON                       node[NGX_HTTP_MOA_USAGE_NODES];
-    unsigned                    nodes;         /* of node[] taken */
-} ngx_http_moa_usage_t;
-
-
-void ngx_http_moa_usage_init(ngx_http_moa_usage_t *u);
-void ngx_http_moa_usage_free(ngx_http_moa_usage_t *u);
 int ngx_http_moa_usage_add(ngx_http_moa_usage_t *u, const cJSON *usage);
 int ngx_http_moa_usage_add_reply(ngx_http_moa_usage_t *u,
     const ngx_http_moa_reply_t *rep);
@@ -64,14 +44,6 @@ long long ngx_http_moa_usage_get(const cJSON *acc, const char *name);
 int ngx_http_moa_usage_required(const char *s);
 void ngx_http_moa_usage_print(ngx_http_moa_buf_t *out, const cJSON *usage);
 int ngx_http_moa_usage_scan(const char *p, size_t len, cJSON **usage);
-
-
-/* the sum's tree, for its readers: NULL without a record */
-static inline cJSON *
-ngx_http_moa_usage_tree(ngx_http_moa_usage_t *u)
-{
-    return u ? &u->root : NULL;
-}
 
 
 /* a provider's number as long long: clamped, the cast would be undefined */

@@ -36,7 +36,7 @@ usage_new(void)
         abort();
     }
 
-    ngx_http_moa_usage_init(u);
+    ngx_http_moa_usage_record_init(u);
 
     return &u->root;
 }
@@ -52,53 +52,49 @@ rec(cJSON *acc)
 static void
 usage_done(cJSON *acc)
 {
-    ngx_http_moa_usage_free(rec(acc));
+    ngx_http_moa_usage_record_free(rec(acc));
     free(rec(acc));
 }
 
 
 /*
- * usage_add() over a and b (b may be NULL), and the same usages summed from
- * a reply's tokens by reply_usage_add(): both sums must print the same.
+ * The usages of several calls (list NULL-terminated) summed from trees and
+ * from replies' tokens, which must print the same: the accumulator.
  */
 static cJSON *
-usage_sum(const char *a, const char *b)
+usage_sums(const char **list)
 {
-    int                    i;
     char                  *s1, *s2;
     cJSON                 *acc, *tacc, *u;
-    const char            *list[2];
     ngx_http_moa_buf_t     text;
     ngx_http_moa_reply_t   rep;
     ngx_http_moa_error_t   err;
-
-    list[0] = a;
-    list[1] = b;
 
     acc = usage_new();
     tacc = usage_new();
     memset(&text, 0, sizeof(text));
 
-    for (i = 0; i < 2 && list[i]; i++) {
-        u = cJSON_Parse(list[i]);
-        ok(ngx_http_moa_usage_add(rec(acc), u) >= 0, "usage_add %s", list[i]);
+    for ( /* void */ ; *list; list++) {
+        u = cJSON_Parse(*list);
+        ok(u && ngx_http_moa_usage_add(rec(acc), u) >= 0, "usage_add %s",
+           *list);
         cJSON_Delete(u);
 
         text.len = 0;
         ngx_http_moa_buf_lit(&text, "{\"choices\":[{\"message\":"
                              "{\"content\":\"x\"}}],\"usage\":");
-        ngx_http_moa_buf_cstr(&text, list[i]);
+        ngx_http_moa_buf_cstr(&text, *list);
         ngx_http_moa_buf_lit(&text, "}");
 
         ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
            && ngx_http_moa_usage_add_reply(rec(tacc), &rep) >= 0,
-           "reply_usage_add %s", list[i]);
+           "reply_usage_add %s", *list);
         ngx_http_moa_reply_free(&rep);
     }
 
     s1 = cJSON_PrintUnformatted(acc);
     s2 = cJSON_PrintUnformatted(tacc);
-    is_str(s2, s1, "reply_usage_add sums as usage_add: %s", a);
+    is_str(s2, s1, "reply_usage_add sums as usage_add");
     free(s1);
     free(s2);
 
@@ -106,6 +102,20 @@ usage_sum(const char *a, const char *b)
     ngx_http_moa_buf_free(&text);
 
     return acc;
+}
+
+
+/* usage_sums() of a and b (b may be NULL) */
+static cJSON *
+usage_sum(const char *a, const char *b)
+{
+    const char  *list[3];
+
+    list[0] = a;
+    list[1] = b;
+    list[2] = NULL;
+
+    return usage_sums(list);
 }
 
 
@@ -610,54 +620,6 @@ test_usage_scan(void)
     scan("{\"usage\":{\"total_tokens\":1}", -1, -1, "invalid JSON");
     scan("[{\"usage\":{\"total_tokens\":1}}]", -1, -1, "an array");
     scan("", -1, -1, "empty");
-}
-
-
-/*
- * The usages of several calls (list NULL-terminated) summed from trees and
- * from replies' tokens, which must print the same: the accumulator.
- */
-static cJSON *
-usage_sums(const char **list)
-{
-    char                  *s1, *s2;
-    cJSON                 *acc, *tacc, *u;
-    ngx_http_moa_buf_t     text;
-    ngx_http_moa_reply_t   rep;
-    ngx_http_moa_error_t   err;
-
-    acc = usage_new();
-    tacc = usage_new();
-    memset(&text, 0, sizeof(text));
-
-    for ( /* void */ ; *list; list++) {
-        u = cJSON_Parse(*list);
-        ok(u && ngx_http_moa_usage_add(rec(acc), u) >= 0, "usage_add %s",
-           *list);
-        cJSON_Delete(u);
-
-        text.len = 0;
-        ngx_http_moa_buf_lit(&text, "{\"choices\":[{\"message\":"
-                             "{\"content\":\"x\"}}],\"usage\":");
-        ngx_http_moa_buf_cstr(&text, *list);
-        ngx_http_moa_buf_lit(&text, "}");
-
-        ok(ngx_http_moa_reply_parse(&rep, text.data, text.len, &err) == 0
-           && ngx_http_moa_usage_add_reply(rec(tacc), &rep) >= 0,
-           "reply_usage_add %s", *list);
-        ngx_http_moa_reply_free(&rep);
-    }
-
-    s1 = cJSON_PrintUnformatted(acc);
-    s2 = cJSON_PrintUnformatted(tacc);
-    is_str(s2, s1, "reply_usage_add sums as usage_add");
-    free(s1);
-    free(s2);
-
-    usage_done(tacc);
-    ngx_http_moa_buf_free(&text);
-
-    return acc;
 }
 
 

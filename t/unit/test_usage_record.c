@@ -110,7 +110,7 @@ test_record_full(void)
 
     reply_with(&rep, &text, FULL);
 
-    ngx_http_moa_usage_init(&u);
+    ngx_http_moa_usage_record_init(&u);
 
     ok(ngx_http_moa_usage_add_reply(&u, &rep) == 0
        && ngx_http_moa_usage_add_reply(&u, &rep) == 0,
@@ -135,14 +135,14 @@ test_record_full(void)
     is_int(ngx_http_moa_usage_get(&u.root, "total_tokens"), 30,
            "full usage: usage_get reads the record's tree");
 
-    ngx_http_moa_usage_free(&u);
+    ngx_http_moa_usage_record_free(&u);
     ok(u.root.child == NULL && u.nodes == 0, "usage_free empties it");
 
     /* the record again, as new */
     ok(ngx_http_moa_usage_add_reply(&u, &rep) == 0, "summed again");
     is_int(ngx_http_moa_usage_get(&u.root, "prompt_tokens"), 10,
            "after usage_free: the sum starts over");
-    ngx_http_moa_usage_free(&u);
+    ngx_http_moa_usage_record_free(&u);
 
     reply_done(&rep, &text);
 }
@@ -162,7 +162,7 @@ test_record_more(void)
     /* two names of no table (copied) take the first nodes */
     reply_with(&rep, &text, "{\"units_a\":1,\"units\\u005fb\":2}");
 
-    ngx_http_moa_usage_init(&u);
+    ngx_http_moa_usage_record_init(&u);
     ok(ngx_http_moa_usage_add_reply(&u, &rep) == 0, "two other names");
     reply_done(&rep, &text);
 
@@ -195,7 +195,7 @@ test_record_more(void)
     free(s);
 
     /* ASan: every copied name and every cJSON node freed, no node of ours */
-    ngx_http_moa_usage_free(&u);
+    ngx_http_moa_usage_record_free(&u);
     ok(u.root.child == NULL, "freed");
 }
 
@@ -215,7 +215,7 @@ test_record_zeros(void)
        && ngx_http_moa_usage_get(&u->root, "total_tokens") == 0,
        "a record of zeros reads as no usage");
 
-    ngx_http_moa_usage_free(u);
+    ngx_http_moa_usage_record_free(u);
     ok(u->root.child == NULL, "a record of zeros may be freed");
 
     free(u);

@@ -216,7 +216,7 @@ relabel_batch_setup(relabel_batch_t *b)
     }
 
     for (i = 0; i < b->ncalls; i++) {
-        ngx_http_moa_usage_init(&b->usage[i]);
+        ngx_http_moa_usage_record_init(&b->usage[i]);
     }
 
     /* it goes into a form field and a query string */
@@ -592,7 +592,7 @@ relabel_batch_cleanup(relabel_batch_t *b, int remove_state)
     }
 
     for (i = 0; b->usage && i < b->ncalls; i++) {
-        ngx_http_moa_usage_free(&b->usage[i]);
+        ngx_http_moa_usage_record_free(&b->usage[i]);
     }
 
     free(b->usage);
